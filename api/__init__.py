@@ -1,0 +1,1 @@
+"""GraphQL API (Strawberry on FastAPI): schema, resolvers, DataLoaders, auth and masking."""

@@ -1,0 +1,72 @@
+"""The ``entgraph`` command. Each package contributes its own sub-commands; this file only wires them."""
+
+from __future__ import annotations
+
+import sys
+
+import typer
+from pydantic import ValidationError
+
+from entgraph.errors import EntgraphError
+from entgraph.graph.cli import store_app
+from entgraph.settings import Settings
+
+app = typer.Typer(
+    help="entgraph: entity resolution and a knowledge graph for a city's enterprise data.",
+    no_args_is_help=True,
+    pretty_exceptions_show_locals=False,
+)
+app.add_typer(store_app, name="store")
+
+
+@app.callback()
+def _root(ctx: typer.Context) -> None:
+    try:
+        ctx.obj = Settings()
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(map(str, e['loc'])).upper()}: {e['msg']}" for e in exc.errors()
+        )
+        raise EntgraphError(f"bad setting ({problems}); fix the ENTGRAPH_* environment variable") from None
+
+
+@app.command()
+def demo(ctx: typer.Context) -> None:
+    """Run the platform end to end on the embedded store (grows as capabilities land)."""
+    from entgraph.demo import run_demo
+
+    run_demo(ctx.obj)
+
+
+@app.command("export-schema")
+def export_schema(
+    out: str = typer.Option("schema.graphql", help="Where to write the SDL."),
+    check: bool = typer.Option(False, help="Exit 1 if the file differs from the code instead of writing."),
+) -> None:
+    """Write the GraphQL SDL exported from the code (schema.graphql at the repository root)."""
+    from pathlib import Path
+
+    from entgraph.api.schema import schema_sdl
+
+    sdl = schema_sdl()
+    path = Path(out)
+    if check:
+        if not path.exists() or path.read_text(encoding="utf-8") != sdl:
+            typer.echo(f"{path} is out of date; run: entgraph export-schema --out {path}", err=True)
+            raise typer.Exit(1)
+        typer.echo(f"{path} matches the code")
+        return
+    path.write_text(sdl, encoding="utf-8")
+    typer.echo(f"wrote {path}")
+
+
+def main() -> None:
+    try:
+        app()
+    except EntgraphError as exc:
+        # Expected failures: one sentence, no traceback.
+        typer.echo(f"entgraph: error: {exc}", err=True)
+        sys.exit(exc.exit_code)
+    except KeyboardInterrupt:
+        typer.echo("entgraph: interrupted", err=True)
+        sys.exit(130)

@@ -1,0 +1,42 @@
+"""The graph: one ``GraphStore`` port with FalkorDB (embedded default) and Neo4j adapters.
+
+All Cypher of the platform lives in this package; other packages call named functions or hand rows to
+the writers here.
+"""
+
+from entgraph.graph.connect import embedded_server, open_store
+from entgraph.graph.embedded_server import EmbeddedServer
+from entgraph.graph.model import PLATFORM_SCHEMA
+from entgraph.graph.port import (
+    ConstraintViolation,
+    FullTextHit,
+    FullTextIndex,
+    GraphSchema,
+    GraphStore,
+    PropertyIndex,
+    QueryError,
+    StoreAuthError,
+    StoreError,
+    StoreHealth,
+    StoreUnavailable,
+    UniqueKey,
+)
+
+__all__ = [
+    "PLATFORM_SCHEMA",
+    "ConstraintViolation",
+    "EmbeddedServer",
+    "FullTextHit",
+    "FullTextIndex",
+    "GraphSchema",
+    "GraphStore",
+    "PropertyIndex",
+    "QueryError",
+    "StoreAuthError",
+    "StoreError",
+    "StoreHealth",
+    "StoreUnavailable",
+    "UniqueKey",
+    "embedded_server",
+    "open_store",
+]

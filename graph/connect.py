@@ -1,0 +1,65 @@
+"""Choose and open the configured graph store from one setting, ``ENTGRAPH_GRAPH``.
+
+- ``embedded`` (default): FalkorDB started by entgraph under ``ENTGRAPH_HOME``
+- ``falkordb://[:PASSWORD@]HOST:PORT``: a FalkorDB server run by someone else
+- ``neo4j``: Neo4j at ``NEO4J_URI``; or the URI itself (``neo4j://``, ``neo4j+s://``, ``bolt://`` ...)
+"""
+
+from __future__ import annotations
+
+from urllib.parse import unquote, urlsplit
+
+from entgraph.errors import ConfigurationError
+from entgraph.graph.embedded_server import EmbeddedServer
+from entgraph.graph.falkordb_store import FalkorDBStore
+from entgraph.graph.neo4j_store import Neo4jStore
+from entgraph.graph.port import GraphStore
+from entgraph.settings import Settings
+
+NEO4J_SCHEMES = ("neo4j", "neo4j+s", "neo4j+ssc", "bolt", "bolt+s", "bolt+ssc")
+
+
+def embedded_server(settings: Settings) -> EmbeddedServer:
+    return EmbeddedServer(settings.home, port=settings.store_port, start_timeout=settings.store_start_timeout)
+
+
+def open_store(settings: Settings) -> GraphStore:
+    """Open the store named by ``settings.graph``; embedded FalkorDB is started on first use."""
+    target = settings.graph.strip()
+    if target == "embedded":
+        return FalkorDBStore(
+            settings.graph_name, server=embedded_server(settings), batch_size=settings.batch_size
+        )
+    scheme = target.split("://", 1)[0] if "://" in target else target
+    if scheme == "falkordb":
+        url = urlsplit(target)
+        if not url.hostname:
+            raise ConfigurationError(
+                f"ENTGRAPH_GRAPH={target!r} names no host; write falkordb://[:PASSWORD@]HOST:PORT"
+            )
+        try:
+            port = url.port or 6379
+        except ValueError:
+            raise ConfigurationError(f"ENTGRAPH_GRAPH={target!r} has a bad port number") from None
+        return FalkorDBStore(
+            settings.graph_name,
+            host=url.hostname,
+            port=port,
+            password=unquote(url.password) if url.password else None,
+            batch_size=settings.batch_size,
+        )
+    if scheme in NEO4J_SCHEMES:
+        uri = settings.neo4j_uri if target == "neo4j" else target
+        if not uri:
+            raise ConfigurationError("ENTGRAPH_GRAPH=neo4j needs NEO4J_URI, for example neo4j://host:7687")
+        return Neo4jStore(
+            uri,
+            settings.neo4j_user,
+            settings.neo4j_password.get_secret_value(),
+            database=settings.neo4j_database,
+            batch_size=settings.batch_size,
+        )
+    raise ConfigurationError(
+        f"ENTGRAPH_GRAPH={target!r} is not a store entgraph knows; use 'embedded', "
+        "'falkordb://[:PASSWORD@]HOST:PORT', 'neo4j' (with NEO4J_URI) or a neo4j:// URI"
+    )

@@ -1,0 +1,171 @@
+"""Neo4j adapter: the production store, through the official ``neo4j`` driver.
+
+Reads and writes run as managed transactions (``execute_read`` / ``execute_write``), which the driver
+retries on transient errors and cluster leader changes; our statements are idempotent so that is safe.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import Any
+
+import neo4j
+from neo4j import GraphDatabase
+from neo4j import exceptions as neo4j_errors
+
+from entgraph.graph.search_text import search_tokens
+from entgraph.graph.port import (
+    ConstraintViolation,
+    FullTextHit,
+    GraphSchema,
+    GraphStore,
+    Params,
+    QueryError,
+    Row,
+    StoreAuthError,
+    StoreHealth,
+    StoreUnavailable,
+)
+
+
+# The driver logs connection failures as warnings; we raise them as one clear error instead, so keep
+# Python's last-resort handler from printing them a second time.
+logging.getLogger("neo4j").addHandler(logging.NullHandler())
+
+
+class Neo4jStore(GraphStore):
+    backend = "neo4j"
+
+    def __init__(
+        self,
+        uri: str,
+        user: str,
+        password: str,
+        database: str | None = None,
+        batch_size: int = 2000,
+        connect_timeout: float = 10.0,
+    ) -> None:
+        self.uri = uri
+        self.database = database
+        self.batch_size = batch_size
+        try:
+            self._driver = GraphDatabase.driver(
+                uri, auth=(user, password), connection_timeout=connect_timeout, max_transaction_retry_time=30
+            )
+            self._driver.verify_connectivity()
+        except neo4j_errors.AuthError as exc:
+            raise StoreAuthError(
+                f"Neo4j at {uri} refused user {user!r}; check NEO4J_USER and NEO4J_PASSWORD"
+            ) from exc
+        except (neo4j_errors.ServiceUnavailable, OSError) as exc:
+            raise StoreUnavailable(
+                f"cannot reach Neo4j at {uri}; check NEO4J_URI and that the server is running ({exc})"
+            ) from exc
+        except neo4j_errors.ConfigurationError as exc:
+            raise StoreUnavailable(f"NEO4J_URI {uri!r} is not a Neo4j address: {exc}") from exc
+
+    @property
+    def location(self) -> str:
+        return f"Neo4j at {self.uri}" + (f" (database {self.database})" if self.database else "")
+
+    def _session(self, mode: str) -> neo4j.Session:
+        return self._driver.session(database=self.database, default_access_mode=mode)
+
+    def _run(self, cypher: str, params: Params | None, mode: str) -> list[Row]:
+        def work(tx: neo4j.ManagedTransaction) -> list[Row]:
+            return [record.data() for record in tx.run(cypher, dict(params or {}))]
+
+        try:
+            with self._session(mode) as session:
+                if mode == neo4j.READ_ACCESS:
+                    return session.execute_read(work)
+                return session.execute_write(work)
+        except neo4j_errors.ConstraintError as exc:
+            raise ConstraintViolation(f"uniqueness constraint violated: {exc.message}") from exc
+        except neo4j_errors.AuthError as exc:
+            raise StoreAuthError(f"{self.location} refused our credentials: {exc.message}") from exc
+        except neo4j_errors.ServiceUnavailable as exc:
+            raise StoreUnavailable(f"cannot reach {self.location}: {exc}") from exc
+        except neo4j_errors.Neo4jError as exc:
+            raise QueryError(f"Neo4j rejected the statement ({exc.message}): {cypher[:200]}") from exc
+
+    def read(self, cypher: str, params: Params | None = None) -> list[Row]:
+        return self._run(cypher, params, neo4j.READ_ACCESS)
+
+    def write(self, cypher: str, params: Params | None = None) -> list[Row]:
+        return self._run(cypher, params, neo4j.WRITE_ACCESS)
+
+    def ensure_schema(self, schema: GraphSchema) -> None:
+        for key in schema.unique:
+            self._ddl(
+                f"CREATE CONSTRAINT {key.label}_{key.property}_unique IF NOT EXISTS "
+                f"FOR (n:{key.label}) REQUIRE n.{key.property} IS UNIQUE"
+            )
+        for idx in schema.indexes:
+            self._ddl(
+                f"CREATE INDEX {idx.label}_{idx.property} IF NOT EXISTS "
+                f"FOR (n:{idx.label}) ON (n.{idx.property})"
+            )
+        for ft in schema.fulltext:
+            props = ", ".join(f"n.{p}" for p in ft.properties)
+            # Properties hold search_tokens() output, so a whitespace analyzer matches FalkorDB exactly.
+            self._ddl(
+                f"CREATE FULLTEXT INDEX {_fulltext_index(ft.label)} IF NOT EXISTS "
+                f"FOR (n:{ft.label}) ON EACH [{props}] "
+                "OPTIONS {indexConfig: {`fulltext.analyzer`: 'whitespace'}}"
+            )
+        self._ddl("CALL db.awaitIndexes(300)")
+
+    def _ddl(self, statement: str) -> None:
+        # Schema statements cannot run inside an explicit transaction function.
+        try:
+            with self._session(neo4j.WRITE_ACCESS) as session:
+                session.run(statement).consume()
+        except neo4j_errors.ConstraintError as exc:
+            raise ConstraintViolation(
+                f"cannot create the constraint, the graph already holds duplicates: {exc.message}"
+            ) from exc
+        except neo4j_errors.Neo4jError as exc:
+            raise QueryError(f"Neo4j rejected schema statement ({exc.message}): {statement}") from exc
+
+    def fulltext_search(self, label: str, text: str, limit: int = 20) -> list[FullTextHit]:
+        tokens = search_tokens(text).split()
+        if not tokens:
+            return []
+        rows = self.read(
+            "CALL db.index.fulltext.queryNodes($index, $text) YIELD node, score "
+            "RETURN properties(node) AS props, score ORDER BY score DESC LIMIT $limit",
+            {"index": _fulltext_index(label), "text": " OR ".join(tokens), "limit": limit},
+        )
+        return [FullTextHit(row["props"], float(row["score"])) for row in rows]
+
+    def health(self) -> StoreHealth:
+        try:
+            started = time.perf_counter()
+            nodes = self.read("MATCH (n) RETURN count(n) AS nodes")[0]["nodes"]
+            facts: dict[str, Any] = {
+                "nodes": nodes,
+                "latency_ms": (time.perf_counter() - started) * 1000,
+                "database": self.database or "(default)",
+            }
+            return StoreHealth(True, self.backend, self.location, "answering", facts)
+        except (StoreUnavailable, StoreAuthError) as exc:
+            return StoreHealth(False, self.backend, self.location, str(exc))
+
+    def clear(self) -> None:
+        # Batched so a large graph does not need one huge transaction.
+        while self.write("MATCH (n) WITH n LIMIT 10000 DETACH DELETE n RETURN count(*) AS c")[0]["c"]:
+            pass
+        for row in self.read("SHOW CONSTRAINTS YIELD name RETURN name"):
+            self._ddl(f"DROP CONSTRAINT {row['name']} IF EXISTS")
+        for row in self.read("SHOW INDEXES YIELD name, type WHERE type <> 'LOOKUP' RETURN name"):
+            self._ddl(f"DROP INDEX {row['name']} IF EXISTS")
+
+    def close(self) -> None:
+        self._driver.close()
+
+
+def _fulltext_index(label: str) -> str:
+    return f"{label}_fulltext"
+

@@ -1,0 +1,169 @@
+"""The GraphStore port: the only way the rest of the platform talks to a graph database.
+
+Cypher handed to the port is written once, in the openCypher subset that FalkorDB and Neo4j both
+accept. What differs between them (schema DDL, full-text search) is expressed as data or as a named
+method here and translated by each adapter.
+
+Every ``write`` is one atomic statement and may be retried by the adapter after a lost connection, so
+write statements must be idempotent (``MERGE``, ``SET``), which the platform's writers are.
+"""
+
+from __future__ import annotations
+
+import itertools
+from abc import ABC, abstractmethod
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from entgraph.errors import EntgraphError
+
+Row = dict[str, Any]
+Params = Mapping[str, Any]
+
+
+class StoreError(EntgraphError):
+    """The graph store could not do what was asked."""
+
+
+class StoreUnavailable(StoreError):
+    """The store cannot be reached or started."""
+
+
+class StoreAuthError(StoreError):
+    """The store refused our credentials."""
+
+    exit_code = 2
+
+
+class ConstraintViolation(StoreError):
+    """A write would break a uniqueness constraint."""
+
+
+class QueryError(StoreError):
+    """The store rejected a statement (syntax, types, timeout)."""
+
+
+@dataclass(frozen=True)
+class UniqueKey:
+    """``label.property`` identifies a node: creating a second one with the same value fails."""
+
+    label: str
+    property: str
+
+
+@dataclass(frozen=True)
+class PropertyIndex:
+    """An exact-match / range index for lookups by ``label.property``."""
+
+    label: str
+    property: str
+
+
+@dataclass(frozen=True)
+class FullTextIndex:
+    """A full-text index over ``label`` properties, tokenised for Chinese text."""
+
+    label: str
+    properties: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class GraphSchema:
+    """Constraints and indexes as data; each adapter turns them into its own DDL."""
+
+    unique: tuple[UniqueKey, ...] = ()
+    indexes: tuple[PropertyIndex, ...] = ()
+    fulltext: tuple[FullTextIndex, ...] = ()
+
+    def merged(self, other: GraphSchema) -> GraphSchema:
+        def union(a: tuple, b: tuple) -> tuple:
+            return tuple(dict.fromkeys(a + b))
+
+        return GraphSchema(
+            union(self.unique, other.unique),
+            union(self.indexes, other.indexes),
+            union(self.fulltext, other.fulltext),
+        )
+
+
+@dataclass(frozen=True)
+class StoreHealth:
+    ok: bool
+    backend: str
+    location: str
+    detail: str = ""
+    facts: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class FullTextHit:
+    properties: dict[str, Any]
+    score: float
+
+
+def batched(rows: Iterable[Mapping[str, Any]], size: int) -> Iterator[list[Mapping[str, Any]]]:
+    """Yield lists of at most ``size`` rows without materialising the whole input."""
+    iterator = iter(rows)
+    while batch := list(itertools.islice(iterator, size)):
+        yield batch
+
+
+class GraphStore(ABC):
+    """A graph database behind the platform.
+
+    Implementations: ``FalkorDBStore`` (embedded default, or a FalkorDB server) and ``Neo4jStore``
+    (production). Both are safe to share between threads.
+    """
+
+    backend: str
+    batch_size: int
+
+    @abstractmethod
+    def read(self, cypher: str, params: Params | None = None) -> list[Row]:
+        """Run a read-only statement; rows come back as ``{column: value}``."""
+
+    @abstractmethod
+    def write(self, cypher: str, params: Params | None = None) -> list[Row]:
+        """Run one atomic, idempotent write statement."""
+
+    def write_batches(
+        self, cypher: str, rows: Iterable[Mapping[str, Any]], batch_size: int | None = None
+    ) -> int:
+        """Run ``cypher`` (which starts ``UNWIND $rows AS row``) over ``rows`` in batches.
+
+        Rows are streamed: at most one batch is held in memory. Returns the number of rows sent.
+        """
+        if "$rows" not in cypher:
+            raise QueryError("a batched write must read its rows from the $rows parameter")
+        sent = 0
+        for batch in batched(rows, batch_size or self.batch_size):
+            self.write(cypher, {"rows": batch})
+            sent += len(batch)
+        return sent
+
+    @abstractmethod
+    def ensure_schema(self, schema: GraphSchema) -> None:
+        """Create the constraints and indexes that do not exist yet (idempotent)."""
+
+    @abstractmethod
+    def fulltext_search(self, label: str, text: str, limit: int = 20) -> list[FullTextHit]:
+        """Search a full-text index created by ``ensure_schema``; best hits first."""
+
+    @abstractmethod
+    def health(self) -> StoreHealth:
+        """Check the store answers; never raises for an unreachable store."""
+
+    @abstractmethod
+    def clear(self) -> None:
+        """Delete every node, relationship and index of this graph (tests and demo resets)."""
+
+    @abstractmethod
+    def close(self) -> None:
+        """Release connections; the store itself keeps running."""
+
+    def __enter__(self) -> GraphStore:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

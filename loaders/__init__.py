@@ -1,0 +1,1 @@
+"""Department feeds -> validated, normalised source records with row-level error reports."""

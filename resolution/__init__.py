@@ -1,0 +1,1 @@
+"""Entity resolution: credit-code rules, Chinese name normalisation, Splink matching, judgements."""

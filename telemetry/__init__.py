@@ -1,0 +1,1 @@
+"""Meter telemetry: MQTT ingester, meter registry, series store, aggregates and warnings."""

@@ -1,0 +1,59 @@
+"""Shared fixtures: real stores only. Each embedded server a test starts is stopped by the fixture."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from entgraph.graph import EmbeddedServer, GraphStore
+from entgraph.graph.falkordb_store import FalkorDBStore
+from entgraph.graph.neo4j_store import Neo4jStore
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="session")
+def shared_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmbeddedServer]:
+    """One embedded FalkorDB for tests that only need a graph; each test gets its own graph key."""
+    server = EmbeddedServer(tmp_path_factory.mktemp("shared-home"))
+    server.ensure_running()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def server(tmp_path: Path) -> Iterator[EmbeddedServer]:
+    """A private embedded server, for tests that stop, kill or restart it."""
+    srv = EmbeddedServer(tmp_path / "home", start_timeout=30)
+    yield srv
+    srv.stop()
+
+
+def neo4j_store_or_skip() -> Neo4jStore:
+    uri = os.environ.get("NEO4J_URI")
+    if not uri:
+        pytest.skip("NEO4J_URI is not set: the Neo4j contract tests need a disposable Neo4j server")
+    return Neo4jStore(
+        uri,
+        os.environ.get("NEO4J_USER", "neo4j"),
+        os.environ.get("NEO4J_PASSWORD", ""),
+        database=os.environ.get("NEO4J_DATABASE"),
+    )
+
+
+@pytest.fixture(params=["falkordb", "neo4j"])
+def store(request: pytest.FixtureRequest) -> Iterator[GraphStore]:
+    """Every adapter behind the port, each on an empty graph."""
+    if request.param == "falkordb":
+        shared: EmbeddedServer = request.getfixturevalue("shared_server")
+        opened: GraphStore = FalkorDBStore(f"test-{uuid.uuid4().hex[:12]}", server=shared)
+    else:
+        opened = neo4j_store_or_skip()
+    opened.clear()
+    yield opened
+    opened.clear()
+    opened.close()
