@@ -24,9 +24,7 @@ def _root(ctx: typer.Context) -> None:
     try:
         ctx.obj = Settings()
     except ValidationError as exc:
-        problems = "; ".join(
-            f"{'.'.join(map(str, e['loc'])).upper()}: {e['msg']}" for e in exc.errors()
-        )
+        problems = "; ".join(f"{'.'.join(map(str, e['loc'])).upper()}: {e['msg']}" for e in exc.errors())
         raise EntgraphError(f"bad setting ({problems}); fix the ENTGRAPH_* environment variable") from None
 
 

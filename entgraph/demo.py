@@ -32,6 +32,8 @@ def run_demo(settings: Settings) -> None:
         hits = store.fulltext_search("Enterprise", "恒安纸业", limit=1)
         health = store.health()
     found = hits[0].properties["name"] if hits else "(nothing)"
-    typer.echo(f"3/3 full-text search for 恒安纸业 finds {found}; {health.location} holds "
-               f"{health.facts.get('nodes')} nodes")
+    typer.echo(
+        f"3/3 full-text search for 恒安纸业 finds {found}; {health.location} holds "
+        f"{health.facts.get('nodes')} nodes"
+    )
     typer.echo("The store keeps running; stop it with: entgraph store stop")

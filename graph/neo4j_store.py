@@ -14,7 +14,6 @@ import neo4j
 from neo4j import GraphDatabase
 from neo4j import exceptions as neo4j_errors
 
-from entgraph.graph.search_text import search_tokens
 from entgraph.graph.port import (
     ConstraintViolation,
     FullTextHit,
@@ -27,7 +26,7 @@ from entgraph.graph.port import (
     StoreHealth,
     StoreUnavailable,
 )
-
+from entgraph.graph.search_text import search_tokens
 
 # The driver logs connection failures as warnings; we raise them as one clear error instead, so keep
 # Python's last-resort handler from printing them a second time.
@@ -168,4 +167,3 @@ class Neo4jStore(GraphStore):
 
 def _fulltext_index(label: str) -> str:
     return f"{label}_fulltext"
-

@@ -22,9 +22,7 @@ def search_tokens(text: str | None) -> str:
     normal = unicodedata.normalize("NFKC", text).lower()
     tokens: list[str] = []
     for run in _WORD.findall(normal):
-        if run.isascii():
-            tokens.append(run)
-        elif len(run) == 1:
+        if run.isascii() or len(run) == 1:
             tokens.append(run)
         else:
             tokens.extend(run[i : i + 2] for i in range(len(run) - 1))

@@ -85,7 +85,7 @@ TRICKY_TEXT = [
     "晋江市恒安纸业有限公司",
     "（晋江）恒安纸业有限公司",  # full-width brackets
     "ＡＢＣ１２３　全角",  # full-width letters, digits and space
-    '引号 "double" and \'single\'',
+    "引号 \"double\" and 'single'",
     "反斜杠 \\ 和 \\\\ 和 \\n",
     "换行\n制表\t回车\r",
     "表情 🏭 与扩展字 𠀀𪚥",
@@ -127,7 +127,8 @@ def test_fulltext_finds_abbreviated_chinese_names(store: GraphStore) -> None:
     store.ensure_schema(THING_SCHEMA)
     names = ["晋江市恒安纸业有限公司", "福建晋江安踏体育用品有限公司", "泉州市恒安卫生材料有限公司"]
     store.write_batches(
-        "UNWIND $rows AS row MERGE (t:Thing {key: row.key}) SET t.name = row.name, t.name_tokens = row.tokens",
+        "UNWIND $rows AS row MERGE (t:Thing {key: row.key}) "
+        "SET t.name = row.name, t.name_tokens = row.tokens",
         [{"key": n, "name": n, "tokens": search_tokens(n)} for n in names],
     )
     hits = store.fulltext_search("Thing", "恒安纸业")

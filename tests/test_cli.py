@@ -1,0 +1,122 @@
+"""The ``entgraph`` command as a user runs it: real processes, real store, exit codes and messages."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from entgraph.graph import EmbeddedServer
+
+ENTGRAPH = shutil.which("entgraph", path=str(Path(sys.executable).parent)) or "entgraph"
+
+
+def run(*args: str, home: Path, **env: str) -> subprocess.CompletedProcess[str]:
+    environ = {k: v for k, v in os.environ.items() if not k.startswith(("ENTGRAPH_", "NEO4J_"))}
+    environ |= {"ENTGRAPH_HOME": str(home), **env}
+    return subprocess.run(
+        [ENTGRAPH, *args], check=False, capture_output=True, text=True, env=environ, timeout=120
+    )
+
+
+@pytest.fixture
+def home(tmp_path: Path):
+    yield tmp_path / "home"
+    run("store", "stop", home=tmp_path / "home")
+
+
+def test_store_start_status_stop_and_data_persists(home: Path) -> None:
+    started = run("store", "start", home=home)
+    assert started.returncode == 0, started.stderr
+    assert "store running: pid" in started.stdout
+
+    status = run("store", "status", home=home)
+    assert status.returncode == 0
+    assert "store running" in status.stdout and "nodes 0" in status.stdout
+
+    demo = run("demo", home=home)
+    assert demo.returncode == 0, demo.stderr
+    assert "finds 晋江市恒安纸业有限公司" in demo.stdout
+
+    assert run("store", "stop", home=home).stdout.strip() == "store stopped"
+    stopped = run("store", "status", home=home)
+    assert stopped.returncode == 1
+    assert "not running" in stopped.stdout
+    assert run("store", "stop", home=home).stdout.strip() == "store was not running"
+
+    assert run("store", "start", home=home).returncode == 0
+    after = run("store", "status", home=home)
+    assert "nodes 2" in after.stdout  # the demo's two enterprises survived the restart
+
+
+def test_start_twice_keeps_one_server(home: Path) -> None:
+    first = run("store", "start", home=home)
+    second = run("store", "start", home=home)
+    assert first.stdout.split(",")[0] == second.stdout.split(",")[0]  # same pid
+
+
+def expect_clean_failure(result: subprocess.CompletedProcess[str], *phrases: str) -> None:
+    assert result.returncode != 0
+    assert "Traceback" not in result.stderr + result.stdout
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith("entgraph: error: ")
+    for phrase in phrases:
+        assert phrase in lines[0]
+
+
+def test_unwritable_home_is_one_clear_sentence(tmp_path: Path) -> None:
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    expect_clean_failure(run("store", "start", home=blocker / "home"), "not writable", "ENTGRAPH_HOME")
+
+
+def test_port_in_use_is_one_clear_sentence(home: Path) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = str(taken.getsockname()[1])
+        result = run("store", "start", home=home, ENTGRAPH_STORE_PORT=port)
+    expect_clean_failure(result, f"port {port}", "already in use", "ENTGRAPH_STORE_PORT")
+
+
+def test_wrong_falkordb_password_is_one_clear_sentence(home: Path) -> None:
+    assert run("store", "start", home=home).returncode == 0
+    info = EmbeddedServer(home).status().info
+    assert info is not None
+    result = run("store", "status", home=home, ENTGRAPH_GRAPH=f"falkordb://:wrong@127.0.0.1:{info.port}")
+    expect_clean_failure(result, "refused the password")
+
+
+def test_unreachable_neo4j_is_one_clear_sentence(home: Path) -> None:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        free_port = s.getsockname()[1]
+    result = run(
+        "store", "status", home=home, ENTGRAPH_GRAPH="neo4j", NEO4J_URI=f"neo4j://127.0.0.1:{free_port}"
+    )
+    expect_clean_failure(result, "cannot reach Neo4j", "NEO4J_URI")
+
+
+@pytest.mark.parametrize(
+    ("env", "phrase"),
+    [
+        ({"ENTGRAPH_GRAPH": "mysql://x"}, "not a store entgraph knows"),
+        ({"ENTGRAPH_GRAPH": "neo4j"}, "needs NEO4J_URI"),
+        ({"ENTGRAPH_GRAPH": "falkordb://"}, "names no host"),
+        ({"ENTGRAPH_BATCH_SIZE": "lots"}, "BATCH_SIZE"),
+    ],
+)
+def test_bad_settings_are_one_clear_sentence(home: Path, env: dict[str, str], phrase: str) -> None:
+    expect_clean_failure(run("store", "status", home=home, **env), phrase)
+
+
+def test_start_refuses_a_store_it_does_not_run(home: Path) -> None:
+    result = run("store", "start", home=home, ENTGRAPH_GRAPH="falkordb://127.0.0.1:1")
+    assert result.returncode == 2
+    assert "does not run" in result.stderr
