@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -57,3 +57,15 @@ def store(request: pytest.FixtureRequest) -> Iterator[GraphStore]:
     yield opened
     opened.clear()
     opened.close()
+
+
+@pytest.fixture
+def reopen(store: GraphStore) -> Callable[[], GraphStore]:
+    """Open a second, independent connection to the graph behind ``store``."""
+
+    def _reopen() -> GraphStore:
+        if isinstance(store, FalkorDBStore):
+            return FalkorDBStore(store.graph_name, server=store._server)
+        return neo4j_store_or_skip()
+
+    return _reopen

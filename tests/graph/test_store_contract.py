@@ -148,3 +148,12 @@ def test_health_reports_the_node_count(store: GraphStore) -> None:
     health = store.health()
     assert health.ok
     assert health.facts["nodes"] >= 2
+
+
+def test_a_write_is_visible_to_a_new_connection(store: GraphStore, reopen) -> None:
+    store.write("MERGE (t:Thing {key: 'durable'}) SET t.name = '写入后重连'")
+    other = reopen()
+    try:
+        assert other.read("MATCH (t:Thing {key: 'durable'}) RETURN t.name AS n") == [{"n": "写入后重连"}]
+    finally:
+        other.close()
