@@ -9,6 +9,7 @@ from pydantic import ValidationError
 
 from entgraph.errors import EntgraphError
 from entgraph.graph.cli import store_app
+from entgraph.loaders.cli import feeds_app, load_command
 from entgraph.settings import Settings
 
 app = typer.Typer(
@@ -17,6 +18,8 @@ app = typer.Typer(
     pretty_exceptions_show_locals=False,
 )
 app.add_typer(store_app, name="store")
+app.add_typer(feeds_app, name="feeds")
+app.command("load")(load_command)
 
 
 @app.callback()

@@ -31,9 +31,20 @@ class Settings(BaseSettings):
     store_port: int = Field(
         default=0, ge=0, le=65535, description="Embedded store TCP port on 127.0.0.1; 0 picks a free one."
     )
+    specs: str = Field(
+        default="", description="Extra folders of dataset spec files (*.toml), separated by ':'."
+    )
     store_start_timeout: float = Field(default=60.0, gt=0, description="Seconds to wait for the store.")
 
     neo4j_uri: str | None = Field(default=None, validation_alias=AliasChoices("NEO4J_URI"))
     neo4j_user: str = Field(default="neo4j", validation_alias=AliasChoices("NEO4J_USER"))
     neo4j_password: SecretStr = Field(default=SecretStr(""), validation_alias=AliasChoices("NEO4J_PASSWORD"))
     neo4j_database: str | None = Field(default=None, validation_alias=AliasChoices("NEO4J_DATABASE"))
+
+    @property
+    def spec_dirs(self) -> list[Path]:
+        return [Path(p) for p in self.specs.split(":") if p.strip()]
+
+    @property
+    def report_dir(self) -> Path:
+        return self.home / "reports"

@@ -211,6 +211,13 @@ class DatasetSpec(BaseModel):
     parties: dict[str, PartySpec] = Field(default_factory=dict)
     nodes: tuple[NodeSpec, ...] = ()
     metrics: tuple[MetricSpec, ...] = ()
+    record_key: tuple[str, ...] = Field(
+        default=(),
+        description=(
+            "Fields that identify a record across files (e.g. credit code + period in a full snapshot). "
+            "Without it a record is identified by its place: file name, sheet and row."
+        ),
+    )
     file_patterns: tuple[str, ...] = Field(default=(), description="Globs that identify its files.")
     notes: str = ""
 
@@ -233,6 +240,9 @@ class DatasetSpec(BaseModel):
             missing = [f for f in (*node.key, *node.properties) if f not in fields]
             if missing:
                 raise ValueError(f"node {node.label} uses unknown fields {missing}")
+        missing_key = [f for f in self.record_key if f not in fields]
+        if missing_key:
+            raise ValueError(f"record_key uses unknown fields {missing_key}")
         for metric in self.metrics:
             missing = [f for f in (metric.value, metric.period) if f and f not in fields]
             if missing:

@@ -1,0 +1,178 @@
+"""Writes loaded department records, their derived nodes and their uploads into the graph.
+
+The loaders hand over plain data (no spec objects): a record label, rows of ``{id, hash, props, links}``
+and upload summaries. Every statement is an idempotent MERGE keyed on a unique id, so a load killed
+half-way and run again converges to exactly the rows of one clean load.
+
+Graph shape written here (see docs/graph-model.md):
+    (:SourceRecord:<Label> {id, dataset, file_name, file_sha256, sheet, row, upload_id, content_hash, ...})
+    (:SourceRecord)-[:<REL>]->(:<Node> {key, ...})   towns, industries, parcels, mortgages, honours ...
+    (:Upload {id, dataset, file_name, file_sha256, rows_read, loaded, rejected, unchanged, ...})
+    (:Upload)-[:OF_DATASET]->(:Dataset {key, title, department, city})
+"""
+
+from __future__ import annotations
+
+import re
+from collections import defaultdict
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from entgraph.graph.port import GraphSchema, GraphStore, PropertyIndex, QueryError, UniqueKey
+
+_IDENT = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
+
+
+@dataclass(frozen=True)
+class Link:
+    """An edge from a record to a node identified by ``label`` + ``key``."""
+
+    relation: str
+    label: str
+    key: str
+    props: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class RecordRow:
+    id: str
+    content_hash: str
+    props: Mapping[str, Any]
+    links: Sequence[Link] = ()
+
+
+def source_schema(node_labels: Iterable[str]) -> GraphSchema:
+    """Keys the writer relies on: records by id, uploads by id, every derived node label by key."""
+    labels = sorted({"Town", "Industry", "Park", "IndustryChain", "Region", *node_labels})
+    return GraphSchema(
+        unique=(
+            UniqueKey("SourceRecord", "id"),
+            UniqueKey("Upload", "id"),
+            UniqueKey("Dataset", "key"),
+            *(UniqueKey(label, "key") for label in labels),
+        ),
+        indexes=(
+            PropertyIndex("SourceRecord", "dataset"),
+            PropertyIndex("SourceRecord", "file_name"),
+            PropertyIndex("Upload", "file_name"),
+        ),
+    )
+
+
+def existing_hashes(store: GraphStore, ids: Sequence[str]) -> dict[str, str]:
+    """Content hashes of the records among ``ids`` that are already in the graph (and active)."""
+    rows = store.read(
+        "UNWIND $ids AS id MATCH (r:SourceRecord {id: id}) WHERE r.retired IS NULL "
+        "RETURN r.id AS id, r.content_hash AS hash",
+        {"ids": list(ids)},
+    )
+    return {row["id"]: row["hash"] for row in rows}
+
+
+def write_records(
+    store: GraphStore, record_label: str, rows: Sequence[RecordRow], replaced: set[str]
+) -> None:
+    """MERGE records and their links. ``replaced``: ids whose old links must go (their content changed)."""
+    if not rows:
+        return
+    label = _ident(record_label)
+    if replaced:
+        store.write(
+            "UNWIND $ids AS id MATCH (r:SourceRecord {id: id})-[e]->() WHERE e.derived = true DELETE e",
+            {"ids": sorted(replaced)},
+        )
+    store.write(
+        f"UNWIND $rows AS row MERGE (r:SourceRecord {{id: row.id}}) "
+        f"SET r += row.props, r.content_hash = row.hash, r:{label} REMOVE r.retired",
+        {"rows": [{"id": r.id, "hash": r.content_hash, "props": dict(r.props)} for r in rows]},
+    )
+    groups: dict[tuple[str, str], list[dict[str, Any]]] = defaultdict(list)
+    for row in rows:
+        for link in row.links:
+            groups[(link.relation, link.label)].append(
+                {"id": row.id, "key": link.key, "props": dict(link.props)}
+            )
+    for (relation, node_label), items in groups.items():
+        store.write(
+            f"UNWIND $rows AS row MATCH (r:SourceRecord {{id: row.id}}) "
+            f"MERGE (n:{_ident(node_label)} {{key: row.key}}) SET n += row.props "
+            f"MERGE (r)-[e:{_ident(relation)}]->(n) SET e.derived = true",
+            {"rows": items},
+        )
+
+
+def retire_missing(
+    store: GraphStore,
+    dataset: str,
+    file_name: str,
+    keep: Callable[[str], bool],
+    upload_id: str,
+    page: int = 10_000,
+) -> int:
+    """Mark records of an earlier version of this file that the new version no longer contains.
+
+    Pages through the file's record ids in id order, so memory stays bounded for any file size.
+    """
+    retired, after = 0, ""
+    while True:
+        ids = [
+            row["id"]
+            for row in store.read(
+                "MATCH (r:SourceRecord) WHERE r.dataset = $dataset AND r.file_name = $file "
+                "AND r.retired IS NULL AND r.id > $after RETURN r.id AS id ORDER BY id LIMIT $page",
+                {"dataset": dataset, "file": file_name, "after": after, "page": page},
+            )
+        ]
+        if not ids:
+            return retired
+        gone = [record_id for record_id in ids if not keep(record_id)]
+        if gone:
+            store.write(
+                "UNWIND $ids AS id MATCH (r:SourceRecord {id: id}) "
+                "SET r.retired = true, r.retired_by = $upload",
+                {"ids": gone, "upload": upload_id},
+            )
+            retired += len(gone)
+        after = ids[-1]
+
+
+def record_dataset(store: GraphStore, dataset: Mapping[str, Any]) -> None:
+    store.write(
+        "MERGE (d:Dataset {key: $d.key}) SET d.title = $d.title, d.department = $d.department, "
+        "d.city = $d.city, d.frequency = $d.frequency, d.subject = $d.subject",
+        {"d": dict(dataset)},
+    )
+
+
+def record_upload(store: GraphStore, upload: Mapping[str, Any]) -> None:
+    """Create or update an upload's summary (status 'running' at start, 'done' at the end)."""
+    store.write(
+        "MERGE (u:Upload {id: $u.id}) SET u += $u, u.received_at = coalesce(u.received_at, $u.started_at) "
+        "WITH u MATCH (d:Dataset {key: $u.dataset}) MERGE (u)-[:OF_DATASET]->(d)",
+        {"u": dict(upload)},
+    )
+
+
+def uploads(store: GraphStore, dataset: str | None = None) -> list[dict[str, Any]]:
+    """Upload summaries, newest first."""
+    where = "WHERE u.dataset = $dataset " if dataset else ""
+    return [
+        row["u"]
+        for row in store.read(
+            f"MATCH (u:Upload) {where}RETURN u ORDER BY u.started_at DESC", {"dataset": dataset}
+        )
+    ]
+
+
+def record_count(store: GraphStore, dataset: str, file_name: str | None = None) -> int:
+    where = "r.dataset = $dataset AND r.retired IS NULL" + (" AND r.file_name = $file" if file_name else "")
+    return store.read(
+        f"MATCH (r:SourceRecord) WHERE {where} RETURN count(r) AS c", {"dataset": dataset, "file": file_name}
+    )[0]["c"]
+
+
+def _ident(name: str) -> str:
+    if not _IDENT.match(name):
+        raise QueryError(f"not a valid label or relation name: {name!r}")
+    return name

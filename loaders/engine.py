@@ -1,0 +1,372 @@
+"""The one engine that loads any department file described by a dataset spec.
+
+    file -> detect dataset -> find header per sheet -> parse rows -> records with provenance
+         -> compare with the graph (new / changed / unchanged) -> batched MERGE -> upload report
+
+Idempotent by construction: a record's id comes from where it sits (dataset, file name, sheet, row)
+or, when the spec declares ``record_key``, from its natural key; rows are MERGEd by id and only new or
+changed ones are written. Loading a file twice changes nothing; a corrected file updates what changed
+and retires rows it no longer has; a load killed half-way and rerun ends with exactly one clean load.
+Memory stays bounded: rows stream through in batches; only the ids seen (8 bytes each) and the first
+issues are held.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from entgraph.graph import source_writer
+from entgraph.graph.port import GraphStore
+from entgraph.graph.source_writer import RecordRow
+from entgraph.loaders.normalise import header_unit, normalise_header
+from entgraph.loaders.readers import (
+    FileRejected,
+    HeaderMatch,
+    Sheet,
+    find_header,
+    nearest_headers,
+    open_table,
+)
+from entgraph.loaders.records import (
+    BoundColumn,
+    ParsedRow,
+    RowIssue,
+    bind_columns,
+    content_hash,
+    is_blank,
+    parse_row,
+    record_props,
+)
+from entgraph.loaders.registry import Catalog, Feed
+from entgraph.loaders.report import write_report
+from entgraph.loaders.spec import DatasetSpec
+
+MAX_ISSUES_KEPT = 50_000  # past this the report says how many more there were
+MAX_REFUSED_ROWS_KEPT = 50_000
+
+
+@dataclass
+class LoadResult:
+    path: Path
+    dataset: str
+    title: str
+    upload_id: str
+    sha256: str
+    rows_read: int = 0
+    new: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    rejected: int = 0
+    warnings: int = 0
+    retired: int = 0
+    sheets_loaded: list[str] = field(default_factory=list)
+    sheets_skipped: list[str] = field(default_factory=list)
+    periods: set[str] = field(default_factory=set)
+    issues: list[RowIssue] = field(default_factory=list)
+    omitted_issues: int = 0
+    report_path: Path | None = None
+
+    @property
+    def loaded(self) -> int:
+        return self.new + self.updated
+
+
+@dataclass
+class _Run:
+    """Mutable state of one file's load."""
+
+    result: LoadResult
+    spec: DatasetSpec
+    store: GraphStore
+    batch_size: int
+    loaded_at: str
+    seen: set[int] = field(default_factory=set)
+    pending: list[tuple[RecordRow, str | None]] = field(default_factory=list)
+    refused: list[tuple[str, int, list[Any]]] = field(default_factory=list)
+    headers: dict[str, list[str]] = field(default_factory=dict)
+
+
+class Loader:
+    """Loads files into one store with one catalog. Reuse it across files of a session."""
+
+    def __init__(
+        self, store: GraphStore, catalog: Catalog, report_dir: Path, batch_size: int | None = None
+    ) -> None:
+        self.store = store
+        self.catalog = catalog
+        self.report_dir = report_dir
+        self.batch_size = batch_size or store.batch_size
+        labels = {node.label for spec in catalog.specs for node in spec.nodes}
+        store.ensure_schema(source_writer.source_schema(labels))
+
+    # -- public -----------------------------------------------------------------------------------
+
+    def load(self, path: Path, dataset: str | None = None) -> LoadResult:
+        path = Path(path)
+        if not path.is_file():
+            raise FileRejected(f"{path}: no such file")
+        sha = file_sha256(path)
+        feed = self.catalog.get(dataset) if dataset else self.detect(path)
+        spec = feed.spec
+        now = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
+        result = LoadResult(path, spec.key, spec.title, f"{spec.key}:{sha[:24]}", sha)
+        run = _Run(result, spec, self.store, self.batch_size, now)
+
+        source_writer.record_dataset(self.store, _dataset_props(spec))
+        source_writer.record_upload(self.store, self._upload_props(run, status="running"))
+        for sheet_name, row, cells, columns in self._rows(feed, path, run):
+            self._take(run, sheet_name, row, cells, columns)
+        self._flush(run)
+        result.retired = source_writer.retire_missing(
+            self.store,
+            spec.key,
+            path.name,
+            lambda record_id: _id_digest(record_id) in run.seen,
+            result.upload_id,
+        )
+        result.report_path = self._report(run)
+        source_writer.record_upload(self.store, self._upload_props(run, status="done"))
+        return result
+
+    def detect(self, path: Path) -> Feed:
+        """Which dataset a file is: by file name first, then by the headers it carries."""
+        by_name = self.catalog.by_file_name(path)
+        if len(by_name) == 1:
+            return by_name[0]
+        sheets = open_table(path)
+        candidates = by_name or list(self.catalog)
+        scored: list[tuple[float, int, Feed]] = []
+        for feed in candidates:
+            if feed.loader is not None:
+                continue
+            for sheet in sheets[:3]:
+                match = _match(feed.spec, sheet)
+                if match and not match.missing:
+                    scored.append((match.score, len(match.mapping), feed))
+                    break
+        if not scored:
+            raise FileRejected(
+                f"{path.name}: cannot tell which dataset this is from its name or headers; "
+                "pass --dataset KEY (see `entgraph feeds list`)"
+            )
+        scored.sort(key=lambda s: (s[0], s[1]), reverse=True)
+        return scored[0][2]
+
+    # -- reading ----------------------------------------------------------------------------------
+
+    def _rows(
+        self, feed: Feed, path: Path, run: _Run
+    ) -> Iterator[tuple[str, int, list[Any], list[BoundColumn]]]:
+        spec = feed.spec
+        if feed.loader is not None:
+            yield from self._custom_rows(feed, path, run)
+            return
+        sheets = open_table(path)
+        problems: list[str] = []
+        for sheet in sheets:
+            match = _match(spec, sheet)
+            if match is None or match.missing:
+                run.result.sheets_skipped.append(sheet.name)
+                if match is not None:
+                    problems.append(_missing_message(sheet.name, match))
+                continue
+            units = {i: header_unit(h) for i, h in enumerate(match.headers) if h}
+            columns = bind_columns(spec, match.mapping, match.headers, units)
+            run.headers[sheet.name] = [str(h or "") for h in match.headers]
+            run.result.sheets_loaded.append(sheet.name)
+            for row, cells in sheet.rows():
+                if row <= match.row or is_blank(cells):
+                    continue
+                yield sheet.name, row, cells, columns
+        if not run.result.sheets_loaded:
+            detail = "; ".join(problems) or "no sheet has a header row matching it"
+            raise FileRejected(
+                f"{path.name} is not a valid “{spec.title}” file: {detail}. "
+                "Fix the header row (or pass the right --dataset) and upload again"
+            )
+
+    def _custom_rows(
+        self, feed: Feed, path: Path, run: _Run
+    ) -> Iterator[tuple[str, int, list[Any], list[BoundColumn]]]:
+        spec = feed.spec
+        by_header = {normalise_header(c.header): c for c in spec.columns}
+        for column in spec.columns:
+            for alias in column.aliases:
+                by_header.setdefault(normalise_header(alias), column)
+        columns = [BoundColumn(c, i, c.header, c.unit) for i, c in enumerate(spec.columns)]
+        index = {c.field: i for i, c in enumerate(spec.columns)}
+        for sheet_name, row, values in feed.loader.rows(path):  # type: ignore[union-attr]
+            if sheet_name not in run.headers:
+                run.headers[sheet_name] = [c.header for c in spec.columns]
+                run.result.sheets_loaded.append(sheet_name)
+            cells: list[Any] = [None] * len(columns)
+            for header, value in values.items():
+                column = by_header.get(normalise_header(header))
+                if column is not None:
+                    cells[index[column.field]] = value
+            yield sheet_name, row, cells, columns
+
+    # -- rows -> records --------------------------------------------------------------------------
+
+    def _take(self, run: _Run, sheet: str, row: int, cells: list[Any], columns: list[BoundColumn]) -> None:
+        result = run.result
+        result.rows_read += 1
+        parsed = parse_row(run.spec, columns, cells, sheet, row)
+        self._note_issues(run, parsed)
+        if parsed.rejected:
+            result.rejected += 1
+            if len(run.refused) < MAX_REFUSED_ROWS_KEPT:
+                run.refused.append((sheet, row, list(cells)))
+            return
+        if parsed.issues:
+            result.warnings += 1
+        record_id = _record_id(run.spec, result.path.name, sheet, row, parsed)
+        run.seen.add(_id_digest(record_id))
+        props = record_props(run.spec, parsed)
+        digest = content_hash(props, parsed.links)
+        props |= {
+            "dataset": run.spec.key,
+            "department": run.spec.department,
+            "city": run.spec.city,
+            "file_name": result.path.name,
+            "file_sha256": result.sha256,
+            "sheet": sheet,
+            "row": row,
+            "upload_id": result.upload_id,
+            "loaded_at": run.loaded_at,
+        }
+        result.periods.update(parsed.periods)
+        run.pending.append((RecordRow(record_id, digest, props, parsed.links), None))
+        if len(run.pending) >= run.batch_size:
+            self._flush(run)
+
+    def _note_issues(self, run: _Run, parsed: ParsedRow) -> None:
+        for issue in parsed.issues:
+            if len(run.result.issues) < MAX_ISSUES_KEPT:
+                run.result.issues.append(issue)
+            else:
+                run.result.omitted_issues += 1
+
+    def _flush(self, run: _Run) -> None:
+        if not run.pending:
+            return
+        rows: dict[str, RecordRow] = {}
+        for record, _ in run.pending:
+            rows[record.id] = record  # a natural key repeated in one batch: the later row wins
+        run.pending.clear()
+        known = source_writer.existing_hashes(run.store, list(rows))
+        fresh = [r for r in rows.values() if r.id not in known]
+        changed = [r for r in rows.values() if r.id in known and known[r.id] != r.content_hash]
+        run.result.new += len(fresh)
+        run.result.updated += len(changed)
+        run.result.unchanged += len(rows) - len(fresh) - len(changed)
+        source_writer.write_records(
+            run.store, run.spec.record_label, fresh + changed, replaced={r.id for r in changed}
+        )
+
+    # -- results ----------------------------------------------------------------------------------
+
+    def _report(self, run: _Run) -> Path:
+        result = run.result
+        name = f"{result.path.stem}.{result.sha256[:8]}.report.xlsx"
+        summary = {
+            "文件 File": result.path.name,
+            "SHA-256": result.sha256,
+            "数据集 Dataset": f"{run.spec.department} / {run.spec.title} ({run.spec.key})",
+            "读取行数 Rows read": result.rows_read,
+            "新增 New": result.new,
+            "更新 Updated": result.updated,
+            "未变化 Unchanged": result.unchanged,
+            "拒收 Refused": result.rejected,
+            "警告 Warnings": result.warnings,
+            "已撤销 Retired (no longer in the file)": result.retired,
+            "工作表 Sheets loaded": ", ".join(result.sheets_loaded),
+            "跳过的工作表 Sheets skipped": ", ".join(result.sheets_skipped),
+            "装载时间 Loaded at": run.loaded_at,
+        }
+        return write_report(
+            self.report_dir / run.spec.key / name,
+            summary,
+            result.issues,
+            run.refused,
+            run.headers,
+            result.omitted_issues,
+        )
+
+    def _upload_props(self, run: _Run, status: str) -> dict[str, Any]:
+        r = run.result
+        props: dict[str, Any] = {
+            "id": r.upload_id,
+            "dataset": run.spec.key,
+            "file_name": r.path.name,
+            "file_sha256": r.sha256,
+            "status": status,
+            "started_at": run.loaded_at,
+        }
+        if status == "done":
+            props |= {
+                "finished_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+                "rows_read": r.rows_read,
+                "new": r.new,
+                "updated": r.updated,
+                "unchanged": r.unchanged,
+                "rejected": r.rejected,
+                "warnings": r.warnings,
+                "retired": r.retired,
+                "periods": sorted(r.periods),
+                "report_path": str(r.report_path) if r.report_path else None,
+            }
+        return props
+
+
+def _match(spec: DatasetSpec, sheet: Sheet) -> HeaderMatch | None:
+    expected = {c.header: list(c.aliases) for c in spec.columns}
+    required = [c.header for c in spec.columns if c.required]
+    return find_header(sheet, expected, required, normalise_header)
+
+
+def _missing_message(sheet: str, match: HeaderMatch) -> str:
+    nearest = nearest_headers(match.headers, match.missing)
+    parts = [
+        f"“{m}”" + (f" (nearest header found: “{nearest[m]}”)" if nearest.get(m) else "")
+        for m in match.missing
+    ]
+    return f"sheet “{sheet}” lacks required columns {', '.join(parts)}"
+
+
+def _record_id(spec: DatasetSpec, file_name: str, sheet: str, row: int, parsed: ParsedRow) -> str:
+    key_fields: Sequence[str] = spec.record_key
+    values = [parsed.fields.get(f) for f in key_fields]
+    if key_fields and all(v is not None for v in values):
+        basis = "key|" + "|".join(str(v) for v in values)
+    else:
+        basis = f"pos|{file_name}|{sheet}|{row}"
+    return f"{spec.key}:{hashlib.blake2b(basis.encode('utf-8'), digest_size=12).hexdigest()}"
+
+
+def _id_digest(record_id: str) -> int:
+    return int.from_bytes(hashlib.blake2b(record_id.encode(), digest_size=8).digest(), "big")
+
+
+def _dataset_props(spec: DatasetSpec) -> dict[str, Any]:
+    return {
+        "key": spec.key,
+        "title": spec.title,
+        "department": spec.department,
+        "city": spec.city,
+        "frequency": spec.frequency.value,
+        "subject": spec.subject.value,
+    }
+
+
+def file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as f:
+        while chunk := f.read(1 << 20):
+            digest.update(chunk)
+    return digest.hexdigest()

@@ -1,0 +1,293 @@
+"""One department row -> one validated source record (or the reasons it was refused).
+
+Pure functions of (spec, header mapping, cells): no I/O, so they are cheap to test and to run in
+parallel. The engine adds provenance and writes records through the graph writer.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any, Literal
+
+from entgraph.graph.source_writer import Link
+from entgraph.loaders.normalise import CellError, Period, clean_text, parse_cell
+from entgraph.loaders.spec import ColumnSpec, DatasetSpec, FieldType, Role, Subject
+
+Severity = Literal["error", "warning"]
+
+# Codes that fail validation are kept under "<field>_invalid" and never used to link.
+_CODE_FLAGS = {"invalid_credit_code", "invalid_org_code", "invalid_taxpayer_id", "looks_like_resident_id"}
+
+
+@dataclass(frozen=True)
+class RowIssue:
+    sheet: str
+    row: int
+    column: str
+    value: Any
+    reason_zh: str
+    reason_en: str
+    severity: Severity = "error"
+
+
+@dataclass
+class ParsedRow:
+    fields: dict[str, Any]
+    flags: list[str]
+    issues: list[RowIssue]
+    links: list[Link] = field(default_factory=list)
+    periods: list[str] = field(default_factory=list)
+
+    @property
+    def rejected(self) -> bool:
+        return any(issue.severity == "error" for issue in self.issues)
+
+
+@dataclass(frozen=True)
+class BoundColumn:
+    """A spec column bound to the position and unit it has in one particular sheet."""
+
+    column: ColumnSpec
+    index: int
+    header: str
+    unit: str | None
+
+
+def parse_row(
+    spec: DatasetSpec, columns: Sequence[BoundColumn], cells: Sequence[Any], sheet: str, row: int
+) -> ParsedRow:
+    fields: dict[str, Any] = {}
+    flags: list[str] = []
+    issues: list[RowIssue] = []
+    for bound in columns:
+        column = bound.column
+        raw = cells[bound.index] if bound.index < len(cells) else None
+        try:
+            value, cell_flags = parse_cell(raw, column, bound.unit)
+        except CellError as exc:
+            # A bad value in a required or identity column makes the row useless: refuse it. Elsewhere
+            # keep the row, drop the value, and warn, so one bad optional date does not lose a tax row.
+            severe = column.required or column.role in _IDENTITY
+            issues.append(
+                RowIssue(
+                    sheet,
+                    row,
+                    bound.header,
+                    raw,
+                    exc.reason_zh,
+                    exc.reason_en,
+                    "error" if severe else "warning",
+                )
+            )
+            if not severe:
+                flags.append(f"bad_value:{column.field}")
+            continue
+        if value is None:
+            if column.required:
+                issues.append(
+                    RowIssue(
+                        sheet,
+                        row,
+                        bound.header,
+                        raw,
+                        f"必填项“{bound.header}”为空",
+                        f"required column '{bound.header}' is empty",
+                    )
+                )
+            continue
+        if _CODE_FLAGS.intersection(cell_flags):
+            fields[f"{column.field}_invalid"] = value
+            flags.extend(f"{flag}:{column.field}" for flag in cell_flags)
+            issues.append(
+                RowIssue(
+                    sheet,
+                    row,
+                    bound.header,
+                    raw,
+                    "代码校验位错误，已保留原文但不用于关联",
+                    "code fails its check; kept as text, not used for linking",
+                    "warning",
+                )
+            )
+            continue
+        flags.extend(f"{flag}:{column.field}" for flag in cell_flags)
+        fields[column.field] = value
+    parsed = ParsedRow(fields, flags, issues)
+    if not parsed.rejected:
+        _check_identity(spec, columns, parsed, sheet, row)
+    if not parsed.rejected:
+        parsed.links = _links(spec, parsed.fields)
+        parsed.periods = _periods(spec, parsed.fields)
+    return parsed
+
+
+_IDENTITY = {Role.CREDIT_CODE, Role.ORG_CODE, Role.TAXPAYER_ID, Role.ENTERPRISE_NAME, Role.ACCOUNT_NUMBER}
+
+
+def _check_identity(
+    spec: DatasetSpec, columns: Sequence[BoundColumn], parsed: ParsedRow, sheet: str, row: int
+) -> None:
+    """An enterprise row must say which enterprise it is about (a name or some code)."""
+    if spec.subject is not Subject.ENTERPRISE:
+        return
+    subject_columns = [b for b in columns if b.column.role in _IDENTITY and b.column.party == "subject"]
+    if not subject_columns:
+        return
+    known = any(
+        parsed.fields.get(b.column.field) is not None or parsed.fields.get(f"{b.column.field}_invalid")
+        for b in subject_columns
+    )
+    if not known:
+        headers = "、".join(b.header for b in subject_columns)
+        parsed.issues.append(
+            RowIssue(
+                sheet,
+                row,
+                headers,
+                None,
+                f"无法识别企业：{headers}均为空",
+                f"no way to tell which enterprise: {headers} all empty",
+            )
+        )
+
+
+def _links(spec: DatasetSpec, fields: Mapping[str, Any]) -> list[Link]:
+    links: list[Link] = []
+    for column in spec.columns:
+        value = fields.get(column.field)
+        if value is None or column.party != "subject":
+            continue
+        text = str(value)
+        if column.role is Role.TOWN:
+            links.append(Link("IN_TOWN", "Town", text, {"name": text}))
+        elif column.role is Role.PARK:
+            links.append(Link("IN_PARK", "Park", text, {"name": text}))
+        elif column.role is Role.REGION and spec.subject is Subject.REGION:
+            links.append(Link("INDICATOR_OF", "Region", text, {"name": text}))
+        elif column.role is Role.INDUSTRY_CODE:
+            links.append(Link("IN_INDUSTRY", "Industry", f"code:{text}", {"code": text}))
+        elif column.role is Role.INDUSTRY_CHAIN:
+            links.append(Link("IN_CHAIN", "IndustryChain", text, {"name": text}))
+    for node in spec.nodes:
+        keys = [fields.get(name) for name in node.key]
+        if any(k is None for k in keys):
+            continue
+        props: dict[str, Any] = dict(node.constants)
+        props |= {name: graph_value(fields[name]) for name in node.properties if fields.get(name) is not None}
+        props |= {name: graph_value(fields[name]) for name in node.key}
+        key = "|".join(str(graph_value(k)) for k in keys)
+        if node.constants.get("kind"):
+            key = f"{node.constants['kind']}|{key}"
+        links.append(Link(node.relation, node.label, key, props))
+    return links
+
+
+_PERIOD_ROLES = (Role.PERIOD, Role.PERIOD_END, Role.YEAR, Role.DATE, Role.PERIOD_START)
+
+
+def _periods(spec: DatasetSpec, fields: Mapping[str, Any]) -> list[str]:
+    """The reporting period(s) a row belongs to, for timeliness: the most specific period column."""
+    for role in _PERIOD_ROLES:
+        for column in spec.columns:
+            if column.role is role and fields.get(column.field) is not None:
+                return [period_label(fields[column.field], spec)]
+    return []
+
+
+def period_label(value: Any, spec: DatasetSpec) -> str:
+    """Label of the reporting period a value falls in, at the dataset's frequency."""
+    day: dt.date
+    if isinstance(value, Period):
+        day = value.end
+    elif isinstance(value, dt.datetime):
+        day = value.date()
+    elif isinstance(value, dt.date):
+        day = value
+    elif isinstance(value, int):
+        return str(value)
+    else:
+        return str(value)
+    freq = spec.frequency.value
+    if freq == "annual":
+        return f"{day.year}"
+    if freq == "quarterly":
+        return f"{day.year}-Q{(day.month - 1) // 3 + 1}"
+    if freq in ("daily", "hourly", "5min"):
+        return day.isoformat()
+    return f"{day.year}-{day.month:02d}"
+
+
+def graph_value(value: Any) -> Any:
+    """Values as both stores keep them: numbers, strings (ISO dates), booleans, lists."""
+    if isinstance(value, Decimal):
+        return float(value)
+    if isinstance(value, Period):
+        return value.label
+    if isinstance(value, dt.datetime | dt.date):
+        return value.isoformat()
+    if isinstance(value, list | tuple):
+        return [graph_value(v) for v in value]
+    return value
+
+
+def record_props(spec: DatasetSpec, parsed: ParsedRow) -> dict[str, Any]:
+    props: dict[str, Any] = {}
+    for name, value in parsed.fields.items():
+        props[name] = graph_value(value)
+        if isinstance(value, Period):
+            props[f"{name}_start"] = value.start.isoformat()
+            props[f"{name}_end"] = value.end.isoformat()
+    if parsed.flags:
+        props["flags"] = sorted(set(parsed.flags))
+    if parsed.periods:
+        props["period"] = parsed.periods[0]
+    return props
+
+
+def content_hash(props: Mapping[str, Any], links: Sequence[Link]) -> str:
+    """A digest of what the row says (not where or when it was loaded), to tell unchanged rows."""
+    payload = json.dumps(
+        [sorted(props.items()), sorted((lk.relation, lk.label, lk.key) for lk in links)],
+        ensure_ascii=False,
+        default=str,
+        separators=(",", ":"),
+    )
+    return hashlib.blake2b(payload.encode("utf-8"), digest_size=16).hexdigest()
+
+
+def bind_columns(
+    spec: DatasetSpec, mapping: Mapping[int, str], headers: Sequence[str], units: Mapping[int, str | None]
+) -> list[BoundColumn]:
+    """Bind spec columns to sheet positions from a header match (canonical header per column index)."""
+    by_header = {c.header: c for c in spec.columns}
+    bound = []
+    for index, canonical in sorted(mapping.items()):
+        column = by_header.get(canonical)
+        if column is not None:
+            found = headers[index] if index < len(headers) else canonical
+            bound.append(BoundColumn(column, index, clean_text(found) or canonical, units.get(index)))
+    return bound
+
+
+def is_blank(cells: Sequence[Any]) -> bool:
+    return all(c is None or (isinstance(c, str) and not c.strip()) for c in cells)
+
+
+__all__ = [
+    "BoundColumn",
+    "FieldType",
+    "ParsedRow",
+    "RowIssue",
+    "bind_columns",
+    "content_hash",
+    "graph_value",
+    "is_blank",
+    "parse_row",
+    "period_label",
+    "record_props",
+]
