@@ -15,7 +15,7 @@ from decimal import Decimal
 from typing import Any, Literal
 
 from entgraph.graph.source_writer import Link
-from entgraph.loaders.normalise import CellError, Period, clean_text, parse_cell
+from entgraph.loaders.normalise import CellError, Period, parse_cell
 from entgraph.loaders.spec import ColumnSpec, DatasetSpec, FieldType, Role, Subject
 
 Severity = Literal["error", "warning"]
@@ -270,7 +270,9 @@ def bind_columns(
         column = by_header.get(canonical)
         if column is not None:
             found = headers[index] if index < len(headers) else canonical
-            bound.append(BoundColumn(column, index, clean_text(found) or canonical, units.get(index)))
+            # The clerk's own header text (whitespace tidied), so reports speak their language.
+            shown = " ".join(str(found).split()) if found else canonical
+            bound.append(BoundColumn(column, index, shown, units.get(index)))
     return bound
 
 

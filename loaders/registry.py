@@ -124,7 +124,8 @@ def _entry_point_feeds() -> Iterator[Feed]:
                 f"entry point {entry.name!r} ({entry.value}) in group {ENTRY_POINT_GROUP} "
                 f"failed to load: {exc}"
             ) from exc
-        if callable(obj) and not isinstance(obj, DatasetSpec | FeedLoader | Path):
+        # A class or a factory function is called once to get the loader (or spec) it stands for.
+        if isinstance(obj, type) or (callable(obj) and not isinstance(obj, DatasetSpec | FeedLoader | Path)):
             obj = obj()
         origin = f"entry point {entry.name} ({entry.value})"
         if isinstance(obj, DatasetSpec):
