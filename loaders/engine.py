@@ -45,6 +45,7 @@ from entgraph.loaders.records import (
 from entgraph.loaders.registry import Catalog, Feed
 from entgraph.loaders.report import write_report
 from entgraph.loaders.spec import DatasetSpec
+from entgraph.loaders.timeliness import last_ended_period, period_from_file_name
 
 MAX_ISSUES_KEPT = 50_000  # past this the report says how many more there were
 MAX_REFUSED_ROWS_KEPT = 50_000
@@ -122,6 +123,13 @@ class Loader:
         for sheet_name, row, cells, columns in self._rows(feed, path, run):
             self._take(run, sheet_name, row, cells, columns)
         self._flush(run)
+        if not result.periods and result.loaded + result.unchanged:
+            # A register without a period column: the file's name says which period, else the upload
+            # reports the period that had just ended (so timeliness still works for it).
+            result.periods = {
+                period_from_file_name(path.name, spec.frequency)
+                or last_ended_period(dt.datetime.fromisoformat(now), spec.frequency)
+            }
         result.retired = source_writer.retire_missing(
             self.store,
             spec.key,

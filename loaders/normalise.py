@@ -216,9 +216,21 @@ _BRACKETS = str.maketrans(
 )
 
 
+@lru_cache(maxsize=1)
+def _t2s() -> Any:
+    import opencc  # loaded on first use: the conversion tables take a moment
+
+    return opencc.OpenCC("t2s")
+
+
+def to_simplified(text: str) -> str:
+    """Traditional -> simplified Chinese (Wuhai's seeds and some departments' templates are traditional)."""
+    return _t2s().convert(text) if text and not text.isascii() else text
+
+
 @lru_cache(maxsize=4096)
 def _split_header(header: str) -> tuple[str, str | None]:
-    text = clean_text(header) or ""
+    text = to_simplified(clean_text(header) or "")
     text = "".join(text.split()).translate(_BRACKETS).lstrip("*※")
     match = _HEADER_UNIT_RE.match(text)
     if match is None:

@@ -144,3 +144,29 @@ def _is_label(label: Any) -> bool:
 def _instant(value: Any) -> dt.datetime:
     moment = dt.datetime.fromisoformat(str(value))
     return moment if moment.tzinfo else moment.replace(tzinfo=dt.UTC)
+
+
+_NAME_QUARTER = re.compile(r"(20\d{2})\s*(?:[-_.]?\s*Q([1-4])|年第?([1-4一二三四])季度)", re.I)
+_NAME_MONTH = re.compile(r"(20\d{2})\s*[-_.年]?\s*(0?[1-9]|1[0-2])(?!\d)")
+_NAME_YEAR = re.compile(r"(?<!\d)(20\d{2})(?!\d)")
+_CN_DIGIT = {"一": "1", "二": "2", "三": "3", "四": "4"}
+
+
+def period_from_file_name(name: str, frequency: Frequency) -> str | None:
+    """The period a file says it covers in its name: 税务登记_2023-04.xlsx, 2023年一季度..., 2023年报."""
+    if m := _NAME_QUARTER.search(name):
+        quarter = m[2] or _CN_DIGIT.get(m[3], m[3])
+        if frequency is Frequency.ANNUAL:
+            return m[1]
+        return f"{m[1]}-Q{quarter}"
+    if m := _NAME_MONTH.search(name):
+        return period_label_at(dt.date(int(m[1]), int(m[2]), 1), frequency)
+    if m := _NAME_YEAR.search(name):
+        return m[1] if frequency in (Frequency.ANNUAL, Frequency.FULL_SNAPSHOT, Frequency.ON_CHANGE) else None
+    return None
+
+
+def last_ended_period(moment: dt.datetime, frequency: Frequency) -> str:
+    """The most recent period that had ended at ``moment``: what an upload then most likely reports."""
+    current = period_label_at(moment.astimezone(CST).date(), frequency)
+    return previous_period(current, frequency)

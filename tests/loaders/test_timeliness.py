@@ -108,3 +108,32 @@ def test_feeds_without_a_deadline_report_the_last_period_only() -> None:
     state = feed_status(spec("full_snapshot", None), [upload(["2023-04"], "2023-05-01")], at("2023-06-01"))
     assert state.status == "no_deadline"
     assert state.last_period == "2023-04"
+
+
+@pytest.mark.parametrize(
+    ("name", "frequency", "period"),
+    [
+        ("税务登记信息_2023-04.xlsx", "monthly", "2023-04"),
+        ("税务登记信息202304.xlsx", "monthly", "2023-04"),
+        ("2023年4月企业社保缴纳.csv", "monthly", "2023-04"),
+        ("主要经济指标2023年一季度.xls", "quarterly", "2023-Q1"),
+        ("主要经济指标_2023Q2.xlsx", "quarterly", "2023-Q2"),
+        ("龙头企业名单2022年.xlsx", "annual", "2022"),
+        ("upload.xlsx", "monthly", None),
+        ("龙头企业名单2022年.xlsx", "monthly", None),  # a year alone does not name a month
+    ],
+)
+def test_period_from_file_name(name: str, frequency: str, period: str | None) -> None:
+    from entgraph.loaders.spec import Frequency
+    from entgraph.loaders.timeliness import period_from_file_name
+
+    assert period_from_file_name(name, Frequency(frequency)) == period
+
+
+def test_last_ended_period() -> None:
+    from entgraph.loaders.spec import Frequency
+    from entgraph.loaders.timeliness import last_ended_period
+
+    assert last_ended_period(at("2023-05-03 10:00"), Frequency.MONTHLY) == "2023-04"
+    assert last_ended_period(at("2023-01-10"), Frequency.ANNUAL) == "2022"
+    assert last_ended_period(at("2023-04-02"), Frequency.QUARTERLY) == "2023-Q1"
