@@ -10,6 +10,7 @@ from pydantic import ValidationError
 from entgraph.errors import EntgraphError
 from entgraph.graph.cli import store_app
 from entgraph.loaders.cli import feeds_app, load_command
+from entgraph.loaders.synthetic.cli import generate_command
 from entgraph.settings import Settings
 
 app = typer.Typer(
@@ -20,6 +21,7 @@ app = typer.Typer(
 app.add_typer(store_app, name="store")
 app.add_typer(feeds_app, name="feeds")
 app.command("load")(load_command)
+app.command("generate")(generate_command)
 
 
 @app.callback()

@@ -50,6 +50,9 @@ def load_command(
         header = f"{'file':<40} {'dataset':<28} {'read':>8} {'loaded':>8} {'refused':>8} {'unchanged':>9}"
         typer.echo(header)
         for path in paths:
+            if path.is_dir():
+                typer.echo(f"{_short(path.name, 40):<40} skipped: a folder (pass the files in it)", err=True)
+                continue
             try:
                 result = loader.load(path, dataset)
             except EntgraphError as exc:
@@ -67,6 +70,7 @@ def _print_result(r: LoadResult) -> None:
         f"{_short(r.path.name, 40):<40} {_short(r.dataset, 28):<28} {r.rows_read:>8} {r.loaded:>8} "
         f"{r.rejected:>8} {r.unchanged:>9}"
         + (f"  (updated {r.updated}, retired {r.retired})" if r.updated or r.retired else "")
+        + (f"  ({r.duplicates} rows repeat a record key)" if r.duplicates else "")
     )
     if r.rejected or r.warnings:
         typer.echo(f"{'':<40} report: {r.report_path}")

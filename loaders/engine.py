@@ -63,6 +63,7 @@ class LoadResult:
     updated: int = 0
     unchanged: int = 0
     rejected: int = 0
+    duplicates: int = 0  # rows whose record_key repeats an earlier row of the file: the later one wins
     warnings: int = 0
     retired: int = 0
     sheets_loaded: list[str] = field(default_factory=list)
@@ -87,6 +88,7 @@ class _Run:
     batch_size: int
     loaded_at: str
     seen: set[int] = field(default_factory=set)
+    flushed: set[int] = field(default_factory=set)
     pending: list[tuple[RecordRow, str | None]] = field(default_factory=list)
     refused: list[tuple[str, int, list[Any]]] = field(default_factory=list)
     headers: dict[str, list[str]] = field(default_factory=dict)
@@ -225,16 +227,32 @@ class Loader:
         result = run.result
         result.rows_read += 1
         parsed = parse_row(run.spec, columns, cells, sheet, row)
-        self._note_issues(run, parsed)
         if parsed.rejected:
+            self._note_issues(run, parsed)
             result.rejected += 1
             if len(run.refused) < MAX_REFUSED_ROWS_KEPT:
                 run.refused.append((sheet, row, list(cells)))
             return
+        record_id = _record_id(run.spec, result.path.name, sheet, row, parsed)
+        digest_of_id = _id_digest(record_id)
+        if digest_of_id in run.seen:
+            result.duplicates += 1
+            key_headers = "、".join(run.spec.column(f).header for f in run.spec.record_key)
+            parsed.issues.append(
+                RowIssue(
+                    sheet,
+                    row,
+                    key_headers,
+                    None,
+                    "与前面某行的记录键重复，以本行为准",
+                    "same record key as an earlier row; this row wins",
+                    "warning",
+                )
+            )
+        run.seen.add(digest_of_id)
         if parsed.issues:
             result.warnings += 1
-        record_id = _record_id(run.spec, result.path.name, sheet, row, parsed)
-        run.seen.add(_id_digest(record_id))
+            self._note_issues(run, parsed)
         props = record_props(run.spec, parsed)
         digest = content_hash(props, parsed.links)
         props |= {
@@ -270,9 +288,14 @@ class Loader:
         known = source_writer.existing_hashes(run.store, list(rows))
         fresh = [r for r in rows.values() if r.id not in known]
         changed = [r for r in rows.values() if r.id in known and known[r.id] != r.content_hash]
+        # A record already written by this run came back under a repeated key: counted as a duplicate.
+        repeated = {r.id for r in rows.values() if _id_digest(r.id) in run.flushed}
         run.result.new += len(fresh)
-        run.result.updated += len(changed)
-        run.result.unchanged += len(rows) - len(fresh) - len(changed)
+        run.result.updated += len([r for r in changed if r.id not in repeated])
+        run.result.unchanged += (
+            len(rows) - len(fresh) - len(changed) - len(repeated - {r.id for r in changed})
+        )
+        run.flushed.update(_id_digest(r) for r in rows)
         source_writer.write_records(
             run.store, run.spec.record_label, fresh + changed, replaced={r.id for r in changed}
         )
@@ -291,6 +314,7 @@ class Loader:
             "更新 Updated": result.updated,
             "未变化 Unchanged": result.unchanged,
             "拒收 Refused": result.rejected,
+            "重复键 Duplicate keys (later row kept)": result.duplicates,
             "警告 Warnings": result.warnings,
             "已撤销 Retired (no longer in the file)": result.retired,
             "工作表 Sheets loaded": ", ".join(result.sheets_loaded),
@@ -324,6 +348,7 @@ class Loader:
                 "updated": r.updated,
                 "unchanged": r.unchanged,
                 "rejected": r.rejected,
+                "duplicates": r.duplicates,
                 "warnings": r.warnings,
                 "retired": r.retired,
                 "periods": sorted(r.periods),
