@@ -592,7 +592,8 @@ def test_bad_rows_are_where_they_say(city) -> None:
     assert len(bad) >= len(manifest["files"])  # a few per file
     assert {"bad_date", "text_in_number", "bad_code", "empty_required"} <= {b["kind"] for b in bad}
     cache: dict[str, dict[str, list[list[str]]]] = {}
-    truth = {(t["file"], t["sheet"], t["row"]): t["noise"] for t in read_csv(city.out_dir / "truth" / "truth.csv")}
+    truth_rows = read_csv(city.out_dir / "truth" / "truth.csv")
+    truth = {(t["file"], t["sheet"], t["row"]): t["noise"] for t in truth_rows}
     for b in bad:
         sheets = cache.setdefault(b["file"], sheet_rows(city.files_dir / b["file"], encodings[b["file"]]))
         rows = sheets[b["sheet"]]
