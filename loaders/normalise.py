@@ -788,7 +788,9 @@ def _taxpayer_cell(code: str) -> tuple[str, ...]:
         if ids.is_valid_resident_id(code):  # a person's id: personal data, never an enterprise key
             return _PERSON
     elif n == 15:
-        if code[:6].isdigit() and ids.is_valid_org_code(code[6:]):
+        # An old taxpayer id is a real division code + an organisation code; a truncated credit code
+        # (91350582MA4MHM5) can pass the org-code check by chance but never starts with a province.
+        if ids.is_division_code(code[:6]) and ids.is_valid_org_code(code[6:]):
             return _NO_FLAGS
     elif n == 20 and code[18:].isdigit() and ids.is_valid_resident_id(code[:18]):
         return _PERSONAL_TAXPAYER  # an individual business: resident id + 2 digits

@@ -355,6 +355,17 @@ def is_valid_credit_code(raw: str | None) -> bool:
     return _credit_ok(normalise_code(raw))
 
 
+# GB/T 2260 province-level codes: the first two digits of any administrative division code.
+PROVINCE_CODES = frozenset(
+    "11 12 13 14 15 21 22 23 31 32 33 34 35 36 37 41 42 43 44 45 46 50 51 52 53 54 61 62 63 64 65 71 81 82".split()
+)
+
+
+def is_division_code(code6: str) -> bool:
+    """Six digits starting with a real province code (a 15-char taxpayer id starts with one)."""
+    return len(code6) == 6 and code6.isdigit() and code6[:2] in PROVINCE_CODES
+
+
 def taxpayer_id_to_credit_code(tid: str | None) -> str | None:
     """The credit code an 18-character taxpayer id is, when it is a valid one."""
     code = normalise_code(tid)
@@ -369,7 +380,7 @@ def taxpayer_id_to_org_code(tid: str | None) -> str | None:
     """
     code = normalise_code(tid)
     if len(code) == 15:
-        if not code[:6].isdigit():
+        if not is_division_code(code[:6]):
             return None
         org = code[6:]
     elif len(code) == 18:

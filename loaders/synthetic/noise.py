@@ -229,7 +229,8 @@ def format_code(rng: random.Random, code: str) -> str:
 
 BAD_DATES = ("2023-13-45", "2023-02-30", "2022/4/31", "20231301", "2023年13月5日", "0000-00-00", "45号")
 BAD_PERIODS = ("2023-13", "202313", "2023年13月", "13/2023", "2023年第5季度")
-BAD_NUMBERS = ("待核实", "约50万", "—", "N/A", "12.3.4", "壹佰万", "#REF!")
+# Never a null token ("—", "N/A", "无"): those mean "no value" and are rightly loaded as empty.
+BAD_NUMBERS = ("待核实", "约50万", "见附件", "12.3.4", "壹佰万", "#REF!")
 
 
 def malformed(rng: random.Random, kind: str, value: object) -> tuple[str, str]:

@@ -397,3 +397,10 @@ def test_org_code_of_any_code_links_old_ids_to_credit_codes() -> None:
 )
 def test_division_name(division: str | None, name: str | None) -> None:
     assert division_name(division) == name
+
+
+def test_a_truncated_credit_code_is_not_an_old_taxpayer_id() -> None:
+    from entgraph.resolution.identifiers import is_division_code, taxpayer_id_to_org_code
+
+    assert is_division_code("350582") and not is_division_code("913505") and not is_division_code("99000a")
+    assert taxpayer_id_to_org_code("91350582MA4MHM5") is None
