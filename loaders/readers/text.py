@@ -1,0 +1,190 @@
+"""CSV and other delimited text, streamed line by line.
+
+Encoding: a UTF-16 byte-order mark is refused; otherwise UTF-8 (with or without BOM) if the first
+256 KB decode as UTF-8, else GB18030 (a superset of GBK and GB2312, what Excel and WPS write for
+"CSV" on a Chinese Windows). The choice is made once; a line further down that does not decode
+refuses the file naming that line. Text full of control characters is taken for a binary file.
+
+Each physical line is decoded on its own (a newline byte never occurs inside a UTF-8 or GB18030
+character), which is how a decoding error can name its line, and fed to the ``csv`` module, which
+joins lines when a quoted field holds a newline; a record's row number is the line it starts on.
+Delimiter: whichever of ``,`` ``\\t`` ``;`` ``|`` splits the first lines into the most consistent
+number (>1) of fields.
+"""
+
+from __future__ import annotations
+
+import codecs
+import csv
+import io
+import unicodedata
+from collections import Counter
+from collections.abc import Iterator
+from pathlib import Path
+from typing import BinaryIO
+
+from entgraph.loaders.readers.base import FileRejected, Row, Sheet
+
+SAMPLE_BYTES = 256 * 1024
+MAX_LINE_BYTES = 16 * 1024 * 1024
+DELIMITERS = (",", "\t", ";", "|")
+SNIFF_RECORDS = 200
+MAX_RECORD_LINES = 1000  # a quoted cell spanning more lines is an unclosed quote
+SAVE_AS_TEXT = "save the file as UTF-8 or GBK/GB18030 CSV and upload again"
+_BOM8 = codecs.BOM_UTF8
+_ALLOWED_CONTROLS = frozenset("\t\n\r\f\v\x1a")  # \x1a: the DOS end-of-file mark some exports add
+
+
+class TextTable:
+    """How to read one delimited text file; ``sheet()`` gives the Sheet that streams it."""
+
+    def __init__(self, path: Path, head: bytes) -> None:
+        self.path = path
+        self.encoding, sample = _choose_encoding(path, head)
+        _refuse_non_tables(path, sample)
+        self.newline = b"\n" if b"\n" in head or b"\r" not in head else b"\r"
+        if self.newline == b"\r":
+            sample = sample.replace("\r", "\r\n")
+        self.delimiter = sniff_delimiter(sample)
+
+    def sheet(self) -> Sheet:
+        return Sheet(self.path.name, self.rows, reader="csv")
+
+    def rows(self) -> Iterator[Row]:
+        name = self.path.name
+        with self.path.open("rb") as f:
+            lines = _decoded_lines(f, self.encoding, self.newline, name)
+            reader = csv.reader(lines, delimiter=self.delimiter, strict=False)
+            done = 0  # lines consumed by the records read so far
+            record: list[str] = []
+            start = 0
+            try:
+                for record in reader:
+                    start = done + 1
+                    done = reader.line_num
+                    if done - start >= MAX_RECORD_LINES:
+                        raise _unclosed_quote(name, start)
+                    cells: list[object] = [value or None for value in record]
+                    while cells and cells[-1] is None:
+                        cells.pop()
+                    if cells:
+                        yield start, cells
+            except csv.Error as exc:
+                raise _unclosed_quote(name, done + 1, str(exc)) from None
+            # At the end of the file csv accepts a quoted field that was never closed: it then holds
+            # every line after the quote, newlines included.
+            if done > start and record and record[-1].endswith(("\n", "\r")):
+                raise _unclosed_quote(name, start)
+
+
+def _unclosed_quote(name: str, line: int, detail: str = "") -> FileRejected:
+    detail = f" ({detail})" if detail else ""
+    return FileRejected(
+        f'{name}: the record starting on line {line} cannot be read as CSV{detail}: a quote (") is opened '
+        "but never closed; fix that line and upload again"
+    )
+
+
+def _choose_encoding(path: Path, head: bytes) -> tuple[str, str]:
+    """The encoding to read the file with, and the decoded sample (whole lines only)."""
+    if head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        raise FileRejected(f"{path.name} is UTF-16 text; {SAVE_AS_TEXT}")
+    complete = len(head) < SAMPLE_BYTES
+    for encoding in ("utf-8-sig" if head.startswith(_BOM8) else "utf-8", "gb18030"):
+        try:
+            text = codecs.getincrementaldecoder(encoding)().decode(head, final=complete)
+        except UnicodeDecodeError:
+            continue
+        if not complete:  # the chunk may end half way through a line
+            text = text[: max(text.rfind("\n"), text.rfind("\r")) + 1] or text
+        return encoding, text
+    raise FileRejected(
+        f"{path.name} is neither UTF-8 nor GBK/GB18030 text, nor an Excel file; {SAVE_AS_TEXT}"
+    )
+
+
+def _refuse_non_tables(path: Path, sample: str) -> None:
+    if "\x00" in sample:
+        raise FileRejected(
+            f"{path.name} is a binary file (or UTF-16 text) rather than a CSV or Excel file; {SAVE_AS_TEXT}"
+        )
+    controls = sum(1 for ch in sample if unicodedata.category(ch) == "Cc" and ch not in _ALLOWED_CONTROLS)
+    if controls > max(2, len(sample) // 200):
+        raise FileRejected(f"{path.name} is a binary file rather than a CSV or Excel file; {SAVE_AS_TEXT}")
+    start = sample.lstrip("\ufeff \t\r\n")[:2000].lower()
+    if start.startswith("<"):
+        if "<html" in start or "<table" in start or "<!doctype html" in start:
+            what = "a web page (HTML table) saved under a spreadsheet name"
+        elif "urn:schemas-microsoft-com:office:spreadsheet" in start or "<workbook" in start:
+            what = "an Excel 2003 XML spreadsheet"
+        else:
+            what = "an XML document"
+        raise FileRejected(
+            f"{path.name} is {what}; open it in Excel or WPS, save it as .xlsx and upload again"
+        )
+
+
+def sniff_delimiter(sample: str) -> str:
+    """The delimiter among ``, \\t ; |`` giving the most records with the same field count (>1).
+
+    That count must hold for at least half the non-empty records (title lines such as
+    "2023年4月…信息表" have one field); ties go to the earlier delimiter in the list; a file no
+    delimiter splits consistently is one column (``,``).
+    """
+    best: tuple[int, int, str] = (0, 0, ",")
+    for delimiter in DELIMITERS:
+        counts: Counter[int] = Counter()
+        records = 0
+        reader = csv.reader(io.StringIO(sample), delimiter=delimiter, strict=False)
+        try:
+            for record in reader:
+                if any(record):
+                    records += 1
+                    counts[len(record)] += 1
+                if reader.line_num >= SNIFF_RECORDS:
+                    break
+        except csv.Error:  # the sample ends inside a quoted field: what was read still counts
+            pass
+        counts.pop(1, None)
+        if counts:
+            width, agreeing = max(counts.items(), key=lambda wn: (wn[1], wn[0]))
+            if agreeing * 2 >= records and (agreeing, width) > best[:2]:
+                best = (agreeing, width, delimiter)
+    return best[2]
+
+
+def _decoded_lines(f: BinaryIO, encoding: str, newline: bytes, name: str) -> Iterator[str]:
+    decode = codecs.getdecoder(encoding)  # "utf-8-sig" drops the BOM from the first line only
+    for number, raw in enumerate(_raw_lines(f, newline), start=1):
+        if len(raw) >= MAX_LINE_BYTES and not raw.endswith(newline):
+            raise FileRejected(
+                f"{name}: line {number} is longer than {MAX_LINE_BYTES // 2**20} MB, so this is not a usable "
+                f"CSV; {SAVE_AS_TEXT}"
+            )
+        try:
+            text = decode(raw)[0]
+        except UnicodeDecodeError:
+            label = "UTF-8" if encoding.startswith("utf") else "GBK/GB18030"
+            raise FileRejected(
+                f"{name}: line {number} is not valid {label} text although the lines before it are "
+                f"(the file mixes encodings or is damaged); {SAVE_AS_TEXT}"
+            ) from None
+        yield text
+
+
+def _raw_lines(f: BinaryIO, newline: bytes) -> Iterator[bytes]:
+    if newline == b"\n":
+        while line := f.readline(MAX_LINE_BYTES):
+            yield line
+        return
+    pending = b""  # old Mac files: lines end in a bare CR
+    while chunk := f.read(1 << 20):
+        pending += chunk
+        *lines, pending = pending.split(b"\r")
+        for line in lines:
+            yield line + b"\r"
+        if len(pending) >= MAX_LINE_BYTES:
+            yield pending
+            return
+    if pending:
+        yield pending
