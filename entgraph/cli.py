@@ -11,6 +11,7 @@ from entgraph.errors import EntgraphError
 from entgraph.graph.cli import store_app
 from entgraph.loaders.cli import feeds_app, load_command
 from entgraph.loaders.synthetic.cli import generate_command
+from entgraph.resolution.cli import evaluate_command, export_app, resolve_command, steward_app
 from entgraph.settings import Settings
 
 app = typer.Typer(
@@ -22,6 +23,10 @@ app.add_typer(store_app, name="store")
 app.add_typer(feeds_app, name="feeds")
 app.command("load")(load_command)
 app.command("generate")(generate_command)
+app.command("resolve")(resolve_command)
+app.command("evaluate")(evaluate_command)
+app.add_typer(export_app, name="export")
+app.add_typer(steward_app, name="steward")
 
 
 @app.callback()

@@ -36,6 +36,17 @@ class Settings(BaseSettings):
     )
     store_start_timeout: float = Field(default=60.0, gt=0, description="Seconds to wait for the store.")
 
+    link_threshold: float = Field(
+        default=0.95, gt=0, lt=1, description="Match probability at which a code-less record is linked."
+    )
+    review_threshold: float = Field(
+        default=0.5, gt=0, lt=1, description="Match probability from which it goes to a steward instead."
+    )
+    threads: int = Field(default=2, ge=1, le=256, description="Threads for matching (DuckDB).")
+    user: str | None = Field(
+        default=None, description="Who is acting (steward judgements record it); else the login name."
+    )
+
     neo4j_uri: str | None = Field(default=None, validation_alias=AliasChoices("NEO4J_URI"))
     neo4j_user: str = Field(default="neo4j", validation_alias=AliasChoices("NEO4J_USER"))
     neo4j_password: SecretStr = Field(default=SecretStr(""), validation_alias=AliasChoices("NEO4J_PASSWORD"))
@@ -48,3 +59,8 @@ class Settings(BaseSettings):
     @property
     def report_dir(self) -> Path:
         return self.home / "reports"
+
+    @property
+    def model_path(self) -> Path:
+        """The trained matcher (Splink settings with its parameters), reused until retrained."""
+        return self.home / "resolution" / "model.json"

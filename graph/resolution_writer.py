@@ -1,0 +1,308 @@
+"""All Cypher of entity resolution: enterprises, links, remembered identifiers, judgements, tasks.
+
+Graph shape (see docs/graph-model.md):
+    (:SourceRecord)-[:ABOUT {party, method, probability, resolved_at}]->(:Enterprise {id, ...golden})
+    (:Enterprise)-[:REDIRECTS_TO]->(:Enterprise)     a merged-away id, forever
+    (:Enterprise)-[:BRANCH_OF]->(:Enterprise)        a 分公司 and its parent
+    (:Identifier {key})-[:IDENTIFIES]->(:Enterprise) a taxpayer id / utility account seen with a code
+    (:Judgement {id, kind, subject, object, user, at, reason, undone})
+    (:StewardTask {id, mention_key, status, candidates, ...})
+
+A record is pending for resolution while ``resolved_hash`` differs from its ``content_hash``; every write
+here is an idempotent MERGE/SET, so a resolution killed half-way and rerun converges.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from typing import Any
+
+from entgraph.graph.port import GraphSchema, GraphStore, PropertyIndex, UniqueKey
+
+RESOLUTION_SCHEMA = GraphSchema(
+    unique=(
+        UniqueKey("Enterprise", "id"),
+        UniqueKey("Identifier", "key"),
+        UniqueKey("Judgement", "id"),
+        UniqueKey("StewardTask", "id"),
+    ),
+    indexes=(
+        PropertyIndex("Enterprise", "credit_code"),
+        PropertyIndex("Enterprise", "org_code"),
+        PropertyIndex("StewardTask", "status"),
+        PropertyIndex("Judgement", "subject"),
+    ),
+)
+
+
+# --- reading what to resolve ---------------------------------------------------------------------
+
+
+def pending_records(store: GraphStore, dataset: str, page: int = 5_000) -> Iterator[dict[str, Any]]:
+    """Active records of ``dataset`` not yet resolved in their current content, in id order."""
+    after = ""
+    while True:
+        rows = store.read(
+            "MATCH (r:SourceRecord) WHERE r.dataset = $dataset AND r.retired IS NULL AND r.id > $after "
+            "AND (r.resolved_hash IS NULL OR r.resolved_hash <> r.content_hash) "
+            "RETURN r AS r ORDER BY r.id LIMIT $page",
+            {"dataset": dataset, "after": after, "page": page},
+        )
+        if not rows:
+            return
+        for row in rows:
+            yield dict(row["r"])
+        after = rows[-1]["r"]["id"]
+
+
+def records_by_id(store: GraphStore, ids: Sequence[str]) -> list[dict[str, Any]]:
+    rows = store.read("UNWIND $ids AS id MATCH (r:SourceRecord {id: id}) RETURN r AS r", {"ids": list(ids)})
+    return [dict(row["r"]) for row in rows]
+
+
+def all_enterprises(store: GraphStore, page: int = 10_000) -> Iterator[dict[str, Any]]:
+    """Every enterprise, merged-away ones included (their names still find their survivor)."""
+    after = ""
+    while True:
+        rows = store.read(
+            "MATCH (e:Enterprise) WHERE e.id > $after RETURN e AS e ORDER BY e.id LIMIT $page",
+            {"after": after, "page": page},
+        )
+        if not rows:
+            return
+        for row in rows:
+            yield dict(row["e"])
+        after = rows[-1]["e"]["id"]
+
+
+def enterprise(store: GraphStore, enterprise_id: str) -> dict[str, Any] | None:
+    rows = store.read("MATCH (e:Enterprise {id: $id}) RETURN e AS e", {"id": enterprise_id})
+    return dict(rows[0]["e"]) if rows else None
+
+
+def redirects(store: GraphStore) -> dict[str, str]:
+    rows = store.read("MATCH (a:Enterprise)-[:REDIRECTS_TO]->(b:Enterprise) RETURN a.id AS a, b.id AS b")
+    return {row["a"]: row["b"] for row in rows}
+
+
+def identifier_links(store: GraphStore, keys: Sequence[str]) -> dict[str, str]:
+    rows = store.read(
+        "UNWIND $keys AS key MATCH (i:Identifier {key: key})-[:IDENTIFIES]->(e:Enterprise) "
+        "RETURN i.key AS key, e.id AS id",
+        {"keys": list(keys)},
+    )
+    return {row["key"]: row["id"] for row in rows}
+
+
+def linked_mentions(store: GraphStore, enterprise_ids: Sequence[str]) -> list[dict[str, Any]]:
+    """Records linked to the given enterprises, with the party of each link."""
+    rows = store.read(
+        "UNWIND $ids AS id MATCH (r:SourceRecord)-[a:ABOUT]->(e:Enterprise {id: id}) "
+        "RETURN e.id AS enterprise_id, a.party AS party, a.method AS method, r AS r",
+        {"ids": list(enterprise_ids)},
+    )
+    return [{**row, "r": dict(row["r"])} for row in rows]
+
+
+def record_links(store: GraphStore, record_ids: Sequence[str]) -> list[dict[str, Any]]:
+    """The links of the given records: one row per (record, party)."""
+    return store.read(
+        "UNWIND $ids AS id MATCH (r:SourceRecord {id: id})-[a:ABOUT]->(e:Enterprise) "
+        "RETURN r.id AS record_id, a.party AS party, e.id AS enterprise_id, a.method AS method",
+        {"ids": list(record_ids)},
+    )
+
+
+def describe_records(store: GraphStore, record_ids: Sequence[str]) -> list[dict[str, Any]]:
+    """Records with the explanation of each of their links (for evaluation reports)."""
+    rows = store.read(
+        "UNWIND $ids AS id MATCH (r:SourceRecord {id: id}) OPTIONAL MATCH (r)-[a:ABOUT]->() "
+        "RETURN r AS r, collect([a.party, a.explanation]) AS links",
+        {"ids": list(record_ids)},
+    )
+    return [{"r": dict(row["r"]), "links": row["links"]} for row in rows]
+
+
+def links_page(store: GraphStore, dataset: str, after: str, page: int) -> list[dict[str, Any]]:
+    """Records of a dataset with their links (for export), in id order."""
+    return store.read(
+        "MATCH (r:SourceRecord) WHERE r.dataset = $dataset AND r.retired IS NULL AND r.id > $after "
+        "WITH r ORDER BY r.id LIMIT $page "
+        "OPTIONAL MATCH (r)-[a:ABOUT]->(e:Enterprise) "
+        "RETURN r.id AS id, r.file_name AS file, r.sheet AS sheet, r.row AS row, "
+        "collect([a.party, e.id, a.method, a.probability]) AS links ORDER BY id",
+        {"dataset": dataset, "after": after, "page": page},
+    )
+
+
+# --- writing results -----------------------------------------------------------------------------
+
+
+def upsert_enterprises(store: GraphStore, rows: Iterable[Mapping[str, Any]]) -> int:
+    """MERGE enterprises by id and set the given properties (``props`` maps name -> value)."""
+    return store.write_batches(
+        "UNWIND $rows AS row MERGE (e:Enterprise {id: row.id}) SET e += row.props",
+        ({"id": row["id"], "props": dict(row["props"])} for row in rows),
+    )
+
+
+def write_links(store: GraphStore, rows: Sequence[Mapping[str, Any]], resolved_at: str) -> None:
+    """Replace each (record, party)'s link. ``enterprise_id`` None: awaiting a steward (no link)."""
+    if not rows:
+        return
+    store.write_batches(
+        "UNWIND $rows AS row MATCH (r:SourceRecord {id: row.record_id})-[a:ABOUT]->() "
+        "WHERE a.party = row.party DELETE a",
+        ({"record_id": r["record_id"], "party": r["party"]} for r in rows),
+    )
+    store.write_batches(
+        "UNWIND $rows AS row MATCH (r:SourceRecord {id: row.record_id}) "
+        "MATCH (e:Enterprise {id: row.enterprise_id}) "
+        "CREATE (r)-[:ABOUT {party: row.party, method: row.method, probability: row.probability, "
+        "explanation: row.explanation, resolved_at: row.at}]->(e)",
+        ({"explanation": None, **r, "at": resolved_at} for r in rows if r["enterprise_id"]),
+    )
+
+
+def mark_resolved(store: GraphStore, record_ids: Iterable[str]) -> None:
+    store.write_batches(
+        "UNWIND $rows AS id MATCH (r:SourceRecord {id: id}) SET r.resolved_hash = r.content_hash",
+        record_ids,
+    )
+
+
+def mark_pending(store: GraphStore, record_ids: Iterable[str]) -> None:
+    store.write_batches(
+        "UNWIND $rows AS id MATCH (r:SourceRecord {id: id}) SET r.resolved_hash = null", record_ids
+    )
+
+
+def records_of_enterprises(store: GraphStore, enterprise_ids: Sequence[str]) -> list[str]:
+    rows = store.read(
+        "UNWIND $ids AS id MATCH (r:SourceRecord)-[:ABOUT]->(:Enterprise {id: id}) "
+        "RETURN DISTINCT r.id AS id",
+        {"ids": list(enterprise_ids)},
+    )
+    return [row["id"] for row in rows]
+
+
+def remember_identifiers(store: GraphStore, rows: Sequence[Mapping[str, str]]) -> None:
+    """Identifier keys seen on a deterministically linked record point at that enterprise."""
+    store.write_batches(
+        "UNWIND $rows AS row MERGE (i:Identifier {key: row.key}) "
+        "WITH i, row OPTIONAL MATCH (i)-[old:IDENTIFIES]->() DELETE old "
+        "WITH i, row MATCH (e:Enterprise {id: row.enterprise_id}) MERGE (i)-[:IDENTIFIES]->(e)",
+        (dict(r) for r in rows),
+    )
+
+
+def set_branch_links(store: GraphStore, rows: Sequence[Mapping[str, str]]) -> None:
+    store.write_batches(
+        "UNWIND $rows AS row MATCH (b:Enterprise {id: row.branch}) MATCH (p:Enterprise {id: row.parent}) "
+        "MERGE (b)-[:BRANCH_OF]->(p)",
+        (dict(r) for r in rows),
+    )
+
+
+def reset_profiles(store: GraphStore, enterprise_ids: Sequence[str], fields: Sequence[str]) -> None:
+    """Forget what enterprises learned from their records (names, golden values), to relearn it."""
+    cleared = ", ".join(f"e.{name} = null" for name in fields)
+    store.write(
+        f"UNWIND $ids AS id MATCH (e:Enterprise {{id: id}}) SET e.names = [], e.former_names = [], "
+        f"e.golden_sources = '{{}}', {cleared}",
+        {"ids": list(enterprise_ids)},
+    )
+
+
+def set_redirect(store: GraphStore, loser: str, survivor: str) -> None:
+    store.write(
+        "MATCH (a:Enterprise {id: $loser}) MATCH (b:Enterprise {id: $survivor}) "
+        "SET a.merged_into = $survivor MERGE (a)-[:REDIRECTS_TO]->(b)",
+        {"loser": loser, "survivor": survivor},
+    )
+
+
+def remove_redirect(store: GraphStore, loser: str) -> None:
+    store.write(
+        "MATCH (a:Enterprise {id: $loser}) SET a.merged_into = null "
+        "WITH a OPTIONAL MATCH (a)-[x:REDIRECTS_TO]->() DELETE x",
+        {"loser": loser},
+    )
+
+
+# --- stewardship ---------------------------------------------------------------------------------
+
+
+def save_judgement(store: GraphStore, judgement: Mapping[str, Any]) -> None:
+    store.write("MERGE (j:Judgement {id: $j.id}) SET j += $j", {"j": dict(judgement)})
+
+
+def judgements(store: GraphStore, include_undone: bool = False) -> list[dict[str, Any]]:
+    where = "" if include_undone else "WHERE j.undone IS NULL "
+    return [dict(row["j"]) for row in store.read(f"MATCH (j:Judgement) {where}RETURN j AS j ORDER BY j.at")]
+
+
+def judgement(store: GraphStore, judgement_id: str) -> dict[str, Any] | None:
+    rows = store.read("MATCH (j:Judgement {id: $id}) RETURN j AS j", {"id": judgement_id})
+    return dict(rows[0]["j"]) if rows else None
+
+
+def upsert_tasks(store: GraphStore, rows: Sequence[Mapping[str, Any]]) -> None:
+    """Open (or reopen) tasks; the records of a name accumulate over the runs that meet it."""
+    store.write_batches(
+        "UNWIND $rows AS row MERGE (t:StewardTask {id: row.id}) "
+        "SET t.record_ids = coalesce(t.record_ids, []) "
+        "+ [x IN row.record_ids WHERE NOT x IN coalesce(t.record_ids, [])], "
+        "t.mention_ids = coalesce(t.mention_ids, []) "
+        "+ [x IN row.mention_ids WHERE NOT x IN coalesce(t.mention_ids, [])], "
+        "t.datasets = coalesce(t.datasets, []) "
+        "+ [x IN row.datasets WHERE NOT x IN coalesce(t.datasets, [])], "
+        "t.mention_key = row.mention_key, t.name = row.name, t.town = row.town, "
+        "t.candidates = row.candidates, t.status = row.status, "
+        "t.created_at = coalesce(t.created_at, row.created_at), t.updated_at = row.created_at "
+        "WITH t SET t.impact = size(t.record_ids)",
+        ({"id": r["id"], **dict(r["props"])} for r in rows),
+    )
+
+
+def close_tasks(store: GraphStore, task_ids: Iterable[str], status: str, at: str) -> None:
+    for chunk in _chunks(list(task_ids), 2_000):
+        store.write(
+            "UNWIND $ids AS id MATCH (t:StewardTask {id: id}) WHERE t.status = 'open' "
+            "SET t.status = $status, t.closed_at = $at",
+            {"ids": chunk, "status": status, "at": at},
+        )
+
+
+def tasks(store: GraphStore, status: str = "open", town: str | None = None, dataset: str | None = None):
+    """Tasks ordered by impact (records affected), largest first."""
+    where = ["t.status = $status"]
+    if town:
+        where.append("t.town = $town")
+    if dataset:
+        where.append("$dataset IN t.datasets")
+    return [
+        dict(row["t"])
+        for row in store.read(
+            f"MATCH (t:StewardTask) WHERE {' AND '.join(where)} RETURN t AS t ORDER BY t.impact DESC, t.id",
+            {"status": status, "town": town, "dataset": dataset},
+        )
+    ]
+
+
+def task(store: GraphStore, task_id: str) -> dict[str, Any] | None:
+    rows = store.read("MATCH (t:StewardTask {id: $id}) RETURN t AS t", {"id": task_id})
+    return dict(rows[0]["t"]) if rows else None
+
+
+def reset_resolution(store: GraphStore) -> None:
+    """Forget every result of resolution (not the judgements): for a rerun from scratch."""
+    store.write("MATCH ()-[a:ABOUT]->() DELETE a")
+    for label in ("Enterprise", "Identifier", "StewardTask"):
+        store.write(f"MATCH (n:{label}) DETACH DELETE n")
+    store.write("MATCH (r:SourceRecord) WHERE r.resolved_hash IS NOT NULL SET r.resolved_hash = null")
+
+
+def _chunks(items: list[Any], size: int) -> Iterator[list[Any]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]

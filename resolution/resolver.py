@@ -1,0 +1,501 @@
+"""``entgraph resolve``: link every pending mention to a canonical enterprise, explainably.
+
+One run, in the order evidence is trusted:
+
+1. **Judgements** replayed: a steward's link or split decides a mention outright.
+2. **Credit code** (valid, GB 32100): links deterministically to ``E-<code>``.
+3. **Organisation code** embedded in a credit code, and **remembered identifiers** (a taxpayer id or a
+   utility account once seen on a record with a code): deterministic too.
+4. **Splink** scores the rest against the enterprises (incrementally, ``predict_between``); decision
+   bands: link / steward task / below review.
+5. Mentions below review are clustered among themselves into **provisional** enterprises, which merge
+   into a coded enterprise when the evidence arrives.
+
+Records are marked resolved only after their links are written, so a run killed half-way and rerun
+picks up exactly the records it had not finished, and the deterministic ids make the redo idempotent.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import logging
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from entgraph.graph import resolution_writer as rw
+from entgraph.graph.port import GraphStore
+from entgraph.loaders.registry import Catalog
+from entgraph.loaders.spec import DatasetSpec
+from entgraph.resolution import features as ft
+from entgraph.resolution.enterprises import (
+    EnterpriseIndex,
+    credit_code_id,
+    org_code_id,
+    provisional_id,
+)
+from entgraph.resolution.golden import DEFAULT_SOURCE_PRIORITY, source_of
+from entgraph.resolution.judgements import Judgement, JudgementBook, mention_key, name_key
+from entgraph.resolution.matching import Candidate, MatchModel, MatchSettings
+from entgraph.resolution.mentions import Mention, enterprise_parties, mentions_of
+from entgraph.resolution.names import parent_name, parse_name
+
+log = logging.getLogger(__name__)
+
+TRUSTED_METHODS = frozenset({"credit_code", "org_code", "identifier", "steward", "split"})
+SYSTEM_USER = "entgraph"
+
+
+@dataclass(frozen=True)
+class Bands:
+    """Decision bands on the match probability of a code-less mention's best candidate."""
+
+    link: float = 0.95
+    review: float = 0.50
+    # A runner-up this close (in match weight) to the best makes the choice a steward's, however high.
+    ambiguity_weight: float = 2.0
+
+    def __post_init__(self) -> None:
+        if not 0 < self.review <= self.link < 1:
+            raise ValueError("decision bands need 0 < review <= link < 1")
+
+
+@dataclass
+class ResolveSummary:
+    records: int = 0
+    mentions: int = 0
+    methods: dict[str, int] = field(default_factory=lambda: defaultdict(int))
+    tasks: int = 0
+    enterprises_created: int = 0
+    merged: int = 0
+    trained: bool = False
+
+    def line(self) -> str:
+        methods = ", ".join(f"{k} {v}" for k, v in sorted(self.methods.items()))
+        return (
+            f"{self.records} records, {self.mentions} mentions resolved ({methods or 'none'}); "
+            f"{self.tasks} sent to stewards; {self.enterprises_created} enterprises created, "
+            f"{self.merged} merged"
+        )
+
+
+@dataclass
+class _Pending:
+    mention: Mention
+    period: str | None
+    keys: list[str]
+
+
+@dataclass
+class _Decision:
+    enterprise_id: str | None
+    method: str
+    probability: float | None = None
+
+
+class Resolver:
+    def __init__(
+        self,
+        store: GraphStore,
+        catalog: Catalog,
+        model_path: Path,
+        bands: Bands | None = None,
+        source_priority: Sequence[str] = DEFAULT_SOURCE_PRIORITY,
+        threads: int = 2,
+        match_settings: MatchSettings | None = None,
+    ) -> None:
+        self.store = store
+        self.match_settings = match_settings  # None: the platform's matcher (benchmarks pass a baseline)
+        self.catalog = catalog
+        self.model_path = model_path
+        self.bands = bands or Bands()
+        self.source_priority = tuple(source_priority)
+        self.threads = threads
+
+    # --- entry point ------------------------------------------------------------------------------
+
+    def run(self, from_scratch: bool = False, retrain: bool = False) -> ResolveSummary:
+        self.store.ensure_schema(rw.RESOLUTION_SCHEMA)
+        if from_scratch:
+            rw.reset_resolution(self.store)
+        summary = ResolveSummary()
+        self.now = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
+        self.book = JudgementBook(rw.judgements(self.store))
+        self.index = EnterpriseIndex.load(self.store)
+        self._offered: set[str] = set()
+        self._apply_merges(summary)
+        pending, record_ids = self._read_pending(summary)
+        decided: dict[str, _Decision] = {}
+        undecided: list[_Pending] = []
+        for item in pending:
+            decision = self._deterministic(item)
+            if decision is None:
+                undecided.append(item)
+            else:
+                decided[item.mention.id] = decision
+        learned = {
+            key: decided[p.mention.id].enterprise_id
+            for p in pending
+            if p.mention.id in decided and decided[p.mention.id].method == "credit_code"
+            for key in p.mention.identifiers
+        }
+        decided |= self._by_codes(undecided, learned)
+        undecided = [p for p in undecided if p.mention.id not in decided]
+        # Coded evidence teaches enterprises their names and attributes before anything is matched.
+        self._offer(pending, decided)
+        self._merge_provisional_into_new(summary)
+        model = self._model(pending, retrain, summary)
+        try:
+            tasks = self._match(undecided, model, decided)
+            leftovers = [p for p in undecided if p.mention.id not in decided and p.mention.id not in tasks]
+            self._provisional(leftovers, model, decided)
+            self._offer(undecided, decided)
+        finally:
+            if model is not None:
+                model.close()
+        self._write(pending, decided, tasks, record_ids, summary)
+        return summary
+
+    # --- reading ----------------------------------------------------------------------------------
+
+    def _enterprise_specs(self) -> list[DatasetSpec]:
+        return [spec for spec in self.catalog.specs if enterprise_parties(spec)]
+
+    def _read_pending(self, summary: ResolveSummary) -> tuple[list[_Pending], list[str]]:
+        pending: list[_Pending] = []
+        record_ids: list[str] = []
+        for spec in self._enterprise_specs():
+            for record in rw.pending_records(self.store, spec.key):
+                record_ids.append(record["id"])
+                for mention in mentions_of(spec, record):
+                    keys = [mention_key(mention.id)]
+                    sig = ft.signature(mention)
+                    if sig:
+                        keys.append(name_key(sig))
+                    pending.append(_Pending(mention, record.get("period"), keys))
+        summary.records = len(record_ids)
+        summary.mentions = len(pending)
+        return pending, record_ids
+
+    # --- deterministic evidence -------------------------------------------------------------------
+
+    def _deterministic(self, item: _Pending) -> _Decision | None:
+        split_from = self.book.split_from(item.keys[:1])
+        if split_from is not None:
+            split_off = provisional_id(item.mention.id)
+            if split_off in self.index.redirects and split_off not in self.book.merges:
+                # split again after an undo: the split-off enterprise stands on its own once more
+                del self.index.redirects[split_off]
+                rw.remove_redirect(self.store, split_off)
+            return _Decision(self.index.ensure(split_off), "split")
+        linked = self.book.link_for(item.keys)
+        if linked is not None:
+            return _Decision(self.index.ensure(linked), "steward", 1.0)
+        code = item.mention.credit_code
+        if code:
+            target = self.index.ensure(credit_code_id(code))
+            if not self.book.forbids(item.keys[:1], target):
+                return _Decision(target, "credit_code", 1.0)
+        return None
+
+    def _by_codes(self, undecided: list[_Pending], learned: dict[str, str]) -> dict[str, _Decision]:
+        """Organisation codes and remembered identifiers, once every coded mention has its enterprise."""
+        keys = sorted({k for p in undecided for k in p.mention.identifiers})
+        remembered = rw.identifier_links(self.store, keys) if keys else {}
+        remembered |= learned
+        out: dict[str, _Decision] = {}
+        for item in undecided:
+            org = item.mention.org_code
+            target = None
+            method = "org_code"
+            if org and org in self.index.by_org:
+                target = self.index.by_org[org]
+            else:
+                for key in item.mention.identifiers:
+                    if key in remembered:
+                        target, method = remembered[key], "identifier"
+                        break
+            if target is None and org:
+                target = org_code_id(org)
+            if target is not None:
+                target = self.index.ensure(target)
+                if not self.book.forbids(item.keys[:1], target):
+                    out[item.mention.id] = _Decision(target, method, 1.0)
+        return out
+
+    def _apply_merges(self, summary: ResolveSummary) -> None:
+        """Replay merge judgements whose redirect is missing (after a rerun from scratch)."""
+        for loser, survivor in self.book.merges.items():
+            if self.index.redirects.get(loser) != survivor and loser in self.index and survivor in self.index:
+                self.index.redirects[loser] = survivor
+                rw.set_redirect(self.store, loser, survivor)
+                summary.merged += 1
+
+    def _merge_provisional_into_new(self, summary: ResolveSummary) -> None:
+        """An ``O-<org>`` enterprise merges into the ``E-<code>`` that arrived carrying its org code."""
+        for eid in sorted(self.index.created):
+            if not eid.startswith("E-"):
+                continue
+            org = self.index.props[eid].get("org_code")
+            loser = org_code_id(org) if org else None
+            if loser and loser in self.index and loser not in self.index.redirects:
+                self._system_merge(
+                    loser, eid, f"组织机构代码 {org} 与统一社会信用代码一致 (org code inside credit code)"
+                )
+                summary.merged += 1
+
+    def _system_merge(self, loser: str, survivor: str, reason: str) -> None:
+        judgement = Judgement.new("merge", loser, survivor, SYSTEM_USER, reason)
+        rw.save_judgement(self.store, judgement.props())
+        self.book.merges[loser] = survivor
+        self.index.redirects[loser] = survivor
+        self.index.touched.add(survivor)
+        rw.set_redirect(self.store, loser, survivor)
+        rw.mark_pending(self.store, rw.records_of_enterprises(self.store, [loser]))
+
+    # --- probabilistic matching -------------------------------------------------------------------
+
+    def _model(self, pending: list[_Pending], retrain: bool, summary: ResolveSummary) -> MatchModel | None:
+        if self.model_path.exists() and not retrain:
+            return MatchModel.from_json(self.model_path.read_text(encoding="utf-8"), threads=self.threads)
+        labelled = [
+            {**ft.mention_features(p.mention), "enterprise_id": credit_code_id(p.mention.credit_code)}
+            for p in pending
+            if p.mention.credit_code and p.mention.name
+        ]
+        if len({row["enterprise_id"] for row in labelled}) < 20:
+            log.warning("too few records with credit codes to train the matcher; code-less records wait")
+            return None
+        for k, row in enumerate(labelled):
+            row["unique_id"] = f"L{k}"
+        model = MatchModel(self.match_settings, threads=self.threads)
+        model.train(ft.to_table(labelled))
+        self.model_path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = self.model_path.with_suffix(".tmp")
+        tmp.write_text(model.to_json(), encoding="utf-8")
+        tmp.replace(self.model_path)
+        summary.trained = True
+        return model
+
+    def _right_rows(self) -> list[dict[str, Any]]:
+        return [row for props, target in self.index.matchable() for row in ft.enterprise_rows(props, target)]
+
+    def _profiles(self, items: list[_Pending]) -> tuple[list[dict[str, Any]], dict[str, list[_Pending]]]:
+        rows: dict[str, dict[str, Any]] = {}
+        members: dict[str, list[_Pending]] = defaultdict(list)
+        for item in items:
+            features = ft.mention_features(item.mention)
+            pid = ft.profile_id(features)
+            rows.setdefault(pid, {**features, "unique_id": pid})
+            members[pid].append(item)
+        return list(rows.values()), members
+
+    def _match(
+        self, undecided: list[_Pending], model: MatchModel | None, decided: dict[str, _Decision]
+    ) -> dict[str, dict[str, Any]]:
+        """Score code-less mentions; link, or open a task. Returns mention id -> task row."""
+        if not undecided or model is None:
+            return {}
+        left, members = self._profiles([p for p in undecided if p.mention.name])
+        by_profile: dict[str, list[Candidate]] = defaultdict(list)
+        for candidate in model.score(ft.to_table(left), ft.to_table(self._right_rows())):
+            by_profile[candidate.mention_id].append(candidate)
+        tasks: dict[str, dict[str, Any]] = {}
+        for pid, candidates in by_profile.items():
+            candidates.sort(key=lambda c: -c.match_weight)
+            for item in members[pid]:
+                allowed = [c for c in candidates if self._allowed(item, c.enterprise_id)]
+                decision = self._band(allowed)
+                if decision is not None:
+                    decided[item.mention.id] = decision
+                elif allowed and allowed[0].match_probability >= self.bands.review:
+                    tasks[item.mention.id] = self._task_row(item, allowed[:3])
+        return tasks
+
+    def _allowed(self, item: _Pending, enterprise_id: str) -> bool:
+        target = self.index.resolve_id(enterprise_id)
+        if self.book.forbids(item.keys, target):
+            return False
+        # A branch is never its parent (nor a parent its branch): names must agree on being a branch.
+        mention_parts = parse_name(item.mention.name)
+        props = self.index.props.get(target, {})
+        target_parts = parse_name(props.get("name") or next(iter(props.get("names") or []), ""))
+        if mention_parts and target_parts:
+            return (mention_parts.branch is None) == (target_parts.branch is None)
+        return True
+
+    def _band(self, candidates: list[Candidate]) -> _Decision | None:
+        if not candidates:
+            return None
+        best = candidates[0]
+        runner_up = next((c for c in candidates[1:] if c.enterprise_id != best.enterprise_id), None)
+        clear = runner_up is None or best.match_weight - runner_up.match_weight >= self.bands.ambiguity_weight
+        if best.match_probability >= self.bands.link and clear:
+            return _Decision(self.index.resolve_id(best.enterprise_id), "splink", best.match_probability)
+        return None
+
+    def _task_row(self, item: _Pending, candidates: list[Candidate]) -> dict[str, Any]:
+        return {
+            "key": item.keys[-1],
+            "mention_id": item.mention.id,
+            "record_id": item.mention.record_id,
+            "dataset": item.mention.dataset,
+            "town": item.mention.attributes.get("town"),
+            "name": item.mention.name,
+            "candidates": [
+                {
+                    "enterprise_id": self.index.resolve_id(c.enterprise_id),
+                    "probability": c.match_probability,
+                    "match_weight": c.match_weight,
+                    "explanation": [list(step) for step in c.explanation],
+                }
+                for c in candidates
+            ],
+            "parked": any(self.book.parked(item.keys, c.enterprise_id) for c in candidates),
+        }
+
+    def _provisional(
+        self, leftovers: list[_Pending], model: MatchModel | None, decided: dict[str, _Decision]
+    ) -> None:
+        """Cluster mentions nobody matched into provisional enterprises (ids from their first mention)."""
+        if not leftovers:
+            return
+        parent: dict[str, str] = {}
+
+        def find(x: str) -> str:
+            while parent.get(x, x) != x:
+                parent[x] = parent.get(parent[x], parent[x])
+                x = parent[x]
+            return x
+
+        named = [p for p in leftovers if p.mention.name]
+        left, members = self._profiles(named)
+        if model is not None and len(left) > 1:
+            right = [{**row, "enterprise_id": row["unique_id"]} for row in left]
+            for c in model.score(ft.to_table(left), ft.to_table(right)):
+                if c.mention_id != c.enterprise_id and c.match_probability >= self.bands.link:
+                    a, b = find(c.mention_id), find(c.enterprise_id)
+                    if a != b:
+                        parent[max(a, b)] = min(a, b)
+        clusters: dict[str, list[_Pending]] = defaultdict(list)
+        for pid, items in members.items():
+            clusters[find(pid)].extend(items)
+        for item in leftovers:
+            if not item.mention.name:
+                clusters[f"unnamed:{item.mention.id}"].append(item)
+        for items in clusters.values():
+            first = min(items, key=lambda p: p.mention.id)
+            eid = self.index.ensure(provisional_id(first.mention.id))
+            for item in items:
+                decided[item.mention.id] = _Decision(eid, "provisional")
+
+    def _offer(self, items: list[_Pending], decided: dict[str, _Decision]) -> None:
+        """Let each decided mention update its enterprise's golden record (once per run)."""
+        for item in items:
+            decision = decided.get(item.mention.id)
+            if decision is None or item.mention.id in self._offered:
+                continue
+            self._offered.add(item.mention.id)
+            target = self.index.resolve_id(decision.enterprise_id)
+            source = source_of(item.mention, item.period, self.source_priority)
+            self.index.offer(target, item.mention, source, decision.method in TRUSTED_METHODS)
+
+    # --- writing ----------------------------------------------------------------------------------
+
+    def _write(
+        self,
+        pending: list[_Pending],
+        decided: dict[str, _Decision],
+        tasks: dict[str, dict[str, Any]],
+        record_ids: list[str],
+        summary: ResolveSummary,
+    ) -> None:
+        learned: list[dict[str, str]] = []
+        links: list[dict[str, Any]] = []
+        for item in pending:
+            decision = decided.get(item.mention.id)
+            mention = item.mention
+            if decision is None:
+                links.append({"record_id": mention.record_id, "party": mention.party, "enterprise_id": None})
+                continue
+            target = self.index.resolve_id(decision.enterprise_id)
+            summary.methods[decision.method] += 1
+            links.append(
+                {
+                    "record_id": mention.record_id,
+                    "party": mention.party,
+                    "enterprise_id": target,
+                    "method": decision.method,
+                    "probability": decision.probability,
+                }
+            )
+            # Only codes teach identifiers: a steward's decision can be undone, a code cannot.
+            if decision.method in {"credit_code", "org_code"}:
+                learned += [{"key": key, "enterprise_id": target} for key in mention.identifiers]
+        summary.enterprises_created = len(self.index.created)
+        rw.upsert_enterprises(self.store, self.index.rows_to_write())
+        self._branch_links()
+        rw.write_links(self.store, links, self.now)
+        rw.remember_identifiers(self.store, learned)
+        task_rows = _group_tasks(tasks.values(), self.now)
+        rw.upsert_tasks(self.store, task_rows)
+        summary.tasks = sum(row["props"]["impact"] for row in task_rows)
+        # A task closes when every mention of its key is decided (by a steward, or by new evidence).
+        open_keys = {task["key"] for task in tasks.values()}
+        decided_keys = {k for p in pending if p.mention.id in decided for k in p.keys} - open_keys
+        rw.close_tasks(self.store, [_task_id(k) for k in sorted(decided_keys)], "resolved", self.now)
+        rw.mark_resolved(self.store, record_ids)
+
+    def _branch_links(self) -> None:
+        rows = []
+        for eid in sorted(self.index.touched):
+            props = self.index.props[eid]
+            parts = parse_name(props.get("name")) if props.get("name") else None
+            parent = parent_name(parts) if parts and parts.branch else None
+            parent_id = self.index.by_name.get(parent) if parent else None
+            if parent_id and parent_id != eid:
+                rows.append({"branch": eid, "parent": self.index.resolve_id(parent_id)})
+        rw.set_branch_links(self.store, rows)
+
+
+def _task_id(key: str) -> str:
+    return "T-" + hashlib.blake2b(key.encode("utf-8"), digest_size=8).hexdigest()
+
+
+def _group_tasks(tasks: Iterable[dict[str, Any]], now: str) -> list[dict[str, Any]]:
+    """One task per mention key (a name in a town): deciding it settles every record that writes it."""
+    grouped: dict[str, dict[str, Any]] = {}
+    for task in tasks:
+        row = grouped.get(task["key"])
+        if row is None:
+            row = grouped[task["key"]] = {
+                "id": _task_id(task["key"]),
+                "props": {
+                    "mention_key": task["key"],
+                    "name": task["name"],
+                    "town": task["town"],
+                    "datasets": [],
+                    "mention_ids": [],
+                    "record_ids": [],
+                    "candidates": task["candidates"],
+                    "status": "unsure" if task["parked"] else "open",
+                    "created_at": now,
+                },
+            }
+        props = row["props"]
+        props["mention_ids"].append(task["mention_id"])
+        props["record_ids"].append(task["record_id"])
+        if task["dataset"] not in props["datasets"]:
+            props["datasets"].append(task["dataset"])
+    for row in grouped.values():
+        row["props"]["impact"] = len(row["props"]["mention_ids"])
+        row["props"]["candidates"] = _json(row["props"]["candidates"])
+    return list(grouped.values())
+
+
+def _json(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False)

@@ -1,0 +1,263 @@
+"""Data stewards' operations: every one stores a judgement, then lets the resolver replay it.
+
+Operations never edit links directly. They record what the steward decided (who, when, why, which
+records it touched), mark those records pending and run the resolver, which replays every active
+judgement. So the same code path that honours a decision today honours it after a reload, a retrain
+or a rerun from scratch, and an undo is just "mark the judgement undone and resolve again".
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from entgraph.errors import EntgraphError
+from entgraph.graph import resolution_writer as rw
+from entgraph.graph.port import GraphStore
+from entgraph.loaders.registry import Catalog
+from entgraph.resolution.enterprises import provisional_id
+from entgraph.resolution.golden import GOLDEN_FIELDS, recompute
+from entgraph.resolution.judgements import Judgement, Kind, mention_key
+from entgraph.resolution.mentions import mentions_of
+from entgraph.resolution.names import parse_name
+from entgraph.resolution.resolver import Resolver, ResolveSummary
+
+
+class StewardError(EntgraphError):
+    """A steward operation that cannot be applied (unknown task, merging a branch into its parent...)."""
+
+
+@dataclass(frozen=True)
+class Outcome:
+    judgement: Judgement
+    summary: ResolveSummary
+
+
+class Steward:
+    def __init__(self, store: GraphStore, catalog: Catalog, resolver: Resolver, user: str) -> None:
+        if not user:
+            raise StewardError("say who you are: every judgement records its steward (--user)")
+        self.store = store
+        self.catalog = catalog
+        self.resolver = resolver
+        self.user = user
+
+    # --- reading --------------------------------------------------------------------------------
+
+    def tasks(self, status: str = "open", town: str | None = None, dataset: str | None = None):
+        return rw.tasks(self.store, status, town, dataset)
+
+    def task(self, task_id: str) -> dict[str, Any]:
+        task = rw.task(self.store, task_id)
+        if task is None:
+            raise StewardError(f"no steward task {task_id}; `entgraph steward tasks` lists them")
+        task["candidates"] = json.loads(task.get("candidates") or "[]")
+        for candidate in task["candidates"]:
+            candidate["enterprise"] = rw.enterprise(self.store, candidate["enterprise_id"])
+        task["records"] = rw.records_by_id(self.store, task.get("record_ids") or [])
+        return task
+
+    # --- operations -----------------------------------------------------------------------------
+
+    def accept(self, task_id: str, candidate: int = 1, reason: str = "") -> Outcome:
+        """The task's name is candidate N (1 = best)."""
+        task = self.task(task_id)
+        candidates = task["candidates"]
+        if not 1 <= candidate <= len(candidates):
+            raise StewardError(
+                f"task {task_id} has {len(candidates)} candidate(s); choose 1..{len(candidates)}"
+            )
+        target = candidates[candidate - 1]["enterprise_id"]
+        return self._judge("link", task["mention_key"], target, reason, task["record_ids"], task_id)
+
+    def reject(self, task_id: str, enterprise_id: str | None = None, reason: str = "") -> Outcome:
+        """The task's name is not that candidate (default: none of them)."""
+        task = self.task(task_id)
+        targets = [enterprise_id] if enterprise_id else [c["enterprise_id"] for c in task["candidates"]]
+        outcome = None
+        for target in targets:
+            outcome = self._judge(
+                "reject", task["mention_key"], target, reason, task["record_ids"], task_id, resolve=False
+            )
+        assert outcome is not None
+        return Outcome(outcome.judgement, self.resolver.run())
+
+    def unsure(self, task_id: str, reason: str = "") -> Outcome:
+        task = self.task(task_id)
+        best = task["candidates"][0]["enterprise_id"] if task["candidates"] else ""
+        return self._judge("unsure", task["mention_key"], best, reason, task["record_ids"], task_id)
+
+    def link(self, task_or_record: str, enterprise_id: str, reason: str = "") -> Outcome:
+        """Link a task's name, or one record (``<record id>|<party>``), to an enterprise of your choice."""
+        self._require_enterprise(enterprise_id)
+        if task_or_record.startswith("T-"):
+            task = self.task(task_or_record)
+            return self._judge(
+                "link", task["mention_key"], enterprise_id, reason, task["record_ids"], task_or_record
+            )
+        record_id, party = _split_mention(task_or_record)
+        self._require_record(record_id)
+        return self._judge("link", mention_key(f"{record_id}|{party}"), enterprise_id, reason, [record_id])
+
+    def merge(self, loser: str, survivor: str, reason: str = "") -> Outcome:
+        """Two ids are one enterprise: ``survivor`` keeps its id, ``loser`` redirects to it forever."""
+        if loser == survivor:
+            raise StewardError("an enterprise cannot be merged into itself")
+        a, b = self._require_enterprise(loser), self._require_enterprise(survivor)
+        for e in (a, b):
+            if e.get("merged_into"):
+                raise StewardError(f"{e['id']} was already merged into {e['merged_into']}; use that id")
+        if _branch_pair(a, b):
+            raise StewardError(
+                f"{loser} and {survivor} are a branch and its parent (分公司/总公司): distinct enterprises, "
+                "never merged"
+            )
+        records = rw.records_of_enterprises(self.store, [loser])
+        judgement = self._save("merge", loser, survivor, reason, records)
+        rw.set_redirect(self.store, loser, survivor)
+        rw.mark_pending(self.store, records)
+        return Outcome(judgement, self.resolver.run())
+
+    def split(self, mention_ids: Sequence[str], reason: str = "") -> Outcome:
+        """These records (``<record id>|<party>``) are not the enterprise they are linked to."""
+        if not mention_ids:
+            raise StewardError("name the records to split off (<record id>|<party>)")
+        links = {(row["record_id"], row["party"]): row["enterprise_id"] for row in self._linked(mention_ids)}
+        outcome = None
+        touched = set()
+        for mid in mention_ids:
+            record_id, party = _split_mention(mid)
+            eid = links.get((record_id, party))
+            if eid is None:
+                raise StewardError(
+                    f"record {record_id} ({party}) is not linked to any enterprise; nothing to split"
+                )
+            touched.add(eid)
+            outcome = self._judge("split", mention_key(mid), eid, reason, [record_id], resolve=False)
+        assert outcome is not None
+        summary = self.resolver.run()
+        self.recompute_golden(sorted(touched))
+        return Outcome(outcome.judgement, summary)
+
+    def undo(self, judgement_id: str, reason: str = "") -> Outcome:
+        """Withdraw a judgement; its records are resolved again as if it had never been made."""
+        row = rw.judgement(self.store, judgement_id)
+        if row is None:
+            raise StewardError(f"no judgement {judgement_id}; `entgraph steward judgements` lists them")
+        if row.get("undone"):
+            raise StewardError(f"judgement {judgement_id} was already undone at {row['undone_at']}")
+        judgement = Judgement(**{k: row.get(k, "") for k in Judgement.__dataclass_fields__})
+        records = list(row.get("records") or [])
+        affected = [row["object"]]
+        if row["kind"] == "merge":
+            rw.remove_redirect(self.store, row["subject"])
+            records = sorted(set(records) | set(rw.records_of_enterprises(self.store, [row["object"]])))
+            affected.append(row["subject"])
+            # The survivor learned the loser's names; both relearn from their own records, which are
+            # all resolved again below (coded ones first, so names are back before anything is matched).
+            rw.reset_profiles(self.store, affected, GOLDEN_FIELDS)
+        elif row["kind"] == "split":
+            # The enterprise the split created stood only for the split-off record: it redirects back,
+            # so it cannot compete with the original for the record it was made for.
+            split_off = provisional_id(row["subject"].removeprefix("mention:"))
+            if rw.enterprise(self.store, split_off) is not None:
+                rw.set_redirect(self.store, split_off, row["object"])
+            records = sorted(set(records) | set(rw.records_of_enterprises(self.store, [split_off])))
+        else:
+            records = sorted(set(records) | set(rw.records_of_enterprises(self.store, [row["object"]])))
+        rw.save_judgement(
+            self.store,
+            {
+                "id": judgement_id,
+                "undone": True,
+                "undone_by": self.user,
+                "undone_at": _now(),
+                "undo_reason": reason,
+            },
+        )
+        rw.mark_pending(self.store, records)
+        summary = self.resolver.run()
+        self.recompute_golden(affected)
+        return Outcome(judgement, summary)
+
+    def judgements(self, include_undone: bool = True) -> list[dict[str, Any]]:
+        return rw.judgements(self.store, include_undone=include_undone)
+
+    # --- golden records -------------------------------------------------------------------------
+
+    def recompute_golden(self, enterprise_ids: Sequence[str]) -> None:
+        """Golden records from scratch, for enterprises that lost records (split, undo)."""
+        specs = {spec.key: spec for spec in self.catalog.specs}
+        by_enterprise: dict[str, list] = {eid: [] for eid in enterprise_ids}
+        for row in rw.linked_mentions(self.store, list(enterprise_ids)):
+            spec = specs.get(row["r"].get("dataset"))
+            if spec is None:
+                continue
+            for mention in mentions_of(spec, row["r"]):
+                if mention.party == row["party"]:
+                    by_enterprise[row["enterprise_id"]].append((mention, row["r"].get("period")))
+        rows = []
+        for eid, mentions in by_enterprise.items():
+            golden = recompute(mentions, self.resolver.source_priority)
+            rows.append({"id": eid, "props": golden.props()})
+        rw.upsert_enterprises(self.store, rows)
+
+    # --- internals ------------------------------------------------------------------------------
+
+    def _judge(
+        self,
+        kind: Kind,
+        subject: str,
+        obj: str,
+        reason: str,
+        records: Sequence[str],
+        task_id: str = "",
+        resolve: bool = True,
+    ) -> Outcome:
+        judgement = self._save(kind, subject, obj, reason, records, task_id)
+        rw.mark_pending(self.store, records)
+        if task_id and kind == "unsure":
+            rw.close_tasks(self.store, [task_id], "unsure", judgement.at)
+        return Outcome(judgement, self.resolver.run() if resolve else ResolveSummary())
+
+    def _save(
+        self, kind: Kind, subject: str, obj: str, reason: str, records: Sequence[str], task_id: str = ""
+    ) -> Judgement:
+        judgement = Judgement.new(kind, subject, obj, self.user, reason, task_id)
+        rw.save_judgement(self.store, {**judgement.props(), "records": list(records)})
+        return judgement
+
+    def _require_enterprise(self, enterprise_id: str) -> dict[str, Any]:
+        row = rw.enterprise(self.store, enterprise_id)
+        if row is None:
+            raise StewardError(f"no enterprise {enterprise_id}")
+        return row
+
+    def _require_record(self, record_id: str) -> None:
+        if not rw.records_by_id(self.store, [record_id]):
+            raise StewardError(f"no source record {record_id}")
+
+    def _linked(self, mention_ids: Sequence[str]) -> list[dict[str, Any]]:
+        record_ids = [_split_mention(m)[0] for m in mention_ids]
+        return rw.record_links(self.store, record_ids)
+
+
+def _split_mention(text: str) -> tuple[str, str]:
+    record_id, _, party = text.rpartition("|")
+    if not record_id:
+        return text, "subject"
+    return record_id, party
+
+
+def _branch_pair(a: dict[str, Any], b: dict[str, Any]) -> bool:
+    pa, pb = parse_name(a.get("name") or ""), parse_name(b.get("name") or "")
+    if pa is None or pb is None:
+        return False
+    return (pa.branch is None) != (pb.branch is None) and pa.core == pb.core
+
+
+def _now() -> str:
+    return dt.datetime.now(dt.UTC).isoformat(timespec="microseconds")
