@@ -75,11 +75,16 @@ class ServerStatus:
 class EmbeddedServer:
     """Starts, finds, checks and stops the embedded FalkorDB server of one data home."""
 
-    def __init__(self, home: Path, port: int = 0, start_timeout: float = 60.0) -> None:
+    def __init__(
+        self, home: Path, port: int = 0, start_timeout: float = 60.0, hung_after: float = 60.0
+    ) -> None:
         self.home = Path(home).expanduser().absolute()
         self.dir = self.home / "falkordb"
         self.port = port
         self.start_timeout = start_timeout
+        # A server busy with a big write can miss a few pings; only this long without one answer
+        # makes it "hung" and worth killing (killing a busy server would abort another client's work).
+        self.hung_after = hung_after
         self._conf = self.dir / "redis.conf"
         self._state = self.dir / "server.json"
         self._lock_path = self.dir / "server.lock"
@@ -107,7 +112,7 @@ class EmbeddedServer:
             return info
         with self._locked():
             # Another process may have started it while we waited for the lock.
-            info = self._healthy_info()
+            info = self._healthy_info(grace=False)
             if info:
                 return info
             self._clear_stale()
@@ -281,11 +286,18 @@ class EmbeddedServer:
         except (OSError, ValueError, TypeError):
             return None
 
-    def _healthy_info(self) -> ServerInfo | None:
+    def _healthy_info(self, grace: bool = True) -> ServerInfo | None:
+        """The running server if it answers; a live one that does not is given ``hung_after`` to."""
         info = self._read_state()
-        if info and _is_our_server(info.pid, self.dir) and self._ping(info):
-            return info
-        return None
+        if not info or not _is_our_server(info.pid, self.dir):
+            return None
+        deadline = time.monotonic() + (self.hung_after if grace else 0)
+        while True:
+            if self._ping(info):
+                return info
+            if time.monotonic() >= deadline or not _is_our_server(info.pid, self.dir):
+                return None
+            time.sleep(0.5)
 
     def _ping(self, info: ServerInfo) -> bool:
         try:

@@ -6,6 +6,7 @@ import json
 import multiprocessing
 import os
 import signal
+import threading
 import socket
 import time
 from pathlib import Path
@@ -98,14 +99,29 @@ def test_a_hung_server_is_replaced(server: EmbeddedServer) -> None:
     store = FalkorDBStore("g", server=server)
     write_marker(store, "kept")
     hung = server.status().info.pid
+    impatient = EmbeddedServer(server.home, start_timeout=30, hung_after=2)
     os.kill(hung, signal.SIGSTOP)
     try:
-        info = server.ensure_running()
+        info = impatient.ensure_running()
     finally:
         if psutil.pid_exists(hung):
             os.kill(hung, signal.SIGCONT)
     assert info.pid != hung
     assert read_marker(FalkorDBStore("g", server=server)) == [{"v": "kept"}]
+
+
+def test_a_busy_server_is_waited_for_not_killed(server: EmbeddedServer) -> None:
+    """A server that misses pings for a while (a big write) is not taken for hung by other clients."""
+    busy = server.ensure_running().pid
+    patient = EmbeddedServer(server.home, start_timeout=30, hung_after=20)
+    os.kill(busy, signal.SIGSTOP)
+    waker = threading.Timer(4.0, os.kill, (busy, signal.SIGCONT))
+    waker.start()
+    try:
+        info = patient.ensure_running()
+    finally:
+        waker.join()
+    assert info.pid == busy
 
 
 def _start_in_child(home: str, queue: multiprocessing.Queue) -> None:
