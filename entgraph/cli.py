@@ -39,11 +39,15 @@ def _root(ctx: typer.Context) -> None:
 
 
 @app.command()
-def demo(ctx: typer.Context) -> None:
-    """Run the platform end to end on the embedded store (grows as capabilities land)."""
+def demo(
+    ctx: typer.Context,
+    enterprises: int = typer.Option(1000, min=50, help="Size of the synthetic city."),
+    seed: int = typer.Option(1, help="Seed of the synthetic city."),
+) -> None:
+    """Run the platform end to end: generate a city, load its files, resolve, evaluate."""
     from entgraph.demo import run_demo
 
-    run_demo(ctx.obj)
+    run_demo(ctx.obj, enterprises, seed)
 
 
 @app.command("export-schema")

@@ -25,12 +25,16 @@ RESOLUTION_SCHEMA = GraphSchema(
         UniqueKey("Identifier", "key"),
         UniqueKey("Judgement", "id"),
         UniqueKey("StewardTask", "id"),
+        UniqueKey("Person", "key"),
+        UniqueKey("ResolutionRun", "id"),
     ),
     indexes=(
         PropertyIndex("Enterprise", "credit_code"),
         PropertyIndex("Enterprise", "org_code"),
         PropertyIndex("StewardTask", "status"),
         PropertyIndex("Judgement", "subject"),
+        PropertyIndex("Enterprise", "created_run"),
+        PropertyIndex("ResolutionRun", "status"),
     ),
 )
 
@@ -158,9 +162,9 @@ def write_links(store: GraphStore, rows: Sequence[Mapping[str, Any]], resolved_a
     store.write_batches(
         "UNWIND $rows AS row MATCH (r:SourceRecord {id: row.record_id}) "
         "MATCH (e:Enterprise {id: row.enterprise_id}) "
-        "CREATE (r)-[:ABOUT {party: row.party, method: row.method, probability: row.probability, "
-        "explanation: row.explanation, resolved_at: row.at}]->(e)",
-        ({"explanation": None, **r, "at": resolved_at} for r in rows if r["enterprise_id"]),
+        "CREATE (r)-[:ABOUT {party: row.party, relation: row.relation, method: row.method, "
+        "probability: row.probability, explanation: row.explanation, resolved_at: row.at}]->(e)",
+        ({"explanation": None, "relation": None, **r, "at": resolved_at} for r in rows if r["enterprise_id"]),
     )
 
 
@@ -192,6 +196,21 @@ def remember_identifiers(store: GraphStore, rows: Sequence[Mapping[str, str]]) -
         "UNWIND $rows AS row MERGE (i:Identifier {key: row.key}) "
         "WITH i, row OPTIONAL MATCH (i)-[old:IDENTIFIES]->() DELETE old "
         "WITH i, row MATCH (e:Enterprise {id: row.enterprise_id}) MERGE (i)-[:IDENTIFIES]->(e)",
+        (dict(r) for r in rows),
+    )
+
+
+def set_legal_representatives(store: GraphStore, rows: Sequence[Mapping[str, str]]) -> None:
+    """(Enterprise)-[:LEGAL_REP]->(Person): the golden record's representative, replacing the old one.
+
+    A Person is keyed per enterprise (name + enterprise id): the feeds carry no identity numbers for
+    people (and should not), so two 张伟 of two enterprises are not claimed to be one person.
+    """
+    store.write_batches(
+        "UNWIND $rows AS row MATCH (e:Enterprise {id: row.enterprise}) "
+        "OPTIONAL MATCH (e)-[old:LEGAL_REP]->() DELETE old "
+        "WITH e, row MERGE (p:Person {key: row.key}) SET p.name = row.name "
+        "MERGE (e)-[:LEGAL_REP]->(p)",
         (dict(r) for r in rows),
     )
 
@@ -295,10 +314,33 @@ def task(store: GraphStore, task_id: str) -> dict[str, Any] | None:
     return dict(rows[0]["t"]) if rows else None
 
 
+def start_run(store: GraphStore, run: Mapping[str, Any]) -> None:
+    store.write("CREATE (x:ResolutionRun) SET x = $run", {"run": dict(run)})
+
+
+def unfinished_runs(store: GraphStore) -> list[dict[str, Any]]:
+    return [dict(row["x"]) for row in store.read("MATCH (x:ResolutionRun {status: 'running'}) RETURN x AS x")]
+
+
+def finish_run(store: GraphStore, run_id: str, props: Mapping[str, Any]) -> None:
+    store.write("MATCH (x:ResolutionRun {id: $id}) SET x += $props", {"id": run_id, "props": dict(props)})
+
+
+def roll_back_run(store: GraphStore, run_id: str) -> None:
+    """Undo what a killed run created: its new enterprises go, and every record linked to them is
+    pending again. (Changes to older enterprises need no undo: the rerun offers the same records.)"""
+    store.write(
+        "MATCH (r:SourceRecord)-[:ABOUT]->(e:Enterprise {created_run: $id}) SET r.resolved_hash = null",
+        {"id": run_id},
+    )
+    store.write("MATCH (e:Enterprise {created_run: $id}) DETACH DELETE e", {"id": run_id})
+    store.write("MATCH (x:ResolutionRun {id: $id}) SET x.status = 'rolled_back'", {"id": run_id})
+
+
 def reset_resolution(store: GraphStore) -> None:
     """Forget every result of resolution (not the judgements): for a rerun from scratch."""
     store.write("MATCH ()-[a:ABOUT]->() DELETE a")
-    for label in ("Enterprise", "Identifier", "StewardTask"):
+    for label in ("Enterprise", "Identifier", "StewardTask", "Person"):
         store.write(f"MATCH (n:{label}) DETACH DELETE n")
     store.write("MATCH (r:SourceRecord) WHERE r.resolved_hash IS NOT NULL SET r.resolved_hash = null")
 

@@ -51,6 +51,7 @@ class EnterpriseIndex:
         self.golden: dict[str, GoldenRecord] = {}
         self.touched: set[str] = set()
         self.created: set[str] = set()
+        self.run_id: str | None = None  # stamped on enterprises this run creates (for roll-back)
         for props in enterprises:
             self._index(dict(props))
 
@@ -82,7 +83,11 @@ class EnterpriseIndex:
         """The enterprise with this id, created (in memory) when new."""
         enterprise_id = self.resolve_id(enterprise_id)
         if enterprise_id not in self.props:
-            base: dict[str, Any] = {"id": enterprise_id, "provisional": not enterprise_id.startswith("E-")}
+            base: dict[str, Any] = {
+                "id": enterprise_id,
+                "provisional": not enterprise_id.startswith("E-"),
+                "created_run": self.run_id,
+            }
             if enterprise_id.startswith("E-"):
                 code = parse_credit_code(enterprise_id[2:])
                 base |= {

@@ -34,18 +34,21 @@ How a model is made (:meth:`MatchModel.train`), all deterministic for a given in
 * prior: a mention names exactly one of the N enterprises, so P(match) for a random
   (mention, enterprise row) pair is about 1/N; N is the number of labelled enterprises unless the
   settings fix the prior.
-* then policy is applied to the Splink settings dict: levels never observed get a pseudo-count
-  instead of Splink's 1e-6 (which is not saved to json, so a reloaded model would differ), and
-  ``code_hint`` levels are capped so a mistyped code is strong evidence but never decisive alone.
+* then policy is applied to the Splink settings dict (see ``MatchSettings``): levels never
+  observed get a pseudo-count instead of Splink's 1e-6 (which is not saved to json, so a reloaded
+  model would differ); ``code_hint`` is capped so a mistyped code is strong evidence but never
+  decisive alone; "branch marker differs" becomes a veto that outweighs everything else.
 
 Scoring (:meth:`MatchModel.score`) uses ``linker.inference.predict_between(left, right)``:
 incremental linking of new mentions against the existing enterprise rows, nothing within either
-side, no re-clustering. Term frequencies (for common 字号 such as 恒安 / 鸿星) are computed from the
-right side, per distinct enterprise, so an enterprise with three name rows counts once.
+side, no re-clustering. Term frequencies (common 字号 such as 恒安 / 鸿星, agency phones, common
+names such as 王伟) are computed from the right side per distinct enterprise, so an enterprise with
+three name rows counts once.
 """
 
 from __future__ import annotations
 
+import gc
 import itertools
 import json
 import logging
@@ -60,14 +63,13 @@ from typing import Any
 
 import duckdb
 import pyarrow as pa
-from splink import ColumnExpression, Linker, SettingsCreator, block_on
+from splink import ColumnExpression, DuckDBAPI, Linker, SettingsCreator, block_on
 from splink import comparison_level_library as cll
 from splink import comparison_library as cl
 from splink.blocking_analysis import count_comparisons_from_blocking_rules
 from splink.internals.blocking_rule_creator import BlockingRuleCreator
 from splink.internals.comparison_creator import ComparisonCreator
 from splink.internals.comparison_level_creator import ComparisonLevelCreator
-from splink.internals.duckdb.database_api import DuckDBAPI
 from splink.internals.misc import prob_to_match_weight
 from splink.internals.settings import Settings
 
@@ -83,6 +85,7 @@ __all__ = [
     "default_blocking_rules",
     "default_comparisons",
     "default_settings",
+    "prior_to_weight",
 ]
 
 FEATURE_COLUMNS: tuple[str, ...] = (
@@ -258,16 +261,20 @@ def default_comparisons() -> tuple[ComparisonCreator, ...]:
 
 
 def default_blocking_rules() -> tuple[BlockingRuleCreator, ...]:
-    """Each rule is an equi-join, so DuckDB hash-joins it: cost ~ sum of block products, not N*M.
+    """Equi-joins (DuckDB hash-joins them): the cost is the sum of block products, not N x M.
 
-    Broad keys are paired with a narrower one where a single value can cover thousands of rows
-    (the first two characters of a core name are shared by many enterprises; common legal
-    representatives such as 王伟 too).
+    Keys stay bounded as the city grows: the registration rules forbid two enterprises of one
+    region sharing 字号 + industry words, so an exact 字号 recurs at most about once per industry.
+    Pinyin alone is not bounded that way (鸿兴 / 宏兴 / 红星 / 洪兴 all read hongxing): on the
+    bench city it doubled the pairs, so it is paired with the first character of the industry
+    words, which survives 鞋业 / 鞋服 / 鞋材 style rewording. Legal representatives repeat
+    (王伟), so they are paired with the town.
     """
+    industry_char = "substr(name_core, length(trade_name) + 1, 1)"
     return (
-        block_on("trade_pinyin"),  # also catches homophone 字号 (恒安 / 恒按)
-        block_on("trade_name"),  # when pinyin is missing
-        block_on("substr(name_core, 1, 2)", "town"),
+        block_on("trade_name"),
+        block_on("trade_pinyin", industry_char),  # homophone 字号: 恒安 / 恒按
+        block_on("substr(name_core, 1, 2)", "town"),  # 字号 parsed differently, same start
         block_on("phone"),
         block_on("legal_rep", "town"),
         block_on("code_hint"),
@@ -375,7 +382,7 @@ class Candidate:
     enterprise_id: str
     match_weight: float
     match_probability: float
-    explanation: Explanation = field(compare=False)
+    explanation: Explanation = field(hash=False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -419,15 +426,23 @@ def _one(con: duckdb.DuckDBPyConnection, sql: str) -> tuple[Any, ...]:
     return con.sql(sql).fetchall()[0]
 
 
+def _as_arrow(table: Any) -> pa.Table:
+    """pyarrow Tables pass through; anything ``pa.table`` understands (a pandas DataFrame, a dict of
+    columns, an Arrow stream) is converted."""
+    return table if isinstance(table, pa.Table) else pa.table(table)
+
+
 def _q(identifier: str) -> str:
     return '"' + identifier.replace('"', '""') + '"'
 
 
 class MatchModel:
-    """A Splink model over one private DuckDB connection.
+    """A Splink model over one private DuckDB connection (not thread-safe: one call at a time).
 
     ``duckdb_path=None`` keeps the database in memory; ``temp_directory`` is where DuckDB spills
-    when ``memory_limit`` is reached (a fresh temporary directory when not given).
+    when ``memory_limit`` is reached (a fresh temporary directory when not given). Inputs are
+    copied into DuckDB per call and dropped afterwards, so the connection holds no data between
+    calls.
     """
 
     def __init__(
@@ -521,7 +536,7 @@ class MatchModel:
         """
         label = self.settings.label_column
         with self._session() as (db, tables):
-            name = tables.load(labelled, where=f"{_q(label)} IS NOT NULL")
+            name = tables.load(_as_arrow(labelled), where=f"{_q(label)} IS NOT NULL")
             n_rows, n_entities, n_pairs = _one(
                 self._con,
                 f"""select coalesce(sum(k), 0), count(*), coalesce(sum(k * (k - 1) // 2), 0)
@@ -571,9 +586,11 @@ class MatchModel:
         """
         started = time.perf_counter()
         model = self._require_model()
+        left, right = _as_arrow(left), _as_arrow(right)
         if threshold_match_weight is None:
             threshold_match_weight = self.settings.threshold_match_weight
         if left.num_rows == 0 or right.num_rows == 0:
+            self.last_score_stats = ScoreStats(left.num_rows, right.num_rows, 0, 0, 0.0)
             return []
         label = self.settings.label_column
         with self._session() as (db, tables):
@@ -617,6 +634,7 @@ class MatchModel:
     def count_pairs(self, left: pa.Table, right: pa.Table) -> list[BlockingCount]:
         """Exact number of left x right pairs each blocking rule generates (no scoring, no training
         needed): the cost of :meth:`score` before it is paid."""
+        left, right = _as_arrow(left), _as_arrow(right)
         if left.num_rows == 0 or right.num_rows == 0:
             return []
         with self._session() as (db, tables):
@@ -848,30 +866,48 @@ def _output_columns(model: Mapping[str, Any], label: str) -> list[str]:
 
 
 def _candidates(best: pa.Table, model: Mapping[str, Any], label: str) -> list[Candidate]:
+    """Rows to Candidates, column-wise: per comparison one list of explanation entries, then
+    zipped into rows (a per-row, per-comparison Python loop was the slowest part of score())."""
     if best.num_rows == 0:
         return []
+    # millions of small tuples: the cyclic GC would rescan them over and over while they are built
+    gc_was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        return _build_candidates(best, model, label)
+    finally:
+        if gc_was_enabled:
+            gc.enable()
+
+
+def _build_candidates(best: pa.Table, model: Mapping[str, Any], label: str) -> list[Candidate]:
     prior = model["probability_two_random_records_match"]
     prior_entry = ("prior", f"P(match) = {prior:.3g}", float(prior_to_weight(prior)))
-    infos = _comparison_infos(model)
     cols = {name: best.column(name).to_pylist() for name in best.column_names}
-    out = []
-    for i in range(best.num_rows):
-        explanation: Explanation = [prior_entry]
-        for info in infos:
-            gamma = cols[info.gamma][i]
-            explanation.append((info.name, info.labels[gamma], cols[info.mw][i]))
-            if info.tf_mw is not None and gamma in info.tf_levels:
-                explanation.append((f"{info.name} (tf)", info.labels[gamma], cols[info.tf_mw][i]))
-        out.append(
-            Candidate(
-                mention_id=cols["unique_id_l"][i],
-                enterprise_id=cols[f"{label}_r"][i],
-                match_weight=cols["match_weight"][i],
-                match_probability=cols["match_probability"][i],
-                explanation=explanation,
+    parts: list[list[tuple[str, str, float] | None]] = []
+    for info in _comparison_infos(model):
+        gammas, labels = cols[info.gamma], info.labels
+        parts.append([(info.name, labels[g], w) for g, w in zip(gammas, cols[info.mw], strict=True)])
+        if info.tf_mw is not None:  # only where the level has a tf adjustment (an exact match)
+            tf_name, tf_levels = f"{info.name} (tf)", info.tf_levels
+            parts.append(
+                [
+                    (tf_name, labels[g], w) if g in tf_levels else None
+                    for g, w in zip(gammas, cols[info.tf_mw], strict=True)
+                ]
             )
+    explanations = [[prior_entry, *(e for e in row if e is not None)] for row in zip(*parts, strict=True)]
+    return [
+        Candidate(m, e, w, p, x)
+        for m, e, w, p, x in zip(
+            cols["unique_id_l"],
+            cols[f"{label}_r"],
+            cols["match_weight"],
+            cols["match_probability"],
+            explanations,
+            strict=True,
         )
-    return out
+    ]
 
 
 def prior_to_weight(prior: float) -> float:

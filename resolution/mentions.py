@@ -54,6 +54,7 @@ class Mention:
     taxpayer_id: str | None = None  # as written (normalised), valid or not
     account_no: str | None = None  # a utility account (户号), scoped to the dataset's department
     code_hint: str | None = None  # a code that failed validation: evidence only, never a link
+    relation: str = "SUBJECT"  # what the party is to the record (the spec's [parties.X] relation)
     attributes: Mapping[str, Any] = field(default_factory=dict)
 
     @property
@@ -154,5 +155,6 @@ def _mention(spec: DatasetSpec, record: Mapping[str, Any], party: str) -> Mentio
         taxpayer_id=codes.taxpayer,
         account_no=codes.account,
         code_hint=codes.hint,
+        relation=spec.parties[party].relation if party in spec.parties else "SUBJECT",
         attributes=attributes,
     )

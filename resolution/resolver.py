@@ -21,12 +21,18 @@ import datetime as dt
 import hashlib
 import json
 import logging
+import os
+import socket
+import uuid
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import psutil
+
+from entgraph.errors import EntgraphError
 from entgraph.graph import resolution_writer as rw
 from entgraph.graph.port import GraphStore
 from entgraph.loaders.registry import Catalog
@@ -48,6 +54,10 @@ log = logging.getLogger(__name__)
 
 TRUSTED_METHODS = frozenset({"credit_code", "org_code", "identifier", "steward", "split"})
 SYSTEM_USER = "entgraph"
+
+
+class ResolveBusy(EntgraphError):
+    """Another resolution is running against the same graph."""
 
 
 @dataclass(frozen=True)
@@ -95,6 +105,7 @@ class _Decision:
     enterprise_id: str | None
     method: str
     probability: float | None = None
+    explanation: str | None = None  # the matcher's match weights, as JSON, so every link explains itself
 
 
 class Resolver:
@@ -120,12 +131,25 @@ class Resolver:
 
     def run(self, from_scratch: bool = False, retrain: bool = False) -> ResolveSummary:
         self.store.ensure_schema(rw.RESOLUTION_SCHEMA)
+        self._recover()
         if from_scratch:
             rw.reset_resolution(self.store)
         summary = ResolveSummary()
-        self.now = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
+        self.now = dt.datetime.now(dt.UTC).isoformat(timespec="microseconds")
+        run_id = f"R-{uuid.uuid4().hex[:16]}"
+        rw.start_run(
+            self.store,
+            {
+                "id": run_id,
+                "status": "running",
+                "started_at": self.now,
+                "host": socket.gethostname(),
+                "pid": os.getpid(),
+            },
+        )
         self.book = JudgementBook(rw.judgements(self.store))
         self.index = EnterpriseIndex.load(self.store)
+        self.index.run_id = run_id
         self._offered: set[str] = set()
         self._apply_merges(summary)
         pending, record_ids = self._read_pending(summary)
@@ -158,7 +182,35 @@ class Resolver:
             if model is not None:
                 model.close()
         self._write(pending, decided, tasks, record_ids, summary)
+        rw.finish_run(
+            self.store,
+            run_id,
+            {
+                "status": "done",
+                "finished_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+                "records": summary.records,
+                "mentions": summary.mentions,
+                "tasks": summary.tasks,
+            },
+        )
         return summary
+
+    def _recover(self) -> None:
+        """Roll back a run that died before finishing, so its half-written state cannot steer this one."""
+        for run in rw.unfinished_runs(self.store):
+            here = run.get("host") == socket.gethostname()
+            alive = (
+                psutil.pid_exists(int(run.get("pid") or 0)) and run.get("pid") != os.getpid()
+                if here
+                else _age_seconds(run.get("started_at")) < 3600  # another host: trust a recent lease
+            )
+            if alive:
+                raise ResolveBusy(
+                    f"another entgraph resolve (pid {run['pid']}, started {run['started_at']}) is running "
+                    "on this graph; wait for it to finish"
+                )
+            log.warning("rolling back resolution run %s, which did not finish", run["id"])
+            rw.roll_back_run(self.store, run["id"])
 
     # --- reading ----------------------------------------------------------------------------------
 
@@ -243,6 +295,10 @@ class Resolver:
             org = self.index.props[eid].get("org_code")
             loser = org_code_id(org) if org else None
             if loser and loser in self.index and loser not in self.index.redirects:
+                if self.book.merges.get(loser) == eid:  # decided before (a run that was rolled back)
+                    self.index.redirects[loser] = eid
+                    rw.set_redirect(self.store, loser, eid)
+                    continue
                 self._system_merge(
                     loser, eid, f"组织机构代码 {org} 与统一社会信用代码一致 (org code inside credit code)"
                 )
@@ -335,7 +391,12 @@ class Resolver:
         runner_up = next((c for c in candidates[1:] if c.enterprise_id != best.enterprise_id), None)
         clear = runner_up is None or best.match_weight - runner_up.match_weight >= self.bands.ambiguity_weight
         if best.match_probability >= self.bands.link and clear:
-            return _Decision(self.index.resolve_id(best.enterprise_id), "splink", best.match_probability)
+            return _Decision(
+                self.index.resolve_id(best.enterprise_id),
+                "splink",
+                best.match_probability,
+                _json([list(step) for step in best.explanation]),
+            )
         return None
 
     def _task_row(self, item: _Pending, candidates: list[Candidate]) -> dict[str, Any]:
@@ -431,13 +492,24 @@ class Resolver:
                     "enterprise_id": target,
                     "method": decision.method,
                     "probability": decision.probability,
+                    "relation": mention.relation,
+                    "explanation": decision.explanation,
                 }
             )
             # Only codes teach identifiers: a steward's decision can be undone, a code cannot.
             if decision.method in {"credit_code", "org_code"}:
                 learned += [{"key": key, "enterprise_id": target} for key in mention.identifiers]
         summary.enterprises_created = len(self.index.created)
-        rw.upsert_enterprises(self.store, self.index.rows_to_write())
+        enterprise_rows = self.index.rows_to_write()
+        rw.upsert_enterprises(self.store, enterprise_rows)
+        rw.set_legal_representatives(
+            self.store,
+            [
+                {"enterprise": row["id"], "name": rep, "key": f"{rep}|{row['id']}"}
+                for row in enterprise_rows
+                if (rep := row["props"].get("legal_rep"))
+            ],
+        )
         self._branch_links()
         rw.write_links(self.store, links, self.now)
         rw.remember_identifiers(self.store, learned)
@@ -460,6 +532,14 @@ class Resolver:
             if parent_id and parent_id != eid:
                 rows.append({"branch": eid, "parent": self.index.resolve_id(parent_id)})
         rw.set_branch_links(self.store, rows)
+
+
+def _age_seconds(started_at: str | None) -> float:
+    try:
+        started = dt.datetime.fromisoformat(str(started_at))
+    except ValueError:
+        return float("inf")
+    return (dt.datetime.now(dt.UTC) - started).total_seconds()
 
 
 def _task_id(key: str) -> str:

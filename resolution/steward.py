@@ -204,6 +204,14 @@ class Steward:
             golden = recompute(mentions, self.resolver.source_priority)
             rows.append({"id": eid, "props": golden.props()})
         rw.upsert_enterprises(self.store, rows)
+        rw.set_legal_representatives(
+            self.store,
+            [
+                {"enterprise": row["id"], "name": rep, "key": f"{rep}|{row['id']}"}
+                for row in rows
+                if (rep := row["props"].get("legal_rep"))
+            ],
+        )
 
     # --- internals ------------------------------------------------------------------------------
 

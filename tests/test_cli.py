@@ -20,7 +20,7 @@ def run(*args: str, home: Path, **env: str) -> subprocess.CompletedProcess[str]:
     environ = {k: v for k, v in os.environ.items() if not k.startswith(("ENTGRAPH_", "NEO4J_"))}
     environ |= {"ENTGRAPH_HOME": str(home), **env}
     return subprocess.run(
-        [ENTGRAPH, *args], check=False, capture_output=True, text=True, env=environ, timeout=120
+        [ENTGRAPH, *args], check=False, capture_output=True, text=True, env=environ, timeout=600
     )
 
 
@@ -39,9 +39,12 @@ def test_store_start_status_stop_and_data_persists(home: Path) -> None:
     assert status.returncode == 0
     assert "store running" in status.stdout and "nodes 0" in status.stdout
 
-    demo = run("demo", home=home)
+    demo = run("demo", "--enterprises", "60", home=home)
     assert demo.returncode == 0, demo.stderr
-    assert "finds 晋江市恒安纸业有限公司" in demo.stdout
+    assert "loaded 84 department files" in demo.stdout
+    assert "pairwise precision" in demo.stdout and "golden record" in demo.stdout
+    nodes = _nodes(run("store", "status", home=home).stdout)
+    assert nodes > 1000
 
     assert run("store", "stop", home=home).stdout.strip() == "store stopped"
     stopped = run("store", "status", home=home)
@@ -51,7 +54,14 @@ def test_store_start_status_stop_and_data_persists(home: Path) -> None:
 
     assert run("store", "start", home=home).returncode == 0
     after = run("store", "status", home=home)
-    assert "nodes 2" in after.stdout  # the demo's two enterprises survived the restart
+    assert _nodes(after.stdout) == nodes  # everything the demo wrote survived the restart
+
+    again = run("demo", "--enterprises", "60", home=home)  # a rerun loads nothing new, resolves nothing
+    assert "0 loaded" in again.stdout and "0 records, 0 mentions" in again.stdout, again.stdout
+
+
+def _nodes(status: str) -> int:
+    return int(status.split("nodes ")[1].split(maxsplit=1)[0].rstrip(","))
 
 
 def test_start_twice_keeps_one_server(home: Path) -> None:
