@@ -6,8 +6,8 @@ import json
 import multiprocessing
 import os
 import signal
-import threading
 import socket
+import threading
 import time
 from pathlib import Path
 
