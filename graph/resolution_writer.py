@@ -8,7 +8,8 @@ Graph shape (see docs/graph-model.md):
     (:Judgement {id, kind, subject, object, user, at, reason, undone})
     (:StewardTask {id, mention_key, status, candidates, ...})
 
-A record is pending for resolution while ``resolved_hash`` differs from its ``content_hash``; every write
+A record is pending for resolution while it carries ``to_resolve = 1`` (set by the loader when it is new
+or changed, and by steward operations; removed when its links are written); every write
 here is an idempotent MERGE/SET, so a resolution killed half-way and rerun converges.
 """
 
@@ -47,8 +48,8 @@ def pending_records(store: GraphStore, dataset: str, page: int = 5_000) -> Itera
     after = ""
     while True:
         rows = store.read(
-            "MATCH (r:SourceRecord) WHERE r.dataset = $dataset AND r.retired IS NULL AND r.id > $after "
-            "AND (r.resolved_hash IS NULL OR r.resolved_hash <> r.content_hash) "
+            "MATCH (r:SourceRecord {to_resolve: 1}) WHERE r.dataset = $dataset AND r.retired IS NULL "
+            "AND r.id > $after "
             "RETURN r AS r ORDER BY r.id LIMIT $page",
             {"dataset": dataset, "after": after, "page": page},
         )
@@ -170,15 +171,14 @@ def write_links(store: GraphStore, rows: Sequence[Mapping[str, Any]], resolved_a
 
 def mark_resolved(store: GraphStore, record_ids: Iterable[str]) -> None:
     store.write_batches(
-        "UNWIND $rows AS id MATCH (r:SourceRecord {id: id}) SET r.resolved_hash = r.content_hash",
+        "UNWIND $rows AS id MATCH (r:SourceRecord {id: id}) "
+        "SET r.resolved_hash = r.content_hash REMOVE r.to_resolve",
         record_ids,
     )
 
 
 def mark_pending(store: GraphStore, record_ids: Iterable[str]) -> None:
-    store.write_batches(
-        "UNWIND $rows AS id MATCH (r:SourceRecord {id: id}) SET r.resolved_hash = null", record_ids
-    )
+    store.write_batches("UNWIND $rows AS id MATCH (r:SourceRecord {id: id}) SET r.to_resolve = 1", record_ids)
 
 
 def records_of_enterprises(store: GraphStore, enterprise_ids: Sequence[str]) -> list[str]:
@@ -330,7 +330,7 @@ def roll_back_run(store: GraphStore, run_id: str) -> None:
     """Undo what a killed run created: its new enterprises go, and every record linked to them is
     pending again. (Changes to older enterprises need no undo: the rerun offers the same records.)"""
     store.write(
-        "MATCH (r:SourceRecord)-[:ABOUT]->(e:Enterprise {created_run: $id}) SET r.resolved_hash = null",
+        "MATCH (r:SourceRecord)-[:ABOUT]->(e:Enterprise {created_run: $id}) SET r.to_resolve = 1",
         {"id": run_id},
     )
     store.write("MATCH (e:Enterprise {created_run: $id}) DETACH DELETE e", {"id": run_id})
@@ -342,7 +342,9 @@ def reset_resolution(store: GraphStore) -> None:
     store.write("MATCH ()-[a:ABOUT]->() DELETE a")
     for label in ("Enterprise", "Identifier", "StewardTask", "Person"):
         store.write(f"MATCH (n:{label}) DETACH DELETE n")
-    store.write("MATCH (r:SourceRecord) WHERE r.resolved_hash IS NOT NULL SET r.resolved_hash = null")
+    store.write(
+        "MATCH (r:SourceRecord) WHERE r.resolved_hash IS NOT NULL SET r.to_resolve = 1 REMOVE r.resolved_hash"
+    )
 
 
 def _chunks(items: list[Any], size: int) -> Iterator[list[Any]]:

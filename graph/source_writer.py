@@ -55,6 +55,7 @@ def source_schema(node_labels: Iterable[str]) -> GraphSchema:
         indexes=(
             PropertyIndex("SourceRecord", "dataset"),
             PropertyIndex("SourceRecord", "file_name"),
+            PropertyIndex("SourceRecord", "to_resolve"),
             PropertyIndex("Upload", "file_name"),
         ),
     )
@@ -71,9 +72,17 @@ def existing_hashes(store: GraphStore, ids: Sequence[str]) -> dict[str, str]:
 
 
 def write_records(
-    store: GraphStore, record_label: str, rows: Sequence[RecordRow], replaced: set[str]
+    store: GraphStore,
+    record_label: str,
+    rows: Sequence[RecordRow],
+    replaced: set[str],
+    to_resolve: bool = False,
 ) -> None:
-    """MERGE records and their links. ``replaced``: ids whose old links must go (their content changed)."""
+    """MERGE records and their links. ``replaced``: ids whose old links must go (their content changed).
+
+    ``to_resolve``: flag the records (new or changed) as work for resolution (``to_resolve = 1``,
+    indexed), so a resolution run finds them without scanning every record ever loaded.
+    """
     if not rows:
         return
     label = _ident(record_label)
@@ -84,7 +93,9 @@ def write_records(
         )
     store.write(
         f"UNWIND $rows AS row MERGE (r:SourceRecord {{id: row.id}}) "
-        f"SET r += row.props, r.content_hash = row.hash, r:{label} REMOVE r.retired",
+        f"SET r += row.props, r.content_hash = row.hash, r:{label}"
+        + (", r.to_resolve = 1" if to_resolve else "")
+        + " REMOVE r.retired",
         {"rows": [{"id": r.id, "hash": r.content_hash, "props": dict(r.props)} for r in rows]},
     )
     groups: dict[tuple[str, str], list[dict[str, Any]]] = defaultdict(list)

@@ -297,7 +297,11 @@ class Loader:
         )
         run.flushed.update(_id_digest(r) for r in rows)
         source_writer.write_records(
-            run.store, run.spec.record_label, fresh + changed, replaced={r.id for r in changed}
+            run.store,
+            run.spec.record_label,
+            fresh + changed,
+            replaced={r.id for r in changed},
+            to_resolve=run.spec.names_enterprises,
         )
 
     # -- results ----------------------------------------------------------------------------------

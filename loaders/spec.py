@@ -258,6 +258,11 @@ class DatasetSpec(BaseModel):
             )
         return self
 
+    @property
+    def names_enterprises(self) -> bool:
+        """Do its rows name enterprises (as subject or party)? Then resolution links them."""
+        return self.subject is Subject.ENTERPRISE or bool(self.parties)
+
     def column(self, field: str) -> ColumnSpec:
         for column in self.columns:
             if column.field == field:

@@ -57,7 +57,7 @@ import tempfile
 import time
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
@@ -333,9 +333,8 @@ class MatchSettings:
 
     def scalars(self) -> dict[str, Any]:
         """The non-Splink part of the settings, for json."""
-        d = asdict(self)
-        del d["comparisons"], d["blocking_rules"]
-        return d
+        splink_part = {"comparisons", "blocking_rules"}
+        return {f.name: getattr(self, f.name) for f in fields(self) if f.name not in splink_part}
 
 
 def default_settings() -> MatchSettings:
@@ -642,7 +641,7 @@ class MatchModel:
             right_sdf = db.register(tables.load(right), table_name="right")
             records = count_comparisons_from_blocking_rules(
                 [left_sdf, right_sdf],
-                blocking_rules=[_as_rule(br) for br in self._blocking_rules()],
+                blocking_rules=self._blocking_rules(),
                 link_type="link_only",
                 record_sample_proportion=1.0,
             )
@@ -735,13 +734,6 @@ class _Tables:
 # --------------------------------------------------------------------------------------------------
 # Model post-processing and explanations (pure functions over the Splink settings dict)
 # --------------------------------------------------------------------------------------------------
-
-
-def _as_rule(br: BlockingRuleCreator | dict[str, Any]) -> BlockingRuleCreator | dict[str, Any]:
-    """A saved rule dict without its ``sql_dialect`` key, which the blocking analysis rejects."""
-    if isinstance(br, dict):
-        return {k: v for k, v in br.items() if k != "sql_dialect"}
-    return br
 
 
 def _levels(model: Mapping[str, Any]) -> Iterator[tuple[str, dict[str, Any]]]:

@@ -74,7 +74,7 @@ class Mention:
 
 def enterprise_parties(spec: DatasetSpec) -> list[str]:
     """Parties of a dataset that name enterprises ('subject' first), [] for region/meter datasets."""
-    if spec.subject is not Subject.ENTERPRISE and not spec.parties:
+    if not spec.names_enterprises:
         return []
     parties = ["subject"] if spec.subject is Subject.ENTERPRISE else []
     return parties + [p for p in spec.parties if p != "subject"]

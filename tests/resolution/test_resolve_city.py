@@ -79,7 +79,7 @@ def test_coded_records_link_to_ids_derived_from_their_code(resolver: Resolver, l
     assert all(row["id"] == f"E-{row['code']}" for row in rows)
     # every enterprise dataset record was considered: none is left pending
     pending = loaded.read(
-        "MATCH (r:SourceRecord) WHERE r.retired IS NULL AND r.resolved_hash IS NULL "
+        "MATCH (r:SourceRecord) WHERE r.retired IS NULL AND r.to_resolve = 1 "
         "AND r.dataset IN $ds RETURN count(r) AS c",
         {"ds": ["jj_enterprise_registration", "jj_tax_registration"]},
     )
