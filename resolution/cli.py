@@ -15,7 +15,6 @@ from entgraph.graph.port import GraphStore
 from entgraph.loaders.registry import Catalog
 from entgraph.resolution.evaluate import evaluate, read_truth
 from entgraph.resolution.export import export_links, link_rows
-from entgraph.resolution.matching import baseline_settings
 from entgraph.resolution.mentions import mentions_of
 from entgraph.resolution.resolver import Bands, Resolver
 from entgraph.resolution.steward import Outcome, Steward
@@ -56,9 +55,6 @@ def resolve_command(
     retrain: bool = typer.Option(False, "--retrain", help="Train the matcher again from coded records."),
     link_threshold: float | None = typer.Option(None, help="Override ENTGRAPH_LINK_THRESHOLD."),
     review_threshold: float | None = typer.Option(None, help="Override ENTGRAPH_REVIEW_THRESHOLD."),
-    matcher: str = typer.Option(
-        "entgraph", help="'entgraph', or 'baseline': a plain Splink model, for benchmarks only."
-    ),
 ) -> None:
     """Link pending records to canonical enterprises (codes first, then Splink, then stewards)."""
     settings: Settings = ctx.obj
@@ -71,21 +67,10 @@ def resolve_command(
         raise typer.BadParameter(str(exc)) from None
     catalog = _catalog(settings)
     with open_store(settings) as store:
-        if matcher == "baseline":
-            model_path, match_settings = (
-                settings.model_path.with_name("baseline-model.json"),
-                baseline_settings(),
-            )
-        elif matcher == "entgraph":
-            model_path, match_settings = settings.model_path, None
-        else:
-            raise typer.BadParameter(f"unknown matcher {matcher!r}: use entgraph or baseline")
-        resolver = Resolver(
-            store, catalog, model_path, bands, threads=settings.threads, match_settings=match_settings
-        )
+        resolver = Resolver(store, catalog, settings.model_path, bands, threads=settings.threads)
         summary = resolver.run(from_scratch=from_scratch, retrain=retrain)
     if summary.trained:
-        typer.echo(f"trained the matcher on records with credit codes; saved to {model_path}")
+        typer.echo(f"trained the matcher on records with credit codes; saved to {settings.model_path}")
     typer.echo(summary.line())
 
 
