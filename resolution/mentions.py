@@ -19,6 +19,7 @@ from entgraph.resolution.identifiers import (
     parse_credit_code,
     taxpayer_id_to_credit_code,
 )
+from entgraph.resolution.names import parse_name
 
 # Roles a mention carries into matching and into the golden record.
 ATTRIBUTE_ROLES: dict[Role, str] = {
@@ -122,6 +123,12 @@ class _Codes:
             self.account = self.account or str(value).strip()
 
 
+def _a_person(name: Any) -> bool:
+    """A column that may hold people's names holds one here: 2-4 characters, no legal form or trade."""
+    parts = parse_name(str(name)) if name else None
+    return bool(parts and parts.legal_form is None and not parts.industry and 2 <= len(parts.normalised) <= 4)
+
+
 _CODE_ROLES = frozenset({Role.CREDIT_CODE, Role.TAXPAYER_ID, Role.ORG_CODE, Role.ACCOUNT_NUMBER})
 
 
@@ -132,6 +139,8 @@ def _mention(spec: DatasetSpec, record: Mapping[str, Any], party: str) -> Mentio
         if column.party != party or column.role is None:
             continue
         value = record.get(column.field)
+        if column.role is Role.ENTERPRISE_NAME and spec.sharing_of(column).personal and _a_person(value):
+            return None  # 权利人 may be a natural person: not an enterprise, and not ours to resolve
         if column.role in _CODE_ROLES:
             codes.take(column.role, value, record.get(f"{column.field}_invalid"))
         elif column.role in ATTRIBUTE_ROLES and value not in (None, ""):

@@ -70,3 +70,12 @@ def test_every_party_of_a_record_is_its_own_mention(catalog: Catalog) -> None:
 def test_region_and_meter_feeds_have_no_enterprise_parties(catalog: Catalog) -> None:
     assert enterprise_parties(catalog.get("wh_meter_electricity").spec) == []
     assert enterprise_parties(catalog.get("jj_fiscal_monthly_report").spec) == []
+
+
+def test_a_person_in_a_column_that_may_hold_people_is_no_enterprise(catalog: Catalog) -> None:
+    spec = catalog.get("jj_real_estate_registration").spec
+    field = next(c.field for c in spec.columns if c.header == "权利人")
+    assert list(mentions_of(spec, {"id": "re:1", field: "张三丰"})) == []
+    assert [m.name for m in mentions_of(spec, {"id": "re:2", field: "晋江市恒安鞋业有限公司"})] == [
+        "晋江市恒安鞋业有限公司"
+    ]
