@@ -215,6 +215,16 @@ def set_legal_representatives(store: GraphStore, rows: Sequence[Mapping[str, str
     )
 
 
+def set_registration_regions(store: GraphStore, rows: Sequence[Mapping[str, str]]) -> None:
+    """(Enterprise)-[:REGISTERED_IN]->(Region): the division a credit code's authority sits in."""
+    store.write_batches(
+        "UNWIND $rows AS row MATCH (e:Enterprise {id: row.enterprise}) "
+        "MERGE (g:Region {key: row.region}) ON CREATE SET g.name = row.region, g.division = row.division "
+        "MERGE (e)-[:REGISTERED_IN]->(g)",
+        (dict(r) for r in rows),
+    )
+
+
 def set_branch_links(store: GraphStore, rows: Sequence[Mapping[str, str]]) -> None:
     store.write_batches(
         "UNWIND $rows AS row MATCH (b:Enterprise {id: row.branch}) MATCH (p:Enterprise {id: row.parent}) "

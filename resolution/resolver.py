@@ -45,6 +45,7 @@ from entgraph.resolution.enterprises import (
     provisional_id,
 )
 from entgraph.resolution.golden import DEFAULT_SOURCE_PRIORITY, source_of
+from entgraph.resolution.identifiers import division_name
 from entgraph.resolution.judgements import Judgement, JudgementBook, mention_key, name_key
 from entgraph.resolution.matching import Candidate, MatchModel, MatchSettings
 from entgraph.resolution.mentions import Mention, enterprise_parties, mentions_of
@@ -511,6 +512,14 @@ class Resolver:
             ],
         )
         self._branch_links()
+        rw.set_registration_regions(
+            self.store,
+            [
+                {"enterprise": eid, "region": region, "division": self.index.props[eid]["division"]}
+                for eid in sorted(self.index.created)
+                if (region := division_name(self.index.props[eid].get("division")))
+            ],
+        )
         rw.write_links(self.store, links, self.now)
         rw.remember_identifiers(self.store, learned)
         task_rows = _group_tasks(tasks.values(), self.now)

@@ -279,3 +279,26 @@ def test_judgements_survive_a_rerun_from_scratch(
     assert same >= 0.99 * len(coded_before)
     active = [j for j in rw.judgements(loaded) if j["kind"] == "link" and j["object"] == other]
     assert active and json.dumps(active[0]["records"])
+
+
+def test_enterprises_carry_golden_values_region_and_representative(
+    resolver: Resolver, loaded: FalkorDBStore
+) -> None:
+    rows = loaded.read(
+        "MATCH (e:Enterprise)-[:REGISTERED_IN]->(g:Region) WHERE e.credit_code STARTS WITH '9135058' "
+        "MATCH (e)-[:LEGAL_REP]->(p:Person) RETURN e AS e, g.name AS region, p.name AS rep LIMIT 20"
+    )
+    assert rows
+    for row in rows:
+        e = dict(row["e"])
+        assert row["region"] == "晋江市"
+        assert row["rep"] == e["legal_rep"]
+        sources = json.loads(e["golden_sources"])
+        assert sources["legal_rep"][0]  # the record the value came from
+    # the name shown is a market regulator's (priority 0) when it has a record of the enterprise
+    rows = loaded.read(
+        "MATCH (r:SourceRecord {dataset: 'jj_enterprise_registration'})-[:ABOUT]->(e:Enterprise) "
+        "RETURN e.golden_sources AS s LIMIT 20"
+    )
+    assert rows
+    assert all(json.loads(row["s"])["name"][2] == 0 for row in rows)
