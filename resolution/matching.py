@@ -467,6 +467,8 @@ class MatchModel:
         self._con.execute(f"SET temp_directory = '{Path(temp_directory).as_posix()}'")
         # insertion order is meaningless here and keeping it costs memory on large joins
         self._con.execute("SET preserve_insertion_order = false")
+        # DuckDB draws a progress bar on stderr for long queries; a CLI's output must stay clean
+        self._con.execute("SET enable_progress_bar = false")
 
     # -- lifecycle -----------------------------------------------------------------------------
 
