@@ -2,42 +2,89 @@
 
 ``schema.graphql`` at the repository root is this schema printed as SDL (``entgraph export-schema``);
 a test fails when the two drift apart, so clients can read the contract without running the server.
+
+The types are fixed; what depends on settings (limits, introspection, error masking) is added as
+extensions by :func:`build_schema`, which the app calls. Extensions do not change the SDL.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import strawberry
+from strawberry.extensions import DisableIntrospection, SchemaExtension
+from strawberry.schema.config import StrawberryConfig
 from strawberry.types import Info
 
-from entgraph.graph.port import GraphStore
+from entgraph.api.auth import Role
+from entgraph.api.context import Context
+from entgraph.api.errors import ApiSchema, ErrorShaping
+from entgraph.api.limits import Limits, limit_extensions
+from entgraph.settings import Settings
+
+AccessRole = strawberry.enum(Role, name="Role", description="Access roles, from least to most trusted.")
 
 
 @strawberry.type(description="Whether the graph store answers, and basic facts about it.")
 class StoreHealth:
     ok: bool
     backend: str
-    location: str
+    location: str | None = strawberry.field(
+        description="Where the store is (a path or address): shown to admins only."
+    )
     detail: str
     nodes: int | None
+
+
+@strawberry.type(name="Principal", description="The caller, as the API authenticated them.")
+class PrincipalType:
+    role: AccessRole = strawberry.field(description="What the caller may see and do.")
+    subject: str | None = strawberry.field(
+        description="The token's subject or the API key's name; null for anonymous callers."
+    )
 
 
 @strawberry.type
 class Query:
     @strawberry.field(description="Health of the graph store behind the API.")
-    def store_health(self, info: Info) -> StoreHealth:
-        store: GraphStore = info.context["store"]
-        health = store.health()
+    async def store_health(self, info: Info[Context, None]) -> StoreHealth:
+        health = await info.context.in_thread(info.context.store.health)
         return StoreHealth(
             ok=health.ok,
             backend=health.backend,
-            location=health.location,
+            # a filesystem path or host is an attacker's map: admins only
+            location=health.location if info.context.principal.role.covers(Role.ADMIN) else None,
             detail=health.detail,
             nodes=health.facts.get("nodes"),
         )
 
+    @strawberry.field(description="Who the API takes the caller to be.")
+    def me(self, info: Info[Context, None]) -> PrincipalType:
+        principal = info.context.principal
+        return PrincipalType(role=principal.role, subject=principal.subject)
 
-schema = strawberry.Schema(query=Query)
+
+def build_schema(settings: Settings, query: type = Query, mutation: type | None = None) -> strawberry.Schema:
+    """The served schema: ``query`` (and ``mutation``) with the limits and error handling of ``settings``.
+
+    ``query`` is a parameter so tests (and later issues) can serve extra root fields through the same
+    machinery.
+    """
+    production = settings.api_mode == "production"
+    extensions: list[type[SchemaExtension] | Callable[[], SchemaExtension]] = [
+        *limit_extensions(Limits.from_settings(settings)),
+        ErrorShaping,
+    ]
+    if production:
+        extensions.append(DisableIntrospection)
+    return ApiSchema(
+        query=query,
+        mutation=mutation,
+        extensions=extensions,
+        # Without introspection, "Did you mean ...?" would still leak field names one guess at a time.
+        config=StrawberryConfig(disable_field_suggestions=production),
+    )
 
 
 def schema_sdl() -> str:
-    return schema.as_str() + "\n"
+    return strawberry.Schema(query=Query).as_str() + "\n"

@@ -7,6 +7,7 @@ import sys
 import typer
 from pydantic import ValidationError
 
+from entgraph.api.cli import api_key_app, api_token_command, serve_command
 from entgraph.errors import EntgraphError
 from entgraph.graph.cli import store_app
 from entgraph.loaders.cli import feeds_app, load_command
@@ -27,6 +28,9 @@ app.command("resolve")(resolve_command)
 app.command("evaluate")(evaluate_command)
 app.add_typer(export_app, name="export")
 app.add_typer(steward_app, name="steward")
+app.command("serve")(serve_command)
+app.add_typer(api_key_app, name="api-key")
+app.command("api-token")(api_token_command)
 
 
 @app.callback()

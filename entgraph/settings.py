@@ -7,8 +7,9 @@ reads the environment on its own.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
-from pydantic import AliasChoices, Field, SecretStr
+from pydantic import AliasChoices, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -47,10 +48,54 @@ class Settings(BaseSettings):
         default=None, description="Who is acting (steward judgements record it); else the login name."
     )
 
+    # -- the GraphQL API (entgraph serve) ---------------------------------------------------------
+    api_mode: Literal["development", "production"] = Field(
+        default="development",
+        description="'production' turns off GraphiQL, introspection and field suggestions.",
+    )
+    api_jwt_secret: SecretStr | None = Field(
+        default=None,
+        description="HS256 secret for bearer tokens (at least 32 characters); unset: tokens are refused.",
+    )
+    api_keys_file: Path | None = Field(
+        default=None,
+        description="File of API key hashes (TOML, or JSON if *.json); default $ENTGRAPH_HOME/api-keys.toml",
+    )
+    api_cors_origins: str = Field(
+        default="", description="Browser origins allowed to call the API, separated by ','; none by default."
+    )
+    api_max_depth: int = Field(default=10, ge=1, le=100, description="Deepest field nesting a query may use.")
+    api_max_aliases: int = Field(default=15, ge=0, le=1000, description="Most aliases a query may use.")
+    api_max_cost: int = Field(
+        default=5000, ge=1, description="Highest cost a query may have (see docs/api.md, limits)."
+    )
+
     neo4j_uri: str | None = Field(default=None, validation_alias=AliasChoices("NEO4J_URI"))
     neo4j_user: str = Field(default="neo4j", validation_alias=AliasChoices("NEO4J_USER"))
     neo4j_password: SecretStr = Field(default=SecretStr(""), validation_alias=AliasChoices("NEO4J_PASSWORD"))
     neo4j_database: str | None = Field(default=None, validation_alias=AliasChoices("NEO4J_DATABASE"))
+
+    @field_validator("api_jwt_secret")
+    @classmethod
+    def _long_enough(cls, secret: SecretStr | None) -> SecretStr | None:
+        if secret is not None and not secret.get_secret_value():
+            return None  # ENTGRAPH_API_JWT_SECRET= (empty) means unset
+        # A short HMAC secret can be brute-forced offline from one captured token.
+        if secret is not None and len(secret.get_secret_value()) < 32:
+            raise ValueError(
+                "must be at least 32 characters; make one with: "
+                "python -c 'import secrets; print(secrets.token_urlsafe(32))'"
+            )
+        return secret
+
+    @property
+    def api_keys_path(self) -> Path:
+        """Where API key hashes are kept: ``api_keys_file``, else ``$ENTGRAPH_HOME/api-keys.toml``."""
+        return self.api_keys_file or self.home / "api-keys.toml"
+
+    @property
+    def cors_origins(self) -> list[str]:
+        return [origin.strip() for origin in self.api_cors_origins.split(",") if origin.strip()]
 
     @property
     def spec_dirs(self) -> list[Path]:

@@ -1,0 +1,240 @@
+"""The FastAPI application: GraphQL at ``/graphql``, probes at ``/healthz`` and ``/readyz``.
+
+Everything the app needs is handed to :func:`create_app` (settings, and optionally an open store and a
+catalog, which tests and embedding programs pass in); nothing is read from module globals, so two apps
+with different settings can live in one process.
+
+Every response carries ``X-Request-ID`` (the caller's, if it sent a sane one, else a new one) and every
+request leaves one JSON line on the ``entgraph.api.access`` logger; errors logged elsewhere name the
+same request id, which is also what an ``INTERNAL`` error tells the client to quote.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import time
+import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from datetime import UTC, datetime
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.encoders import jsonable_encoder
+from fastapi.middleware.cors import CORSMiddleware
+from fastapi.responses import JSONResponse
+from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import Headers, MutableHeaders
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from strawberry.fastapi import GraphQLRouter
+
+from entgraph.api.auth import ApiKeyFile, Authenticator, Principal
+from entgraph.api.context import Context
+from entgraph.api.errors import ErrorCode, Unauthenticated, error_body, internal_message
+from entgraph.api.schema import Query, build_schema
+from entgraph.graph.port import GraphStore
+from entgraph.loaders.registry import Catalog
+from entgraph.settings import Settings
+
+access_log = logging.getLogger("entgraph.api.access")
+error_log = logging.getLogger("entgraph.api.errors")
+
+REQUEST_ID_HEADER = "X-Request-ID"
+# A caller's request id is echoed into our logs and headers: accept only short, plain tokens so it
+# cannot forge log lines or headers.
+_SANE_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
+
+
+class RequestLogMiddleware:
+    """Request id in and out, one JSON access-log line per request, and a JSON 500 for crashes.
+
+    A plain ASGI middleware (not ``BaseHTTPMiddleware``) so it sees the final status of every
+    response, including ones produced by inner middleware such as CORS preflights.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        offered = Headers(scope=scope).get(REQUEST_ID_HEADER)
+        request_id = offered if offered and _SANE_REQUEST_ID.match(offered) else uuid.uuid4().hex
+        # scope["state"] is what request.state reads: the context getter finds the id there and leaves
+        # the authenticated principal there for the access log.
+        state = scope.setdefault("state", {})
+        state["request_id"] = request_id
+        started = time.perf_counter()
+        status = 500
+        response_started = False
+
+        async def send_with_id(message: Message) -> None:
+            nonlocal status, response_started
+            if message["type"] == "http.response.start":
+                status, response_started = message["status"], True
+                MutableHeaders(scope=message)[REQUEST_ID_HEADER] = request_id
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_with_id)
+        except Exception:
+            error_log.exception(
+                "request %s: unhandled error on %s %s", request_id, scope["method"], scope["path"]
+            )
+            if response_started:
+                raise
+            body = json.dumps(
+                error_body(internal_message(request_id), ErrorCode.INTERNAL, requestId=request_id)
+            )
+            await send_with_id(
+                {
+                    "type": "http.response.start",
+                    "status": 500,
+                    "headers": [(b"content-type", b"application/json")],
+                }
+            )
+            await send({"type": "http.response.body", "body": body.encode()})
+        finally:
+            principal: Principal | None = state.get("principal")
+            access_log.info(
+                json.dumps(
+                    {
+                        "ts": datetime.now(UTC).isoformat(timespec="milliseconds"),
+                        "request_id": request_id,
+                        "method": scope["method"],
+                        # The path only: query strings can carry a whole GraphQL query and its variables.
+                        "path": scope["path"],
+                        "status": status,
+                        "duration_ms": round((time.perf_counter() - started) * 1000, 2),
+                        "role": principal.role.value if principal else None,
+                    }
+                )
+            )
+
+
+class _Resources:
+    """What the app holds for its lifetime; filled at start-up when not injected."""
+
+    def __init__(self, settings: Settings, store: GraphStore | None, catalog: Catalog | None) -> None:
+        self.settings = settings
+        self.store = store
+        self._catalog = catalog
+
+    @property
+    def catalog(self) -> Catalog:
+        if self._catalog is None:
+            self._catalog = Catalog.load(self.settings.spec_dirs)
+        return self._catalog
+
+    def open_store(self) -> GraphStore:
+        if self.store is None:
+            raise RuntimeError("the graph store is not open: run the app with its lifespan (start-up)")
+        return self.store
+
+
+def create_app(
+    settings: Settings,
+    store: GraphStore | None = None,
+    catalog: Catalog | None = None,
+    *,
+    query: type = Query,
+    mutation: type | None = None,
+) -> FastAPI:
+    """The API for ``settings``. Without ``store`` it opens one at start-up and closes it at shutdown;
+    a store passed in belongs to the caller and is left open. ``query``/``mutation`` replace the root
+    types (tests serve extra fields through the same limits, auth and error handling)."""
+    development = settings.api_mode == "development"
+    resources = _Resources(settings, store, catalog)
+    keys = ApiKeyFile(settings.api_keys_path)
+    keys.check()  # a malformed keys file stops the server at start-up, not at the first request
+    authenticator = Authenticator(settings.api_jwt_secret, keys)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        opened = None
+        if resources.store is None:
+            from entgraph.graph.connect import open_store
+
+            opened = resources.store = await run_in_threadpool(open_store, settings)
+        resources.catalog  # noqa: B018 - load the catalog now, not during the first request
+        try:
+            yield
+        finally:
+            if opened is not None:
+                opened.close()
+                resources.store = None
+
+    app = FastAPI(
+        title="entgraph",
+        lifespan=lifespan,
+        # The OpenAPI page only describes the probes and /graphql; keep it off in production.
+        openapi_url="/openapi.json" if development else None,
+    )
+
+    async def context_getter(request: Request) -> Context:
+        principal = authenticator.authenticate(request.headers)
+        request.state.principal = principal
+        return Context(
+            settings,
+            resources.open_store(),
+            resources.catalog,
+            principal,
+            request.state.request_id,
+        )
+
+    app.include_router(
+        GraphQLRouter(
+            build_schema(settings, query, mutation),
+            path="/graphql",
+            graphql_ide="graphiql" if development else None,
+            context_getter=context_getter,
+            subscription_protocols=(),  # no subscriptions: refuse WebSocket upgrades
+        )
+    )
+
+    @app.exception_handler(Unauthenticated)
+    async def unauthenticated(request: Request, exc: Unauthenticated) -> JSONResponse:
+        return JSONResponse(
+            error_body(exc.message, ErrorCode.UNAUTHENTICATED),
+            status_code=401,
+            headers={"WWW-Authenticate": "Bearer"},
+        )
+
+    @app.get("/healthz", include_in_schema=False)
+    def healthz() -> dict[str, str]:
+        """The process answers. Says nothing about the store: that is /readyz."""
+        return {"status": "alive"}
+
+    @app.get("/readyz", include_in_schema=False)
+    def readyz() -> JSONResponse:
+        """The store answers: 200 with its facts, else 503 with one line why. Runs in a thread pool."""
+        if resources.store is None:
+            return _unready("the graph store is not open yet")
+        try:
+            health = resources.store.health()
+        except Exception as exc:  # health() should not raise; if it does, the store is not usable
+            error_log.exception("store health check failed")
+            return _unready(f"store health check failed: {type(exc).__name__}")
+        if not health.ok:
+            return _unready(health.detail or "the graph store does not answer")
+        content: dict[str, Any] = {"status": "ready", "backend": health.backend, "facts": health.facts}
+        return JSONResponse(jsonable_encoder(content))
+
+    if settings.cors_origins:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=settings.cors_origins,
+            allow_methods=["GET", "POST"],
+            allow_headers=["Authorization", "Content-Type", "X-API-Key", REQUEST_ID_HEADER],
+            expose_headers=[REQUEST_ID_HEADER],
+        )
+    app.add_middleware(RequestLogMiddleware)  # added last: outermost, so it sees every response
+    return app
+
+
+def _unready(reason: str) -> JSONResponse:
+    one_line = " ".join(reason.split())[:500]
+    return JSONResponse({"status": "unavailable", "reason": one_line}, status_code=503)

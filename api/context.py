@@ -1,0 +1,65 @@
+"""The per-request context every resolver receives as ``info.context``.
+
+It is built fresh for each request by the app's context getter, after authentication, so nothing in it
+is shared between callers: in particular the DataLoaders, whose caches must never serve one caller's
+(masked or unmasked) results to another.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any, TypeVar
+
+from starlette.concurrency import run_in_threadpool
+from strawberry.dataloader import DataLoader
+from strawberry.fastapi import BaseContext
+
+from entgraph.api.auth import Principal
+from entgraph.api.masking import MaskKind, apply
+from entgraph.graph.port import GraphStore
+from entgraph.loaders.registry import Catalog
+from entgraph.loaders.spec import Sharing
+from entgraph.settings import Settings
+
+K = TypeVar("K")
+V = TypeVar("V")
+T = TypeVar("T")
+
+
+class Context(BaseContext):
+    def __init__(
+        self,
+        settings: Settings,
+        store: GraphStore,
+        catalog: Catalog,
+        principal: Principal,
+        request_id: str,
+    ) -> None:
+        super().__init__()  # request, response and background_tasks are filled in by the router
+        self.settings = settings
+        self.store = store
+        self.catalog = catalog
+        self.principal = principal
+        self.request_id = request_id
+        # DataLoaders by name, created on first use within this request (see ``loader``).
+        self.loaders: dict[str, DataLoader[Any, Any]] = {}
+
+    def loader(
+        self, name: str, load: Callable[[list[K]], Awaitable[Sequence[V | BaseException]]]
+    ) -> DataLoader[K, V]:
+        """This request's DataLoader ``name``, made from ``load`` the first time it is asked for.
+
+        Resolvers of one request that ask for the same name share one loader, so their keys are
+        batched into one store round trip.
+        """
+        if name not in self.loaders:
+            self.loaders[name] = DataLoader(load_fn=load)
+        return self.loaders[name]
+
+    async def in_thread(self, fn: Callable[..., T], *args: Any) -> T:
+        """Run a blocking call (the store's methods are blocking) off the event loop."""
+        return await run_in_threadpool(fn, *args)
+
+    def mask(self, sharing: Sharing, kind: MaskKind | str, value: Any) -> Any:
+        """``value`` as this caller may see it (see ``entgraph.api.masking``)."""
+        return apply(sharing, self.principal.role, kind, value)

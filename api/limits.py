@@ -1,0 +1,242 @@
+"""Query limits: refuse, before executing anything, a query too deep, too aliased or too costly.
+
+One GraphQL request can ask for the whole graph; these limits bound what one request may cost the store.
+They are checked as a validation rule on the parsed document, so a refused query runs no resolver and
+reads nothing. Each refusal is a ``LIMIT_EXCEEDED`` error naming the limit, its maximum and the
+query's figure (``extensions.limit``, ``max``, ``actual``).
+
+The rules (also in docs/api.md):
+
+- **depth** (``ENTGRAPH_API_MAX_DEPTH``, default 10): a root field is at depth 1, its sub-fields at 2,
+  and so on; fragments count where they are spread. ``{ storeHealth { ok } }`` has depth 2.
+- **aliases** (``ENTGRAPH_API_MAX_ALIASES``, default 15): every aliased field counts, once per place it
+  is executed (an aliased field in a fragment spread three times counts three times). Aliases are how
+  one request repeats an expensive field many times.
+- **cost** (``ENTGRAPH_API_MAX_COST``, default 5000): every field costs 1. A field returning a list of
+  objects costs ``1 + n × (cost of its selection)``, where ``n`` is its ``first`` or ``limit``
+  argument (literal or variable), or ``DEFAULT_LIST_SIZE`` (100) when it has neither or the value is
+  not a non-negative integer. Lists of scalars cost 1. The query's cost is the sum over its root
+  fields and must not exceed the maximum. So ``enterprises(first: 20) { name records(first: 10)
+  { id } }`` costs 1 + 20 × (1 + (1 + 10 × 1)) = 241. List resolvers must honour ``first``/``limit``
+  and cap unbounded lists at ``DEFAULT_LIST_SIZE`` for the estimate to hold.
+- **size**: a document of more than ``MAX_TOKENS`` tokens is not even parsed (Strawberry's
+  ``MaxTokensLimiter``), since parsing itself costs time and memory.
+
+Introspection fields (``__schema``, ``__type``, ``__typename``) are not counted; in production
+introspection is off altogether. Fragments are measured once each, so a document of nested fragment
+spreads cannot make the measurement itself expensive.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from graphql import (
+    DocumentNode,
+    FieldNode,
+    FragmentDefinitionNode,
+    FragmentSpreadNode,
+    GraphQLError,
+    GraphQLNamedType,
+    GraphQLSchema,
+    InlineFragmentNode,
+    IntValueNode,
+    OperationDefinitionNode,
+    SelectionSetNode,
+    ValidationRule,
+    VariableNode,
+    get_named_type,
+    is_list_type,
+    is_non_null_type,
+    value_from_ast_untyped,
+)
+from strawberry.extensions import MaxTokensLimiter, SchemaExtension
+
+from entgraph.api.errors import ErrorCode
+from entgraph.settings import Settings
+
+DEFAULT_LIST_SIZE = 100
+MAX_TOKENS = 10_000
+LIST_SIZE_ARGUMENTS = ("first", "limit")
+
+
+@dataclass(frozen=True)
+class Limits:
+    max_depth: int = 10
+    max_aliases: int = 15
+    max_cost: int = 5000
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> Limits:
+        return cls(settings.api_max_depth, settings.api_max_aliases, settings.api_max_cost)
+
+
+@dataclass(frozen=True)
+class Measure:
+    """What a selection set asks for: its depth, its aliases and its cost."""
+
+    depth: int = 0
+    aliases: int = 0
+    cost: int = 0
+
+    def __add__(self, other: Measure) -> Measure:  # selections side by side
+        return Measure(max(self.depth, other.depth), self.aliases + other.aliases, self.cost + other.cost)
+
+
+ZERO = Measure()
+
+
+class _Measurer:
+    def __init__(
+        self, schema: GraphQLSchema, document: DocumentNode, variables: Mapping[str, Any] | None
+    ) -> None:
+        self.schema = schema
+        self.variables = dict(variables or {})
+        self.fragments = {
+            d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)
+        }
+        self._measured: dict[str, Measure] = {}
+        self._in_progress: set[str] = set()  # cycles are invalid (and reported by graphql-core)
+        self._defaults: dict[str, Any] = {}
+
+    def operation(self, operation: OperationDefinitionNode) -> Measure:
+        self._defaults = {
+            v.variable.name.value: value_from_ast_untyped(v.default_value)
+            for v in operation.variable_definitions or ()
+            if v.default_value is not None
+        }
+        return self.selections(operation.selection_set, self.schema.get_root_type(operation.operation))
+
+    def selections(self, selection_set: SelectionSetNode | None, parent: GraphQLNamedType | None) -> Measure:
+        total = ZERO
+        for selection in selection_set.selections if selection_set else ():
+            if isinstance(selection, FieldNode):
+                total += self.field(selection, parent)
+            elif isinstance(selection, InlineFragmentNode):
+                condition = selection.type_condition
+                on = self.schema.get_type(condition.name.value) if condition else parent
+                total += self.selections(selection.selection_set, on)
+            elif isinstance(selection, FragmentSpreadNode):
+                total += self.fragment(selection.name.value)
+        return total
+
+    def fragment(self, name: str) -> Measure:
+        if name in self._measured:
+            return self._measured[name]
+        definition = self.fragments.get(name)
+        if definition is None or name in self._in_progress:
+            return ZERO
+        self._in_progress.add(name)
+        measure = self.selections(
+            definition.selection_set, self.schema.get_type(definition.type_condition.name.value)
+        )
+        self._in_progress.discard(name)
+        self._measured[name] = measure
+        return measure
+
+    def field(self, node: FieldNode, parent: GraphQLNamedType | None) -> Measure:
+        name = node.name.value
+        if name.startswith("__"):
+            return ZERO
+        fields = getattr(parent, "fields", None) or {}
+        definition = fields.get(name)  # None for an unknown field: validation reports it
+        aliases = 1 if node.alias else 0
+        if node.selection_set is None:
+            return Measure(1, aliases, 1)
+        child_type = get_named_type(definition.type) if definition else None
+        children = self.selections(node.selection_set, child_type)
+        times = self.list_size(node) if definition and _is_list(definition.type) else 1
+        return Measure(1 + children.depth, aliases + children.aliases, 1 + times * children.cost)
+
+    def list_size(self, node: FieldNode) -> int:
+        for argument in node.arguments or ():
+            if argument.name.value not in LIST_SIZE_ARGUMENTS:
+                continue
+            value: Any = None
+            if isinstance(argument.value, IntValueNode):
+                value = int(argument.value.value)
+            elif isinstance(argument.value, VariableNode):
+                variable = argument.value.name.value
+                value = self.variables.get(variable, self._defaults.get(variable))
+            if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
+                return value
+            return DEFAULT_LIST_SIZE
+        return DEFAULT_LIST_SIZE
+
+
+def _is_list(type_: Any) -> bool:
+    return is_list_type(type_.of_type if is_non_null_type(type_) else type_)
+
+
+def measure(
+    schema: GraphQLSchema,
+    document: DocumentNode,
+    variables: Mapping[str, Any] | None = None,
+    operation_name: str | None = None,
+) -> dict[str, Measure]:
+    """Depth, aliases and cost of each operation in ``document`` (of the named one, if given)."""
+    measurer = _Measurer(schema, document, variables)
+    found = {}
+    for definition in document.definitions:
+        if not isinstance(definition, OperationDefinitionNode):
+            continue
+        name = definition.name.value if definition.name else ""
+        if operation_name and name != operation_name:
+            continue
+        found[name] = measurer.operation(definition)
+    return found
+
+
+def limits_rule(
+    limits: Limits, variables: Mapping[str, Any] | None, operation_name: str | None
+) -> type[ValidationRule]:
+    """A graphql-core validation rule enforcing ``limits`` on one request's document."""
+
+    class QueryLimitsRule(ValidationRule):
+        def enter_document(self, node: DocumentNode, *_: Any) -> None:
+            measures = measure(self.context.schema, node, variables, operation_name)
+            for operation, m in measures.items():
+                for limit, actual, maximum in (
+                    ("depth", m.depth, limits.max_depth),
+                    ("aliases", m.aliases, limits.max_aliases),
+                    ("cost", m.cost, limits.max_cost),
+                ):
+                    if actual > maximum:
+                        what = f"operation {operation!r}" if operation else "the query"
+                        self.report_error(
+                            GraphQLError(
+                                f"{what} exceeds the {limit} limit: {actual} > {maximum}",
+                                extensions={
+                                    "code": ErrorCode.LIMIT_EXCEEDED.value,
+                                    "limit": limit,
+                                    "max": maximum,
+                                    "actual": actual,
+                                },
+                            )
+                        )
+
+    return QueryLimitsRule
+
+
+class QueryLimits(SchemaExtension):
+    """Adds :func:`limits_rule` to each request's validation, with that request's variables."""
+
+    def __init__(self, limits: Limits) -> None:
+        self.limits = limits
+
+    def on_operation(self) -> Iterator[None]:
+        context = self.execution_context
+        rule = limits_rule(self.limits, context.variables, context.operation_name)
+        context.validation_rules = (*context.validation_rules, rule)
+        yield
+
+
+def limit_extensions(limits: Limits) -> list[Callable[[], SchemaExtension]]:
+    """Schema extension factories (one instance per request, as Strawberry asks) for ``limits``."""
+    return [
+        functools.partial(MaxTokensLimiter, max_token_count=MAX_TOKENS),
+        functools.partial(QueryLimits, limits),
+    ]
