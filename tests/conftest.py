@@ -26,6 +26,15 @@ def shared_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Embedded
 
 
 @pytest.fixture
+def falkordb_graph(shared_server: EmbeddedServer) -> Iterator[FalkorDBStore]:
+    """A fresh graph on the shared embedded server, cleared afterwards (FalkorDB only)."""
+    opened = FalkorDBStore(f"t-{uuid.uuid4().hex[:12]}", server=shared_server)
+    yield opened
+    opened.clear()
+    opened.close()
+
+
+@pytest.fixture
 def server(tmp_path: Path) -> Iterator[EmbeddedServer]:
     """A private embedded server, for tests that stop, kill or restart it."""
     srv = EmbeddedServer(tmp_path / "home", start_timeout=30)

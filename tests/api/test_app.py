@@ -45,11 +45,8 @@ def catalog() -> Catalog:
 
 
 @pytest.fixture
-def store(shared_server: EmbeddedServer) -> Iterator[FalkorDBStore]:
-    opened = FalkorDBStore(f"api-{uuid.uuid4().hex[:10]}", server=shared_server)
-    yield opened
-    opened.clear()
-    opened.close()
+def store(falkordb_graph: FalkorDBStore) -> FalkorDBStore:
+    return falkordb_graph
 
 
 @pytest.fixture

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -24,7 +23,6 @@ from entgraph.api.context import Context
 from entgraph.api.schema import Query
 from entgraph.cli import app as cli_app
 from entgraph.errors import ConfigurationError
-from entgraph.graph import EmbeddedServer
 from entgraph.graph.falkordb_store import FalkorDBStore
 from entgraph.loaders.registry import Catalog
 from entgraph.settings import Settings
@@ -54,11 +52,8 @@ def catalog() -> Catalog:
 
 
 @pytest.fixture
-def store(shared_server: EmbeddedServer) -> Iterator[FalkorDBStore]:
-    opened = FalkorDBStore(f"api-{uuid.uuid4().hex[:10]}", server=shared_server)
-    yield opened
-    opened.clear()
-    opened.close()
+def store(falkordb_graph: FalkorDBStore) -> FalkorDBStore:
+    return falkordb_graph
 
 
 @strawberry.type

@@ -4,14 +4,11 @@ reported to the clerk, and loading it all again changes nothing."""
 from __future__ import annotations
 
 import csv
-import uuid
-from collections.abc import Iterator
 from pathlib import Path
 
 import openpyxl
 import pytest
 
-from entgraph.graph import EmbeddedServer
 from entgraph.graph.falkordb_store import FalkorDBStore
 from entgraph.loaders.engine import Loader
 from entgraph.loaders.registry import Catalog
@@ -26,11 +23,8 @@ def city(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture
-def store(shared_server: EmbeddedServer) -> Iterator[FalkorDBStore]:
-    opened = FalkorDBStore(f"city-{uuid.uuid4().hex[:10]}", server=shared_server)
-    yield opened
-    opened.clear()
-    opened.close()
+def store(falkordb_graph: FalkorDBStore) -> FalkorDBStore:
+    return falkordb_graph
 
 
 def reported_rows(report: Path) -> set[tuple[str, int]]:
