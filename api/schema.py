@@ -14,10 +14,12 @@ from collections.abc import Callable
 import strawberry
 from strawberry.extensions import DisableIntrospection, SchemaExtension
 from strawberry.schema.config import StrawberryConfig
+from strawberry.tools import merge_types
 from strawberry.types import Info
 
 from entgraph.api.auth import Role
 from entgraph.api.context import Context
+from entgraph.api.enterprise import EnterpriseQuery
 from entgraph.api.errors import ApiSchema, ErrorShaping
 from entgraph.api.limits import Limits, limit_extensions
 from entgraph.settings import Settings
@@ -45,7 +47,7 @@ class PrincipalType:
 
 
 @strawberry.type
-class Query:
+class PlatformQuery:
     @strawberry.field(description="Health of the graph store behind the API.")
     async def store_health(self, info: Info[Context, None]) -> StoreHealth:
         health = await info.context.in_thread(info.context.store.health)
@@ -62,6 +64,11 @@ class Query:
     def me(self, info: Info[Context, None]) -> PrincipalType:
         principal = info.context.principal
         return PrincipalType(role=principal.role, subject=principal.subject)
+
+
+# The root query: each domain module defines its own root type beside its resolvers; they are merged
+# here, in one place, so the SDL has one Query.
+Query = merge_types("Query", (PlatformQuery, EnterpriseQuery))
 
 
 def build_schema(settings: Settings, query: type = Query, mutation: type | None = None) -> strawberry.Schema:

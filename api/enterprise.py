@@ -1,0 +1,648 @@
+"""The enterprise panorama: ``enterprise``, ``enterprises`` and the ``Enterprise`` type.
+
+:class:`EnterpriseQuery` holds the root fields; the lead merges it into ``Query``. Every list or
+neighbour of an enterprise is read through a per-request DataLoader keyed by enterprise id (Cypher in
+``graph/api_queries.py``, one ``UNWIND $ids`` statement per loader), so a panorama costs the same few
+store round trips whether the enterprise has two records or two thousand, and a page of 20 enterprises
+costs the same as one.
+
+Personal fields (the phone and the legal representative) go through ``info.context.mask`` with the
+sharing of the catalog column the golden value came from (``golden_sources``); when that column is
+unknown they are treated as personal, 有条件使用 data.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from collections.abc import Callable, Hashable, Sequence
+from enum import StrEnum
+from typing import Any, TypeVar
+
+import strawberry
+from strawberry.types import Info
+
+from entgraph.api.context import Context
+from entgraph.api.errors import BadInput, NotFound
+from entgraph.api.masking import Decision, MaskKind, column_sharing, mask_kind, policy
+from entgraph.errors import ConfigurationError
+from entgraph.graph import api_queries
+from entgraph.loaders.spec import Sharing
+from entgraph.resolution.mentions import ATTRIBUTE_ROLES
+
+MAX_PAGE = 100  # hard cap on ``first`` of every list here (the cost limit assumes lists honour it)
+_SEARCH_CANDIDATES = 1000  # full-text hits considered before paging by id
+
+K = TypeVar("K", bound=Hashable)
+
+# Golden fields that are personal whatever dataset they came from when the catalog cannot say.
+_PERSONAL: dict[str, MaskKind] = {"legal_rep": MaskKind.PERSON_NAME, "phone": MaskKind.PHONE}
+_UNKNOWN_PERSONAL = Sharing(personal=True)
+_FIELD_ROLES = {field: role for role, field in ATTRIBUTE_ROLES.items()}
+GOLDEN_FIELDS = (
+    "legal_rep",
+    "phone",
+    "address",
+    "town",
+    "industry_code",
+    "entity_type",
+    "registered_capital",
+    "established",
+    "status",
+)
+
+
+def _check_first(first: int) -> int:
+    if first < 0 or first > MAX_PAGE:
+        raise BadInput(f"first must be between 0 and {MAX_PAGE}", argument="first", max=MAX_PAGE)
+    return first
+
+
+# --- loaders ---------------------------------------------------------------------------------------
+
+
+def _loader(
+    info: Info[Context, None], name: str, fetch: Callable[[list[K]], dict[K, Any]], default: Any = None
+) -> Any:
+    """This request's loader ``name``: keys batched into one ``fetch`` call, run off the event loop."""
+    context = info.context
+
+    async def load(keys: list[K]) -> Sequence[Any]:
+        found = await context.in_thread(fetch, keys)
+        return [found.get(key, default) for key in keys]
+
+    return context.loader(name, load)
+
+
+def _by_id(rows: list[dict[str, Any]], column: str) -> dict[str, Any]:
+    return {row["id"]: row[column] for row in rows}
+
+
+def _grouped(rows: list[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
+    out: dict[str, list[dict[str, Any]]] = {}
+    for row in rows:
+        out.setdefault(row["id"], []).append(row)
+    return out
+
+
+def _limited(
+    fetch: Callable[[list[str], int], dict[str, list[Any]]],
+) -> Callable[[list[tuple[str, int]]], dict[tuple[str, int], list[Any]]]:
+    """Turn a fetch by (ids, limit) into one keyed by (id, first): one read with the largest limit."""
+
+    def run(keys: list[tuple[str, int]]) -> dict[tuple[str, int], list[Any]]:
+        found = fetch(sorted({k[0] for k in keys}), max(k[1] for k in keys))
+        return {(eid, first): found.get(eid, [])[:first] for eid, first in keys}
+
+    return run
+
+
+def node_loader(info: Info[Context, None]) -> Any:
+    store = info.context.store
+    return _loader(info, "enterprise.node", lambda ids: _by_id(api_queries.enterprises(store, ids), "e"))
+
+
+def survivor_loader(info: Info[Context, None]) -> Any:
+    store = info.context.store
+    return _loader(
+        info, "enterprise.survivor", lambda ids: _by_id(api_queries.lookup_ids(store, ids), "survivor")
+    )
+
+
+def code_loader(info: Info[Context, None]) -> Any:
+    store = info.context.store
+
+    def fetch(codes: list[str]) -> dict[str, str]:
+        found: dict[str, str] = {}
+        for row in api_queries.ids_by_credit_code(store, codes):
+            found.setdefault(row["code"], row["id"])  # ordered by id: a stable pick among duplicates
+        return found
+
+    return _loader(info, "enterprise.by_code", fetch)
+
+
+def records_loader(info: Info[Context, None]) -> Any:
+    store = info.context.store
+    fetch = _limited(lambda ids, n: _by_id(api_queries.source_records(store, ids, n), "records"))
+    return _loader(info, "enterprise.records", fetch, [])
+
+
+def family_loader(info: Info[Context, None]) -> Any:
+    store = info.context.store
+    return _loader(
+        info, "enterprise.family", lambda ids: {r["id"]: r for r in api_queries.family(store, ids)}
+    )
+
+
+def facts_loader(info: Info[Context, None]) -> Any:
+    store = info.context.store
+    return _loader(info, "enterprise.facts", lambda ids: _grouped(api_queries.facts(store, ids)), [])
+
+
+def related_loader(info: Info[Context, None]) -> Any:
+    store = info.context.store
+    fetch = _limited(lambda ids, n: _grouped(api_queries.related(store, ids, n)))
+    return _loader(info, "enterprise.related", fetch, [])
+
+
+async def _enterprises(info: Info[Context, None], ids: Sequence[str]) -> list[Enterprise]:
+    nodes = await node_loader(info).load_many(list(ids))
+    return [Enterprise(props=node) for node in nodes if node is not None]
+
+
+# --- masking ---------------------------------------------------------------------------------------
+
+
+def _golden_sources(props: dict[str, Any]) -> dict[str, list[Any]]:
+    try:
+        sources = json.loads(props.get("golden_sources") or "{}")
+    except ValueError:
+        return {}
+    return sources if isinstance(sources, dict) else {}
+
+
+def _spec(context: Context, dataset: str | None) -> Any:
+    if not dataset:
+        return None
+    try:
+        return context.catalog.get(dataset).spec
+    except ConfigurationError:  # a dataset no longer in the catalog
+        return None
+
+
+def _field_policy(context: Context, field: str, dataset: str | None) -> tuple[Sharing, MaskKind] | None:
+    """Sharing and mask kind of a personal golden ``field`` whose value came from ``dataset``."""
+    if field not in _PERSONAL:
+        return None
+    spec = _spec(context, dataset)
+    role = _FIELD_ROLES.get(field)
+    for column in spec.columns if spec else ():
+        if column.role is role and column.party == "subject":
+            return column_sharing(spec, column.field), mask_kind(column)
+    return _UNKNOWN_PERSONAL, _PERSONAL[field]
+
+
+def _shown(context: Context, props: dict[str, Any], field: str) -> Any:
+    value = props.get(field)
+    source = _golden_sources(props).get(field) or [None, None]
+    rule = _field_policy(context, field, source[1])
+    if rule is None or value is None:
+        return value
+    return context.mask(rule[0], rule[1], value)
+
+
+# --- types -----------------------------------------------------------------------------------------
+
+
+@strawberry.type(description="One golden-record value and the source record it was taken from.")
+class GoldenField:
+    field: str = strawberry.field(description="The golden field (snake_case, e.g. legal_rep).")
+    value: str | None = strawberry.field(description="As the caller may see it (masked or null).")
+    source_record_id: str | None
+    dataset: str | None
+    department: str | None
+
+
+@strawberry.type(description="A department row linked to an enterprise, with its provenance.")
+class SourceRecord:
+    id: str
+    dataset: str
+    department: str | None
+    file_name: str | None
+    sheet: str | None
+    row: int | None
+    loaded_at: str | None
+    party: str | None = strawberry.field(description="The enterprise's party on the row (subject, ...).")
+    method: str | None = strawberry.field(description="How resolution linked it (credit_code, splink, ...).")
+    probability: float | None
+
+
+@strawberry.type
+class Town:
+    name: str
+
+
+@strawberry.type
+class Park:
+    name: str
+
+
+@strawberry.type
+class Industry:
+    code: str | None
+    name: str | None
+
+
+@strawberry.type(description="Membership of an industry chain, as one year's row states it.")
+class ChainMembership:
+    name: str
+    position: str | None = strawberry.field(description="上游 / 中游 / 下游")
+    year: str | None
+
+
+@strawberry.type(description="An honour or recognition (高新技术企业, 专精特新, ...).")
+class Honour:
+    key: str
+    kind: str | None
+    recognised_on: str | None
+
+
+@strawberry.type(description="A credit event (红名单, 失信被执行人, 行政处罚, ...). Credit data.")
+class CreditEvent:
+    key: str
+    kind: str | None
+    document_no: str | None
+    authority: str | None
+    decided_on: str | None
+    valid_until: str | None
+    reason: str | None
+
+
+@strawberry.type(description="A land parcel a record of the enterprise concerns.")
+class Parcel:
+    key: str
+    parcel_no: str | None
+    location: str | None
+    area: float | None = strawberry.field(description="Square metres.")
+    party: str | None = strawberry.field(description="The enterprise's party on the record.")
+
+
+@strawberry.enum(description="What the enterprise is to a mortgage.")
+class MortgageRole(StrEnum):
+    MORTGAGOR = "mortgagor"
+    MORTGAGEE = "mortgagee"
+
+
+@strawberry.type
+class Mortgage:
+    key: str
+    role: MortgageRole
+    amount: float | None = strawberry.field(description="Yuan.")
+    registered_on: str | None
+    registration_type: str | None
+
+
+@strawberry.enum(description="Why two enterprises are related.")
+class RelationReason(StrEnum):
+    LEGAL_REP_AND_PHONE = "LEGAL_REP_AND_PHONE"
+    PHONE = "PHONE"
+    ADDRESS = "ADDRESS"
+    PARCEL = "PARCEL"
+    MORTGAGE = "MORTGAGE"
+
+
+@strawberry.type
+class Relation:
+    enterprise: Enterprise
+    reason: RelationReason
+
+
+def _text(value: Any) -> str | None:
+    return None if value is None else str(value)
+
+
+def _facts(rows: list[dict[str, Any]], relation: str, subject_only: bool = True) -> list[dict[str, Any]]:
+    rows = [r for r in rows if r["relation"] == api_queries.FACT_RELATIONS[relation]]
+    return [r for r in rows if r["party"] == "subject"] if subject_only else rows
+
+
+def _distinct(items: list[Any]) -> list[Any]:
+    # dataclass-like strawberry types are not hashable; their repr is a stable identity here.
+    seen: dict[str, Any] = {}
+    for item in items:
+        seen.setdefault(repr(item), item)
+    return list(seen.values())
+
+
+@strawberry.type(description="A canonical enterprise: its golden record, sources and everything linked.")
+class Enterprise:
+    props: strawberry.Private[dict[str, Any]]
+    redirected_from: str | None = strawberry.field(
+        default=None, description="The merged-away id that was asked for, when it redirected here."
+    )
+
+    @strawberry.field
+    def id(self) -> str:
+        return self.props["id"]
+
+    @strawberry.field
+    def credit_code(self) -> str | None:
+        return self.props.get("credit_code")
+
+    @strawberry.field
+    def name(self) -> str | None:
+        return self.props.get("name")
+
+    @strawberry.field(description="enterprise / individual_business / branch")
+    def kind(self) -> str | None:
+        return self.props.get("kind")
+
+    @strawberry.field(description="True while the id is a provisional P-<digest> (no valid code seen).")
+    def provisional(self) -> bool:
+        return bool(self.props.get("provisional"))
+
+    @strawberry.field
+    def former_names(self) -> list[str]:
+        return list(self.props.get("former_names") or [])
+
+    @strawberry.field(description="The golden legal representative's name (personal data: masked by role).")
+    def legal_rep(self, info: Info[Context, None]) -> str | None:
+        return _shown(info.context, self.props, "legal_rep")
+
+    @strawberry.field(description="Personal data: masked by role.")
+    def phone(self, info: Info[Context, None]) -> str | None:
+        return _shown(info.context, self.props, "phone")
+
+    @strawberry.field
+    def address(self) -> str | None:
+        return self.props.get("address")
+
+    @strawberry.field
+    def town(self) -> str | None:
+        return self.props.get("town")
+
+    @strawberry.field
+    def industry_code(self) -> str | None:
+        return self.props.get("industry_code")
+
+    @strawberry.field
+    def entity_type(self) -> str | None:
+        return self.props.get("entity_type")
+
+    @strawberry.field
+    def registered_capital(self) -> float | None:
+        value = self.props.get("registered_capital")
+        return float(value) if isinstance(value, int | float) else None
+
+    @strawberry.field
+    def established(self) -> str | None:
+        return _text(self.props.get("established"))
+
+    @strawberry.field
+    def status(self) -> str | None:
+        return self.props.get("status")
+
+    @strawberry.field(description="Each golden field with the record, dataset and department it came from.")
+    def golden_record(self, info: Info[Context, None]) -> list[GoldenField]:
+        sources = _golden_sources(self.props)
+        fields = []
+        for field in GOLDEN_FIELDS:
+            source = sources.get(field)
+            if self.props.get(field) is None or not source:
+                continue
+            spec = _spec(info.context, source[1])
+            fields.append(
+                GoldenField(
+                    field=field,
+                    value=_text(_shown(info.context, self.props, field)),
+                    source_record_id=source[0],
+                    dataset=source[1],
+                    department=spec.department if spec else None,
+                )
+            )
+        return fields
+
+    @strawberry.field(description="Linked records (any party), newest load first.")
+    async def source_records(self, info: Info[Context, None], first: int = 50) -> list[SourceRecord]:
+        rows = await records_loader(info).load((self.props["id"], _check_first(first)))
+        return [SourceRecord(**row) for row in rows]
+
+    @strawberry.field(description="The enterprise this one is a branch (分公司) of.")
+    async def parent(self, info: Info[Context, None]) -> Enterprise | None:
+        family = await family_loader(info).load(self.props["id"])
+        if not family or not family["parent"]:
+            return None
+        node = await node_loader(info).load(family["parent"])
+        return Enterprise(props=node) if node else None
+
+    @strawberry.field
+    async def branches(self, info: Info[Context, None]) -> list[Enterprise]:
+        family = await family_loader(info).load(self.props["id"])
+        return await _enterprises(info, sorted(family["branches"]) if family else [])
+
+    async def _fact_rows(self, info: Info[Context, None]) -> list[dict[str, Any]]:
+        return await facts_loader(info).load(self.props["id"])
+
+    @strawberry.field(description="Towns its records place it in (derived from the rows).")
+    async def towns(self, info: Info[Context, None]) -> list[Town]:
+        rows = _facts(await self._fact_rows(info), "towns")
+        return _distinct([Town(name=r["node"].get("name") or r["node"]["key"]) for r in rows])
+
+    @strawberry.field
+    async def parks(self, info: Info[Context, None]) -> list[Park]:
+        rows = _facts(await self._fact_rows(info), "parks")
+        return _distinct([Park(name=r["node"].get("name") or r["node"]["key"]) for r in rows])
+
+    @strawberry.field
+    async def industries(self, info: Info[Context, None]) -> list[Industry]:
+        rows = _facts(await self._fact_rows(info), "industries")
+        return _distinct([Industry(code=r["node"].get("code"), name=r["node"].get("name")) for r in rows])
+
+    @strawberry.field
+    async def chains(self, info: Info[Context, None]) -> list[ChainMembership]:
+        rows = _facts(await self._fact_rows(info), "chains")
+        items = [
+            ChainMembership(
+                name=r["node"].get("name") or r["node"]["key"],
+                position=r["record"]["position"],
+                year=_text(r["record"]["year"]),
+            )
+            for r in rows
+        ]
+        return sorted(_distinct(items), key=lambda c: (c.name, c.year or ""))
+
+    @strawberry.field
+    async def honours(self, info: Info[Context, None]) -> list[Honour]:
+        rows = _facts(await self._fact_rows(info), "honours")
+        items = [
+            Honour(key=n["key"], kind=n.get("kind"), recognised_on=_text(n.get("recognised_on")))
+            for n in (r["node"] for r in rows)
+        ]
+        return sorted(_distinct(items), key=lambda h: h.key)
+
+    @strawberry.field(description="Credit data: empty for roles not cleared for it (public).")
+    async def credit_events(self, info: Info[Context, None]) -> list[CreditEvent]:
+        if policy(Sharing(credit=True), info.context.principal.role) is Decision.NULL:
+            return []
+        rows = _facts(await self._fact_rows(info), "credit_events")
+        items = [
+            CreditEvent(
+                key=n["key"],
+                kind=n.get("kind"),
+                document_no=_text(n.get("document_no")),
+                authority=n.get("authority"),
+                decided_on=_text(n.get("decided_on")),
+                valid_until=_text(n.get("valid_until")),
+                reason=n.get("reason"),
+            )
+            for n in (r["node"] for r in rows)
+        ]
+        return sorted(_distinct(items), key=lambda e: e.key)
+
+    @strawberry.field(description="Land parcels its records concern, whatever its party on them.")
+    async def parcels(self, info: Info[Context, None]) -> list[Parcel]:
+        rows = _facts(await self._fact_rows(info), "parcels", subject_only=False)
+        items = [
+            Parcel(
+                key=r["node"]["key"],
+                parcel_no=_text(r["node"].get("parcel_no")),
+                location=r["node"].get("location"),
+                area=r["node"].get("area"),
+                party=r["party"],
+            )
+            for r in rows
+        ]
+        return sorted(_distinct(items), key=lambda p: (p.key, p.party or ""))
+
+    @strawberry.field(description="Mortgages it gave (mortgagor, the record's subject) or holds (mortgagee).")
+    async def mortgages(self, info: Info[Context, None]) -> list[Mortgage]:
+        roles = {"subject": MortgageRole.MORTGAGOR, "mortgagee": MortgageRole.MORTGAGEE}
+        rows = _facts(await self._fact_rows(info), "mortgages", subject_only=False)
+        items = [
+            Mortgage(
+                key=r["node"]["key"],
+                role=roles[r["party"]],
+                amount=r["node"].get("mortgage_amount"),
+                registered_on=_text(r["node"].get("registered_on")),
+                registration_type=r["node"].get("registration_type"),
+            )
+            for r in rows
+            if r["party"] in roles
+        ]
+        return sorted(_distinct(items), key=lambda m: (m.key, m.role.value))
+
+    @strawberry.field(
+        description="Enterprises sharing a legal representative and phone, a phone, an address, a land "
+        "parcel or a mortgage with this one."
+    )
+    async def related(self, info: Info[Context, None], first: int = 20) -> list[Relation]:
+        rows = await related_loader(info).load((self.props["id"], _check_first(first)))
+        order = list(RelationReason)
+        rows = sorted(rows, key=lambda r: (order.index(RelationReason(r["reason"])), r["other"]))[:first]
+        nodes = await node_loader(info).load_many([r["other"] for r in rows])
+        return [
+            Relation(enterprise=Enterprise(props=node), reason=RelationReason(row["reason"]))
+            for row, node in zip(rows, nodes, strict=True)
+            if node is not None
+        ]
+
+
+# --- connection ------------------------------------------------------------------------------------
+
+
+@strawberry.type
+class PageInfo:
+    has_next_page: bool
+    end_cursor: str | None
+
+
+@strawberry.type
+class EnterpriseEdge:
+    cursor: str
+    node: Enterprise
+
+
+@strawberry.type(description="A page of enterprises in id order (relay-style).")
+class EnterpriseConnection:
+    edges: list[EnterpriseEdge]
+    page_info: PageInfo
+    search_ids: strawberry.Private[list[str] | None]
+    town_filter: strawberry.Private[str | None]
+
+    @strawberry.field(description="How many enterprises match, over all pages.")
+    async def total_count(self, info: Info[Context, None]) -> int:
+        store = info.context.store
+        return await info.context.in_thread(
+            api_queries.enterprise_count, store, self.search_ids, self.town_filter
+        )
+
+
+_CURSOR_PREFIX = "enterprise:"
+
+
+def encode_cursor(enterprise_id: str) -> str:
+    return base64.urlsafe_b64encode((_CURSOR_PREFIX + enterprise_id).encode()).decode()
+
+
+def decode_cursor(cursor: str) -> str:
+    try:
+        text = base64.urlsafe_b64decode(cursor.encode()).decode()
+    except (binascii.Error, UnicodeDecodeError, ValueError):
+        text = ""
+    if not text.startswith(_CURSOR_PREFIX):
+        raise BadInput("after is not a cursor this API returned", argument="after")
+    return text.removeprefix(_CURSOR_PREFIX)
+
+
+# --- root fields -----------------------------------------------------------------------------------
+
+
+async def _find(info: Info[Context, None], enterprise_id: str | None, credit_code: str | None) -> Enterprise:
+    if (enterprise_id is None) == (credit_code is None):
+        raise BadInput("give exactly one of id and creditCode")
+    wanted = enterprise_id
+    if credit_code is not None:
+        wanted = await code_loader(info).load(credit_code.strip().upper())
+    survivor = await survivor_loader(info).load(wanted) if wanted else None
+    node = await node_loader(info).load(survivor) if survivor else None
+    if node is None:
+        asked = f"id {enterprise_id}" if enterprise_id is not None else f"credit code {credit_code}"
+        raise NotFound(f"no enterprise with {asked}")
+    return Enterprise(props=node, redirected_from=wanted if wanted != survivor else None)
+
+
+def _page_ids(
+    info: Info[Context, None], search: str | None, town: str | None, after: str, first: int
+) -> Callable[[], tuple[list[str] | None, list[str]]]:
+    store = info.context.store
+
+    def run() -> tuple[list[str] | None, list[str]]:
+        found = None
+        if search is not None and search.strip():
+            found = api_queries.search_ids(store, search.strip(), _SEARCH_CANDIDATES)
+        # One more than asked for tells whether there is a next page without a count.
+        return found, api_queries.enterprise_page(store, found, town, after, first + 1)
+
+    return run
+
+
+@strawberry.type
+class EnterpriseQuery:
+    @strawberry.field(
+        description="One enterprise by id or by credit code (exactly one). A merged-away id returns "
+        "its survivor, with redirectedFrom set."
+    )
+    async def enterprise(
+        self,
+        info: Info[Context, None],
+        id: str | None = None,
+        credit_code: str | None = None,
+    ) -> Enterprise:
+        return await _find(info, id, credit_code)
+
+    @strawberry.field(description="Enterprises in id order, optionally by name search and town.")
+    async def enterprises(
+        self,
+        info: Info[Context, None],
+        search: str | None = None,
+        town: str | None = None,
+        first: int = 20,
+        after: str | None = None,
+    ) -> EnterpriseConnection:
+        first = _check_first(first)
+        after_id = decode_cursor(after) if after else ""
+        found, ids = await info.context.in_thread(_page_ids(info, search, town, after_id, first))
+        page = await _enterprises(info, ids[:first])
+        edges = [EnterpriseEdge(cursor=encode_cursor(e.props["id"]), node=e) for e in page]
+        return EnterpriseConnection(
+            edges=edges,
+            page_info=PageInfo(
+                has_next_page=len(ids) > first, end_cursor=edges[-1].cursor if edges else None
+            ),
+            search_ids=found,
+            town_filter=town,
+        )
+
+
+__all__ = ["Enterprise", "EnterpriseConnection", "EnterpriseQuery", "encode_cursor"]

@@ -1,0 +1,196 @@
+"""All Cypher the enterprise API needs (``api/enterprise.py``).
+
+Every function that serves a per-enterprise field takes a *list* of enterprise ids and answers for all
+of them in one statement (``UNWIND $ids``): the API's DataLoaders collect the ids of one request and call
+these once, so a panorama costs a fixed number of round trips however many records or facts it shows.
+
+Merged-away enterprises (those with a ``REDIRECTS_TO``) are never listed; looking one up by id finds
+its survivor (:func:`lookup_ids`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from entgraph.graph.port import GraphStore, Row
+from entgraph.graph.search_text import search_tokens
+
+# Record -> fact-node relations the panorama shows, by the API field that lists them. The relation
+# names are those of the catalog's ``[[nodes]]`` and of ``loaders/records.py::_links``.
+FACT_RELATIONS: dict[str, str] = {
+    "towns": "IN_TOWN",
+    "parks": "IN_PARK",
+    "industries": "IN_INDUSTRY",
+    "chains": "IN_CHAIN",
+    "honours": "AWARDS",
+    "credit_events": "RECORDS_EVENT",
+    "parcels": "CONCERNS_PARCEL",
+    "mortgages": "SECURED_BY",
+}
+
+# Longest REDIRECTS_TO chain followed: a merge of a merged survivor adds one hop; 10 is generous.
+_MAX_REDIRECT_HOPS = 10
+
+
+def lookup_ids(store: GraphStore, ids: Sequence[str]) -> list[Row]:
+    """For each known id: ``{id, survivor}``, the survivor being the end of its REDIRECTS_TO chain (or
+    the id itself when it was never merged). Unknown ids have no row."""
+    return store.read(
+        "UNWIND $ids AS id MATCH (e:Enterprise {id: id}) "
+        f"OPTIONAL MATCH (e)-[:REDIRECTS_TO*1..{_MAX_REDIRECT_HOPS}]->(s:Enterprise) "
+        "WHERE NOT (s)-[:REDIRECTS_TO]->() "
+        "RETURN id, coalesce(s.id, e.id) AS survivor",
+        {"ids": list(ids)},
+    )
+
+
+def ids_by_credit_code(store: GraphStore, codes: Sequence[str]) -> list[Row]:
+    """``{code, id}`` for enterprises carrying the given credit codes (merged-away ones included:
+    :func:`lookup_ids` then takes them to their survivor)."""
+    return store.read(
+        "UNWIND $codes AS code MATCH (e:Enterprise {credit_code: code}) RETURN code, e.id AS id ORDER BY id",
+        {"codes": list(codes)},
+    )
+
+
+def enterprises(store: GraphStore, ids: Sequence[str]) -> list[Row]:
+    """``{id, e}``: the node properties of each known enterprise."""
+    return store.read(
+        "UNWIND $ids AS id MATCH (e:Enterprise {id: id}) RETURN id, properties(e) AS e",
+        {"ids": list(ids)},
+    )
+
+
+def source_records(store: GraphStore, ids: Sequence[str], limit: int) -> list[Row]:
+    """``{id, records}``: up to ``limit`` records linked to each enterprise (any party), newest load
+    first, each with its provenance and the link's party, method and probability."""
+    return store.read(
+        "UNWIND $ids AS id MATCH (r:SourceRecord)-[a:ABOUT]->(:Enterprise {id: id}) "
+        "WITH id, r, a ORDER BY r.loaded_at DESC, r.id "
+        "WITH id, collect({id: r.id, dataset: r.dataset, department: r.department, "
+        "file_name: r.file_name, sheet: r.sheet, row: r.row, loaded_at: r.loaded_at, party: a.party, "
+        "method: a.method, probability: a.probability}) AS records "
+        "RETURN id, records[0..$limit] AS records",
+        {"ids": list(ids), "limit": limit},
+    )
+
+
+def family(store: GraphStore, ids: Sequence[str]) -> list[Row]:
+    """``{id, parent, branches}``: the BRANCH_OF neighbours of each enterprise, as ids."""
+    return store.read(
+        "UNWIND $ids AS id MATCH (e:Enterprise {id: id}) "
+        "OPTIONAL MATCH (e)-[:BRANCH_OF]->(p:Enterprise) "
+        "WITH id, e, collect(p.id) AS parents "
+        "OPTIONAL MATCH (b:Enterprise)-[:BRANCH_OF]->(e) WHERE NOT (b)-[:REDIRECTS_TO]->() "
+        "RETURN id, parents[0] AS parent, collect(b.id) AS branches",
+        {"ids": list(ids)},
+    )
+
+
+def facts(store: GraphStore, ids: Sequence[str]) -> list[Row]:
+    """One row per (enterprise, record, fact node) for the relations of :data:`FACT_RELATIONS`:
+    ``{id, relation, party, record, node}``; ``record`` carries the chain position and year, which
+    the chain datasets state on the row rather than on the edge."""
+    return store.read(
+        "UNWIND $ids AS id MATCH (n)<-[x]-(r:SourceRecord)-[a:ABOUT]->(:Enterprise {id: id}) "
+        "WHERE type(x) IN $relations AND r.retired IS NULL "
+        "RETURN id, type(x) AS relation, a.party AS party, "
+        "{id: r.id, position: r.chain_position, year: coalesce(r.year, r.period)} AS record, "
+        "properties(n) AS node",
+        {"ids": list(ids), "relations": sorted(set(FACT_RELATIONS.values()))},
+    )
+
+
+def related(store: GraphStore, ids: Sequence[str], limit: int) -> list[Row]:
+    """``{id, other, reason}``: enterprises that share a legal representative and phone, a phone, an
+    address, a land parcel or a mortgage with each of ``ids`` (at most ``limit`` per reason).
+
+    The shared value itself is not returned: it may be personal data, and the caller can read it from
+    both enterprises' (masked) fields.
+    """
+    live = "NOT (o)-[:REDIRECTS_TO]->() AND o.id <> e.id"
+    by_value = (
+        "UNWIND $ids AS id MATCH (e:Enterprise {{id: id}}) WHERE e.{prop} IS NOT NULL "
+        "MATCH (o:Enterprise) WHERE o.{prop} = e.{prop} AND " + live + " "
+        "WITH id, o, {reason} AS reason ORDER BY o.id "
+        "RETURN id, reason, collect(o.id)[0..$limit] AS others"
+    )
+    by_fact = (
+        "UNWIND $ids AS id MATCH (e:Enterprise {{id: id}})<-[:ABOUT]-(:SourceRecord)-[:{rel}]->(f)"
+        "<-[:{rel}]-(:SourceRecord)-[:ABOUT]->(o:Enterprise) WHERE " + live + " "
+        "WITH DISTINCT id, o, '{reason}' AS reason ORDER BY o.id "
+        "RETURN id, reason, collect(o.id)[0..$limit] AS others"
+    )
+    # Same phone: LEGAL_REP_AND_PHONE when the representative's name matches too (a stronger sign of
+    # one owner), else PHONE.
+    phone_reason = (
+        "CASE WHEN e.legal_rep IS NOT NULL AND o.legal_rep = e.legal_rep "
+        "THEN 'LEGAL_REP_AND_PHONE' ELSE 'PHONE' END"
+    )
+    statement = " UNION ALL ".join(
+        (
+            by_value.format(prop="phone", reason=phone_reason),
+            by_value.format(prop="address", reason="'ADDRESS'"),
+            by_fact.format(rel="CONCERNS_PARCEL", reason="PARCEL"),
+            by_fact.format(rel="SECURED_BY", reason="MORTGAGE"),
+        )
+    )
+    rows = store.read(statement, {"ids": list(ids), "limit": limit})
+    return [{"id": row["id"], "reason": row["reason"], "other": o} for row in rows for o in row["others"]]
+
+
+def _listing_filter(search_ids: Sequence[str] | None, town: str | None) -> tuple[str, dict[str, Any]]:
+    clauses = ["NOT (e)-[:REDIRECTS_TO]->()"]
+    params: dict[str, Any] = {}
+    if search_ids is not None:
+        clauses.append("e.id IN $search_ids")
+        params["search_ids"] = list(search_ids)
+    if town is not None:
+        clauses.append("e.town = $town")
+        params["town"] = town
+    return " AND ".join(clauses), params
+
+
+def enterprise_page(
+    store: GraphStore, search_ids: Sequence[str] | None, town: str | None, after: str, size: int
+) -> list[str]:
+    """Ids of live enterprises after ``after`` in id order (``size`` of them), optionally only among
+    ``search_ids`` and in ``town``."""
+    where, params = _listing_filter(search_ids, town)
+    rows = store.read(
+        f"MATCH (e:Enterprise) WHERE {where} AND e.id > $after RETURN e.id AS id ORDER BY id LIMIT $size",
+        {**params, "after": after, "size": size},
+    )
+    return [row["id"] for row in rows]
+
+
+def enterprise_count(store: GraphStore, search_ids: Sequence[str] | None, town: str | None) -> int:
+    where, params = _listing_filter(search_ids, town)
+    return store.read(f"MATCH (e:Enterprise) WHERE {where} RETURN count(e) AS n", params)[0]["n"]
+
+
+def search_ids(store: GraphStore, text: str, limit: int) -> list[str]:
+    """Ids of enterprises whose name matches ``text``: the full-text index over ``name_tokens``
+    (bigrams, so partial names match), else — for text the index cannot tokenise into a match, such as
+    a single character — a CONTAINS scan of names and former names."""
+    wanted = search_tokens(text).split()
+    hits = store.fulltext_search("Enterprise", text, limit)
+    # The index ORs the bigrams, so "晋江市某某" would also find every "晋江..." name: keep hits that share
+    # at least half of the query's tokens (a partial or reordered name still does).
+    enough = (len(wanted) + 1) // 2
+    ids = [
+        hit.properties["id"]
+        for hit in hits
+        if hit.properties.get("id")
+        and len(set(wanted) & set(str(hit.properties.get("name_tokens", "")).split())) >= enough
+    ]
+    if ids:
+        return ids
+    rows = store.read(
+        "MATCH (e:Enterprise) WHERE e.name CONTAINS $text "
+        "OR any(n IN coalesce(e.former_names, []) WHERE n CONTAINS $text) "
+        "RETURN e.id AS id ORDER BY id LIMIT $limit",
+        {"text": text, "limit": limit},
+    )
+    return [row["id"] for row in rows]
