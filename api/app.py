@@ -33,7 +33,7 @@ from strawberry.fastapi import GraphQLRouter
 from entgraph.api.auth import ApiKeyFile, Authenticator, Principal
 from entgraph.api.context import Context
 from entgraph.api.errors import ErrorCode, Unauthenticated, error_body, internal_message
-from entgraph.api.schema import Query, build_schema
+from entgraph.api.schema import Mutation, Query, build_schema
 from entgraph.graph.port import GraphStore
 from entgraph.loaders.registry import Catalog
 from entgraph.settings import Settings
@@ -141,7 +141,7 @@ def create_app(
     catalog: Catalog | None = None,
     *,
     query: type = Query,
-    mutation: type | None = None,
+    mutation: type | None = Mutation,
 ) -> FastAPI:
     """The API for ``settings``. Without ``store`` it opens one at start-up and closes it at shutdown;
     a store passed in belongs to the caller and is left open. ``query``/``mutation`` replace the root

@@ -21,7 +21,9 @@ from entgraph.api.auth import Role
 from entgraph.api.context import Context
 from entgraph.api.enterprise import EnterpriseQuery
 from entgraph.api.errors import ApiSchema, ErrorShaping
+from entgraph.api.feeds import FeedsQuery
 from entgraph.api.limits import Limits, limit_extensions
+from entgraph.api.stewardship import StewardMutation, StewardQuery
 from entgraph.settings import Settings
 
 AccessRole = strawberry.enum(Role, name="Role", description="Access roles, from least to most trusted.")
@@ -68,10 +70,13 @@ class PlatformQuery:
 
 # The root query: each domain module defines its own root type beside its resolvers; they are merged
 # here, in one place, so the SDL has one Query.
-Query = merge_types("Query", (PlatformQuery, EnterpriseQuery))
+Query = merge_types("Query", (PlatformQuery, EnterpriseQuery, StewardQuery, FeedsQuery))
+Mutation = merge_types("Mutation", (StewardMutation,))
 
 
-def build_schema(settings: Settings, query: type = Query, mutation: type | None = None) -> strawberry.Schema:
+def build_schema(
+    settings: Settings, query: type = Query, mutation: type | None = Mutation
+) -> strawberry.Schema:
     """The served schema: ``query`` (and ``mutation``) with the limits and error handling of ``settings``.
 
     ``query`` is a parameter so tests (and later issues) can serve extra root fields through the same
@@ -94,4 +99,4 @@ def build_schema(settings: Settings, query: type = Query, mutation: type | None 
 
 
 def schema_sdl() -> str:
-    return strawberry.Schema(query=Query).as_str() + "\n"
+    return strawberry.Schema(query=Query, mutation=Mutation).as_str() + "\n"

@@ -360,3 +360,26 @@ def reset_resolution(store: GraphStore) -> None:
 def _chunks(items: list[Any], size: int) -> Iterator[list[Any]]:
     for start in range(0, len(items), size):
         yield items[start : start + size]
+
+
+# --- reads for the API's stewardship fields ------------------------------------------------------
+
+
+def enterprises_by_id(store: GraphStore, enterprise_ids: Sequence[str]) -> dict[str, dict[str, Any]]:
+    """Enterprises by id, in one round trip (a task list shows several candidates per task)."""
+    rows = store.read(
+        "UNWIND $ids AS id MATCH (e:Enterprise {id: id}) RETURN e AS e", {"ids": list(enterprise_ids)}
+    )
+    return {row["e"]["id"]: dict(row["e"]) for row in rows}
+
+
+def audit_trail(store: GraphStore, first: int, about: str | None = None) -> list[dict[str, Any]]:
+    """Judgements newest first, undone ones included; ``about``: only those naming it on either side."""
+    where = "WHERE j.subject = $about OR j.object = $about " if about else ""
+    return [
+        dict(row["j"])
+        for row in store.read(
+            f"MATCH (j:Judgement) {where}RETURN j AS j ORDER BY j.at DESC LIMIT $first",
+            {"about": about, "first": first},
+        )
+    ]

@@ -187,3 +187,15 @@ def _ident(name: str) -> str:
     if not _IDENT.match(name):
         raise QueryError(f"not a valid label or relation name: {name!r}")
     return name
+
+
+def recent_uploads(store: GraphStore, dataset: str | None, first: int) -> list[dict[str, Any]]:
+    """The ``first`` newest upload summaries (of one dataset, or of all): the API pages, the CLI reads all."""
+    where = "WHERE u.dataset = $dataset " if dataset else ""
+    return [
+        dict(row["u"])
+        for row in store.read(
+            f"MATCH (u:Upload) {where}RETURN u ORDER BY u.started_at DESC, u.id LIMIT $first",
+            {"dataset": dataset, "first": first},
+        )
+    ]

@@ -168,6 +168,10 @@ class Steward:
             records = sorted(set(records) | set(rw.records_of_enterprises(self.store, [split_off])))
         else:
             records = sorted(set(records) | set(rw.records_of_enterprises(self.store, [row["object"]])))
+            if row["kind"] == "link":
+                # The enterprise learned the linked name from the steward's link; unlearned, so the
+                # matcher cannot put the records straight back where the withdrawn judgement put them.
+                rw.reset_profiles(self.store, [row["object"]], GOLDEN_FIELDS)
         rw.save_judgement(
             self.store,
             {

@@ -1,0 +1,212 @@
+"""Department feeds over GraphQL: the catalog, reporting timeliness and upload history.
+
+``feedStatus`` is ``entgraph feeds status`` (same function, same uploads), so the API and the CLI never
+disagree about who reported late. The catalog is public (it says what the city collects, not what was
+collected); upload history names files and counts, so it is for analysts and above.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import defaultdict
+from typing import Any
+
+import strawberry
+from strawberry.types import Info
+
+from entgraph.api.auth import Role, requires
+from entgraph.api.context import Context
+from entgraph.api.errors import BadInput, NotFound
+from entgraph.graph import source_writer
+from entgraph.loaders.spec import DatasetSpec
+from entgraph.loaders.timeliness import CST, FeedStatus, feed_status
+
+MAX_UPLOADS = 500
+
+
+@strawberry.type(description="Who may see a dataset's fields (its defaults; columns may override).")
+class DatasetSharing:
+    usage: str = strawberry.field(description="无条件使用, 有条件使用 or 不予共享.")
+    open_to_public: bool = strawberry.field(description="面向社会开放.")
+    credit: bool = strawberry.field(description="Credit data (信用信息).")
+    personal: bool = strawberry.field(description="Personal data: masked for roles that may not see it.")
+
+
+@strawberry.type(description="A dataset the platform can load: one department feed.")
+class FeedDataset:
+    key: str
+    title: str
+    department: str
+    city: str
+    frequency: str = strawberry.field(
+        description="5min, hourly, daily, monthly, ... on_change, full_snapshot."
+    )
+    deadline: str | None = strawberry.field(description="How long after a period ends it is due (ISO 8601).")
+    subject: str = strawberry.field(description="enterprise, region or meter: what its rows are about.")
+    sharing: DatasetSharing
+
+
+@strawberry.type(description="One reporting period of a feed.")
+class PeriodStatus:
+    period: str
+    due: str
+    received_at: str | None
+    status: str = strawberry.field(description="on_time, late, missing or not_due.")
+
+
+@strawberry.type(description="Whether a feed has been reported on time (as `entgraph feeds status`).")
+class FeedTimeliness:
+    dataset: str
+    title: str
+    department: str
+    city: str
+    frequency: str
+    last_period: str | None = strawberry.field(description="The latest period received.")
+    current_period: str | None = strawberry.field(description="The latest period whose deadline has passed.")
+    status: str = strawberry.field(
+        description="Of currentPeriod: on_time, late, missing, not_due, no_deadline."
+    )
+    history: strawberry.Private[list[PeriodStatus]]
+
+    @strawberry.field(description="Periods from the current one back, newest first.")
+    def periods(self, first: int = 12) -> list[PeriodStatus]:
+        if first < 1:
+            raise BadInput("first must be at least 1")
+        return self.history[:first]
+
+
+@strawberry.type(description="One file loaded into the platform, with its row counts.")
+class UploadSummary:
+    id: str
+    dataset: str
+    file_name: str
+    status: str = strawberry.field(description="running while it loads, then done.")
+    started_at: str | None
+    finished_at: str | None
+    rows_read: int | None
+    loaded: int | None = strawberry.field(description="new + updated.")
+    new: int | None
+    updated: int | None
+    unchanged: int | None
+    rejected: int | None
+    duplicates: int | None
+    retired: int | None
+    periods: list[str]
+
+
+@strawberry.type
+class FeedsQuery:
+    @strawberry.field(description="The catalog of feeds, by city and department.")
+    def datasets(
+        self, info: Info[Context, None], city: str | None = None, department: str | None = None
+    ) -> list[FeedDataset]:
+        return [_dataset(spec) for spec in _specs(info, city, department)]
+
+    @strawberry.field(description="Reporting timeliness per dataset as of a date (default: now).")
+    async def feed_status(
+        self, info: Info[Context, None], as_of: dt.date | None = None, department: str | None = None
+    ) -> list[FeedTimeliness]:
+        # A date means its start in China time, as `entgraph feeds status --as-of 2023-05-16` does.
+        moment = dt.datetime.combine(as_of, dt.time(), CST) if as_of else dt.datetime.now(CST)
+        uploads = await info.context.in_thread(source_writer.uploads, info.context.store)
+        by_dataset: dict[str, list[dict[str, Any]]] = defaultdict(list)
+        for upload in uploads:
+            by_dataset[upload["dataset"]].append(upload)
+        return [
+            _timeliness(spec, feed_status(spec, by_dataset[spec.key], moment))
+            for spec in _specs(info, None, department)
+        ]
+
+    @strawberry.field(
+        description="Upload history, newest first.", permission_classes=[requires(Role.ANALYST)]
+    )
+    async def uploads(
+        self, info: Info[Context, None], dataset: str | None = None, first: int = 50
+    ) -> list[UploadSummary]:
+        if first < 1:
+            raise BadInput("first must be at least 1")
+        if dataset and dataset not in {spec.key for spec in info.context.catalog.specs}:
+            raise NotFound(f"no dataset {dataset!r} in the catalog; the datasets field lists the keys")
+        rows = await info.context.in_thread(
+            source_writer.recent_uploads, info.context.store, dataset, min(first, MAX_UPLOADS)
+        )
+        return [_upload(row) for row in rows]
+
+
+def _specs(info: Info[Context, None], city: str | None, department: str | None) -> list[DatasetSpec]:
+    specs = [
+        spec
+        for spec in info.context.catalog.specs
+        if (city is None or spec.city == city) and (department is None or spec.department == department)
+    ]
+    return sorted(specs, key=lambda s: (s.city, s.department, s.title))
+
+
+def _dataset(spec: DatasetSpec) -> FeedDataset:
+    return FeedDataset(
+        key=spec.key,
+        title=spec.title,
+        department=spec.department,
+        city=spec.city,
+        frequency=spec.frequency.value,
+        deadline=_iso_duration(spec.deadline) if spec.deadline else None,
+        subject=spec.subject.value,
+        sharing=DatasetSharing(
+            usage=spec.sharing.usage.value,
+            open_to_public=spec.sharing.open_to_public,
+            credit=spec.sharing.credit,
+            personal=spec.sharing.personal,
+        ),
+    )
+
+
+def _timeliness(spec: DatasetSpec, state: FeedStatus) -> FeedTimeliness:
+    return FeedTimeliness(
+        dataset=spec.key,
+        title=spec.title,
+        department=spec.department,
+        city=spec.city,
+        frequency=state.frequency,
+        last_period=state.last_period,
+        current_period=state.current_period,
+        status=state.status,
+        history=[
+            PeriodStatus(
+                period=p.period,
+                due=p.due.isoformat(),
+                received_at=p.received_at.isoformat() if p.received_at else None,
+                status=p.status,
+            )
+            for p in state.periods
+        ],
+    )
+
+
+def _upload(row: dict[str, Any]) -> UploadSummary:
+    new, updated = row.get("new"), row.get("updated")
+    return UploadSummary(
+        id=row["id"],
+        dataset=row["dataset"],
+        file_name=row.get("file_name") or "",
+        status=row.get("status") or "",
+        started_at=row.get("started_at"),
+        finished_at=row.get("finished_at"),
+        rows_read=row.get("rows_read"),
+        # A running upload has no counts yet: null, not zero.
+        loaded=new + updated if new is not None and updated is not None else None,
+        new=new,
+        updated=updated,
+        unchanged=row.get("unchanged"),
+        rejected=row.get("rejected"),
+        duplicates=row.get("duplicates"),
+        retired=row.get("retired"),
+        periods=list(row.get("periods") or []),
+    )
+
+
+def _iso_duration(delta: dt.timedelta) -> str:
+    """P5D, PT9H30M, P15D: the form the specs write deadlines in."""
+    hours, rest = divmod(delta.seconds, 3600)
+    minutes = rest // 60
+    time = (f"{hours}H" if hours else "") + (f"{minutes}M" if minutes else "")
+    return "P" + (f"{delta.days}D" if delta.days else "") + (f"T{time}" if time else "")

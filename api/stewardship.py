@@ -1,0 +1,457 @@
+"""Stewardship over GraphQL: the review queue, both sides of a task, the audit trail, and judgements.
+
+Every mutation goes through :class:`entgraph.resolution.steward.Steward`, exactly as ``entgraph steward``
+does: it stores a judgement (with the caller as its user), marks the touched records pending and runs
+the resolver. The API never edits links itself, so a decision made here replays after reloads,
+retraining and reruns like any other.
+
+Steward data is unmasked (stewards see everything shared), so these fields are for the ``steward``
+role and above only.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import strawberry
+from strawberry.types import Info
+
+from entgraph.api.auth import Role, requires
+from entgraph.api.context import Context
+from entgraph.api.errors import ApiError, BadInput, NotFound
+from entgraph.graph import resolution_writer as rw
+from entgraph.resolution.enterprises import provisional_id
+from entgraph.resolution.resolver import Bands, Resolver
+from entgraph.resolution.steward import Outcome, Steward, StewardError
+
+STEWARD_ONLY = [requires(Role.STEWARD)]
+MAX_PAGE = 500
+
+# Each operation runs the resolver over the whole pending set; two at once in one process would
+# resolve the same records twice and race on the links they write, so they take turns.
+_OPERATIONS = threading.Lock()
+
+
+# --- types ----------------------------------------------------------------------------------------
+
+
+@strawberry.type(description="One comparison's contribution to a candidate's match weight.")
+class MatchWeightTerm:
+    comparison: str = strawberry.field(description="name, trade_name, phone, ... or prior.")
+    level: str = strawberry.field(description="The comparison level met, e.g. 'Same full name'.")
+    weight: float = strawberry.field(description="Its match weight (log2 Bayes factor).")
+
+
+@strawberry.type(description="An enterprise as a steward compares it with a task's name.")
+class CandidateEnterprise:
+    id: str
+    name: str | None
+    legal_rep: str | None
+    phone: str | None
+    town: str | None
+    address: str | None
+    merged_into: str | None = strawberry.field(description="Set when this id was merged away.")
+
+
+@strawberry.type(description="An enterprise the matcher proposes for a task's name.")
+class TaskCandidate:
+    rank: int = strawberry.field(description="1 = best; what acceptTask's candidate argument takes.")
+    enterprise_id: str
+    probability: float
+    match_weight: float
+    terms: strawberry.Private[list[MatchWeightTerm]]
+
+    @strawberry.field(
+        description="The waterfall: prior, then each comparison; the weights sum to the match weight."
+    )
+    def explanation(self, first: int = 20) -> list[MatchWeightTerm]:
+        # ``first`` lets the query-cost estimate count the real size (about 13 terms), not 100.
+        return self.terms[: _page(first)]
+
+    @strawberry.field(description="The candidate's golden record (null if it no longer exists).")
+    async def enterprise(self, info: Info[Context, None]) -> CandidateEnterprise | None:
+        row = await _enterprise_loader(info).load(self.enterprise_id)
+        return _candidate_enterprise(row) if row else None
+
+
+@strawberry.type(description="A source record behind a task: where it came from.")
+class TaskRecord:
+    id: str
+    dataset: str | None
+    file: str | None
+    sheet: str | None
+    row: int | None
+
+
+@strawberry.type(description="Records writing one name in one town that the matcher could not settle.")
+class StewardTask:
+    id: str
+    status: str = strawberry.field(description="open, unsure or resolved.")
+    name: str | None
+    town: str | None
+    datasets: list[str]
+    impact: int = strawberry.field(description="Records affected: the queue is ordered by it.")
+    mention_key: str
+    mentions: list[str] = strawberry.field(description="<record id>|<party>: what splitRecords takes.")
+    created_at: str | None
+    updated_at: str | None
+    closed_at: str | None
+    record_ids: strawberry.Private[list[str]]
+    ranked: strawberry.Private[list[TaskCandidate]]
+
+    @strawberry.field(description="Up to three enterprises the matcher proposes, best first.")
+    def candidates(self, first: int = 3) -> list[TaskCandidate]:
+        return self.ranked[: _page(first)]
+
+    @strawberry.field(description="The task's source records (file, row, dataset).")
+    async def records(self, info: Info[Context, None], first: int = 100) -> list[TaskRecord]:
+        wanted = self.record_ids[: _page(first)]
+        rows = await info.context.in_thread(rw.records_by_id, info.context.store, wanted)
+        return [_task_record(row) for row in rows]
+
+
+@strawberry.type(description="A steward's decision, kept forever (an undo marks it, never deletes it).")
+class Judgement:
+    id: str
+    kind: str = strawberry.field(description="link, reject, unsure, merge or split.")
+    subject: str = strawberry.field(
+        description="A mention key (name:… / mention:…) or, for merge, the loser."
+    )
+    object: str = strawberry.field(description="The enterprise id decided about (for merge, the survivor).")
+    user: str = strawberry.field(description="Who decided: the token's subject or the API key's name.")
+    at: str
+    reason: str
+    task: str | None
+    records: list[str]
+    undone: bool
+    undone_by: str | None
+    undone_at: str | None
+    undo_reason: str | None
+
+
+@strawberry.type(description="What a steward operation did.")
+class StewardPayload:
+    judgement: Judgement
+    changed_enterprises: list[str] = strawberry.field(
+        description="Enterprises that gained or lost links to the records the operation touched."
+    )
+    task_id: str | None
+    task_status: str | None = strawberry.field(description="The task's status after the operation.")
+    summary: str = strawberry.field(description="The resolver's one-line summary of the rerun.")
+
+
+# --- root types -----------------------------------------------------------------------------------
+
+
+@strawberry.type
+class StewardQuery:
+    @strawberry.field(
+        description="The review queue, largest impact first. minProbability: best candidate at least this.",
+        permission_classes=STEWARD_ONLY,
+    )
+    async def steward_tasks(
+        self,
+        info: Info[Context, None],
+        status: str = "open",
+        town: str | None = None,
+        dataset: str | None = None,
+        min_probability: float | None = None,
+        first: int = 50,
+    ) -> list[StewardTask]:
+        rows = await info.context.in_thread(rw.tasks, info.context.store, status, town, dataset)
+        tasks = [_task(row) for row in rows]
+        if min_probability is not None:
+            tasks = [t for t in tasks if t.ranked and t.ranked[0].probability >= min_probability]
+        return tasks[: _page(first)]
+
+    @strawberry.field(description="One task with both sides.", permission_classes=STEWARD_ONLY)
+    async def steward_task(self, info: Info[Context, None], id: str) -> StewardTask:
+        row = await info.context.in_thread(rw.task, info.context.store, id)
+        if row is None:
+            raise NotFound(f"no steward task {id}")
+        return _task(row)
+
+    @strawberry.field(
+        description="The audit trail, newest first. subject: only judgements naming it on either side.",
+        permission_classes=STEWARD_ONLY,
+    )
+    async def judgements(
+        self, info: Info[Context, None], first: int = 100, subject: str | None = None
+    ) -> list[Judgement]:
+        rows = await info.context.in_thread(rw.audit_trail, info.context.store, _page(first), subject)
+        return [_judgement(row) for row in rows]
+
+
+@strawberry.type
+class StewardMutation:
+    @strawberry.mutation(
+        description="The task's name IS candidate N (1 = best).", permission_classes=STEWARD_ONLY
+    )
+    async def accept_task(
+        self, info: Info[Context, None], id: str, candidate: int = 1, reason: str = ""
+    ) -> StewardPayload:
+        return await _operate(info, _task_records(id), lambda s: s.accept(id, candidate, reason), id)
+
+    @strawberry.mutation(
+        description="The task's name is NOT that candidate (default: none of them).",
+        permission_classes=STEWARD_ONLY,
+    )
+    async def reject_task(
+        self, info: Info[Context, None], id: str, enterprise_id: str | None = None, reason: str = ""
+    ) -> StewardPayload:
+        return await _operate(info, _task_records(id), lambda s: s.reject(id, enterprise_id, reason), id)
+
+    @strawberry.mutation(description="Cannot tell: park the task.", permission_classes=STEWARD_ONLY)
+    async def mark_unsure(self, info: Info[Context, None], id: str, reason: str = "") -> StewardPayload:
+        return await _operate(info, _task_records(id), lambda s: s.unsure(id, reason), id)
+
+    @strawberry.mutation(
+        description="Link a task's name (T-…) or one record (<record id>|<party>) to an enterprise.",
+        permission_classes=STEWARD_ONLY,
+    )
+    async def link_to_enterprise(
+        self, info: Info[Context, None], task_or_record: str, enterprise_id: str, reason: str = ""
+    ) -> StewardPayload:
+        if task_or_record.startswith("T-"):
+            scope, task_id = _task_records(task_or_record), task_or_record
+        else:
+            scope, task_id = _fixed([_record_of(task_or_record)]), None
+        return await _operate(info, scope, lambda s: s.link(task_or_record, enterprise_id, reason), task_id)
+
+    @strawberry.mutation(
+        description="Two ids are one enterprise: survivor keeps its id, loser redirects to it forever.",
+        permission_classes=STEWARD_ONLY,
+    )
+    async def merge_enterprises(
+        self, info: Info[Context, None], loser: str, survivor: str, reason: str = ""
+    ) -> StewardPayload:
+        scope = _enterprise_records([loser, survivor])
+        return await _operate(info, scope, lambda s: s.merge(loser, survivor, reason))
+
+    @strawberry.mutation(
+        description="These records (<record id>|<party>) are not the enterprise they are linked to.",
+        permission_classes=STEWARD_ONLY,
+    )
+    async def split_records(
+        self, info: Info[Context, None], mentions: list[str], reason: str = ""
+    ) -> StewardPayload:
+        scope = _fixed([_record_of(m) for m in mentions])
+        return await _operate(info, scope, lambda s: s.split(mentions, reason))
+
+    @strawberry.mutation(
+        description="Withdraw a judgement: its records are resolved again as if it had never been made.",
+        permission_classes=STEWARD_ONLY,
+    )
+    async def undo_judgement(self, info: Info[Context, None], id: str, reason: str = "") -> StewardPayload:
+        return await _operate(info, _undo_records(id), lambda s: s.undo(id, reason), undo_of=id)
+
+
+# --- running an operation -------------------------------------------------------------------------
+
+# Which records an operation may relink, read before it runs: their links before and after say which
+# enterprises changed.
+Scope = Callable[[Any], list[str]]
+
+
+async def _operate(
+    info: Info[Context, None],
+    scope: Scope,
+    operation: Callable[[Steward], Outcome],
+    task_id: str | None = None,
+    undo_of: str | None = None,
+) -> StewardPayload:
+    return await info.context.in_thread(_run, info.context, scope, operation, task_id, undo_of)
+
+
+def _run(
+    context: Context,
+    scope: Scope,
+    operation: Callable[[Steward], Outcome],
+    task_id: str | None,
+    undo_of: str | None,
+) -> StewardPayload:
+    steward = _steward(context)  # builds the resolver, which reads its model: off the event loop too
+    store = steward.store
+    with _OPERATIONS:
+        records = scope(store)
+        before = _links(store, records)
+        try:
+            outcome = operation(steward)
+        except StewardError as exc:
+            raise _api_error(exc) from None
+        after = _links(store, records)
+    # An undo returns the judgement it withdrew; show it as stored now (undone, by whom).
+    row = rw.judgement(store, undo_of or outcome.judgement.id) or outcome.judgement.props()
+    task_id = task_id or row.get("task") or None
+    task = rw.task(store, task_id) if task_id else None
+    return StewardPayload(
+        judgement=_judgement(row),
+        changed_enterprises=_changed(before, after),
+        task_id=task_id,
+        task_status=task["status"] if task else None,
+        summary=outcome.summary.line(),
+    )
+
+
+def _steward(context: Context) -> Steward:
+    settings = context.settings
+    bands = Bands(link=settings.link_threshold, review=settings.review_threshold)
+    resolver = Resolver(context.store, context.catalog, settings.model_path, bands, threads=settings.threads)
+    # Judgements record who decided; an API key has a name, a token a subject. The role is the fallback
+    # so a judgement is never anonymous.
+    user = context.principal.subject or context.principal.role.value
+    return Steward(context.store, context.catalog, resolver, user)
+
+
+def _api_error(exc: StewardError) -> ApiError:
+    # The steward names unknown ids as "no steward task …", "no enterprise …", "no judgement …",
+    # "no source record …"; everything else is a request that cannot be applied.
+    message = str(exc)
+    return NotFound(message) if message.startswith("no ") else BadInput(message)
+
+
+def _task_records(task_id: str) -> Scope:
+    def scope(store: Any) -> list[str]:
+        task = rw.task(store, task_id)
+        return list(task.get("record_ids") or []) if task else []
+
+    return scope
+
+
+def _enterprise_records(enterprise_ids: Sequence[str]) -> Scope:
+    return lambda store: rw.records_of_enterprises(store, list(enterprise_ids))
+
+
+def _fixed(record_ids: Sequence[str]) -> Scope:
+    return lambda store: list(record_ids)
+
+
+def _undo_records(judgement_id: str) -> Scope:
+    """What an undo resolves again: the judgement's records, and those of the enterprises it named."""
+
+    def scope(store: Any) -> list[str]:
+        row = rw.judgement(store, judgement_id)
+        if row is None:
+            return []
+        enterprises = [row["object"]]
+        if row["kind"] == "merge":
+            enterprises.append(row["subject"])
+        elif row["kind"] == "split":
+            enterprises.append(provisional_id(row["subject"].removeprefix("mention:")))
+        return sorted(set(row.get("records") or []) | set(rw.records_of_enterprises(store, enterprises)))
+
+    return scope
+
+
+def _links(store: Any, record_ids: Sequence[str]) -> dict[tuple[str, str], str]:
+    if not record_ids:
+        return {}
+    rows = rw.record_links(store, list(record_ids))
+    return {(row["record_id"], row["party"]): row["enterprise_id"] for row in rows}
+
+
+def _changed(before: dict[tuple[str, str], str], after: dict[tuple[str, str], str]) -> list[str]:
+    changed: set[str] = set()
+    for key in before.keys() | after.keys():
+        old, new = before.get(key), after.get(key)
+        if old != new:
+            changed.update(e for e in (old, new) if e)
+    return sorted(changed)
+
+
+def _record_of(mention: str) -> str:
+    record_id, _, _party = mention.rpartition("|")
+    return record_id if record_id else mention
+
+
+# --- conversions ----------------------------------------------------------------------------------
+
+
+def _page(first: int) -> int:
+    if first < 1:
+        raise BadInput("first must be at least 1")
+    return min(first, MAX_PAGE)
+
+
+def _enterprise_loader(info: Info[Context, None]):
+    async def load(ids: list[str]) -> list[dict[str, Any] | None]:
+        found = await info.context.in_thread(rw.enterprises_by_id, info.context.store, ids)
+        return [found.get(i) for i in ids]
+
+    return info.context.loader("steward.enterprise", load)
+
+
+def _task(row: dict[str, Any]) -> StewardTask:
+    candidates = json.loads(row.get("candidates") or "[]")
+    return StewardTask(
+        id=row["id"],
+        status=row.get("status") or "",
+        name=row.get("name"),
+        town=row.get("town") or None,
+        datasets=list(row.get("datasets") or []),
+        impact=int(row.get("impact") or 0),
+        mention_key=row.get("mention_key") or "",
+        mentions=list(row.get("mention_ids") or []),
+        created_at=row.get("created_at"),
+        updated_at=row.get("updated_at"),
+        closed_at=row.get("closed_at"),
+        record_ids=list(row.get("record_ids") or []),
+        ranked=[_candidate(n, c) for n, c in enumerate(candidates, 1)],
+    )
+
+
+def _candidate(rank: int, c: dict[str, Any]) -> TaskCandidate:
+    return TaskCandidate(
+        rank=rank,
+        enterprise_id=c["enterprise_id"],
+        probability=float(c["probability"]),
+        match_weight=float(c["match_weight"]),
+        terms=[
+            MatchWeightTerm(comparison=str(comparison), level=str(level), weight=float(weight))
+            for comparison, level, weight in c.get("explanation") or []
+        ],
+    )
+
+
+def _candidate_enterprise(row: dict[str, Any]) -> CandidateEnterprise:
+    return CandidateEnterprise(
+        id=row["id"],
+        name=row.get("name"),
+        legal_rep=row.get("legal_rep"),
+        phone=row.get("phone"),
+        town=row.get("town"),
+        address=row.get("address"),
+        merged_into=row.get("merged_into"),
+    )
+
+
+def _task_record(row: dict[str, Any]) -> TaskRecord:
+    number = row.get("row")
+    return TaskRecord(
+        id=row["id"],
+        dataset=row.get("dataset"),
+        file=row.get("file_name"),
+        sheet=row.get("sheet"),
+        row=int(number) if number is not None else None,
+    )
+
+
+def _judgement(row: dict[str, Any]) -> Judgement:
+    return Judgement(
+        id=row["id"],
+        kind=row["kind"],
+        subject=row["subject"],
+        object=row["object"],
+        user=row["user"],
+        at=row["at"],
+        reason=row.get("reason") or "",
+        task=row.get("task") or None,
+        records=list(row.get("records") or []),
+        undone=bool(row.get("undone")),
+        undone_by=row.get("undone_by"),
+        undone_at=row.get("undone_at"),
+        undo_reason=row.get("undo_reason"),
+    )

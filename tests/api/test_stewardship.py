@@ -1,0 +1,338 @@
+"""Stewardship over HTTP against a resolved city in a real embedded store: roles, the review queue,
+both sides of a task, and judgements (accept, merge, split, their undos) changing the graph's links."""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+from pydantic import SecretStr
+
+from entgraph.api.app import create_app
+from entgraph.api.auth import Role, issue_token
+from entgraph.api.schema import Query
+from entgraph.api.stewardship import StewardMutation
+from entgraph.api.testing import data_of, post_graphql
+from entgraph.graph.port import GraphStore
+from entgraph.settings import Settings
+
+SECRET = "s" * 40
+StewardRoot = Query  # the served root query holds these fields
+
+TASKS = "{ stewardTasks(first: 50) { id impact town datasets candidates(first: 1) { probability } } }"
+TASK = """query($id: String!) { stewardTask(id: $id) {
+  id status name town datasets impact mentions mentionKey
+  records(first: 10) { id dataset file sheet row }
+  candidates(first: 3) { rank enterpriseId probability matchWeight
+    explanation(first: 20) { comparison level weight }
+    enterprise { id name legalRep phone town address } } } }"""
+PAYLOAD = """judgement { id kind subject object user reason task records undone undoneBy }
+  changedEnterprises taskId taskStatus summary"""
+
+
+def settings_for(home: Path, model: Path) -> Settings:
+    # The steward's resolver reads the matcher from the settings' home: give it the city's trained one.
+    (home / "resolution").mkdir(parents=True, exist_ok=True)
+    shutil.copy(model, home / "resolution" / "model.json")
+    return Settings(
+        home=home,
+        api_mode="development",
+        api_jwt_secret=SECRET,
+        api_keys_file=home / "api-keys.toml",
+        api_cors_origins="",
+        api_max_depth=10,
+        api_max_aliases=15,
+        api_max_cost=5000,
+    )
+
+
+def bearer(role: Role, subject: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {issue_token(SecretStr(SECRET), role, subject, 600)}"}
+
+
+STEWARD = bearer(Role.STEWARD, "alice")
+
+
+def gql(client: TestClient, query: str, headers: dict[str, str] | None = None, **variables: Any) -> dict:
+    return post_graphql(client, query, headers, **variables)
+
+
+def ok(client: TestClient, query: str, headers: dict[str, str] | None = STEWARD, **variables: Any) -> dict:
+    return data_of(post_graphql(client, query, headers, **variables))
+
+
+def error_code(body: dict) -> str:
+    return body["errors"][0]["extensions"]["code"]
+
+
+@pytest.fixture(scope="module")
+def client(resolved_city: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[TestClient]:
+    """Read-only city: only queries and refused mutations (which write nothing) run against it."""
+    home = tmp_path_factory.mktemp("steward-api")
+    app = create_app(
+        settings_for(home, resolved_city.model),
+        resolved_city.store,
+        resolved_city.catalog,
+        query=StewardRoot,
+        mutation=StewardMutation,
+    )
+    with TestClient(app) as test_client:
+        yield test_client
+
+
+@pytest.fixture
+def rw_client(resolved_city_copy: Any, tmp_path: Path) -> Iterator[TestClient]:
+    app = create_app(
+        settings_for(tmp_path, resolved_city_copy.model),
+        resolved_city_copy.store,
+        resolved_city_copy.catalog,
+        query=StewardRoot,
+        mutation=StewardMutation,
+    )
+    with TestClient(app) as test_client:
+        yield test_client
+
+
+def links(store: GraphStore, record_ids: list[str]) -> dict[tuple[str, str], str]:
+    rows = store.read(
+        "UNWIND $ids AS id MATCH (r:SourceRecord {id: id})-[a:ABOUT]->(e:Enterprise) "
+        "RETURN r.id AS record, a.party AS party, e.id AS enterprise",
+        {"ids": record_ids},
+    )
+    return {(row["record"], row["party"]): row["enterprise"] for row in rows}
+
+
+def mention_links(store: GraphStore, mentions: list[str]) -> dict[str, str | None]:
+    """Per ``<record id>|<party>``: the enterprise it links to, or None."""
+    found = links(store, sorted({m.rpartition("|")[0] for m in mentions}))
+    return {m: found.get(tuple(m.rsplit("|", 1))) for m in mentions}  # type: ignore[arg-type]
+
+
+# --- roles ----------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        TASKS,
+        '{ stewardTask(id: "T-x") { id } }',
+        "{ judgements { id } }",
+        'mutation { acceptTask(id: "T-x") { taskStatus } }',
+        'mutation { mergeEnterprises(loser: "a", survivor: "b") { taskStatus } }',
+        'mutation { undoJudgement(id: "J-x") { taskStatus } }',
+    ],
+)
+def test_public_and_analyst_are_refused_steward_fields(client: TestClient, query: str) -> None:
+    for headers in ({}, bearer(Role.ANALYST, "ann")):
+        body = gql(client, query, headers)
+        assert error_code(body) == "FORBIDDEN"
+        assert body["errors"][0]["extensions"]["requiredRole"] == "steward"
+
+
+def test_stewards_and_admins_read_the_queue(client: TestClient) -> None:
+    for headers in (STEWARD, bearer(Role.ADMIN, "root")):
+        assert ok(client, TASKS, headers)["stewardTasks"]
+
+
+# --- reading --------------------------------------------------------------------------------------
+
+
+def test_tasks_are_ordered_by_impact_and_filtered(client: TestClient, resolved_city: Any) -> None:
+    tasks = ok(client, TASKS)["stewardTasks"]
+    impacts = [t["impact"] for t in tasks]
+    assert impacts == sorted(impacts, reverse=True)
+    assert len(ok(client, "{ stewardTasks(first: 2) { id } }")["stewardTasks"]) == min(2, len(tasks))
+
+    dataset = tasks[0]["datasets"][0]
+    by_dataset = ok(client, "query($d: String) { stewardTasks(dataset: $d) { datasets } }", d=dataset)
+    assert by_dataset["stewardTasks"] and all(dataset in t["datasets"] for t in by_dataset["stewardTasks"])
+
+    best = [t["candidates"][0]["probability"] for t in tasks if t["candidates"]]
+    cut = sorted(best)[len(best) // 2]
+    high = ok(client, "query($p: Float) { stewardTasks(minProbability: $p) { id } }", p=cut)
+    expected = {t["id"] for t in tasks if t["candidates"] and t["candidates"][0]["probability"] >= cut}
+    assert {t["id"] for t in high["stewardTasks"]} == expected
+
+
+def test_task_shows_both_sides_and_why(client: TestClient, resolved_city: Any) -> None:
+    first = ok(client, TASKS)["stewardTasks"][0]
+    task = ok(client, TASK, id=first["id"])["stewardTask"]
+    assert task["status"] == "open" and task["name"] and task["impact"] == first["impact"]
+    assert task["records"]
+    for record in task["records"]:
+        assert record["dataset"] in task["datasets"] and record["file"] and record["row"] >= 2
+    assert task["candidates"]
+    for n, candidate in enumerate(task["candidates"], 1):
+        assert candidate["rank"] == n
+        assert candidate["enterprise"]["id"] == candidate["enterpriseId"]
+        assert candidate["enterprise"]["name"]
+        terms = candidate["explanation"]
+        assert terms[0]["comparison"] == "prior"
+        assert {"name", "phone", "legal_rep"} <= {t["comparison"] for t in terms}
+        assert sum(t["weight"] for t in terms) == pytest.approx(candidate["matchWeight"], abs=1e-6)
+
+
+def test_unknown_ids_are_not_found(client: TestClient) -> None:
+    assert error_code(gql(client, '{ stewardTask(id: "T-nope") { id } }', STEWARD)) == "NOT_FOUND"
+    for mutation in (
+        'mutation { acceptTask(id: "T-nope") { taskStatus } }',
+        'mutation { undoJudgement(id: "J-nope") { taskStatus } }',
+        'mutation { mergeEnterprises(loser: "E-nope", survivor: "E-nada") { taskStatus } }',
+    ):
+        body = gql(client, mutation, STEWARD)
+        assert error_code(body) == "NOT_FOUND", body
+        assert "nope" in body["errors"][0]["message"]
+
+
+def test_impossible_operations_are_bad_input(client: TestClient, resolved_city: Any) -> None:
+    branch, parent = resolved_city.store.read(
+        "MATCH (b:Enterprise)-[:BRANCH_OF]->(p:Enterprise) RETURN b.id AS b, p.id AS p ORDER BY b LIMIT 1"
+    )[0].values()
+    merge = "mutation($l: String!, $s: String!) { mergeEnterprises(loser: $l, survivor: $s) { taskStatus } }"
+    for loser, survivor in ((branch, parent), (parent, branch)):
+        body = gql(client, merge, STEWARD, l=loser, s=survivor)
+        assert error_code(body) == "BAD_INPUT"
+        assert "branch and its parent" in body["errors"][0]["message"]
+    assert error_code(gql(client, merge, STEWARD, l=parent, s=parent)) == "BAD_INPUT"
+
+    task = ok(client, TASKS)["stewardTasks"][0]["id"]
+    body = gql(
+        client, "mutation($t: String!) { acceptTask(id: $t, candidate: 9) { taskStatus } }", STEWARD, t=task
+    )
+    assert error_code(body) == "BAD_INPUT"
+    # Refusals write nothing: the read-only city has no judgement.
+    assert not resolved_city.store.read("MATCH (j:Judgement) RETURN j LIMIT 1")
+
+
+# --- operations (each on a private copy of the city) -----------------------------------------------
+
+
+def test_accept_then_undo_relinks_the_task_records(rw_client: TestClient, resolved_city_copy: Any) -> None:
+    store = resolved_city_copy.store
+    first = ok(rw_client, TASKS)["stewardTasks"][0]
+    task = ok(rw_client, TASK, id=first["id"])["stewardTask"]
+    chosen = task["candidates"][0]["enterpriseId"]
+    assert chosen not in set(mention_links(store, task["mentions"]).values())
+
+    accepted = ok(
+        rw_client,
+        f'mutation($t: String!) {{ acceptTask(id: $t, reason: "same phone") {{ {PAYLOAD} }} }}',
+        t=task["id"],
+    )["acceptTask"]
+    judgement = accepted["judgement"]
+    assert (judgement["kind"], judgement["object"], judgement["user"]) == ("link", chosen, "alice")
+    assert judgement["subject"] == task["mentionKey"] and judgement["task"] == task["id"]
+    assert accepted["taskId"] == task["id"] and accepted["taskStatus"] == "resolved"
+    assert accepted["changedEnterprises"] == [chosen]
+    assert set(mention_links(store, task["mentions"]).values()) == {chosen}
+    assert {method for _e, method in methods(store, task["mentions"]).values()} == {"steward"}
+
+    undone = ok(
+        rw_client,
+        f'mutation($j: String!) {{ undoJudgement(id: $j, reason: "oops") {{ {PAYLOAD} }} }}',
+        j=judgement["id"],
+    )["undoJudgement"]
+    assert undone["judgement"]["undone"] and undone["judgement"]["undoneBy"] == "alice"
+    # Undo withdraws the judgement: the records are resolved again by the matcher, whatever it now
+    # decides (the enterprise keeps the name it learned, so it may link them itself), and the payload
+    # names exactly the enterprises whose links to them changed.
+    assert (
+        undone["taskStatus"]
+        == store.read("MATCH (t:StewardTask {id: $id}) RETURN t.status AS s", {"id": task["id"]})[0]["s"]
+    )
+    after_undo = methods(store, task["mentions"])
+    assert "steward" not in {method for _e, method in after_undo.values()}
+    now_linked = {enterprise for enterprise, _method in after_undo.values()}
+    moved = now_linked != {chosen}
+    expected = ({chosen} | now_linked) - {None} if moved else set()
+    assert set(undone["changedEnterprises"]) == expected
+
+    trail = ok(
+        rw_client,
+        "query($s: String) { judgements(subject: $s) { id kind user undone undoneBy reason } }",
+        s=task["mentionKey"],
+    )
+    assert trail["judgements"] == [
+        {
+            "id": judgement["id"],
+            "kind": "link",
+            "user": "alice",
+            "undone": True,
+            "undoneBy": "alice",
+            "reason": "same phone",
+        }
+    ]
+
+
+def test_merge_split_and_their_undos(rw_client: TestClient, resolved_city_copy: Any) -> None:
+    store = resolved_city_copy.store
+    # Two unrelated coded enterprises with records each, and a record of the survivor to split off.
+    pair = store.read(
+        "MATCH (r:SourceRecord)-[:ABOUT]->(e:Enterprise) WHERE e.id STARTS WITH 'E-' "
+        "AND NOT (e)-[:BRANCH_OF]-() AND e.name IS NOT NULL "
+        "WITH e, count(r) AS n WHERE n >= 2 RETURN e.id AS id ORDER BY n DESC, id LIMIT 2"
+    )
+    survivor, loser = pair[0]["id"], pair[1]["id"]
+    loser_links = {k: e for k, e in _all_links(store).items() if e == loser}
+    merge = (
+        "mutation($l: String!, $s: String!) "
+        f'{{ mergeEnterprises(loser: $l, survivor: $s, reason: "dup") {{ {PAYLOAD} }} }}'
+    )
+    merged = ok(rw_client, merge, l=loser, s=survivor)["mergeEnterprises"]
+    assert merged["judgement"]["kind"] == "merge" and merged["taskId"] is None
+    assert set(merged["changedEnterprises"]) == {loser, survivor}
+    after = links(store, sorted({r for r, _p in loser_links}))
+    assert all(after[k] == survivor for k in loser_links)
+    assert (
+        store.read("MATCH (e:Enterprise {id: $id}) RETURN e.merged_into AS m", {"id": loser})[0]["m"]
+        == survivor
+    )
+
+    undo = f"mutation($j: String!) {{ undoJudgement(id: $j) {{ {PAYLOAD} }} }}"
+    restored = ok(rw_client, undo, j=merged["judgement"]["id"])["undoJudgement"]
+    assert set(restored["changedEnterprises"]) == {loser, survivor}
+    assert links(store, sorted({r for r, _p in loser_links})) == {**after, **loser_links}
+    assert (
+        store.read("MATCH (e:Enterprise {id: $id}) RETURN e.merged_into AS m", {"id": loser})[0]["m"] is None
+    )
+
+    (record, party), _ = next((k, v) for k, v in _all_links(store).items() if v == survivor)
+    mention = f"{record}|{party}"
+    split = f'mutation($m: [String!]!) {{ splitRecords(mentions: $m, reason: "other firm") {{ {PAYLOAD} }} }}'
+    done = ok(rw_client, split, m=[mention])["splitRecords"]
+    split_off = mention_links(store, [mention])[mention]
+    assert split_off and split_off != survivor
+    assert set(done["changedEnterprises"]) == {survivor, split_off}
+
+    back = ok(rw_client, undo, j=done["judgement"]["id"])["undoJudgement"]
+    assert mention_links(store, [mention])[mention] == survivor
+    assert survivor in back["changedEnterprises"]
+
+    trail = ok(rw_client, "{ judgements { kind user undone } }")["judgements"]
+    assert trail == [
+        {"kind": "split", "user": "alice", "undone": True},
+        {"kind": "merge", "user": "alice", "undone": True},
+    ]
+
+
+def _all_links(store: GraphStore) -> dict[tuple[str, str], str]:
+    rows = store.read(
+        "MATCH (r:SourceRecord)-[a:ABOUT]->(e:Enterprise) RETURN r.id AS record, a.party AS party, e.id AS e "
+        "ORDER BY record, party"
+    )
+    return {(row["record"], row["party"]): row["e"] for row in rows}
+
+
+def methods(store: GraphStore, mentions: list[str]) -> dict[str, tuple[str | None, str | None]]:
+    """Per ``<record id>|<party>``: (enterprise, method) of its link, or (None, None)."""
+    rows = store.read(
+        "UNWIND $ids AS id MATCH (r:SourceRecord {id: id})-[a:ABOUT]->(e:Enterprise) "
+        "RETURN r.id AS record, a.party AS party, e.id AS e, a.method AS method",
+        {"ids": sorted({m.rpartition("|")[0] for m in mentions})},
+    )
+    found = {f"{row['record']}|{row['party']}": (row["e"], row["method"]) for row in rows}
+    return {m: found.get(m, (None, None)) for m in mentions}
