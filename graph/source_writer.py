@@ -119,7 +119,7 @@ def retire_missing(
     file_name: str,
     keep: Callable[[str], bool],
     upload_id: str,
-    page: int = 10_000,
+    page: int = 50_000,
 ) -> int:
     """Mark records of an earlier version of this file that the new version no longer contains.
 
@@ -146,6 +146,16 @@ def retire_missing(
             )
             retired += len(gone)
         after = ids[-1]
+
+
+def has_other_version(store: GraphStore, dataset: str, file_name: str, upload_id: str) -> bool:
+    """Was a file of this name uploaded to this dataset before with other content?"""
+    rows = store.read(
+        "MATCH (u:Upload) WHERE u.dataset = $dataset AND u.file_name = $file AND u.id <> $upload "
+        "RETURN count(u) AS c",
+        {"dataset": dataset, "file": file_name, "upload": upload_id},
+    )
+    return rows[0]["c"] > 0
 
 
 def record_dataset(store: GraphStore, dataset: Mapping[str, Any]) -> None:

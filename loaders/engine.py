@@ -132,13 +132,16 @@ class Loader:
                 period_from_file_name(path.name, spec.frequency)
                 or last_ended_period(dt.datetime.fromisoformat(now), spec.frequency)
             }
-        result.retired = source_writer.retire_missing(
-            self.store,
-            spec.key,
-            path.name,
-            lambda record_id: _id_digest(record_id) in run.seen,
-            result.upload_id,
-        )
+        # Only another version of this file can hold records this one lacks; the first upload of a
+        # file name (the common case, and every 1M-row first load) skips the pass over its records.
+        if source_writer.has_other_version(self.store, spec.key, path.name, result.upload_id):
+            result.retired = source_writer.retire_missing(
+                self.store,
+                spec.key,
+                path.name,
+                lambda record_id: _id_digest(record_id) in run.seen,
+                result.upload_id,
+            )
         result.report_path = self._report(run)
         source_writer.record_upload(self.store, self._upload_props(run, status="done"))
         return result
