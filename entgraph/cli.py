@@ -47,11 +47,18 @@ def demo(
     ctx: typer.Context,
     enterprises: int = typer.Option(1000, min=50, help="Size of the synthetic city."),
     seed: int = typer.Option(1, help="Seed of the synthetic city."),
+    serve: bool = typer.Option(True, help="End by serving the GraphQL API on the demo city."),
+    port: int = typer.Option(8000, min=1, max=65535, help="Port for the API."),
 ) -> None:
-    """Run the platform end to end: generate a city, load its files, resolve, evaluate."""
-    from entgraph.demo import run_demo
+    """Run the platform end to end: generate a city, load its files, resolve, evaluate, serve."""
+    from entgraph.demo import print_example_queries, run_demo
 
     run_demo(ctx.obj, enterprises, seed)
+    print_example_queries(port)
+    if serve:
+        from entgraph.api.cli import serve_command
+
+        serve_command(ctx, host="127.0.0.1", port=port)
 
 
 @app.command("export-schema")

@@ -85,3 +85,22 @@ def _show_one(store) -> None:
     for field in ("name", "legal_rep", "town", "address", "industry_code", "status"):
         if field in sources:
             typer.echo(f"      {field:<14} {e.get(field)!s:<30} from {sources[field][1]}")
+
+
+EXAMPLES = """\
+Example queries (GraphiQL at http://127.0.0.1:{port}/graphql, or curl -d '{{"query": "..."}}'):
+
+  {{ enterprises(search: "鞋业", first: 3) {{ totalCount edges {{ node {{ id name town }} }} }} }}
+  {{ enterprise(id: "E-...") {{ name goldenRecord {{ field value dataset }}
+      sourceRecords {{ dataset fileName row }} branches {{ name }} honours {{ kind }}
+      chains {{ name position year }} related {{ reason enterprise {{ name }} }} }} }}
+  {{ feedStatus {{ dataset title lastPeriod status }} }}
+
+Personal fields are masked for anonymous callers; stewardship needs a steward's key:
+  entgraph api-key create --role steward --name me     (send it as the header X-API-Key: <key>)
+  {{ stewardTasks(first: 5) {{ id name impact candidates {{ probability enterprise {{ name }} }} }} }}
+"""
+
+
+def print_example_queries(port: int) -> None:
+    typer.echo(EXAMPLES.format(port=port))

@@ -39,7 +39,7 @@ def test_store_start_status_stop_and_data_persists(home: Path) -> None:
     assert status.returncode == 0
     assert "store running" in status.stdout and "nodes 0" in status.stdout
 
-    demo = run("demo", "--enterprises", "60", home=home)
+    demo = run("demo", "--enterprises", "60", "--no-serve", home=home)
     assert demo.returncode == 0, demo.stderr
     assert "loaded 84 department files" in demo.stdout
     assert "pairwise precision" in demo.stdout and "golden record" in demo.stdout
@@ -56,7 +56,9 @@ def test_store_start_status_stop_and_data_persists(home: Path) -> None:
     after = run("store", "status", home=home)
     assert _nodes(after.stdout) == nodes  # everything the demo wrote survived the restart
 
-    again = run("demo", "--enterprises", "60", home=home)  # a rerun loads nothing new, resolves nothing
+    again = run(
+        "demo", "--enterprises", "60", "--no-serve", home=home
+    )  # a rerun loads nothing new, resolves nothing
     assert "0 loaded" in again.stdout and "0 records, 0 mentions" in again.stdout, again.stdout
 
 
