@@ -92,11 +92,10 @@ def write_records(
             {"ids": sorted(replaced)},
         )
     store.write(
-        f"UNWIND $rows AS row MERGE (r:SourceRecord {{id: row.id}}) "
-        f"SET r += row.props, r.content_hash = row.hash, r:{label}"
+        f"UNWIND $rows AS row MERGE (r:SourceRecord {{id: row.id}}) SET r += row.props, r:{label}"
         + (", r.to_resolve = 1" if to_resolve else "")
         + " REMOVE r.retired",
-        {"rows": [{"id": r.id, "hash": r.content_hash, "props": dict(r.props)} for r in rows]},
+        {"rows": [{"id": r.id, "props": dict(r.props)} for r in rows]},
     )
     groups: dict[tuple[str, str], list[dict[str, Any]]] = defaultdict(list)
     for row in rows:
@@ -104,13 +103,22 @@ def write_records(
             groups[(link.relation, link.label)].append(
                 {"id": row.id, "key": link.key, "props": dict(link.props)}
             )
+    # CREATE, not MERGE, for the edge: these records have no derived edges (new, or theirs were just
+    # deleted), and MERGE would look through every edge of a town or industry node that 100k records
+    # point at, making each row cost more as the graph grows.
     for (relation, node_label), items in groups.items():
         store.write(
             f"UNWIND $rows AS row MATCH (r:SourceRecord {{id: row.id}}) "
             f"MERGE (n:{_ident(node_label)} {{key: row.key}}) SET n += row.props "
-            f"MERGE (r)-[e:{_ident(relation)}]->(n) SET e.derived = true",
+            f"CREATE (r)-[e:{_ident(relation)}]->(n) SET e.derived = true",
             {"rows": items},
         )
+    # The content hash goes last: a record whose links a killed load did not finish has none, so the
+    # rerun sees it as changed and writes it (and its links) again, instead of skipping it as unchanged.
+    store.write(
+        "UNWIND $rows AS row MATCH (r:SourceRecord {id: row.id}) SET r.content_hash = row.hash",
+        {"rows": [{"id": r.id, "hash": r.content_hash} for r in rows]},
+    )
 
 
 def retire_missing(

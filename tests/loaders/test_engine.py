@@ -276,13 +276,23 @@ def test_a_load_killed_midway_and_rerun_ends_with_one_clean_load(
     os.kill(child.pid, signal.SIGKILL)
     child.wait()
     partial = store.read("MATCH (r:SourceRecord) RETURN count(r) AS c")[0]["c"]
+    # a record gets its content hash after its links: one without was cut off mid-batch
+    finished = store.read("MATCH (r:SourceRecord) WHERE r.content_hash IS NOT NULL RETURN count(r) AS c")[0][
+        "c"
+    ]
     assert 0 < partial < total
 
     loader = Loader(store, Catalog([Feed(make_spec())]), tmp_path / "reports", batch_size=500)
     result = loader.load(path)
-    assert result.new + result.unchanged == total
-    assert result.unchanged == partial
+    assert result.new + result.updated + result.unchanged == total
+    assert result.unchanged == finished
+    assert result.updated == partial - finished  # rewritten with their links, not skipped
     assert store.read("MATCH (r:SourceRecord) RETURN count(r) AS c, count(DISTINCT r.row) AS rows") == [
         {"c": total, "rows": total}
     ]
+    # every record has exactly its one town link: none lost, none doubled
+    assert store.read(
+        "MATCH (r:SourceRecord) OPTIONAL MATCH (r)-[e:IN_TOWN]->() WITH r, count(e) AS n WHERE n <> 1 "
+        "RETURN count(r) AS c"
+    ) == [{"c": 0}]
     assert store.read("MATCH (u:Upload) RETURN u.status AS s") == [{"s": "done"}]
