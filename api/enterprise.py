@@ -18,7 +18,7 @@ import binascii
 import json
 from collections.abc import Callable, Hashable, Sequence
 from enum import StrEnum
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import strawberry
 from strawberry.types import Info
@@ -26,10 +26,14 @@ from strawberry.types import Info
 from entgraph.api.context import Context
 from entgraph.api.errors import BadInput, NotFound
 from entgraph.api.masking import Decision, MaskKind, column_sharing, mask_kind, policy
+from entgraph.api.metrics import MetricSeries, enterprise_metrics
 from entgraph.errors import ConfigurationError
 from entgraph.graph import api_queries
 from entgraph.loaders.spec import Sharing
 from entgraph.resolution.mentions import ATTRIBUTE_ROLES
+
+if TYPE_CHECKING:
+    from entgraph.api.chains import ChainNeighbour, ChainRelation
 
 MAX_PAGE = 100  # hard cap on ``first`` of every list here (the cost limit assumes lists honour it)
 _SEARCH_CANDIDATES = 1000  # full-text hits considered before paging by id
@@ -511,6 +515,38 @@ class Enterprise:
             if r["party"] in roles
         ]
         return sorted(_distinct(items), key=lambda m: (m.key, m.role.value))
+
+    @strawberry.field(
+        description="Figures departments report about it (tax, revenue, electricity, insured employees "
+        "...), one series per metric and dataset, oldest period first. ``names`` picks metrics; "
+        "``from`` / ``to`` bound the periods (2023, 2023-Q2 or 2023-04). Series whose dataset the "
+        "caller's role may not see are left out."
+    )
+    async def metrics(
+        self,
+        info: Info[Context, None],
+        names: list[str] | None = None,
+        start: Annotated[str | None, strawberry.argument(name="from")] = None,
+        end: Annotated[str | None, strawberry.argument(name="to")] = None,
+    ) -> list[MetricSeries]:
+        return await enterprise_metrics(info, self.props["id"], names, start, end)
+
+    @strawberry.field(
+        description="Enterprises along its industry chains: the segment upstream of its own (likely "
+        "suppliers), downstream (likely customers) and its own (peers), in a year (default: the "
+        "latest year it is in each chain)."
+    )
+    async def chain_neighbours(
+        self,
+        info: Info[Context, None],
+        chain: str | None = None,
+        year: int | None = None,
+        relations: list[Annotated[ChainRelation, strawberry.lazy("entgraph.api.chains")]] | None = None,
+        first: int = 20,
+    ) -> list[Annotated[ChainNeighbour, strawberry.lazy("entgraph.api.chains")]]:
+        from entgraph.api.chains import chain_neighbours  # chains imports this module
+
+        return await chain_neighbours(info, self.props["id"], chain, year, relations, first)
 
     @strawberry.field(
         description="Enterprises sharing a legal representative and phone, a phone, an address, a land "

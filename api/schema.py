@@ -18,10 +18,12 @@ from strawberry.tools import merge_types
 from strawberry.types import Info
 
 from entgraph.api.auth import Role
+from entgraph.api.chains import ChainQuery
 from entgraph.api.context import Context
 from entgraph.api.enterprise import EnterpriseQuery
 from entgraph.api.errors import ApiSchema, ErrorShaping
 from entgraph.api.feeds import FeedsQuery
+from entgraph.api.land_credit import LandCreditQuery
 from entgraph.api.limits import Limits, limit_extensions
 from entgraph.api.stewardship import StewardMutation, StewardQuery
 from entgraph.settings import Settings
@@ -70,7 +72,9 @@ class PlatformQuery:
 
 # The root query: each domain module defines its own root type beside its resolvers; they are merged
 # here, in one place, so the SDL has one Query.
-Query = merge_types("Query", (PlatformQuery, EnterpriseQuery, StewardQuery, FeedsQuery))
+Query = merge_types(
+    "Query", (PlatformQuery, EnterpriseQuery, ChainQuery, LandCreditQuery, StewardQuery, FeedsQuery)
+)
 Mutation = merge_types("Mutation", (StewardMutation,))
 
 

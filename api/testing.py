@@ -4,7 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from pydantic import SecretStr
 from starlette.testclient import TestClient
+
+from entgraph.api.auth import Role, issue_token
 
 
 def post_graphql(
@@ -20,3 +23,25 @@ def data_of(body: dict[str, Any]) -> dict[str, Any]:
     """The ``data`` of a response that must have no errors."""
     assert "errors" not in body, body["errors"]
     return body["data"]
+
+
+def bearer(secret: str, role: Role, subject: str = "tester") -> dict[str, str]:
+    """An Authorization header with a fresh JWT for ``role``, signed with ``secret``."""
+    return {"Authorization": f"Bearer {issue_token(SecretStr(secret), role, subject, 60)}"}
+
+
+class GraphQLClient:
+    """A test client that posts GraphQL as a given role: ``client.query(doc, role=Role.PUBLIC, id=...)``."""
+
+    def __init__(self, client: TestClient, secret: str, default_role: Role = Role.STEWARD) -> None:
+        self.client, self.secret, self.default_role = client, secret, default_role
+
+    def query(self, document: str, role: Role | None = None, **variables: Any) -> dict[str, Any]:
+        headers = bearer(self.secret, role or self.default_role)
+        return post_graphql(self.client, document, headers, **variables)
+
+    def data(self, document: str, role: Role | None = None, **variables: Any) -> dict[str, Any]:
+        return data_of(self.query(document, role, **variables))
+
+    def error_codes(self, document: str, role: Role | None = None, **variables: Any) -> list[str]:
+        return [e["extensions"]["code"] for e in self.query(document, role, **variables).get("errors", [])]

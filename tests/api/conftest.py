@@ -7,17 +7,23 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from fastapi.testclient import TestClient
 
+from entgraph.api.app import create_app
+from entgraph.api.testing import GraphQLClient
 from entgraph.graph import EmbeddedServer
 from entgraph.graph.falkordb_store import FalkorDBStore
+from entgraph.graph.port import Params, Row
 from entgraph.loaders.engine import Loader
 from entgraph.loaders.registry import Catalog
 from entgraph.loaders.synthetic import generate_city
 from entgraph.resolution.resolver import Resolver
+from entgraph.settings import Settings
 
 
 @dataclass(frozen=True)
@@ -63,3 +69,57 @@ def resolved_city_copy(shared_server: EmbeddedServer, city_root: Path) -> Iterat
     yield city
     city.store.clear()
     city.store.close()
+
+
+API_SECRET = "s" * 40
+
+
+class CountingStore(FalkorDBStore):
+    """A city's real store (same graph, same server), counting its read round trips."""
+
+    def __init__(self, store: FalkorDBStore) -> None:
+        self.__dict__.update(store.__dict__)
+        self.reads = 0
+
+    def read(self, cypher: str, params: Params | None = None) -> list[Row]:
+        self.reads += 1
+        return super().read(cypher, params)
+
+
+@contextmanager
+def _served(store: FalkorDBStore, catalog: Catalog, home: Path) -> Iterator[GraphQLClient]:
+    """The served schema over HTTP, in development mode with generous cost and depth limits (the
+    limits have their own tests); callers pick a role per query."""
+    settings = Settings(
+        home=home,
+        api_mode="development",
+        api_jwt_secret=API_SECRET,
+        api_keys_file=home / "api-keys.toml",
+        api_cors_origins="",
+        api_max_depth=12,
+        api_max_cost=100_000_000,
+    )
+    with TestClient(create_app(settings, store, catalog)) as client:
+        yield GraphQLClient(client, API_SECRET)
+
+
+@pytest.fixture(scope="session")
+def counting(resolved_city: City) -> CountingStore:
+    """The read-only city's store, counting reads (for round-trip tests)."""
+    return CountingStore(resolved_city.store)
+
+
+@pytest.fixture(scope="module")
+def city_api(
+    resolved_city: City, counting: CountingStore, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[GraphQLClient]:
+    """The API on the read-only city (through the counting store)."""
+    with _served(counting, resolved_city.catalog, tmp_path_factory.mktemp("city-api")) as api:
+        yield api
+
+
+@pytest.fixture
+def graph_api(falkordb_graph: FalkorDBStore, tmp_path: Path) -> Iterator[GraphQLClient]:
+    """The API on this test's own empty graph (``falkordb_graph``), for hand-made data."""
+    with _served(falkordb_graph, Catalog.load(entry_points=False), tmp_path) as api:
+        yield api

@@ -2,23 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
-from fastapi.testclient import TestClient
-from pydantic import SecretStr
 
-from entgraph.api.app import create_app
-from entgraph.api.auth import Role, issue_token
-from entgraph.api.schema import Query
+from entgraph.api.auth import Role
+from entgraph.api.testing import GraphQLClient
 from entgraph.graph.falkordb_store import FalkorDBStore
-from entgraph.graph.port import Params, Row
-from entgraph.settings import Settings
-
-SECRET = "s" * 40
-FullQuery = Query  # the served root query already holds the enterprise fields
+from entgraph.graph.port import Row
 
 PANORAMA = """
 query ($id: String) { enterprise(id: $id) {
@@ -35,60 +26,9 @@ query ($id: String) { enterprise(id: $id) {
 """
 
 
-class CountingStore(FalkorDBStore):
-    """The city's real store (same graph, same server), counting its read round trips."""
-
-    def __init__(self, store: FalkorDBStore) -> None:
-        self.__dict__.update(store.__dict__)
-        self.reads = 0
-
-    def read(self, cypher: str, params: Params | None = None) -> list[Row]:
-        self.reads += 1
-        return super().read(cypher, params)
-
-
-def make_settings(home: Path) -> Settings:
-    values: dict[str, Any] = {
-        "home": home,
-        "api_mode": "development",
-        "api_jwt_secret": SECRET,
-        "api_keys_file": home / "api-keys.toml",
-        "api_cors_origins": "",
-        "api_max_depth": 10,
-        "api_max_aliases": 15,
-        "api_max_cost": 100_000,
-    }
-    return Settings(**values)
-
-
-@pytest.fixture(scope="module")
-def counting(resolved_city: Any) -> CountingStore:
-    return CountingStore(resolved_city.store)
-
-
-@pytest.fixture(scope="module")
-def client(
-    resolved_city: Any, counting: CountingStore, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[TestClient]:
-    app = create_app(
-        make_settings(tmp_path_factory.mktemp("ent")), counting, resolved_city.catalog, query=FullQuery
-    )
-    with TestClient(app) as test_client:
-        yield test_client
-
-
-def as_role(role: Role) -> dict[str, str]:
-    return {"Authorization": f"Bearer {issue_token(SecretStr(SECRET), role, 'tester', 60)}"}
-
-
-def gql(client: TestClient, query: str, role: Role = Role.STEWARD, **variables: Any) -> dict[str, Any]:
-    response = client.post("/graphql", json={"query": query, "variables": variables}, headers=as_role(role))
-    assert response.status_code == 200, response.text
-    return response.json()
-
-
-def codes(body: dict[str, Any]) -> list[str]:
-    return [e["extensions"]["code"] for e in body.get("errors", [])]
+@pytest.fixture
+def client(city_api: GraphQLClient) -> GraphQLClient:
+    return city_api
 
 
 def read(store: FalkorDBStore, cypher: str, **params: Any) -> list[Row]:
@@ -108,53 +48,51 @@ def busiest(resolved_city: Any) -> str:
 # -- lookup ----------------------------------------------------------------------------------------
 
 
-def test_lookup_by_id_and_by_credit_code_agree(client: TestClient, busiest: str, resolved_city: Any) -> None:
+def test_lookup_by_id_and_by_credit_code_agree(
+    client: GraphQLClient, busiest: str, resolved_city: Any
+) -> None:
     code = read(resolved_city.store, "MATCH (e:Enterprise {id: $id}) RETURN e.credit_code AS c", id=busiest)[
         0
     ]["c"]
-    by_id = gql(client, "query ($id: String) { enterprise(id: $id) { id name creditCode } }", id=busiest)
-    by_code = gql(client, "query ($c: String) { enterprise(creditCode: $c) { id name creditCode } }", c=code)
+    by_id = client.query("query ($id: String) { enterprise(id: $id) { id name creditCode } }", id=busiest)
+    by_code = client.query("query ($c: String) { enterprise(creditCode: $c) { id name creditCode } }", c=code)
     assert by_id["data"]["enterprise"] == by_code["data"]["enterprise"]
     assert by_id["data"]["enterprise"]["creditCode"] == code
 
 
-def test_unknown_enterprise_is_not_found_and_bad_arguments_are_bad_input(client: TestClient) -> None:
-    assert codes(gql(client, '{ enterprise(id: "E-NOPE") { id } }')) == ["NOT_FOUND"]
-    assert codes(gql(client, '{ enterprise(creditCode: "91350582000000000X") { id } }')) == ["NOT_FOUND"]
-    assert codes(gql(client, "{ enterprise { id } }")) == ["BAD_INPUT"]
-    assert codes(gql(client, '{ enterprise(id: "a", creditCode: "b") { id } }')) == ["BAD_INPUT"]
+def test_unknown_enterprise_is_not_found_and_bad_arguments_are_bad_input(client: GraphQLClient) -> None:
+    assert client.error_codes('{ enterprise(id: "E-NOPE") { id } }') == ["NOT_FOUND"]
+    assert client.error_codes('{ enterprise(creditCode: "91350582000000000X") { id } }') == ["NOT_FOUND"]
+    assert client.error_codes("{ enterprise { id } }") == ["BAD_INPUT"]
+    assert client.error_codes('{ enterprise(id: "a", creditCode: "b") { id } }') == ["BAD_INPUT"]
 
 
-def test_a_merged_id_redirects_to_its_survivor(falkordb_graph: FalkorDBStore, tmp_path: Path) -> None:
+def test_a_merged_id_redirects_to_its_survivor(
+    falkordb_graph: FalkorDBStore, graph_api: GraphQLClient
+) -> None:
     falkordb_graph.write(
         "CREATE (:Enterprise {id: 'E-OLD', name: '旧公司', credit_code: 'OLD', merged_into: 'E-NEW'})"
         "-[:REDIRECTS_TO]->(:Enterprise {id: 'E-NEW', name: '新公司', credit_code: 'NEW'})"
     )
-    from entgraph.loaders.registry import Catalog
-
-    app = create_app(
-        make_settings(tmp_path), falkordb_graph, Catalog.load(entry_points=False), query=FullQuery
-    )
-    with TestClient(app) as small:
-        query = "query ($id: String) { enterprise(id: $id) { id name redirectedFrom } }"
-        assert gql(small, query, id="E-OLD")["data"]["enterprise"] == {
-            "id": "E-NEW",
-            "name": "新公司",
-            "redirectedFrom": "E-OLD",
-        }
-        assert gql(small, query, id="E-NEW")["data"]["enterprise"]["redirectedFrom"] is None
-        by_code = gql(small, '{ enterprise(creditCode: "OLD") { id redirectedFrom } }')
-        assert by_code["data"]["enterprise"] == {"id": "E-NEW", "redirectedFrom": "E-OLD"}
-        listed = gql(small, "{ enterprises { totalCount edges { node { id } } } }")["data"]["enterprises"]
-        assert listed["totalCount"] == 1  # the merged-away id is not listed
+    query = "query ($id: String) { enterprise(id: $id) { id name redirectedFrom } }"
+    assert graph_api.data(query, id="E-OLD")["enterprise"] == {
+        "id": "E-NEW",
+        "name": "新公司",
+        "redirectedFrom": "E-OLD",
+    }
+    assert graph_api.data(query, id="E-NEW")["enterprise"]["redirectedFrom"] is None
+    by_code = graph_api.data('{ enterprise(creditCode: "OLD") { id redirectedFrom } }')
+    assert by_code["enterprise"] == {"id": "E-NEW", "redirectedFrom": "E-OLD"}
+    listed = graph_api.data("{ enterprises { totalCount edges { node { id } } } }")["enterprises"]
+    assert listed["totalCount"] == 1  # the merged-away id is not listed
 
 
 # -- panorama --------------------------------------------------------------------------------------
 
 
-def test_panorama_matches_the_graph(client: TestClient, busiest: str, resolved_city: Any) -> None:
+def test_panorama_matches_the_graph(client: GraphQLClient, busiest: str, resolved_city: Any) -> None:
     store = resolved_city.store
-    body = gql(client, PANORAMA, id=busiest)
+    body = client.query(PANORAMA, id=busiest)
     assert "errors" not in body, body
     e = body["data"]["enterprise"]
     linked = read(
@@ -186,24 +124,24 @@ def test_panorama_matches_the_graph(client: TestClient, busiest: str, resolved_c
     )
     assert sorted(h["key"] for h in e["honours"]) == sorted(h["key"] for h in honours)
     assert len(
-        gql(client, PANORAMA.replace("first: 100", "first: 3"), id=busiest)["data"]["enterprise"][
+        client.query(PANORAMA.replace("first: 100", "first: 3"), id=busiest)["data"]["enterprise"][
             "sourceRecords"
         ]
     ) == min(3, len(linked))
 
 
-def test_branches_and_parent(client: TestClient, resolved_city: Any) -> None:
+def test_branches_and_parent(client: GraphQLClient, resolved_city: Any) -> None:
     pair = read(
         resolved_city.store,
         "MATCH (b:Enterprise)-[:BRANCH_OF]->(p:Enterprise) RETURN b.id AS b, p.id AS p ORDER BY b LIMIT 1",
     )[0]
     query = "query ($id: String) { enterprise(id: $id) { parent { id } branches { id } } }"
-    assert gql(client, query, id=pair["b"])["data"]["enterprise"]["parent"] == {"id": pair["p"]}
-    branches = gql(client, query, id=pair["p"])["data"]["enterprise"]["branches"]
+    assert client.query(query, id=pair["b"])["data"]["enterprise"]["parent"] == {"id": pair["p"]}
+    branches = client.query(query, id=pair["p"])["data"]["enterprise"]["branches"]
     assert {"id": pair["b"]} in branches
 
 
-def test_related_enterprises_share_a_phone(client: TestClient, resolved_city: Any) -> None:
+def test_related_enterprises_share_a_phone(client: GraphQLClient, resolved_city: Any) -> None:
     rows = read(
         resolved_city.store,
         "MATCH (a:Enterprise), (b:Enterprise) WHERE a.phone = b.phone AND a.id < b.id "
@@ -211,7 +149,7 @@ def test_related_enterprises_share_a_phone(client: TestClient, resolved_city: An
     )
     assert rows, "the generated city has enterprises sharing a phone"
     query = "query ($id: String) { enterprise(id: $id) { related { reason enterprise { id } } } }"
-    related = gql(client, query, id=rows[0]["a"])["data"]["enterprise"]["related"]
+    related = client.query(query, id=rows[0]["a"])["data"]["enterprise"]["related"]
     shared = [r for r in related if r["enterprise"]["id"] == rows[0]["b"]]
     assert shared and shared[0]["reason"] in {"PHONE", "LEGAL_REP_AND_PHONE"}
 
@@ -223,7 +161,7 @@ LIST = """query ($first: Int, $after: String, $search: String, $town: String) {
     totalCount pageInfo { hasNextPage endCursor } edges { cursor node { id name town } } } }"""
 
 
-def test_pages_follow_cursors_without_duplicates(client: TestClient, resolved_city: Any) -> None:
+def test_pages_follow_cursors_without_duplicates(client: GraphQLClient, resolved_city: Any) -> None:
     live = read(
         resolved_city.store,
         "MATCH (e:Enterprise) WHERE NOT (e)-[:REDIRECTS_TO]->() RETURN e.id AS id ORDER BY id",
@@ -231,7 +169,7 @@ def test_pages_follow_cursors_without_duplicates(client: TestClient, resolved_ci
     seen: list[str] = []
     after = None
     while True:
-        page = gql(client, LIST, first=40, after=after)["data"]["enterprises"]
+        page = client.query(LIST, first=40, after=after)["data"]["enterprises"]
         assert page["totalCount"] == len(live)
         seen += [edge["node"]["id"] for edge in page["edges"]]
         if not page["pageInfo"]["hasNextPage"]:
@@ -240,20 +178,22 @@ def test_pages_follow_cursors_without_duplicates(client: TestClient, resolved_ci
     assert seen == [row["id"] for row in live]
 
 
-def test_town_filter_and_page_size_cap(client: TestClient, busiest: str, resolved_city: Any) -> None:
+def test_town_filter_and_page_size_cap(client: GraphQLClient, busiest: str, resolved_city: Any) -> None:
     town = read(resolved_city.store, "MATCH (e:Enterprise {id: $id}) RETURN e.town AS t", id=busiest)[0]["t"]
-    page = gql(client, LIST, first=100, town=town)["data"]["enterprises"]
+    page = client.query(LIST, first=100, town=town)["data"]["enterprises"]
     assert page["edges"] and all(edge["node"]["town"] == town for edge in page["edges"])
-    assert codes(gql(client, LIST, first=101)) == ["BAD_INPUT"]
-    assert codes(gql(client, LIST, first=5, after="not-a-cursor")) == ["BAD_INPUT"]
+    assert client.error_codes(LIST, first=101) == ["BAD_INPUT"]
+    assert client.error_codes(LIST, first=5, after="not-a-cursor") == ["BAD_INPUT"]
 
 
-def test_search_finds_an_enterprise_by_two_characters_of_its_name(client: TestClient, busiest: str) -> None:
-    name = gql(client, "query ($id: String) { enterprise(id: $id) { name } }", id=busiest)["data"][
+def test_search_finds_an_enterprise_by_two_characters_of_its_name(
+    client: GraphQLClient, busiest: str
+) -> None:
+    name = client.query("query ($id: String) { enterprise(id: $id) { name } }", id=busiest)["data"][
         "enterprise"
     ]["name"]
     part = name[3:5] if name.startswith("晋江市") else name[:2]
-    page = gql(client, LIST, first=100, search=part)["data"]["enterprises"]
+    page = client.query(LIST, first=100, search=part)["data"]["enterprises"]
     assert busiest in [edge["node"]["id"] for edge in page["edges"]]
     assert all(part[0] in edge["node"]["name"] or part[1] in edge["node"]["name"] for edge in page["edges"])
 
@@ -262,7 +202,7 @@ def test_search_finds_an_enterprise_by_two_characters_of_its_name(client: TestCl
 
 
 def test_a_panorama_costs_the_same_few_round_trips_however_big(
-    client: TestClient, counting: CountingStore, busiest: str, resolved_city: Any
+    client: GraphQLClient, counting: Any, busiest: str, resolved_city: Any
 ) -> None:
     small = read(
         resolved_city.store,
@@ -272,13 +212,13 @@ def test_a_panorama_costs_the_same_few_round_trips_however_big(
     costs = []
     for enterprise_id in (busiest, small):
         before = counting.reads
-        body = gql(client, PANORAMA, id=enterprise_id)
+        body = client.query(PANORAMA, id=enterprise_id)
         assert "errors" not in body
         costs.append(counting.reads - before)
     assert costs[0] == costs[1] <= 12, costs  # measured: 6 each
 
 
-def test_personal_fields_are_masked_by_role(client: TestClient, resolved_city: Any) -> None:
+def test_personal_fields_are_masked_by_role(client: GraphQLClient, resolved_city: Any) -> None:
     eid = read(
         resolved_city.store,
         "MATCH (e:Enterprise) WHERE e.phone STARTS WITH '1' AND size(e.phone) = 11 "
@@ -286,7 +226,7 @@ def test_personal_fields_are_masked_by_role(client: TestClient, resolved_city: A
         "RETURN e.id AS id, e.phone AS phone ORDER BY id LIMIT 1",
     )[0]
     query = "query ($id: String) { enterprise(id: $id) { phone legalRep name goldenRecord { field value } } }"
-    seen = {role: gql(client, query, role, id=eid["id"])["data"]["enterprise"] for role in Role}
+    seen = {role: client.query(query, role, id=eid["id"])["data"]["enterprise"] for role in Role}
     assert seen[Role.STEWARD]["phone"] == eid["phone"]
     assert seen[Role.ANALYST]["phone"] == eid["phone"][:3] + "****" + eid["phone"][-4:]
     assert seen[Role.PUBLIC]["phone"] is None

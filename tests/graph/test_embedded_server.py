@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import json
-import multiprocessing
 import os
 import signal
 import socket
+import subprocess
+import sys
 import threading
 import time
 from pathlib import Path
@@ -124,19 +125,22 @@ def test_a_busy_server_is_waited_for_not_killed(server: EmbeddedServer) -> None:
     assert info.pid == busy
 
 
-def _start_in_child(home: str, queue: multiprocessing.Queue) -> None:
-    queue.put(EmbeddedServer(Path(home)).ensure_running().pid)
+_START_IN_CHILD = (
+    "import sys; from pathlib import Path; from entgraph.graph.embedded_server import EmbeddedServer; "
+    "print(EmbeddedServer(Path(sys.argv[1])).ensure_running().pid)"
+)
 
 
 def test_concurrent_starts_share_one_server(server: EmbeddedServer) -> None:
-    ctx = multiprocessing.get_context("spawn")
-    queue = ctx.Queue()
-    procs = [ctx.Process(target=_start_in_child, args=(str(server.home), queue)) for _ in range(4)]
-    for p in procs:
-        p.start()
-    for p in procs:
-        p.join(timeout=60)
-    pids = {queue.get(timeout=5) for _ in procs}
+    # Separate interpreters (not multiprocessing): they import only the installed package, so the test
+    # runs the same however pytest was started.
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-c", _START_IN_CHILD, str(server.home)], stdout=subprocess.PIPE, text=True
+        )
+        for _ in range(4)
+    ]
+    pids = {int(p.communicate(timeout=60)[0].strip()) for p in procs}
     assert len(pids) == 1
     assert [p.pid for p in our_servers(server)] == list(pids)
 

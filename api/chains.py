@@ -1,0 +1,347 @@
+"""Industry chains (产业链): ``industryChains``, ``industryChain(name)`` and ``Enterprise.chainNeighbours``.
+
+A chain has three segments in supply order, 上游 → 中游 → 下游; the chain feed states, per year, which
+enterprise sits in which segment. From that the API answers who is in each segment in a year, how the
+segments connect, which enterprises are an enterprise's likely suppliers (the segment upstream of its
+own), customers (downstream) and peers (its own segment), and chain aggregates — enterprises, tax,
+electricity and output value by segment and town — from the figures departments report
+(``api/metrics.py``). Cypher is in ``graph/chain_queries.py``; segment pages go through one DataLoader,
+so the neighbours of a page of enterprises cost one read.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections import defaultdict
+from enum import StrEnum
+from typing import Any
+
+import strawberry
+from strawberry.types import Info
+
+from entgraph.api.context import Context
+from entgraph.api.enterprise import (
+    Enterprise,
+    EnterpriseEdge,
+    PageInfo,
+    _check_first,
+    decode_cursor,
+    encode_cursor,
+    facts_loader,
+    node_loader,
+)
+from entgraph.api.errors import BadInput, NotFound
+from entgraph.api.limits import DEFAULT_LIST_SIZE
+from entgraph.api.metrics import visible_sources
+from entgraph.graph import chain_queries, metric_queries
+from entgraph.graph.api_queries import FACT_RELATIONS
+
+POSITIONS = ("上游", "中游", "下游")  # supply order
+# The figures chain aggregates add up, by GraphQL field.
+AGGREGATE_METRICS = {"tax": "tax", "electricity_kwh": "electricity_kwh", "output_value": "output_value"}
+
+
+@strawberry.enum(description="Where another enterprise sits along a chain relative to this one.")
+class ChainRelation(StrEnum):
+    UPSTREAM = "upstream"  # the segment before this one's: likely suppliers
+    DOWNSTREAM = "downstream"  # the segment after: likely customers
+    PEER = "peer"  # the same segment
+
+
+@strawberry.enum(description="How chain aggregates are grouped.")
+class ChainGrouping(StrEnum):
+    SEGMENT = "segment"
+    TOWN = "town"
+    SEGMENT_AND_TOWN = "segment_and_town"
+
+
+def _segment_loader(info: Info[Context, None]) -> Any:
+    """Keys ``(chain, year, position | None, after, size)`` -> enterprise ids, one read per batch."""
+    context = info.context
+
+    async def load(keys: list[tuple[str, int, str | None, str, int]]) -> list[list[str]]:
+        wants = [
+            {"want": i, "chain": c, "year": y, "position": p, "after": a, "size": n}
+            for i, (c, y, p, a, n) in enumerate(keys)
+        ]
+        rows = await context.in_thread(chain_queries.segment_pages, context.store, wants)
+        found = {row["want"]: row["ids"] for row in rows}
+        return [found.get(i, []) for i in range(len(keys))]
+
+    return context.loader("chain.segment", load)
+
+
+def _counts_loader(info: Info[Context, None]) -> Any:
+    """Chain key -> ``{(year, position): enterprises}``; position ``None``: the year's distinct total."""
+    context = info.context
+
+    async def load(chains: list[str]) -> list[dict[tuple[int, str | None], int]]:
+        rows = await context.in_thread(chain_queries.segment_counts, context.store, chains)
+        found: dict[str, dict[tuple[int, str | None], int]] = defaultdict(dict)
+        for row in rows:
+            if row["year"] is not None:
+                found[row["chain"]][(int(row["year"]), row["position"])] = row["enterprises"]
+        return [found.get(c, {}) for c in chains]
+
+    return context.loader("chain.counts", load)
+
+
+def _order(position: str) -> int:
+    return POSITIONS.index(position) if position in POSITIONS else len(POSITIONS)
+
+
+@strawberry.type(description="A page of a segment's enterprises in id order (relay-style).")
+class ChainEnterpriseConnection:
+    edges: list[EnterpriseEdge]
+    page_info: PageInfo
+    total_count: int
+
+
+@strawberry.type(description="One segment of a chain in one year.")
+class ChainSegment:
+    chain: strawberry.Private[str]
+    position: str = strawberry.field(description="上游 / 中游 / 下游")
+    year: int
+    enterprise_count: int
+
+    @strawberry.field(description="The segment's enterprises, in id order.")
+    async def enterprises(
+        self, info: Info[Context, None], first: int = 20, after: str | None = None
+    ) -> ChainEnterpriseConnection:
+        first = _check_first(first)
+        after_id = decode_cursor(after) if after else ""
+        ids = await _segment_loader(info).load((self.chain, self.year, self.position, after_id, first + 1))
+        nodes = await node_loader(info).load_many(ids[:first])
+        edges = [EnterpriseEdge(cursor=encode_cursor(n["id"]), node=Enterprise(props=n)) for n in nodes if n]
+        return ChainEnterpriseConnection(
+            edges=edges,
+            page_info=PageInfo(
+                has_next_page=len(ids) > first, end_cursor=edges[-1].cursor if edges else None
+            ),
+            total_count=self.enterprise_count,
+        )
+
+
+@strawberry.type(description="Supply runs from one segment to the next: 上游 → 中游 → 下游.")
+class SegmentLink:
+    source: str = strawberry.field(name="from", description="The supplying segment.")
+    target: str = strawberry.field(name="to", description="The segment it supplies.")
+    year: int
+    from_enterprises: int
+    to_enterprises: int
+
+
+@strawberry.type(description="Enterprises and their figures in one group of a chain in one year.")
+class ChainAggregate:
+    position: str | None = strawberry.field(description="The segment, when grouped by segment.")
+    town: str | None = strawberry.field(description="The town, when grouped by town.")
+    enterprises: int
+    tax: float | None = strawberry.field(description="元; null when the caller may not see tax figures.")
+    electricity_kwh: float | None
+    output_value: float | None = strawberry.field(description="元")
+
+
+@strawberry.type(description="An industry chain (产业链) and its segments.")
+class IndustryChain:
+    key: strawberry.Private[str]
+    name: str
+
+    async def _counts(self, info: Info[Context, None]) -> dict[tuple[int, str | None], int]:
+        return await _counts_loader(info).load(self.key)
+
+    @strawberry.field(description="Years the chain feed has rows for, oldest first.")
+    async def years(self, info: Info[Context, None]) -> list[int]:
+        return sorted({year for year, _ in await self._counts(info)})
+
+    async def _year(self, info: Info[Context, None], year: int | None) -> int | None:
+        years = await self.years(info)
+        if year is None:
+            return years[-1] if years else None
+        return year
+
+    @strawberry.field(description="Distinct enterprises in the chain in a year (default: the latest).")
+    async def enterprise_count(self, info: Info[Context, None], year: int | None = None) -> int:
+        chosen = await self._year(info, year)
+        return (await self._counts(info)).get((chosen, None), 0) if chosen is not None else 0
+
+    @strawberry.field(description="Segments in supply order, in a year (default: the latest).")
+    async def segments(self, info: Info[Context, None], year: int | None = None) -> list[ChainSegment]:
+        chosen = await self._year(info, year)
+        counts = await self._counts(info)
+        return sorted(
+            (
+                ChainSegment(chain=self.key, position=position, year=y, enterprise_count=n)
+                for (y, position), n in counts.items()
+                if y == chosen and position is not None
+            ),
+            key=lambda s: _order(s.position),
+        )
+
+    @strawberry.field(description="Every year's segments, oldest year first: how the chain changed.")
+    async def history(self, info: Info[Context, None]) -> list[ChainSegment]:
+        counts = await self._counts(info)
+        return sorted(
+            (
+                ChainSegment(chain=self.key, position=p, year=y, enterprise_count=n)
+                for (y, p), n in counts.items()
+                if p is not None
+            ),
+            key=lambda s: (s.year, _order(s.position)),
+        )
+
+    @strawberry.field(description="Links between consecutive segments present in a year (default: latest).")
+    async def links(self, info: Info[Context, None], year: int | None = None) -> list[SegmentLink]:
+        present = await self.segments(info, year)
+        known = [s for s in present if s.position in POSITIONS]
+        return [
+            SegmentLink(
+                source=a.position,
+                target=b.position,
+                year=a.year,
+                from_enterprises=a.enterprise_count,
+                to_enterprises=b.enterprise_count,
+            )
+            for a, b in itertools.pairwise(known)
+        ]
+
+    @strawberry.field(
+        description="Enterprises, tax, electricity and output value of the chain's enterprises in a year "
+        "(default: the latest), grouped by segment, town or both. Each enterprise's figure is the "
+        "year's total from the dataset reporting the most for it, so two departments' reports of the "
+        "same tax are not added twice. An enterprise in two segments counts in both."
+    )
+    async def aggregates(
+        self, info: Info[Context, None], year: int | None = None, by: ChainGrouping = ChainGrouping.SEGMENT
+    ) -> list[ChainAggregate]:
+        chosen = await self._year(info, year)
+        if chosen is None:
+            return []
+        context = info.context
+        members = await context.in_thread(chain_queries.members, context.store, self.key, chosen)
+        visible = [s for s in visible_sources(context) if s.metric in AGGREGATE_METRICS.values()]
+        ids = sorted({m["id"] for m in members})
+        totals = await context.in_thread(metric_queries.yearly_totals, context.store, ids, visible, chosen)
+        per_enterprise: dict[tuple[str, str], float] = {}
+        for row in totals:
+            key = (row["id"], row["metric"])
+            per_enterprise[key] = max(per_enterprise.get(key, float("-inf")), float(row["value"]))
+        shown = {s.metric for s in visible}
+        groups: dict[tuple[str | None, str | None], dict[str, Any]] = {}
+        for m in members:
+            position = m["position"] if by is not ChainGrouping.TOWN else None
+            town = m["town"] if by is not ChainGrouping.SEGMENT else None
+            group = groups.setdefault((position, town), {"ids": set(), **dict.fromkeys(AGGREGATE_METRICS)})
+            if m["id"] in group["ids"]:
+                continue
+            group["ids"].add(m["id"])
+            for field, metric in AGGREGATE_METRICS.items():
+                value = per_enterprise.get((m["id"], metric))
+                if metric in shown:
+                    group[field] = (group[field] or 0.0) + (value or 0.0)
+        return [
+            ChainAggregate(
+                position=position,
+                town=town,
+                enterprises=len(g["ids"]),
+                tax=g["tax"],
+                electricity_kwh=g["electricity_kwh"],
+                output_value=g["output_value"],
+            )
+            for (position, town), g in sorted(
+                groups.items(), key=lambda item: (_order(item[0][0] or ""), item[0][1] or "")
+            )
+        ]
+
+
+@strawberry.type(description="Another enterprise along a chain, and why it is listed.")
+class ChainNeighbour:
+    enterprise: Enterprise
+    chain: str
+    year: int
+    relation: ChainRelation
+    position: str = strawberry.field(description="The other enterprise's segment.")
+    reason: str = strawberry.field(description="Why it is a neighbour, in words.")
+
+
+def _wanted(own: str, relation: ChainRelation) -> str | None:
+    if own not in POSITIONS:
+        return own if relation is ChainRelation.PEER else None
+    step = {ChainRelation.UPSTREAM: -1, ChainRelation.DOWNSTREAM: 1, ChainRelation.PEER: 0}[relation]
+    index = POSITIONS.index(own) + step
+    return POSITIONS[index] if 0 <= index < len(POSITIONS) else None
+
+
+async def chain_neighbours(
+    info: Info[Context, None],
+    enterprise_id: str,
+    chain: str | None,
+    year: int | None,
+    relations: list[ChainRelation] | None,
+    first: int,
+) -> list[ChainNeighbour]:
+    first = _check_first(first)
+    rows = await facts_loader(info).load(enterprise_id)
+    memberships: dict[str, dict[int, set[str]]] = defaultdict(lambda: defaultdict(set))
+    for row in rows:
+        if row["relation"] != FACT_RELATIONS["chains"] or row["party"] != "subject":
+            continue
+        if row["record"]["year"] is None or row["record"]["position"] is None:
+            continue
+        memberships[row["node"]["key"]][int(row["record"]["year"])].add(row["record"]["position"])
+    if chain is not None:
+        memberships = defaultdict(lambda: defaultdict(set), {chain: memberships.get(chain, {})})
+    wants: list[tuple[str, int, str, ChainRelation, str]] = []
+    for key, by_year in sorted(memberships.items()):
+        chosen = year if year is not None else max(by_year, default=None)
+        if chosen is None:
+            continue
+        for own in sorted(by_year.get(chosen, ()), key=_order):
+            for relation in relations or list(ChainRelation):
+                target = _wanted(own, relation)
+                if target is not None:
+                    wants.append((key, chosen, target, relation, own))
+    # first + 1: the enterprise itself may be among its peers.
+    pages = await _segment_loader(info).load_many([(c, y, p, "", first + 1) for c, y, p, _, _ in wants])
+    found: list[tuple[str, str, int, str, ChainRelation, str]] = []
+    for (key, chosen, target, relation, own), ids in zip(wants, pages, strict=True):
+        found += [(other, key, chosen, target, relation, own) for other in ids if other != enterprise_id]
+    found = found[:first]
+    nodes = await node_loader(info).load_many([f[0] for f in found])
+    words = {ChainRelation.UPSTREAM: "upstream of", ChainRelation.DOWNSTREAM: "downstream of"}
+    return [
+        ChainNeighbour(
+            enterprise=Enterprise(props=node),
+            chain=key,
+            year=chosen,
+            relation=relation,
+            position=target,
+            reason=(
+                f"in {target} of {key} in {chosen}, "
+                + (
+                    f"the segment {words[relation]} this one's {own}"
+                    if relation in words
+                    else "as this one is"
+                )
+            ),
+        )
+        for (_, key, chosen, target, relation, own), node in zip(found, nodes, strict=True)
+        if node is not None
+    ]
+
+
+@strawberry.type
+class ChainQuery:
+    @strawberry.field(description="Every industry chain, by name.")
+    async def industry_chains(self, info: Info[Context, None]) -> list[IndustryChain]:
+        rows = await info.context.in_thread(chain_queries.chains, info.context.store)
+        return [IndustryChain(key=r["key"], name=r["name"]) for r in rows[:DEFAULT_LIST_SIZE]]
+
+    @strawberry.field(description="One industry chain by name (产业链名称).")
+    async def industry_chain(self, info: Info[Context, None], name: str) -> IndustryChain:
+        if not name.strip():
+            raise BadInput("name must not be empty", argument="name")
+        rows = await info.context.in_thread(chain_queries.chains, info.context.store)
+        for row in rows:
+            if row["key"] == name.strip() or row["name"] == name.strip():
+                return IndustryChain(key=row["key"], name=row["name"])
+        raise NotFound(f"no industry chain named {name}")

@@ -1,0 +1,112 @@
+"""Departments' figures about an enterprise as series: ``Enterprise.metrics``.
+
+Which record fields are figures is the catalog's declaration (each spec's ``[[metrics]]``), read here
+into :class:`MetricSource` rows; the Cypher is in ``graph/metric_queries.py``. Each series is one
+metric as one dataset reports it: two departments reporting an enterprise's tax are two series, not one
+doubled sum, and each point says whose figure it is.
+
+A series is shown only to roles the dataset's sharing lets see its value column (tax figures are not
+open to the public, for example), decided with the same policy as every masked field.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import strawberry
+from strawberry.types import Info
+
+from entgraph.api.context import Context
+from entgraph.api.errors import BadInput
+from entgraph.api.masking import Decision, column_sharing, policy
+from entgraph.graph import metric_queries
+from entgraph.graph.metric_queries import MetricSource
+from entgraph.loaders.registry import Catalog
+
+
+def metric_sources(catalog: Catalog) -> list[MetricSource]:
+    """Every metric every dataset of the catalog declares."""
+    return [
+        MetricSource(feed.spec.key, m.name, m.value, m.period, m.unit)
+        for feed in catalog
+        for m in feed.spec.metrics
+    ]
+
+
+def visible_sources(context: Context) -> list[MetricSource]:
+    """The metric sources whose value column this caller's role may see."""
+    specs = {feed.spec.key: feed.spec for feed in context.catalog}
+    role = context.principal.role
+    return [
+        s
+        for s in metric_sources(context.catalog)
+        if policy(column_sharing(specs[s.dataset], s.value), role) is not Decision.NULL
+    ]
+
+
+@strawberry.type(description="One period's figure.")
+class MetricPoint:
+    period: str = strawberry.field(description="2023-04 (month), 2023-Q2 (quarter) or 2023 (year).")
+    value: float
+
+
+@strawberry.type(description="One metric of an enterprise as one dataset reports it, oldest period first.")
+class MetricSeries:
+    metric: str = strawberry.field(description="tax, revenue, electricity_kwh, insured_employees ...")
+    unit: str
+    dataset: str
+    department: str
+    points: list[MetricPoint]
+
+
+def _period_filter(start: str | None, end: str | None) -> tuple[str, str]:
+    for name, value in (("from", start), ("to", end)):
+        if value is not None and not (4 <= len(value) <= 7 and value[:4].isdigit()):
+            raise BadInput(f"{name} must be a period such as 2023, 2023-Q2 or 2023-04", argument=name)
+    return start or "", end or "\uffff"
+
+
+def _loader(info: Info[Context, None]) -> Any:
+    context = info.context
+    sources = visible_sources(context)
+
+    async def load(ids: list[str]) -> list[list[dict[str, Any]]]:
+        rows = await context.in_thread(metric_queries.series, context.store, ids, sources)
+        found: dict[str, list[dict[str, Any]]] = {}
+        for row in rows:
+            found.setdefault(row["id"], []).append(row)
+        return [found.get(i, []) for i in ids]
+
+    return context.loader("enterprise.metrics", load)
+
+
+async def enterprise_metrics(
+    info: Info[Context, None],
+    enterprise_id: str,
+    names: list[str] | None,
+    start: str | None,
+    end: str | None,
+) -> list[MetricSeries]:
+    low, high = _period_filter(start, end)
+    rows = await _loader(info).load(enterprise_id)
+    units = {(s.dataset, s.metric): s.unit for s in metric_sources(info.context.catalog)}
+    series: dict[tuple[str, str], list[MetricPoint]] = {}
+    for row in rows:
+        # A period is inside [from, to] when it starts at or after ``from`` and its label sorts no
+        # later than ``to`` (so to = 2023 keeps 2023-12, whose label extends it).
+        period = str(row["period"])
+        if (names and row["metric"] not in names) or not (low <= period and period[: len(high)] <= high):
+            continue
+        series.setdefault((row["metric"], row["dataset"]), []).append(
+            MetricPoint(period=period, value=float(row["value"]))
+        )
+    return [
+        MetricSeries(
+            metric=metric,
+            unit=units.get((dataset, metric), ""),
+            dataset=dataset,
+            department=info.context.catalog.get(dataset).spec.department,
+            points=sorted(points, key=lambda p: p.period),
+        )
+        for (metric, dataset), points in sorted(series.items())
+    ]

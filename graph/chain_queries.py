@@ -1,0 +1,68 @@
+"""Cypher for industry chains (产业链): which enterprises sit in which segment of which chain, per year.
+
+Membership is stated by the chain feed's rows: ``(r:SourceRecord)-[:IN_CHAIN]->(c:IndustryChain)``, the
+row carrying ``year`` and ``chain_position`` (上游 / 中游 / 下游), and resolution's
+``(r)-[:ABOUT {party: 'subject'}]->(e:Enterprise)``. A membership counts when its record is active and its
+enterprise live (not merged away).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from entgraph.graph.port import GraphStore, Row
+
+_MEMBERS = (
+    "MATCH (c:IndustryChain {key: $chain})<-[:IN_CHAIN]-(r:SourceRecord)-[a:ABOUT]->(e:Enterprise) "
+    "WHERE r.retired IS NULL AND a.party = 'subject' AND NOT (e)-[:REDIRECTS_TO]->() "
+)
+
+
+def chains(store: GraphStore) -> list[Row]:
+    """``{key, name}`` of every chain, by name."""
+    return store.read(
+        "MATCH (c:IndustryChain) RETURN c.key AS key, coalesce(c.name, c.key) AS name ORDER BY name"
+    )
+
+
+def segment_counts(store: GraphStore, chains: Sequence[str]) -> list[Row]:
+    """``{chain, year, position, enterprises}``: distinct live enterprises per chain, year and segment,
+    plus one row per chain and year with ``position`` null counting the year's enterprises once each."""
+    match = (
+        "UNWIND $chains AS chain "
+        "MATCH (c:IndustryChain {key: chain})<-[:IN_CHAIN]-(r:SourceRecord)-[a:ABOUT]->(e:Enterprise) "
+        "WHERE r.retired IS NULL AND a.party = 'subject' AND NOT (e)-[:REDIRECTS_TO]->() "
+    )
+    return store.read(
+        match
+        + "RETURN chain, r.year AS year, r.chain_position AS position, count(DISTINCT e) AS enterprises "
+        + "UNION ALL "
+        + match
+        + "RETURN chain, r.year AS year, null AS position, count(DISTINCT e) AS enterprises",
+        {"chains": list(chains)},
+    )
+
+
+def members(store: GraphStore, chain: str, year: int) -> list[Row]:
+    """``{id, position, town}``: the chain's enterprises in ``year``, one row per (enterprise, segment)."""
+    return store.read(
+        _MEMBERS + "AND r.year = $year "
+        "RETURN DISTINCT e.id AS id, r.chain_position AS position, e.town AS town ORDER BY id",
+        {"chain": chain, "year": year},
+    )
+
+
+def segment_pages(store: GraphStore, wants: Sequence[dict[str, Any]]) -> list[Row]:
+    """For each ``{want, chain, year, position, after, size}``: ``{want, ids}``, the ids (in id order,
+    after ``after``) of the live enterprises in that segment. ``position`` null means every segment."""
+    return store.read(
+        "UNWIND $wants AS w "
+        "MATCH (c:IndustryChain {key: w.chain})<-[:IN_CHAIN]-(r:SourceRecord)-[a:ABOUT]->(e:Enterprise) "
+        "WHERE r.retired IS NULL AND a.party = 'subject' AND NOT (e)-[:REDIRECTS_TO]->() "
+        "AND r.year = w.year AND (w.position IS NULL OR r.chain_position = w.position) AND e.id > w.after "
+        "WITH DISTINCT w, e.id AS id ORDER BY id "
+        # Collect first, slice after: FalkorDB gives null for ``collect(id)[0..w.size]`` in one step.
+        "WITH w, collect(id) AS ids RETURN w.want AS want, ids[0..w.size] AS ids",
+        {"wants": list(wants)},
+    )

@@ -1,0 +1,204 @@
+"""All Cypher the land-and-credit API needs (``api/land_credit.py``).
+
+Parcels, credit events and mortgages are fact nodes that department records point at (see
+``docs/graph-model.md``): ``(:SourceRecord)-[:CONCERNS_PARCEL | SUPERSEDES_TITLE | REGISTERS_TITLE ...]->
+(:LandParcel)``, ``-[:RECORDS_EVENT]->(:CreditEvent)``, ``-[:SECURED_BY]->(:Mortgage)``; the enterprises
+on a record hang off it by ``ABOUT {party}``. Every function that serves a list takes a *list* of keys
+and answers for all of them in one statement (``UNWIND``), so a page of parcels or events costs the
+same few round trips whatever its size. Retired records (``r.retired``) are ignored throughout.
+
+Labels and relation names are constants of this module; every value travels as a parameter. The
+statements use the openCypher subset both FalkorDB and Neo4j run (no APOC, no subqueries).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from entgraph.graph.port import GraphStore, Row
+
+# The two parties of a mortgage record (jj_real_estate_mortgages): the mortgagor is the record's
+# subject, the mortgagee the spec party ``mortgagee``.
+MORTGAGOR_PARTY = "subject"
+MORTGAGEE_PARTY = "mortgagee"
+
+# The date a credit event was decided on: the node's own date when its spec put one there, else the
+# earliest such date on the records that report it (wh_miit_recognitions keeps it on the record only).
+_EVENT_DATE_FIELDS = ("decided_on", "occurred_on")
+
+
+# --- land parcels ----------------------------------------------------------------------------------
+
+
+def parcels(store: GraphStore, keys: Sequence[str]) -> list[Row]:
+    """``{key, p}``: the node properties of each known parcel."""
+    return store.read(
+        "UNWIND $keys AS k MATCH (p:LandParcel {key: k}) RETURN k AS key, properties(p) AS p",
+        {"keys": list(keys)},
+    )
+
+
+def parcel_records(store: GraphStore, keys: Sequence[str]) -> list[Row]:
+    """One row per (parcel, live record pointing at it): ``{key, relation, id, dataset, department,
+    props, parties}``; ``props`` are the record's fields (the API picks the dated, priced ones by the
+    catalog), ``parties`` a list of ``{id, party}`` for the enterprises the record is linked to (entries
+    with a null id when it is linked to none)."""
+    return store.read(
+        "UNWIND $keys AS k MATCH (p:LandParcel {key: k})<-[x]-(r:SourceRecord) WHERE r.retired IS NULL "
+        "OPTIONAL MATCH (r)-[a:ABOUT]->(e:Enterprise) "
+        "WITH k, type(x) AS relation, r, collect({id: e.id, party: a.party}) AS parties "
+        "RETURN k AS key, relation, r.id AS id, r.dataset AS dataset, r.department AS department, "
+        "properties(r) AS props, parties",
+        {"keys": list(keys)},
+    )
+
+
+def parcel_keys_of(store: GraphStore, enterprise_id: str, limit: int) -> list[str]:
+    """Keys of parcels that a live record with ``enterprise_id`` as its subject points at (the
+    candidates for "parcels it holds"), in key order, at most ``limit``."""
+    rows = store.read(
+        "MATCH (:Enterprise {id: $id})<-[a:ABOUT]-(r:SourceRecord)-->(p:LandParcel) "
+        "WHERE a.party = 'subject' AND r.retired IS NULL "
+        "RETURN DISTINCT p.key AS key ORDER BY key LIMIT $limit",
+        {"id": enterprise_id, "limit": limit},
+    )
+    return [row["key"] for row in rows]
+
+
+def parcel_page(
+    store: GraphStore, among: Sequence[str] | None, town: str | None, after: str, size: int
+) -> list[str]:
+    """Keys of parcels after ``after`` in key order (``size`` of them), optionally only among
+    ``among`` and only those a live record places in the town named ``town``."""
+    params: dict[str, Any] = {"after": after, "size": size}
+    where = ["true"]
+    if among is not None:
+        where.append("p.key IN $among")
+        params["among"] = list(among)
+    if town is None:
+        match = "MATCH (p:LandParcel)"
+    else:
+        match = "MATCH (t:Town)<-[:IN_TOWN]-(r:SourceRecord)-->(p:LandParcel)"
+        where += ["t.name = $town", "r.retired IS NULL"]
+        params["town"] = town
+    # ``key > $after`` on the projected value, not on ``p.key``: FalkorDB answers a range predicate on an
+    # indexed property from the index, which compares non-ASCII keys (晋国用..., 闽(2022)...) wrongly and
+    # would end the listing early.
+    rows = store.read(
+        f"{match} WHERE {' AND '.join(where)} "
+        "WITH DISTINCT p.key AS key WHERE key > $after RETURN key ORDER BY key LIMIT $size",
+        params,
+    )
+    return [row["key"] for row in rows]
+
+
+# --- credit events ---------------------------------------------------------------------------------
+
+
+def _event_filter(
+    kind: str | None, date_from: str | None, date_to: str | None, town: str | None
+) -> tuple[str, dict[str, Any]]:
+    """The statement head that yields ``n`` (a CreditEvent with a live record) and ``decided`` (its date),
+    filtered; the caller adds its own ``WHERE``/``RETURN``."""
+    params: dict[str, Any] = {}
+    node_where = ["r.retired IS NULL"]
+    if kind is not None:
+        node_where.append("n.kind = $kind")
+        params["kind"] = kind
+    head = "MATCH (n:CreditEvent)<-[:RECORDS_EVENT]-(r:SourceRecord) WHERE " + " AND ".join(node_where) + " "
+    node_date = ", ".join(f"n.{f}" for f in _EVENT_DATE_FIELDS)
+    record_date = "coalesce(" + ", ".join(f"r.{f}" for f in _EVENT_DATE_FIELDS) + ")"
+    head += (
+        f"WITH n, {record_date} AS rd ORDER BY rd "
+        "WITH n, collect(rd) AS rds "
+        f"WITH n, coalesce({node_date}, rds[0]) AS decided "
+    )
+    if town is not None:
+        # an event is in a town when an enterprise a live record of it is about has that golden town
+        head += (
+            "MATCH (n)<-[:RECORDS_EVENT]-(tr:SourceRecord)-[:ABOUT]->(e:Enterprise) "
+            "WHERE tr.retired IS NULL AND e.town = $town WITH DISTINCT n, decided "
+        )
+        params["town"] = town
+    period = []
+    if date_from is not None:
+        period.append("decided >= $date_from")
+        params["date_from"] = date_from
+    if date_to is not None:
+        period.append("decided <= $date_to")
+        params["date_to"] = date_to
+    if period:
+        head += "WITH n, decided WHERE decided IS NOT NULL AND " + " AND ".join(period) + " "
+    return head, params
+
+
+def credit_event_page(
+    store: GraphStore,
+    kind: str | None,
+    date_from: str | None,
+    date_to: str | None,
+    town: str | None,
+    after: str,
+    size: int,
+) -> list[Row]:
+    """``{key, props, decided}`` for the filtered credit events after ``after`` in key order (``size`` of
+    them): the node's properties and its decided-on date. ``date_from``/``date_to`` are ISO dates and
+    bound the date inclusively (events without a date never match a period)."""
+    head, params = _event_filter(kind, date_from, date_to, town)
+    return store.read(
+        # the key compared once projected, never through the index (see :func:`parcel_page`)
+        head + "WITH n, decided, n.key AS key WHERE key > $after "
+        "RETURN key, properties(n) AS props, decided ORDER BY key LIMIT $size",
+        {**params, "after": after, "size": size},
+    )
+
+
+def credit_event_count(
+    store: GraphStore, kind: str | None, date_from: str | None, date_to: str | None, town: str | None
+) -> int:
+    head, params = _event_filter(kind, date_from, date_to, town)
+    return store.read(head + "RETURN count(n) AS n", params)[0]["n"]
+
+
+def credit_event_kinds(
+    store: GraphStore, date_from: str | None, date_to: str | None, town: str | None
+) -> list[Row]:
+    """``{kind, events}`` of the filtered credit events, by kind."""
+    head, params = _event_filter(None, date_from, date_to, town)
+    return store.read(head + "RETURN n.kind AS kind, count(n) AS events ORDER BY kind", params)
+
+
+def credit_event_records(store: GraphStore, keys: Sequence[str]) -> list[Row]:
+    """One row per (event, live record reporting it): ``{key, id, dataset, department, parties}``,
+    ``parties`` as in :func:`parcel_records`."""
+    return store.read(
+        "UNWIND $keys AS k MATCH (n:CreditEvent {key: k})<-[:RECORDS_EVENT]-(r:SourceRecord) "
+        "WHERE r.retired IS NULL "
+        "OPTIONAL MATCH (r)-[a:ABOUT]->(e:Enterprise) "
+        "WITH k, r, collect({id: e.id, party: a.party}) AS parties "
+        "RETURN k AS key, r.id AS id, r.dataset AS dataset, r.department AS department, parties",
+        {"keys": list(keys)},
+    )
+
+
+# --- mortgages -------------------------------------------------------------------------------------
+
+
+def mortgage_links(store: GraphStore, ids: Sequence[str], limit: int) -> list[Row]:
+    """Mortgage links touching any of ``ids`` as mortgagor or mortgagee: ``{key, mortgagor,
+    mortgagee, amount, registered_on, registration_type}``, one per (mortgage, mortgagor, mortgagee),
+    in that order, at most ``limit``."""
+    return store.read(
+        "UNWIND $ids AS id "
+        "MATCH (:Enterprise {id: id})<-[a:ABOUT]-(r:SourceRecord)-[:SECURED_BY]->(m:Mortgage) "
+        "WHERE r.retired IS NULL AND a.party IN [$mortgagor, $mortgagee] "
+        "WITH DISTINCT r, m "
+        "MATCH (g:Enterprise)<-[s:ABOUT]-(r)-[t:ABOUT]->(h:Enterprise) "
+        "WHERE s.party = $mortgagor AND t.party = $mortgagee "
+        "RETURN DISTINCT m.key AS key, g.id AS mortgagor, h.id AS mortgagee, "
+        "m.mortgage_amount AS amount, m.registered_on AS registered_on, "
+        "m.registration_type AS registration_type "
+        "ORDER BY key, mortgagor, mortgagee LIMIT $limit",
+        {"ids": list(ids), "limit": limit, "mortgagor": MORTGAGOR_PARTY, "mortgagee": MORTGAGEE_PARTY},
+    )

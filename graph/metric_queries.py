@@ -1,0 +1,75 @@
+"""Cypher for the figures departments report about enterprises: tax, revenue, electricity, employees ...
+
+A figure is a field of a source record; which field, in which datasets, is the catalog's business (each
+spec's ``[[metrics]]``). The API turns that into :class:`MetricSource` rows and hands them here, so this
+module reads any metric of any feed with one statement, the source list travelling as a parameter
+(``r[s.value]``): adding a feed with metrics needs no new Cypher.
+
+Periods are cut to at most seven characters, which maps every form the loaders store onto its
+reporting period: ``2023-04-30`` and ``2023-04`` to ``2023-04``, ``2023-Q2`` stays, ``2023`` (text or
+number) stays.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+
+from entgraph.graph.port import GraphStore, Row
+
+
+@dataclass(frozen=True)
+class MetricSource:
+    """Metric ``metric`` is field ``value`` of ``dataset``'s records, for the period in field ``period``
+    (the record's reporting period when ``None``)."""
+
+    dataset: str
+    metric: str
+    value: str
+    period: str | None
+    unit: str
+
+
+def _params(sources: Sequence[MetricSource]) -> dict[str, object]:
+    return {
+        "sources": [asdict(s) for s in sources],
+        "datasets": sorted({s.dataset for s in sources}),
+    }
+
+
+# The records an enterprise is the subject of, each paired with the metric sources of its dataset.
+_SOURCED = (
+    "MATCH (r:SourceRecord)-[a:ABOUT]->(e:Enterprise {id: id}) "
+    "WHERE a.party = 'subject' AND r.retired IS NULL AND r.dataset IN $datasets "
+    "UNWIND [s IN $sources WHERE s.dataset = r.dataset] AS s "
+    "WITH id, s, r[s.value] AS value, left(toString(coalesce(r[coalesce(s.period, 'period')], r.period)), 7) "
+    "AS period WHERE value IS NOT NULL "
+)
+
+
+def series(store: GraphStore, ids: Sequence[str], sources: Sequence[MetricSource]) -> list[Row]:
+    """``{id, dataset, metric, period, value}``: each enterprise's figures summed per dataset, metric
+    and reporting period (a month, quarter or year, as the feed reports)."""
+    if not sources:
+        return []
+    return store.read(
+        "UNWIND $ids AS id "
+        + _SOURCED
+        + "RETURN id, s.dataset AS dataset, s.metric AS metric, period, sum(value) AS value "
+        "ORDER BY id, metric, dataset, period",
+        {"ids": list(ids), **_params(sources)},
+    )
+
+
+def yearly_totals(
+    store: GraphStore, ids: Sequence[str], sources: Sequence[MetricSource], year: int
+) -> list[Row]:
+    """``{id, dataset, metric, value}``: each enterprise's figures for ``year``, summed per dataset and
+    metric."""
+    if not sources or not ids:
+        return []
+    return store.read(
+        "UNWIND $ids AS id " + _SOURCED + "AND left(period, 4) = $year "
+        "RETURN id, s.dataset AS dataset, s.metric AS metric, sum(value) AS value",
+        {"ids": list(ids), "year": f"{year:04d}", **_params(sources)},
+    )
