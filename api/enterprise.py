@@ -24,7 +24,7 @@ import strawberry
 from strawberry.types import Info
 
 from entgraph.api.context import Context
-from entgraph.api.errors import BadInput, NotFound
+from entgraph.api.errors import BadInput, Forbidden, NotFound
 from entgraph.api.masking import Decision, MaskKind, column_sharing, mask_kind, policy
 from entgraph.api.metrics import MetricSeries, enterprise_metrics
 from entgraph.errors import ConfigurationError
@@ -583,18 +583,19 @@ class EnterpriseEdge:
 class EnterpriseConnection:
     edges: list[EnterpriseEdge]
     page_info: PageInfo
-    search_ids: strawberry.Private[list[str] | None]
+    only_ids: strawberry.Private[list[str] | None]
     town_filter: strawberry.Private[str | None]
 
     @strawberry.field(description="How many enterprises match, over all pages.")
     async def total_count(self, info: Info[Context, None]) -> int:
         store = info.context.store
         return await info.context.in_thread(
-            api_queries.enterprise_count, store, self.search_ids, self.town_filter
+            api_queries.enterprise_count, store, self.only_ids, self.town_filter
         )
 
 
 _CURSOR_PREFIX = "enterprise:"
+_SORTED_PREFIX = "enterprises:"
 
 
 def encode_cursor(enterprise_id: str) -> str:
@@ -602,13 +603,38 @@ def encode_cursor(enterprise_id: str) -> str:
 
 
 def decode_cursor(cursor: str) -> str:
-    try:
-        text = base64.urlsafe_b64decode(cursor.encode()).decode()
-    except (binascii.Error, UnicodeDecodeError, ValueError):
-        text = ""
+    text = _cursor_text(cursor)
     if not text.startswith(_CURSOR_PREFIX):
         raise BadInput("after is not a cursor this API returned", argument="after")
     return text.removeprefix(_CURSOR_PREFIX)
+
+
+def _cursor_text(cursor: str) -> str:
+    try:
+        return base64.urlsafe_b64decode(cursor.encode()).decode()
+    except (binascii.Error, UnicodeDecodeError, ValueError):
+        return ""
+
+
+def encode_sorted_cursor(sort: str, key: Any, enterprise_id: str) -> str:
+    """A position in a listing sorted by ``sort``: the row's sort key and id (keyset paging)."""
+    payload = json.dumps([sort, key, enterprise_id], ensure_ascii=False)
+    return base64.urlsafe_b64encode((_SORTED_PREFIX + payload).encode()).decode()
+
+
+def decode_sorted_cursor(cursor: str, sort: str) -> tuple[Any, str]:
+    """(key, id) of a cursor from a listing with the same ``sort``; id cursors serve the id order."""
+    text = _cursor_text(cursor)
+    if text.startswith(_CURSOR_PREFIX) and sort == "id":
+        enterprise_id = text.removeprefix(_CURSOR_PREFIX)
+        return enterprise_id, enterprise_id
+    try:
+        cursor_sort, key, enterprise_id = json.loads(text.removeprefix(_SORTED_PREFIX))
+    except (ValueError, TypeError):
+        cursor_sort = None
+    if not text.startswith(_SORTED_PREFIX) or cursor_sort != sort:
+        raise BadInput("after is not a cursor this API returned for this sort order", argument="after")
+    return key, enterprise_id
 
 
 # --- root fields -----------------------------------------------------------------------------------
@@ -628,19 +654,72 @@ async def _find(info: Info[Context, None], enterprise_id: str | None, credit_cod
     return Enterprise(props=node, redirected_from=wanted if wanted != survivor else None)
 
 
-def _page_ids(
-    info: Info[Context, None], search: str | None, town: str | None, after: str, first: int
-) -> Callable[[], tuple[list[str] | None, list[str]]]:
-    store = info.context.store
+@strawberry.enum(description="Orders of the enterprise listing; ties are broken by id.")
+class EnterpriseSortField(StrEnum):
+    ID = "id"
+    NAME = "name"
+    REGISTERED_CAPITAL = "registered_capital"
+    ESTABLISHED = "established"
 
-    def run() -> tuple[list[str] | None, list[str]]:
-        found = None
-        if search is not None and search.strip():
-            found = api_queries.search_ids(store, search.strip(), _SEARCH_CANDIDATES)
-        # One more than asked for tells whether there is a next page without a count.
-        return found, api_queries.enterprise_page(store, found, town, after, first + 1)
 
-    return run
+@strawberry.enum
+class SortDirection(StrEnum):
+    ASC = "asc"
+    DESC = "desc"
+
+
+@strawberry.input(description="Sort order of a listing (default: by id, ascending).")
+class EnterpriseSort:
+    field: EnterpriseSortField = EnterpriseSortField.ID
+    direction: SortDirection = SortDirection.ASC
+
+
+@strawberry.input(description="Filters of the enterprise listing; all given filters must hold.")
+class EnterpriseFilter:
+    town: str | None = strawberry.field(default=None, description="The golden town (镇/街道).")
+    industry: str | None = strawberry.field(
+        default=None,
+        description="An industry code prefix (GB/T 4754: C, C19, C195 ...) or an industry name.",
+    )
+    chain: str | None = strawberry.field(default=None, description="An industry chain name (产业链).")
+    honour: str | None = strawberry.field(
+        default=None, description="An honour kind (高新技术企业, 专精特新 ...)."
+    )
+    credit_event: str | None = strawberry.field(
+        default=None,
+        description="A credit event kind (法院失信被执行人信息, 法人红名单信息 ...). "
+        "Credit data: not for public callers.",
+    )
+    size: str | None = strawberry.field(
+        default=None, description="A stated enterprise size: 大型/中型/小型/微型."
+    )
+
+
+def _size_datasets(context: Context) -> list[str]:
+    return [
+        feed.spec.key
+        for feed in context.catalog
+        if any(c.field == "enterprise_size" for c in feed.spec.columns)
+    ]
+
+
+def _matching_ids(context: Context, search: str | None, wanted: EnterpriseFilter) -> list[str] | None:
+    """Ids matching the search and the fact filters (intersected), or None when neither narrows."""
+    store = context.store
+    sets: list[set[str]] = []
+    if search is not None and search.strip():
+        sets.append(set(api_queries.search_ids(store, search.strip(), _SEARCH_CANDIDATES)))
+    if wanted.industry:
+        sets.append(set(api_queries.ids_in_industry(store, wanted.industry)))
+    for name in api_queries.FACT_FILTERS:
+        value = getattr(wanted, name)
+        if value:
+            sets.append(set(api_queries.ids_with_fact(store, name, value)))
+    if wanted.size:
+        sets.append(set(api_queries.ids_with_size(store, _size_datasets(context), wanted.size)))
+    if not sets:
+        return None
+    return sorted(set.intersection(*sets))
 
 
 @strawberry.type
@@ -657,26 +736,62 @@ class EnterpriseQuery:
     ) -> Enterprise:
         return await _find(info, id, credit_code)
 
-    @strawberry.field(description="Enterprises in id order, optionally by name search and town.")
+    @strawberry.field(
+        description="Live enterprises (merged-away ids are never listed), optionally by name search "
+        "(full-text over name bigrams, then a substring scan) and filters, in ``sort`` order; "
+        "relay-style pages of at most 100."
+    )
     async def enterprises(
         self,
         info: Info[Context, None],
         search: str | None = None,
-        town: str | None = None,
+        town: Annotated[
+            str | None, strawberry.argument(deprecation_reason="Use filter: {town: ...}.")
+        ] = None,
+        filter: EnterpriseFilter | None = None,
+        sort: EnterpriseSort | None = None,
         first: int = 20,
         after: str | None = None,
     ) -> EnterpriseConnection:
         first = _check_first(first)
-        after_id = decode_cursor(after) if after else ""
-        found, ids = await info.context.in_thread(_page_ids(info, search, town, after_id, first))
-        page = await _enterprises(info, ids[:first])
-        edges = [EnterpriseEdge(cursor=encode_cursor(e.props["id"]), node=e) for e in page]
+        wanted = filter or EnterpriseFilter()
+        order = sort or EnterpriseSort()
+        if wanted.credit_event and policy(Sharing(credit=True), info.context.principal.role) is Decision.NULL:
+            raise Forbidden("filtering by credit events needs a role cleared for credit data")
+        town = wanted.town or town
+        position = decode_sorted_cursor(after, order.field.value) if after else None
+        context = info.context
+
+        def run() -> tuple[list[str] | None, list[dict[str, Any]]]:
+            only = _matching_ids(context, search, wanted)
+            # One more than asked for tells whether there is a next page without a count.
+            rows = api_queries.enterprise_page(
+                context.store,
+                only,
+                town,
+                first + 1,
+                sort=order.field.value,
+                descending=order.direction is SortDirection.DESC,
+                after=position,
+            )
+            return only, rows
+
+        only, rows = await context.in_thread(run)
+        keys = {row["id"]: row["key"] for row in rows[:first]}
+        page = await _enterprises(info, [row["id"] for row in rows[:first]])
+
+        def cursor(enterprise_id: str) -> str:
+            if order.field is EnterpriseSortField.ID:
+                return encode_cursor(enterprise_id)
+            return encode_sorted_cursor(order.field.value, keys[enterprise_id], enterprise_id)
+
+        edges = [EnterpriseEdge(cursor=cursor(e.props["id"]), node=e) for e in page]
         return EnterpriseConnection(
             edges=edges,
             page_info=PageInfo(
-                has_next_page=len(ids) > first, end_cursor=edges[-1].cursor if edges else None
+                has_next_page=len(rows) > first, end_cursor=edges[-1].cursor if edges else None
             ),
-            search_ids=found,
+            only_ids=only,
             town_filter=town,
         )
 

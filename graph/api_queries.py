@@ -140,12 +140,74 @@ def related(store: GraphStore, ids: Sequence[str], limit: int) -> list[Row]:
     return [{"id": row["id"], "reason": row["reason"], "other": o} for row in rows for o in row["others"]]
 
 
-def _listing_filter(search_ids: Sequence[str] | None, town: str | None) -> tuple[str, dict[str, Any]]:
+# Facts an enterprise listing can be filtered by: the fact node (label, property) a subject record of
+# the enterprise must point at, through which relation. Each filter starts at the fact nodes (few) and
+# walks back to their enterprises, instead of testing every enterprise's records.
+FACT_FILTERS: dict[str, tuple[str, str, str]] = {
+    "chain": ("IN_CHAIN", "IndustryChain", "key"),
+    "honour": ("AWARDS", "Honor", "kind"),
+    "credit_event": ("RECORDS_EVENT", "CreditEvent", "kind"),
+}
+
+
+def ids_with_fact(store: GraphStore, name: str, value: str) -> list[str]:
+    """Ids of live enterprises a subject record links to a fact node of :data:`FACT_FILTERS` ``name``
+    whose property equals ``value``."""
+    relation, label, prop = FACT_FILTERS[name]
+    rows = store.read(
+        f"MATCH (f:{label}) WHERE f.{prop} = $value "
+        f"MATCH (f)<-[:{relation}]-(r:SourceRecord)-[a:ABOUT]->(e:Enterprise) "
+        "WHERE a.party = 'subject' AND r.retired IS NULL AND NOT (e)-[:REDIRECTS_TO]->() "
+        "RETURN DISTINCT e.id AS id",
+        {"value": value},
+    )
+    return [row["id"] for row in rows]
+
+
+def ids_in_industry(store: GraphStore, industry: str) -> list[str]:
+    """Ids of live enterprises in an industry: golden industry code starting with ``industry`` (GB/T 4754
+    codes nest: C, C19, C195 ...), or a subject record classing it under an industry of that name or code."""
+    rows = store.read(
+        "MATCH (e:Enterprise) WHERE e.industry_code STARTS WITH $industry AND NOT (e)-[:REDIRECTS_TO]->() "
+        "RETURN e.id AS id "
+        "UNION "
+        "MATCH (i:Industry) WHERE i.name = $industry OR i.code STARTS WITH $industry "
+        "MATCH (i)<-[:IN_INDUSTRY]-(r:SourceRecord)-[a:ABOUT]->(e:Enterprise) "
+        "WHERE a.party = 'subject' AND r.retired IS NULL AND NOT (e)-[:REDIRECTS_TO]->() "
+        "RETURN e.id AS id",
+        {"industry": industry},
+    )
+    return [row["id"] for row in rows]
+
+
+def ids_with_size(store: GraphStore, datasets: Sequence[str], size: str) -> list[str]:
+    """Ids of live enterprises whose records in ``datasets`` (those with an ``enterprise_size`` column)
+    state ``size`` (大型 / 中型 / 小型 / 微型)."""
+    rows = store.read(
+        "MATCH (r:SourceRecord)-[a:ABOUT]->(e:Enterprise) WHERE r.dataset IN $datasets "
+        "AND r.enterprise_size = $size AND a.party = 'subject' AND r.retired IS NULL "
+        "AND NOT (e)-[:REDIRECTS_TO]->() RETURN DISTINCT e.id AS id",
+        {"datasets": list(datasets), "size": size},
+    )
+    return [row["id"] for row in rows]
+
+
+# Sort keys of the enterprise listing: a total order with the id as tie-break; nulls sort as the
+# coalesced value, so keyset paging never skips or repeats them.
+SORT_KEYS: dict[str, str] = {
+    "id": "e.id",
+    "name": "coalesce(e.name, '')",
+    "registered_capital": "coalesce(toFloat(e.registered_capital), -1.0)",
+    "established": "coalesce(toString(e.established), '')",
+}
+
+
+def _listing_filter(only_ids: Sequence[str] | None, town: str | None) -> tuple[str, dict[str, Any]]:
     clauses = ["NOT (e)-[:REDIRECTS_TO]->()"]
     params: dict[str, Any] = {}
-    if search_ids is not None:
-        clauses.append("e.id IN $search_ids")
-        params["search_ids"] = list(search_ids)
+    if only_ids is not None:
+        clauses.append("e.id IN $only_ids")
+        params["only_ids"] = list(only_ids)
     if town is not None:
         clauses.append("e.town = $town")
         params["town"] = town
@@ -153,20 +215,35 @@ def _listing_filter(search_ids: Sequence[str] | None, town: str | None) -> tuple
 
 
 def enterprise_page(
-    store: GraphStore, search_ids: Sequence[str] | None, town: str | None, after: str, size: int
-) -> list[str]:
-    """Ids of live enterprises after ``after`` in id order (``size`` of them), optionally only among
-    ``search_ids`` and in ``town``."""
-    where, params = _listing_filter(search_ids, town)
+    store: GraphStore,
+    only_ids: Sequence[str] | None,
+    town: str | None,
+    size: int,
+    sort: str = "id",
+    descending: bool = False,
+    after: tuple[Any, str] | None = None,
+) -> list[Row]:
+    """``{id, key}`` of ``size`` live enterprises in ``sort`` order (then id), after the ``after`` (key,
+    id) position; optionally only among ``only_ids`` and in ``town``."""
+    where, params = _listing_filter(only_ids, town)
+    key = SORT_KEYS[sort]
+    if after is not None:
+        beyond = "<" if descending else ">"
+        # Project first, then compare: FalkorDB mis-compares some indexed non-ASCII properties in WHERE.
+        position = f"WHERE k {beyond} $after_key OR (k = $after_key AND id > $after_id) "
+        params |= {"after_key": after[0], "after_id": after[1]}
+    else:
+        position = ""
     rows = store.read(
-        f"MATCH (e:Enterprise) WHERE {where} AND e.id > $after RETURN e.id AS id ORDER BY id LIMIT $size",
-        {**params, "after": after, "size": size},
+        f"MATCH (e:Enterprise) WHERE {where} WITH e.id AS id, {key} AS k {position}"
+        f"RETURN id, k AS key ORDER BY k {'DESC' if descending else 'ASC'}, id LIMIT $size",
+        {**params, "size": size},
     )
-    return [row["id"] for row in rows]
+    return rows
 
 
-def enterprise_count(store: GraphStore, search_ids: Sequence[str] | None, town: str | None) -> int:
-    where, params = _listing_filter(search_ids, town)
+def enterprise_count(store: GraphStore, only_ids: Sequence[str] | None, town: str | None) -> int:
+    where, params = _listing_filter(only_ids, town)
     return store.read(f"MATCH (e:Enterprise) WHERE {where} RETURN count(e) AS n", params)[0]["n"]
 
 
