@@ -87,19 +87,27 @@ def _show_one(store) -> None:
             typer.echo(f"      {field:<14} {e.get(field)!s:<30} from {sources[field][1]}")
 
 
-EXAMPLES = """\
-Example queries (GraphiQL at http://127.0.0.1:{port}/graphql, or curl -d '{{"query": "..."}}'):
-
-  {{ enterprises(search: "鞋业", first: 3) {{ totalCount edges {{ node {{ id name town }} }} }} }}
-  {{ enterprise(id: "E-...") {{ name goldenRecord {{ field value dataset }}
-      sourceRecords {{ dataset fileName row }} branches {{ name }} honours {{ kind }}
-      chains {{ name position year }} related {{ reason enterprise {{ name }} }} }} }}
-  {{ feedStatus {{ dataset title lastPeriod status }} }}
-
-Personal fields are masked for anonymous callers; stewardship needs a steward's key:
-  entgraph api-key create --role steward --name me     (send it as the header X-API-Key: <key>)
-  {{ stewardTasks(first: 5) {{ id name impact candidates {{ probability enterprise {{ name }} }} }} }}
-"""
+# Printed at the end of the demo; tests check that each is a valid query of the served schema.
+EXAMPLE_QUERIES = (
+    '{ enterprises(search: "鞋业", first: 3) { totalCount edges { node { id name town } } } }',
+    """{ enterprise(id: "E-...") { name goldenRecord { field value dataset }
+      sourceRecords { dataset fileName row } branches { name } honours { kind }
+      chains { name position year } related { reason enterprise { name } } } }""",
+    """{ enterprises(filter: {honour: "高新技术企业"}, sort: {field: REGISTERED_CAPITAL, direction: DESC},
+      first: 5) { edges { node { name registeredCapital } } } }""",
+    """{ industryChains { name years segments { position enterpriseCount }
+      aggregates(by: SEGMENT) { position enterprises tax } } }""",
+    "{ feedStatus { dataset title lastPeriod status } }",
+)
+STEWARD_QUERY = "{ stewardTasks(first: 5) { id name impact candidates { probability enterprise { name } } } }"
+EXAMPLES = (
+    'Example queries (GraphiQL at http://127.0.0.1:{port}/graphql, or curl -d \'{{"query": "..."}}\'):\n\n'
+    + "\n".join("  " + q.replace("{", "{{").replace("}", "}}") for q in EXAMPLE_QUERIES)
+    + "\n\nPersonal fields are masked for anonymous callers; stewardship needs a steward's key:\n"
+    "  entgraph api-key create --role steward --name me     (send it as the header X-API-Key: <key>)\n  "
+    + STEWARD_QUERY.replace("{", "{{").replace("}", "}}")
+    + "\n"
+)
 
 
 def print_example_queries(port: int) -> None:
