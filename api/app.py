@@ -21,6 +21,7 @@ from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from typing import Any
 
+from cross_web import HTTPException
 from fastapi import FastAPI, Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.middleware.cors import CORSMiddleware
@@ -29,6 +30,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import Headers, MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from strawberry.fastapi import GraphQLRouter
+from strawberry.types.unset import UNSET
 
 from entgraph.api.auth import ApiKeyFile, Authenticator, Principal
 from entgraph.api.context import Context
@@ -135,6 +137,18 @@ class _Resources:
         return self.store
 
 
+class GraphQLEndpoint(GraphQLRouter[Context, None]):
+    """Strawberry's router, answering requests it cannot even read (not JSON, no query, a GET when GET
+    is off ...) with a GraphQL-shaped ``BAD_INPUT`` body instead of plain text, so clients parse one
+    error format. The HTTP status stays Strawberry's (400)."""
+
+    async def run(self, request: Any, context: Any = UNSET, root_value: Any = UNSET) -> Any:
+        try:
+            return await super().run(request, context, root_value)
+        except HTTPException as exc:
+            return JSONResponse(error_body(exc.reason, ErrorCode.BAD_INPUT), status_code=exc.status_code)
+
+
 def create_app(
     settings: Settings,
     store: GraphStore | None = None,
@@ -186,7 +200,7 @@ def create_app(
         )
 
     app.include_router(
-        GraphQLRouter(
+        GraphQLEndpoint(
             build_schema(settings, query, mutation),
             path="/graphql",
             graphql_ide="graphiql" if development else None,

@@ -300,3 +300,22 @@ def test_no_cors_headers_by_default(client: TestClient) -> None:
     assert response.status_code == 200
     assert "access-control-allow-origin" not in response.headers
     assert "access-control-allow-origin" not in preflight(client, "https://dash.example.cn").headers
+
+
+@pytest.mark.parametrize(
+    ("body", "content_type", "status"),
+    [
+        ("{not json", "application/json", 400),
+        ('{"variables": {}}', "application/json", 400),
+        ("query=1", "text/plain", 400),
+    ],
+    ids=["broken-json", "no-query", "wrong-content-type"],
+)
+def test_an_unreadable_request_gets_a_graphql_shaped_error(
+    client: TestClient, body: str, content_type: str, status: int
+) -> None:
+    response = client.post("/graphql", content=body, headers={"Content-Type": content_type})
+    assert response.status_code == status
+    assert response.headers["content-type"].startswith("application/json")
+    [error] = response.json()["errors"]
+    assert error["extensions"]["code"] == "BAD_INPUT" and error["message"]
