@@ -79,7 +79,8 @@ def main() -> None:
             rates = run(settings, args.rows, args.slice, args.label_by_set)
         finally:
             EmbeddedServer(settings.home).stop()
-    print(f"first slice {rates[0]:,.0f} rows/s, last {rates[-1]:,.0f} rows/s: last/first {rates[-1] / rates[0]:.2f}")
+    first, last = rates[0], rates[-1]
+    print(f"first slice {first:,.0f} rows/s, last {last:,.0f} rows/s: last/first {last / first:.2f}")
 
 
 if __name__ == "__main__":

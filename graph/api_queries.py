@@ -111,8 +111,11 @@ def related(store: GraphStore, ids: Sequence[str], limit: int) -> list[Row]:
     """
     live = "NOT (o)-[:REDIRECTS_TO]->() AND o.id <> e.id"
     by_value = (
+        # The value is projected before the second MATCH so FalkorDB looks it up in the index; compared
+        # as ``o.x = e.x`` it hash-joins against a scan of every enterprise.
         "UNWIND $ids AS id MATCH (e:Enterprise {{id: id}}) WHERE e.{prop} IS NOT NULL "
-        "MATCH (o:Enterprise) WHERE o.{prop} = e.{prop} AND " + live + " "
+        "WITH id, e, e.{prop} AS value "
+        "MATCH (o:Enterprise) WHERE o.{prop} = value AND " + live + " "
         "WITH id, o, {reason} AS reason ORDER BY o.id "
         "RETURN id, reason, collect(o.id)[0..$limit] AS others"
     )

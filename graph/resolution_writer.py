@@ -32,6 +32,10 @@ RESOLUTION_SCHEMA = GraphSchema(
     indexes=(
         PropertyIndex("Enterprise", "credit_code"),
         PropertyIndex("Enterprise", "org_code"),
+        # the API's related-by-phone / by-address lookups and its town filter
+        PropertyIndex("Enterprise", "phone"),
+        PropertyIndex("Enterprise", "address"),
+        PropertyIndex("Enterprise", "town"),
         PropertyIndex("StewardTask", "status"),
         PropertyIndex("Judgement", "subject"),
         PropertyIndex("Enterprise", "created_run"),

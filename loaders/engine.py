@@ -15,7 +15,8 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-from collections.abc import Iterator, Sequence
+import sys
+from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -35,21 +36,19 @@ from entgraph.loaders.readers import (
 )
 from entgraph.loaders.records import (
     BoundColumn,
-    ParsedRow,
     RowIssue,
     bind_columns,
-    content_hash,
     is_blank,
-    parse_row,
-    record_props,
 )
 from entgraph.loaders.registry import Catalog, Feed
 from entgraph.loaders.report import write_report
+from entgraph.loaders.rowwork import BuiltRow, build_row
 from entgraph.loaders.spec import DatasetSpec
 from entgraph.loaders.timeliness import last_ended_period, period_from_file_name
 
 MAX_ISSUES_KEPT = 50_000  # past this the report says how many more there were
 MAX_REFUSED_ROWS_KEPT = 50_000
+WRITER_SWITCH_INTERVAL = 0.0005  # seconds; see Loader.load
 
 
 @dataclass
@@ -102,7 +101,11 @@ class Loader:
     """Loads files into one store with one catalog. Reuse it across files of a session."""
 
     def __init__(
-        self, store: GraphStore, catalog: Catalog, report_dir: Path, batch_size: int | None = None
+        self,
+        store: GraphStore,
+        catalog: Catalog,
+        report_dir: Path,
+        batch_size: int | None = None,
     ) -> None:
         self.store = store
         self.catalog = catalog
@@ -126,13 +129,21 @@ class Loader:
 
         source_writer.record_dataset(self.store, _dataset_props(spec))
         source_writer.record_upload(self.store, self._upload_props(run, status="running"))
+        # This thread parses (pure Python) while the writer thread mostly waits on the store's socket.
+        # At Python's default 5 ms switch interval each of the writer's wake-ups waits for the parser
+        # to let go of the GIL, and the writer falls behind: 2.3k rows/s at 5 ms, 2.9k at 0.5 ms
+        # (docs/benchmarks.md). Restored after the load.
+        switch = sys.getswitchinterval()
+        sys.setswitchinterval(min(switch, WRITER_SWITCH_INTERVAL))
         try:
-            for sheet_name, row, cells, columns in self._rows(feed, path, run):
-                self._take(run, sheet_name, row, cells, columns)
+            for sheet, row, cells, columns in self._rows(feed, path, run):
+                built = build_row(spec, path.name, sheet, row, cells, columns)
+                self._take(run, sheet, row, cells, built)
             self._flush(run)
             self._written(run)
         finally:
             run.writer.shutdown(wait=True)
+            sys.setswitchinterval(switch)
         if not result.periods and result.loaded + result.unchanged:
             # A register without a period column: the file's name says which period, else the upload
             # reports the period that had just ended (so timeliness still works for it).
@@ -234,22 +245,22 @@ class Loader:
 
     # -- rows -> records --------------------------------------------------------------------------
 
-    def _take(self, run: _Run, sheet: str, row: int, cells: list[Any], columns: list[BoundColumn]) -> None:
+    def _take(self, run: _Run, sheet: str, row: int, cells: list[Any], built: BuiltRow) -> None:
         result = run.result
         result.rows_read += 1
-        parsed = parse_row(run.spec, columns, cells, sheet, row)
-        if parsed.rejected:
-            self._note_issues(run, parsed)
+        if built.record_id is None:
+            self._note_issues(run, built.issues)
             result.rejected += 1
             if len(run.refused) < MAX_REFUSED_ROWS_KEPT:
                 run.refused.append((sheet, row, list(cells)))
             return
-        record_id = _record_id(run.spec, result.path.name, sheet, row, parsed)
-        digest_of_id = _id_digest(record_id)
+        digest_of_id = _id_digest(built.record_id)
+        issues = built.issues
         if digest_of_id in run.seen:
             result.duplicates += 1
             key_headers = "、".join(run.spec.column(f).header for f in run.spec.record_key)
-            parsed.issues.append(
+            issues = [
+                *issues,
                 RowIssue(
                     sheet,
                     row,
@@ -258,15 +269,13 @@ class Loader:
                     "与前面某行的记录键重复，以本行为准",
                     "same record key as an earlier row; this row wins",
                     "warning",
-                )
-            )
+                ),
+            ]
         run.seen.add(digest_of_id)
-        if parsed.issues:
+        if issues:
             result.warnings += 1
-            self._note_issues(run, parsed)
-        props = record_props(run.spec, parsed)
-        digest = content_hash(props, parsed.links)
-        props |= {
+            self._note_issues(run, issues)
+        props = built.props | {
             "dataset": run.spec.key,
             "department": run.spec.department,
             "city": run.spec.city,
@@ -277,13 +286,13 @@ class Loader:
             "upload_id": result.upload_id,
             "loaded_at": run.loaded_at,
         }
-        result.periods.update(parsed.periods)
-        run.pending.append((RecordRow(record_id, digest, props, parsed.links), None))
+        result.periods.update(built.periods)
+        run.pending.append((RecordRow(built.record_id, built.digest, props, built.links), None))
         if len(run.pending) >= run.batch_size:
             self._flush(run)
 
-    def _note_issues(self, run: _Run, parsed: ParsedRow) -> None:
-        for issue in parsed.issues:
+    def _note_issues(self, run: _Run, issues: list[RowIssue]) -> None:
+        for issue in issues:
             if len(run.result.issues) < MAX_ISSUES_KEPT:
                 run.result.issues.append(issue)
             else:
@@ -402,16 +411,6 @@ def _missing_message(sheet: str, match: HeaderMatch) -> str:
         for m in match.missing
     ]
     return f"sheet “{sheet}” lacks required columns {', '.join(parts)}"
-
-
-def _record_id(spec: DatasetSpec, file_name: str, sheet: str, row: int, parsed: ParsedRow) -> str:
-    key_fields: Sequence[str] = spec.record_key
-    values = [parsed.fields.get(f) for f in key_fields]
-    if key_fields and all(v is not None for v in values):
-        basis = "key|" + "|".join(str(v) for v in values)
-    else:
-        basis = f"pos|{file_name}|{sheet}|{row}"
-    return f"{spec.key}:{hashlib.blake2b(basis.encode('utf-8'), digest_size=12).hexdigest()}"
 
 
 def _id_digest(record_id: str) -> int:

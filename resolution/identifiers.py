@@ -175,6 +175,8 @@ def normalise_code(raw: str | None) -> str:
     if raw is None:
         return ""
     text = raw if isinstance(raw, str) else str(raw)
+    if text.isascii() and text.isalnum():  # the common, clean case: skip the per-character translate
+        return text.upper()
     if not text.isascii():
         text = unicodedata.normalize("NFKC", text)
     return text.translate(_STRIP_TABLE).upper()

@@ -1,0 +1,274 @@
+"""API latency on a generated city: a full panorama and a chain query over HTTP, at 1 and 50 clients,
+against the same panorama as direct Cypher in the same run (the floor).
+
+    python -m bench.api [--enterprises 50000] [--home DIR] [--seconds 15] [--clients 1 50]
+
+The city is generated, loaded (``entgraph load``) and resolved (``entgraph resolve``) once into
+``--home`` (default: a directory under the system temp dir named for the size), and reused by later
+runs. The API runs as ``entgraph serve`` in its own process, exactly as deployed on one machine; the
+clients are asyncio tasks in this process, each sending its next request as soon as the last answers,
+for ``--seconds``. The floor runs the panorama's statements (``graph/api_queries.py``) straight on the
+store with the same number of threads. Goals (issue 5): panorama p95 under 50 ms at 50 clients, and
+API time at most 3x the floor.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import random
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from entgraph.graph import api_queries, chain_queries, open_store
+from entgraph.graph.port import GraphStore
+from entgraph.loaders.synthetic import generate_city
+from entgraph.settings import Settings
+
+ENTGRAPH = str(Path(sys.executable).with_name("entgraph"))
+GRAPH_NAME = "bench_api"
+
+PANORAMA = """
+query ($id: String) { enterprise(id: $id) {
+  id creditCode name kind provisional formerNames redirectedFrom
+  legalRep phone address town industryCode entityType registeredCapital established status
+  goldenRecord { field value sourceRecordId dataset department }
+  sourceRecords(first: 100) { id dataset department fileName sheet row loadedAt party method probability }
+  parent { id name } branches { id name }
+  towns { name } parks { name } industries { code name }
+  chains { name position year } honours { key kind recognisedOn }
+  creditEvents { key kind } parcels { key party } mortgages { key role amount }
+  related(first: 20) { reason enterprise { id name phone } }
+} }
+"""
+CHAIN = """
+query ($name: String!) { industryChain(name: $name) {
+  name years enterpriseCount
+  segments { position enterpriseCount enterprises(first: 20) { edges { node { id name town } } } }
+  links { from to fromEnterprises toEnterprises }
+} }
+"""
+
+
+def environment(home: Path) -> dict[str, str]:
+    return {
+        **os.environ,
+        "ENTGRAPH_HOME": str(home),
+        "ENTGRAPH_GRAPH": "embedded",
+        "ENTGRAPH_GRAPH_NAME": GRAPH_NAME,
+        "ENTGRAPH_API_MAX_COST": "100000",
+    }
+
+
+def entgraph(args: list[str], env: dict[str, str]) -> str:
+    done = subprocess.run([ENTGRAPH, *args], check=False, env=env, capture_output=True, text=True)
+    if done.returncode:
+        raise SystemExit(f"entgraph {' '.join(args[:2])} failed:\n{done.stderr[-3000:]}")
+    return done.stdout
+
+
+def build_city(home: Path, enterprises: int, seed: int) -> dict[str, Any]:
+    """Generate, load and resolve the city once; later runs read the marker and reuse the store."""
+    marker = home / "bench-api-city.json"
+    if marker.exists():
+        return json.loads(marker.read_text(encoding="utf-8"))
+    env = environment(home)
+    city = home / "city"
+    started = time.perf_counter()
+    generate_city(enterprises, seed=seed, out_dir=city)
+    generated = time.perf_counter()
+    entgraph(["load", *sorted(str(p) for p in city.iterdir() if p.is_file())], env)
+    loaded = time.perf_counter()
+    entgraph(["resolve"], env)
+    facts = {
+        "enterprises": enterprises,
+        "generate_s": generated - started,
+        "load_s": loaded - generated,
+        "resolve_s": time.perf_counter() - loaded,
+    }
+    marker.write_text(json.dumps(facts), encoding="utf-8")
+    return facts
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def percentiles(samples: list[float]) -> dict[str, float]:
+    if len(samples) < 2:
+        return {"n": len(samples), "p50_ms": float("nan"), "p95_ms": float("nan")}
+    cuts = statistics.quantiles(samples, n=100, method="inclusive")
+    return {"n": len(samples), "p50_ms": cuts[49] * 1000, "p95_ms": cuts[94] * 1000}
+
+
+async def hammer(
+    url: str,
+    headers: dict[str, str],
+    body: Callable[[random.Random], dict[str, Any]],
+    clients: int,
+    seconds: float,
+) -> dict[str, float]:
+    """``clients`` closed-loop clients for ``seconds``; latencies of answers without errors."""
+    samples: list[float] = []
+    failures = 0
+    limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients)
+    async with httpx.AsyncClient(headers=headers, limits=limits, timeout=60) as client:
+        deadline = time.perf_counter() + seconds
+
+        async def one(worker: int) -> None:
+            nonlocal failures
+            rng = random.Random(worker)
+            while time.perf_counter() < deadline:
+                started = time.perf_counter()
+                response = await client.post(url, json=body(rng))
+                elapsed = time.perf_counter() - started
+                if response.status_code == 200 and "errors" not in response.json():
+                    samples.append(elapsed)
+                else:
+                    failures += 1
+
+        await asyncio.gather(*(one(w) for w in range(clients)))
+    return {**percentiles(samples), "failures": failures, "per_s": len(samples) / seconds}
+
+
+def panorama_floor(store: GraphStore, enterprise_id: str) -> None:
+    """The panorama's store reads, in the API's order, each for one enterprise."""
+    survivor = api_queries.lookup_ids(store, [enterprise_id])[0]["survivor"]
+    ids = [survivor]
+    api_queries.enterprises(store, ids)
+    api_queries.source_records(store, ids, 100)
+    family = api_queries.family(store, ids)
+    api_queries.facts(store, ids)
+    related = api_queries.related(store, ids, 20)
+    others = sorted({r["other"] for r in related} | set(family[0]["branches"] if family else []))
+    if others:
+        api_queries.enterprises(store, others)
+
+
+def floor(store: GraphStore, ids: list[str], clients: int, seconds: float) -> dict[str, float]:
+    samples: list[float] = []
+    deadline = time.perf_counter() + seconds
+
+    def worker(seed: int) -> None:
+        rng = random.Random(seed)
+        while time.perf_counter() < deadline:
+            started = time.perf_counter()
+            panorama_floor(store, rng.choice(ids))
+            samples.append(time.perf_counter() - started)
+
+    with ThreadPoolExecutor(clients) as pool:
+        list(pool.map(worker, range(clients)))
+    return {**percentiles(samples), "failures": 0, "per_s": len(samples) / seconds}
+
+
+def serve(env: dict[str, str], port: int) -> subprocess.Popen[str]:
+    server = subprocess.Popen(
+        [ENTGRAPH, "serve", "--port", str(port)],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        if server.poll() is not None:
+            raise SystemExit(f"entgraph serve exited: {server.stderr.read() if server.stderr else ''}")
+        try:
+            if httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=2).status_code == 200:
+                return server
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.5)
+    server.kill()
+    raise SystemExit("entgraph serve did not become ready in 120 s")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--enterprises", type=int, default=50_000)
+    parser.add_argument("--seed", type=int, default=5)
+    parser.add_argument("--home", type=Path)
+    parser.add_argument("--seconds", type=float, default=15)
+    parser.add_argument("--clients", type=int, nargs="+", default=[1, 50])
+    parser.add_argument("--json", type=Path)
+    args = parser.parse_args()
+    home = args.home or Path(tempfile.gettempdir()) / f"entgraph-bench-api-{args.enterprises}"
+    env = environment(home)
+    city = build_city(home, args.enterprises, args.seed)
+    print(f"city: {json.dumps(city)}", flush=True)
+    settings = Settings(home=home, graph_name=GRAPH_NAME)
+    with open_store(settings) as store:
+        live = [
+            r["id"]
+            for r in store.read("MATCH (e:Enterprise) WHERE NOT (e)-[:REDIRECTS_TO]->() RETURN e.id AS id")
+        ]
+        ids = random.Random(11).sample(live, min(500, len(live)))
+        chains = [r["key"] for r in chain_queries.chains(store)]
+        results: dict[str, Any] = {"city": city, "runs": {}}
+        key_name = f"bench-{os.getpid()}"
+        key = entgraph(["api-key", "create", "--role", "analyst", "--name", key_name], env).strip()
+        port = free_port()
+        server = serve(env, port)
+        try:
+            url = f"http://127.0.0.1:{port}/graphql"
+            headers = {"X-API-Key": key}
+            for clients in args.clients:
+                runs = {
+                    "panorama": asyncio.run(
+                        hammer(
+                            url,
+                            headers,
+                            lambda rng: {"query": PANORAMA, "variables": {"id": rng.choice(ids)}},
+                            clients,
+                            args.seconds,
+                        )
+                    ),
+                    "chain": asyncio.run(
+                        hammer(
+                            url,
+                            headers,
+                            lambda rng: {"query": CHAIN, "variables": {"name": rng.choice(chains)}},
+                            clients,
+                            args.seconds,
+                        )
+                    ),
+                    "panorama_cypher_floor": floor(store, ids, clients, args.seconds),
+                }
+                results["runs"][clients] = runs
+                for name, r in runs.items():
+                    print(
+                        f"{clients:>3} clients  {name:<22} p50 {r['p50_ms']:7.1f} ms  "
+                        f"p95 {r['p95_ms']:7.1f} ms  {r['per_s']:6.1f}/s  failures {r['failures']}",
+                        flush=True,
+                    )
+                api, cypher = runs["panorama"], runs["panorama_cypher_floor"]
+                print(
+                    f"{clients:>3} clients  panorama API / Cypher floor: "
+                    f"p50 {api['p50_ms'] / cypher['p50_ms']:.2f}x, "
+                    f"p95 {api['p95_ms'] / cypher['p95_ms']:.2f}x",
+                    flush=True,
+                )
+        finally:
+            server.terminate()
+            server.wait(timeout=30)
+            entgraph(["api-key", "revoke", key_name], env)
+    if args.json:
+        args.json.write_text(json.dumps(results, indent=2), encoding="utf-8")
+
+
+if __name__ == "__main__":
+    main()
