@@ -9,6 +9,23 @@ from starlette.testclient import TestClient
 
 from entgraph.api.auth import Role, issue_token
 
+# An enterprise's full panorama (all but chain neighbours): the tests count its store round trips and
+# bench/api.py times it.
+FULL_PANORAMA = """
+query ($id: String) { enterprise(id: $id) {
+  id creditCode name kind provisional formerNames redirectedFrom
+  legalRep phone address town industryCode entityType registeredCapital established status
+  goldenRecord { field value sourceRecordId dataset department }
+  sourceRecords(first: 100) { id dataset department fileName sheet row loadedAt party method probability }
+  parent { id name } branches { id name }
+  towns { name } parks { name } industries { code name }
+  chains { name position year } honours { key kind recognisedOn }
+  creditEvents { key kind } parcels { key party } mortgages { key role amount }
+  related(first: 20) { reason enterprise { id name phone } }
+  metrics { metric unit dataset points { period value } }
+} }
+"""
+
 
 def post_graphql(
     client: TestClient, query: str, headers: dict[str, str] | None = None, **variables: Any

@@ -32,6 +32,7 @@ from typing import Any
 
 import httpx
 
+from entgraph.api.testing import FULL_PANORAMA
 from entgraph.graph import api_queries, chain_queries, open_store
 from entgraph.graph.port import GraphStore
 from entgraph.loaders.synthetic import generate_city
@@ -40,19 +41,7 @@ from entgraph.settings import Settings
 ENTGRAPH = str(Path(sys.executable).with_name("entgraph"))
 GRAPH_NAME = "bench_api"
 
-PANORAMA = """
-query ($id: String) { enterprise(id: $id) {
-  id creditCode name kind provisional formerNames redirectedFrom
-  legalRep phone address town industryCode entityType registeredCapital established status
-  goldenRecord { field value sourceRecordId dataset department }
-  sourceRecords(first: 100) { id dataset department fileName sheet row loadedAt party method probability }
-  parent { id name } branches { id name }
-  towns { name } parks { name } industries { code name }
-  chains { name position year } honours { key kind recognisedOn }
-  creditEvents { key kind } parcels { key party } mortgages { key role amount }
-  related(first: 20) { reason enterprise { id name phone } }
-} }
-"""
+PANORAMA = FULL_PANORAMA
 CHAIN = """
 query ($name: String!) { industryChain(name: $name) {
   name years enterpriseCount

@@ -7,23 +7,11 @@ from typing import Any
 import pytest
 
 from entgraph.api.auth import Role
-from entgraph.api.testing import GraphQLClient
+from entgraph.api.testing import FULL_PANORAMA, GraphQLClient
 from entgraph.graph.falkordb_store import FalkorDBStore
 from entgraph.graph.port import Row
 
-PANORAMA = """
-query ($id: String) { enterprise(id: $id) {
-  id creditCode name kind provisional formerNames redirectedFrom
-  legalRep phone address town industryCode entityType registeredCapital established status
-  goldenRecord { field value sourceRecordId dataset department }
-  sourceRecords(first: 100) { id dataset department fileName sheet row loadedAt party method probability }
-  parent { id name } branches { id name }
-  towns { name } parks { name } industries { code name }
-  chains { name position year } honours { key kind recognisedOn }
-  creditEvents { key kind } parcels { key party } mortgages { key role amount }
-  related(first: 20) { reason enterprise { id name phone } }
-} }
-"""
+PANORAMA = FULL_PANORAMA
 
 
 @pytest.fixture
