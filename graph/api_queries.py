@@ -94,7 +94,8 @@ def facts(store: GraphStore, ids: Sequence[str]) -> list[Row]:
     the chain datasets state on the row rather than on the edge."""
     return store.read(
         "UNWIND $ids AS id MATCH (n)<-[x]-(r:SourceRecord)-[a:ABOUT]->(:Enterprise {id: id}) "
-        "WHERE type(x) IN $relations AND r.retired IS NULL "
+        # filtered after a WITH: in the MATCH, FalkorDB's planner would scan every SourceRecord
+        "WITH id, n, x, r, a WHERE type(x) IN $relations AND r.retired IS NULL "
         "RETURN id, type(x) AS relation, a.party AS party, "
         "{id: r.id, position: r.chain_position, year: coalesce(r.year, r.period)} AS record, "
         "properties(n) AS node",
@@ -115,14 +116,14 @@ def related(store: GraphStore, ids: Sequence[str], limit: int) -> list[Row]:
         # as ``o.x = e.x`` it hash-joins against a scan of every enterprise.
         "UNWIND $ids AS id MATCH (e:Enterprise {{id: id}}) WHERE e.{prop} IS NOT NULL "
         "WITH id, e, e.{prop} AS value "
-        "MATCH (o:Enterprise) WHERE o.{prop} = value AND " + live + " "
+        "MATCH (o:Enterprise) WHERE o.{prop} = value WITH id, e, o WHERE " + live + " "
         "WITH id, o, {reason} AS reason ORDER BY o.id "
         "RETURN id, reason, collect(o.id)[0..$limit] AS others"
     )
     by_fact = (
         "UNWIND $ids AS id MATCH (e:Enterprise {{id: id}})<-[:ABOUT]-(:SourceRecord)-[:{rel}]->(f)"
-        "<-[:{rel}]-(:SourceRecord)-[:ABOUT]->(o:Enterprise) WHERE " + live + " "
-        "WITH DISTINCT id, o, '{reason}' AS reason ORDER BY o.id "
+        "<-[:{rel}]-(:SourceRecord)-[:ABOUT]->(o:Enterprise) WITH DISTINCT id, e, o WHERE " + live + " "
+        "WITH id, o, '{reason}' AS reason ORDER BY o.id "
         "RETURN id, reason, collect(o.id)[0..$limit] AS others"
     )
     # Same phone: LEGAL_REP_AND_PHONE when the representative's name matches too (a stronger sign of
@@ -158,9 +159,9 @@ def ids_with_fact(store: GraphStore, name: str, value: str) -> list[str]:
     whose property equals ``value``."""
     relation, label, prop = FACT_FILTERS[name]
     rows = store.read(
-        f"MATCH (f:{label}) WHERE f.{prop} = $value "
+        f"MATCH (f:{label}) WHERE f.{prop} = $value WITH f "
         f"MATCH (f)<-[:{relation}]-(r:SourceRecord)-[a:ABOUT]->(e:Enterprise) "
-        "WHERE a.party = 'subject' AND r.retired IS NULL AND NOT (e)-[:REDIRECTS_TO]->() "
+        "WITH r, a, e WHERE a.party = 'subject' AND r.retired IS NULL AND NOT (e)-[:REDIRECTS_TO]->() "
         "RETURN DISTINCT e.id AS id",
         {"value": value},
     )
@@ -174,9 +175,9 @@ def ids_in_industry(store: GraphStore, industry: str) -> list[str]:
         "MATCH (e:Enterprise) WHERE e.industry_code STARTS WITH $industry AND NOT (e)-[:REDIRECTS_TO]->() "
         "RETURN e.id AS id "
         "UNION "
-        "MATCH (i:Industry) WHERE i.name = $industry OR i.code STARTS WITH $industry "
+        "MATCH (i:Industry) WHERE i.name = $industry OR i.code STARTS WITH $industry WITH i "
         "MATCH (i)<-[:IN_INDUSTRY]-(r:SourceRecord)-[a:ABOUT]->(e:Enterprise) "
-        "WHERE a.party = 'subject' AND r.retired IS NULL AND NOT (e)-[:REDIRECTS_TO]->() "
+        "WITH r, a, e WHERE a.party = 'subject' AND r.retired IS NULL AND NOT (e)-[:REDIRECTS_TO]->() "
         "RETURN e.id AS id",
         {"industry": industry},
     )

@@ -13,9 +13,11 @@ from typing import Any
 
 from entgraph.graph.port import GraphStore, Row
 
+# Filters on the record come after a WITH: in the MATCH's WHERE they make FalkorDB's planner start from
+# a scan of every SourceRecord instead of the chain's index entry.
 _MEMBERS = (
     "MATCH (c:IndustryChain {key: $chain})<-[:IN_CHAIN]-(r:SourceRecord)-[a:ABOUT]->(e:Enterprise) "
-    "WHERE r.retired IS NULL AND a.party = 'subject' AND NOT (e)-[:REDIRECTS_TO]->() "
+    "WITH r, a, e WHERE r.retired IS NULL AND a.party = 'subject' AND NOT (e)-[:REDIRECTS_TO]->() "
 )
 
 
@@ -32,7 +34,7 @@ def segment_counts(store: GraphStore, chains: Sequence[str]) -> list[Row]:
     match = (
         "UNWIND $chains AS chain "
         "MATCH (c:IndustryChain {key: chain})<-[:IN_CHAIN]-(r:SourceRecord)-[a:ABOUT]->(e:Enterprise) "
-        "WHERE r.retired IS NULL AND a.party = 'subject' AND NOT (e)-[:REDIRECTS_TO]->() "
+        "WITH chain, r, a, e WHERE r.retired IS NULL AND a.party = 'subject' AND NOT (e)-[:REDIRECTS_TO]->() "
     )
     return store.read(
         match
@@ -59,7 +61,7 @@ def segment_pages(store: GraphStore, wants: Sequence[dict[str, Any]]) -> list[Ro
     return store.read(
         "UNWIND $wants AS w "
         "MATCH (c:IndustryChain {key: w.chain})<-[:IN_CHAIN]-(r:SourceRecord)-[a:ABOUT]->(e:Enterprise) "
-        "WHERE r.retired IS NULL AND a.party = 'subject' AND NOT (e)-[:REDIRECTS_TO]->() "
+        "WITH w, r, a, e WHERE r.retired IS NULL AND a.party = 'subject' AND NOT (e)-[:REDIRECTS_TO]->() "
         "AND r.year = w.year AND (w.position IS NULL OR r.chain_position = w.position) AND e.id > w.after "
         "WITH DISTINCT w, e.id AS id ORDER BY id "
         # Collect first, slice after: FalkorDB gives null for ``collect(id)[0..w.size]`` in one step.

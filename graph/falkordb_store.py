@@ -168,6 +168,10 @@ class FalkorDBStore(GraphStore):
         )
         return [FullTextHit(row["props"], float(row["score"])) for row in rows]
 
+    def explain(self, cypher: str, params: Params | None = None) -> str:
+        """FalkorDB's execution plan of a statement, as text (for tests that guard query plans)."""
+        return str(self._translated(lambda: self._graph.explain(cypher, dict(params or {})), cypher))
+
     def health(self) -> StoreHealth:
         try:
             started = time.perf_counter()

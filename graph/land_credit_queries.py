@@ -45,7 +45,8 @@ def parcel_records(store: GraphStore, keys: Sequence[str]) -> list[Row]:
     catalog), ``parties`` a list of ``{id, party}`` for the enterprises the record is linked to (entries
     with a null id when it is linked to none)."""
     return store.read(
-        "UNWIND $keys AS k MATCH (p:LandParcel {key: k})<-[x]-(r:SourceRecord) WHERE r.retired IS NULL "
+        "UNWIND $keys AS k MATCH (p:LandParcel {key: k})<-[x]-(r:SourceRecord) "
+        "WITH k, x, r WHERE r.retired IS NULL "
         "OPTIONAL MATCH (r)-[a:ABOUT]->(e:Enterprise) "
         "WITH k, type(x) AS relation, r, collect({id: e.id, party: a.party}) AS parties "
         "RETURN k AS key, relation, r.id AS id, r.dataset AS dataset, r.department AS department, "
@@ -59,7 +60,7 @@ def parcel_keys_of(store: GraphStore, enterprise_id: str, limit: int) -> list[st
     candidates for "parcels it holds"), in key order, at most ``limit``."""
     rows = store.read(
         "MATCH (:Enterprise {id: $id})<-[a:ABOUT]-(r:SourceRecord)-->(p:LandParcel) "
-        "WHERE a.party = 'subject' AND r.retired IS NULL "
+        "WITH a, r, p WHERE a.party = 'subject' AND r.retired IS NULL "
         "RETURN DISTINCT p.key AS key ORDER BY key LIMIT $limit",
         {"id": enterprise_id, "limit": limit},
     )
@@ -79,8 +80,8 @@ def parcel_page(
     if town is None:
         match = "MATCH (p:LandParcel)"
     else:
-        match = "MATCH (t:Town)<-[:IN_TOWN]-(r:SourceRecord)-->(p:LandParcel)"
-        where += ["t.name = $town", "r.retired IS NULL"]
+        match = "MATCH (t:Town {key: $town})<-[:IN_TOWN]-(r:SourceRecord)-->(p:LandParcel) WITH r, p"
+        where += ["r.retired IS NULL"]
         params["town"] = town
     # ``key > $after`` on the projected value, not on ``p.key``: FalkorDB answers a range predicate on an
     # indexed property from the index, which compares non-ASCII keys (晋国用..., 闽(2022)...) wrongly and
@@ -106,7 +107,9 @@ def _event_filter(
     if kind is not None:
         node_where.append("n.kind = $kind")
         params["kind"] = kind
-    head = "MATCH (n:CreditEvent)<-[:RECORDS_EVENT]-(r:SourceRecord) WHERE " + " AND ".join(node_where) + " "
+    # r unlabelled (only records point at events) and filtered after WITH: otherwise FalkorDB's planner
+    # starts from a scan of every SourceRecord.
+    head = "MATCH (n:CreditEvent)<-[:RECORDS_EVENT]-(r) WITH n, r WHERE " + " AND ".join(node_where) + " "
     node_date = ", ".join(f"n.{f}" for f in _EVENT_DATE_FIELDS)
     record_date = "coalesce(" + ", ".join(f"r.{f}" for f in _EVENT_DATE_FIELDS) + ")"
     head += (
@@ -117,8 +120,8 @@ def _event_filter(
     if town is not None:
         # an event is in a town when an enterprise a live record of it is about has that golden town
         head += (
-            "MATCH (n)<-[:RECORDS_EVENT]-(tr:SourceRecord)-[:ABOUT]->(e:Enterprise) "
-            "WHERE tr.retired IS NULL AND e.town = $town WITH DISTINCT n, decided "
+            "MATCH (n)<-[:RECORDS_EVENT]-(tr)-[:ABOUT]->(e:Enterprise) "
+            "WITH n, decided, tr, e WHERE tr.retired IS NULL AND e.town = $town WITH DISTINCT n, decided "
         )
         params["town"] = town
     period = []
@@ -174,7 +177,7 @@ def credit_event_records(store: GraphStore, keys: Sequence[str]) -> list[Row]:
     ``parties`` as in :func:`parcel_records`."""
     return store.read(
         "UNWIND $keys AS k MATCH (n:CreditEvent {key: k})<-[:RECORDS_EVENT]-(r:SourceRecord) "
-        "WHERE r.retired IS NULL "
+        "WITH k, r WHERE r.retired IS NULL "
         "OPTIONAL MATCH (r)-[a:ABOUT]->(e:Enterprise) "
         "WITH k, r, collect({id: e.id, party: a.party}) AS parties "
         "RETURN k AS key, r.id AS id, r.dataset AS dataset, r.department AS department, parties",
@@ -192,7 +195,7 @@ def mortgage_links(store: GraphStore, ids: Sequence[str], limit: int) -> list[Ro
     return store.read(
         "UNWIND $ids AS id "
         "MATCH (:Enterprise {id: id})<-[a:ABOUT]-(r:SourceRecord)-[:SECURED_BY]->(m:Mortgage) "
-        "WHERE r.retired IS NULL AND a.party IN [$mortgagor, $mortgagee] "
+        "WITH a, r, m WHERE r.retired IS NULL AND a.party IN [$mortgagor, $mortgagee] "
         "WITH DISTINCT r, m "
         "MATCH (g:Enterprise)<-[s:ABOUT]-(r)-[t:ABOUT]->(h:Enterprise) "
         "WHERE s.party = $mortgagor AND t.party = $mortgagee "
