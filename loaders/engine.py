@@ -101,11 +101,7 @@ class Loader:
     """Loads files into one store with one catalog. Reuse it across files of a session."""
 
     def __init__(
-        self,
-        store: GraphStore,
-        catalog: Catalog,
-        report_dir: Path,
-        batch_size: int | None = None,
+        self, store: GraphStore, catalog: Catalog, report_dir: Path, batch_size: int | None = None
     ) -> None:
         self.store = store
         self.catalog = catalog
