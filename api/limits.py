@@ -30,11 +30,13 @@ spreads cannot make the measurement itself expensive.
 from __future__ import annotations
 
 import functools
+from collections import OrderedDict
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from graphql import (
+    ASTValidationRule,
     DocumentNode,
     FieldNode,
     FragmentDefinitionNode,
@@ -51,9 +53,11 @@ from graphql import (
     get_named_type,
     is_list_type,
     is_non_null_type,
+    validate,
     value_from_ast_untyped,
 )
 from strawberry.extensions import MaxTokensLimiter, SchemaExtension
+from strawberry.schema.schema import validate_document
 
 from entgraph.api.errors import ErrorCode
 from entgraph.settings import Settings
@@ -221,16 +225,41 @@ def limits_rule(
     return QueryLimitsRule
 
 
+# Documents (by schema, text and rule set) that passed the standard validation rules. Those rules do
+# not depend on variables, and running them is a third of a panorama's time in the API process, so a
+# front end sending the same documents over and over validates each once. Bounded: unique texts from
+# a hostile caller only evict each other.
+_VALID_DOCUMENTS: OrderedDict[tuple[int, str, tuple[type[ASTValidationRule], ...]], None] = OrderedDict()
+VALID_DOCUMENTS_KEPT = 512
+
+
 class QueryLimits(SchemaExtension):
-    """Adds :func:`limits_rule` to each request's validation, with that request's variables."""
+    """Runs each request's validation: the standard rules (remembered per document that passed them)
+    and :func:`limits_rule` with that request's variables (always, as its answer depends on them)."""
 
     def __init__(self, limits: Limits) -> None:
         self.limits = limits
 
-    def on_operation(self) -> Iterator[None]:
+    def on_validate(self) -> Iterator[None]:
         context = self.execution_context
-        rule = limits_rule(self.limits, context.variables, context.operation_name)
-        context.validation_rules = (*context.validation_rules, rule)
+        schema, document = context.schema._schema, context.graphql_document
+        if document is not None:
+            rules = tuple(context.validation_rules)
+            key = (id(schema), context.query, rules) if context.query is not None else None
+            if key is not None and key in _VALID_DOCUMENTS:
+                _VALID_DOCUMENTS.move_to_end(key)
+                errors: list[GraphQLError] = []
+            else:
+                errors = validate_document(schema, document, rules)
+                if not errors and key is not None:
+                    _VALID_DOCUMENTS[key] = None
+                    while len(_VALID_DOCUMENTS) > VALID_DOCUMENTS_KEPT:
+                        _VALID_DOCUMENTS.popitem(last=False)
+            if not errors:
+                rule = limits_rule(self.limits, context.variables, context.operation_name)
+                errors = validate(schema, document, [rule])
+            # Set here, so Strawberry does not validate the document a second time.
+            context.pre_execution_errors = errors
         yield
 
 

@@ -164,18 +164,20 @@ def floor(store: GraphStore, ids: list[str], clients: int, seconds: float) -> di
     return {**percentiles(samples), "failures": 0, "per_s": len(samples) / seconds}
 
 
-def serve(env: dict[str, str], port: int) -> subprocess.Popen[str]:
-    server = subprocess.Popen(
-        [ENTGRAPH, "serve", "--port", str(port)],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+def serve(env: dict[str, str], port: int, log: Path) -> subprocess.Popen[str]:
+    # The server's log goes to a file: a pipe nobody reads fills up and blocks the server mid-run.
+    with log.open("w") as sink:
+        server = subprocess.Popen(
+            [ENTGRAPH, "serve", "--port", str(port)],
+            env=env,
+            stdout=sink,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
         if server.poll() is not None:
-            raise SystemExit(f"entgraph serve exited: {server.stderr.read() if server.stderr else ''}")
+            raise SystemExit(f"entgraph serve exited; its log is {log}")
         try:
             if httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=2).status_code == 200:
                 return server
@@ -183,7 +185,7 @@ def serve(env: dict[str, str], port: int) -> subprocess.Popen[str]:
             pass
         time.sleep(0.5)
     server.kill()
-    raise SystemExit("entgraph serve did not become ready in 120 s")
+    raise SystemExit(f"entgraph serve did not become ready in 120 s; its log is {log}")
 
 
 def main() -> None:
@@ -211,7 +213,7 @@ def main() -> None:
         key_name = f"bench-{os.getpid()}"
         key = entgraph(["api-key", "create", "--role", "analyst", "--name", key_name], env).strip()
         port = free_port()
-        server = serve(env, port)
+        server = serve(env, port, home / "bench-api-server.log")
         try:
             url = f"http://127.0.0.1:{port}/graphql"
             headers = {"X-API-Key": key}

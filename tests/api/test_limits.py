@@ -153,6 +153,21 @@ def test_cost_reads_first_and_limit_from_variables(client: TestClient) -> None:
     assert "errors" not in run(client, with_default)
 
 
+def test_a_document_remembered_as_valid_is_still_measured_with_each_requests_variables(
+    client: TestClient,
+) -> None:
+    # The same text passes once (and its standard validation is remembered), then comes back with
+    # variables that make it too costly: the cost is measured again, with the new variables.
+    query = "query($n: Int) { nodes(limit: $n) { child { value } tags } }"  # 1 + n x (2 + 1)
+    for _ in range(2):
+        assert "errors" not in run(client, query, {"n": 10})
+    assert_refused(run(client, query, {"n": 200}), "cost", 500, 601)
+    # and a document that fails validation is refused every time, not only the first
+    unknown = "{ nodes(first: 1) { nosuchfield } }"
+    for _ in range(2):
+        assert [e["extensions"]["code"] for e in run(client, unknown)["errors"]] == ["BAD_INPUT"]
+
+
 def test_a_list_without_a_size_counts_as_the_default(client: TestClient) -> None:
     # 1 + 100 x (1 + 100 x 1) = 10101
     expected = 1 + DEFAULT_LIST_SIZE * (1 + DEFAULT_LIST_SIZE)
