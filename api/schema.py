@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import strawberry
-from strawberry.extensions import DisableIntrospection, ParserCache, SchemaExtension
+from strawberry.extensions import DisableIntrospection, SchemaExtension
 from strawberry.schema.config import StrawberryConfig
 from strawberry.tools import merge_types
 from strawberry.types import Info
@@ -27,8 +27,6 @@ from entgraph.api.land_credit import LandCreditQuery
 from entgraph.api.limits import Limits, limit_extensions
 from entgraph.api.stewardship import StewardMutation, StewardQuery
 from entgraph.settings import Settings
-
-PARSED_DOCUMENTS_KEPT = 512
 
 AccessRole = strawberry.enum(Role, name="Role", description="Access roles, from least to most trusted.")
 
@@ -90,8 +88,6 @@ def build_schema(
     """
     production = settings.api_mode == "production"
     extensions: list[type[SchemaExtension] | Callable[[], SchemaExtension]] = [
-        # Front ends send the same few documents again and again: parse each text once (bounded LRU).
-        lambda: ParserCache(maxsize=PARSED_DOCUMENTS_KEPT),
         *limit_extensions(Limits.from_settings(settings)),
         ErrorShaping,
     ]
