@@ -249,6 +249,12 @@ def create_app(
     return app
 
 
+def app_from_environment() -> FastAPI:
+    """The app for the settings in the environment (``ENTGRAPH_*``), opening its own store at start-up:
+    the factory each worker process of ``entgraph serve --workers N`` builds its app with."""
+    return create_app(Settings())
+
+
 def _unready(reason: str) -> JSONResponse:
     one_line = " ".join(reason.split())[:500]
     return JSONResponse({"status": "unavailable", "reason": one_line}, status_code=503)

@@ -101,6 +101,9 @@ def serve_command(
     ctx: typer.Context,
     host: str = typer.Option("127.0.0.1", help="Interface to listen on."),
     port: int = typer.Option(8000, min=1, max=65535, help="TCP port."),
+    workers: int = typer.Option(
+        1, min=1, max=64, help="Worker processes, each with its own store connection (one per core)."
+    ),
 ) -> None:
     """Run the GraphQL API (uvicorn): /graphql, /healthz, /readyz."""
     import uvicorn
@@ -113,6 +116,28 @@ def serve_command(
     # Opened here rather than in the app's start-up so that an unreachable store is one sentence on
     # the terminal (EntgraphError), not a start-up traceback.
     store = open_store(settings)
+    if workers > 1:
+        # One process answers ~30 panoramas a second (docs/benchmarks.md): more cores need more
+        # processes. Each worker builds its app from the same ENTGRAPH_* settings and opens its own
+        # store connection; the embedded server is shared.
+        backend = store.backend
+        store.close()
+        typer.echo(
+            f"entgraph API ({settings.api_mode}, {workers} workers) on http://{host}:{port}/graphql; "
+            f"store: {backend}",
+            err=True,
+        )
+        uvicorn.run(
+            "entgraph.api.app:app_from_environment",
+            factory=True,
+            workers=workers,
+            host=host,
+            port=port,
+            access_log=False,
+            log_level="info",
+            server_header=False,
+        )
+        return
     try:
         app = create_app(settings, store=store)
         mode = settings.api_mode

@@ -164,11 +164,11 @@ def floor(store: GraphStore, ids: list[str], clients: int, seconds: float) -> di
     return {**percentiles(samples), "failures": 0, "per_s": len(samples) / seconds}
 
 
-def serve(env: dict[str, str], port: int, log: Path) -> subprocess.Popen[str]:
+def serve(env: dict[str, str], port: int, log: Path, workers: int = 1) -> subprocess.Popen[str]:
     # The server's log goes to a file: a pipe nobody reads fills up and blocks the server mid-run.
     with log.open("w") as sink:
         server = subprocess.Popen(
-            [ENTGRAPH, "serve", "--port", str(port)],
+            [ENTGRAPH, "serve", "--port", str(port), "--workers", str(workers)],
             env=env,
             stdout=sink,
             stderr=subprocess.STDOUT,
@@ -195,6 +195,7 @@ def main() -> None:
     parser.add_argument("--home", type=Path)
     parser.add_argument("--seconds", type=float, default=15)
     parser.add_argument("--clients", type=int, nargs="+", default=[1, 50])
+    parser.add_argument("--workers", type=int, default=1, help="entgraph serve --workers")
     parser.add_argument("--json", type=Path)
     args = parser.parse_args()
     home = args.home or Path(tempfile.gettempdir()) / f"entgraph-bench-api-{args.enterprises}"
@@ -213,7 +214,7 @@ def main() -> None:
         key_name = f"bench-{os.getpid()}"
         key = entgraph(["api-key", "create", "--role", "analyst", "--name", key_name], env).strip()
         port = free_port()
-        server = serve(env, port, home / "bench-api-server.log")
+        server = serve(env, port, home / "bench-api-server.log", args.workers)
         try:
             url = f"http://127.0.0.1:{port}/graphql"
             headers = {"X-API-Key": key}

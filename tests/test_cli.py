@@ -7,8 +7,11 @@ import shutil
 import socket
 import subprocess
 import sys
+import time
 from pathlib import Path
 
+import httpx
+import psutil
 import pytest
 
 from entgraph.graph import EmbeddedServer
@@ -132,3 +135,33 @@ def test_start_refuses_a_store_it_does_not_run(home: Path) -> None:
     result = run("store", "start", home=home, ENTGRAPH_GRAPH="falkordb://127.0.0.1:1")
     assert result.returncode == 2
     assert "does not run" in result.stderr
+
+
+def test_serve_with_two_workers_answers_from_both(home: Path, tmp_path: Path) -> None:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    environ = {k: v for k, v in os.environ.items() if not k.startswith(("ENTGRAPH_", "NEO4J_"))}
+    environ |= {"ENTGRAPH_HOME": str(home)}
+    log = (tmp_path / "serve.log").open("w")
+    server = subprocess.Popen(
+        [ENTGRAPH, "serve", "--port", str(port), "--workers", "2"], env=environ, stdout=log, stderr=log
+    )
+    try:
+        deadline = time.monotonic() + 90
+        while time.monotonic() < deadline:
+            try:
+                if httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=2).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                time.sleep(0.3)
+        for _ in range(40):
+            body = httpx.post(f"http://127.0.0.1:{port}/graphql", json={"query": "{ me { role } }"}).json()
+            assert body == {"data": {"me": {"role": "PUBLIC"}}}
+        # both workers are up: the parent supervises two children serving the one port
+        workers = [p for p in psutil.Process(server.pid).children() if "python" in p.name()]
+        assert len(workers) >= 2, (tmp_path / "serve.log").read_text()
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+        log.close()
