@@ -127,16 +127,9 @@ def serve_command(
             f"store: {backend}",
             err=True,
         )
-        uvicorn.run(
-            "entgraph.api.app:app_from_environment",
-            factory=True,
-            workers=workers,
-            host=host,
-            port=port,
-            access_log=False,
-            log_level="info",
-            server_header=False,
-        )
+        from entgraph.api.serving import serve_workers
+
+        serve_workers(host, port, workers)
         return
     try:
         app = create_app(settings, store=store)

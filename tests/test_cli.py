@@ -165,3 +165,30 @@ def test_serve_with_two_workers_answers_from_both(home: Path, tmp_path: Path) ->
         server.terminate()
         server.wait(timeout=30)
         log.close()
+
+
+def test_the_workers_listening_socket_is_tcp_so_connections_get_no_delay() -> None:
+    import asyncio
+
+    from entgraph.api.serving import NoDelayConfig
+
+    listener = NoDelayConfig("entgraph.api.app:app_from_environment", host="127.0.0.1", port=0).bind_socket()
+    assert listener.proto == socket.IPPROTO_TCP
+
+    async def accepted_no_delay() -> int:
+        seen: list[int] = []
+
+        async def on_connect(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+            seen.append(writer.get_extra_info("socket").getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY))
+            writer.close()
+
+        server = await asyncio.start_server(on_connect, sock=listener)
+        _, writer = await asyncio.open_connection(*listener.getsockname())
+        while not seen:
+            await asyncio.sleep(0.01)
+        writer.close()
+        server.close()
+        return seen[0]
+
+    # asyncio turns TCP_NODELAY on for accepted sockets of a TCP listener (uvicorn's own is proto 0)
+    assert asyncio.run(accepted_no_delay()) != 0
