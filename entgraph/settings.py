@@ -70,6 +70,20 @@ class Settings(BaseSettings):
         default=5000, ge=1, description="Highest cost a query may have (see docs/api.md, limits)."
     )
 
+    # -- telemetry (entgraph telemetry ...) --------------------------------------------------------
+    mqtt: str = Field(
+        default="embedded",
+        description="MQTT broker: 'embedded' (mosquitto started by entgraph) or 'mqtt://HOST:PORT'.",
+    )
+    mqtt_port: int = Field(
+        default=0, ge=0, le=65535, description="Embedded broker's port on 127.0.0.1; 0 picks a free one once."
+    )
+    mqtt_group: str = Field(
+        default="entgraph", description="Shared-subscription group of the ingesters ('' for none)."
+    )
+    warning_rules: Path | None = Field(
+        default=None, description="TOML file of warning rules; default $ENTGRAPH_HOME/warning-rules.toml."
+    )
     neo4j_uri: str | None = Field(default=None, validation_alias=AliasChoices("NEO4J_URI"))
     neo4j_user: str = Field(default="neo4j", validation_alias=AliasChoices("NEO4J_USER"))
     neo4j_password: SecretStr = Field(default=SecretStr(""), validation_alias=AliasChoices("NEO4J_PASSWORD"))
@@ -96,6 +110,15 @@ class Settings(BaseSettings):
     @property
     def cors_origins(self) -> list[str]:
         return [origin.strip() for origin in self.api_cors_origins.split(",") if origin.strip()]
+
+    @property
+    def series_dir(self) -> Path:
+        """The series store of meter readings (DuckDB + Parquet)."""
+        return self.home / "series"
+
+    @property
+    def warning_rules_path(self) -> Path:
+        return self.warning_rules or self.home / "warning-rules.toml"
 
     @property
     def spec_dirs(self) -> list[Path]:

@@ -12,6 +12,7 @@ import pytest
 from entgraph.graph import EmbeddedServer, GraphStore
 from entgraph.graph.falkordb_store import FalkorDBStore
 from entgraph.graph.neo4j_store import Neo4jStore
+from entgraph.testing import City, build_city
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -78,3 +79,29 @@ def reopen(store: GraphStore) -> Callable[[], GraphStore]:
         return neo4j_store_or_skip()
 
     return _reopen
+
+
+# --- a small resolved city, shared by the API and telemetry tests ---------------------------------
+
+
+@pytest.fixture(scope="session")
+def city_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("api-city")
+
+
+@pytest.fixture(scope="session")
+def resolved_city(shared_server: EmbeddedServer, city_root: Path) -> Iterator[City]:
+    """Read-only (tests must not change it): a resolved 150-enterprise city, all 84 feeds."""
+    city = build_city(shared_server, city_root, "api-city")
+    yield city
+    city.store.clear()
+    city.store.close()
+
+
+@pytest.fixture
+def resolved_city_copy(shared_server: EmbeddedServer, city_root: Path) -> Iterator[City]:
+    """A private resolved city for tests that change it (steward mutations)."""
+    city = build_city(shared_server, city_root, "api-city-rw")
+    yield city
+    city.store.clear()
+    city.store.close()

@@ -483,11 +483,12 @@ class RowBuilder:
     def meter_rows(self) -> list[GenRow]:
         plan, rng = self.plan, self.plan.rng
         spec = plan.spec
-        n_firms = max(2, min(20, len(self.pop.enterprises) // 500))
+        # about one firm in forty carries a device-read meter (the key energy users), at most 300
+        n_firms = max(3, min(300, len(self.pop.enterprises) // 40))
         firms = self.picker.pick(rng, "company", 1.0, n_firms, plan.periods[-1], distinct=True)
         step = {Frequency.FIVE_MINUTES: 5, Frequency.HOURLY: 60}.get(spec.frequency, 1440)
         meters = [
-            (e, meter_id(spec.department, e, k)) for e in firms for k in range(1 + (rng.random() < 0.3))
+            (e, meter_id(spec.key, e, k)) for e in firms for k in range(1 + (rng.random() < 0.3))
         ]
         out: list[GenRow] = []
         for sheet, period in enumerate(plan.periods):

@@ -156,14 +156,19 @@ def day_in(rng: random.Random, p: Period) -> dt.date:
     return p.start + dt.timedelta(days=rng.randint(0, max(0, span)))
 
 
+# The utility that keeps the accounts of each device-read meter feed.
+METER_ACCOUNT_DEPARTMENT = {"wh_meter_electricity": "市电业局", "wh_meter_water": "市水务局"}
+
+
 def account_number(department: str, ent: Enterprise) -> str:
     """A utility account (户号) that stays the same for a firm across one department's files."""
     salt = zlib.crc32(department.encode("utf-8"))
     return f"{(ent.index * 2654435761 + salt) % 10**10:010d}"
 
 
-def meter_id(department: str, ent: Enterprise, k: int) -> str:
-    salt = zlib.crc32(department.encode("utf-8")) % 1000
+def meter_id(feed: str, ent: Enterprise, k: int) -> str:
+    """A device serial: unique across feeds (an electricity and a water meter never share one)."""
+    salt = zlib.crc32(feed.encode("utf-8")) % 1000
     return f"JJ{salt:03d}{ent.index:07d}{k:02d}"
 
 
@@ -629,9 +634,13 @@ def _identity_gen(spec: DatasetSpec, c: ColumnSpec, party: str | None, ent: EntO
         p = row.parties.get(party) if party else None
         return p.name if p else ""
 
+    # A device feed's 户号 is the utility's account: the same number the utility's monthly feed carries,
+    # which is what lets the meter registry link a code-less meter through it.
+    account_dept = METER_ACCOUNT_DEPARTMENT.get(spec.key, dept)
+
     def account(row: RowCtx) -> str:
         e = ent(row)
-        return account_number(dept, e) if e else ""
+        return account_number(account_dept, e) if e else ""
 
     def indicator(row: RowCtx) -> str:
         return row.indicator or (c.values and row.rng.choice(c.values)) or row.rng.choice(nm.INDICATORS)

@@ -1,0 +1,41 @@
+"""Fixtures' building blocks shared by the test suite and the benchmarks: a generated, loaded and
+resolved city in its own graph on an embedded server."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+
+from entgraph.graph import EmbeddedServer
+from entgraph.graph.falkordb_store import FalkorDBStore
+from entgraph.loaders.engine import Loader
+from entgraph.loaders.registry import Catalog
+from entgraph.loaders.synthetic import generate_city
+from entgraph.resolution.resolver import Resolver
+from entgraph.telemetry import registry
+
+
+@dataclass(frozen=True)
+class City:
+    store: FalkorDBStore
+    catalog: Catalog
+    files: Path  # the generated files, with truth/ below
+    model: Path  # the trained matcher
+
+
+def build_city(
+    shared_server: EmbeddedServer, root: Path, name: str, enterprises: int = 150, seed: int = 21
+) -> City:
+    files = root / "city"
+    if not files.exists():
+        generate_city(enterprises, seed=seed, out_dir=files)
+    catalog = Catalog.load(entry_points=False)
+    store = FalkorDBStore(f"{name}-{uuid.uuid4().hex[:8]}", server=shared_server)
+    loader = Loader(store, catalog, root / "reports")
+    for path in sorted(p for p in files.iterdir() if p.is_file()):
+        loader.load(path)
+    model = root / "model.json"
+    Resolver(store, catalog, model).run()
+    registry.sync(store, catalog)  # meters to their enterprises, as the demo does after resolving
+    return City(store, catalog, files, model)

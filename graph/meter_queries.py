@@ -1,0 +1,159 @@
+"""All Cypher of the meter registry: which enterprise(s) each meter measures.
+
+Graph shape (docs/graph-model.md):
+    (:SourceRecord:MeterReading)-[:READS]->(:Meter {key, meter_id, account_no, utility, review, pinned})
+    (:Meter)-[:METERS {via, evidence, shared, at}]->(:Enterprise)
+
+``Meter`` nodes are written by the loaders (the device feeds' rows) or registered by hand for a meter
+first heard over MQTT. The registry links them; ``via`` says why (credit code, utility account, name,
+steward). A steward's attachment pins the meter: later syncs leave it alone, forever.
+
+A meter's ``key`` is the loaders' (``电能表|<id>``, ``水表|<id>``); telemetry knows a meter by its device
+id alone (``meter_id``), which device serials make unique across utilities.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from entgraph.graph.port import GraphSchema, GraphStore, PropertyIndex, Row, UniqueKey
+
+METER_SCHEMA = GraphSchema(
+    unique=(UniqueKey("Meter", "key"),),
+    indexes=(PropertyIndex("Meter", "review"), PropertyIndex("Meter", "meter_id")),
+)
+
+
+def meter_mentions(store: GraphStore, only_unattached: bool) -> list[Row]:
+    """``{meter, utility, dataset, code, name, account, n}``: the identities the device feeds' rows give
+    each meter, counted. Pinned meters are left out: a steward has decided them."""
+    where = "m.pinned IS NULL" + (" AND m.attached_at IS NULL" if only_unattached else "")
+    return store.read(
+        f"MATCH (m:Meter) WITH m WHERE {where} "
+        "MATCH (r:SourceRecord)-[:READS]->(m) WITH m, r WHERE r.retired IS NULL "
+        "RETURN m.key AS key, m.meter_id AS meter, r.dataset AS dataset, r.credit_code AS code, "
+        "r.enterprise_name AS name, r.account_no AS account, count(*) AS n"
+    )
+
+
+def enterprises_by_code(store: GraphStore, codes: Sequence[str]) -> dict[str, str]:
+    """Credit code -> id of the live (not merged-away) enterprise carrying it."""
+    rows = store.read(
+        "UNWIND $codes AS c MATCH (e:Enterprise {credit_code: c}) WITH c, e WHERE e.merged_into IS NULL "
+        "RETURN c AS code, e.id AS id",
+        {"codes": list(codes)},
+    )
+    return {r["code"]: r["id"] for r in rows}
+
+
+def enterprises_by_identifier(store: GraphStore, keys: Sequence[str]) -> dict[str, str]:
+    """Remembered identifier (``account:<department>:<no>``) -> enterprise id."""
+    rows = store.read(
+        "UNWIND $keys AS k MATCH (i:Identifier {key: k})-[:IDENTIFIES]->(e:Enterprise) "
+        "WITH k, e WHERE e.merged_into IS NULL RETURN k AS key, e.id AS id",
+        {"keys": list(keys)},
+    )
+    return {r["key"]: r["id"] for r in rows}
+
+
+def live_enterprises(store: GraphStore, ids: Sequence[str]) -> set[str]:
+    """Those of ``ids`` that are enterprises not merged away."""
+    rows = store.read(
+        "UNWIND $ids AS id MATCH (e:Enterprise {id: id}) WITH e WHERE e.merged_into IS NULL "
+        "RETURN e.id AS id",
+        {"ids": list(ids)},
+    )
+    return {r["id"] for r in rows}
+
+
+def enterprise_names(store: GraphStore) -> list[Row]:
+    """``{id, names}`` of every live enterprise (current and former names), for exact name lookups."""
+    return store.read(
+        "MATCH (e:Enterprise) WITH e WHERE e.merged_into IS NULL "
+        "RETURN e.id AS id, [e.name] + coalesce(e.names, []) + coalesce(e.former_names, []) AS names"
+    )
+
+
+def write_attachments(store: GraphStore, rows: Sequence[Mapping[str, Any]], now_ms: int) -> None:
+    """Replace the registry's (non-steward) links of each meter in ``rows``:
+    ``{key, meter, utility, review, owners: [{id, via, evidence}]}``."""
+    if not rows:
+        return
+    params = [{**r, "at": now_ms} for r in rows]
+    store.write_batches(
+        "UNWIND $rows AS row MATCH (m:Meter {key: row.key}) WITH m, row WHERE m.pinned IS NULL "
+        "OPTIONAL MATCH (m)-[old:METERS]->(:Enterprise) DELETE old",
+        params,
+    )
+    store.write_batches(
+        "UNWIND $rows AS row MATCH (m:Meter {key: row.key}) WITH m, row WHERE m.pinned IS NULL "
+        "SET m.meter_id = row.meter, m.utility = row.utility, m.review = row.review, "
+        "m.owners = size(row.owners), m.attached_at = row.at "
+        "WITH m, row UNWIND row.owners AS o MATCH (e:Enterprise {id: o.id}) "
+        "MERGE (m)-[x:METERS]->(e) SET x.via = o.via, x.evidence = o.evidence, "
+        "x.shared = size(row.owners) > 1, x.at = row.at",
+        params,
+    )
+
+
+def pin(
+    store: GraphStore, key: str, meter: str, utility: str, enterprise_ids: Sequence[str], actor: str,
+    now_ms: int,
+) -> list[str]:  # fmt: skip
+    """A steward's decision: ``meter`` measures exactly ``enterprise_ids`` (several: a shared meter).
+    Registers the meter (under ``key``) when it is new. Returns the ids linked."""
+    store.write(
+        "MERGE (m:Meter {key: $key}) SET m.meter_id = $meter, m.utility = coalesce(m.utility, $utility) "
+        "WITH m OPTIONAL MATCH (m)-[old:METERS]->(:Enterprise) DELETE old",
+        {"key": key, "meter": meter, "utility": utility},
+    )
+    rows = store.write(
+        "MATCH (m:Meter {key: $key}) SET m.pinned = true, m.pinned_by = $actor, m.attached_at = $now, "
+        "m.owners = size($ids), m.review = CASE WHEN size($ids) = 0 THEN 'unattached' "
+        "WHEN size($ids) > 1 THEN 'shared' ELSE null END "
+        "WITH m UNWIND $ids AS id MATCH (e:Enterprise {id: id}) "
+        "MERGE (m)-[x:METERS]->(e) SET x.via = 'steward', x.evidence = $actor, x.shared = size($ids) > 1, "
+        "x.at = $now RETURN e.id AS id",
+        {"key": key, "ids": list(enterprise_ids), "actor": actor, "now": now_ms},
+    )
+    return [r["id"] for r in rows]
+
+
+def known_meters(store: GraphStore) -> list[Row]:
+    """``{meter, utility}`` of every registered meter, attached or not."""
+    return store.read("MATCH (m:Meter) RETURN m.key AS key, m.meter_id AS meter, m.utility AS utility")
+
+
+def owners(store: GraphStore, meters: Sequence[str] | None = None) -> list[Row]:
+    """``{meter, utility, enterprise, town, shared}`` for every attached meter (or those in ``meters``)."""
+    head = "UNWIND $meters AS k MATCH (m:Meter {meter_id: k}) " if meters is not None else "MATCH (m:Meter) "
+    return store.read(
+        head + "MATCH (m)-[x:METERS]->(e:Enterprise) "
+        "RETURN m.meter_id AS meter, m.utility AS utility, e.id AS enterprise, e.town AS town, "
+        "x.shared AS shared",
+        {"meters": list(meters or [])},
+    )
+
+
+def meters_of(store: GraphStore, enterprise_ids: Sequence[str]) -> list[Row]:
+    """``{enterprise, meter, utility, account_no, via, evidence, shared, review}`` for many enterprises in
+    one round trip (the API's DataLoader)."""
+    return store.read(
+        "UNWIND $ids AS id MATCH (m:Meter)-[x:METERS]->(e:Enterprise {id: id}) "
+        "RETURN id AS enterprise, m.meter_id AS meter, m.utility AS utility, m.account_no AS account_no, "
+        "x.via AS via, x.evidence AS evidence, x.shared AS shared, m.review AS review "
+        "ORDER BY id, meter",
+        {"ids": list(enterprise_ids)},
+    )
+
+
+def meters_for_review(store: GraphStore, review: str, first: int, after: str) -> list[Row]:
+    """Meters flagged for stewards (``shared``: 多户一表, ``unattached``), in key order after ``after``."""
+    return store.read(
+        "MATCH (m:Meter {review: $review}) WITH m, m.meter_id AS key WHERE key > $after "
+        "OPTIONAL MATCH (m)-[x:METERS]->(e:Enterprise) "
+        "RETURN key AS meter, m.utility AS utility, m.account_no AS account_no, "
+        "collect(e.id) AS enterprises ORDER BY key LIMIT $first",
+        {"review": review, "first": first, "after": after},
+    )

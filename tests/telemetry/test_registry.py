@@ -1,0 +1,139 @@
+"""The meter registry links meters to enterprises with resolution's evidence; stewards' pins stay."""
+
+from __future__ import annotations
+
+import csv
+from collections.abc import Iterator
+
+import pytest
+
+from entgraph.graph.falkordb_store import FalkorDBStore
+from entgraph.loaders.registry import Catalog
+from entgraph.resolution.identifiers import make_credit_code
+from entgraph.telemetry import registry
+from entgraph.testing import City
+
+CODE_A = make_credit_code("350582", "MA000001")
+CODE_B = make_credit_code("350582", "MA000002")
+
+
+@pytest.fixture(scope="module")
+def catalog() -> Catalog:
+    return Catalog.load(entry_points=False)
+
+
+@pytest.fixture
+def graph(falkordb_graph: FalkorDBStore) -> Iterator[FalkorDBStore]:
+    g = falkordb_graph
+    g.write(
+        "CREATE (:Enterprise {id: 'E-A', credit_code: $a, name: '晋江甲纺织有限公司', names: []}), "
+        "(:Enterprise {id: 'E-B', credit_code: $b, name: '晋江乙鞋业有限公司', names: ['乙鞋业']}), "
+        "(:Enterprise {id: 'E-C', name: '晋江丙食品有限公司', names: []}), "
+        "(:Enterprise {id: 'E-OLD', credit_code: $b, name: '旧', merged_into: 'E-B'})",
+        {"a": CODE_A, "b": CODE_B},
+    )
+    g.write(
+        "MATCH (e:Enterprise {id: 'E-C'}) "
+        "CREATE (:Identifier {key: 'account:市电业局:0000000077'})-[:IDENTIFIES]->(e)"
+    )
+    yield g
+
+
+def _meter(
+    g: FalkorDBStore, meter: str, rows: list[tuple[str, str, str]], dataset: str = "wh_meter_electricity"
+) -> None:
+    """A meter and its device-feed rows: (credit code, name, account) each."""
+    g.write("MERGE (:Meter {key: '电能表|' + $m, meter_id: $m})", {"m": meter})
+    g.write(
+        "UNWIND $rows AS row MATCH (m:Meter {meter_id: $m}) "
+        "CREATE (:SourceRecord:MeterReading {id: row.id, dataset: $d, credit_code: row.code, "
+        "enterprise_name: row.name, account_no: row.account})-[:READS]->(m)",
+        {
+            "m": meter,
+            "d": dataset,
+            "rows": [
+                {"id": f"{meter}-{i}", "code": c, "name": n, "account": a} for i, (c, n, a) in enumerate(rows)
+            ],
+        },
+    )
+
+
+def _links(g: FalkorDBStore) -> dict[str, list[tuple[str, str, bool]]]:
+    rows = g.read(
+        "MATCH (m:Meter)-[x:METERS]->(e:Enterprise) RETURN m.meter_id AS m, e.id AS e, x.via AS via, "
+        "x.shared AS shared ORDER BY m, e"
+    )
+    out: dict[str, list[tuple[str, str, bool]]] = {}
+    for r in rows:
+        out.setdefault(r["m"], []).append((r["e"], r["via"], r["shared"]))
+    return out
+
+
+def test_each_kind_of_evidence_links_and_a_shared_meter_is_flagged(
+    graph: FalkorDBStore, catalog: Catalog
+) -> None:
+    _meter(graph, "M-CODE", [(CODE_A, "", "")] * 3)
+    _meter(graph, "M-ACCOUNT", [("", "某公司", "0000000077")])  # the utility's account, remembered for E-C
+    _meter(graph, "M-NAME", [("", "乙鞋业", "")])  # a former/short name of exactly one enterprise
+    _meter(graph, "M-SHARED", [(CODE_A, "", ""), (CODE_B, "", "")])  # 多户一表
+    _meter(graph, "M-NONE", [("", "不存在的公司", "999")])
+    _meter(graph, "M-BADCODE", [(CODE_A[:-1] + ("0" if CODE_A[-1] != "0" else "1"), "", "")])
+    report = registry.sync(graph, catalog)
+    assert _links(graph) == {
+        "M-ACCOUNT": [("E-C", "account", False)],
+        "M-CODE": [("E-A", "credit_code", False)],
+        "M-NAME": [("E-B", "name", False)],
+        "M-SHARED": [("E-A", "credit_code", True), ("E-B", "credit_code", True)],
+    }
+    reviews = {
+        r["m"]: r["review"] for r in graph.read("MATCH (m:Meter) RETURN m.meter_id AS m, m.review AS review")
+    }
+    assert reviews["M-SHARED"] == "shared"
+    assert reviews["M-NONE"] == "unattached" and reviews["M-BADCODE"] == "unattached"
+    assert reviews["M-CODE"] is None
+    assert (report.attached, report.shared, report.unattached) == (3, 1, 2)
+    utilities = {r["m"]: r["u"] for r in graph.read("MATCH (m:Meter) RETURN m.meter_id AS m, m.utility AS u")}
+    assert utilities["M-CODE"] == "electricity"
+
+
+def test_sync_is_idempotent_and_follows_changed_evidence(graph: FalkorDBStore, catalog: Catalog) -> None:
+    _meter(graph, "M1", [(CODE_A, "", "")])
+    registry.sync(graph, catalog)
+    registry.sync(graph, catalog)
+    assert _links(graph) == {"M1": [("E-A", "credit_code", False)]}
+    graph.write("MATCH (r:MeterReading) SET r.credit_code = $b", {"b": CODE_B})  # corrected feed
+    registry.sync(graph, catalog)
+    assert _links(graph) == {"M1": [("E-B", "credit_code", False)]}
+
+
+def test_a_stewards_pin_is_kept_by_later_syncs(graph: FalkorDBStore, catalog: Catalog) -> None:
+    _meter(graph, "M-SHARED", [(CODE_A, "", ""), (CODE_B, "", "")])
+    registry.sync(graph, catalog)
+    registry.pin(graph, "M-SHARED", "electricity", ["E-B"], actor="steward-1")
+    registry.sync(graph, catalog)
+    assert _links(graph) == {"M-SHARED": [("E-B", "steward", False)]}
+    with pytest.raises(ValueError, match="E-NOPE"):
+        registry.pin(graph, "M-X", "electricity", ["E-NOPE"], actor="steward-1")
+    with pytest.raises(ValueError, match="utility"):
+        registry.pin(graph, "M-X", "gas", ["E-A"], actor="steward-1")
+    registry.pin(graph, "M-NEW", "water", ["E-A"], actor="steward-1")  # first heard over MQTT
+    assert "M-NEW" in registry.known_meters(graph)
+
+
+def test_the_generated_citys_meters_attach_to_their_true_owners(resolved_city: City) -> None:
+    truth = {}
+    with open(resolved_city.files / "truth" / "enterprises.csv", encoding="utf-8") as f:
+        for row in csv.DictReader(f):
+            truth[int(row["id"][3:]) - 1] = row["credit_code"]  # ENT0000001 is the firm of index 0
+    rows = resolved_city.store.read(
+        "MATCH (m:Meter) OPTIONAL MATCH (m)-[:METERS]->(e:Enterprise) "
+        "RETURN m.meter_id AS meter, m.utility AS utility, collect(e.credit_code) AS codes"
+    )
+    assert len(rows) >= 6  # both device feeds, several metered firms
+    assert len({r["meter"] for r in rows}) == len(rows)  # device ids are unique across utilities
+    assert {r["utility"] for r in rows} == {"electricity", "water"}
+    attached = [r for r in rows if r["codes"]]
+    assert len(attached) >= 0.9 * len(rows)
+    for r in attached:
+        owner_index = int(r["meter"][-9:-2])  # JJ + 3-digit salt + 7-digit firm index + 2-digit meter no.
+        assert r["codes"] == [truth[owner_index]], r
