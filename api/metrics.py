@@ -22,15 +22,20 @@ from entgraph.api.masking import Decision, column_sharing, policy
 from entgraph.graph import metric_queries
 from entgraph.graph.metric_queries import MetricSource
 from entgraph.loaders.registry import Catalog
+from entgraph.loaders.spec import DatasetSpec, Sharing
+from entgraph.telemetry.rollup import TELEMETRY_METRICS
 
 
 def metric_sources(catalog: Catalog) -> list[MetricSource]:
-    """Every metric every dataset of the catalog declares."""
-    return [
+    """Every metric every dataset of the catalog declares, and the monthly totals telemetry derives
+    from the device feeds' meters (``entgraph telemetry rollup``)."""
+    declared = [
         MetricSource(feed.spec.key, m.name, m.value, m.period, m.unit)
         for feed in catalog
         for m in feed.spec.metrics
     ]
+    known = {feed.spec.key for feed in catalog}
+    return declared + [s for s in TELEMETRY_METRICS if s.dataset in known]
 
 
 def visible_sources(context: Context) -> list[MetricSource]:
@@ -40,8 +45,17 @@ def visible_sources(context: Context) -> list[MetricSource]:
     return [
         s
         for s in metric_sources(context.catalog)
-        if policy(column_sharing(specs[s.dataset], s.value), role) is not Decision.NULL
+        if policy(_sharing(specs[s.dataset], s.value), role) is not Decision.NULL
     ]
+
+
+def _sharing(spec: DatasetSpec, field: str) -> Sharing:
+    """A declared metric's column sharing; a derived one (telemetry's monthly totals, not a column of
+    the feed) shares as its dataset does."""
+    try:
+        return column_sharing(spec, field)
+    except KeyError:
+        return spec.sharing
 
 
 @strawberry.type(description="One period's figure.")

@@ -14,6 +14,7 @@ from entgraph.loaders.cli import feeds_app, load_command
 from entgraph.loaders.synthetic.cli import generate_command
 from entgraph.resolution.cli import evaluate_command, export_app, resolve_command, steward_app
 from entgraph.settings import Settings
+from entgraph.telemetry.cli import telemetry_app
 
 app = typer.Typer(
     help="entgraph: entity resolution and a knowledge graph for a city's enterprise data.",
@@ -31,6 +32,7 @@ app.add_typer(steward_app, name="steward")
 app.command("serve")(serve_command)
 app.add_typer(api_key_app, name="api-key")
 app.command("api-token")(api_token_command)
+app.add_typer(telemetry_app, name="telemetry")
 
 
 @app.callback()

@@ -157,3 +157,37 @@ def meters_for_review(store: GraphStore, review: str, first: int, after: str) ->
         "collect(e.id) AS enterprises ORDER BY key LIMIT $first",
         {"review": review, "first": first, "after": after},
     )
+
+
+# --- telemetry's monthly totals as enterprise metrics -------------------------------------------------
+
+
+def write_monthly_totals(store: GraphStore, rows: Sequence[Mapping[str, Any]]) -> None:
+    """``{id, enterprise, props}``: one ``(:SourceRecord:MeterMonthly)`` per meter and month, about the
+    meter's (single) enterprise. Rewriting a month replaces its figure; a meter moved to another
+    enterprise moves its records."""
+    if not rows:
+        return
+    store.write_batches(
+        "UNWIND $rows AS row MERGE (r:SourceRecord:MeterMonthly {id: row.id}) SET r += row.props "
+        "REMOVE r.retired WITH r, row MATCH (r)-[old:ABOUT]->(x:Enterprise) "
+        "WITH old, x, row WHERE x.id <> row.enterprise DELETE old",
+        [dict(r) for r in rows],
+    )
+    store.write_batches(
+        "UNWIND $rows AS row MATCH (r:SourceRecord:MeterMonthly {id: row.id}) "
+        "MATCH (e:Enterprise {id: row.enterprise}) MERGE (r)-[a:ABOUT]->(e) "
+        "SET a.party = 'subject', a.method = 'meter_registry'",
+        [dict(r) for r in rows],
+    )
+
+
+def retire_monthly_totals(store: GraphStore, keep_meters: Sequence[str], now_ms: int) -> int:
+    """Retire the monthly records of meters no longer attached to exactly one enterprise (now shared
+    or unattached): their consumption is nobody's until a steward decides."""
+    rows = store.write(
+        "MATCH (r:MeterMonthly) WITH r WHERE r.retired IS NULL AND NOT r.meter_id IN $keep "
+        "SET r.retired = $now RETURN count(r) AS n",
+        {"keep": list(keep_meters), "now": now_ms},
+    )
+    return int(rows[0]["n"]) if rows else 0

@@ -1,0 +1,359 @@
+"""Cypher for the closed-loop warnings (预警闭环): the monthly figures the rules read, and the warnings.
+
+Model::
+
+    (w:Warning {id, rule, severity, period, status, message_zh, message_en, evidence, town, enterprise,
+                meter, opened_at, updated_at, feedback})-[:CONCERNS]->(e:Enterprise)
+    (w)-[:HAS_ACTION]->(a:WarningAction {id, warning, actor, at, from_status, to_status, note})
+
+A warning's id is ``rule:subject:period`` (see ``telemetry/warnings.py``), so evaluating the same data
+again finds the same node: :func:`upsert_findings` is idempotent, never reopens a resolved warning, and a
+condition that comes back in a later period is a new warning. ``evidence`` is a JSON string: its keys
+differ by rule and nobody queries inside it.
+
+Status lifecycle: ``open`` → ``acknowledged`` → ``resolved`` (or ``open`` → ``resolved``); resolving
+needs a feedback note, resolved is final. Every transition, and the opening, is a ``WarningAction`` node
+rather than a JSON list on the warning: appending a node is one conditional statement (no read-modify-
+write of a list two stewards could race on), its deterministic id makes a retried write harmless (the
+port may retry any write), and the audit trail stays queryable by actor or time.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Sequence
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from entgraph.errors import EntgraphError
+from entgraph.graph.metric_queries import MetricSource
+from entgraph.graph.port import GraphSchema, GraphStore, PropertyIndex, Row, UniqueKey
+
+WARNING_SCHEMA = GraphSchema(
+    unique=(UniqueKey("Warning", "id"), UniqueKey("WarningAction", "id")),
+    # by_town starts from the town's warnings; Enterprise.id (for_enterprises) is resolution's key
+    indexes=(PropertyIndex("Warning", "town"),),
+)
+
+STATUSES = ("open", "acknowledged", "resolved")
+# Allowed moves; resolved is final: a condition that comes back is a new warning (a new period).
+TRANSITIONS: dict[str, frozenset[str]] = {
+    "open": frozenset({"acknowledged", "resolved"}),
+    "acknowledged": frozenset({"resolved"}),
+    "resolved": frozenset(),
+}
+SYSTEM_ACTOR = "system"
+
+
+class WarningError(EntgraphError):
+    """A warning cannot be changed as asked."""
+
+
+class UnknownWarning(WarningError):
+    """No warning has that id."""
+
+
+class InvalidTransition(WarningError):
+    """The status change is not allowed from the warning's current status, or lacks its note."""
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One rule's verdict about one enterprise (or meter) for one period, before it is stored."""
+
+    id: str  # rule:subject:period
+    rule: str
+    severity: str
+    period: str
+    message_zh: str
+    message_en: str
+    enterprise_id: str | None = None
+    meter_id: str | None = None
+    town: str | None = None
+    evidence: dict[str, Any] = field(default_factory=dict)
+
+
+# --- the figures the rules read -------------------------------------------------------------------
+
+# One pass over the metric datasets' records. Starts from the SourceRecord.dataset index; the record
+# and link filters come after a WITH, where FalkorDB's planner does not turn them into a full scan.
+_FIGURES = (
+    "MATCH (r:SourceRecord) WHERE r.dataset IN $datasets "
+    "WITH r WHERE r.retired IS NULL "
+    "MATCH (r)-[a:ABOUT]->(e:Enterprise) "
+    "WITH r, a, e WHERE a.party = 'subject' AND NOT (e)-[:REDIRECTS_TO]->() "
+    "UNWIND [s IN $sources WHERE s.dataset = r.dataset] AS s "
+    "WITH e.id AS id, s, r[s.value] AS value, "
+    "left(toString(coalesce(r[coalesce(s.period, 'period')], r.period)), 7) AS period "
+    "WHERE value IS NOT NULL "
+    "RETURN id, s.dataset AS dataset, s.metric AS metric, period, sum(value) AS value"
+)
+
+
+def monthly_figures(store: GraphStore, sources: Sequence[MetricSource]) -> list[Row]:
+    """``{id, dataset, metric, period, value}`` for every live enterprise: its figures summed per dataset,
+    metric and reporting period (``2026-04``, ``2026-Q2`` or ``2026``; the caller keeps what it uses).
+
+    One statement for the whole city; its cost is linear in the metric datasets' records."""
+    if not sources:
+        return []
+    return store.read(
+        _FIGURES,
+        {"sources": [asdict(s) for s in sources], "datasets": sorted({s.dataset for s in sources})},
+    )
+
+
+def enterprise_profiles(store: GraphStore, ids: Sequence[str]) -> list[Row]:
+    """``{id, name, town, industry}`` from each enterprise's golden record (missing ones have no row)."""
+    return store.read(
+        "UNWIND $ids AS id MATCH (e:Enterprise {id: id}) "
+        "RETURN id, e.name AS name, e.town AS town, e.industry_code AS industry",
+        {"ids": list(ids)},
+    )
+
+
+def record_classifications(store: GraphStore, ids: Sequence[str]) -> list[Row]:
+    """``{id, relation, value, records}``: the towns (IN_TOWN) and industry codes (IN_INDUSTRY) the
+    enterprises' subject records state, with how many records state each; for golden gaps."""
+    if not ids:
+        return []
+    return store.read(
+        "UNWIND $ids AS id MATCH (n)<-[x]-(r:SourceRecord)-[a:ABOUT]->(:Enterprise {id: id}) "
+        # filtered after a WITH: in the MATCH, FalkorDB's planner would scan every SourceRecord
+        "WITH id, n, x, r, a WHERE type(x) IN ['IN_TOWN', 'IN_INDUSTRY'] AND a.party = 'subject' "
+        "AND r.retired IS NULL "
+        "RETURN id, type(x) AS relation, coalesce(n.code, n.name, n.key) AS value, count(r) AS records",
+        {"ids": list(ids)},
+    )
+
+
+# --- storing findings -------------------------------------------------------------------------------
+
+_UPSERT = (
+    "UNWIND $rows AS row "
+    "MERGE (w:Warning {id: row.id}) "
+    "ON CREATE SET w.rule = row.rule, w.period = row.period, w.status = 'open', w.opened_at = row.now, "
+    "w.enterprise = row.enterprise, w.meter = row.meter "
+    # a resolved warning is left as its feedback closed it: re-evaluation must not reopen or rewrite it
+    "WITH w, row WHERE w.status <> 'resolved' "
+    "SET w.severity = row.severity, w.message_zh = row.message_zh, w.message_en = row.message_en, "
+    "w.evidence = row.evidence, w.town = row.town, w.updated_at = row.now "
+    "MERGE (a:WarningAction {id: row.id + '#opened'}) "
+    "ON CREATE SET a.warning = row.id, a.actor = $actor, a.at = row.now, a.to_status = 'open' "
+    "MERGE (w)-[:HAS_ACTION]->(a) "
+    "WITH w, row WHERE row.enterprise IS NOT NULL "
+    "MATCH (e:Enterprise {id: row.enterprise}) "
+    "MERGE (w)-[:CONCERNS]->(e)"
+)
+
+
+def _finding_row(f: Finding, now_ms: int) -> dict[str, Any]:
+    return {
+        "id": f.id,
+        "rule": f.rule,
+        "severity": f.severity,
+        "period": f.period,
+        "message_zh": f.message_zh,
+        "message_en": f.message_en,
+        "evidence": json.dumps(f.evidence, ensure_ascii=False, sort_keys=True),
+        "town": f.town,
+        "enterprise": f.enterprise_id,
+        "meter": f.meter_id,
+        "now": now_ms,
+    }
+
+
+def upsert_findings(store: GraphStore, findings: Iterable[Finding], now_ms: int) -> dict[str, int]:
+    """Store an evaluation's findings: ``{created, refreshed, kept_resolved}``.
+
+    New ids open a warning; open and acknowledged ones get the new evidence, message and severity;
+    resolved ones are not touched."""
+    unique = {f.id: f for f in findings}  # the last of duplicate ids wins, as a re-run would
+    counts = {"created": 0, "refreshed": 0, "kept_resolved": 0}
+    ids = sorted(unique)
+    for start in range(0, len(ids), store.batch_size):
+        batch = ids[start : start + store.batch_size]
+        known = {
+            row["id"]: row["status"]
+            for row in store.read(
+                "UNWIND $ids AS id MATCH (w:Warning {id: id}) RETURN id, w.status AS status", {"ids": batch}
+            )
+        }
+        for i in batch:
+            status = known.get(i)
+            key = "created" if status is None else "kept_resolved" if status == "resolved" else "refreshed"
+            counts[key] += 1
+        rows = [_finding_row(unique[i], now_ms) for i in batch if known.get(i) != "resolved"]
+        if rows:
+            store.write(_UPSERT, {"rows": rows, "actor": SYSTEM_ACTOR})
+    return counts
+
+
+# --- the lifecycle ----------------------------------------------------------------------------------
+
+_TRANSITION = (
+    "MATCH (w:Warning {id: $id}) WITH w WHERE w.status = $old "
+    "SET w.status = $new, w.updated_at = $now, w.feedback = coalesce($feedback, w.feedback) "
+    "MERGE (a:WarningAction {id: $action}) "
+    "ON CREATE SET a.warning = $id, a.actor = $actor, a.at = $now, a.from_status = $old, "
+    "a.to_status = $new, a.note = $note "
+    "MERGE (w)-[:HAS_ACTION]->(a) "
+    "RETURN w.status AS status"
+)
+
+
+def set_status(
+    store: GraphStore, warning_id: str, status: str, note: str | None, actor: str, now_ms: int
+) -> dict[str, Any]:
+    """Move a warning to ``status`` (acknowledged, with an optional note, or resolved, with the feedback
+    note it needs); returns the warning with its history. Raises :class:`UnknownWarning` or
+    :class:`InvalidTransition`."""
+    if status not in STATUSES:
+        raise InvalidTransition(f"unknown status {status!r}: use one of {', '.join(STATUSES)}")
+    if not actor.strip():
+        raise InvalidTransition("a status change must name who makes it (actor)")
+    note = note.strip() if note and note.strip() else None
+    if status == "resolved" and note is None:
+        raise InvalidTransition(f"resolving warning {warning_id} needs a feedback note saying what was found")
+    current = _status(store, warning_id)
+    if status not in TRANSITIONS[current]:
+        raise InvalidTransition(f"warning {warning_id} is {current}: it cannot become {status}")
+    action = f"{warning_id}#{now_ms}#{status}"
+    rows = store.write(
+        _TRANSITION,
+        {
+            "id": warning_id,
+            "old": current,
+            "new": status,
+            "now": now_ms,
+            "note": note,
+            "feedback": note if status == "resolved" else None,
+            "actor": actor,
+            "action": action,
+        },
+    )
+    if not rows and not store.read("MATCH (a:WarningAction {id: $a}) RETURN a.id AS id", {"a": action}):
+        # no row and no action of ours: someone changed the status between our read and our write (a
+        # retried write of ours would have left the action behind)
+        raise InvalidTransition(f"warning {warning_id} changed meanwhile (now {_status(store, warning_id)})")
+    found = get(store, warning_id)
+    assert found is not None  # it was there a moment ago and warnings are never deleted
+    return found
+
+
+def _status(store: GraphStore, warning_id: str) -> str:
+    rows = store.read("MATCH (w:Warning {id: $id}) RETURN w.status AS status", {"id": warning_id})
+    if not rows:
+        raise UnknownWarning(f"no warning has id {warning_id!r}")
+    return str(rows[0]["status"])
+
+
+# --- reading ----------------------------------------------------------------------------------------
+
+
+def _warning(props: dict[str, Any]) -> dict[str, Any]:
+    out = dict(props)
+    out["evidence"] = json.loads(props["evidence"]) if props.get("evidence") else {}
+    return out
+
+
+def get(store: GraphStore, warning_id: str) -> dict[str, Any] | None:
+    """The warning's properties (evidence as a dict) with ``history``: its actions, oldest first, each
+    ``{actor, at, from_status, to_status, note}``; ``None`` for an unknown id."""
+    rows = store.read(
+        "MATCH (w:Warning {id: $id}) OPTIONAL MATCH (w)-[:HAS_ACTION]->(a:WarningAction) "
+        "RETURN properties(w) AS w, collect({id: a.id, actor: a.actor, at: a.at, "
+        "from_status: a.from_status, to_status: a.to_status, note: a.note}) AS history",
+        {"id": warning_id},
+    )
+    if not rows:
+        return None
+    warning = _warning(rows[0]["w"])
+    # the opening first, then by time (an opening and a change in the same millisecond stay in order)
+    history = [h for h in rows[0]["history"] if h.get("id") is not None]
+    history.sort(key=lambda h: (h["from_status"] is not None, h["at"], h["id"]))
+    warning["history"] = [{k: v for k, v in h.items() if k != "id"} for h in history]
+    return warning
+
+
+def _statuses(statuses: Sequence[str] | None) -> list[str] | None:
+    if statuses is None:
+        return None
+    unknown = sorted(set(statuses) - set(STATUSES))
+    if unknown:
+        raise ValueError(f"unknown warning status {', '.join(unknown)}: use {', '.join(STATUSES)}")
+    return list(statuses)
+
+
+def for_enterprises(
+    store: GraphStore, ids: Sequence[str], statuses: Sequence[str] | None = None
+) -> dict[str, list[dict[str, Any]]]:
+    """Each enterprise's warnings (all statuses when ``statuses`` is None), newest first, in one round
+    trip for all ``ids``; every id is a key, with an empty list when it has none."""
+    rows = store.read(
+        "UNWIND $ids AS id MATCH (w:Warning)-[:CONCERNS]->(:Enterprise {id: id}) "
+        "WITH id, w WHERE $statuses IS NULL OR w.status IN $statuses "
+        "RETURN id, properties(w) AS w",
+        {"ids": list(ids), "statuses": _statuses(statuses)},
+    )
+    found: dict[str, list[dict[str, Any]]] = {i: [] for i in ids}
+    for row in rows:
+        found[row["id"]].append(_warning(row["w"]))
+    for warnings in found.values():
+        warnings.sort(key=lambda w: (-w["opened_at"], w["id"]))
+    return found
+
+
+def _cursor(warning: dict[str, Any]) -> str:
+    return f"{warning['opened_at']}:{warning['id']}"
+
+
+def _after(after: str | None) -> tuple[int | None, str | None]:
+    if after is None:
+        return None, None
+    at, sep, wid = after.partition(":")
+    if not sep or not at.isdigit() or not wid:
+        raise ValueError(f"bad cursor {after!r}: pass the end_cursor of the previous page")
+    return int(at), wid
+
+
+def by_town(
+    store: GraphStore,
+    town: str,
+    statuses: Sequence[str] | None = None,
+    rules: Sequence[str] | None = None,
+    first: int = 20,
+    after: str | None = None,
+) -> dict[str, Any]:
+    """A page of a town's warnings, newest first (then by id): ``{total, items, end_cursor, has_next}``.
+
+    ``total`` counts every warning matching the filters, not just this page; ``after`` is the previous
+    page's ``end_cursor`` (keyset pagination: a page costs the same however deep it is)."""
+    if first < 1:
+        raise ValueError("first must be at least 1")
+    at, wid = _after(after)
+    params = {
+        "town": town,
+        "statuses": _statuses(statuses),
+        "rules": list(rules) if rules is not None else None,
+        "at": at,
+        "wid": wid,
+        "limit": first + 1,  # one more than asked tells whether there is a next page
+    }
+    match = (
+        "MATCH (w:Warning {town: $town}) "
+        "WITH w WHERE ($statuses IS NULL OR w.status IN $statuses) AND ($rules IS NULL OR w.rule IN $rules) "
+    )
+    total = store.read(match + "RETURN count(w) AS total", params)[0]["total"]
+    rows = store.read(
+        match + "AND ($at IS NULL OR w.opened_at < $at OR (w.opened_at = $at AND w.id > $wid)) "
+        "WITH w ORDER BY w.opened_at DESC, w.id LIMIT $limit RETURN properties(w) AS w",
+        params,
+    )
+    items = [_warning(row["w"]) for row in rows[:first]]
+    return {
+        "total": int(total),
+        "items": items,
+        "end_cursor": _cursor(items[-1]) if items else None,
+        "has_next": len(rows) > first,
+    }
