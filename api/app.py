@@ -39,6 +39,7 @@ from entgraph.api.schema import Mutation, Query, build_schema
 from entgraph.graph.port import GraphStore
 from entgraph.loaders.registry import Catalog
 from entgraph.settings import Settings
+from entgraph.telemetry.series_store import SeriesReader
 
 access_log = logging.getLogger("entgraph.api.access")
 error_log = logging.getLogger("entgraph.api.errors")
@@ -124,12 +125,21 @@ class _Resources:
         self.settings = settings
         self.store = store
         self._catalog = catalog
+        self._series: SeriesReader | None = None
 
     @property
     def catalog(self) -> Catalog:
         if self._catalog is None:
             self._catalog = Catalog.load(self.settings.spec_dirs)
         return self._catalog
+
+    @property
+    def series(self) -> SeriesReader:
+        """The meter series, read from the series store's published Parquet files (the ingester, in
+        another process, is their one writer). One reader per process, opened on first use."""
+        if self._series is None:
+            self._series = SeriesReader(self.settings.series_dir)
+        return self._series
 
     def open_store(self) -> GraphStore:
         if self.store is None:
@@ -180,6 +190,9 @@ def create_app(
             if opened is not None:
                 opened.close()
                 resources.store = None
+            if resources._series is not None:
+                resources._series.close()
+                resources._series = None
 
     app = FastAPI(
         title="entgraph",
@@ -197,6 +210,7 @@ def create_app(
             resources.catalog,
             principal,
             request.state.request_id,
+            series=lambda: resources.series,
         )
 
     app.include_router(

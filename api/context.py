@@ -20,6 +20,7 @@ from entgraph.graph.port import GraphStore
 from entgraph.loaders.registry import Catalog
 from entgraph.loaders.spec import Sharing
 from entgraph.settings import Settings
+from entgraph.telemetry.series_store import SeriesReader
 
 K = TypeVar("K")
 V = TypeVar("V")
@@ -34,6 +35,7 @@ class Context(BaseContext):
         catalog: Catalog,
         principal: Principal,
         request_id: str,
+        series: Callable[[], SeriesReader] | None = None,
     ) -> None:
         super().__init__()  # request, response and background_tasks are filled in by the router
         self.settings = settings
@@ -41,6 +43,7 @@ class Context(BaseContext):
         self.catalog = catalog
         self.principal = principal
         self.request_id = request_id
+        self._series = series
         # DataLoaders by name, created on first use within this request (see ``loader``).
         self.loaders: dict[str, DataLoader[Any, Any]] = {}
 
@@ -55,6 +58,13 @@ class Context(BaseContext):
         if name not in self.loaders:
             self.loaders[name] = DataLoader(load_fn=load)
         return self.loaders[name]
+
+    @property
+    def series(self) -> SeriesReader:
+        """The meter series store's reader (opened by the app on first use)."""
+        if self._series is None:
+            raise RuntimeError("this API was built without a series store")
+        return self._series()
 
     async def in_thread(self, fn: Callable[..., T], *args: Any) -> T:
         """Run a blocking call (the store's methods are blocking) off the event loop."""

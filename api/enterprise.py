@@ -34,6 +34,7 @@ from entgraph.resolution.mentions import ATTRIBUTE_ROLES
 
 if TYPE_CHECKING:
     from entgraph.api.chains import ChainNeighbour, ChainRelation
+    from entgraph.api.telemetry import Meter, Warning
 
 MAX_PAGE = 100  # hard cap on ``first`` of every list here (the cost limit assumes lists honour it)
 _SEARCH_CANDIDATES = 1000  # full-text hits considered before paging by id
@@ -530,6 +531,27 @@ class Enterprise:
         end: Annotated[str | None, strawberry.argument(name="to")] = None,
     ) -> list[MetricSeries]:
         return await enterprise_metrics(info, self.props["id"], names, start, end)
+
+    @strawberry.field(
+        description="Meters measuring it (一户多表: several), each with why the registry attached it, its "
+        "series and its completeness."
+    )
+    async def meters(
+        self, info: Info[Context, None], first: int = 20
+    ) -> list[Annotated[Meter, strawberry.lazy("entgraph.api.telemetry")]]:
+        from entgraph.api.telemetry import enterprise_meters
+
+        return await enterprise_meters(info, self.props["id"], first)
+
+    @strawberry.field(
+        description="Its warnings (default: open and acknowledged), newest first; null for the public."
+    )
+    async def warnings(
+        self, info: Info[Context, None], statuses: list[str] | None = None
+    ) -> list[Annotated[Warning, strawberry.lazy("entgraph.api.telemetry")]] | None:
+        from entgraph.api.telemetry import enterprise_warnings
+
+        return await enterprise_warnings(info, self.props["id"], statuses)
 
     @strawberry.field(
         description="Enterprises along its industry chains: the segment upstream of its own (likely "

@@ -65,6 +65,10 @@ from entgraph.settings import Settings
 DEFAULT_LIST_SIZE = 100
 MAX_TOKENS = 10_000
 LIST_SIZE_ARGUMENTS = ("first", "limit")
+# Lists whose items are values computed together by one query and bounded by their resolver (a series'
+# points: at most ``api.telemetry.MAX_POINTS``, refused beyond): their length costs bytes, not work, so
+# they count once, not once per item.
+FLAT_LISTS = frozenset({("MeterSeries", "points"), ("Meter", "completeness"), ("MetricSeries", "points")})
 
 
 @dataclass(frozen=True)
@@ -152,7 +156,9 @@ class _Measurer:
             return Measure(1, aliases, 1)
         child_type = get_named_type(definition.type) if definition else None
         children = self.selections(node.selection_set, child_type)
-        times = self.list_size(node) if definition and _is_list(definition.type) else 1
+        listed = definition is not None and _is_list(definition.type)
+        flat = (getattr(parent, "name", None), name) in FLAT_LISTS
+        times = self.list_size(node) if listed and not flat else 1
         return Measure(1 + children.depth, aliases + children.aliases, 1 + times * children.cost)
 
     def list_size(self, node: FieldNode) -> int:

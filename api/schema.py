@@ -26,6 +26,7 @@ from entgraph.api.feeds import FeedsQuery
 from entgraph.api.land_credit import LandCreditQuery
 from entgraph.api.limits import Limits, limit_extensions
 from entgraph.api.stewardship import StewardMutation, StewardQuery
+from entgraph.api.telemetry import TelemetryMutation, TelemetryQuery
 from entgraph.settings import Settings
 
 AccessRole = strawberry.enum(Role, name="Role", description="Access roles, from least to most trusted.")
@@ -73,9 +74,10 @@ class PlatformQuery:
 # The root query: each domain module defines its own root type beside its resolvers; they are merged
 # here, in one place, so the SDL has one Query.
 Query = merge_types(
-    "Query", (PlatformQuery, EnterpriseQuery, ChainQuery, LandCreditQuery, StewardQuery, FeedsQuery)
+    "Query",
+    (PlatformQuery, EnterpriseQuery, ChainQuery, LandCreditQuery, StewardQuery, FeedsQuery, TelemetryQuery),
 )
-Mutation = merge_types("Mutation", (StewardMutation,))
+Mutation = merge_types("Mutation", (StewardMutation, TelemetryMutation))
 
 
 def build_schema(

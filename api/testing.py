@@ -23,6 +23,9 @@ query ($id: String) { enterprise(id: $id) {
   creditEvents { key kind } parcels { key party } mortgages { key role amount }
   related(first: 20) { reason enterprise { id name phone } }
   metrics { metric unit dataset points { period value } }
+  meters { meterId utility via shared lastReadingAt
+    series(interval: DAY) { unit points { start value quality } } }
+  warnings { id rule status period messageZh }
 } }
 """
 

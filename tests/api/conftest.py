@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 
 import pytest
@@ -47,6 +47,13 @@ def _served(store: FalkorDBStore, catalog: Catalog, home: Path) -> Iterator[Grap
     )
     with TestClient(create_app(settings, store, catalog)) as client:
         yield GraphQLClient(client, API_SECRET)
+
+
+@pytest.fixture(scope="session")
+def serve_city() -> Callable[..., AbstractContextManager[GraphQLClient]]:
+    """``with serve_city(store, catalog, home) as api``: the API on any store (and the series store in
+    ``home/series``), for tests that need their own data beside the shared city."""
+    return _served
 
 
 @pytest.fixture(scope="session")

@@ -1,0 +1,244 @@
+"""Meters, series and warnings over HTTP: on the shared city (meters attached by the registry) with a
+series store written here, and warnings on a graph of their own."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from entgraph.api.auth import Role
+from entgraph.api.testing import GraphQLClient
+from entgraph.graph import warning_queries as wq
+from entgraph.graph.falkordb_store import FalkorDBStore
+from entgraph.telemetry.payloads import CST, Reading, Rejection
+from entgraph.telemetry.series_store import SeriesWriter
+from entgraph.testing import City
+
+DAY0 = dt.datetime(2026, 11, 2, tzinfo=CST)  # a Monday, China time
+T0 = int(DAY0.timestamp() * 1000)
+FIVE_MIN = 300_000
+KWH_PER_READING = 1.5
+
+SERIES = """
+query ($id: String, $interval: SeriesInterval!, $from: String, $to: String) { enterprise(id: $id) {
+  meters { meterId utility via lastReadingAt
+    series(interval: $interval, from: $from, to: $to) { unit points { start value quality } } }
+} }
+"""
+
+
+@pytest.fixture(scope="module")
+def metered(resolved_city: City) -> dict[str, Any]:
+    """An enterprise of the city with an electricity meter, and that meter."""
+    rows = resolved_city.store.read(
+        "MATCH (m:Meter {utility: 'electricity'})-[:METERS]->(e:Enterprise) "
+        "RETURN e.id AS enterprise, m.meter_id AS meter ORDER BY enterprise LIMIT 1"
+    )
+    assert rows, "the shared city has attached electricity meters"
+    return rows[0]
+
+
+@pytest.fixture(scope="module")
+def telemetry_api(
+    resolved_city: City,
+    counting: Any,
+    metered: dict[str, Any],
+    serve_city: Callable[..., Any],
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[GraphQLClient]:
+    """The API on the shared city, with two days of 5-minute readings (+1.5 kWh each) for one meter
+    and a quarantined message in the series store."""
+    home = tmp_path_factory.mktemp("telemetry-api")
+    readings = [
+        Reading(metered["meter"], T0 + i * FIVE_MIN, 1000 + KWH_PER_READING * i, "cumulative", "kWh")
+        for i in range(2 * 288 + 1)
+    ]
+    with SeriesWriter(home / "series") as writer:
+        writer.write(readings, (), [Rejection("entgraph/meters/X/readings", b"{oops", "payload is not JSON")])
+        writer.publish()
+    with serve_city(counting, resolved_city.catalog, home) as api:
+        yield api
+
+
+def _meter(data: dict[str, Any], meter: str) -> dict[str, Any]:
+    return next(m for m in data["enterprise"]["meters"] if m["meterId"] == meter)
+
+
+def test_a_meters_series_by_hour_and_day_in_china_time(telemetry_api: GraphQLClient, metered: dict) -> None:
+    hourly = telemetry_api.data(
+        SERIES,
+        id=metered["enterprise"],
+        interval="HOUR",
+        **{"from": "2026-11-02T00:00", "to": "2026-11-02T03:00"},
+    )
+    meter = _meter(hourly, metered["meter"])
+    assert meter["via"] in ("credit_code", "account", "name")
+    assert meter["lastReadingAt"] == "2026-11-04T00:00"
+    points = meter["series"]["points"]
+    assert meter["series"]["unit"] == "kWh"
+    assert [p["start"] for p in points] == ["2026-11-02T00:00", "2026-11-02T01:00", "2026-11-02T02:00"]
+    assert [round(p["value"], 6) for p in points] == [12 * KWH_PER_READING] * 3
+    assert {p["quality"] for p in points} == {"good"}
+    daily = telemetry_api.data(
+        SERIES, id=metered["enterprise"], interval="DAY", **{"from": "2026-11-02", "to": "2026-11-04"}
+    )
+    days = _meter(daily, metered["meter"])["series"]["points"]
+    assert [(p["start"], round(p["value"], 6)) for p in days] == [
+        ("2026-11-02", 288 * KWH_PER_READING),
+        ("2026-11-03", 288 * KWH_PER_READING),
+    ]
+
+
+def test_series_are_not_for_the_public_and_windows_are_bounded(
+    telemetry_api: GraphQLClient, metered: dict
+) -> None:
+    public = telemetry_api.data(SERIES, role=Role.PUBLIC, id=metered["enterprise"], interval="DAY")
+    meter = _meter(public, metered["meter"])
+    assert meter["series"] is None and meter["lastReadingAt"] is None  # the device feed is not open
+    codes = telemetry_api.error_codes(
+        SERIES, id=metered["enterprise"], interval="RAW", **{"from": "2026-01-01", "to": "2026-11-01"}
+    )
+    assert set(codes) == {"BAD_INPUT"}  # 87k five-minute points: narrow the window or use coarser steps
+    bad_date = telemetry_api.error_codes(SERIES, id=metered["enterprise"], interval="DAY", **{"from": "x"})
+    assert set(bad_date) == {"BAD_INPUT"}
+
+
+def test_a_panoramas_meters_and_series_cost_the_same_round_trips_however_many(
+    telemetry_api: GraphQLClient, resolved_city: City, counting: Any
+) -> None:
+    rows = resolved_city.store.read(
+        "MATCH (m:Meter)-[:METERS]->(e:Enterprise) RETURN e.id AS id, count(m) AS n ORDER BY n DESC, id"
+    )
+    many, few = rows[0], rows[-1]
+    assert many["n"] > few["n"], "the city has an enterprise with several meters (一户多表)"
+    costs, seen = [], []
+    for row in (many, few):
+        before = counting.reads
+        data = telemetry_api.data(SERIES, id=row["id"], interval="DAY")
+        costs.append(counting.reads - before)
+        seen.append(len(data["enterprise"]["meters"]))
+    assert seen == [many["n"], few["n"]]
+    assert costs[0] == costs[1] <= 3, costs  # the enterprise, its meters; series come from DuckDB
+
+
+def test_quarantine_is_counted_and_shown_to_stewards_only(telemetry_api: GraphQLClient) -> None:
+    doc = "{ telemetryQuarantine(first: 5) { counts { reason count } latest { topic reason payload replayed } }}"
+    data = telemetry_api.data(doc)["telemetryQuarantine"]
+    assert data["counts"] == [{"reason": "payload is not JSON", "count": 1}]
+    assert data["latest"][0]["payload"] == "{oops" and data["latest"][0]["replayed"] is False
+    assert telemetry_api.error_codes(doc, role=Role.ANALYST) == ["FORBIDDEN"]
+
+
+# --- warnings, on a graph of their own ------------------------------------------------------------
+
+
+@pytest.fixture
+def warning_api(
+    falkordb_graph: FalkorDBStore, resolved_city: City, serve_city: Callable[..., Any], tmp_path: Path
+) -> Iterator[GraphQLClient]:
+    g = falkordb_graph
+    g.write(
+        "CREATE (:Enterprise {id: 'E1', name: '甲公司', town: '磁灶镇'}), "
+        "(:Enterprise {id: 'E2', name: '乙'})"
+    )
+    g.ensure_schema(wq.WARNING_SCHEMA)
+    findings = [
+        wq.Finding(
+            f"zero_consumption:E1:2026-0{m}",
+            "zero_consumption",
+            "high",
+            f"2026-0{m}",
+            "零度户",
+            "zero",
+            enterprise_id="E1",
+            town="磁灶镇",
+            evidence={"months": 3},
+        )
+        for m in (7, 8, 9)
+    ] + [
+        wq.Finding(
+            "sudden_drop:E2:2026-09", "sudden_drop", "medium", "2026-09", "骤降", "drop", enterprise_id="E2"
+        )
+    ]
+    wq.upsert_findings(g, findings, T0)
+    with serve_city(g, resolved_city.catalog, tmp_path) as api:
+        yield api
+
+
+def test_warnings_per_enterprise_and_per_town_with_pages(warning_api: GraphQLClient) -> None:
+    mine = warning_api.data('{ enterprise(id: "E1") { warnings { id rule status evidence } } }')
+    assert sorted(w["id"] for w in mine["enterprise"]["warnings"]) == [
+        "zero_consumption:E1:2026-07",
+        "zero_consumption:E1:2026-08",
+        "zero_consumption:E1:2026-09",
+    ]
+    assert mine["enterprise"]["warnings"][0]["evidence"] == {"months": 3}
+    doc = (
+        'query ($after: String) { warnings(town: "磁灶镇", first: 2, after: $after) '
+        "{ totalCount hasNextPage endCursor edges { node { id } } } }"
+    )
+    page1 = warning_api.data(doc)["warnings"]
+    page2 = warning_api.data(doc, after=page1["endCursor"])["warnings"]
+    assert page1["totalCount"] == 3 and page1["hasNextPage"] and not page2["hasNextPage"]
+    ids = [e["node"]["id"] for e in page1["edges"] + page2["edges"]]
+    assert len(set(ids)) == 3
+    public = warning_api.data('{ enterprise(id: "E1") { warnings { id } } }', role=Role.PUBLIC)
+    assert public["enterprise"]["warnings"] is None
+    assert warning_api.error_codes('{ warnings(town: "磁灶镇") { totalCount } }', role=Role.PUBLIC) == [
+        "FORBIDDEN"
+    ]
+
+
+def test_a_steward_acknowledges_then_resolves_with_feedback_and_history_is_kept(
+    warning_api: GraphQLClient,
+) -> None:
+    wid = "zero_consumption:E1:2026-07"
+    ack = 'mutation ($id: String!) { acknowledgeWarning(id: $id, note: "查看中") { status } }'
+    resolve = (
+        "mutation ($id: String!, $note: String!) { resolveWarning(id: $id, note: $note) "
+        "{ status feedback history { actor fromStatus toStatus note } } }"
+    )
+    assert warning_api.error_codes(ack, role=Role.ANALYST, id=wid) == ["FORBIDDEN"]
+    assert warning_api.data(ack, id=wid)["acknowledgeWarning"]["status"] == "acknowledged"
+    assert warning_api.error_codes(resolve, id=wid, note="  ") == ["BAD_INPUT"]  # feedback is required
+    done = warning_api.data(resolve, id=wid, note="企业停产检修，已核实")["resolveWarning"]
+    assert done["status"] == "resolved" and done["feedback"] == "企业停产检修，已核实"
+    assert [(h["fromStatus"], h["toStatus"]) for h in done["history"]] == [
+        (None, "open"),
+        ("open", "acknowledged"),
+        ("acknowledged", "resolved"),
+    ]
+    assert done["history"][1]["actor"] == "tester" and done["history"][1]["note"] == "查看中"
+    assert warning_api.error_codes(ack, id=wid) == ["BAD_INPUT"]  # resolved cannot be acknowledged again
+    assert warning_api.error_codes(ack, id="nope") == ["NOT_FOUND"]
+    open_only = warning_api.data('{ enterprise(id: "E1") { warnings { id } } }')["enterprise"]["warnings"]
+    assert wid not in [w["id"] for w in open_only]
+
+
+def test_a_steward_pins_a_shared_meter(warning_api: GraphQLClient) -> None:
+    doc = (
+        'mutation ($ids: [String!]!) { pinMeter(meterId: "M9", enterpriseIds: $ids) '
+        "{ meterId via shared review enterpriseIds } }"
+    )
+    pinned = warning_api.data(doc, ids=["E1", "E2"])["pinMeter"]
+    assert pinned == {
+        "meterId": "M9",
+        "via": "steward",
+        "shared": True,
+        "review": "shared",
+        "enterpriseIds": ["E1", "E2"],
+    }
+    assert warning_api.error_codes(doc, ids=["E-nope"]) == ["BAD_INPUT"]
+    assert warning_api.error_codes(doc, role=Role.ANALYST, ids=["E1"]) == ["FORBIDDEN"]
+    meters = warning_api.data('{ enterprise(id: "E2") { meters { meterId shared via } } }')["enterprise"][
+        "meters"
+    ]
+    assert meters == [{"meterId": "M9", "shared": True, "via": "steward"}]
+    review = warning_api.data('{ metersForReview(review: "shared") { meterId enterpriseIds } }')[
+        "metersForReview"
+    ]
+    assert review == [{"meterId": "M9", "enterpriseIds": ["E1", "E2"]}]
