@@ -126,7 +126,8 @@ def test_a_panoramas_meters_and_series_cost_the_same_round_trips_however_many(
 
 
 def test_quarantine_is_counted_and_shown_to_stewards_only(telemetry_api: GraphQLClient) -> None:
-    doc = "{ telemetryQuarantine(first: 5) { counts { reason count } latest { topic reason payload replayed } }}"
+    fields = "counts { reason count } latest { topic reason payload replayed }"
+    doc = f"{{ telemetryQuarantine(first: 5) {{ {fields} }} }}"
     data = telemetry_api.data(doc)["telemetryQuarantine"]
     assert data["counts"] == [{"reason": "payload is not JSON", "count": 1}]
     assert data["latest"][0]["payload"] == "{oops" and data["latest"][0]["replayed"] is False
