@@ -111,12 +111,16 @@ class Ingester:
         sink: SeriesSink,
         known_meters: Callable[[], set[str]],
         on_batch: Callable[[IngestStats], None] | None = None,
+        after_write: Callable[[int], None] | None = None,
     ) -> None:
         self.settings = settings
         self.sink = sink
         self._load_known = known_meters
         self._known: set[str] = set()
         self._on_batch = on_batch
+        # Called with the batch number between the durable write and the acks: the fault tests use it
+        # to kill the process exactly there, the one moment a crash must cost a redelivery, not a loss.
+        self._after_write = after_write
         self.stats = IngestStats()
         self._inbox: queue.SimpleQueue[_Inbound] = queue.SimpleQueue()
         self._gen = 0
@@ -248,6 +252,8 @@ class Ingester:
                 reason = "unknown meter: " + ", ".join(unknown[:_NAMED_UNKNOWN]) + more
                 rejections.append(Rejection(topic, payload, reason, None, unknown[0]))
         result = self.sink.write(readings, events, rejections, now_ms)
+        if self._after_write is not None:
+            self._after_write(self.stats.batches + 1)
         self._ack(batch)
         st = self.stats
         st.messages += len(batch)
