@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import sys
 
 import typer
@@ -50,17 +51,23 @@ def demo(
     enterprises: int = typer.Option(1000, min=50, help="Size of the synthetic city."),
     seed: int = typer.Option(1, help="Seed of the synthetic city."),
     serve: bool = typer.Option(True, help="End by serving the GraphQL API on the demo city."),
+    telemetry: bool = typer.Option(True, help="Run the meters: broker, ingester, simulator, warnings."),
     port: int = typer.Option(8000, min=1, max=65535, help="Port for the API."),
 ) -> None:
     """Run the platform end to end: generate a city, load its files, resolve, evaluate, serve."""
     from entgraph.demo import print_example_queries, run_demo
 
     run_demo(ctx.obj, enterprises, seed)
-    print_example_queries(port)
-    if serve:
-        from entgraph.api.cli import serve_command
+    with contextlib.ExitStack() as background:
+        if telemetry:
+            from entgraph.demo_telemetry import Telemetry
 
-        serve_command(ctx, host="127.0.0.1", port=port)
+            background.enter_context(Telemetry(ctx.obj)).start()
+        print_example_queries(port)
+        if serve:
+            from entgraph.api.cli import serve_command
+
+            serve_command(ctx, host="127.0.0.1", port=port)
 
 
 @app.command("export-schema")
@@ -95,3 +102,7 @@ def main() -> None:
     except KeyboardInterrupt:
         typer.echo("entgraph: interrupted", err=True)
         sys.exit(130)
+
+
+if __name__ == "__main__":  # python -m entgraph.cli (the demo starts its background commands so)
+    main()

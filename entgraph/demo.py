@@ -27,12 +27,12 @@ from entgraph.settings import Settings
 def run_demo(settings: Settings, enterprises: int = 1000, seed: int = 1) -> None:
     city = settings.home / f"demo-city-{enterprises}-{seed}"
     catalog = Catalog.load(settings.spec_dirs)
-    typer.echo(f"1/6 graph store: {settings.graph}, data under {settings.home.absolute()}")
+    typer.echo(f"1/8 graph store: {settings.graph}, data under {settings.home.absolute()}")
     if not (city / "truth" / "manifest.json").exists():
-        typer.echo(f"2/6 generating a synthetic 晋江 with {enterprises} enterprises in {city}")
+        typer.echo(f"2/8 generating a synthetic 晋江 with {enterprises} enterprises in {city}")
         generate_city(enterprises, seed=seed, out_dir=city)
     else:
-        typer.echo(f"2/6 using the synthetic city generated before in {city}")
+        typer.echo(f"2/8 using the synthetic city generated before in {city}")
     files = sorted(p for p in city.iterdir() if p.is_file())
     with open_store(settings) as store:
         store.ensure_schema(PLATFORM_SCHEMA)
@@ -50,16 +50,16 @@ def run_demo(settings: Settings, enterprises: int = 1000, seed: int = 1) -> None
             totals["refused"] += result.rejected
             totals["unchanged"] += result.unchanged
         typer.echo(
-            f"3/6 loaded {len(files)} department files: {totals['read']} rows read, {totals['loaded']} "
+            f"3/8 loaded {len(files)} department files: {totals['read']} rows read, {totals['loaded']} "
             f"loaded, {totals['unchanged']} unchanged, {totals['refused']} refused (see the .xlsx reports "
             f"in {settings.report_dir})"
         )
         bands = Bands(link=settings.link_threshold, review=settings.review_threshold)
         summary = Resolver(store, catalog, settings.model_path, bands, threads=settings.threads).run()
-        typer.echo(f"4/6 resolved: {summary.line()}")
+        typer.echo(f"4/8 resolved: {summary.line()}")
         result = evaluate(read_truth(city / "truth" / "truth.csv"), link_rows(store, catalog))
         typer.echo(
-            f"5/6 against the truth, records without a valid credit code: pairwise precision "
+            f"5/8 against the truth, records without a valid credit code: pairwise precision "
             f"{result.pairwise_precision:.4f}, recall {result.pairwise_recall:.4f}; "
             f"{result.steward_share:.1%} sent to stewards"
         )
@@ -81,7 +81,7 @@ def _show_one(store) -> None:
         return
     e, n = dict(rows[0]["e"]), rows[0]["n"]
     sources = json.loads(e.get("golden_sources") or "{}")
-    typer.echo(f"6/6 {e['id']} {e.get('name')}: {n} records from departments; its golden record:")
+    typer.echo(f"6/8 {e['id']} {e.get('name')}: {n} records from departments; its golden record:")
     for field in ("name", "legal_rep", "town", "address", "industry_code", "status"):
         if field in sources:
             typer.echo(f"      {field:<14} {e.get(field)!s:<30} from {sources[field][1]}")

@@ -133,9 +133,11 @@ def describe_records(store: GraphStore, record_ids: Sequence[str]) -> list[dict[
 
 
 def links_page(store: GraphStore, dataset: str, after: str, page: int) -> list[dict[str, Any]]:
-    """Records of a dataset with their links (for export), in id order."""
+    """Rows of a dataset with their links (for export), in id order. Records derived by the platform
+    (telemetry's monthly totals: ``derived`` set) are no department's row and are left out."""
     return store.read(
         "MATCH (r:SourceRecord) WHERE r.dataset = $dataset AND r.retired IS NULL AND r.id > $after "
+        "AND r.derived IS NULL "
         "WITH r ORDER BY r.id LIMIT $page "
         "OPTIONAL MATCH (r)-[a:ABOUT]->(e:Enterprise) "
         "RETURN r.id AS id, r.file_name AS file, r.sheet AS sheet, r.row AS row, "

@@ -28,6 +28,7 @@ telemetry_app.add_typer(meters_app, name="meters")
 telemetry_app.add_typer(warnings_app, name="warnings")
 
 DAY_MS = 86_400_000
+CST = dt.timezone(dt.timedelta(hours=8))
 _SERIES = typer.Option(None, help="Series store directory (default $ENTGRAPH_HOME/series).")
 _PIN_ENTERPRISES = typer.Option(..., "--enterprise", help="Enterprise id (repeat it for a shared meter).")
 
@@ -103,7 +104,7 @@ def ingest(
 ) -> None:
     """Receive meter readings over MQTT and store them, acknowledging each message only once stored."""
     from entgraph.graph.connect import open_store
-    from entgraph.telemetry.ingester import Ingester, IngestSettings
+    from entgraph.telemetry.ingester import Ingester, IngestSettings, IngestStats
     from entgraph.telemetry.registry import known_meters
     from entgraph.telemetry.series_store import SeriesWriter
 
@@ -116,20 +117,21 @@ def ingest(
         threading.Timer(duration, stop.set).start()
     status_file = settings.home / "telemetry" / f"{client_id}.json"
     status_file.parent.mkdir(parents=True, exist_ok=True)
-    last = [0.0]
-
-    def report(stats: Any) -> None:
-        if time.monotonic() - last[0] >= 2.0:  # a status file for `entgraph telemetry status`
-            last[0] = time.monotonic()
-            _write_json(status_file, {"client_id": client_id, "pid": _pid(), **stats.as_dict()})
-
     with open_store(settings) as store, SeriesWriter(series or settings.series_dir) as writer:
         group = settings.mqtt_group or None
         cfg = IngestSettings(
             host, port, client_id=client_id, group=group, batch_max=batch, receive_maximum=2 * batch
         )
         typer.echo(f"ingesting from mqtt://{host}:{port} as {client_id} (Ctrl-C stops)")
-        stats = Ingester(cfg, writer, lambda: known_meters(store), on_batch=report).run(stop)
+        _write_json(status_file, {"client_id": client_id, "pid": _pid(), **IngestStats().as_dict()})
+        ingester = Ingester(cfg, writer, lambda: known_meters(store))
+
+        def report() -> None:  # a status file for `entgraph telemetry status` (and the demo), each second
+            while not stop.wait(1.0):
+                _write_json(status_file, {"client_id": client_id, "pid": _pid(), **ingester.stats.as_dict()})
+
+        threading.Thread(target=report, daemon=True).start()
+        stats = ingester.run(stop)
         _write_json(status_file, {"client_id": client_id, "pid": None, **stats.as_dict()})
     typer.echo(
         f"stopped: {stats.messages:,} messages, {stats.stored:,} readings stored, {stats.duplicates:,} "
@@ -162,10 +164,12 @@ def simulate(
         None, help="Backfill mode: publish the last DAYS days as fast as the broker takes them, then stop."
     ),
     duration: float | None = typer.Option(None, help="Live mode: stop after this many wall seconds."),
+    follow: bool = typer.Option(False, help="After the backfill, go on live at --speedup (1: real time)."),
     seed: int = typer.Option(1, help="Seed of the load profiles."),
 ) -> None:
     """Publish realistic load profiles (shifts, weekends, holidays, a meter swap, a dead meter) for the
-    demo city's registered meters."""
+    demo city's registered meters. Backfill (--days), live (sped up, starting in the past so it stays
+    behind the clock), or both (--days D --follow: the last D days at once, then live from now)."""
     from entgraph.graph.connect import open_store
     from entgraph.graph.meter_queries import known_meters as registered
     from entgraph.telemetry.profiles import make_fleet
@@ -197,6 +201,9 @@ def simulate(
     with Simulator(host, port, fleet, speedup=speedup, batch=batch) as sim:
         if days is not None:
             published = sim.backfill(start, end)
+            if follow:
+                typer.echo(f"backfilled {published:,} readings; now live at {speedup:g}x (Ctrl-C stops)")
+                published += sim.run_live(end, duration, stop)
         else:
             typer.echo(f"simulating {len(fleet)} meters from {_local(start)} at {speedup:g}x (Ctrl-C stops)")
             published = sim.run_live(start, duration, stop)
@@ -206,7 +213,7 @@ def simulate(
 
 
 def _local(ms: int) -> str:
-    return dt.datetime.fromtimestamp(ms / 1000, dt.timezone(dt.timedelta(hours=8))).strftime("%Y-%m-%d %H:%M")
+    return dt.datetime.fromtimestamp(ms / 1000, CST).strftime("%Y-%m-%d %H:%M")
 
 
 # --- meters ---------------------------------------------------------------------------------------------
@@ -321,3 +328,98 @@ def status(ctx: typer.Context) -> None:
     with SeriesReader(settings.series_dir) as reader:
         n = reader.query("SELECT count(*), count(DISTINCT meter_id) FROM readings")[0]
     typer.echo(f"series: {n[0]:,} readings of {n[1]:,} meters published")
+
+
+# --- warnings -------------------------------------------------------------------------------------------
+
+
+def evaluate_warnings(settings: Settings, now_ms: int | None = None) -> dict[str, int]:
+    """Run the warning rules over the graph and the series store; open, refresh or keep warnings."""
+    from entgraph.api.metrics import metric_sources
+    from entgraph.graph import warning_queries as wq
+    from entgraph.graph.connect import open_store
+    from entgraph.graph.meter_queries import owners
+    from entgraph.loaders.registry import Catalog
+    from entgraph.telemetry.series_store import SeriesReader
+    from entgraph.telemetry.warnings import collect_facts, evaluate, load_rules
+
+    path = settings.warning_rules_path
+    rules = load_rules(path if path.exists() or settings.warning_rules else None)
+    now_ms = now_ms if now_ms is not None else int(time.time() * 1000)
+    catalog = Catalog.load(settings.spec_dirs)
+    with open_store(settings) as store, SeriesReader(settings.series_dir) as reader:
+        store.ensure_schema(wq.WARNING_SCHEMA)
+        attached: dict[str, set[str]] = {}
+        for row in owners(store):
+            attached.setdefault(row["meter"], set()).add(row["enterprise"])
+        meter_owners = {m: next(iter(e)) for m, e in attached.items() if len(e) == 1}
+        last_seen = reader.last_seen(sorted(meter_owners))
+        facts = collect_facts(store, metric_sources(catalog), last_seen, meter_owners)
+        findings = evaluate(facts, rules, now_ms)
+        counts = wq.upsert_findings(store, findings, now_ms)
+    return {"findings": len(findings), **counts}
+
+
+@warnings_app.command("evaluate")
+def warnings_evaluate(
+    ctx: typer.Context,
+    as_of: str | None = typer.Option(None, help="Judge as of this date (ISO, China time; default now)."),
+) -> None:
+    """Evaluate the rules (ENTGRAPH_WARNING_RULES or $ENTGRAPH_HOME/warning-rules.toml; defaults else)."""
+    when = None
+    if as_of:
+        try:
+            at = dt.datetime.fromisoformat(as_of)
+        except ValueError:
+            raise typer.BadParameter(f"--as-of must be an ISO date (2023-05-01), not {as_of!r}") from None
+        when = int((at if at.tzinfo else at.replace(tzinfo=CST)).timestamp() * 1000)
+    counts = evaluate_warnings(_settings(ctx), when)
+    typer.echo(", ".join(f"{k} {v:,}" for k, v in counts.items()))
+
+
+@warnings_app.command("list")
+def warnings_list(
+    ctx: typer.Context,
+    town: str = typer.Argument(..., help="Town key, as in the graph (e.g. 磁灶镇)."),
+    status: str = typer.Option("open", help="open, acknowledged or resolved."),
+    first: int = typer.Option(20, min=1, max=500),
+) -> None:
+    """A town's warnings, newest first."""
+    from entgraph.graph import warning_queries as wq
+    from entgraph.graph.connect import open_store
+
+    with open_store(_settings(ctx)) as store:
+        page = wq.by_town(store, town, [status], None, first, None)
+    for w in page["items"]:
+        typer.echo(f"{w['id']}\t{w['severity']}\t{w['status']}\t{w['message_zh']}")
+    typer.echo(f"{page['total']:,} {status} warning(s) in {town}")
+
+
+def _transition(ctx: typer.Context, warning_id: str, status: str, note: str | None) -> None:
+    import getpass
+
+    from entgraph.graph import warning_queries as wq
+    from entgraph.graph.connect import open_store
+
+    settings = _settings(ctx)
+    with open_store(settings) as store:
+        try:
+            wq.set_status(store, warning_id, status, note, settings.user or getpass.getuser(),
+                          int(time.time() * 1000))  # fmt: skip
+        except wq.WarningError as exc:
+            raise typer.BadParameter(str(exc)) from None
+    typer.echo(f"{warning_id}: {status}")
+
+
+@warnings_app.command("ack")
+def warnings_ack(ctx: typer.Context, warning_id: str, note: str | None = typer.Option(None)) -> None:
+    """Acknowledge a warning (someone is looking into it)."""
+    _transition(ctx, warning_id, "acknowledged", note)
+
+
+@warnings_app.command("resolve")
+def warnings_resolve(
+    ctx: typer.Context, warning_id: str, note: str = typer.Option(..., help="Feedback.")
+) -> None:
+    """Resolve a warning with a feedback note (what was found, what was done)."""
+    _transition(ctx, warning_id, "resolved", note)

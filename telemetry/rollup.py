@@ -81,6 +81,7 @@ def rollup(
                         "completeness": float(t["completeness"] or 0.0),
                         "quality": t["quality"],
                         "file_name": "MQTT telemetry",
+                        "derived": "telemetry",  # not a department's row: the links export skips it
                         "loaded_at": loaded_at,
                     },
                 }

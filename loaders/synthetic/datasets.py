@@ -487,9 +487,7 @@ class RowBuilder:
         n_firms = max(3, min(300, len(self.pop.enterprises) // 40))
         firms = self.picker.pick(rng, "company", 1.0, n_firms, plan.periods[-1], distinct=True)
         step = {Frequency.FIVE_MINUTES: 5, Frequency.HOURLY: 60}.get(spec.frequency, 1440)
-        meters = [
-            (e, meter_id(spec.key, e, k)) for e in firms for k in range(1 + (rng.random() < 0.3))
-        ]
+        meters = [(e, meter_id(spec.key, e, k)) for e in firms for k in range(1 + (rng.random() < 0.3))]
         out: list[GenRow] = []
         for sheet, period in enumerate(plan.periods):
             start = dt.datetime.combine(period.start, dt.time())
