@@ -34,7 +34,7 @@ from entgraph.resolution.mentions import ATTRIBUTE_ROLES
 
 if TYPE_CHECKING:
     from entgraph.api.chains import ChainNeighbour, ChainRelation
-    from entgraph.api.telemetry import Meter, Warning
+    from entgraph.api.telemetry import Meter, MeterSeries, SeriesInterval, Warning
 
 MAX_PAGE = 100  # hard cap on ``first`` of every list here (the cost limit assumes lists honour it)
 _SEARCH_CANDIDATES = 1000  # full-text hits considered before paging by id
@@ -542,6 +542,23 @@ class Enterprise:
         from entgraph.api.telemetry import enterprise_meters
 
         return await enterprise_meters(info, self.props["id"], first)
+
+    @strawberry.field(
+        description="Its metered consumption of a utility (electricity or water) per HOUR, DAY (default) or "
+        "MONTH, China time: the sum of its own meters (shared ones, 多户一表, wait for a steward)."
+    )
+    async def consumption(
+        self,
+        info: Info[Context, None],
+        utility: str = "electricity",
+        interval: Annotated[SeriesInterval, strawberry.lazy("entgraph.api.telemetry")] | None = None,
+        start: Annotated[str | None, strawberry.argument(name="from")] = None,
+        end: Annotated[str | None, strawberry.argument(name="to")] = None,
+    ) -> Annotated[MeterSeries, strawberry.lazy("entgraph.api.telemetry")] | None:
+        from entgraph.api.telemetry import SeriesInterval as Step
+        from entgraph.api.telemetry import enterprise_consumption
+
+        return await enterprise_consumption(info, self.props["id"], utility, interval or Step.DAY, start, end)
 
     @strawberry.field(
         description="Its warnings (default: open and acknowledged), newest first; null for the public."

@@ -404,6 +404,48 @@ def _meter(row: dict[str, Any], owners: list[str]) -> Meter:
     )
 
 
+async def enterprise_consumption(
+    info: Info[Context, None], enterprise_id: str, utility: str, interval: SeriesInterval,
+    start: str | None, end: str | None,
+) -> MeterSeries | None:  # fmt: skip
+    """The enterprise's consumption: the sum of its own meters of ``utility`` per bucket. Shared meters
+    (多户一表) are left out until a steward decides whose they are; RAW is per meter only."""
+    if utility not in registry.UTILITIES:
+        raise BadInput(f"utility must be electricity or water, not {utility!r}", argument="utility")
+    if interval is SeriesInterval.RAW:
+        raise BadInput("an enterprise's consumption is by HOUR, DAY or MONTH", argument="interval")
+    if not _may_see_series(info, utility):
+        return None
+    meters = [
+        m for m in await enterprise_meters(info, enterprise_id, 500) if m.utility == utility and not m.shared
+    ]
+    lo, hi = _window(interval, start, end)
+    series = await _series_loader(info).load_many([(m.meter_id, interval.value, lo, hi) for m in meters])
+    buckets: dict[float, list[SeriesPoint]] = defaultdict(list)
+    unit = None
+    for points in series:
+        for point, point_unit in points:
+            buckets[point.start_ms].append(point)
+            unit = point_unit
+    order = {"good": 0, "estimated": 1, "suspect": 2}
+    summed = [
+        SeriesPoint(
+            start=group[0].start,
+            start_ms=start_ms,
+            value=None if any(p.value is None for p in group) else sum(p.value or 0.0 for p in group),
+            quality=max((p.quality for p in group), key=lambda q: order.get(q, 2)),
+        )
+        for start_ms, group in sorted(buckets.items())
+    ]
+    return MeterSeries(
+        interval=interval,
+        unit=unit,
+        start=_local_iso(lo, "minutes"),
+        end=_local_iso(hi, "minutes"),
+        points=summed,
+    )
+
+
 async def enterprise_meters(info: Info[Context, None], enterprise_id: str, first: int) -> list[Meter]:
     context = info.context
 

@@ -98,12 +98,17 @@ EXAMPLE_QUERIES = (
     """{ industryChains { name years segments { position enterpriseCount }
       aggregates(by: SEGMENT) { position enterprises tax } } }""",
     "{ feedStatus { dataset title lastPeriod status } }",
+    """{ enterprise(id: "E-...") { name meters { meterId via lastReadingAt
+      series(interval: HOUR) { unit points { start value quality } } } warnings { rule messageZh status }
+      metrics(names: ["electricity_kwh"]) { dataset points { period value } } } }""",
+    '{ warnings(town: "...", first: 5) { totalCount edges { node { rule period messageZh status } } } }',
 )
 STEWARD_QUERY = "{ stewardTasks(first: 5) { id name impact candidates { probability enterprise { name } } } }"
 EXAMPLES = (
     'Example queries (GraphiQL at http://127.0.0.1:{port}/graphql, or curl -d \'{{"query": "..."}}\'):\n\n'
     + "\n".join("  " + q.replace("{", "{{").replace("}", "}}") for q in EXAMPLE_QUERIES)
-    + "\n\nPersonal fields are masked for anonymous callers; stewardship needs a steward's key:\n"
+    + "\n\nPersonal fields are masked and meter series and warnings hidden for anonymous callers;"
+    " stewardship needs a steward's key:\n"
     "  entgraph api-key create --role steward --name me     (send it as the header X-API-Key: <key>)\n  "
     + STEWARD_QUERY.replace("{", "{{").replace("}", "}}")
     + "\n"

@@ -275,6 +275,47 @@ def meters_pin(
     typer.echo(f"{meter} pinned to {', '.join(linked)}")
 
 
+@meters_app.command("event")
+def meters_event(
+    ctx: typer.Context,
+    meter: str,
+    event: str = typer.Option(..., help="replacement or recalibration."),
+    at: str = typer.Option(..., help="When (ISO, China time when no offset)."),
+    old_value: float = typer.Option(..., help="The old register's last value."),
+    new_value: float = typer.Option(..., help="The new register's first value."),
+) -> None:
+    """Record a meter replacement or recalibration (published on the meter's events topic, stored by
+    the ingester like a terminal's own event)."""
+    import paho.mqtt.client as mqtt
+
+    from entgraph.telemetry.payloads import EVENTS, MeterEvent, encode_event, event_topic
+
+    if event not in EVENTS:
+        raise typer.BadParameter(f"--event must be replacement or recalibration, not {event!r}")
+    try:
+        when = dt.datetime.fromisoformat(at)
+    except ValueError:
+        raise typer.BadParameter(f"--at must be ISO 8601, not {at!r}") from None
+    ms = int((when if when.tzinfo else when.replace(tzinfo=CST)).timestamp() * 1000)
+    host, port = broker_address(_settings(ctx))
+    # the broker refuses empty client ids (they would defeat persistent sessions)
+    client = mqtt.Client(
+        mqtt.CallbackAPIVersion.VERSION2, client_id=f"entgraph-cli-{_pid()}", protocol=mqtt.MQTTv5
+    )
+    client.connect(host, port)
+    client.loop_start()
+    info = client.publish(
+        event_topic(meter), encode_event(MeterEvent(meter, ms, event, old_value, new_value)), qos=1
+    )
+    info.wait_for_publish(30)
+    client.disconnect()
+    client.loop_stop()
+    if not info.is_published():
+        typer.echo("the broker did not acknowledge the event; nothing was recorded", err=True)
+        raise typer.Exit(1)
+    typer.echo(f"{meter}: {event} at {_local(ms)} published ({old_value:g} -> {new_value:g})")
+
+
 # --- series maintenance, rollup, quarantine -------------------------------------------------------------
 
 

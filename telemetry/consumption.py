@@ -383,6 +383,11 @@ def intervals(
 # --- completeness -------------------------------------------------------------------------------------
 
 
+# Cadence ticks t (multiples of the cadence; local midnight is one, UTC+8 being whole hours) with
+# lo <= t < hi: a window ending at 19:47 expects the 19:00 reading too.
+_EXPECTED = "((d.hi + d.cadence_ms - 1) // d.cadence_ms - (d.lo + d.cadence_ms - 1) // d.cadence_ms)"
+
+
 def _completeness_query(readings: str, meter_ids: Sequence[str] | None, start_ms: int | None,
                         end_ms: int | None, rules: QualityRules, q: _Query | None = None,
                         pre: str = "") -> _Query:  # fmt: skip
@@ -438,9 +443,10 @@ FROM {pre}steps GROUP BY meter_id, day_local""",
         f"{pre}completeness",
         f"""SELECT d.meter_id, d.unit, strftime(make_timestamp(d.day_local * 1000), '%Y-%m-%d') AS day,
        d.day_local - $tz AS day_start_ms, d.cadence_ms,
-       (d.hi - d.lo) // d.cadence_ms AS expected, pd.received,
-       pd.received / greatest((d.hi - d.lo) // d.cadence_ms, 1) AS ratio,
-       pd.received / greatest((d.hi - d.lo) // d.cadence_ms, 1) >= $ratio AS complete,
+       {_EXPECTED} AS expected, pd.received,
+       -- off-grid timestamps (a terminal's clock jitter) can exceed the ticks: a day is at most complete
+       least(pd.received / greatest({_EXPECTED}, 1), 1.0) AS ratio,
+       pd.received / greatest({_EXPECTED}, 1) >= $ratio AS complete,
        pd.gaps, pd.longest_gap_ms // {MINUTE_MS} AS longest_gap_min
 FROM {pre}days d JOIN {pre}per_day pd USING (meter_id, day_local)""",
     )

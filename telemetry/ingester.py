@@ -57,6 +57,7 @@ class IngestSettings:
     batch_max: int = 5_000  # messages per durable write
     batch_wait_s: float = 0.05  # how long a batch may wait to fill before it is written anyway
     publish_every_s: float = 5.0  # how fresh readers' (API) view of the series is
+    compact_every_s: float = 600.0  # live Parquet parts folded into day files (readers scan fewer files)
     refresh_meters_every_s: float = 30.0
     keepalive_s: int = 30
     reconnect_min_s: int = 1
@@ -95,6 +96,7 @@ class SeriesSink:
     def write(self, readings: list[Reading], events: list[MeterEvent], rejections: list[Rejection],
               received_ms: int) -> Any: ...  # fmt: skip
     def publish(self) -> Any: ...
+    def compact(self) -> Any: ...
     def replay_quarantine(self, is_known: Callable[[str], bool], now_ms: int) -> int: ...
 
 
@@ -181,6 +183,10 @@ class Ingester:
             s.host, s.port, keepalive=s.keepalive_s, clean_start=False, properties=self._connect_properties()
         )
         self._client.loop_start()
+        # Compaction rewrites day files for seconds on a big store: on its own thread, so batches keep
+        # flowing (the store holds its write lock only to swap the manifest).
+        compactor = threading.Thread(target=self._compact_every, args=(stop,), daemon=True)
+        compactor.start()
         last_publish = last_refresh = time.monotonic()
         try:
             while not stop.is_set():
@@ -203,7 +209,15 @@ class Ingester:
             self._client.disconnect()
             self._client.loop_stop()
             sys.setswitchinterval(old_interval)
+            compactor.join(60)
         return self.stats
+
+    def _compact_every(self, stop: threading.Event) -> None:
+        while not stop.wait(self.settings.compact_every_s):
+            try:
+                self.sink.compact()
+            except Exception:  # a failed compaction leaves the live parts readable; retried next time
+                log.exception("compaction failed; the live parts stay and it is retried")
 
     def _take(self, most: int, wait_s: float, stop: threading.Event | None) -> list[_Inbound]:
         batch: list[_Inbound] = []

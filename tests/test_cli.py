@@ -31,6 +31,7 @@ def run(*args: str, home: Path, **env: str) -> subprocess.CompletedProcess[str]:
 def home(tmp_path: Path):
     yield tmp_path / "home"
     run("store", "stop", home=tmp_path / "home")
+    run("telemetry", "broker", "stop", home=tmp_path / "home")  # the demo starts the MQTT broker
 
 
 def test_store_start_status_stop_and_data_persists(home: Path) -> None:
@@ -46,6 +47,9 @@ def test_store_start_status_stop_and_data_persists(home: Path) -> None:
     assert demo.returncode == 0, demo.stderr
     assert "loaded 84 department files" in demo.stdout
     assert "pairwise precision" in demo.stdout and "golden record" in demo.stdout
+    # meters attached, readings ingested over MQTT, monthly totals and warnings written
+    assert "meters stored" in demo.stdout and "meter-months" in demo.stdout, demo.stdout
+    assert "8/8 warnings" in demo.stdout
     nodes = _nodes(run("store", "status", home=home).stdout)
     assert nodes > 1000
 

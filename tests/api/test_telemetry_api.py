@@ -243,3 +243,19 @@ def test_a_steward_pins_a_shared_meter(warning_api: GraphQLClient) -> None:
         "metersForReview"
     ]
     assert review == [{"meterId": "M9", "enterpriseIds": ["E1", "E2"]}]
+
+
+def test_an_enterprises_consumption_sums_its_own_meters(telemetry_api: GraphQLClient, metered: dict) -> None:
+    doc = """query ($id: String, $interval: SeriesInterval) { enterprise(id: $id) {
+      consumption(utility: "electricity", interval: $interval, from: "2026-11-02", to: "2026-11-04") {
+        unit points { start value quality } } } }"""
+    days = telemetry_api.data(doc, id=metered["enterprise"], interval="DAY")["enterprise"]["consumption"]
+    # only one of its meters has readings here: the sum is that meter's
+    assert days["unit"] == "kWh"
+    assert [(p["start"], round(p["value"], 6)) for p in days["points"]] == [
+        ("2026-11-02", 288 * KWH_PER_READING),
+        ("2026-11-03", 288 * KWH_PER_READING),
+    ]
+    assert telemetry_api.error_codes(doc, id=metered["enterprise"], interval="RAW") == ["BAD_INPUT"]
+    public = telemetry_api.data(doc, role=Role.PUBLIC, id=metered["enterprise"], interval="DAY")
+    assert public["enterprise"]["consumption"] is None
