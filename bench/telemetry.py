@@ -265,8 +265,9 @@ from pathlib import Path
 from entgraph.telemetry.ingester import Ingester, IngestSettings
 from entgraph.telemetry.series_store import SeriesWriter
 port, root, client, expected_file = int(sys.argv[1]), Path(sys.argv[2]), sys.argv[3], Path(sys.argv[4])
+group = sys.argv[5]
 meters = set(json.loads(expected_file.read_text()))
-cfg = IngestSettings("127.0.0.1", port, client_id=client, group="bench", batch_max=5000,
+cfg = IngestSettings("127.0.0.1", port, client_id=client, group=group, batch_max=5000,
                      receive_maximum=10000)
 stop = threading.Event()
 with SeriesWriter(root) as w:
@@ -295,13 +296,15 @@ def _stored_by(home: Path, names: list[str]) -> int:
 def two_ingesters(broker: MosquittoBroker, home: Path, meters: int, span_ms: int) -> dict[str, Any]:
     info = broker.ensure_running()
     ms = fleet(meters)
+    home.mkdir(parents=True, exist_ok=True)
     ids = home / "meters.json"
     ids.write_text(json.dumps([p.meter_id for p in ms]))
     result: dict[str, Any] = {}
     for n in (1, 2):
         names = [f"shard-{n}-{k}" for k in range(n)]
         for name in names:  # the group's sessions exist before the backlog, so it is queued for them
-            make_session(info.host, info.port, name, [f"$share/bench/{t}" for t in SUBSCRIPTIONS])
+            # a group per run: mosquitto keeps dealing a group's messages to members that went offline
+            make_session(info.host, info.port, name, [f"$share/bench{n}/{t}" for t in SUBSCRIPTIONS])
         readings, _ = publish_backlog(
             info.host, info.port, ms, (T0 + n * span_ms, T0 + (n + 1) * span_ms), 500
         )
@@ -316,6 +319,7 @@ def two_ingesters(broker: MosquittoBroker, home: Path, meters: int, span_ms: int
                     str(home / name / "series"),
                     name,
                     str(ids),
+                    f"bench{n}",
                 ]
             )
             for name in names

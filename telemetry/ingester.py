@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import logging
 import queue
+import struct
 import sys
 import threading
 import time
@@ -103,6 +104,30 @@ class SeriesSink:
 _Inbound = tuple[int, int, int, str, bytes]  # connection generation, mid, qos, topic, payload
 
 
+def send_pubacks(client: mqtt.Client, mids: list[int]) -> None:
+    """PUBACK each of ``mids``, in this order, as one write.
+
+    ``client.ack`` queues one packet per message and wakes paho's network thread once per packet (a
+    byte on its socket pair), which costs the ingester a fifth of its time on single-reading messages.
+    The acks of a batch are instead queued as one buffer of consecutive PUBACK packets (MQTT 5 allows
+    the short form: success, no properties), so they leave in one send, in arrival order. This uses
+    paho's internal packet queue (paho-mqtt is pinned below 3); without it, acks go one by one.
+    """
+    if not mids:
+        return
+    queue_packet = getattr(client, "_packet_queue", None)
+    if queue_packet is None:
+        for mid in mids:
+            client.ack(mid, 1)
+        return
+    packet = b"".join(_PUBACK.pack(_PUBACK_BYTE, 2, mid) for mid in mids)
+    queue_packet(_PUBACK_BYTE, packet, 0, 0)
+
+
+_PUBACK = struct.Struct("!BBH")
+_PUBACK_BYTE = 0x40
+
+
 class Ingester:
     """Run with :meth:`run` on the calling thread until ``stop`` is set; paho's network loop runs on
     its own thread."""
@@ -128,6 +153,7 @@ class Ingester:
         self._gen = 0
         self._gen_lock = threading.Lock()
         self.connected = threading.Event()
+        self._stopping = False
         self._client = self._make_client()
 
     # --- paho's thread --------------------------------------------------------------------------
@@ -164,7 +190,10 @@ class Ingester:
     def _on_disconnect(self, _c: Any, _u: Any, _f: Any, reason: Any, _p: Any) -> None:
         self.connected.clear()
         self.stats.disconnects += 1
-        log.warning("disconnected (%s); reconnecting with back-off", reason)
+        if self._stopping:
+            log.info("disconnected on stop")
+        else:
+            log.warning("disconnected (%s); reconnecting with back-off", reason)
 
     def _on_message(self, _c: Any, _u: Any, msg: mqtt.MQTTMessage) -> None:
         # Nothing else here: the network loop must stay free to read and to send acks.
@@ -206,6 +235,7 @@ class Ingester:
                 self._write(batch)
             self.sink.publish()
         finally:
+            self._stopping = True
             self._client.disconnect()
             self._client.loop_stop()
             sys.setswitchinterval(old_interval)
@@ -283,17 +313,18 @@ class Ingester:
             self._on_batch(st)
 
     def _ack(self, batch: list[_Inbound]) -> None:
-        client = self._client
         with self._gen_lock:  # a reconnect cannot slip in between the generation check and the acks
             current = self._gen
+            mids = []
             for gen, mid, qos, _topic, _payload in batch:
                 if qos == 0:
                     continue
                 if gen != current:
                     self.stats.ack_skipped += 1
                     continue
-                client.ack(mid, qos)
-                self.stats.acked += 1
+                mids.append(mid)
+            send_pubacks(self._client, mids)
+            self.stats.acked += len(mids)
 
     def _refresh_known(self) -> None:
         fresh = self._load_known()

@@ -107,6 +107,22 @@ def stored(series: Path) -> list[tuple[str, int, float]]:
         ]
 
 
+def redelivered(broker: MosquittoBroker, client_id: str) -> int:
+    """Messages the broker still holds for ``client_id``'s session (unacknowledged or queued)."""
+    info = broker.ensure_running()
+    got: list[int] = []
+    client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=client_id, protocol=mqtt.MQTTv5)
+    client.on_message = lambda *_: got.append(1)
+    props = Properties(PacketTypes.CONNECT)
+    props.SessionExpiryInterval = 3600
+    client.connect(info.host, info.port, clean_start=False, properties=props)
+    client.loop_start()
+    time.sleep(1.5)
+    client.disconnect()
+    client.loop_stop()
+    return len(got)
+
+
 def subscribe_session(broker: MosquittoBroker, client_id: str, topics: list[str]) -> None:
     """Create a persistent session subscribed to ``topics``, then leave: the broker queues for it."""
     info = broker.ensure_running()
@@ -145,6 +161,7 @@ def test_single_readings_batches_events_and_the_quarantine(
         wait_until(lambda: ingester.stats.messages >= len(singles) + 1 + len(bad) + 1, 30, "every message")
     rows = stored(series)
     assert len(rows) == 350 and len({(m, t) for m, t, _ in rows}) == 350
+    assert redelivered(mqtt_broker, "ing-basic") == 0  # every ack reached the broker
     assert sorted(v for m, _, v in rows if m == "M2") == [5.0 + i for i in range(300)]
     stats = ingester.stats
     assert stats.acked == stats.messages == len(singles) + len(bad) + 2 and stats.ack_skipped == 0
