@@ -36,7 +36,7 @@ import json
 import math
 import re
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 
 Kind = Literal["cumulative", "interval"]
 KINDS: frozenset[str] = frozenset(("cumulative", "interval"))
@@ -64,15 +64,18 @@ UNITS: dict[str, tuple[str, float]] = {
     "m³": ("m3", 1.0),
     "t": ("m3", 1.0),
 }
+# The spellings terminals send, looked up as they are before any case folding.
+_UNIT_EXACT: dict[Any, tuple[str, float]] = {"kWh": ("kWh", 1.0), "m3": ("m3", 1.0), "m³": ("m3", 1.0)}
 # Readings dated before this or more than a day ahead of the receiver's clock are refused: a terminal
 # whose clock has reset to 1970 or jumped a year would otherwise file consumption in the wrong month.
 EARLIEST_MS = 946_684_800_000  # 2000-01-01T00:00:00Z
 FUTURE_SLACK_MS = 86_400_000
 
 
-@dataclass(frozen=True, slots=True)
-class Reading:
-    """One meter reading, normalised: UTC epoch milliseconds, canonical unit."""
+class Reading(NamedTuple):
+    """One meter reading, normalised: UTC epoch milliseconds, canonical unit. A named tuple: an
+    ingester makes thousands a second, and a tuple is built several times faster than a frozen
+    dataclass."""
 
     meter_id: str
     ts_ms: int
@@ -176,6 +179,7 @@ def _readings(topic: str, payload: bytes, meter: str | None, body: Any, now_ms: 
 
 
 def _reading(item: Any, meter: str | None, now_ms: int) -> Reading:
+    # The hot path of every ingester: plain type checks first, the general helpers only for the rest.
     if not isinstance(item, dict):
         raise _Bad("a reading must be an object")
     if meter is None:
@@ -185,9 +189,14 @@ def _reading(item: Any, meter: str | None, now_ms: int) -> Reading:
     kind = item.get("type", "cumulative")
     if kind not in KINDS:
         raise _Bad(f"type must be cumulative or interval, not {kind!r}")
-    unit, factor = _unit(item.get("unit", "kWh"))
-    return Reading(meter, _timestamp(item.get("ts"), now_ms), _number(item.get("value"), "value") * factor,
-                   kind, unit)  # fmt: skip
+    unit, factor = _UNIT_EXACT.get(item.get("unit", "kWh")) or _unit(item.get("unit"))
+    value = item.get("value")
+    # finite floats pass at once (inf - inf and nan - nan are nan); anything else is checked in full
+    number = value if type(value) is float and value - value == 0.0 else _number(value, "value")
+    ts = item.get("ts")
+    in_range = type(ts) is int and EARLIEST_MS <= ts <= now_ms + FUTURE_SLACK_MS
+    ms = ts if in_range else _timestamp(ts, now_ms)
+    return Reading(meter, ms, number * factor if factor != 1.0 else number, kind, unit)
 
 
 def _events(topic: str, payload: bytes, meter: str, body: Any, now_ms: int, out: Parsed) -> None:
