@@ -98,6 +98,11 @@ def ingest(
     client_id: str = typer.Option("entgraph-ingester-1", help="MQTT client id: one persistent session each."),
     series: Path | None = _SERIES,
     batch: int = typer.Option(5000, min=1, help="Messages per durable write."),
+    shard: str | None = typer.Option(
+        None,
+        help="A second (third ...) ingester of the shared group writes its own store shard, "
+        "series/shards/SHARD; the API reads all shards.",
+    ),
     duration: float | None = typer.Option(
         None, help="Stop after this many seconds (default: run until Ctrl-C or SIGTERM)."
     ),
@@ -106,7 +111,7 @@ def ingest(
     from entgraph.graph.connect import open_store
     from entgraph.telemetry.ingester import Ingester, IngestSettings, IngestStats
     from entgraph.telemetry.registry import known_meters
-    from entgraph.telemetry.series_store import SeriesWriter
+    from entgraph.telemetry.series_store import SHARDS, SeriesWriter
 
     settings = _settings(ctx)
     host, port = broker_address(settings)
@@ -117,7 +122,10 @@ def ingest(
         threading.Timer(duration, stop.set).start()
     status_file = settings.home / "telemetry" / f"{client_id}.json"
     status_file.parent.mkdir(parents=True, exist_ok=True)
-    with open_store(settings) as store, SeriesWriter(series or settings.series_dir) as writer:
+    root = series or settings.series_dir
+    if shard:
+        root = root / SHARDS / shard
+    with open_store(settings) as store, SeriesWriter(root) as writer:
         group = settings.mqtt_group or None
         cfg = IngestSettings(
             host, port, client_id=client_id, group=group, batch_max=batch, receive_maximum=2 * batch

@@ -712,58 +712,89 @@ EMPTY = {
 }
 
 
+SHARDS = "shards"
+_COLUMNS = {"readings": READINGS_COLUMNS, "meter_events": EVENTS_COLUMNS, "quarantine": QUARANTINE_COLUMNS}
+# What identifies a row across shards (a view's rows are unique on it within one shard).
+_IDENTITY = {"readings": "meter_id, ts_ms", "meter_events": "meter_id, ts_ms, event"}
+
+
+def shard_roots(root: Path) -> list[Path]:
+    """The store at ``root`` and the stores of further ingesters beside it (``root/shards/<name>``): with
+    a shared subscription, each ingester writes its own store (DuckDB has one writer per file)."""
+    shards = root / SHARDS
+    extra = sorted(p for p in shards.iterdir() if p.is_dir()) if shards.is_dir() else []
+    return [root, *extra]
+
+
+def _view_body(view: str, scans: list[str]) -> str:
+    if not scans:
+        return EMPTY[view]
+    columns = _COLUMNS[view]
+    body = " UNION ALL ".join(f"SELECT {columns} FROM {scan}" for scan in scans)
+    if len(scans) > 1 and view in _IDENTITY:
+        # A reading re-sent after a reconnect may reach another member of the shared group than the
+        # first copy did: two shards can hold it. Each shard is exact; the union keeps one of each.
+        body = f"SELECT DISTINCT ON ({_IDENTITY[view]}) {columns} FROM ({body})"
+    return body
+
+
 class SeriesReader:
-    """Read-only view of a series store: an in-memory DuckDB whose views ``readings``, ``meter_events`` and
-    ``quarantine`` scan the Parquet files the manifest lists. Any number of processes may hold one while
-    the writer runs. Each method first re-reads the manifest if it was replaced (a stat call), and swaps
-    all three views in one transaction, so a query sees exactly one published state."""
+    """Read-only view of a series store (and its shards): an in-memory DuckDB whose views ``readings``,
+    ``meter_events`` and ``quarantine`` scan the Parquet files the manifests list. Any number of
+    processes may hold one while the writers run. Each method first re-reads the manifests if one was
+    replaced (a stat call each), and swaps all three views in one transaction, so a query sees exactly
+    one published state of each store."""
 
     def __init__(self, root: Path) -> None:
         self.root = Path(root)
         self.parquet = self.root / "parquet"
         self._con = duckdb.connect(":memory:")
         self._lock = threading.Lock()
-        self._stamp: tuple[int, int, int] | None = None
+        self._stamp: tuple | None = None
         self.manifest: dict[str, Any] = empty_manifest()
-        self._define_views(self.manifest)
+        self._define_views([])
 
     def refresh(self) -> bool:
-        """Reload the manifest if it changed since the last look; True if it did."""
-        try:
-            st = (self.parquet / MANIFEST).stat()
-            stamp = (st.st_ino, st.st_mtime_ns, st.st_size)
-        except FileNotFoundError:
-            stamp = None
+        """Reload the manifests (this store's and its shards') if any changed since the last look; True
+        if one did."""
+        stamps, found = [], []
+        for root in shard_roots(self.root):
+            parquet = root / "parquet"
+            try:
+                st = (parquet / MANIFEST).stat()
+            except FileNotFoundError:
+                continue
+            stamps.append((str(root), st.st_ino, st.st_mtime_ns, st.st_size))
+            found.append(parquet)
+        stamp = tuple(stamps)
         with self._lock:
             if stamp == self._stamp:
                 return False
-            manifest = read_manifest(self.parquet) if stamp else empty_manifest()
-            self._define_views(manifest)
-            self.manifest, self._stamp = manifest, stamp
+            manifests = [(parquet, read_manifest(parquet)) for parquet in found]
+            self._define_views(manifests)
+            own = [m for parquet, m in manifests if parquet == self.parquet]
+            self.manifest, self._stamp = (own[0] if own else empty_manifest()), stamp
             return True
 
-    def _define_views(self, manifest: dict[str, Any]) -> None:
-        readings = [d["path"] for d in manifest["days"].values()] + [p["path"] for p in manifest["live"]]
-        sources = {
-            "readings": (readings, READINGS_COLUMNS),
-            "meter_events": ([manifest["events"]] if manifest["events"] else [], EVENTS_COLUMNS),
-            "quarantine": ([manifest["quarantine"]] if manifest["quarantine"] else [], QUARANTINE_COLUMNS),
-        }
+    def _define_views(self, manifests: list[tuple[Path, dict[str, Any]]]) -> None:
+        scans: dict[str, list[str]] = {view: [] for view in EMPTY}
+        for parquet, manifest in manifests:
+            readings = [d["path"] for d in manifest["days"].values()] + [p["path"] for p in manifest["live"]]
+            if readings:
+                scans["readings"].append(_scan(parquet, readings))
+            if manifest["events"]:
+                scans["meter_events"].append(_scan(parquet, [manifest["events"]]))
+            if manifest["quarantine"]:
+                scans["quarantine"].append(_scan(parquet, [manifest["quarantine"]]))
         con = self._con
         con.execute("BEGIN TRANSACTION")
         try:
-            self._create_views(con, sources)
+            for view, parts in scans.items():
+                con.execute(f"CREATE OR REPLACE VIEW {view} AS {_view_body(view, parts)}")
         except BaseException:
             con.execute("ROLLBACK")
             raise
         con.execute("COMMIT")
-
-    def _create_views(
-        self, con: duckdb.DuckDBPyConnection, sources: dict[str, tuple[list[str], str]]
-    ) -> None:
-        for view, (files, columns) in sources.items():
-            body = f"SELECT {columns} FROM {_scan(self.parquet, files)}" if files else EMPTY[view]
-            con.execute(f"CREATE OR REPLACE VIEW {view} AS {body}")
 
     def connection(self) -> duckdb.DuckDBPyConnection:
         """A connection with current views, for consumption.py's functions; one per thread or unit of work."""

@@ -17,6 +17,7 @@ from entgraph.telemetry import payloads
 from entgraph.telemetry.payloads import MeterEvent, Reading, Rejection
 from entgraph.telemetry.series_store import (
     CONFLICT_REASON,
+    SHARDS,
     SeriesReader,
     SeriesWriter,
     WriterBusyError,
@@ -350,3 +351,22 @@ def test_consumption_functions_run_on_the_reader_views(tmp_path: Path) -> None:
     reader = SeriesReader(tmp_path)
     rows = reader.consumption("intervals", meter_ids=["M1"]).fetchall()
     assert 1 <= len(rows) <= 6
+
+
+def test_the_reader_unions_the_shards_of_several_ingesters_and_keeps_one_copy(tmp_path: Path) -> None:
+    root = tmp_path / "series"
+    main = [r("M1", T0 + i * STEP, float(i)) for i in range(10)]
+    # the second ingester of the shared group got other messages, and one re-sent copy of M1's last reading
+    shard = [r("M2", T0 + i * STEP, float(i)) for i in range(5)] + [main[-1]]
+    with SeriesWriter(root) as first, SeriesWriter(root / SHARDS / "ingester-2") as second:
+        first.write(main)
+        second.write(shard)
+        first.publish()
+        with SeriesReader(root) as reader:
+            assert count(reader) == 10  # the shard has published nothing yet
+            second.publish()
+            assert count(reader) == 15 == distinct_keys(reader)  # 10 + 5, the re-sent copy once
+            assert count(reader, "meter_id = 'M2'") == 5
+            second.write([r("M2", T0 + 9 * STEP, 9.0)])
+            second.publish()
+            assert count(reader, "meter_id = 'M2'") == 6  # a shard's new publish is seen
