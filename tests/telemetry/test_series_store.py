@@ -344,13 +344,16 @@ def test_writes_go_on_while_another_thread_compacts(tmp_path: Path) -> None:
 
 def test_consumption_functions_run_on_the_reader_views(tmp_path: Path) -> None:
     """The relation contract: consumption.py's functions take the reader's connection and view names."""
-    pytest.importorskip("entgraph.telemetry.consumption")
     with SeriesWriter(tmp_path) as writer:
         writer.write([r("M1", T0 + i * STEP, 100.0 + i) for i in range(6)], [], [], T0)
         writer.publish()
     reader = SeriesReader(tmp_path)
-    rows = reader.consumption("intervals", meter_ids=["M1"]).fetchall()
-    assert 1 <= len(rows) <= 6
+    rel = reader.consumption("intervals", meter_ids=["M1"])
+    rows = [dict(zip(rel.columns, row, strict=True)) for row in rel.fetchall()]
+    # six register readings a kWh apart: five good five-minute intervals of 1 kWh
+    assert [(r["start_ms"], r["ts_ms"], r["consumption"], r["quality"]) for r in rows] == [
+        (T0 + i * STEP, T0 + (i + 1) * STEP, 1.0, "good") for i in range(5)
+    ]
 
 
 def test_the_reader_unions_the_shards_of_several_ingesters_and_keeps_one_copy(tmp_path: Path) -> None:
