@@ -520,10 +520,13 @@ class TelemetryQuery:
     ) -> WarningConnection:
         if not 1 <= first <= 100:
             raise BadInput("first must be between 1 and 100", argument="first")
-        page = await info.context.in_thread(
-            wq.by_town, info.context.store, town, list(_statuses(statuses)), rules, first, after
-        )
-        edges = [WarningEdge(cursor=wq_cursor(w), node=Warning(props=w)) for w in page["items"]]
+        try:
+            page = await info.context.in_thread(
+                wq.by_town, info.context.store, town, list(_statuses(statuses)), rules, first, after
+            )
+        except ValueError as exc:  # a cursor the API did not issue
+            raise BadInput(str(exc), argument="after") from None
+        edges = [WarningEdge(cursor=wq.cursor(w), node=Warning(props=w)) for w in page["items"]]
         return WarningConnection(
             total_count=int(page["total"]),
             edges=edges,
@@ -585,10 +588,6 @@ class TelemetryQuery:
                 for r in rows
             ],
         )
-
-
-def wq_cursor(warning: dict[str, Any]) -> str:
-    return f"{warning['opened_at']}:{warning['id']}"
 
 
 @strawberry.type

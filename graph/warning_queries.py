@@ -304,7 +304,8 @@ def for_enterprises(
     return found
 
 
-def _cursor(warning: dict[str, Any]) -> str:
+def cursor(warning: dict[str, Any]) -> str:
+    """The keyset cursor of a warning in ``by_town``'s order."""
     return f"{warning['opened_at']}:{warning['id']}"
 
 
@@ -354,6 +355,6 @@ def by_town(
     return {
         "total": int(total),
         "items": items,
-        "end_cursor": _cursor(items[-1]) if items else None,
+        "end_cursor": cursor(items[-1]) if items else None,
         "has_next": len(rows) > first,
     }

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import os
 import signal
 import threading
 import time
@@ -131,12 +132,14 @@ def ingest(
             host, port, client_id=client_id, group=group, batch_max=batch, receive_maximum=2 * batch
         )
         typer.echo(f"ingesting from mqtt://{host}:{port} as {client_id} (Ctrl-C stops)")
-        _write_json(status_file, {"client_id": client_id, "pid": _pid(), **IngestStats().as_dict()})
+        _write_json(status_file, {"client_id": client_id, "pid": os.getpid(), **IngestStats().as_dict()})
         ingester = Ingester(cfg, writer, lambda: known_meters(store))
 
         def report() -> None:  # a status file for `entgraph telemetry status` (and the demo), each second
             while not stop.wait(1.0):
-                _write_json(status_file, {"client_id": client_id, "pid": _pid(), **ingester.stats.as_dict()})
+                _write_json(
+                    status_file, {"client_id": client_id, "pid": os.getpid(), **ingester.stats.as_dict()}
+                )
 
         threading.Thread(target=report, daemon=True).start()
         stats = ingester.run(stop)
@@ -145,12 +148,6 @@ def ingest(
         f"stopped: {stats.messages:,} messages, {stats.stored:,} readings stored, {stats.duplicates:,} "
         f"duplicates, {stats.quarantined:,} quarantined"
     )
-
-
-def _pid() -> int:
-    import os
-
-    return os.getpid()
 
 
 def _write_json(path: Path, data: dict[str, Any]) -> None:
@@ -308,7 +305,7 @@ def meters_event(
     host, port = broker_address(_settings(ctx))
     # the broker refuses empty client ids (they would defeat persistent sessions)
     client = mqtt.Client(
-        mqtt.CallbackAPIVersion.VERSION2, client_id=f"entgraph-cli-{_pid()}", protocol=mqtt.MQTTv5
+        mqtt.CallbackAPIVersion.VERSION2, client_id=f"entgraph-cli-{os.getpid()}", protocol=mqtt.MQTTv5
     )
     client.connect(host, port)
     client.loop_start()

@@ -259,3 +259,8 @@ def test_an_enterprises_consumption_sums_its_own_meters(telemetry_api: GraphQLCl
     assert telemetry_api.error_codes(doc, id=metered["enterprise"], interval="RAW") == ["BAD_INPUT"]
     public = telemetry_api.data(doc, role=Role.PUBLIC, id=metered["enterprise"], interval="DAY")
     assert public["enterprise"]["consumption"] is None
+
+
+def test_a_warnings_cursor_the_api_did_not_issue_is_bad_input(warning_api: GraphQLClient) -> None:
+    doc = 'query ($after: String) { warnings(town: "磁灶镇", after: $after) { totalCount } }'
+    assert warning_api.error_codes(doc, after="not-a-cursor") == ["BAD_INPUT"]
