@@ -269,9 +269,35 @@ class QueryLimits(SchemaExtension):
         yield
 
 
+# Documents that parsed (within MAX_TOKENS), by text: parsing a panorama is a millisecond or two, and a
+# front end sends the same few documents all day. Only successes are kept, so a document over the token
+# limit is refused by the parser, with its error, every time. Bounded like _VALID_DOCUMENTS.
+_PARSED_DOCUMENTS: OrderedDict[str, DocumentNode] = OrderedDict()
+PARSED_DOCUMENTS_KEPT = 512
+
+
+class ParsedDocuments(SchemaExtension):
+    """Hands Strawberry a document parsed before for the same text (it then skips parsing)."""
+
+    def on_parse(self) -> Iterator[None]:
+        context = self.execution_context
+        query = context.query
+        if query is not None and context.graphql_document is None:
+            cached = _PARSED_DOCUMENTS.get(query)
+            if cached is not None:
+                _PARSED_DOCUMENTS.move_to_end(query)
+                context.graphql_document = cached
+        yield
+        if query is not None and context.graphql_document is not None and query not in _PARSED_DOCUMENTS:
+            _PARSED_DOCUMENTS[query] = context.graphql_document
+            while len(_PARSED_DOCUMENTS) > PARSED_DOCUMENTS_KEPT:
+                _PARSED_DOCUMENTS.popitem(last=False)
+
+
 def limit_extensions(limits: Limits) -> list[Callable[[], SchemaExtension]]:
     """Schema extension factories (one instance per request, as Strawberry asks) for ``limits``."""
     return [
         functools.partial(MaxTokensLimiter, max_token_count=MAX_TOKENS),
+        ParsedDocuments,
         functools.partial(QueryLimits, limits),
     ]
