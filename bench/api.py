@@ -32,9 +32,19 @@ from typing import Any
 
 import httpx
 
+from entgraph.api.metrics import metric_sources
 from entgraph.api.testing import FULL_PANORAMA
-from entgraph.graph import api_queries, chain_queries, open_store
+from entgraph.graph import (
+    api_queries,
+    chain_queries,
+    meter_queries,
+    metric_queries,
+    open_store,
+    warning_queries,
+)
+from entgraph.graph.metric_queries import MetricSource
 from entgraph.graph.port import GraphStore
+from entgraph.loaders.registry import Catalog
 from entgraph.loaders.synthetic import generate_city
 from entgraph.settings import Settings
 
@@ -134,7 +144,7 @@ async def hammer(
     return {**percentiles(samples), "failures": failures, "per_s": len(samples) / seconds}
 
 
-def panorama_floor(store: GraphStore, enterprise_id: str) -> None:
+def panorama_floor(store: GraphStore, enterprise_id: str, sources: list[MetricSource]) -> None:
     """The panorama's store reads, in the API's order, each for one enterprise."""
     survivor = api_queries.lookup_ids(store, [enterprise_id])[0]["survivor"]
     ids = [survivor]
@@ -143,12 +153,17 @@ def panorama_floor(store: GraphStore, enterprise_id: str) -> None:
     family = api_queries.family(store, ids)
     api_queries.facts(store, ids)
     related = api_queries.related(store, ids, 20)
+    metric_queries.series(store, ids, sources)
+    meter_queries.meters_of(store, ids)
+    warning_queries.for_enterprises(store, ids, ["open", "acknowledged"])
     others = sorted({r["other"] for r in related} | set(family[0]["branches"] if family else []))
     if others:
         api_queries.enterprises(store, others)
 
 
 def floor(store: GraphStore, ids: list[str], clients: int, seconds: float) -> dict[str, float]:
+    # every metric source (the API's analyst sees these feeds' figures too)
+    sources = metric_sources(Catalog.load(entry_points=False))
     samples: list[float] = []
     deadline = time.perf_counter() + seconds
 
@@ -156,7 +171,7 @@ def floor(store: GraphStore, ids: list[str], clients: int, seconds: float) -> di
         rng = random.Random(seed)
         while time.perf_counter() < deadline:
             started = time.perf_counter()
-            panorama_floor(store, rng.choice(ids))
+            panorama_floor(store, rng.choice(ids), sources)
             samples.append(time.perf_counter() - started)
 
     with ThreadPoolExecutor(clients) as pool:
