@@ -1,4 +1,5 @@
-"""The FastAPI application: GraphQL at ``/graphql``, probes at ``/healthz`` and ``/readyz``.
+"""The FastAPI application: GraphQL at ``/graphql``, upload reports at ``/reports/{upload id}``
+(``api/reports.py``), probes at ``/healthz`` and ``/readyz``.
 
 Everything the app needs is handed to :func:`create_app` (settings, and optionally an open store and a
 catalog, which tests and embedding programs pass in); nothing is read from module globals, so two apps
@@ -35,6 +36,7 @@ from strawberry.types.unset import UNSET
 from entgraph.api.auth import ApiKeyFile, Authenticator, Principal
 from entgraph.api.context import Context
 from entgraph.api.errors import ErrorCode, Unauthenticated, error_body, internal_message
+from entgraph.api.reports import register_reports
 from entgraph.api.schema import Mutation, Query, build_schema
 from entgraph.graph.port import GraphStore
 from entgraph.loaders.registry import Catalog
@@ -223,6 +225,8 @@ def create_app(
         )
     )
 
+    register_reports(app, settings, authenticator, resources.open_store)
+
     @app.exception_handler(Unauthenticated)
     async def unauthenticated(request: Request, exc: Unauthenticated) -> JSONResponse:
         return JSONResponse(
@@ -259,6 +263,10 @@ def create_app(
             allow_headers=["Authorization", "Content-Type", "X-API-Key", REQUEST_ID_HEADER],
             expose_headers=[REQUEST_ID_HEADER],
         )
+    if settings.api_console:
+        from entgraph.api.console import mount_console
+
+        mount_console(app)
     app.add_middleware(RequestLogMiddleware)  # added last: outermost, so it sees every response
     return app
 

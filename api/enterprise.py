@@ -16,6 +16,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import re
 from collections.abc import Callable, Hashable, Sequence
 from enum import StrEnum
 from typing import TYPE_CHECKING, Annotated, Any, TypeVar
@@ -761,6 +762,85 @@ def _matching_ids(context: Context, search: str | None, wanted: EnterpriseFilter
     return sorted(set.intersection(*sets))
 
 
+# --- facets of the listing's filters ----------------------------------------------------------------
+
+
+@strawberry.type(description="One value of an enterprise-listing filter and how many enterprises it finds.")
+class FacetValue:
+    value: str = strawberry.field(description="Exactly what the filter key of this facet takes.")
+    label: str | None = strawberry.field(
+        description="A display name when the data gives one (an industry's or chain's name), else null."
+    )
+    count: int = strawberry.field(
+        description="Live enterprises that enterprises(filter: {<key>: value}) finds (its totalCount)."
+    )
+
+
+def _facet(rows: list[dict[str, Any]]) -> list[FacetValue]:
+    values = [FacetValue(value=str(r["value"]), label=r.get("label"), count=int(r["count"])) for r in rows]
+    return sorted(values, key=lambda v: (-v.count, v.value))
+
+
+# The division a GB/T 4754 code is in, as written: C1951 -> C19, 1951 -> 19, C19 -> C19; a bare
+# section letter stays itself. A prefix of the code, so ``filter: {industry: <it>}`` matches the code.
+_DIVISION = re.compile(r"[A-Z]?\d{2}|[A-Z]")
+
+
+def industry_facet(rows: list[dict[str, Any]]) -> list[FacetValue]:
+    """Count live enterprises per industry division from ``(id, code, name)`` rows
+    (:func:`api_queries.industry_codes`): an enterprise counts once for each division any of its codes
+    starts with, exactly as ``filter: {industry}`` matches prefixes."""
+    codes: dict[str, set[str]] = {}
+    names: dict[str, str] = {}
+    for row in rows:
+        code = str(row["code"])
+        codes.setdefault(row["id"], set()).add(code)
+        if row.get("name"):
+            names.setdefault(code, row["name"])
+    divisions = {m.group(0) for c in set().union(*codes.values()) if (m := _DIVISION.match(c))}
+    counts = {d: sum(any(c.startswith(d) for c in cs) for cs in codes.values()) for d in divisions}
+    return _facet([{"value": d, "label": names.get(d), "count": n} for d, n in counts.items()])
+
+
+@strawberry.type(
+    description="The values the enterprise listing's filters take, each with how many live enterprises "
+    "it finds: one aggregate statement per facet asked for. Credit events are left out (credit data)."
+)
+class EnterpriseFacets:
+    @strawberry.field(
+        description="filter.town: the golden towns. Aggregates over every live enterprise (a scan of "
+        "the Enterprise label)."
+    )
+    async def towns(self, info: Info[Context, None]) -> list[FacetValue]:
+        return _facet(await info.context.in_thread(api_queries.town_facet, info.context.store))
+
+    @strawberry.field(
+        description="filter.industry: the GB/T 4754 divisions (C19, or 19 for codes written without "
+        "their section letter) of golden codes and of the industries subject records state, named when "
+        "an industry node of that code has a name. The most expensive facet: one row per (enterprise, "
+        "code) is read and grouped in the API."
+    )
+    async def industries(self, info: Info[Context, None]) -> list[FacetValue]:
+        rows = await info.context.in_thread(api_queries.industry_codes, info.context.store)
+        return industry_facet(rows)
+
+    @strawberry.field(description="filter.chain: industry chain names (产业链).")
+    async def chains(self, info: Info[Context, None]) -> list[FacetValue]:
+        return _facet(await info.context.in_thread(api_queries.fact_facet, info.context.store, "chain"))
+
+    @strawberry.field(description="filter.honour: honour kinds (高新技术企业, 专精特新 ...).")
+    async def honours(self, info: Info[Context, None]) -> list[FacetValue]:
+        return _facet(await info.context.in_thread(api_queries.fact_facet, info.context.store, "honour"))
+
+    @strawberry.field(
+        description="filter.size: the sizes (大型/中型/小型/微型) stated by records with an "
+        "enterprise_size column."
+    )
+    async def sizes(self, info: Info[Context, None]) -> list[FacetValue]:
+        datasets = _size_datasets(info.context)
+        return _facet(await info.context.in_thread(api_queries.size_facet, info.context.store, datasets))
+
+
 @strawberry.type
 class EnterpriseQuery:
     @strawberry.field(
@@ -774,6 +854,13 @@ class EnterpriseQuery:
         credit_code: str | None = None,
     ) -> Enterprise:
         return await _find(info, id, credit_code)
+
+    @strawberry.field(
+        description="Facets for the enterprises filters: for town, industry, chain, honour and size, the "
+        "values present with how many live enterprises each finds, most first (then by value)."
+    )
+    def enterprise_facets(self) -> EnterpriseFacets:
+        return EnterpriseFacets()
 
     @strawberry.field(
         description="Live enterprises (merged-away ids are never listed), optionally by name search "

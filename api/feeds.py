@@ -17,6 +17,7 @@ from strawberry.types import Info
 from entgraph.api.auth import Role, requires
 from entgraph.api.context import Context
 from entgraph.api.errors import BadInput, NotFound
+from entgraph.api.reports import report_file, report_url
 from entgraph.graph import source_writer
 from entgraph.loaders.spec import DatasetSpec
 from entgraph.loaders.timeliness import CST, FeedStatus, feed_status
@@ -92,6 +93,10 @@ class UploadSummary:
     duplicates: int | None
     retired: int | None
     periods: list[str]
+    error_report: str | None = strawberry.field(
+        description="The URL path of the upload's row-error report (.xlsx: summary, issues, refused "
+        "rows to fix): GET it with the same credentials, analyst or higher. Null when there is none."
+    )
 
 
 @strawberry.type
@@ -130,7 +135,8 @@ class FeedsQuery:
         rows = await info.context.in_thread(
             source_writer.recent_uploads, info.context.store, dataset, min(first, MAX_UPLOADS)
         )
-        return [_upload(row) for row in rows]
+        settings = info.context.settings
+        return [_upload(row, report_file(settings, row) is not None) for row in rows]
 
 
 def _specs(info: Info[Context, None], city: str | None, department: str | None) -> list[DatasetSpec]:
@@ -182,7 +188,7 @@ def _timeliness(spec: DatasetSpec, state: FeedStatus) -> FeedTimeliness:
     )
 
 
-def _upload(row: dict[str, Any]) -> UploadSummary:
+def _upload(row: dict[str, Any], has_report: bool) -> UploadSummary:
     new, updated = row.get("new"), row.get("updated")
     return UploadSummary(
         id=row["id"],
@@ -201,6 +207,7 @@ def _upload(row: dict[str, Any]) -> UploadSummary:
         duplicates=row.get("duplicates"),
         retired=row.get("retired"),
         periods=list(row.get("periods") or []),
+        error_report=report_url(row["id"]) if has_report else None,
     )
 
 

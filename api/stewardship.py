@@ -6,7 +6,8 @@ the resolver. The API never edits links itself, so a decision made here replays 
 retraining and reruns like any other.
 
 Steward data is unmasked (stewards see everything shared), so these fields are for the ``steward``
-role and above only.
+role and above only. A task record's identifying fields still go through the masking policy with the
+caller's role and the sharing of the column each came from, so a 不予共享 column stays null for stewards.
 """
 
 from __future__ import annotations
@@ -22,8 +23,12 @@ from strawberry.types import Info
 from entgraph.api.auth import Role, requires
 from entgraph.api.context import Context
 from entgraph.api.errors import ApiError, BadInput, NotFound
+from entgraph.api.masking import mask_kind
+from entgraph.errors import ConfigurationError
 from entgraph.graph import resolution_writer as rw
+from entgraph.loaders.spec import DatasetSpec
 from entgraph.resolution.enterprises import provisional_id
+from entgraph.resolution.mentions import party_fields
 from entgraph.resolution.resolver import Bands, Resolver
 from entgraph.resolution.steward import Outcome, Steward, StewardError
 
@@ -77,13 +82,30 @@ class TaskCandidate:
         return _candidate_enterprise(row) if row else None
 
 
-@strawberry.type(description="A source record behind a task: where it came from.")
+@strawberry.type(
+    description="A source record behind a task: where it came from, and what it says about the task's "
+    "party on it, to compare with a candidate's golden record (CandidateEnterprise). The identifying "
+    "fields are masked by the caller's role with the sharing of the column each came from."
+)
 class TaskRecord:
     id: str
     dataset: str | None
     file: str | None
     sheet: str | None
     row: int | None
+    party: str | None = strawberry.field(
+        default=None, description="The task's mention on this record: subject, or a declared party."
+    )
+    name: str | None = strawberry.field(default=None, description="The enterprise name the record gives.")
+    legal_rep: str | None = strawberry.field(default=None, description="Personal data: masked by role.")
+    phone: str | None = strawberry.field(default=None, description="Personal data: masked by role.")
+    address: str | None = None
+    town: str | None = None
+    credit_code: str | None = strawberry.field(
+        default=None,
+        description="The valid credit code (also one derived from an 18-character taxpayer id) or, if "
+        "it failed validation, the code as written.",
+    )
 
 
 @strawberry.type(description="Records writing one name in one town that the matcher could not settle.")
@@ -106,11 +128,16 @@ class StewardTask:
     def candidates(self, first: int = 3) -> list[TaskCandidate]:
         return self.ranked[: _page(first)]
 
-    @strawberry.field(description="The task's source records (file, row, dataset).")
+    @strawberry.field(
+        description="The task's source records (file, row, dataset) and what each says about the "
+        "task's party on it (name, legal rep, phone, address, town, credit code)."
+    )
     async def records(self, info: Info[Context, None], first: int = 100) -> list[TaskRecord]:
         wanted = self.record_ids[: _page(first)]
+        # One statement for all records; the fields come from their properties and the catalog.
         rows = await info.context.in_thread(rw.records_by_id, info.context.store, wanted)
-        return [_task_record(row) for row in rows]
+        parties = _parties(self.mentions)
+        return [_task_record(info.context, row, parties.get(row["id"])) for row in rows]
 
 
 @strawberry.type(description="A steward's decision, kept forever (an undo marks it, never deletes it).")
@@ -428,14 +455,52 @@ def _candidate_enterprise(row: dict[str, Any]) -> CandidateEnterprise:
     )
 
 
-def _task_record(row: dict[str, Any]) -> TaskRecord:
+def _parties(mentions: Sequence[str]) -> dict[str, str]:
+    """record id -> the task's party on it, from ``<record id>|<party>``. A record naming the task's
+    name for two parties (rare) shows the first."""
+    parties: dict[str, str] = {}
+    for mention in mentions:
+        record_id, _, party = mention.rpartition("|")
+        if record_id:
+            parties.setdefault(record_id, party)
+    return parties
+
+
+def _record_spec(context: Context, dataset: str | None) -> DatasetSpec | None:
+    if not dataset:
+        return None
+    try:
+        return context.catalog.get(dataset).spec
+    except ConfigurationError:  # a dataset no longer in the catalog: provenance only
+        return None
+
+
+def _task_record(context: Context, row: dict[str, Any], party: str | None) -> TaskRecord:
     number = row.get("row")
+    spec = _record_spec(context, row.get("dataset"))
+    fields = party_fields(spec, row, party) if spec and party else {}
+
+    def shown(field: str) -> str | None:
+        if field not in fields:
+            return None
+        value, column = fields[field]
+        # Masked by the column the value came from: the same policy as every other field.
+        seen = context.mask(spec.sharing_of(column), mask_kind(column), value) if spec else None
+        return None if seen is None else str(seen)
+
     return TaskRecord(
         id=row["id"],
         dataset=row.get("dataset"),
         file=row.get("file_name"),
         sheet=row.get("sheet"),
         row=int(number) if number is not None else None,
+        party=party,
+        name=shown("name"),
+        legal_rep=shown("legal_rep"),
+        phone=shown("phone"),
+        address=shown("address"),
+        town=shown("town"),
+        credit_code=shown("credit_code"),
     )
 
 

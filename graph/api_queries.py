@@ -275,3 +275,59 @@ def search_ids(store: GraphStore, text: str, limit: int) -> list[str]:
         {"text": text, "limit": limit},
     )
     return [row["id"] for row in rows]
+
+
+# --- facets of the listing's filters ---------------------------------------------------------------
+# Each facet counts live enterprises with the predicates of the filter it feeds (the listing's
+# ``NOT (e)-[:REDIRECTS_TO]->()``, subject links of active records), so a value used as that filter
+# finds exactly its count.
+
+
+def town_facet(store: GraphStore) -> list[Row]:
+    """``{value, count}``: live enterprises per golden town."""
+    return store.read(
+        "MATCH (e:Enterprise) WITH e WHERE e.town IS NOT NULL AND NOT (e)-[:REDIRECTS_TO]->() "
+        "RETURN e.town AS value, count(e) AS count"
+    )
+
+
+def fact_facet(store: GraphStore, name: str) -> list[Row]:
+    """``{value, label, count}``: live enterprises per value of the :data:`FACT_FILTERS` ``name``
+    property, counted as :func:`ids_with_fact` finds them; ``label`` is a node's ``name``, if any."""
+    relation, label, prop = FACT_FILTERS[name]
+    return store.read(
+        f"MATCH (f:{label})<-[:{relation}]-(r:SourceRecord)-[a:ABOUT]->(e:Enterprise) "
+        f"WITH f, r, a, e WHERE f.{prop} IS NOT NULL AND a.party = 'subject' AND r.retired IS NULL "
+        "AND NOT (e)-[:REDIRECTS_TO]->() "
+        f"RETURN f.{prop} AS value, min(f.name) AS label, count(DISTINCT e.id) AS count"
+    )
+
+
+def industry_codes(store: GraphStore) -> list[Row]:
+    """``{id, code, name}``: every industry code a live enterprise is in, as :func:`ids_in_industry`
+    matches them: its golden code (name null), and the code and name of each industry a subject record
+    classes it under. One row per (enterprise, code): the caller groups the codes (by division) and
+    counts distinct enterprises, which one aggregate cannot do over a prefix match on two sources."""
+    return store.read(
+        "MATCH (e:Enterprise) WITH e WHERE e.industry_code IS NOT NULL AND NOT (e)-[:REDIRECTS_TO]->() "
+        "RETURN e.id AS id, e.industry_code AS code, null AS name "
+        "UNION "
+        "MATCH (i:Industry)<-[:IN_INDUSTRY]-(r:SourceRecord)-[a:ABOUT]->(e:Enterprise) "
+        "WITH i, r, a, e WHERE i.code IS NOT NULL AND a.party = 'subject' AND r.retired IS NULL "
+        "AND NOT (e)-[:REDIRECTS_TO]->() "
+        "RETURN e.id AS id, i.code AS code, i.name AS name"
+    )
+
+
+def size_facet(store: GraphStore, datasets: Sequence[str]) -> list[Row]:
+    """``{value, count}``: live enterprises per size stated by their subject records in ``datasets``
+    (those with an ``enterprise_size`` column), counted as :func:`ids_with_size` finds them."""
+    return store.read(
+        # From the dataset index: only the few datasets with a size column are read.
+        "MATCH (r:SourceRecord) WHERE r.dataset IN $datasets "
+        "WITH r WHERE r.enterprise_size IS NOT NULL AND r.retired IS NULL "
+        "MATCH (r)-[a:ABOUT]->(e:Enterprise) "
+        "WITH r, a, e WHERE a.party = 'subject' AND NOT (e)-[:REDIRECTS_TO]->() "
+        "RETURN r.enterprise_size AS value, count(DISTINCT e.id) AS count",
+        {"datasets": list(datasets)},
+    )

@@ -220,3 +220,9 @@ def recent_uploads(store: GraphStore, dataset: str | None, first: int) -> list[d
             {"dataset": dataset, "first": first},
         )
     ]
+
+
+def upload(store: GraphStore, upload_id: str) -> dict[str, Any] | None:
+    """One upload's summary by id, or None."""
+    rows = store.read("MATCH (u:Upload {id: $id}) RETURN u", {"id": upload_id})
+    return dict(rows[0]["u"]) if rows else None

@@ -12,7 +12,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from entgraph.loaders.spec import DatasetSpec, Role, Subject
+from entgraph.loaders.spec import ColumnSpec, DatasetSpec, Role, Subject
 from entgraph.resolution.identifiers import (
     normalise_code,
     org_code_of,
@@ -167,3 +167,34 @@ def _mention(spec: DatasetSpec, record: Mapping[str, Any], party: str) -> Mentio
         relation=spec.parties[party].relation if party in spec.parties else "SUBJECT",
         attributes=attributes,
     )
+
+
+def party_fields(
+    spec: DatasetSpec, record: Mapping[str, Any], party: str
+) -> dict[str, tuple[Any, ColumnSpec]]:
+    """What one party's columns of a record say about it, each value with the column it came from (so a
+    caller can apply that column's sharing): the attributes of :data:`ATTRIBUTE_ROLES` as
+    :func:`_mention` takes them (the first column with a value), and ``credit_code``: the valid credit
+    code (from any code column, as :class:`_Codes` reads them) or, failing that, the code as written
+    that failed validation. A steward compares these with a candidate's golden record."""
+    fields: dict[str, tuple[Any, ColumnSpec]] = {}
+    credit: tuple[str, ColumnSpec] | None = None
+    hint: tuple[str, ColumnSpec] | None = None
+    for column in spec.columns:
+        if column.party != party or column.role is None:
+            continue
+        value = record.get(column.field)
+        if column.role in _CODE_ROLES:
+            # One _Codes per column: the value must be traced to the column whose sharing applies.
+            codes = _Codes()
+            codes.take(column.role, value, record.get(f"{column.field}_invalid"))
+            if codes.credit and credit is None:
+                credit = (codes.credit, column)
+            if codes.hint and hint is None:
+                hint = (codes.hint, column)
+        elif column.role in ATTRIBUTE_ROLES and value not in (None, ""):
+            fields.setdefault(ATTRIBUTE_ROLES[column.role], (value, column))
+    code = credit or hint
+    if code is not None:
+        fields["credit_code"] = code
+    return fields

@@ -19,8 +19,14 @@ from entgraph.graph.port import Params, Row
 from entgraph.settings import Settings
 
 # Scans of the enterprise label that are accepted: substring search (the full-text index's fallback
-# for text it cannot tokenise) and an industry-code prefix.
-ALLOWED_ENTERPRISE_SCANS = ("CONTAINS $text", "industry_code STARTS WITH $industry")
+# for text it cannot tokenise), an industry-code prefix, and the town and industry facets (aggregates
+# over every live enterprise by design).
+ALLOWED_ENTERPRISE_SCANS = (
+    "CONTAINS $text",
+    "industry_code STARTS WITH $industry",
+    "e.town IS NOT NULL",
+    "e.industry_code IS NOT NULL",
+)
 
 
 class RecordingStore(FalkorDBStore):
@@ -79,6 +85,11 @@ def statements(resolved_city: Any, tmp_path_factory: pytest.TempPathFactory) -> 
             {"id": enterprise},
         ),
         ("{ stewardTasks(first: 5) { id candidates { enterprise { id } } } }", {}),
+        (
+            "{ enterpriseFacets { towns { value } industries { value } chains { value } "
+            "honours { value } sizes { value } } }",
+            {},
+        ),
     ]
     with TestClient(create_app(settings, store, resolved_city.catalog)) as client:
         api = GraphQLClient(client, "p" * 40)

@@ -336,3 +336,51 @@ def methods(store: GraphStore, mentions: list[str]) -> dict[str, tuple[str | Non
     )
     found = {f"{row['record']}|{row['party']}": (row["e"], row["method"]) for row in rows}
     return {m: found.get(m, (None, None)) for m in mentions}
+
+
+# --- both sides of a task -------------------------------------------------------------------------
+
+RECORD_SIDES = """query($id: String!) { stewardTask(id: $id) { mentions
+  records(first: 100) { id file sheet row party name legalRep phone address town creditCode } } }"""
+
+
+def _source_row(files: Path, file: str, sheet: str | None, row: int) -> list[str]:
+    """The cells of a row of a generated source file, as text."""
+    from entgraph.loaders.readers import open_table
+
+    sheets = open_table(files / file)
+    table = next((s for s in sheets if s.name == sheet), sheets[0])
+    cells = next(values for number, values in table.rows() if number == row)
+    return [str(c).strip() for c in cells if c is not None]
+
+
+def test_task_records_show_what_they_say_about_the_party(client: TestClient, resolved_city: Any) -> None:
+    tasks = ok(client, TASKS)["stewardTasks"]
+    checked = parties = 0
+    for summary in tasks[:20]:
+        task = ok(client, RECORD_SIDES, id=summary["id"])["stewardTask"]
+        mentions = set(task["mentions"])
+        for record in task["records"]:
+            assert f"{record['id']}|{record['party']}" in mentions
+            cells = _source_row(resolved_city.files, record["file"], record["sheet"], record["row"])
+            # What the record gives the party is what its row says (stewards see it unmasked).
+            assert record["name"] in cells, (record, cells)
+            for field in ("legalRep", "phone", "address", "town"):
+                value = record[field]
+                assert value is None or "*" not in value, record
+            if record["creditCode"]:
+                assert record["creditCode"] in {c.upper().replace(" ", "") for c in cells}, (record, cells)
+            checked += 1
+            parties += record["party"] != "subject"
+    assert checked >= 10
+    assert parties, "some task names a declared party (a previous owner, a mortgagee ...)"
+
+
+def test_task_records_cost_one_read(resolved_city: Any, counting: Any, tmp_path: Path) -> None:
+    tasks = counting.read("MATCH (t:StewardTask) RETURN t.id AS id, size(t.record_ids) AS n ORDER BY n DESC")
+    app = create_app(settings_for(tmp_path, resolved_city.model), counting, resolved_city.catalog)
+    with TestClient(app) as api:
+        before = counting.reads
+        ok(api, RECORD_SIDES, id=tasks[0]["id"])
+        # The task, then its records in one statement, however many there are.
+        assert counting.reads - before == 2
