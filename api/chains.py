@@ -177,6 +177,16 @@ class IndustryChain:
             key=lambda s: _order(s.position),
         )
 
+    @strawberry.field(
+        description="One segment by position (上游 / 中游 / 下游) in a year (default: the latest); null when "
+        "the chain has no such segment that year. For paging one segment's enterprises."
+    )
+    async def segment(
+        self, info: Info[Context, None], position: str, year: int | None = None
+    ) -> ChainSegment | None:
+        found = [s for s in await self.segments(info, year) if s.position == position]
+        return found[0] if found else None
+
     @strawberry.field(description="Every year's segments, oldest year first: how the chain changed.")
     async def history(self, info: Info[Context, None]) -> list[ChainSegment]:
         counts = await self._counts(info)

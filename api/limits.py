@@ -18,7 +18,9 @@ The rules (also in docs/api.md):
   not a non-negative integer. Lists of scalars cost 1. The query's cost is the sum over its root
   fields and must not exceed the maximum. So ``enterprises(first: 20) { name records(first: 10)
   { id } }`` costs 1 + 20 × (1 + (1 + 10 × 1)) = 241. List resolvers must honour ``first``/``limit``
-  and cap unbounded lists at ``DEFAULT_LIST_SIZE`` for the estimate to hold.
+  and cap unbounded lists at ``DEFAULT_LIST_SIZE`` for the estimate to hold. A relay connection's
+  ``edges`` list has as many items as the connection's own ``first`` (the page it returns), so
+  ``enterprises(first: 20) { edges { node { name } } }`` costs 1 + (1 + 20 × (1 + 1)) = 42.
 - **size**: a document of more than ``MAX_TOKENS`` tokens is not even parsed (Strawberry's
   ``MaxTokensLimiter``), since parsing itself costs time and memory.
 
@@ -116,15 +118,21 @@ class _Measurer:
         }
         return self.selections(operation.selection_set, self.schema.get_root_type(operation.operation))
 
-    def selections(self, selection_set: SelectionSetNode | None, parent: GraphQLNamedType | None) -> Measure:
+    def selections(
+        self,
+        selection_set: SelectionSetNode | None,
+        parent: GraphQLNamedType | None,
+        page: int | None = None,
+    ) -> Measure:
+        """``page``: when ``parent`` is a connection, the ``first`` it was asked for (its edges' count)."""
         total = ZERO
         for selection in selection_set.selections if selection_set else ():
             if isinstance(selection, FieldNode):
-                total += self.field(selection, parent)
+                total += self.field(selection, parent, page)
             elif isinstance(selection, InlineFragmentNode):
                 condition = selection.type_condition
                 on = self.schema.get_type(condition.name.value) if condition else parent
-                total += self.selections(selection.selection_set, on)
+                total += self.selections(selection.selection_set, on, page)
             elif isinstance(selection, FragmentSpreadNode):
                 total += self.fragment(selection.name.value)
         return total
@@ -143,7 +151,7 @@ class _Measurer:
         self._measured[name] = measure
         return measure
 
-    def field(self, node: FieldNode, parent: GraphQLNamedType | None) -> Measure:
+    def field(self, node: FieldNode, parent: GraphQLNamedType | None, page: int | None = None) -> Measure:
         name = node.name.value
         if name.startswith("__"):
             return ZERO
@@ -153,10 +161,15 @@ class _Measurer:
         if node.selection_set is None:
             return Measure(1, aliases, 1)
         child_type = get_named_type(definition.type) if definition else None
-        children = self.selections(node.selection_set, child_type)
         listed = definition is not None and _is_list(definition.type)
+        connection = not listed and getattr(child_type, "name", "").endswith("Connection")
+        page_size = self.list_size(node) if connection else None
+        children = self.selections(node.selection_set, child_type, page_size)
         flat = (getattr(parent, "name", None), name) in FLAT_LISTS
-        times = self.list_size(node) if listed and not flat else 1
+        if listed and name == "edges" and page is not None:
+            times = page
+        else:
+            times = self.list_size(node) if listed and not flat else 1
         return Measure(1 + children.depth, aliases + children.aliases, 1 + times * children.cost)
 
     def list_size(self, node: FieldNode) -> int:

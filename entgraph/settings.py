@@ -64,6 +64,9 @@ class Settings(BaseSettings):
     api_cors_origins: str = Field(
         default="", description="Browser origins allowed to call the API, separated by ','; none by default."
     )
+    api_console: bool = Field(
+        default=True, description="Serve the web console at /console/ (static pages over /graphql)."
+    )
     api_max_depth: int = Field(default=10, ge=1, le=100, description="Deepest field nesting a query may use.")
     api_max_aliases: int = Field(default=15, ge=0, le=1000, description="Most aliases a query may use.")
     api_max_cost: int = Field(

@@ -25,14 +25,19 @@ class City:
 
 
 def build_city(
-    shared_server: EmbeddedServer, root: Path, name: str, enterprises: int = 150, seed: int = 21
+    shared_server: EmbeddedServer,
+    root: Path,
+    name: str,
+    enterprises: int = 150,
+    seed: int = 21,
+    report_dir: Path | None = None,
 ) -> City:
     files = root / "city"
     if not files.exists():
         generate_city(enterprises, seed=seed, out_dir=files)
     catalog = Catalog.load(entry_points=False)
     store = FalkorDBStore(f"{name}-{uuid.uuid4().hex[:8]}", server=shared_server)
-    loader = Loader(store, catalog, root / "reports")
+    loader = Loader(store, catalog, report_dir or root / "reports")
     for path in sorted(p for p in files.iterdir() if p.is_file()):
         loader.load(path)
     model = root / "model.json"

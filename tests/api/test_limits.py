@@ -234,6 +234,18 @@ def test_measure_only_the_named_operation() -> None:
     assert measure(SCHEMA, document)["Dear"].cost == 1 + 100 * (1 + 100)
 
 
+def test_a_connections_edges_count_as_many_as_its_first() -> None:
+    api = strawberry.Schema(query=Query)._schema
+    one_page = parse("{ enterprises(first: 20) { totalCount edges { node { name } } } }")
+    assert measure(api, one_page)[""].cost == 1 + (1 + (1 + 20 * (1 + 1)))
+    # Without first (or with an unreadable one) a page counts as the list default.
+    unbounded = parse("{ enterprises { edges { node { name } } } }")
+    assert measure(api, unbounded)[""].cost == 1 + (1 + DEFAULT_LIST_SIZE * (1 + 1))
+    # The page size of one connection does not leak into a list nested deeper.
+    nested = parse("{ enterprises(first: 2) { edges { node { branches { name } } } } }")
+    assert measure(api, nested)[""].cost == 1 + (1 + 2 * (1 + (1 + DEFAULT_LIST_SIZE * 1)))
+
+
 def test_nested_fragment_spreads_are_measured_in_linear_time() -> None:
     # Each fragment spreads the previous one twice: 2^30 executions of the innermost field, which a
     # naive expansion would walk one by one.

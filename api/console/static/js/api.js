@@ -1,0 +1,99 @@
+// The console's only way to the data: POST /graphql with the caller's credential, like any client.
+// The credential lives in sessionStorage (gone when the tab closes), never in a cookie, so another
+// site cannot make the browser send it (no CSRF).
+
+const KEY = "entgraph.credential";
+const ENDPOINT = new URL("../graphql", document.baseURI).toString();
+
+export class ApiError extends Error {
+  constructor(message, code, status) {
+    super(message);
+    this.code = code;
+    this.status = status;
+  }
+}
+
+export const session = {
+  credential() {
+    return sessionStorage.getItem(KEY);
+  },
+  login(credential) {
+    sessionStorage.setItem(KEY, credential.trim());
+  },
+  logout() {
+    sessionStorage.removeItem(KEY);
+  },
+  // Role and subject as the API last told us (me { role subject }); "public" until then.
+  principal: { role: "public", subject: null },
+};
+
+const RANKS = { public: 0, analyst: 1, steward: 2, admin: 3 };
+
+export function can(role) {
+  return RANKS[session.principal.role] >= RANKS[role];
+}
+
+export function authHeaders() {
+  const credential = session.credential();
+  if (!credential) return {};
+  // A JWT is three base64url parts; anything else is an API key (egk_...).
+  if (/^[\w-]+\.[\w-]+\.[\w-]+$/.test(credential)) return { Authorization: `Bearer ${credential}` };
+  return { "X-API-Key": credential };
+}
+
+// Resolves to {data, errors}: partial data with errors is normal in GraphQL (a field this role may not
+// see is null with a FORBIDDEN error beside it). Throws ApiError when there is no data at all.
+export async function gql(query, variables = {}) {
+  let response;
+  try {
+    response = await fetch(ENDPOINT, {
+      method: "POST",
+      headers: { "Content-Type": "application/json", Accept: "application/json", ...authHeaders() },
+      body: JSON.stringify({ query, variables }),
+    });
+  } catch (exc) {
+    throw new ApiError(`network: ${exc.message}`, "NETWORK", 0);
+  }
+  let body = null;
+  try {
+    body = await response.json();
+  } catch {
+    throw new ApiError(`HTTP ${response.status}`, "INTERNAL", response.status);
+  }
+  const errors = body.errors || [];
+  if (response.status === 401) {
+    throw new ApiError(errors[0]?.message || "unauthenticated", "UNAUTHENTICATED", 401);
+  }
+  if (!body.data) {
+    const first = errors[0] || {};
+    throw new ApiError(first.message || `HTTP ${response.status}`, first.extensions?.code, response.status);
+  }
+  return { data: body.data, errors };
+}
+
+// For mutations and queries whose errors are the point: throw on the first error.
+export async function gqlStrict(query, variables = {}) {
+  const { data, errors } = await gql(query, variables);
+  if (errors.length) throw new ApiError(errors[0].message, errors[0].extensions?.code, 200);
+  return data;
+}
+
+// A file behind the API's auth (row-error reports): fetched with the credential, saved from a blob.
+export async function download(path, filename) {
+  const response = await fetch(new URL(`..${path}`, document.baseURI), { headers: authHeaders() });
+  if (!response.ok) {
+    let message = `HTTP ${response.status}`;
+    try {
+      message = (await response.json()).errors?.[0]?.message || message;
+    } catch {}
+    throw new ApiError(message, "DOWNLOAD", response.status);
+  }
+  const url = URL.createObjectURL(await response.blob());
+  const link = document.createElement("a");
+  link.href = url;
+  link.download = filename;
+  document.body.appendChild(link);
+  link.click();
+  link.remove();
+  setTimeout(() => URL.revokeObjectURL(url), 10_000);
+}

@@ -1,0 +1,79 @@
+// Building the page from data. Every value from the API is set as text (textContent or an attribute),
+// never parsed as HTML, so a name in a department file cannot become markup or script.
+
+export function h(tag, attrs = {}, ...children) {
+  const el = document.createElement(tag);
+  for (const [key, value] of Object.entries(attrs || {})) {
+    if (value === undefined || value === null || value === false) continue;
+    if (key === "class") el.className = value;
+    else if (key === "dataset") Object.assign(el.dataset, value);
+    else if (key.startsWith("on") && typeof value === "function") el.addEventListener(key.slice(2), value);
+    else if (key === "style" && typeof value === "object") Object.assign(el.style, value);
+    else if (value === true) el.setAttribute(key, "");
+    else el.setAttribute(key, String(value));
+  }
+  append(el, children);
+  return el;
+}
+
+function append(el, children) {
+  for (const child of children) {
+    if (child === undefined || child === null || child === false) continue;
+    if (Array.isArray(child)) append(el, child);
+    else if (child instanceof Node) el.appendChild(child);
+    else el.appendChild(document.createTextNode(String(child)));
+  }
+}
+
+export function clear(el) {
+  while (el.firstChild) el.removeChild(el.firstChild);
+  return el;
+}
+
+export function replace(el, ...children) {
+  clear(el);
+  append(el, children);
+  return el;
+}
+
+const numberFormat = new Intl.NumberFormat("zh-CN", { maximumFractionDigits: 2 });
+
+export function num(value) {
+  return value === null || value === undefined ? "—" : numberFormat.format(value);
+}
+
+// 万元 / 亿元 the way Chinese government reports write money.
+export function money(value, lang) {
+  if (value === null || value === undefined) return "—";
+  if (lang === "en") return numberFormat.format(value);
+  const abs = Math.abs(value);
+  if (abs >= 1e8) return `${numberFormat.format(value / 1e8)} 亿`;
+  if (abs >= 1e4) return `${numberFormat.format(value / 1e4)} 万`;
+  return numberFormat.format(value);
+}
+
+export function text(value) {
+  return value === null || value === undefined || value === "" ? "—" : String(value);
+}
+
+// A value the API masked for this caller's role (138****5678, 张*): shown as it came, marked.
+export function isMasked(value) {
+  return typeof value === "string" && value.includes("*");
+}
+
+export function debounce(fn, ms) {
+  let timer = null;
+  return (...args) => {
+    clearTimeout(timer);
+    timer = setTimeout(() => fn(...args), ms);
+  };
+}
+
+export function params(query) {
+  return Object.fromEntries(new URLSearchParams(query || ""));
+}
+
+export function toQuery(values) {
+  const kept = Object.entries(values).filter(([, v]) => v !== undefined && v !== null && v !== "");
+  return new URLSearchParams(kept).toString();
+}
