@@ -69,6 +69,9 @@ LIST_SIZE_ARGUMENTS = ("first", "limit")
 # points: at most ``api.telemetry.MAX_POINTS``, refused beyond): their length costs bytes, not work, so
 # they count once, not once per item.
 FLAT_LISTS = frozenset({("MeterSeries", "points"), ("Meter", "completeness"), ("MetricSeries", "points")})
+# Lists whose length a rule of the data bounds, counted at that bound instead of DEFAULT_LIST_SIZE: a
+# warning's history is its lifecycle (opened, acknowledged, resolved; resolved is final).
+BOUNDED_LISTS = {("Warning", "history"): 3}
 
 
 @dataclass(frozen=True)
@@ -166,8 +169,11 @@ class _Measurer:
         page_size = self.list_size(node) if connection else None
         children = self.selections(node.selection_set, child_type, page_size)
         flat = (getattr(parent, "name", None), name) in FLAT_LISTS
+        bound = BOUNDED_LISTS.get((getattr(parent, "name", None), name))
         if listed and name == "edges" and page is not None:
             times = page
+        elif listed and bound is not None:
+            times = bound
         else:
             times = self.list_size(node) if listed and not flat else 1
         return Measure(1 + children.depth, aliases + children.aliases, 1 + times * children.cost)

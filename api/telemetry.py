@@ -225,9 +225,8 @@ class Warning:
     @strawberry.field(description="Every status change, oldest first (who, when, note).")
     async def history(self, info: Info[Context, None]) -> list[WarningAction]:
         found = self.props.get("history")
-        if found is None:
-            full = await info.context.in_thread(wq.get, info.context.store, self.props["id"])
-            found = (full or {}).get("history", [])
+        if found is None:  # a page of warnings: every history on it is read in one statement
+            found = await _history_loader(info.context).load(self.props["id"])
         return [
             WarningAction(
                 at=_iso_or_none(a.get("at")) or "",
@@ -238,6 +237,14 @@ class Warning:
             )
             for a in found
         ]
+
+
+def _history_loader(context: Context) -> Any:
+    async def load(ids: list[str]) -> list[list[dict[str, Any]]]:
+        found = await context.in_thread(wq.histories, context.store, ids)
+        return [found.get(i, []) for i in ids]
+
+    return context.loader("warning.history", load)
 
 
 @strawberry.type

@@ -9,6 +9,7 @@ from pathlib import Path
 
 from entgraph.graph import EmbeddedServer
 from entgraph.graph.falkordb_store import FalkorDBStore
+from entgraph.graph.port import Params, Row
 from entgraph.loaders.engine import Loader
 from entgraph.loaders.registry import Catalog
 from entgraph.loaders.synthetic import generate_city
@@ -22,6 +23,18 @@ class City:
     catalog: Catalog
     files: Path  # the generated files, with truth/ below
     model: Path  # the trained matcher
+
+
+class CountingStore(FalkorDBStore):
+    """A real store (same graph, same server), counting its read round trips."""
+
+    def __init__(self, store: FalkorDBStore) -> None:
+        self.__dict__.update(store.__dict__)
+        self.reads = 0
+
+    def read(self, cypher: str, params: Params | None = None) -> list[Row]:
+        self.reads += 1
+        return super().read(cypher, params)
 
 
 def build_city(

@@ -257,6 +257,29 @@ def _warning(props: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+def histories(store: GraphStore, warning_ids: Sequence[str]) -> dict[str, list[dict[str, Any]]]:
+    """The history of each warning (as :func:`get` gives it), in one statement for a whole page."""
+    rows = store.read(
+        "UNWIND $ids AS id MATCH (w:Warning {id: id})-[:HAS_ACTION]->(a:WarningAction) "
+        "RETURN id AS warning, a.id AS id, a.actor AS actor, a.at AS at, a.from_status AS from_status, "
+        "a.to_status AS to_status, a.note AS note",
+        {"ids": list(warning_ids)},
+    )
+    found: dict[str, list[dict[str, Any]]] = {i: [] for i in warning_ids}
+    for row in rows:
+        found[row["warning"]].append(
+            {k: row[k] for k in ("id", "actor", "at", "from_status", "to_status", "note")}
+        )
+    return {i: _in_order(h) for i, h in found.items()}
+
+
+def _in_order(history: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    # the opening first, then by time (an opening and a change in the same millisecond stay in order)
+    history = [h for h in history if h.get("id") is not None]
+    history.sort(key=lambda h: (h["from_status"] is not None, h["at"], h["id"]))
+    return [{k: v for k, v in h.items() if k != "id"} for h in history]
+
+
 def get(store: GraphStore, warning_id: str) -> dict[str, Any] | None:
     """The warning's properties (evidence as a dict) with ``history``: its actions, oldest first, each
     ``{actor, at, from_status, to_status, note}``; ``None`` for an unknown id."""
@@ -269,10 +292,7 @@ def get(store: GraphStore, warning_id: str) -> dict[str, Any] | None:
     if not rows:
         return None
     warning = _warning(rows[0]["w"])
-    # the opening first, then by time (an opening and a change in the same millisecond stay in order)
-    history = [h for h in rows[0]["history"] if h.get("id") is not None]
-    history.sort(key=lambda h: (h["from_status"] is not None, h["at"], h["id"]))
-    warning["history"] = [{k: v for k, v in h.items() if k != "id"} for h in history]
+    warning["history"] = _in_order(rows[0]["history"])
     return warning
 
 

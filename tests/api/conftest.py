@@ -12,24 +12,11 @@ from fastapi.testclient import TestClient
 from entgraph.api.app import create_app
 from entgraph.api.testing import GraphQLClient
 from entgraph.graph.falkordb_store import FalkorDBStore
-from entgraph.graph.port import Params, Row
 from entgraph.loaders.registry import Catalog
 from entgraph.settings import Settings
-from entgraph.testing import City
+from entgraph.testing import City, CountingStore
 
 API_SECRET = "s" * 40
-
-
-class CountingStore(FalkorDBStore):
-    """A city's real store (same graph, same server), counting its read round trips."""
-
-    def __init__(self, store: FalkorDBStore) -> None:
-        self.__dict__.update(store.__dict__)
-        self.reads = 0
-
-    def read(self, cypher: str, params: Params | None = None) -> list[Row]:
-        self.reads += 1
-        return super().read(cypher, params)
 
 
 @contextmanager

@@ -16,7 +16,7 @@ from entgraph.graph import warning_queries as wq
 from entgraph.graph.falkordb_store import FalkorDBStore
 from entgraph.telemetry.payloads import CST, Reading, Rejection
 from entgraph.telemetry.series_store import SeriesWriter
-from entgraph.testing import City
+from entgraph.testing import City, CountingStore
 
 DAY0 = dt.datetime(2026, 11, 2, tzinfo=CST)  # a Monday, China time
 T0 = int(DAY0.timestamp() * 1000)
@@ -138,8 +138,18 @@ def test_quarantine_is_counted_and_shown_to_stewards_only(telemetry_api: GraphQL
 
 
 @pytest.fixture
+def warning_store(falkordb_graph: FalkorDBStore) -> Any:
+    """This test's graph, counting its reads."""
+    return CountingStore(falkordb_graph)
+
+
+@pytest.fixture
 def warning_api(
-    falkordb_graph: FalkorDBStore, resolved_city: City, serve_city: Callable[..., Any], tmp_path: Path
+    falkordb_graph: FalkorDBStore,
+    warning_store: Any,
+    resolved_city: City,
+    serve_city: Callable[..., Any],
+    tmp_path: Path,
 ) -> Iterator[GraphQLClient]:
     g = falkordb_graph
     g.write(
@@ -166,7 +176,7 @@ def warning_api(
         )
     ]
     wq.upsert_findings(g, findings, T0)
-    with serve_city(g, resolved_city.catalog, tmp_path) as api:
+    with serve_city(warning_store, resolved_city.catalog, tmp_path) as api:
         yield api
 
 
@@ -192,6 +202,22 @@ def test_warnings_per_enterprise_and_per_town_with_pages(warning_api: GraphQLCli
     assert warning_api.error_codes('{ warnings(town: "磁灶镇") { totalCount } }', role=Role.PUBLIC) == [
         "FORBIDDEN"
     ]
+
+
+def test_a_page_of_warnings_reads_their_histories_in_one_statement(
+    warning_store: Any, warning_api: GraphQLClient
+) -> None:
+    doc = (
+        'query ($first: Int!) { warnings(town: "磁灶镇", first: $first) '
+        "{ edges { node { id history { toStatus actor } } } } }"
+    )
+    warning_store.reads = 0
+    one = warning_api.data(doc, first=1)["warnings"]["edges"]
+    reads_for_one, warning_store.reads = warning_store.reads, 0
+    three = warning_api.data(doc, first=3)["warnings"]["edges"]
+    assert len(one) == 1 and len(three) == 3
+    assert all(e["node"]["history"][0]["toStatus"] == "open" for e in three)
+    assert warning_store.reads == reads_for_one
 
 
 def test_a_steward_acknowledges_then_resolves_with_feedback_and_history_is_kept(

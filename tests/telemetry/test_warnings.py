@@ -24,6 +24,7 @@ from entgraph.telemetry.warnings import (
     evaluate,
     load_rules,
 )
+from entgraph.testing import CountingStore
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "telemetry" / "warning_rules.example.toml"
 # 2026-11-30 10:00 CST: the last complete month is 2026-10; the default lookback judges 08, 09 and 10.
@@ -409,18 +410,6 @@ def test_by_town_pages_with_a_total(graph: FalkorDBStore) -> None:
     assert wq.by_town(graph, "无此镇")["total"] == 0
     with pytest.raises(ValueError, match="bad cursor"):
         wq.by_town(graph, "榕城区", after="garbage")
-
-
-class CountingStore(FalkorDBStore):
-    """The same graph, counting read round trips."""
-
-    def __init__(self, store: FalkorDBStore) -> None:
-        self.__dict__.update(store.__dict__)
-        self.reads = 0
-
-    def read(self, cypher: str, params: Params | None = None) -> list[Row]:
-        self.reads += 1
-        return super().read(cypher, params)
 
 
 def test_for_enterprises_answers_many_in_one_round_trip(graph: FalkorDBStore) -> None:

@@ -1,4 +1,4 @@
-// Interface text in Chinese (default) and English. t("a.b", {x}) looks a key up in the current language,
+// Interface text in Chinese (default) and English. t(key, vars) looks a key up in the current language,
 // then in Chinese; a key with no entry in either shows its last part (an API value such as a frequency
 // or status the console has no label for yet), never a blank. tests/console/test_i18n.py checks that
 // every literal key the pages use has both languages.
