@@ -31,8 +31,8 @@ export function periodLines(el, series, { unit = "", title = "" } = {}) {
     color: PALETTE,
     title: { text: title, left: 0, textStyle: { fontSize: 13 } },
     tooltip: { trigger: "axis" },
-    legend: { top: 0, right: 0, type: "scroll" },
-    grid: { left: 60, right: 20, top: 40, bottom: 30 },
+    legend: { bottom: 0, type: "scroll" },
+    grid: { left: 60, right: 20, top: 30, bottom: 56 },
     xAxis: { type: "category", data: periods },
     yAxis: { type: "value", name: unit },
     series: series.map((s) => {

@@ -61,12 +61,16 @@ export function isMasked(value) {
   return typeof value === "string" && value.includes("*");
 }
 
+// fn, called once input has paused for ms; .cancel() drops a pending call (a page that is left must
+// not navigate on a timer set before).
 export function debounce(fn, ms) {
   let timer = null;
-  return (...args) => {
+  const debounced = (...args) => {
     clearTimeout(timer);
     timer = setTimeout(() => fn(...args), ms);
   };
+  debounced.cancel = () => clearTimeout(timer);
+  return debounced;
 }
 
 export function params(query) {

@@ -163,6 +163,7 @@ async function renderMeters(el, id, meters, showError) {
   let chart = null;
   const show = async (zoom) => {
     for (const b of buttons.children) b.classList.toggle("active", b.dataset.zoom === zoom);
+    delete chartBox.dataset.rendered; // until the new window is drawn
     const end = new Date(latest.replace(" ", "T") + (latest.length <= 16 ? ":00" : "") + "+08:00");
     const start = new Date(end.getTime() - WINDOWS[zoom].days * 86_400_000);
     try {
@@ -170,7 +171,6 @@ async function renderMeters(el, id, meters, showError) {
       if (errors.length) showError(errors[0]);
       const curves = data.enterprise.meters.filter((m) => m.series).map((m) => ({ name: `${m.meterId} (${t(`utility.${m.utility}`)})`, points: m.series.points }));
       if (chart) chart.dispose();
-      delete chartBox.dataset.rendered;
       chart = loadCurve(chartBox, curves, { unit: data.enterprise.meters.find((m) => m.series)?.series.unit || "", labels: { estimated: t("quality.estimated") } });
     } catch (error) {
       showError(error);

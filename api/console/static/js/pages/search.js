@@ -32,9 +32,11 @@ export async function renderSearch(main, { query, go, showError }) {
     "data-testid": "search-input",
   });
   const apply = () => go("/search", Object.fromEntries(Object.entries(state).filter(([, v]) => v)));
-  input.addEventListener("input", debounce(() => ((state.q = input.value.trim()), apply()), 350));
+  const typed = debounce(() => ((state.q = input.value.trim()), apply()), 350);
+  input.addEventListener("input", typed);
   input.addEventListener("keydown", (event) => {
     if (event.key === "Enter") {
+      typed.cancel();
       state.q = input.value.trim();
       apply();
     }
@@ -90,6 +92,7 @@ export async function renderSearch(main, { query, go, showError }) {
       replace(summary, t("search.count", { count: page.totalCount }));
       for (const edge of page.edges) list.appendChild(row(edge.node));
       variables.after = page.pageInfo.endCursor;
+      list.dataset.query = state.q; // loaded: for tests and for people, which search these rows answer
       more.hidden = !page.pageInfo.hasNextPage;
     } catch (error) {
       showError(error);
@@ -97,6 +100,7 @@ export async function renderSearch(main, { query, go, showError }) {
   };
   more.addEventListener("click", loadPage);
   await loadPage();
+  return () => typed.cancel();
 }
 
 function header() {

@@ -41,7 +41,7 @@ export async function renderWarnings(main, { query, go, toast, showError }) {
 function card(w, toast, showError) {
   const status = h("span", { class: `chip st-${w.status}`, "data-testid": "warning-status" }, t(`status.${w.status}`));
   const history = h("ul", { class: "history" });
-  const fillHistory = (items) => replace(history, items.map((a) => h("li", {}, `${a.at} · ${text(a.actor)} · ${t(`status.${a.fromStatus || "open"}`)} → ${t(`status.${a.toStatus}`)}${a.note ? ` · ${a.note}` : ""}`)));
+  const fillHistory = (items) => replace(history, items.map((a) => h("li", {}, `${a.at} · ${text(a.actor)} · ${a.fromStatus ? `${t(`status.${a.fromStatus}`)} → ${t(`status.${a.toStatus}`)}` : t("warnings.opened")}${a.note ? ` · ${a.note}` : ""}`)));
   fillHistory(w.history);
   const actions = h("div", { class: "actions" });
   const refresh = (updated) => {
