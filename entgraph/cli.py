@@ -55,7 +55,7 @@ def demo(
     port: int = typer.Option(8000, min=1, max=65535, help="Port for the API."),
 ) -> None:
     """Run the platform end to end: generate a city, load its files, resolve, evaluate, serve."""
-    from entgraph.demo import print_example_queries, run_demo
+    from entgraph.demo import demo_logins, print_console, print_example_queries, run_demo
 
     run_demo(ctx.obj, enterprises, seed)
     with contextlib.ExitStack() as background:
@@ -64,6 +64,8 @@ def demo(
 
             background.enter_context(Telemetry(ctx.obj)).start()
         print_example_queries(port)
+        if serve and ctx.obj.api_console:
+            print_console(port, demo_logins(ctx.obj))
         if serve:
             from entgraph.api.cli import serve_command
 

@@ -117,3 +117,31 @@ EXAMPLES = (
 
 def print_example_queries(port: int) -> None:
     typer.echo(EXAMPLES.format(port=port))
+
+
+# The console's demo logins: one API key per role, made afresh on each run (only their hashes are kept,
+# so the keys of an earlier run cannot be shown again) and revoked by the next run.
+DEMO_ROLES = ("analyst", "steward", "admin")
+
+
+def demo_logins(settings: Settings) -> dict[str, str]:
+    from entgraph.api.auth import ApiKeyFile, Role
+
+    keys = ApiKeyFile(settings.api_keys_path)
+    made = {}
+    for role in DEMO_ROLES:
+        name = f"demo-{role}"
+        keys.revoke(name)
+        made[role] = keys.create(Role.parse(role), name)
+    return made
+
+
+def print_console(port: int, logins: dict[str, str]) -> None:
+    from entgraph.api.console import console_url
+
+    typer.echo(
+        f"Web console: {console_url('127.0.0.1', port)}  (browse as the public, or log in with a key:)"
+    )
+    for role, key in logins.items():
+        typer.echo(f"  {role:<8} {key}")
+    typer.echo("")
