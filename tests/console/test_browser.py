@@ -287,3 +287,18 @@ def test_a_merged_away_id_opens_its_survivor(console: Any, open_as: Any) -> None
     page = open_as("analyst", f"/enterprise/{loser}")
     page.wait_for_selector(f'[data-testid="panorama"][data-id="{survivor}"]')
     assert loser in page.inner_text('[data-testid="redirected"]')
+
+
+def test_a_revoked_key_logs_the_tab_out(console: Any, open_as: Any) -> None:
+    from entgraph.api.auth import ApiKeyFile, Role
+
+    keys = ApiKeyFile(console.home / "api-keys.toml")
+    console.keys["short-lived"] = keys.create(Role.ANALYST, "short-lived")
+    open_as.expected.append("status of 401")  # the revoked key's last request
+    page = open_as("short-lived", "/search")
+    page.wait_for_selector('[data-testid="role"]:has-text("short-lived")')
+    assert keys.revoke("short-lived")
+    page.goto(f"{console.url}#/chains")
+    page.wait_for_selector('[data-testid="error"]:has-text("UNAUTHENTICATED")')
+    page.wait_for_selector('[data-testid="login-link"]')
+    assert page.evaluate("sessionStorage.getItem('entgraph.credential')") is None

@@ -42,8 +42,10 @@ export function authHeaders() {
 }
 
 // Resolves to {data, errors}: partial data with errors is normal in GraphQL (a field this role may not
-// see is null with a FORBIDDEN error beside it). Throws ApiError when there is no data at all.
-export async function gql(query, variables = {}) {
+// see is null with a FORBIDDEN error beside it). Throws ApiError when there is no data at all. A 401
+// means the stored key no longer holds (revoked, expired): the tab is logged out and told so, unless
+// the caller is the login form checking a key it was just given (quiet).
+export async function gql(query, variables = {}, { quiet = false } = {}) {
   let response;
   try {
     response = await fetch(ENDPOINT, {
@@ -62,6 +64,11 @@ export async function gql(query, variables = {}) {
   }
   const errors = body.errors || [];
   if (response.status === 401) {
+    if (!quiet && session.credential()) {
+      session.logout();
+      session.principal = { role: "public", subject: null };
+      window.dispatchEvent(new Event("entgraph:expired"));
+    }
     throw new ApiError(errors[0]?.message || "unauthenticated", "UNAUTHENTICATED", 401);
   }
   if (!body.data) {

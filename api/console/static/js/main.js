@@ -160,9 +160,9 @@ async function start() {
   await refreshPrincipal();
   window.addEventListener("hashchange", route);
   window.addEventListener("entgraph:lang", route);
-  window.addEventListener("entgraph:login", async () => {
-    await refreshPrincipal();
-    route();
+  window.addEventListener("entgraph:expired", async () => {
+    await route();
+    showError({ message: t("login.expired"), code: "UNAUTHENTICATED" });
   });
   await route();
   document.body.dataset.ready = "1";

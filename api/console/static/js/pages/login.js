@@ -23,7 +23,7 @@ export async function renderLogin(main, { go }) {
     const previous = session.credential();
     session.login(input.value);
     try {
-      const { data } = await gql(Q.ME);
+      const { data } = await gql(Q.ME, {}, { quiet: true });
       session.principal = normalise(data.me);
       go("/search");
     } catch (error) {
