@@ -197,8 +197,10 @@ def console(shared_server: EmbeddedServer, tmp_path_factory: pytest.TempPathFact
         city.store.close()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser(console: Console) -> Iterator[Any]:
+    # Module scope, not session: Playwright's sync API runs an event loop in this thread while it is
+    # open, and later tests that call asyncio.run() (tests/test_cli.py) would find it running.
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:

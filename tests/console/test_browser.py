@@ -193,8 +193,20 @@ def test_a_steward_logs_in_and_accepts_a_task_which_the_api_then_shows(console: 
     assert judgement["kind"] == "link" and judgement["object"] == task["candidates"][0]["enterpriseId"]
     assert judgement["reason"] == "同一企业：名称与镇街一致" and judgement["user"] == "steward-user"
 
+    # "z" withdraws the judgement this tab made: the task is open again, the judgement kept as undone.
+    page.wait_for_selector('[data-testid="toast"]', state="hidden", timeout=10_000)
+    page.keyboard.press("z")
+    page.wait_for_selector('[data-testid="toast"]:not([hidden])')
+    undone = console.graphql(
+        "query ($id: String!) { stewardTask(id: $id) { status } judgements(first: 5) { id task undone } }",
+        {"id": task_id},
+        role="steward",
+    )
+    assert undone["stewardTask"]["status"] == "open"
+    assert next(j for j in undone["judgements"] if j["task"] == task_id)["undone"] is True
+
     page.goto(f"{console.url}#/audit")
-    page.wait_for_selector('[data-testid="audit"] tr[data-judgement]')
+    page.wait_for_selector('[data-testid="audit"] tr[data-judgement].undone')
     assert task["candidates"][0]["enterpriseId"] in page.inner_text('[data-testid="audit"]')
     shoot(console, page, "audit")
 
