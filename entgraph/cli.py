@@ -69,7 +69,7 @@ def demo(
         if serve:
             from entgraph.api.cli import serve_command
 
-            serve_command(ctx, host="127.0.0.1", port=port)
+            serve_command(ctx, host="127.0.0.1", port=port, workers=1)
 
 
 @app.command("export-schema")

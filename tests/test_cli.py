@@ -68,6 +68,66 @@ def test_store_start_status_stop_and_data_persists(home: Path) -> None:
     )  # a rerun loads nothing new, resolves nothing
     assert "0 loaded" in again.stdout and "0 records, 0 mentions" in again.stdout, again.stdout
 
+    # Served: the demo ends with the API and the console up, and the keys it prints work.
+    port = _free_port()
+    environ = {k: v for k, v in os.environ.items() if not k.startswith(("ENTGRAPH_", "NEO4J_"))}
+    serving = subprocess.Popen(
+        [ENTGRAPH, "demo", "--enterprises", "60", "--no-telemetry", "--port", str(port)],
+        env={**environ, "ENTGRAPH_HOME": str(home)},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        printed = _read_until(serving, "  admin ")
+        url = f"http://127.0.0.1:{port}/console/"
+        assert url in printed, printed
+        steward_key = printed.split("  steward ")[1].split()[0]
+        _wait_http(url, serving)
+        assert "js/main.js" in httpx.get(url).text
+        me = httpx.post(
+            f"http://127.0.0.1:{port}/graphql",
+            json={"query": "{ me { role subject } }"},
+            headers={"X-API-Key": steward_key},
+        ).json()["data"]["me"]
+        assert me == {"role": "STEWARD", "subject": "demo-steward"}
+    finally:
+        serving.terminate()
+        serving.wait(30)
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _read_until(process: subprocess.Popen[str], marker: str, timeout: float = 300) -> str:
+    """What the process printed up to and including the line containing ``marker``."""
+    deadline, seen = time.monotonic() + timeout, []
+    assert process.stdout is not None
+    while time.monotonic() < deadline:
+        line = process.stdout.readline()
+        if not line and process.poll() is not None:
+            break
+        seen.append(line)
+        if marker in line:
+            return "".join(seen)
+    raise AssertionError(f"no {marker!r} in what the demo printed:\n{''.join(seen)[-3000:]}")
+
+
+def _wait_http(url: str, process: subprocess.Popen[str], timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        assert process.poll() is None, f"the demo exited ({process.returncode}) instead of serving"
+        try:
+            if httpx.get(url, timeout=2).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.2)
+    raise AssertionError(f"{url} did not answer within {timeout} s")
+
 
 def _nodes(status: str) -> int:
     return int(status.split("nodes ")[1].split(maxsplit=1)[0].rstrip(","))
