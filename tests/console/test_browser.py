@@ -314,3 +314,25 @@ def test_a_revoked_key_logs_the_tab_out(console: Any, open_as: Any) -> None:
     page.wait_for_selector('[data-testid="error"]:has-text("UNAUTHENTICATED")')
     page.wait_for_selector('[data-testid="login-link"]')
     assert page.evaluate("sessionStorage.getItem('entgraph.credential')") is None
+
+
+def test_a_steward_links_a_task_elsewhere_through_the_dialog(console: Any, open_as: Any) -> None:
+    tasks = console.graphql("{ stewardTasks(first: 5) { id candidates { enterpriseId } } }", role="steward")[
+        "stewardTasks"
+    ]
+    task = next(t for t in tasks if t["candidates"])
+    target = task["candidates"][-1]["enterpriseId"]
+    page = open_as("steward", f"/steward/{task['id']}")
+    page.wait_for_selector('[data-testid="task-name"]')
+    page.keyboard.press("l")
+    page.fill('[data-testid="dialog-enterpriseId"]', target)
+    page.click('[data-testid="dialog-ok"]')
+    page.wait_for_selector('[data-testid="toast"]:not([hidden])')
+    after = console.graphql(
+        "query ($id: String!) { stewardTask(id: $id) { status } judgements(first: 5) { kind object task } }",
+        {"id": task["id"]},
+        role="steward",
+    )
+    assert after["stewardTask"]["status"] == "resolved"
+    judgement = next(j for j in after["judgements"] if j["task"] == task["id"])
+    assert (judgement["kind"], judgement["object"]) == ("link", target)
