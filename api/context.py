@@ -16,9 +16,10 @@ from strawberry.fastapi import BaseContext
 
 from entgraph.api.auth import Principal
 from entgraph.api.masking import MaskKind, apply
+from entgraph.errors import ConfigurationError
 from entgraph.graph.port import GraphStore
 from entgraph.loaders.registry import Catalog
-from entgraph.loaders.spec import Sharing
+from entgraph.loaders.spec import DatasetSpec, Sharing
 from entgraph.settings import Settings
 from entgraph.telemetry.series_store import SeriesReader
 
@@ -69,6 +70,16 @@ class Context(BaseContext):
     async def in_thread(self, fn: Callable[..., T], *args: Any) -> T:
         """Run a blocking call (the store's methods are blocking) off the event loop."""
         return await run_in_threadpool(fn, *args)
+
+    def spec(self, dataset: str | None) -> DatasetSpec | None:
+        """The catalog's spec of ``dataset``; None when it names none (a record of a dataset since
+        removed from the catalog keeps its provenance, but no column rules apply to it)."""
+        if not dataset:
+            return None
+        try:
+            return self.catalog.get(dataset).spec
+        except ConfigurationError:
+            return None
 
     def mask(self, sharing: Sharing, kind: MaskKind | str, value: Any) -> Any:
         """``value`` as this caller may see it (see ``entgraph.api.masking``)."""

@@ -28,7 +28,6 @@ from entgraph.api.context import Context
 from entgraph.api.errors import BadInput, Forbidden, NotFound
 from entgraph.api.masking import Decision, MaskKind, column_sharing, mask_kind, policy
 from entgraph.api.metrics import MetricSeries, enterprise_metrics
-from entgraph.errors import ConfigurationError
 from entgraph.graph import api_queries
 from entgraph.loaders.spec import Sharing
 from entgraph.resolution.mentions import ATTRIBUTE_ROLES
@@ -168,20 +167,11 @@ def _golden_sources(props: dict[str, Any]) -> dict[str, list[Any]]:
     return sources if isinstance(sources, dict) else {}
 
 
-def _spec(context: Context, dataset: str | None) -> Any:
-    if not dataset:
-        return None
-    try:
-        return context.catalog.get(dataset).spec
-    except ConfigurationError:  # a dataset no longer in the catalog
-        return None
-
-
 def _field_policy(context: Context, field: str, dataset: str | None) -> tuple[Sharing, MaskKind] | None:
     """Sharing and mask kind of a personal golden ``field`` whose value came from ``dataset``."""
     if field not in _PERSONAL:
         return None
-    spec = _spec(context, dataset)
+    spec = context.spec(dataset)
     role = _FIELD_ROLES.get(field)
     for column in spec.columns if spec else ():
         if column.role is role and column.party == "subject":
@@ -397,7 +387,7 @@ class Enterprise:
             source = sources.get(field)
             if self.props.get(field) is None or not source:
                 continue
-            spec = _spec(info.context, source[1])
+            spec = info.context.spec(source[1])
             fields.append(
                 GoldenField(
                     field=field,
@@ -562,14 +552,15 @@ class Enterprise:
         return await enterprise_consumption(info, self.props["id"], utility, interval or Step.DAY, start, end)
 
     @strawberry.field(
-        description="Its warnings (default: open and acknowledged), newest first; null for the public."
+        description="Its warnings (default: open and acknowledged), newest first, at most ``first`` "
+        "(1-100); null for the public."
     )
     async def warnings(
-        self, info: Info[Context, None], statuses: list[str] | None = None
+        self, info: Info[Context, None], statuses: list[str] | None = None, first: int = 20
     ) -> list[Annotated[Warning, strawberry.lazy("entgraph.api.telemetry")]] | None:
         from entgraph.api.telemetry import enterprise_warnings
 
-        return await enterprise_warnings(info, self.props["id"], statuses)
+        return await enterprise_warnings(info, self.props["id"], statuses, first)
 
     @strawberry.field(
         description="Enterprises along its industry chains: the segment upstream of its own (likely "

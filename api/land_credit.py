@@ -36,7 +36,6 @@ from entgraph.api.enterprise import (
     PageInfo,
     _check_first,
     _loader,
-    _spec,
     node_loader,
     survivor_loader,
 )
@@ -140,7 +139,7 @@ def _role_field(spec: Any, role: ColumnRole) -> str | None:
 
 def _record_date(context: Context, dataset: str | None, props: dict[str, Any]) -> str | None:
     """The record's own date (its spec's ``date`` column), unmasked: for ordering only."""
-    field = _role_field(_spec(context, dataset), ColumnRole.DATE)
+    field = _role_field(context.spec(dataset), ColumnRole.DATE)
     return _text(props.get(field)) if field else None
 
 
@@ -241,7 +240,7 @@ class ParcelRecord:
 
     @strawberry.field(description="The dataset's title (国有土地出让信息, 土地转让信息, 土地划拨信息 ...).")
     def dataset_title(self, info: Info[Context, None]) -> str | None:
-        spec = _spec(info.context, self.row["dataset"])
+        spec = info.context.spec(self.row["dataset"])
         return spec.title if spec else None
 
     @strawberry.field
@@ -257,22 +256,22 @@ class ParcelRecord:
 
     @strawberry.field(description="The record's date (granted, transferred, allocated, issued on).")
     def date(self, info: Info[Context, None]) -> str | None:
-        spec = _spec(info.context, self.row["dataset"])
+        spec = info.context.spec(self.row["dataset"])
         return _text(_visible(info.context, spec, _role_field(spec, ColumnRole.DATE), self.row["props"]))
 
     @strawberry.field(description="The price the record states (yuan), when it states one.")
     def price(self, info: Info[Context, None]) -> float | None:
-        spec = _spec(info.context, self.row["dataset"])
+        spec = info.context.spec(self.row["dataset"])
         return _number(_visible(info.context, spec, _role_field(spec, ColumnRole.AMOUNT), self.row["props"]))
 
     @strawberry.field(description="The area the record states (square metres).")
     def area(self, info: Info[Context, None]) -> float | None:
-        spec = _spec(info.context, self.row["dataset"])
+        spec = info.context.spec(self.row["dataset"])
         return _number(_visible(info.context, spec, _role_field(spec, ColumnRole.AREA), self.row["props"]))
 
     @strawberry.field(description="The land use the record states (after the transfer, for transfers).")
     def land_use(self, info: Info[Context, None]) -> str | None:
-        spec = _spec(info.context, self.row["dataset"])
+        spec = info.context.spec(self.row["dataset"])
         for field in _USE_FIELDS:
             value = _visible(info.context, spec, field, self.row["props"])
             if value is not None:
@@ -281,7 +280,7 @@ class ParcelRecord:
 
     @strawberry.field(description="买卖, 作价出资 ... (transfers only).")
     def transfer_method(self, info: Info[Context, None]) -> str | None:
-        spec = _spec(info.context, self.row["dataset"])
+        spec = info.context.spec(self.row["dataset"])
         return _text(_visible(info.context, spec, "transfer_method", self.row["props"]))
 
     @strawberry.field(description="The enterprises on the record, with their party, by party then id.")

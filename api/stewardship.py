@@ -24,9 +24,7 @@ from entgraph.api.auth import Role, requires
 from entgraph.api.context import Context
 from entgraph.api.errors import ApiError, BadInput, NotFound
 from entgraph.api.masking import mask_kind
-from entgraph.errors import ConfigurationError
 from entgraph.graph import resolution_writer as rw
-from entgraph.loaders.spec import DatasetSpec
 from entgraph.resolution.enterprises import provisional_id
 from entgraph.resolution.mentions import party_fields
 from entgraph.resolution.resolver import Bands, Resolver
@@ -466,18 +464,9 @@ def _parties(mentions: Sequence[str]) -> dict[str, str]:
     return parties
 
 
-def _record_spec(context: Context, dataset: str | None) -> DatasetSpec | None:
-    if not dataset:
-        return None
-    try:
-        return context.catalog.get(dataset).spec
-    except ConfigurationError:  # a dataset no longer in the catalog: provenance only
-        return None
-
-
 def _task_record(context: Context, row: dict[str, Any], party: str | None) -> TaskRecord:
     number = row.get("row")
-    spec = _record_spec(context, row.get("dataset"))
+    spec = context.spec(row.get("dataset"))
     fields = party_fields(spec, row, party) if spec and party else {}
 
     def shown(field: str) -> str | None:

@@ -26,9 +26,11 @@ from strawberry.types import Info
 from entgraph.api.auth import Role, requires
 from entgraph.api.context import Context
 from entgraph.api.errors import BadInput, NotFound
-from entgraph.api.masking import Decision, policy
+from entgraph.api.limits import DEFAULT_LIST_SIZE
+from entgraph.api.masking import Decision, column_sharing, mask_kind, policy
 from entgraph.graph import meter_queries as mq
 from entgraph.graph import warning_queries as wq
+from entgraph.loaders.spec import DatasetSpec
 from entgraph.telemetry import registry
 from entgraph.telemetry.payloads import CST
 
@@ -40,6 +42,7 @@ MAX_POINTS = 10_000
 _STEP_MS = {"RAW": 300_000, "HOUR": 3_600_000, "DAY": 86_400_000, "MONTH": 28 * 86_400_000}
 _DEFAULT_DAYS = {"RAW": 1, "HOUR": 7, "DAY": 90, "MONTH": 730}
 _DEVICE_FEED = {"electricity": "wh_meter_electricity", "water": "wh_meter_water"}
+_ACCOUNT_FIELD = "account_no"
 
 
 @strawberry.enum(description="RAW: each reading interval (5 min for electricity, 1 h for water).")
@@ -287,12 +290,26 @@ class TelemetryQuarantine:
 # --- helpers ---------------------------------------------------------------------------------------------
 
 
+def _device_spec(context: Context, utility: str | None) -> DatasetSpec | None:
+    return context.spec(_DEVICE_FEED.get(utility or "electricity", "wh_meter_electricity"))
+
+
 def _may_see_series(info: Info[Context, None], utility: str | None) -> bool:
-    catalog = info.context.catalog
-    dataset = _DEVICE_FEED.get(utility or "electricity", "wh_meter_electricity")
-    if dataset not in {feed.spec.key for feed in catalog}:
-        return info.context.principal.role.covers(Role.ANALYST)
-    return policy(catalog.get(dataset).spec.sharing, info.context.principal.role) is not Decision.NULL
+    context = info.context
+    spec = _device_spec(context, utility)
+    if spec is None:  # no device feed in this catalog: staff only
+        return context.principal.role.covers(Role.ANALYST)
+    return policy(spec.sharing, context.principal.role) is not Decision.NULL
+
+
+def _account_as_seen(context: Context, utility: str | None, account: Any) -> Any:
+    """A utility account number (户号) as this caller may see it: its device feed's column decides, as
+    for every masked field; without that feed in the catalog, staff only."""
+    spec = _device_spec(context, utility)
+    column = next((c for c in spec.columns if c.field == _ACCOUNT_FIELD), None) if spec else None
+    if spec is None or column is None:
+        return account if context.principal.role.covers(Role.ANALYST) else None
+    return context.mask(column_sharing(spec, _ACCOUNT_FIELD), mask_kind(column), account)
 
 
 def _parse_time(value: str, name: str) -> int:
@@ -398,13 +415,15 @@ def _series_loader(info: Info[Context, None]) -> Any:
     return context.loader("meter.series", load)
 
 
-def _meter(row: dict[str, Any], owners: list[str]) -> Meter:
+def _meter(context: Context, row: dict[str, Any], owners: list[str]) -> Meter:
+    utility, via, evidence = row.get("utility"), row.get("via"), row.get("evidence")
     return Meter(
         meter_id=row["meter"],
-        utility=row.get("utility"),
-        account_no=row.get("account_no"),
-        via=row.get("via"),
-        evidence=row.get("evidence"),
+        utility=utility,
+        account_no=_account_as_seen(context, utility, row.get("account_no")),
+        via=via,
+        # matched on the account, the evidence is that account number
+        evidence=_account_as_seen(context, utility, evidence) if via == "account" else evidence,
         shared=bool(row.get("shared")),
         review=row.get("review"),
         enterprise_ids=owners,
@@ -466,7 +485,7 @@ async def enterprise_meters(info: Info[Context, None], enterprise_id: str, first
     if not 1 <= first <= 500:
         raise BadInput("first must be between 1 and 500", argument="first")
     rows = await context.loader("enterprise.meters", load).load(enterprise_id)
-    return [_meter(r, [enterprise_id]) for r in rows[:first]]
+    return [_meter(context, r, [enterprise_id]) for r in rows[:first]]
 
 
 _STATUS_ARG = "open, acknowledged, resolved; default open and acknowledged"
@@ -481,11 +500,14 @@ def _statuses(statuses: list[str] | None) -> tuple[str, ...]:
 
 
 async def enterprise_warnings(
-    info: Info[Context, None], enterprise_id: str, statuses: list[str] | None
+    info: Info[Context, None], enterprise_id: str, statuses: list[str] | None, first: int
 ) -> list[Warning] | None:
     context = info.context
     if not context.principal.role.covers(Role.ANALYST):
         return None
+    # Bounded like every list, so the cost limit's estimate holds however many periods have warned.
+    if not 1 <= first <= DEFAULT_LIST_SIZE:
+        raise BadInput(f"first must be between 1 and {DEFAULT_LIST_SIZE}", argument="first")
     wanted = _statuses(statuses)
 
     async def load(keys: list[tuple[str, tuple[str, ...]]]) -> list[list[dict[str, Any]]]:
@@ -500,7 +522,7 @@ async def enterprise_warnings(
         return [found[k] for k in keys]
 
     rows = await context.loader("enterprise.warnings", load).load((enterprise_id, wanted))
-    return [Warning(props=r) for r in rows]
+    return [Warning(props=r) for r in rows[:first]]
 
 
 def _actor(info: Info[Context, None]) -> str:
@@ -559,9 +581,10 @@ class TelemetryQuery:
             raise BadInput("review must be shared or unattached", argument="review")
         if not 1 <= first <= 500:
             raise BadInput("first must be between 1 and 500", argument="first")
-        rows = await info.context.in_thread(mq.meters_for_review, info.context.store, review, first, after)
+        context = info.context
+        rows = await context.in_thread(mq.meters_for_review, context.store, review, first, after)
         return [
-            _meter({**r, "review": review, "shared": review == "shared"}, list(r["enterprises"]))
+            _meter(context, {**r, "review": review, "shared": review == "shared"}, list(r["enterprises"]))
             for r in rows
         ]
 
@@ -633,6 +656,7 @@ class TelemetryMutation:
         except ValueError as exc:
             raise BadInput(str(exc), argument="enterpriseIds") from None
         return _meter(
+            info.context,
             {
                 "meter": meter_id,
                 "utility": utility,

@@ -107,6 +107,37 @@ def test_series_are_not_for_the_public_and_windows_are_bounded(
     assert set(bad_date) == {"BAD_INPUT"}
 
 
+def test_a_meters_utility_account_is_masked_as_its_device_feeds_column(
+    telemetry_api: GraphQLClient, resolved_city: City
+) -> None:
+    # 户号 is a column of the device feed (有条件使用, not open to the public): the public gets null, also
+    # where the meter was matched on it and the evidence is that number; staff see it.
+    store = resolved_city.store
+    row = store.read(
+        "MATCH (m:Meter)-[a:METERS]->(e:Enterprise) WHERE m.account_no IS NOT NULL "
+        "RETURN e.id AS id, m.meter_id AS meter, m.account_no AS account, a.via AS via, "
+        "a.evidence AS evidence ORDER BY id LIMIT 1"
+    )[0]
+    doc = "query ($id: String) { enterprise(id: $id) { meters { meterId accountNo via evidence } } }"
+
+    def seen(role: Role) -> dict[str, Any]:
+        return _meter(telemetry_api.data(doc, role=role, id=row["id"]), row["meter"])
+
+    assert seen(Role.PUBLIC)["accountNo"] is None
+    assert seen(Role.ANALYST)["accountNo"] == row["account"]
+    # The city's registry matched its meters on credit codes; make this one an account match for a while.
+    relink = (
+        "MATCH (:Meter {meter_id: $m})-[a:METERS]->(:Enterprise {id: $e}) SET a.via = $via, a.evidence = $ev"
+    )
+    store.write(relink, {"m": row["meter"], "e": row["id"], "via": "account", "ev": row["account"]})
+    try:
+        assert (seen(Role.PUBLIC)["via"], seen(Role.PUBLIC)["evidence"]) == ("account", None)
+        assert seen(Role.ANALYST)["evidence"] == row["account"]
+    finally:
+        store.write(relink, {"m": row["meter"], "e": row["id"], "via": row["via"], "ev": row["evidence"]})
+    assert seen(Role.PUBLIC)["evidence"] == row["evidence"]  # a credit code: the public register's
+
+
 def test_a_panoramas_meters_and_series_cost_the_same_round_trips_however_many(
     telemetry_api: GraphQLClient, resolved_city: City, counting: Any
 ) -> None:
@@ -188,6 +219,12 @@ def test_warnings_per_enterprise_and_per_town_with_pages(warning_api: GraphQLCli
         "zero_consumption:E1:2026-09",
     ]
     assert mine["enterprise"]["warnings"][0]["evidence"] == {"months": 3}
+    # bounded like every list: the newest ``first`` of them, in the same order
+    two = warning_api.data('{ enterprise(id: "E1") { warnings(first: 2) { id } } }')["enterprise"]["warnings"]
+    assert [w["id"] for w in two] == [w["id"] for w in mine["enterprise"]["warnings"][:2]]
+    for bad in (0, 101):
+        doc = f'{{ enterprise(id: "E1") {{ warnings(first: {bad}) {{ id }} }} }}'
+        assert warning_api.error_codes(doc) == ["BAD_INPUT"]
     doc = (
         'query ($after: String) { warnings(town: "磁灶镇", first: 2, after: $after) '
         "{ totalCount hasNextPage endCursor edges { node { id } } } }"
