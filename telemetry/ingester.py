@@ -31,7 +31,7 @@ import struct
 import sys
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -39,12 +39,18 @@ import paho.mqtt.client as mqtt
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
-from entgraph.telemetry.payloads import SUBSCRIPTIONS, MeterEvent, Reading, Rejection, parse_message
+from entgraph.telemetry.payloads import (
+    SUBSCRIPTIONS,
+    MeterEvent,
+    Reading,
+    Rejection,
+    parse_message,
+    unknown_meters,
+)
 
 log = logging.getLogger("entgraph.telemetry.ingester")
 
 # Readings of at most this many meters are named in one unknown-meter quarantine reason.
-_NAMED_UNKNOWN = 5
 
 
 @dataclass(frozen=True)
@@ -98,7 +104,9 @@ class SeriesSink:
               received_ms: int) -> Any: ...  # fmt: skip
     def publish(self) -> Any: ...
     def compact(self) -> Any: ...
-    def replay_quarantine(self, is_known: Callable[[str], bool], now_ms: int) -> int: ...
+    def replay_quarantine(
+        self, is_known: Callable[[str], bool], now_ms: int, newly: Collection[str] = ()
+    ) -> int: ...
 
 
 _Inbound = tuple[int, int, int, str, bytes]  # connection generation, mid, qos, topic, payload
@@ -290,11 +298,7 @@ class Ingester:
                 elif e.meter_id not in unknown:
                     unknown.append(e.meter_id)
             if unknown:
-                # One quarantine row per message, not per reading: a gateway batch of unknown meters
-                # would otherwise store its payload once per reading. Replay re-reads the payload.
-                more = f" (+{len(unknown) - _NAMED_UNKNOWN} more)" if len(unknown) > _NAMED_UNKNOWN else ""
-                reason = "unknown meter: " + ", ".join(unknown[:_NAMED_UNKNOWN]) + more
-                rejections.append(Rejection(topic, payload, reason, None, unknown[0]))
+                rejections.append(unknown_meters(topic, payload, unknown))
         result = self.sink.write(readings, events, rejections, now_ms)
         if self._after_write is not None:
             self._after_write(self.stats.batches + 1)
@@ -331,7 +335,7 @@ class Ingester:
         newly = fresh - self._known
         self._known = fresh
         if newly:
-            replayed = self.sink.replay_quarantine(fresh.__contains__, int(time.time() * 1000))
+            replayed = self.sink.replay_quarantine(fresh.__contains__, int(time.time() * 1000), newly)
             self.stats.replayed += replayed
             if replayed:
                 log.info("replayed %d quarantined message(s) of %d newly registered meter(s)", replayed,

@@ -35,6 +35,7 @@ import datetime as dt
 import json
 import math
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Literal, NamedTuple
 
@@ -105,6 +106,19 @@ class Rejection:
     reason: str
     index: int | None = None  # position in a batch; None for the whole message
     meter_id: str | None = None
+
+
+UNKNOWN_METER_PREFIX = "unknown meter"
+_NAMED_UNKNOWN = 5  # meters a quarantine reason lists by name
+
+
+def unknown_meters(topic: str, payload: bytes, meters: Sequence[str]) -> Rejection:
+    """The quarantine row of a message naming ``meters`` the registry does not know (yet): one row per
+    message, not per reading, so a gateway batch is stored once; replay re-reads the payload. The row's
+    ``meter_id`` is the first of them: replay looks at the row again once that meter is known."""
+    more = f" (+{len(meters) - _NAMED_UNKNOWN} more)" if len(meters) > _NAMED_UNKNOWN else ""
+    reason = f"{UNKNOWN_METER_PREFIX}: " + ", ".join(meters[:_NAMED_UNKNOWN]) + more
+    return Rejection(topic, payload, reason, None, meters[0])
 
 
 @dataclass(slots=True)

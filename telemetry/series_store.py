@@ -31,7 +31,7 @@ import json
 import os
 import threading
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -41,13 +41,12 @@ import pyarrow as pa
 from filelock import FileLock, Timeout
 
 from entgraph.telemetry import payloads
-from entgraph.telemetry.payloads import MeterEvent, Reading, Rejection
+from entgraph.telemetry.payloads import UNKNOWN_METER_PREFIX, MeterEvent, Reading, Rejection
 
 CST_OFFSET_MS = 8 * 3_600_000
 DAY_MS = 86_400_000
 MANIFEST = "manifest.json"
 CONFLICT_REASON = "conflicting duplicate"
-UNKNOWN_METER_PREFIX = "unknown meter"
 # Files a new manifest no longer lists are deleted only after this long: a reader that loaded the
 # previous manifest just before the swap may still be scanning them.
 RETIRE_GRACE_S = 300.0
@@ -356,11 +355,19 @@ class SeriesWriter:
         finally:
             self._con.unregister("_quarantine")
 
-    def replay_quarantine(self, is_known: Callable[[str], bool], now_ms: int | None = None) -> int:
+    def replay_quarantine(
+        self, is_known: Callable[[str], bool], now_ms: int | None = None, newly: Collection[str] = ()
+    ) -> int:
         """Store the readings of quarantined 'unknown meter…' messages whose meters are now known; returns
         the readings inserted. Replayed quarantine rows are marked (replayed_ms), not deleted: kept for audit.
-        A message still naming an unknown meter stays pending."""
+
+        A row is looked at when its meter (the first unknown one of its message) is known, or when its
+        message names one of the ``newly`` known meters. All readings of the message whose meters are
+        known are then written (those stored when it arrived come back as duplicates and change nothing).
+        If the message still names unknown meters, a new pending row for them takes its place in the same
+        transaction: no reading of a batch is dropped because another meter of it is registered later."""
         now = int(time.time() * 1000) if now_ms is None else now_ms
+        fresh = set(newly)
         with self._lock:
             pending = self._con.execute(
                 """SELECT id, topic, payload, meter_id FROM quarantine
@@ -369,18 +376,27 @@ class SeriesWriter:
             ).fetchall()
             readings: list[Reading] = []
             events: list[MeterEvent] = []
+            still_waiting: list[Rejection] = []
             done: list[int] = []
+            requeued: set[tuple[str, bytes]] = set()
             parsed_cache: dict[tuple[str, bytes], payloads.Parsed] = {}
             for qid, topic, payload, meter_id in pending:
-                if meter_id is None or not is_known(meter_id):
-                    continue
                 key = (topic, bytes(payload))
+                own_meter = meter_id is not None and is_known(meter_id)
+                if not own_meter and not _may_name(key, fresh):
+                    continue
                 parsed = parsed_cache.get(key) or parsed_cache.setdefault(
                     key, payloads.parse_message(topic, key[1], now)
                 )
-                # A batch message was quarantined reading by reading (idx); take only that meter's readings.
-                readings += [r for r in parsed.readings if r.meter_id == meter_id]
-                events += [e for e in parsed.events if e.meter_id == meter_id]
+                named = dict.fromkeys(x.meter_id for x in (*parsed.readings, *parsed.events))
+                if not own_meter and not fresh.intersection(named):
+                    continue
+                waiting = [m for m in named if not is_known(m)]
+                readings += [r for r in parsed.readings if r.meter_id not in waiting]
+                events += [e for e in parsed.events if e.meter_id not in waiting]
+                if waiting and key not in requeued:  # older rows were per reading: requeue a message once
+                    requeued.add(key)
+                    still_waiting.append(payloads.unknown_meters(topic, key[1], waiting))
                 done.append(qid)
             if not done:
                 return 0
@@ -392,7 +408,7 @@ class SeriesWriter:
                     [now, seq, done],
                 )
 
-            result = self._write(_unique_readings(readings), list(dict.fromkeys(events)), (), now, mark)
+            result = self._write(readings, list(dict.fromkeys(events)), still_waiting, now, mark)
         return result.inserted
 
     def quarantine_summary(self) -> dict[str, int]:
@@ -599,6 +615,16 @@ def _rollback(con: duckdb.DuckDBPyConnection) -> None:
         con.execute("ROLLBACK")
 
 
+def _may_name(message: tuple[str, bytes], meters: set[str]) -> bool:
+    """Whether a message may carry readings of ``meters``: a meter's id is in its topic or its payload.
+    A cheap test before parsing; past a few dozen meters parsing is as cheap, and a non-ASCII id may be
+    escaped in JSON."""
+    if len(meters) > 64 or not all(m.isascii() for m in meters):
+        return True
+    topic, payload = message
+    return any(m in topic or m.encode() in payload for m in meters)
+
+
 def _dedup_batch(readings: Sequence[Reading]) -> tuple[list[Reading], int, list[tuple[Reading, float]]]:
     """The first reading of each (meter_id, ts_ms) in the batch, the count of identical repeats, and the
     repeats that differ (with the first one's value)."""
@@ -614,10 +640,6 @@ def _dedup_batch(readings: Sequence[Reading]) -> tuple[list[Reading], int, list[
         else:
             conflicts.append((r, first.value))
     return list(firsts.values()), duplicates, conflicts
-
-
-def _unique_readings(readings: Iterable[Reading]) -> list[Reading]:
-    return list(dict.fromkeys(readings))
 
 
 def _readings_table(readings: Sequence[Reading]) -> pa.Table:

@@ -268,6 +268,31 @@ def test_replay_of_unknown_meter_messages(tmp_path: Path) -> None:
     assert sorted(row["replayed_ms"] is not None for row in audit) == [False, True, True, True]
 
 
+def test_a_gateway_batch_of_several_unknown_meters_loses_none_of_them(tmp_path: Path) -> None:
+    # The ingester keeps one row per message, naming its first unknown meter; meters of the batch
+    # registered in any order, one at a time, each get all their readings, and none is left pending.
+    batch = payloads.encode_batch(
+        [r("M1", T0, 1.0), r("NEW1", T0, 2.0), r("NEW2", T0, 3.0), r("NEW2", T0 + STEP, 4.0)]
+    )
+    gateway = payloads.gateway_topic("G1")
+    quarantined = payloads.unknown_meters(gateway, batch, ["NEW1", "NEW2"])
+    assert quarantined.meter_id == "NEW1" and quarantined.reason == "unknown meter: NEW1, NEW2"
+    with SeriesWriter(tmp_path) as writer:
+        writer.write([r("M1", T0, 1.0)], [], [quarantined], T0)
+        # NEW2 first: the row's own meter (NEW1) is still unknown, but the message names NEW2
+        known = {"M1", "NEW2"}
+        assert writer.replay_quarantine(known.__contains__, T0, newly=["NEW2"]) == 2
+        assert writer.quarantine_summary() == {"unknown meter: NEW1": 1}  # requeued for NEW1 alone
+        assert writer.replay_quarantine(known.__contains__, T0, newly=["NEW2"]) == 0  # nothing twice
+        known.add("NEW1")
+        assert writer.replay_quarantine(known.__contains__, T0, newly=["NEW1"]) == 1
+        assert writer.quarantine_summary() == {}
+        writer.publish()
+    reader = SeriesReader(tmp_path)
+    assert count(reader) == distinct_keys(reader) == 4  # M1 once (stored on arrival), NEW1, NEW2 twice
+    assert reader.last_seen(["NEW1", "NEW2"]) == {"NEW1": T0, "NEW2": T0 + STEP}
+
+
 CHILD = textwrap.dedent(
     """
     import sys
