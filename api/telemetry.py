@@ -137,13 +137,7 @@ class Meter:
         if not _may_see_series(info, self.utility):
             return None
         lo, hi = _window(SeriesInterval.DAY, start, end, default_days=30)
-        reader = info.context.series
-
-        def read() -> list[dict[str, Any]]:
-            rel = reader.consumption("completeness", meter_ids=[self.meter_id], start_ms=lo, end_ms=hi)
-            return [dict(zip(rel.columns, row, strict=True)) for row in rel.fetchall()]
-
-        rows = await info.context.in_thread(read)
+        rows = await _completeness_loader(info).load((self.meter_id, lo, hi))
         return [
             DayCompleteness(
                 day=str(r["day"]),
@@ -378,10 +372,7 @@ def _series_loader(info: Info[Context, None]) -> Any:
         reader = context.series
         for (interval, lo, hi), meters in groups.items():
             if interval == "RAW":
-                rel = reader.consumption("intervals", meter_ids=meters, start_ms=lo, end_ms=hi)
-                cols = rel.columns
-                for row in rel.fetchall():
-                    r = dict(zip(cols, row, strict=True))
+                for r in reader.consumption("intervals", meter_ids=meters, start_ms=lo, end_ms=hi):
                     point = SeriesPoint(
                         start=_local_iso(int(r["start_ms"]), "minutes"),
                         start_ms=float(r["start_ms"]),
@@ -391,12 +382,10 @@ def _series_loader(info: Info[Context, None]) -> Any:
                     )
                     out[(r["meter_id"], interval, lo, hi)].append((point, r["unit"]))
             else:
-                rel = reader.consumption(
+                rows = reader.consumption(
                     "aggregate", interval=interval.lower(), meter_ids=meters, start_ms=lo, end_ms=hi
                 )
-                cols = rel.columns
-                for row in rel.fetchall():
-                    r = dict(zip(cols, row, strict=True))
+                for r in rows:
                     point = SeriesPoint(
                         start=str(r["bucket"]),
                         start_ms=float(r["bucket_start_ms"]),
@@ -413,6 +402,27 @@ def _series_loader(info: Info[Context, None]) -> Any:
         return [found.get(k, []) for k in keys]
 
     return context.loader("meter.series", load)
+
+
+def _completeness_loader(info: Info[Context, None]) -> Any:
+    context = info.context
+
+    def read(keys: list[tuple[str, int, int]]) -> dict[tuple[str, int, int], list[dict[str, Any]]]:
+        # One query per distinct window, as for series.
+        groups: dict[tuple[int, int], list[str]] = defaultdict(list)
+        for meter, lo, hi in keys:
+            groups[(lo, hi)].append(meter)
+        out: dict[tuple[str, int, int], list[dict[str, Any]]] = defaultdict(list)
+        for (lo, hi), meters in groups.items():
+            for r in context.series.consumption("completeness", meter_ids=meters, start_ms=lo, end_ms=hi):
+                out[(r["meter_id"], lo, hi)].append(r)
+        return out
+
+    async def load(keys: list[tuple[str, int, int]]) -> list[list[dict[str, Any]]]:
+        found = await context.in_thread(read, keys)
+        return [found.get(k, []) for k in keys]
+
+    return context.loader("meter.completeness", load)
 
 
 def _meter(context: Context, row: dict[str, Any], owners: list[str]) -> Meter:

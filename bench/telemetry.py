@@ -248,12 +248,12 @@ def query_latency(home: Path, town_meters: int) -> dict[str, Any]:
         out["meter_year_hour_ms"] = timed(
             lambda: reader.consumption(
                 "aggregate", interval="hour", meter_ids=[meter], start_ms=T0 - 365 * DAY, end_ms=T0
-            ).fetchall()
+            )
         )
         out["meter_year_day_ms"] = timed(
             lambda: reader.consumption(
                 "aggregate", interval="day", meter_ids=[meter], start_ms=T0 - 365 * DAY, end_ms=T0
-            ).fetchall()
+            )
         )
         from entgraph.telemetry import consumption
 
@@ -266,7 +266,7 @@ def query_latency(home: Path, town_meters: int) -> dict[str, Any]:
         out["town_month_meter_month_ms"] = timed(
             lambda: reader.consumption(
                 "monthly_totals", meter_ids=[p.meter_id for p in town], start_ms=T0 - 30 * DAY, end_ms=T0
-            ).fetchall(),
+            ),
             runs=3,
         )
     return out

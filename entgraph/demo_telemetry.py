@@ -62,7 +62,7 @@ class Telemetry:
         _wait(status.exists, 60, "the ingester to start", self.log_dir / "ingester.log")
         before = _received(status)
         # The last days at once (gateway batches), then live in real time while the API serves.
-        backfill = ["--days", str(BACKFILL_DAYS), "--batch", "500", "--follow", "--speedup", "1"]
+        backfill = ["--days", str(BACKFILL_DAYS), "--batch", "500", "--follow"]
         self._spawn("simulator", "simulate", "--meters", "100000", *backfill)
         expected = self._expected_backfill()
         _wait(

@@ -120,7 +120,10 @@ def ingest(
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())
     if duration is not None:
-        threading.Timer(duration, stop.set).start()
+        # a daemon: a run stopped early by a signal must not wait for the timer to expire
+        timer = threading.Timer(duration, stop.set)
+        timer.daemon = True
+        timer.start()
     status_file = settings.home / "telemetry" / f"{client_id}.json"
     status_file.parent.mkdir(parents=True, exist_ok=True)
     root = series or settings.series_dir
@@ -169,12 +172,13 @@ def simulate(
         None, help="Backfill mode: publish the last DAYS days as fast as the broker takes them, then stop."
     ),
     duration: float | None = typer.Option(None, help="Live mode: stop after this many wall seconds."),
-    follow: bool = typer.Option(False, help="After the backfill, go on live at --speedup (1: real time)."),
+    follow: bool = typer.Option(False, help="After the backfill, go on live in real time (--speedup is 1)."),
     seed: int = typer.Option(1, help="Seed of the load profiles."),
 ) -> None:
     """Publish realistic load profiles (shifts, weekends, holidays, a meter swap, a dead meter) for the
     demo city's registered meters. Backfill (--days), live (sped up, starting in the past so it stays
-    behind the clock), or both (--days D --follow: the last D days at once, then live from now)."""
+    behind the clock), or both (--days D --follow: the last D days at once, then live from now, in real
+    time: sped up from now, readings would soon be from the future, and ingesters refuse those)."""
     from entgraph.graph.connect import open_store
     from entgraph.graph.meter_queries import known_meters as registered
     from entgraph.telemetry.profiles import make_fleet
@@ -202,12 +206,14 @@ def simulate(
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())
+    if days is not None and follow:
+        speedup = 1.0
     began = time.monotonic()
     with Simulator(host, port, fleet, speedup=speedup, batch=batch) as sim:
         if days is not None:
             published = sim.backfill(start, end)
             if follow:
-                typer.echo(f"backfilled {published:,} readings; now live at {speedup:g}x (Ctrl-C stops)")
+                typer.echo(f"backfilled {published:,} readings; now live in real time (Ctrl-C stops)")
                 published += sim.run_live(end, duration, stop)
         else:
             typer.echo(f"simulating {len(fleet)} meters from {_local(start)} at {speedup:g}x (Ctrl-C stops)")

@@ -59,10 +59,7 @@ def rollup(
     loaded_at = dt.datetime.fromtimestamp(now_ms / 1000, dt.UTC).isoformat(timespec="seconds")
     rows = []
     if exclusive:
-        rel = reader.consumption("monthly_totals", meter_ids=sorted(exclusive))
-        columns = rel.columns
-        for values in rel.fetchall():
-            t = dict(zip(columns, values, strict=True))
+        for t in reader.consumption("monthly_totals", meter_ids=sorted(exclusive)):
             metric = _METRICS.get(t["unit"])
             if metric is None or metric[0] not in known or t["consumption"] is None:
                 continue

@@ -873,13 +873,26 @@ class SeriesReader:
         rows = self.query("SELECT reason, count(*) FROM quarantine WHERE replayed_ms IS NULL GROUP BY reason")
         return {reason: int(n) for reason, n in rows}
 
-    def consumption(self, function: str, *args: Any, **kwargs: Any) -> Any:
-        """Call ``entgraph.telemetry.consumption.<function>(connection, ...)`` on fresh views. Its relation
-        parameters default to 'readings' and 'meter_events', the names of this reader's views. Imported
-        lazily: that module is written separately, against the relation contract only."""
-        from entgraph.telemetry import consumption  # lazily: written by another person
+    def consumption(self, function: str, *args: Any, **kwargs: Any) -> list[dict[str, Any]]:
+        """The rows of ``entgraph.telemetry.consumption.<function>(connection, ...)`` on fresh views, as
+        dicts; retried like ``query``, and the cursor closed before returning (a relation handed out would
+        keep it open until garbage collection). Its relation parameters default to 'readings' and
+        'meter_events', this reader's views."""
+        from entgraph.telemetry import consumption
 
-        return getattr(consumption, function)(self.connection(), *args, **kwargs)
+        for attempt in range(QUERY_ATTEMPTS):
+            cursor = self.connection()
+            try:
+                relation = getattr(consumption, function)(cursor, *args, **kwargs)
+                columns = relation.columns
+                return [dict(zip(columns, row, strict=True)) for row in relation.fetchall()]
+            except duckdb.IOException:
+                if attempt == QUERY_ATTEMPTS - 1:
+                    raise
+                self._stamp = None  # force a reload of the manifest
+            finally:
+                cursor.close()
+        raise AssertionError("unreachable")
 
     def close(self) -> None:
         self._con.close()

@@ -107,6 +107,19 @@ def test_series_are_not_for_the_public_and_windows_are_bounded(
     assert set(bad_date) == {"BAD_INPUT"}
 
 
+def test_a_meters_completeness_per_local_day(telemetry_api: GraphQLClient, metered: dict) -> None:
+    doc = """query ($id: String) { enterprise(id: $id) { meters { meterId
+      completeness(from: "2026-11-02", to: "2026-11-04") { day expected received ratio complete } } } }"""
+    days = _meter(telemetry_api.data(doc, id=metered["enterprise"]), metered["meter"])["completeness"]
+    # two full China-time days of 5-minute readings (the reading at 11-04 00:00 is outside the window)
+    assert days == [
+        {"day": f"2026-11-0{d}", "expected": 288, "received": 288, "ratio": 1.0, "complete": True}
+        for d in (2, 3)
+    ]
+    public = _meter(telemetry_api.data(doc, role=Role.PUBLIC, id=metered["enterprise"]), metered["meter"])
+    assert public["completeness"] is None
+
+
 def test_a_meters_utility_account_is_masked_as_its_device_feeds_column(
     telemetry_api: GraphQLClient, resolved_city: City
 ) -> None:

@@ -373,8 +373,7 @@ def test_consumption_functions_run_on_the_reader_views(tmp_path: Path) -> None:
         writer.write([r("M1", T0 + i * STEP, 100.0 + i) for i in range(6)], [], [], T0)
         writer.publish()
     reader = SeriesReader(tmp_path)
-    rel = reader.consumption("intervals", meter_ids=["M1"])
-    rows = [dict(zip(rel.columns, row, strict=True)) for row in rel.fetchall()]
+    rows = reader.consumption("intervals", meter_ids=["M1"])
     # six register readings a kWh apart: five good five-minute intervals of 1 kWh
     assert [(r["start_ms"], r["ts_ms"], r["consumption"], r["quality"]) for r in rows] == [
         (T0 + i * STEP, T0 + (i + 1) * STEP, 1.0, "good") for i in range(5)
