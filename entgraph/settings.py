@@ -84,6 +84,12 @@ class Settings(BaseSettings):
     mqtt_group: str = Field(
         default="entgraph", description="Shared-subscription group of the ingesters ('' for none)."
     )
+    series_hot_days: int = Field(
+        default=40,
+        ge=1,
+        description="Days of readings the ingester keeps in its DuckDB file (the dedup index of recent "
+        "readings); older months live on in Parquet only (see docs/series-store.md, retention).",
+    )
     warning_rules: Path | None = Field(
         default=None, description="TOML file of warning rules; default $ENTGRAPH_HOME/warning-rules.toml."
     )

@@ -132,7 +132,13 @@ def ingest(
     with open_store(settings) as store, SeriesWriter(root) as writer:
         group = settings.mqtt_group or None
         cfg = IngestSettings(
-            host, port, client_id=client_id, group=group, batch_max=batch, receive_maximum=2 * batch
+            host,
+            port,
+            client_id=client_id,
+            group=group,
+            batch_max=batch,
+            receive_maximum=2 * batch,
+            hot_days=settings.series_hot_days,
         )
         typer.echo(f"ingesting from mqtt://{host}:{port} as {client_id} (Ctrl-C stops)")
         _write_json(status_file, {"client_id": client_id, "pid": os.getpid(), **IngestStats().as_dict()})

@@ -65,6 +65,10 @@ class IngestSettings:
     batch_wait_s: float = 0.05  # how long a batch may wait to fill before it is written anyway
     publish_every_s: float = 5.0  # how fresh readers' (API) view of the series is
     compact_every_s: float = 600.0  # live Parquet parts folded into day files (readers scan fewer files)
+    # Months that ended this long ago leave the DuckDB file (still in Parquet), checked daily, so the
+    # file stays the size of recent weeks however long the ingester runs. None keeps everything.
+    hot_days: int | None = 40
+    archive_every_s: float = 86_400.0
     refresh_meters_every_s: float = 30.0
     keepalive_s: int = 30
     reconnect_min_s: int = 1
@@ -104,6 +108,7 @@ class SeriesSink:
               received_ms: int) -> Any: ...  # fmt: skip
     def publish(self) -> Any: ...
     def compact(self) -> Any: ...
+    def archive(self, keep_days: int) -> Any: ...
     def replay_quarantine(
         self, is_known: Callable[[str], bool], now_ms: int, newly: Collection[str] = ()
     ) -> int: ...
@@ -251,9 +256,18 @@ class Ingester:
         return self.stats
 
     def _compact_every(self, stop: threading.Event) -> None:
-        while not stop.wait(self.settings.compact_every_s):
+        s = self.settings
+        last_archive: float | None = None
+        while not stop.wait(s.compact_every_s):
             try:
-                self.sink.compact()
+                due = last_archive is None or time.monotonic() - last_archive >= s.archive_every_s
+                if s.hot_days is not None and due:
+                    months = self.sink.archive(s.hot_days)  # compacts first
+                    last_archive = time.monotonic()
+                    if months:
+                        log.info("archived %s out of the hot store (kept in Parquet)", ", ".join(months))
+                else:
+                    self.sink.compact()
             except Exception:  # a failed compaction leaves the live parts readable; retried next time
                 log.exception("compaction failed; the live parts stay and it is retried")
 

@@ -567,6 +567,11 @@ class SeriesWriter:
 
     # -- internals ---------------------------------------------------------------------------------------
 
+    def hot_count(self) -> int:
+        """Readings in the DuckDB file: the recent ones (``archive`` leaves older months to Parquet)."""
+        with self._lock:
+            return int(self._scalar("SELECT count(*) FROM readings"))
+
     def _scalar(self, sql: str) -> Any:
         row = self._con.execute(sql).fetchone()
         return None if row is None else row[0]

@@ -203,6 +203,22 @@ def test_unknown_meters_are_replayed_once_registered(mqtt_broker: MosquittoBroke
         assert len(reader.quarantined(100)) == 20
 
 
+def test_a_running_ingester_moves_old_months_out_of_its_hot_store(
+    mqtt_broker: MosquittoBroker, tmp_path: Path
+) -> None:
+    # September 2026 ended more than 20 days ago: the ingester's maintenance archives it (the DuckDB file
+    # keeps only recent readings however long it runs), and readers still see it all, in Parquet.
+    series = tmp_path / "series"
+    messages = [(reading_topic("A1"), encode_reading(T0 + i * STEP, float(i))) for i in range(30)]
+    settings = {"compact_every_s": 0.2, "hot_days": 20, "publish_every_s": 0.1}
+    with running_ingester(mqtt_broker, series, {"A1"}, client_id="ing-archive", **settings) as (ingester, _), \
+            publisher(mqtt_broker, "pub-archive") as pub:  # fmt: skip
+        pub.publish(messages)
+        wait_until(lambda: ingester.stats.messages >= 30, 30, "the readings")
+        wait_until(lambda: ingester.sink.hot_count() == 0, 30, "September to leave DuckDB")
+    assert sorted(t for _, t, _ in stored(series)) == [T0 + i * STEP for i in range(30)]
+
+
 # --- faults ------------------------------------------------------------------------------------------
 
 CHILD = """
