@@ -61,10 +61,23 @@ UNITS: dict[str, tuple[str, float]] = {
     "kwh": ("kWh", 1.0),
     "wh": ("kWh", 0.001),
     "mwh": ("kWh", 1000.0),
+    "千瓦时": ("kWh", 1.0),
+    "度": ("kWh", 1.0),  # 1 度 is 1 kWh in everyday Chinese
     "m3": ("m3", 1.0),
     "m³": ("m3", 1.0),
-    "t": ("m3", 1.0),
+    "立方米": ("m3", 1.0),
+    "t": ("m3", 1.0),  # water by weight: a tonne is a cubic metre
+    "吨": ("m3", 1.0),
 }
+UTILITY_OF_UNIT = {"kWh": "electricity", "m3": "water"}
+
+
+def utility_of_unit(unit: str | None) -> str | None:
+    """electricity or water, from a unit in any spelling ``UNITS`` accepts; None for others."""
+    found = UNITS.get((unit or "").strip().lower())
+    return UTILITY_OF_UNIT[found[0]] if found else None
+
+
 # The spellings terminals send, looked up as they are before any case folding.
 _UNIT_EXACT: dict[Any, tuple[str, float]] = {"kWh": ("kWh", 1.0), "m3": ("m3", 1.0), "m³": ("m3", 1.0)}
 # Readings dated before this or more than a day ahead of the receiver's clock are refused: a terminal

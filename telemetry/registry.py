@@ -30,6 +30,7 @@ from entgraph.loaders.registry import Catalog
 from entgraph.loaders.spec import DatasetSpec, Role, Subject
 from entgraph.resolution.identifiers import is_valid_credit_code, normalise_code
 from entgraph.resolution.names import normalise_text
+from entgraph.telemetry.payloads import utility_of_unit
 
 UTILITIES = ("electricity", "water")
 # The loaders key a meter node by its device feed's kind and the id (``电能表|<id>``).
@@ -62,12 +63,9 @@ class MeterFeeds:
 
 
 def _device_utility(spec: DatasetSpec) -> str | None:
-    units = {(c.unit or "").lower() for c in spec.columns if c.role is Role.QUANTITY}
-    if units & {"kwh", "wh", "mwh"}:
-        return "electricity"
-    if units & {"m3", "m³", "立方米", "吨", "t"}:
-        return "water"
-    return None
+    """What a device feed meters, from its quantity column's unit (kWh, 千瓦时, 度 ... m³, 立方米, 吨)."""
+    found = {utility_of_unit(c.unit) for c in spec.columns if c.role is Role.QUANTITY}
+    return "electricity" if "electricity" in found else "water" if "water" in found else None
 
 
 @dataclass

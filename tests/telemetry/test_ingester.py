@@ -210,8 +210,8 @@ def test_a_running_ingester_moves_old_months_out_of_its_hot_store(
     # keeps only recent readings however long it runs), and readers still see it all, in Parquet.
     series = tmp_path / "series"
     messages = [(reading_topic("A1"), encode_reading(T0 + i * STEP, float(i))) for i in range(30)]
-    settings = {"compact_every_s": 0.2, "hot_days": 20, "publish_every_s": 0.1}
-    with running_ingester(mqtt_broker, series, {"A1"}, client_id="ing-archive", **settings) as (ingester, _), \
+    settings = {"client_id": "ing-archive", "compact_every_s": 0.2, "hot_days": 20, "publish_every_s": 0.1}
+    with running_ingester(mqtt_broker, series, {"A1"}, **settings) as (ingester, _), \
             publisher(mqtt_broker, "pub-archive") as pub:  # fmt: skip
         pub.publish(messages)
         wait_until(lambda: ingester.stats.messages >= 30, 30, "the readings")

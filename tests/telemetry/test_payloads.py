@@ -50,7 +50,8 @@ def test_timestamps_in_every_accepted_form(ts: object, expected: int) -> None:
 @pytest.mark.parametrize(
     ("unit", "value", "stored", "canonical"),
     [("kWh", 2.0, 2.0, "kWh"), ("KWH", 2.0, 2.0, "kWh"), ("Wh", 2500, 2.5, "kWh"),
-     ("MWh", 1.5, 1500.0, "kWh"), ("m3", 3, 3.0, "m3"), ("m³", 3.0, 3.0, "m3"), ("t", 4, 4.0, "m3")],
+     ("MWh", 1.5, 1500.0, "kWh"), ("m3", 3, 3.0, "m3"), ("m³", 3.0, 3.0, "m3"), ("t", 4, 4.0, "m3"),
+     ("千瓦时", 2.0, 2.0, "kWh"), ("度", 2.0, 2.0, "kWh"), ("立方米", 3.0, 3.0, "m3"), ("吨", 4, 4.0, "m3")],
 )  # fmt: skip
 def test_units_are_normalised(unit: str, value: float, stored: float, canonical: str) -> None:
     r = one(reading_topic("M1"), {"ts": T, "value": value, "unit": unit})

@@ -9,6 +9,7 @@ import pytest
 
 from entgraph.graph.falkordb_store import FalkorDBStore
 from entgraph.loaders.registry import Catalog
+from entgraph.loaders.spec import Role
 from entgraph.resolution.identifiers import make_credit_code
 from entgraph.telemetry import registry
 from entgraph.testing import City
@@ -67,6 +68,18 @@ def _links(g: FalkorDBStore) -> dict[str, list[tuple[str, str, bool]]]:
     for r in rows:
         out.setdefault(r["m"], []).append((r["e"], r["via"], r["shared"]))
     return out
+
+
+@pytest.mark.parametrize(
+    ("unit", "utility"), [("kWh", "electricity"), ("千瓦时", "electricity"), ("度", "electricity"),
+                          ("立方米", "water"), ("m³", "water"), ("吨", "water"), ("个", None)],
+)  # fmt: skip
+def test_a_device_feed_meters_what_its_quantity_unit_says(
+    catalog: Catalog, unit: str, utility: str | None
+) -> None:
+    spec = catalog.get("wh_meter_electricity").spec
+    columns = [c.model_copy(update={"unit": unit}) if c.role is Role.QUANTITY else c for c in spec.columns]
+    assert registry._device_utility(spec.model_copy(update={"columns": columns})) == utility
 
 
 def test_each_kind_of_evidence_links_and_a_shared_meter_is_flagged(
