@@ -26,7 +26,7 @@ from entgraph.api.errors import ApiError, BadInput, NotFound
 from entgraph.api.masking import mask_kind
 from entgraph.graph import resolution_writer as rw
 from entgraph.resolution.enterprises import provisional_id
-from entgraph.resolution.mentions import party_fields
+from entgraph.resolution.mentions import party_fields, split_mention
 from entgraph.resolution.resolver import Bands, Resolver
 from entgraph.resolution.steward import Outcome, Steward, StewardError
 
@@ -243,7 +243,7 @@ class StewardMutation:
         if task_or_record.startswith("T-"):
             scope, task_id = _task_records(task_or_record), task_or_record
         else:
-            scope, task_id = _fixed([_record_of(task_or_record)]), None
+            scope, task_id = _fixed([split_mention(task_or_record)[0]]), None
         return await _operate(info, scope, lambda s: s.link(task_or_record, enterprise_id, reason), task_id)
 
     @strawberry.mutation(
@@ -263,7 +263,7 @@ class StewardMutation:
     async def split_records(
         self, info: Info[Context, None], mentions: list[str], reason: str = ""
     ) -> StewardPayload:
-        scope = _fixed([_record_of(m) for m in mentions])
+        scope = _fixed([split_mention(m)[0] for m in mentions])
         return await _operate(info, scope, lambda s: s.split(mentions, reason))
 
     @strawberry.mutation(
@@ -387,11 +387,6 @@ def _changed(before: dict[tuple[str, str], str], after: dict[tuple[str, str], st
     return sorted(changed)
 
 
-def _record_of(mention: str) -> str:
-    record_id, _, _party = mention.rpartition("|")
-    return record_id if record_id else mention
-
-
 # --- conversions ----------------------------------------------------------------------------------
 
 
@@ -458,9 +453,8 @@ def _parties(mentions: Sequence[str]) -> dict[str, str]:
     name for two parties (rare) shows the first."""
     parties: dict[str, str] = {}
     for mention in mentions:
-        record_id, _, party = mention.rpartition("|")
-        if record_id:
-            parties.setdefault(record_id, party)
+        record_id, party = split_mention(mention)
+        parties.setdefault(record_id, party)
     return parties
 
 

@@ -73,6 +73,19 @@ class Mention:
         return keys
 
 
+def mention_id(record_id: str, party: str) -> str:
+    """A mention's id: ``<record id>|<party>`` (record ids never contain '|'; parties never do)."""
+    return f"{record_id}|{party}"
+
+
+def split_mention(text: str) -> tuple[str, str]:
+    """(record id, party) of a mention id; a bare record id means its subject, the usual party."""
+    record_id, _, party = text.rpartition("|")
+    if not record_id:
+        return text, "subject"
+    return record_id, party
+
+
 def enterprise_parties(spec: DatasetSpec) -> list[str]:
     """Parties of a dataset that name enterprises ('subject' first), [] for region/meter datasets."""
     if not spec.names_enterprises:
@@ -153,7 +166,7 @@ def _mention(spec: DatasetSpec, record: Mapping[str, Any], party: str) -> Mentio
         return None  # the party is absent from this row (optional parties often are)
     record_id = str(record["id"])
     return Mention(
-        id=f"{record_id}|{party}",
+        id=mention_id(record_id, party),
         record_id=record_id,
         party=party,
         dataset=spec.key,

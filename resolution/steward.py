@@ -21,7 +21,7 @@ from entgraph.loaders.registry import Catalog
 from entgraph.resolution.enterprises import provisional_id
 from entgraph.resolution.golden import GOLDEN_FIELDS, recompute
 from entgraph.resolution.judgements import Judgement, Kind, mention_key
-from entgraph.resolution.mentions import mentions_of
+from entgraph.resolution.mentions import mention_id, mentions_of, split_mention
 from entgraph.resolution.names import parse_name
 from entgraph.resolution.resolver import Resolver, ResolveSummary
 
@@ -98,9 +98,10 @@ class Steward:
             return self._judge(
                 "link", task["mention_key"], enterprise_id, reason, task["record_ids"], task_or_record
             )
-        record_id, party = _split_mention(task_or_record)
+        record_id, party = split_mention(task_or_record)
         self._require_record(record_id)
-        return self._judge("link", mention_key(f"{record_id}|{party}"), enterprise_id, reason, [record_id])
+        key = mention_key(mention_id(record_id, party))
+        return self._judge("link", key, enterprise_id, reason, [record_id])
 
     def merge(self, loser: str, survivor: str, reason: str = "") -> Outcome:
         """Two ids are one enterprise: ``survivor`` keeps its id, ``loser`` redirects to it forever."""
@@ -129,7 +130,7 @@ class Steward:
         outcome = None
         touched = set()
         for mid in mention_ids:
-            record_id, party = _split_mention(mid)
+            record_id, party = split_mention(mid)
             eid = links.get((record_id, party))
             if eid is None:
                 raise StewardError(
@@ -253,15 +254,8 @@ class Steward:
             raise StewardError(f"no source record {record_id}")
 
     def _linked(self, mention_ids: Sequence[str]) -> list[dict[str, Any]]:
-        record_ids = [_split_mention(m)[0] for m in mention_ids]
+        record_ids = [split_mention(m)[0] for m in mention_ids]
         return rw.record_links(self.store, record_ids)
-
-
-def _split_mention(text: str) -> tuple[str, str]:
-    record_id, _, party = text.rpartition("|")
-    if not record_id:
-        return text, "subject"
-    return record_id, party
 
 
 def _branch_pair(a: dict[str, Any], b: dict[str, Any]) -> bool:

@@ -6,7 +6,7 @@ import pytest
 
 from entgraph.loaders.registry import Catalog
 from entgraph.resolution.identifiers import make_credit_code, make_org_code
-from entgraph.resolution.mentions import enterprise_parties, mentions_of
+from entgraph.resolution.mentions import enterprise_parties, mention_id, mentions_of, split_mention
 
 CODE = make_credit_code("350582", "12345678")
 ORG = make_org_code("12345678")
@@ -79,3 +79,8 @@ def test_a_person_in_a_column_that_may_hold_people_is_no_enterprise(catalog: Cat
     assert [m.name for m in mentions_of(spec, {"id": "re:2", field: "晋江市恒安鞋业有限公司"})] == [
         "晋江市恒安鞋业有限公司"
     ]
+
+
+def test_a_mention_id_splits_back_into_record_and_party() -> None:
+    assert split_mention(mention_id("R-1", "mortgagee")) == ("R-1", "mortgagee")
+    assert split_mention("R-1") == ("R-1", "subject")  # a bare record id: its subject
