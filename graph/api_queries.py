@@ -147,6 +147,11 @@ def related(store: GraphStore, ids: Sequence[str], limit: int) -> list[Row]:
 # Facts an enterprise listing can be filtered by: the fact node (label, property) a subject record of
 # the enterprise must point at, through which relation. Each filter starts at the fact nodes (few) and
 # walks back to their enterprises, instead of testing every enterprise's records.
+# What every filter and its facet require of a record linking an enterprise: the record is about it as
+# its subject and is not retired, and the enterprise is live (not merged away). One fragment, so that a
+# facet's count and its filter's total cannot drift apart.
+_LIVE_SUBJECT = "a.party = 'subject' AND r.retired IS NULL AND NOT (e)-[:REDIRECTS_TO]->()"
+
 FACT_FILTERS: dict[str, tuple[str, str, str]] = {
     "chain": ("IN_CHAIN", "IndustryChain", "key"),
     "honour": ("AWARDS", "Honor", "kind"),
@@ -161,8 +166,7 @@ def ids_with_fact(store: GraphStore, name: str, value: str) -> list[str]:
     rows = store.read(
         f"MATCH (f:{label}) WHERE f.{prop} = $value WITH f "
         f"MATCH (f)<-[:{relation}]-(r:SourceRecord)-[a:ABOUT]->(e:Enterprise) "
-        "WITH r, a, e WHERE a.party = 'subject' AND r.retired IS NULL AND NOT (e)-[:REDIRECTS_TO]->() "
-        "RETURN DISTINCT e.id AS id",
+        f"WITH r, a, e WHERE {_LIVE_SUBJECT} RETURN DISTINCT e.id AS id",
         {"value": value},
     )
     return [row["id"] for row in rows]
@@ -177,8 +181,7 @@ def ids_in_industry(store: GraphStore, industry: str) -> list[str]:
         "UNION "
         "MATCH (i:Industry) WHERE i.name = $industry OR i.code STARTS WITH $industry WITH i "
         "MATCH (i)<-[:IN_INDUSTRY]-(r:SourceRecord)-[a:ABOUT]->(e:Enterprise) "
-        "WITH r, a, e WHERE a.party = 'subject' AND r.retired IS NULL AND NOT (e)-[:REDIRECTS_TO]->() "
-        "RETURN e.id AS id",
+        f"WITH r, a, e WHERE {_LIVE_SUBJECT} RETURN e.id AS id",
         {"industry": industry},
     )
     return [row["id"] for row in rows]
@@ -189,8 +192,7 @@ def ids_with_size(store: GraphStore, datasets: Sequence[str], size: str) -> list
     state ``size`` (大型 / 中型 / 小型 / 微型)."""
     rows = store.read(
         "MATCH (r:SourceRecord)-[a:ABOUT]->(e:Enterprise) WHERE r.dataset IN $datasets "
-        "AND r.enterprise_size = $size AND a.party = 'subject' AND r.retired IS NULL "
-        "AND NOT (e)-[:REDIRECTS_TO]->() RETURN DISTINCT e.id AS id",
+        f"AND r.enterprise_size = $size AND {_LIVE_SUBJECT} RETURN DISTINCT e.id AS id",
         {"datasets": list(datasets), "size": size},
     )
     return [row["id"] for row in rows]
@@ -297,8 +299,7 @@ def fact_facet(store: GraphStore, name: str) -> list[Row]:
     relation, label, prop = FACT_FILTERS[name]
     return store.read(
         f"MATCH (f:{label})<-[:{relation}]-(r:SourceRecord)-[a:ABOUT]->(e:Enterprise) "
-        f"WITH f, r, a, e WHERE f.{prop} IS NOT NULL AND a.party = 'subject' AND r.retired IS NULL "
-        "AND NOT (e)-[:REDIRECTS_TO]->() "
+        f"WITH f, r, a, e WHERE f.{prop} IS NOT NULL AND {_LIVE_SUBJECT} "
         f"RETURN f.{prop} AS value, min(f.name) AS label, count(DISTINCT e.id) AS count"
     )
 
@@ -313,8 +314,7 @@ def industry_codes(store: GraphStore) -> list[Row]:
         "RETURN e.id AS id, e.industry_code AS code, null AS name "
         "UNION "
         "MATCH (i:Industry)<-[:IN_INDUSTRY]-(r:SourceRecord)-[a:ABOUT]->(e:Enterprise) "
-        "WITH i, r, a, e WHERE i.code IS NOT NULL AND a.party = 'subject' AND r.retired IS NULL "
-        "AND NOT (e)-[:REDIRECTS_TO]->() "
+        f"WITH i, r, a, e WHERE i.code IS NOT NULL AND {_LIVE_SUBJECT} "
         "RETURN e.id AS id, i.code AS code, i.name AS name"
     )
 
@@ -327,7 +327,7 @@ def size_facet(store: GraphStore, datasets: Sequence[str]) -> list[Row]:
         "MATCH (r:SourceRecord) WHERE r.dataset IN $datasets "
         "WITH r WHERE r.enterprise_size IS NOT NULL AND r.retired IS NULL "
         "MATCH (r)-[a:ABOUT]->(e:Enterprise) "
-        "WITH r, a, e WHERE a.party = 'subject' AND NOT (e)-[:REDIRECTS_TO]->() "
+        f"WITH r, a, e WHERE {_LIVE_SUBJECT} "
         "RETURN r.enterprise_size AS value, count(DISTINCT e.id) AS count",
         {"datasets": list(datasets)},
     )
