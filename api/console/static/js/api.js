@@ -33,7 +33,7 @@ export function can(role) {
   return RANKS[session.principal.role] >= RANKS[role];
 }
 
-export function authHeaders() {
+function authHeaders() {
   const credential = session.credential();
   if (!credential) return {};
   // A JWT is three base64url parts; anything else is an API key (egk_...).

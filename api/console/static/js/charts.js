@@ -131,6 +131,6 @@ export function bars(el, categories, series, { unit = "", horizontal = false } =
 }
 
 // Tooltip formatters return HTML: anything from the data goes through this first.
-export function escapeHtml(value) {
+function escapeHtml(value) {
   return String(value).replace(/[&<>"']/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" })[c]);
 }

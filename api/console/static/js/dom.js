@@ -25,7 +25,7 @@ function append(el, children) {
   }
 }
 
-export function clear(el) {
+function clear(el) {
   while (el.firstChild) el.removeChild(el.firstChild);
   return el;
 }
@@ -75,9 +75,4 @@ export function debounce(fn, ms) {
 
 export function params(query) {
   return Object.fromEntries(new URLSearchParams(query || ""));
-}
-
-export function toQuery(values) {
-  const kept = Object.entries(values).filter(([, v]) => v !== undefined && v !== null && v !== "");
-  return new URLSearchParams(kept).toString();
 }

@@ -543,7 +543,7 @@ const en = {
   "dialog.cancel": "Cancel",
 };
 
-export const STRINGS = { zh, en };
+const STRINGS = { zh, en };
 
 export function lang() {
   const chosen = localStorage.getItem(STORE);

@@ -99,7 +99,7 @@ async function logout() {
   go("/search");
 }
 
-export async function refreshPrincipal() {
+async function refreshPrincipal() {
   try {
     const { data } = await gql(Q.ME);
     session.principal = normalise(data.me);

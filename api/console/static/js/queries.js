@@ -1,9 +1,13 @@
-// Every GraphQL document the console sends, in one place: tests/console/test_queries.py validates each
+// Every GraphQL document the console sends, in one place: tests/console/test_static.py validates each
 // against schema.graphql and measures it against the API's default depth, alias and cost limits, so a
 // schema change that breaks the console fails a test rather than a page. Keep one `const` per document,
 // written as a template literal whose only substitutions are other consts of this file.
 
 export const ME = `query Me { me { role subject } }`;
+
+// The town list alone (the warnings page's selector): the other facets, industries above all, are
+// the expensive ones.
+export const TOWNS = `query Towns { enterpriseFacets { towns { value label count } } }`;
 
 export const FACETS = `query Facets {
   enterpriseFacets {

@@ -107,7 +107,7 @@ function goldenBlock(e) {
 }
 
 // null: this role may not see it (or there is none); a value with '*': masked for this role.
-export function valueCell(value) {
+function valueCell(value) {
   if (value === null || value === undefined) return h("span", { class: "muted", "data-hidden": "1" }, "—");
   if (isMasked(value)) return h("span", { class: "masked", "data-masked": "1", title: t("enterprise.maskedHint") }, value, h("small", { class: "badge" }, t("enterprise.masked")));
   return String(value);

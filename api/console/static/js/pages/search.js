@@ -19,6 +19,12 @@ async function facets() {
   return facetCache;
 }
 
+// Forget the cached facets (the steward page calls this after a judgement or an undo: merges and
+// links change the counts), so the next search page fetches them again.
+export function resetFacets() {
+  facetCache = null;
+}
+
 export async function renderSearch(main, { query, go, showError }) {
   const state = { q: query.q || "", sort: query.sort || "" };
   for (const key of FILTERS) state[key] = query[key] || "";
@@ -122,8 +128,4 @@ function row(node) {
     h("td", { class: "num" }, money(node.registeredCapital, lang())),
     h("td", {}, text(node.status)),
   );
-}
-
-export function resetFacets() {
-  facetCache = null;
 }

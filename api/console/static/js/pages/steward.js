@@ -9,6 +9,7 @@ import { ask } from "../dialog.js";
 import { h, replace, text } from "../dom.js";
 import { t } from "../i18n.js";
 import * as Q from "../queries.js";
+import { resetFacets } from "./search.js";
 
 const COMPARED = ["name", "legalRep", "phone", "address", "town", "creditCode"];
 const KEYS = [
@@ -63,6 +64,7 @@ export async function renderSteward(main, { args, query, go, toast, showError })
     try {
       const payload = Object.values(await gqlStrict(mutation, variables))[0];
       made.push(payload.judgement.id);
+      resetFacets(); // a merge or link changes the search facets' counts
       toast(`${label}: ${payload.summary}`);
       detail.dataset.lastJudgement = payload.judgement.id;
       // The next task, or this one again if it stayed open (an unsure or a link of one record).
@@ -100,6 +102,7 @@ export async function renderSteward(main, { args, query, go, toast, showError })
       try {
         const payload = (await gqlStrict(Q.UNDO, { id: last, reason: reason() })).undoJudgement;
         made.pop();
+        resetFacets();
         toast(`${t("steward.undo")}: ${payload.summary}`);
         go(`/steward/${payload.taskId || selected}`, clean(filters));
       } catch (error) {
@@ -229,6 +232,7 @@ export async function renderAudit(main, { query, go, toast, showError }) {
     if (!answer) return;
     try {
       const payload = (await gqlStrict(Q.UNDO, { id: j.id, reason: answer.reason })).undoJudgement;
+      resetFacets();
       toast(`${t("steward.undo")}: ${payload.summary}`);
       window.dispatchEvent(new HashChangeEvent("hashchange"));
     } catch (error) {

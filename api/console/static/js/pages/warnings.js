@@ -10,8 +10,8 @@ import * as Q from "../queries.js";
 const STATUSES = ["open", "acknowledged", "resolved"];
 
 export async function renderWarnings(main, { query, go, toast, showError }) {
-  const { data: facetData } = await gql(Q.FACETS);
-  const towns = facetData.enterpriseFacets.towns;
+  const { data: townData } = await gql(Q.TOWNS);
+  const towns = townData.enterpriseFacets.towns;
   const town = query.town || towns[0]?.value || "";
   const statuses = query.status ? query.status.split(",") : ["open", "acknowledged"];
   const townSelect = h("select", { "data-testid": "warning-town" }, towns.map((x) => h("option", { value: x.value, selected: x.value === town }, x.label || x.value)));
