@@ -35,7 +35,7 @@ from strawberry.types.unset import UNSET
 
 from entgraph.api.auth import ApiKeyFile, Authenticator, Principal
 from entgraph.api.context import Context
-from entgraph.api.errors import ErrorCode, Unauthenticated, error_body, internal_message
+from entgraph.api.errors import ApiError, ErrorCode, Unauthenticated, error_body, internal_message
 from entgraph.api.reports import register_reports
 from entgraph.api.schema import Mutation, Query, build_schema
 from entgraph.graph.port import GraphStore
@@ -50,6 +50,14 @@ REQUEST_ID_HEADER = "X-Request-ID"
 # A caller's request id is echoed into our logs and headers: accept only short, plain tokens so it
 # cannot forge log lines or headers.
 _SANE_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
+_HTTP_STATUS = {
+    ErrorCode.NOT_FOUND: 404,
+    ErrorCode.FORBIDDEN: 403,
+    ErrorCode.BAD_INPUT: 400,
+    ErrorCode.UNAUTHENTICATED: 401,
+    ErrorCode.LIMIT_EXCEEDED: 400,
+    ErrorCode.INTERNAL: 500,
+}
 
 
 class RequestLogMiddleware:
@@ -234,6 +242,12 @@ def create_app(
             status_code=401,
             headers={"WWW-Authenticate": "Bearer"},
         )
+
+    @app.exception_handler(ApiError)
+    async def api_error(request: Request, exc: ApiError) -> JSONResponse:
+        # Plain HTTP routes (reports) raise the same errors as resolvers; they answer with the same body.
+        details = {k: v for k, v in exc.extensions.items() if k != "code"}
+        return JSONResponse(error_body(exc.message, exc.code, **details), status_code=_HTTP_STATUS[exc.code])
 
     @app.get("/healthz", include_in_schema=False)
     def healthz() -> dict[str, str]:

@@ -318,15 +318,20 @@ class Authenticator:
 # -- permissions on fields -------------------------------------------------------------------------
 
 
+def role_required(needed: Role) -> Forbidden:
+    """The error for a caller below ``needed``, alike for GraphQL fields and plain HTTP routes."""
+    return Forbidden(f"this needs the {needed.value} role or higher", requiredRole=needed.value)
+
+
 def _permission(needed: Role) -> type[BasePermission]:
-    message = f"this needs the {needed.value} role or higher"
+    message = role_required(needed).message
 
     def has_permission(self: BasePermission, source: Any, info: Info, **kwargs: Any) -> bool:
         principal: Principal = info.context.principal
         return principal.role.covers(needed)
 
     def on_unauthorized(self: BasePermission) -> None:
-        raise Forbidden(message, requiredRole=needed.value)
+        raise role_required(needed)
 
     # Built with type() so each class has its own name from the start: Strawberry derives a schema
     # directive name from the class name when the class is created.

@@ -18,10 +18,10 @@ from typing import Any
 from urllib.parse import quote
 
 from fastapi import FastAPI, Request
-from fastapi.responses import FileResponse, JSONResponse, Response
+from fastapi.responses import FileResponse, Response
 
-from entgraph.api.auth import Authenticator, Role
-from entgraph.api.errors import ErrorCode, error_body
+from entgraph.api.auth import Authenticator, Role, role_required
+from entgraph.api.errors import NotFound
 from entgraph.graph import source_writer
 from entgraph.graph.port import GraphStore
 from entgraph.settings import Settings
@@ -58,18 +58,11 @@ def register_reports(
         principal = authenticator.authenticate(request.headers)  # Unauthenticated -> the app's 401
         request.state.principal = principal  # for the access log, as /graphql does
         if not principal.role.covers(REPORT_ROLE):
-            message = f"this needs the {REPORT_ROLE.value} role or higher"
-            return JSONResponse(
-                error_body(message, ErrorCode.FORBIDDEN, requiredRole=REPORT_ROLE.value), status_code=403
-            )
+            raise role_required(REPORT_ROLE)  # -> the app's 403, with the API's error body
         upload = source_writer.upload(store(), upload_id)
         if upload is None:
-            return _not_found(f"no upload {upload_id}")
+            raise NotFound(f"no upload {upload_id}")
         path = report_file(settings, upload)
         if path is None:
-            return _not_found(f"upload {upload_id} has no report to download")
+            raise NotFound(f"upload {upload_id} has no report to download")
         return FileResponse(path, media_type=XLSX, filename=path.name)
-
-
-def _not_found(message: str) -> JSONResponse:
-    return JSONResponse(error_body(message, ErrorCode.NOT_FOUND), status_code=404)
