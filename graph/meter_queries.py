@@ -120,6 +120,13 @@ def pin(
     return [r["id"] for r in rows]
 
 
+def registered_as(store: GraphStore, meter: str) -> list[Row]:
+    """``{key, utility}`` of the registered meters with id ``meter`` (one per utility at most)."""
+    return store.read(
+        "MATCH (m:Meter {meter_id: $meter}) RETURN m.key AS key, m.utility AS utility", {"meter": meter}
+    )
+
+
 def known_meters(store: GraphStore) -> list[Row]:
     """``{meter, utility}`` of every registered meter, attached or not."""
     return store.read("MATCH (m:Meter) RETURN m.key AS key, m.meter_id AS meter, m.utility AS utility")

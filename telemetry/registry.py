@@ -192,7 +192,8 @@ def pin(store: GraphStore, meter: str, utility: str, enterprise_ids: list[str], 
     if missing:
         raise ValueError(f"no live enterprise with id {', '.join(missing)}")
     store.ensure_schema(mq.METER_SCHEMA)
-    existing = [r["key"] for r in mq.known_meters(store) if r["meter"] == meter]
+    # The same id can name an electricity and a water meter: pin the one of this utility.
+    existing = [r["key"] for r in mq.registered_as(store, meter) if r["utility"] in (utility, None)]
     key = existing[0] if existing else f"{METER_KIND[utility]}|{meter}"
     return mq.pin(store, key, meter, utility, enterprise_ids, actor, int(time.time() * 1000))
 

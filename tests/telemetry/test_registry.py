@@ -119,6 +119,19 @@ def test_sync_is_idempotent_and_follows_changed_evidence(graph: FalkorDBStore, c
     assert _links(graph) == {"M1": [("E-B", "credit_code", False)]}
 
 
+def test_a_pin_takes_the_meter_of_its_utility_when_an_id_names_two(
+    graph: FalkorDBStore, catalog: Catalog
+) -> None:
+    # A utility's meter numbers are its own: an electricity and a water meter may share an id.
+    graph.write(
+        "CREATE (:Meter {key: '电能表|X1', meter_id: 'X1', utility: 'electricity'}), "
+        "(:Meter {key: '水表|X1', meter_id: 'X1', utility: 'water'})"
+    )
+    registry.pin(graph, "X1", "water", ["E-C"], actor="steward-1")
+    rows = graph.read("MATCH (m:Meter)-[:METERS]->(e:Enterprise) RETURN m.key AS key, e.id AS e")
+    assert rows == [{"key": "水表|X1", "e": "E-C"}]
+
+
 def test_a_stewards_pin_is_kept_by_later_syncs(graph: FalkorDBStore, catalog: Catalog) -> None:
     _meter(graph, "M-SHARED", [(CODE_A, "", ""), (CODE_B, "", "")])
     registry.sync(graph, catalog)
