@@ -21,6 +21,7 @@ import typer
 
 from entgraph.errors import EntgraphError
 from entgraph.graph import open_store
+from entgraph.graph.meter_queries import known_meters
 from entgraph.loaders.registry import Catalog
 from entgraph.settings import Settings
 from entgraph.telemetry import registry
@@ -87,20 +88,19 @@ class Telemetry:
 
     def _expected_backfill(self) -> int:
         with open_store(self.settings) as store:
-            rows = store.read("MATCH (m:Meter) RETURN m.utility AS u, count(*) AS n")
+            meters = known_meters(store)
         per_day = {"electricity": 288, "water": 24}
         # the dead meter stops early: count a little less than the whole fleet
-        return int(
-            sum(per_day.get(r["u"] or "electricity", 288) * r["n"] for r in rows) * BACKFILL_DAYS * 0.9
-        )
+        return int(sum(per_day.get(m["utility"] or "electricity", 288) for m in meters) * BACKFILL_DAYS * 0.9)
 
     def _spawn(self, name: str, *args: str) -> None:
         self.log_dir.mkdir(parents=True, exist_ok=True)
-        log = open(self.log_dir / f"{name}.log", "ab")  # noqa: SIM115 - the child keeps it open
         command = [sys.executable, "-m", "entgraph.cli", "telemetry", *args]
-        self.children.append(
-            subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env=os.environ.copy())
-        )
+        # The child gets its own copy of the descriptor; ours is closed once it is started.
+        with open(self.log_dir / f"{name}.log", "ab") as log:
+            self.children.append(
+                subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env=os.environ.copy())
+            )
 
     def stop(self) -> None:
         for child in reversed(self.children):  # the simulator first, then the ingester drains
