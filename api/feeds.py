@@ -20,7 +20,8 @@ from entgraph.api.errors import BadInput, NotFound
 from entgraph.api.reports import report_file, report_url
 from entgraph.graph import source_writer
 from entgraph.loaders.spec import DatasetSpec
-from entgraph.loaders.timeliness import CST, FeedStatus, feed_status
+from entgraph.loaders.timeliness import FeedStatus, feed_status
+from entgraph.localtime import CST
 
 MAX_UPLOADS = 500
 

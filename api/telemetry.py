@@ -31,15 +31,15 @@ from entgraph.api.masking import Decision, column_sharing, mask_kind, policy
 from entgraph.graph import meter_queries as mq
 from entgraph.graph import warning_queries as wq
 from entgraph.loaders.spec import DatasetSpec
+from entgraph.localtime import CST, DAY_MS, local_ms
 from entgraph.telemetry import registry
-from entgraph.telemetry.payloads import CST
 
 STEWARD_ONLY = [requires("steward")]
 ANALYST_UP = [requires("analyst")]
 # Points one series may return: about a month of 5-minute intervals. Longer windows take a coarser
 # interval (hourly for a year is 8,760 points, under the cap).
 MAX_POINTS = 10_000
-_STEP_MS = {"RAW": 300_000, "HOUR": 3_600_000, "DAY": 86_400_000, "MONTH": 28 * 86_400_000}
+_STEP_MS = {"RAW": 300_000, "HOUR": 3_600_000, "DAY": DAY_MS, "MONTH": 28 * DAY_MS}
 _DEFAULT_DAYS = {"RAW": 1, "HOUR": 7, "DAY": 90, "MONTH": 730}
 _DEVICE_FEED = {"electricity": "wh_meter_electricity", "water": "wh_meter_water"}
 _ACCOUNT_FIELD = "account_no"
@@ -308,14 +308,11 @@ def _account_as_seen(context: Context, utility: str | None, account: Any) -> Any
 
 def _parse_time(value: str, name: str) -> int:
     try:
-        at = dt.datetime.fromisoformat(value)
+        return local_ms(value)
     except ValueError:
         raise BadInput(
             f"{name} must be an ISO date or time such as 2026-11-30 or 2026-11-30T08:00", argument=name
         ) from None
-    if at.tzinfo is None:
-        at = at.replace(tzinfo=CST)
-    return int(at.timestamp() * 1000)
 
 
 def _window(
@@ -323,7 +320,7 @@ def _window(
 ) -> tuple[int, int]:
     hi = _parse_time(end, "to") if end else int(time.time() * 1000)
     days = default_days or _DEFAULT_DAYS[interval.value]
-    lo = _parse_time(start, "from") if start else hi - days * 86_400_000
+    lo = _parse_time(start, "from") if start else hi - days * DAY_MS
     if lo >= hi:
         raise BadInput("from must be before to", argument="from")
     if (hi - lo) // _STEP_MS[interval.value] > MAX_POINTS:

@@ -19,15 +19,15 @@ from pathlib import Path
 
 import duckdb
 
+from entgraph.localtime import date_start_ms
 from entgraph.telemetry.payloads import Reading
 from entgraph.telemetry.series_store import (
     SeriesReader,
     SeriesWriter,
     _readings_table,
-    day_start_ms,
 )
 
-DAY0 = day_start_ms("2026-11-01")
+DAY0 = date_start_ms("2026-11-01")
 STEP = 300_000
 # Readings written per batch size: enough batches for a stable rate, few enough for a quick run.
 VOLUME = {1: 3_000, 100: 100_000, 1_000: 300_000, 10_000: 500_000}

@@ -120,15 +120,14 @@ def status(
 
 
 def _as_of(value: str | None) -> dt.datetime:
-    from entgraph.loaders.timeliness import CST
+    from entgraph.localtime import CST, parse_local
 
     if not value:
         return dt.datetime.now(CST)
     try:
-        moment = dt.datetime.fromisoformat(value)
+        return parse_local(value)
     except ValueError:
         raise EntgraphError(f"--as-of {value!r} is not an ISO date or date-time, e.g. 2023-05-16") from None
-    return moment if moment.tzinfo else moment.replace(tzinfo=CST)
 
 
 def _duration(delta: dt.timedelta) -> str:

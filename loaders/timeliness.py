@@ -17,8 +17,8 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from entgraph.loaders.spec import DatasetSpec, Frequency
+from entgraph.localtime import CST
 
-CST = dt.timezone(dt.timedelta(hours=8), "CST")
 Status = Literal["on_time", "late", "missing", "not_due", "no_deadline"]
 
 _MONTH = re.compile(r"^(\d{4})-(\d{2})$")

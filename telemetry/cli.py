@@ -15,6 +15,7 @@ from urllib.parse import urlparse
 
 import typer
 
+from entgraph.localtime import CST, DAY_MS, local_ms
 from entgraph.settings import Settings
 
 telemetry_app = typer.Typer(help="Meter telemetry over MQTT: broker, ingester, simulator, warnings.",
@@ -28,8 +29,6 @@ telemetry_app.add_typer(broker_app, name="broker")
 telemetry_app.add_typer(meters_app, name="meters")
 telemetry_app.add_typer(warnings_app, name="warnings")
 
-DAY_MS = 86_400_000
-CST = dt.timezone(dt.timedelta(hours=8))
 _SERIES = typer.Option(None, help="Series store directory (default $ENTGRAPH_HOME/series).")
 _PIN_ENTERPRISES = typer.Option(..., "--enterprise", help="Enterprise id (repeat it for a shared meter).")
 
@@ -310,10 +309,9 @@ def meters_event(
     if event not in EVENTS:
         raise typer.BadParameter(f"--event must be replacement or recalibration, not {event!r}")
     try:
-        when = dt.datetime.fromisoformat(at)
+        ms = local_ms(at)
     except ValueError:
         raise typer.BadParameter(f"--at must be ISO 8601, not {at!r}") from None
-    ms = int((when if when.tzinfo else when.replace(tzinfo=CST)).timestamp() * 1000)
     host, port = broker_address(_settings(ctx))
     # the broker refuses empty client ids (they would defeat persistent sessions)
     client = mqtt.Client(
@@ -427,10 +425,9 @@ def warnings_evaluate(
     when = None
     if as_of:
         try:
-            at = dt.datetime.fromisoformat(as_of)
+            when = local_ms(as_of)
         except ValueError:
             raise typer.BadParameter(f"--as-of must be an ISO date (2023-05-01), not {as_of!r}") from None
-        when = int((at if at.tzinfo else at.replace(tzinfo=CST)).timestamp() * 1000)
     counts = evaluate_warnings(_settings(ctx), when)
     typer.echo(", ".join(f"{k} {v:,}" for k, v in counts.items()))
 

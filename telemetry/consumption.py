@@ -24,14 +24,14 @@ from typing import Any, Literal
 
 import duckdb
 
+from entgraph.localtime import DAY_MS, OFFSET_MS
+
 Interval = Literal["hour", "day", "month"]
 
-# China Standard Time is UTC+8 all year: China has observed no daylight saving since 1991, so "local" is
-# a fixed offset and local days, hours and months are plain integer arithmetic on epoch milliseconds.
-LOCAL_OFFSET_MS = 8 * 3_600_000
+# "Local" is China Standard Time (entgraph.localtime): a fixed offset, so local days, hours and months are
+# plain integer arithmetic on epoch milliseconds.
 MINUTE_MS = 60_000
 HOUR_MS = 3_600_000
-DAY_MS = 86_400_000
 
 QUALITIES = ("good", "estimated", "suspect")
 REASONS = (
@@ -392,7 +392,7 @@ def _completeness_query(readings: str, meter_ids: Sequence[str] | None, start_ms
                         end_ms: int | None, rules: QualityRules, q: _Query | None = None,
                         pre: str = "") -> _Query:  # fmt: skip
     """Completeness CTEs, their names prefixed with `pre` so that they can share another query's WITH."""
-    q = (q or _Query()).bind(tz=LOCAL_OFFSET_MS, day=DAY_MS, ratio=rules.complete_ratio)
+    q = (q or _Query()).bind(tz=OFFSET_MS, day=DAY_MS, ratio=rules.complete_ratio)
     flt = _meter_filter(q, meter_ids)
     where = _window_bounds(q, start_ms, end_ms, "ts_ms")
     q.add(f"{pre}seen", f"SELECT meter_id, ts_ms, unit FROM {_ident(readings)} WHERE {where}{flt}")
@@ -491,7 +491,7 @@ _BUCKET_QUALITY = """CASE WHEN n_suspect > 0 THEN 'suspect' WHEN n_estimated > 0
 
 
 def _meter_buckets_sql(q: _Query, interval: Interval) -> None:
-    q.bind(tz=LOCAL_OFFSET_MS)
+    q.bind(tz=OFFSET_MS)
     q.add(
         "meter_buckets",
         f"""SELECT meter_id, unit, {_bucket_expr(interval)} AS bucket_local, sum(consumption) AS consumption,

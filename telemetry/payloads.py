@@ -31,13 +31,14 @@ quarantine with the message it came from.
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 import math
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Literal, NamedTuple
+
+from entgraph.localtime import DAY_MS, local_ms
 
 Kind = Literal["cumulative", "interval"]
 KINDS: frozenset[str] = frozenset(("cumulative", "interval"))
@@ -54,7 +55,6 @@ SUBSCRIPTIONS = (
     TOPIC_ROOT + "/meters/+/events",
 )
 
-CST = dt.timezone(dt.timedelta(hours=8), "CST")
 _METER_ID = re.compile(r"[A-Za-z0-9_.\-]{1,64}")
 # Canonical unit and factor for every unit spelling accepted.
 UNITS: dict[str, tuple[str, float]] = {
@@ -83,7 +83,7 @@ _UNIT_EXACT: dict[Any, tuple[str, float]] = {"kWh": ("kWh", 1.0), "m3": ("m3", 1
 # Readings dated before this or more than a day ahead of the receiver's clock are refused: a terminal
 # whose clock has reset to 1970 or jumped a year would otherwise file consumption in the wrong month.
 EARLIEST_MS = 946_684_800_000  # 2000-01-01T00:00:00Z
-FUTURE_SLACK_MS = 86_400_000
+FUTURE_SLACK_MS = DAY_MS
 
 
 class Reading(NamedTuple):
@@ -270,12 +270,9 @@ def _timestamp(value: Any, now_ms: int) -> int:
         ms = int(value)
     elif isinstance(value, str):
         try:
-            at = dt.datetime.fromisoformat(value)
+            ms = local_ms(value)  # no offset: China time, what terminals here send
         except ValueError:
             raise _Bad(f"ts is not ISO 8601: {value!r}") from None
-        if at.tzinfo is None:
-            at = at.replace(tzinfo=CST)
-        ms = int(at.timestamp() * 1000)
     else:
         raise _Bad(f"ts must be ISO 8601 or epoch milliseconds, not {value!r}")
     if ms < EARLIEST_MS or ms > now_ms + FUTURE_SLACK_MS:

@@ -27,15 +27,14 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from typing import Literal
 
-from entgraph.telemetry.payloads import CST, MeterEvent, Reading
+from entgraph.localtime import CST, DAY_MS, OFFSET_MS, day_number, day_number_start_ms
+from entgraph.telemetry.payloads import MeterEvent, Reading
 
 MeterKind = Literal["electricity", "water"]
 Shift = Literal["one", "two", "three"]
 
 MINUTE_MS = 60_000
 HOUR_MS = 3_600_000
-DAY_MS = 86_400_000
-_CST_OFFSET_MS = 8 * HOUR_MS
 _EPOCH = dt.date(1970, 1, 1)
 
 # Registers count from this CST midnight unless a profile says otherwise: readings are defined from the
@@ -144,7 +143,7 @@ class MeterProfile:
             raise ValueError(f"cadence_min must be 5 or 60, not {self.cadence_min}")
         if self.shift not in ("one", "two", "three"):
             raise ValueError(f"shift must be one, two or three, not {self.shift!r}")
-        if (self.origin_ms + _CST_OFFSET_MS) % DAY_MS:
+        if (self.origin_ms + OFFSET_MS) % DAY_MS:
             raise ValueError("origin_ms must be a CST midnight")
         if self.swap_at is not None and (self.swap_at % self.cadence_ms or self.swap_at <= self.origin_ms):
             raise ValueError("swap_at must be a cadence tick after origin_ms")
@@ -159,15 +158,6 @@ class MeterProfile:
     @property
     def unit(self) -> str:
         return UNITS[self.kind]
-
-
-def cst_day(ts_ms: int) -> int:
-    """The CST calendar day of an instant, as days since 1970-01-01."""
-    return (ts_ms + _CST_OFFSET_MS) // DAY_MS
-
-
-def day_start_ms(day: int) -> int:
-    return day * DAY_MS - _CST_OFFSET_MS
 
 
 def day_date(day: int) -> dt.date:
@@ -301,7 +291,7 @@ _PREFIX: dict[MeterProfile, array[float]] = {}  # 8 bytes a day: 10,000 meters x
 
 def _prefix(profile: MeterProfile, day: int) -> float:
     """Consumption from the origin to the start of ``day``."""
-    origin = cst_day(profile.origin_ms)
+    origin = day_number(profile.origin_ms)
     index = day - origin
     if index < 0:
         raise ValueError(f"{profile.meter_id}: {day_date(day)} is before the register's origin")
@@ -342,8 +332,8 @@ def consumed(profile: MeterProfile, ts_ms: int) -> float:
     if ts_ms == profile.origin_ms:
         return 0.0
     start = ts_ms - profile.cadence_ms  # the interval ending at ts_ms starts here
-    day = cst_day(start)
-    index = (start - day_start_ms(day)) // profile.cadence_ms
+    day = day_number(start)
+    index = (start - day_number_start_ms(day)) // profile.cadence_ms
     return _prefix(profile, day) + _day_cumulative(profile, day)[index]
 
 
@@ -389,11 +379,11 @@ def readings(profile: MeterProfile, start_ms: int, end_ms: int) -> tuple[list[Re
     span = ticks(profile, start_ms, end_ms)
     t = span.start
     while t < span.stop:
-        day = cst_day(t - step)
+        day = day_number(t - step)
         base = _prefix(profile, day)
         cumulative = _day_cumulative(profile, day)
-        first = day_start_ms(day) + step  # the tick that ends the day's first interval
-        last = min(span.stop, day_start_ms(day + 1) + step)
+        first = day_number_start_ms(day) + step  # the tick that ends the day's first interval
+        last = min(span.stop, day_number_start_ms(day + 1) + step)
         for tick in range(t, last, step):
             c = base + cumulative[(tick - first) // step]
             value = c + offset_new if tick >= swap_at else profile.initial_value + c
@@ -438,7 +428,7 @@ def make_fleet(
     lo, hi = window if window is not None else DEFAULT_WINDOW_MS
     if hi <= lo:
         raise ValueError("window must be (start_ms, end_ms) with start < end")
-    origin = min(DEFAULT_ORIGIN_MS, day_start_ms(cst_day(lo)))
+    origin = min(DEFAULT_ORIGIN_MS, day_number_start_ms(day_number(lo)))
     fleet: list[MeterProfile] = []
     weights = [a[-1] for a in _ARCHETYPES]
     for meter_id, kind in meters:
@@ -450,7 +440,7 @@ def make_fleet(
         water = kind == "water"
         shutdowns: tuple[tuple[dt.date, dt.date], ...] = ()
         if maker and rng.random() < 0.15:
-            first = day_date(cst_day(rng.randrange(lo, hi)))
+            first = day_date(day_number(rng.randrange(lo, hi)))
             shutdowns = ((first, first + dt.timedelta(days=rng.randint(2, 6))),)
         fleet.append(
             MeterProfile(

@@ -40,18 +40,17 @@ import duckdb
 import pyarrow as pa
 from filelock import FileLock, Timeout
 
+from entgraph.localtime import DAY_MS, OFFSET_MS, date_start_ms, local_date
 from entgraph.telemetry import payloads
 from entgraph.telemetry.payloads import UNKNOWN_METER_PREFIX, MeterEvent, Reading, Rejection
 
-CST_OFFSET_MS = 8 * 3_600_000
-DAY_MS = 86_400_000
 MANIFEST = "manifest.json"
 CONFLICT_REASON = "conflicting duplicate"
 # Files a new manifest no longer lists are deleted only after this long: a reader that loaded the
 # previous manifest just before the swap may still be scanning them.
 RETIRE_GRACE_S = 300.0
 # The local day (CST) of an epoch-ms column, as SQL; used for partitioning and compaction.
-DAY_SQL = f"strftime(epoch_ms(ts_ms + {CST_OFFSET_MS}), '%Y-%m-%d')"
+DAY_SQL = f"strftime(epoch_ms(ts_ms + {OFFSET_MS}), '%Y-%m-%d')"
 
 READING_SCHEMA = pa.schema(
     [
@@ -117,19 +116,8 @@ class WriteResult:
     quarantined: int  # quarantine rows added (the rejections plus the conflicts)
 
 
-def local_day(ts_ms: int) -> str:
-    """The China-local (UTC+8) calendar day of an epoch-ms instant, 'YYYY-MM-DD'."""
-    return dt.datetime.fromtimestamp((ts_ms + CST_OFFSET_MS) / 1000, dt.UTC).strftime("%Y-%m-%d")
-
-
-def day_start_ms(day: str) -> int:
-    """UTC epoch ms of local midnight starting ``day`` ('YYYY-MM-DD')."""
-    midnight = dt.datetime.strptime(day, "%Y-%m-%d").replace(tzinfo=dt.UTC)
-    return int(midnight.timestamp() * 1000) - CST_OFFSET_MS
-
-
 def month_start_ms(year: int, month: int) -> int:
-    return day_start_ms(f"{year:04d}-{month:02d}-01")
+    return date_start_ms(f"{year:04d}-{month:02d}-01")
 
 
 def _fsync_path(path: Path) -> None:
@@ -291,7 +279,7 @@ class SeriesWriter:
     def _archived_matches(self, con: duckdb.DuckDBPyConnection, late: list[Reading]) -> list[tuple]:
         """Stored (pos, value, kind, unit) of late readings whose month was archived out of DuckDB: they are
         checked against that day's compacted Parquet file so a redelivery is not stored twice."""
-        files = sorted({self._manifest["days"][d]["path"] for d in {local_day(r.ts_ms) for r in late}
+        files = sorted({self._manifest["days"][d]["path"] for d in {local_date(r.ts_ms) for r in late}
                         if d in self._manifest["days"]})  # fmt: skip
         if not files:
             return []
@@ -476,7 +464,7 @@ class SeriesWriter:
             written: dict[str, dict[str, Any]] = {}
             total = 0
             for day in days:
-                start = day_start_ms(day)
+                start = date_start_ms(day)
                 hot = (
                     f"SELECT * FROM readings WHERE ts_ms >= {start} AND ts_ms < {start + DAY_MS} "
                     f"AND seq <= {upto}"
@@ -526,7 +514,7 @@ class SeriesWriter:
                 first = self._scalar("SELECT min(ts_ms) FROM readings")
                 if first is None:
                     return []
-                at = dt.datetime.fromtimestamp((first + CST_OFFSET_MS) / 1000, dt.UTC)
+                at = dt.datetime.fromtimestamp((first + OFFSET_MS) / 1000, dt.UTC)
                 year, month = at.year, at.month
                 months: list[str] = []
                 horizon = self._archived_before_ms

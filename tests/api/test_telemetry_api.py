@@ -14,7 +14,8 @@ from entgraph.api.auth import Role
 from entgraph.api.testing import GraphQLClient
 from entgraph.graph import warning_queries as wq
 from entgraph.graph.falkordb_store import FalkorDBStore
-from entgraph.telemetry.payloads import CST, Reading, Rejection
+from entgraph.localtime import CST
+from entgraph.telemetry.payloads import Reading, Rejection
 from entgraph.telemetry.series_store import SeriesWriter
 from entgraph.testing import City, CountingStore
 

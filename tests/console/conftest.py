@@ -27,9 +27,10 @@ import pytest
 
 from entgraph.api.auth import ApiKeyFile, Role
 from entgraph.graph import EmbeddedServer
+from entgraph.localtime import CST
 from entgraph.settings import Settings
 from entgraph.telemetry.cli import evaluate_warnings
-from entgraph.telemetry.payloads import CST, Reading
+from entgraph.telemetry.payloads import Reading
 from entgraph.telemetry.series_store import SeriesWriter
 from entgraph.testing import City, build_city
 

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from entgraph.localtime import date_start_ms, local_date
 from entgraph.telemetry import payloads
 from entgraph.telemetry.payloads import MeterEvent, Reading, Rejection
 from entgraph.telemetry.series_store import (
@@ -21,12 +22,10 @@ from entgraph.telemetry.series_store import (
     SeriesReader,
     SeriesWriter,
     WriterBusyError,
-    day_start_ms,
-    local_day,
 )
 
 REPO = Path(__file__).resolve().parents[2]
-T0 = day_start_ms("2026-11-30") + 10 * 3_600_000  # 2026-11-30 10:00 China time
+T0 = date_start_ms("2026-11-30") + 10 * 3_600_000  # 2026-11-30 10:00 China time
 STEP = 300_000  # five minutes
 
 
@@ -44,9 +43,9 @@ def distinct_keys(reader: SeriesReader) -> int:
 
 def test_day_boundaries_are_china_time() -> None:
     # 2026-11-30 16:00Z is midnight of 2026-12-01 in China.
-    assert local_day(day_start_ms("2026-12-01")) == "2026-12-01"
-    assert local_day(day_start_ms("2026-12-01") - 1) == "2026-11-30"
-    assert day_start_ms("2026-12-01") == 1_796_054_400_000
+    assert local_date(date_start_ms("2026-12-01")) == "2026-12-01"
+    assert local_date(date_start_ms("2026-12-01") - 1) == "2026-11-30"
+    assert date_start_ms("2026-12-01") == 1_796_054_400_000
 
 
 def test_empty_store_reads_as_empty(tmp_path: Path) -> None:
@@ -135,7 +134,7 @@ def test_late_and_out_of_order_readings(tmp_path: Path) -> None:
 
 
 def _month_readings(day: str, meters: int, per_day: int) -> list[Reading]:
-    start = day_start_ms(day)
+    start = date_start_ms(day)
     return [r(f"M{m}", start + i * STEP, float(i)) for m in range(meters) for i in range(per_day)]
 
 
@@ -156,7 +155,7 @@ def test_exactly_once_across_publish_compact_archive_and_late_writes(tmp_path: P
         assert count(reader) == distinct_keys(reader) == total
 
         # A late reading for archived September, a redelivery of an archived one, a conflicting one.
-        sept = day_start_ms("2026-09-30")
+        sept = date_start_ms("2026-09-30")
         late = [r("M9", sept, 1.0), r("M0", sept, 0.0), r("M1", sept + STEP, 42.0)]
         result = writer.write(late, [], [], T0)
         assert (result.inserted, result.duplicates, result.conflicts) == (1, 1, 1)

@@ -14,9 +14,11 @@ import pytest
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
+from entgraph import localtime
+from entgraph.localtime import CST
 from entgraph.telemetry import payloads, profiles
 from entgraph.telemetry.broker import BrokerInfo, MosquittoBroker
-from entgraph.telemetry.payloads import CST, Reading
+from entgraph.telemetry.payloads import Reading
 from entgraph.telemetry.profiles import DAY_MS, HOUR_MS, MeterProfile, make_fleet, readings
 from entgraph.telemetry.simulator import SimStats, Simulator
 
@@ -88,11 +90,11 @@ def test_spring_festival_shutdown_for_a_manufacturer() -> None:
 def test_day_total_matches_interval_sum_and_prefix() -> None:
     # The closed-form day total, the sum of the day's intervals and the prefix sums must agree, or
     # registers would jump at midnight.
-    day = profiles.cst_day(ms("2026-02-20 00:00"))
+    day = localtime.day_number(ms("2026-02-20 00:00"))
     for p in (OFFICE, PLANT):
         total = profiles.day_total(p, day)
-        assert profiles.consumed(p, profiles.day_start_ms(day + 1)) - profiles.consumed(
-            p, profiles.day_start_ms(day)
+        assert profiles.consumed(p, localtime.day_number_start_ms(day + 1)) - profiles.consumed(
+            p, localtime.day_number_start_ms(day)
         ) == pytest.approx(total, rel=1e-12)
 
 
