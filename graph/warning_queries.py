@@ -22,11 +22,10 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import Any
 
 from entgraph.errors import EntgraphError
-from entgraph.graph.metric_queries import MetricSource
 from entgraph.graph.port import GraphSchema, GraphStore, PropertyIndex, Row, UniqueKey
 
 WARNING_SCHEMA = GraphSchema(
@@ -71,36 +70,6 @@ class Finding:
     meter_id: str | None = None
     town: str | None = None
     evidence: dict[str, Any] = field(default_factory=dict)
-
-
-# --- the figures the rules read -------------------------------------------------------------------
-
-# One pass over the metric datasets' records. Starts from the SourceRecord.dataset index; the record
-# and link filters come after a WITH, where FalkorDB's planner does not turn them into a full scan.
-_FIGURES = (
-    "MATCH (r:SourceRecord) WHERE r.dataset IN $datasets "
-    "WITH r WHERE r.retired IS NULL "
-    "MATCH (r)-[a:ABOUT]->(e:Enterprise) "
-    "WITH r, a, e WHERE a.party = 'subject' AND NOT (e)-[:REDIRECTS_TO]->() "
-    "UNWIND [s IN $sources WHERE s.dataset = r.dataset] AS s "
-    "WITH e.id AS id, s, r[s.value] AS value, "
-    "left(toString(coalesce(r[coalesce(s.period, 'period')], r.period)), 7) AS period "
-    "WHERE value IS NOT NULL "
-    "RETURN id, s.dataset AS dataset, s.metric AS metric, period, sum(value) AS value"
-)
-
-
-def monthly_figures(store: GraphStore, sources: Sequence[MetricSource]) -> list[Row]:
-    """``{id, dataset, metric, period, value}`` for every live enterprise: its figures summed per dataset,
-    metric and reporting period (``2026-04``, ``2026-Q2`` or ``2026``; the caller keeps what it uses).
-
-    One statement for the whole city; its cost is linear in the metric datasets' records."""
-    if not sources:
-        return []
-    return store.read(
-        _FIGURES,
-        {"sources": [asdict(s) for s in sources], "datasets": sorted({s.dataset for s in sources})},
-    )
 
 
 def enterprise_profiles(store: GraphStore, ids: Sequence[str]) -> list[Row]:

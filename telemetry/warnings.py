@@ -26,10 +26,11 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from entgraph.errors import ConfigurationError
-from entgraph.graph import warning_queries
+from entgraph.graph import metric_queries, warning_queries
 from entgraph.graph.metric_queries import MetricSource
 from entgraph.graph.port import GraphStore
 from entgraph.graph.warning_queries import Finding
+from entgraph.localtime import CST
 
 __all__ = [
     "ELECTRICITY",
@@ -45,7 +46,6 @@ __all__ = [
 
 ELECTRICITY = "electricity_kwh"
 TAX = "tax"
-CST = dt.timezone(dt.timedelta(hours=8), "CST")  # no daylight saving in China: a fixed offset is exact
 Severity = Literal["low", "medium", "high"]
 
 
@@ -200,7 +200,7 @@ def collect_facts(
     meter telemetry's ``electricity_kwh`` included), its town and industry, and the meters' last
     readings. ``sources`` is ``api.metrics.metric_sources(catalog)``; other metrics are ignored."""
     wanted = [s for s in sources if s.metric in (ELECTRICITY, TAX)]
-    figures = _monthly(warning_queries.monthly_figures(store, wanted))
+    figures = _monthly(metric_queries.city_series(store, wanted))
     ids = sorted({i for i, _ in figures} | set(meter_owners.values()))
     facts = Facts(meter_last_seen=dict(meter_last_seen), meter_owners=dict(meter_owners))
     for row in warning_queries.enterprise_profiles(store, ids):

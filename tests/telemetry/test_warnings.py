@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 from entgraph.errors import ConfigurationError
+from entgraph.graph import metric_queries
 from entgraph.graph import warning_queries as wq
 from entgraph.graph.falkordb_store import FalkorDBStore
 from entgraph.graph.metric_queries import MetricSource
@@ -501,7 +502,7 @@ def test_collect_facts_picks_the_right_months_and_figures(graph: FalkorDBStore) 
 
 def test_the_figures_statement_starts_from_the_dataset_index(graph: FalkorDBStore) -> None:
     plan = graph.explain(
-        wq._FIGURES, {"datasets": ["power_a"], "sources": [{"dataset": "power_a", "value": "kwh"}]}
+        metric_queries._CITY, {"datasets": ["power_a"], "sources": [{"dataset": "power_a", "value": "kwh"}]}
     )
     assert "Node By Index Scan | (r:SourceRecord)" in plan
     assert "Label Scan | (r:SourceRecord)" not in plan
