@@ -25,22 +25,7 @@ from entgraph.graph import metric_queries
 from entgraph.graph.metric_queries import MetricSource
 from entgraph.loaders.registry import Catalog
 from entgraph.loaders.spec import DatasetSpec, Sharing
-from entgraph.telemetry.rollup import TELEMETRY_METRICS
-
-
-# A catalog does not change once built, and the server keeps one; remembering what is derived from it
-# spares every panorama the walk over all 84 specs (about 1 ms a request, cProfile).
-@lru_cache(maxsize=8)
-def metric_sources(catalog: Catalog) -> tuple[MetricSource, ...]:
-    """Every metric every dataset of the catalog declares, and the monthly totals telemetry derives
-    from the device feeds' meters (``entgraph telemetry rollup``)."""
-    declared = [
-        MetricSource(feed.spec.key, m.name, m.value, m.period, m.unit)
-        for feed in catalog
-        for m in feed.spec.metrics
-    ]
-    known = {feed.spec.key for feed in catalog}
-    return (*declared, *(s for s in TELEMETRY_METRICS if s.dataset in known))
+from entgraph.telemetry.rollup import metric_sources
 
 
 @lru_cache(maxsize=32)

@@ -32,7 +32,6 @@ from typing import Any
 
 import httpx
 
-from entgraph.api.metrics import metric_sources
 from entgraph.api.testing import FULL_PANORAMA
 from entgraph.graph import (
     api_queries,
@@ -47,6 +46,7 @@ from entgraph.graph.port import GraphStore
 from entgraph.loaders.registry import Catalog
 from entgraph.loaders.synthetic import generate_city
 from entgraph.settings import Settings
+from entgraph.telemetry.rollup import metric_sources
 
 ENTGRAPH = str(Path(sys.executable).with_name("entgraph"))
 GRAPH_NAME = "bench_api"

@@ -391,29 +391,17 @@ def status(ctx: typer.Context) -> None:
 
 def evaluate_warnings(settings: Settings, now_ms: int | None = None) -> dict[str, int]:
     """Run the warning rules over the graph and the series store; open, refresh or keep warnings."""
-    from entgraph.api.metrics import metric_sources
-    from entgraph.graph import warning_queries as wq
     from entgraph.graph.connect import open_store
-    from entgraph.graph.meter_queries import owners
     from entgraph.loaders.registry import Catalog
     from entgraph.telemetry.series_store import SeriesReader
-    from entgraph.telemetry.warnings import collect_facts, evaluate, load_rules
+    from entgraph.telemetry.warnings import evaluate_city, load_rules
 
     path = settings.warning_rules_path
     rules = load_rules(path if path.exists() or settings.warning_rules else None)
     now_ms = now_ms if now_ms is not None else int(time.time() * 1000)
     catalog = Catalog.load(settings.spec_dirs)
     with open_store(settings) as store, SeriesReader(settings.series_dir) as reader:
-        store.ensure_schema(wq.WARNING_SCHEMA)
-        attached: dict[str, set[str]] = {}
-        for row in owners(store):
-            attached.setdefault(row["meter"], set()).add(row["enterprise"])
-        meter_owners = {m: next(iter(e)) for m, e in attached.items() if len(e) == 1}
-        last_seen = reader.last_seen(sorted(meter_owners))
-        facts = collect_facts(store, metric_sources(catalog), last_seen, meter_owners)
-        findings = evaluate(facts, rules, now_ms)
-        counts = wq.upsert_findings(store, findings, now_ms)
-    return {"findings": len(findings), **counts}
+        return evaluate_city(store, reader, catalog, rules, now_ms)
 
 
 @warnings_app.command("evaluate")

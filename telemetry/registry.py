@@ -184,6 +184,20 @@ def _decide(
     return [{"id": e, "via": via, "evidence": ev} for e, (via, ev) in sorted(found.items())]
 
 
+def attached_to(store: GraphStore) -> dict[str, set[str]]:
+    """Meter id -> the enterprises it is attached to (more than one: a shared meter, 多户一表, whose
+    readings count for nobody until a steward decides)."""
+    owners: dict[str, set[str]] = defaultdict(set)
+    for row in mq.owners(store):
+        owners[row["meter"]].add(row["enterprise"])
+    return dict(owners)
+
+
+def exclusive_owners(store: GraphStore) -> dict[str, str]:
+    """Meter id -> its one enterprise, for the meters attached to exactly one."""
+    return {m: next(iter(e)) for m, e in attached_to(store).items() if len(e) == 1}
+
+
 def pin(store: GraphStore, meter: str, utility: str, enterprise_ids: list[str], actor: str) -> list[str]:
     """A steward's decision, kept forever (see module doc)."""
     if utility not in UTILITIES:

@@ -15,13 +15,14 @@ from __future__ import annotations
 
 import datetime as dt
 import time
-from collections import defaultdict
 from dataclasses import dataclass
+from functools import lru_cache
 
 from entgraph.graph import meter_queries as mq
 from entgraph.graph.metric_queries import MetricSource
 from entgraph.graph.port import GraphStore
 from entgraph.loaders.registry import Catalog
+from entgraph.telemetry.registry import attached_to
 from entgraph.telemetry.series_store import SeriesReader
 
 # (device feed, metric, record field, unit): what telemetry's monthly totals are, as metric sources.
@@ -30,6 +31,22 @@ _METRICS = {
     "m3": ("wh_meter_water", "water_m3", "consumption_m3", "m3"),
 }
 TELEMETRY_METRICS = tuple(MetricSource(d, m, f, "period", u) for d, m, f, u in _METRICS.values())
+
+
+# A catalog does not change once built, and a server keeps one; remembering what is derived from it
+# spares every panorama the walk over all 84 specs (about 1 ms a request, cProfile).
+@lru_cache(maxsize=8)
+def metric_sources(catalog: Catalog) -> tuple[MetricSource, ...]:
+    """Every metric every dataset of the catalog declares, and the monthly totals this module derives
+    from the device feeds' meters: what the API's ``Enterprise.metrics``, chain aggregates and the
+    warning rules read as figures."""
+    declared = [
+        MetricSource(feed.spec.key, m.name, m.value, m.period, m.unit)
+        for feed in catalog
+        for m in feed.spec.metrics
+    ]
+    known = {feed.spec.key for feed in catalog}
+    return (*declared, *(s for s in TELEMETRY_METRICS if s.dataset in known))
 
 
 @dataclass
@@ -50,9 +67,7 @@ def rollup(
     store: GraphStore, reader: SeriesReader, catalog: Catalog, now_ms: int | None = None
 ) -> RollupReport:
     now_ms = now_ms if now_ms is not None else int(time.time() * 1000)
-    owners: dict[str, set[str]] = defaultdict(set)
-    for row in mq.owners(store):
-        owners[row["meter"]].add(row["enterprise"])
+    owners = attached_to(store)
     exclusive = {m: next(iter(e)) for m, e in owners.items() if len(e) == 1}
     report = RollupReport(meters=len(exclusive), skipped_shared=sum(len(e) > 1 for e in owners.values()))
     known = {feed.spec.key: feed.spec for feed in catalog}

@@ -30,7 +30,11 @@ from entgraph.graph import metric_queries, warning_queries
 from entgraph.graph.metric_queries import MetricSource
 from entgraph.graph.port import GraphStore
 from entgraph.graph.warning_queries import Finding
+from entgraph.loaders.registry import Catalog
 from entgraph.localtime import CST
+from entgraph.telemetry.registry import exclusive_owners
+from entgraph.telemetry.rollup import metric_sources
+from entgraph.telemetry.series_store import SeriesReader
 
 __all__ = [
     "ELECTRICITY",
@@ -198,7 +202,7 @@ def collect_facts(
 ) -> Facts:
     """Every live enterprise's monthly electricity and tax (from every dataset declaring those metrics,
     meter telemetry's ``electricity_kwh`` included), its town and industry, and the meters' last
-    readings. ``sources`` is ``api.metrics.metric_sources(catalog)``; other metrics are ignored."""
+    readings. ``sources`` is ``rollup.metric_sources(catalog)``; other metrics are ignored."""
     wanted = [s for s in sources if s.metric in (ELECTRICITY, TAX)]
     figures = _monthly(metric_queries.city_series(store, wanted))
     ids = sorted({i for i, _ in figures} | set(meter_owners.values()))
@@ -237,6 +241,20 @@ def _most(counts: Counter[str] | None) -> str | None:
 def _as_of_month(as_of_ms: int) -> int:
     moment = dt.datetime.fromtimestamp(as_of_ms / 1000, CST)
     return moment.year * 12 + moment.month - 1
+
+
+def evaluate_city(
+    store: GraphStore, reader: SeriesReader, catalog: Catalog, rules: WarningRules, as_of_ms: int
+) -> dict[str, int]:
+    """Judge the whole city as of ``as_of_ms`` and store the findings (``warning_queries``): the
+    number of findings and how many warnings were opened, refreshed or kept resolved. Rerunnable:
+    findings have stable ids, so a rerun refreshes rather than doubles."""
+    store.ensure_schema(warning_queries.WARNING_SCHEMA)
+    meter_owners = exclusive_owners(store)
+    last_seen = reader.last_seen(sorted(meter_owners))
+    facts = collect_facts(store, metric_sources(catalog), last_seen, meter_owners)
+    findings = evaluate(facts, rules, as_of_ms)
+    return {"findings": len(findings), **warning_queries.upsert_findings(store, findings, as_of_ms)}
 
 
 def evaluate(facts: Facts, rules: WarningRules, as_of_ms: int) -> list[Finding]:

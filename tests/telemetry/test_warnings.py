@@ -15,6 +15,9 @@ from entgraph.graph import warning_queries as wq
 from entgraph.graph.falkordb_store import FalkorDBStore
 from entgraph.graph.metric_queries import MetricSource
 from entgraph.graph.port import GraphSchema, Params, PropertyIndex, Row, UniqueKey
+from entgraph.loaders.registry import Catalog
+from entgraph.telemetry.payloads import Reading
+from entgraph.telemetry.series_store import SeriesReader, SeriesWriter
 from entgraph.telemetry.warnings import (
     CST,
     EnterpriseFacts,
@@ -23,6 +26,7 @@ from entgraph.telemetry.warnings import (
     WarningRules,
     collect_facts,
     evaluate,
+    evaluate_city,
     load_rules,
 )
 from entgraph.testing import CountingStore
@@ -506,3 +510,28 @@ def test_the_figures_statement_starts_from_the_dataset_index(graph: FalkorDBStor
     )
     assert "Node By Index Scan | (r:SourceRecord)" in plan
     assert "Label Scan | (r:SourceRecord)" not in plan
+
+
+def test_evaluating_the_city_judges_exclusive_meters_and_a_rerun_doubles_nothing(
+    graph: FalkorDBStore, tmp_path: Path
+) -> None:
+    # M1 is E1's alone; M2 is shared (多户一表) and counts for nobody until a steward decides. Both
+    # fell silent 25 hours before AS_OF.
+    graph.write(
+        "MATCH (e1:Enterprise {id: 'E1'}), (e2:Enterprise {id: 'E2'}) "
+        "CREATE (m1:Meter {key: '电能表|M1', meter_id: 'M1'})-[:METERS]->(e1), "
+        "(m2:Meter {key: '电能表|M2', meter_id: 'M2'})-[:METERS]->(e1), (m2)-[:METERS]->(e2)"
+    )
+    silent = [Reading(m, AS_OF - 25 * HOUR, 1.0, "cumulative", "kWh") for m in ("M1", "M2")]
+    with SeriesWriter(tmp_path) as writer:
+        writer.write(silent, [], [], AS_OF)
+        writer.publish()
+    catalog = Catalog.load(entry_points=False)
+    rules = only("meter_silent")
+    with SeriesReader(tmp_path) as reader:
+        first = evaluate_city(graph, reader, catalog, rules, AS_OF)
+        again = evaluate_city(graph, reader, catalog, rules, AS_OF)
+    assert (first["findings"], first["created"]) == (1, 1)
+    assert (again["findings"], again["created"], again["refreshed"]) == (1, 0, 1)
+    warnings = wq.for_enterprises(graph, ["E1", "E2"])
+    assert [w["id"] for w in warnings["E1"]] == ["meter_silent:M1:2026-11-29"] and warnings["E2"] == []
