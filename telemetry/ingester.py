@@ -33,7 +33,7 @@ import threading
 import time
 from collections.abc import Callable, Collection
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 import paho.mqtt.client as mqtt
 from paho.mqtt.packettypes import PacketTypes
@@ -47,6 +47,7 @@ from entgraph.telemetry.payloads import (
     parse_message,
     unknown_meters,
 )
+from entgraph.telemetry.series_store import WriteResult
 
 log = logging.getLogger("entgraph.telemetry.ingester")
 
@@ -101,11 +102,11 @@ class IngestStats:
         return asdict(self)
 
 
-class SeriesSink:
+class SeriesSink(Protocol):
     """What the ingester needs of the series store (``telemetry.series_store.SeriesWriter``)."""
 
     def write(self, readings: list[Reading], events: list[MeterEvent], rejections: list[Rejection],
-              received_ms: int) -> Any: ...  # fmt: skip
+              received_ms: int) -> WriteResult: ...  # fmt: skip
     def publish(self) -> Any: ...
     def compact(self) -> Any: ...
     def archive(self, keep_days: int) -> Any: ...
@@ -320,10 +321,10 @@ class Ingester:
         st = self.stats
         st.messages += len(batch)
         st.readings += len(readings)
-        st.stored += getattr(result, "inserted", 0)
-        st.duplicates += getattr(result, "duplicates", 0)
-        st.conflicts += getattr(result, "conflicts", 0)
-        st.events += getattr(result, "events", 0)
+        st.stored += result.inserted
+        st.duplicates += result.duplicates
+        st.conflicts += result.conflicts
+        st.events += result.events
         st.quarantined += len(rejections)
         st.batches += 1
         st.last_write_at = time.time()
