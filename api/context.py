@@ -14,8 +14,8 @@ from starlette.concurrency import run_in_threadpool
 from strawberry.dataloader import DataLoader
 from strawberry.fastapi import BaseContext
 
-from entgraph.api.auth import Principal
-from entgraph.api.masking import MaskKind, apply
+from entgraph.api.auth import Principal, Role
+from entgraph.api.masking import Decision, MaskKind, apply, policy
 from entgraph.errors import ConfigurationError
 from entgraph.graph.port import GraphStore
 from entgraph.loaders.registry import Catalog
@@ -80,6 +80,14 @@ class Context(BaseContext):
             return self.catalog.get(dataset).spec
         except ConfigurationError:
             return None
+
+    def may_see(self, dataset: str | None) -> bool:
+        """Whether this caller may see what records of ``dataset`` state (its sharing, as the masking
+        policy reads it). A dataset not in the catalog has no sharing to go by: staff only."""
+        spec = self.spec(dataset)
+        if spec is None:
+            return self.principal.role.covers(Role.ANALYST)
+        return policy(spec.sharing, self.principal.role) is not Decision.NULL
 
     def mask(self, sharing: Sharing, kind: MaskKind | str, value: Any) -> Any:
         """``value`` as this caller may see it (see ``entgraph.api.masking``)."""

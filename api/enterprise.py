@@ -44,6 +44,7 @@ K = TypeVar("K", bound=Hashable)
 # Golden fields that are personal whatever dataset they came from when the catalog cannot say.
 _PERSONAL: dict[str, MaskKind] = {"legal_rep": MaskKind.PERSON_NAME, "phone": MaskKind.PHONE}
 _UNKNOWN_PERSONAL = Sharing(personal=True)
+_PHONE_REASONS = {"PHONE", "LEGAL_REP_AND_PHONE"}
 _FIELD_ROLES = {field: role for role, field in ATTRIBUTE_ROLES.items()}
 GOLDEN_FIELDS = (
     "legal_rep",
@@ -146,9 +147,17 @@ def facts_loader(info: Info[Context, None]) -> Any:
 
 
 def related_loader(info: Info[Context, None]) -> Any:
-    store = info.context.store
-    fetch = _limited(lambda ids, n: _grouped(api_queries.related(store, ids, n)))
-    return _loader(info, "enterprise.related", fetch, [])
+    context = info.context
+
+    def fetch(ids: list[str], n: int) -> dict[str, list[dict[str, Any]]]:
+        # Relations come from what the caller may see: a parcel or mortgage shared in records of
+        # datasets open to its role, and a shared phone (personal data) only for roles that see phones.
+        datasets = [feed.spec.key for feed in context.catalog if context.may_see(feed.spec.key)]
+        phones = policy(_UNKNOWN_PERSONAL, context.principal.role) is not Decision.NULL
+        rows = api_queries.related(context.store, ids, n, datasets)
+        return _grouped([r for r in rows if phones or r["reason"] not in _PHONE_REASONS])
+
+    return _loader(info, "enterprise.related", _limited(fetch), [])
 
 
 async def _enterprises(info: Info[Context, None], ids: Sequence[str]) -> list[Enterprise]:
@@ -298,9 +307,19 @@ def _text(value: Any) -> str | None:
     return None if value is None else str(value)
 
 
-def _facts(rows: list[dict[str, Any]], relation: str, subject_only: bool = True) -> list[dict[str, Any]]:
-    rows = [r for r in rows if r["relation"] == api_queries.FACT_RELATIONS[relation]]
-    return [r for r in rows if r["party"] == "subject"] if subject_only else rows
+def _facts(
+    context: Context, rows: list[dict[str, Any]], relation: str, subject_only: bool = True
+) -> list[dict[str, Any]]:
+    """The rows of ``relation`` stated by records this caller may see: an honour from a list open to
+    the public shows to everyone, one only a conditionally shared dataset states shows to staff."""
+    wanted = api_queries.FACT_RELATIONS[relation]
+    return [
+        r
+        for r in rows
+        if r["relation"] == wanted
+        and (r["party"] == "subject" or not subject_only)
+        and context.may_see(r["record"].get("dataset"))
+    ]
 
 
 def _distinct(items: list[Any]) -> list[Any]:
@@ -422,22 +441,22 @@ class Enterprise:
 
     @strawberry.field(description="Towns its records place it in (derived from the rows).")
     async def towns(self, info: Info[Context, None]) -> list[Town]:
-        rows = _facts(await self._fact_rows(info), "towns")
+        rows = _facts(info.context, await self._fact_rows(info), "towns")
         return _distinct([Town(name=r["node"].get("name") or r["node"]["key"]) for r in rows])
 
     @strawberry.field
     async def parks(self, info: Info[Context, None]) -> list[Park]:
-        rows = _facts(await self._fact_rows(info), "parks")
+        rows = _facts(info.context, await self._fact_rows(info), "parks")
         return _distinct([Park(name=r["node"].get("name") or r["node"]["key"]) for r in rows])
 
     @strawberry.field
     async def industries(self, info: Info[Context, None]) -> list[Industry]:
-        rows = _facts(await self._fact_rows(info), "industries")
+        rows = _facts(info.context, await self._fact_rows(info), "industries")
         return _distinct([Industry(code=r["node"].get("code"), name=r["node"].get("name")) for r in rows])
 
     @strawberry.field
     async def chains(self, info: Info[Context, None]) -> list[ChainMembership]:
-        rows = _facts(await self._fact_rows(info), "chains")
+        rows = _facts(info.context, await self._fact_rows(info), "chains")
         items = [
             ChainMembership(
                 name=r["node"].get("name") or r["node"]["key"],
@@ -450,7 +469,7 @@ class Enterprise:
 
     @strawberry.field
     async def honours(self, info: Info[Context, None]) -> list[Honour]:
-        rows = _facts(await self._fact_rows(info), "honours")
+        rows = _facts(info.context, await self._fact_rows(info), "honours")
         items = [
             Honour(key=n["key"], kind=n.get("kind"), recognised_on=_text(n.get("recognised_on")))
             for n in (r["node"] for r in rows)
@@ -461,7 +480,7 @@ class Enterprise:
     async def credit_events(self, info: Info[Context, None]) -> list[CreditEvent]:
         if policy(Sharing(credit=True), info.context.principal.role) is Decision.NULL:
             return []
-        rows = _facts(await self._fact_rows(info), "credit_events")
+        rows = _facts(info.context, await self._fact_rows(info), "credit_events")
         items = [
             CreditEvent(
                 key=n["key"],
@@ -478,7 +497,7 @@ class Enterprise:
 
     @strawberry.field(description="Land parcels its records concern, whatever its party on them.")
     async def parcels(self, info: Info[Context, None]) -> list[Parcel]:
-        rows = _facts(await self._fact_rows(info), "parcels", subject_only=False)
+        rows = _facts(info.context, await self._fact_rows(info), "parcels", subject_only=False)
         items = [
             Parcel(
                 key=r["node"]["key"],
@@ -494,7 +513,7 @@ class Enterprise:
     @strawberry.field(description="Mortgages it gave (mortgagor, the record's subject) or holds (mortgagee).")
     async def mortgages(self, info: Info[Context, None]) -> list[Mortgage]:
         roles = {"subject": MortgageRole.MORTGAGOR, "mortgagee": MortgageRole.MORTGAGEE}
-        rows = _facts(await self._fact_rows(info), "mortgages", subject_only=False)
+        rows = _facts(info.context, await self._fact_rows(info), "mortgages", subject_only=False)
         items = [
             Mortgage(
                 key=r["node"]["key"],

@@ -11,10 +11,16 @@ Access:
 - credit events are credit data (信用信息): ``creditEvents`` and ``creditEventKinds`` answer
   ``FORBIDDEN`` to roles :func:`~entgraph.api.masking.policy` hides credit data from (``public``),
   as ``Enterprise.creditEvents`` is empty for them;
+- a parcel, and each of its records, is there for a caller only when a dataset the caller may see
+  states it (land grants are open to the public; transfers, allocations and certificates are not): a
+  parcel only hidden datasets know is ``NOT_FOUND`` and left out of pages, its history and holders
+  come from the records the caller may see, and of its attributes only those a column the caller may
+  see in full provides are shown;
 - the values a parcel record states (date, price, area, use, transfer method) follow the sharing of
   the catalog column they came from: a value the caller's role may not see in full is null (a date
-  from a dataset not open to the public is null for ``public``). Parcel attributes and the parties on
-  each record are shown as ``Enterprise.parcels`` shows them.
+  from a dataset not open to the public is null for ``public``);
+- a mortgage network follows only links stated by datasets the caller may see (none, for the public,
+  while the mortgage register is shared conditionally).
 """
 
 from __future__ import annotations
@@ -23,7 +29,7 @@ import base64
 import binascii
 import datetime as dt
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Annotated, Any
 
 import strawberry
@@ -152,6 +158,45 @@ def _visible(context: Context, spec: Any, field: str | None, props: dict[str, An
     except KeyError:
         return None
     return props[field] if policy(sharing, context.principal.role) is Decision.SHOW else None
+
+
+def _seen(context: Context, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The records of datasets this caller may see (a land certificate is not open to the public)."""
+    return [r for r in rows if context.may_see(r["dataset"])]
+
+
+def _shown_props(context: Context, props: dict[str, Any], rows: list[dict[str, Any]]) -> dict[str, Any]:
+    """A parcel's node properties this caller may see: each one a column of a dataset whose record about
+    the parcel the caller may see, and whose sharing shows it in full (a 宗地代码 known only from land
+    certificates is null for the public). ``rows``: the parcel's records the caller may see."""
+    specs = [spec for spec in map(context.spec, {r["dataset"] for r in rows}) if spec is not None]
+
+    def shown(field: str) -> bool:
+        for spec in specs:
+            try:
+                sharing = column_sharing(spec, field)
+            except KeyError:
+                continue
+            if policy(sharing, context.principal.role) is Decision.SHOW:
+                return True
+        return False
+
+    return {k: v for k, v in props.items() if k == "key" or shown(k)}
+
+
+async def _parcels_as_seen(
+    info: Info[Context, None], found: Sequence[dict[str, Any] | None]
+) -> list[LandParcel]:
+    """The parcels among ``found`` (node properties) that a record the caller may see concerns, each
+    with only the properties and records the caller may see."""
+    parcels = [props for props in found if props is not None]
+    rows = await parcel_records_loader(info).load_many([props["key"] for props in parcels])
+    out = []
+    for props, records in zip(parcels, rows, strict=True):
+        visible = _seen(info.context, records)
+        if visible:
+            out.append(LandParcel(props=_shown_props(info.context, props, visible), records=visible))
+    return out
 
 
 def _parties(rows: list[dict[str, Any]]) -> list[tuple[str, str]]:
@@ -290,7 +335,8 @@ class ParcelRecord:
 
 @strawberry.type(description="A land parcel (宗地 / land title), keyed by its parcel or certificate number.")
 class LandParcel:
-    props: strawberry.Private[dict[str, Any]]
+    props: strawberry.Private[dict[str, Any]]  # only what the caller may see (``_parcels_as_seen``)
+    records: strawberry.Private[list[dict[str, Any]]]
 
     @strawberry.field
     def key(self) -> str:
@@ -331,7 +377,7 @@ class LandParcel:
         return _number(self.props.get("plot_ratio"))
 
     async def _rows(self, info: Info[Context, None]) -> list[dict[str, Any]]:
-        return await parcel_records_loader(info).load(self.props["key"])
+        return self.records
 
     @strawberry.field(description="Towns (镇/街道) its records place it in.")
     async def towns(self, info: Info[Context, None]) -> list[str]:
@@ -508,8 +554,11 @@ class MortgageNetwork:
         return [Enterprise(props=node) for node in found if node is not None]
 
 
-def _network(store: Any, center: str, depth: int, first: int) -> tuple[list[dict[str, Any]], list[str], bool]:
-    """Breadth-first over mortgage links (either direction): one statement per hop."""
+def _network(
+    store: Any, center: str, depth: int, first: int, may_see: Callable[[str], bool]
+) -> tuple[list[dict[str, Any]], list[str], bool]:
+    """Breadth-first over mortgage links (either direction): one statement per hop. Links only datasets
+    hidden from the caller state (有条件 mortgage registers, for the public) are not followed."""
     seen_nodes = [center]
     known = {center}
     edges: dict[tuple[str, str, str], dict[str, Any]] = {}
@@ -520,6 +569,7 @@ def _network(store: Any, center: str, depth: int, first: int) -> tuple[list[dict
             break
         rows = queries.mortgage_links(store, frontier, _LINK_ROWS)
         truncated = truncated or len(rows) >= _LINK_ROWS
+        rows = [row for row in rows if may_see(row["dataset"])]
         following: list[str] = []
         for row in rows:
             ident = (row["key"], row["mortgagor"], row["mortgagee"])
@@ -547,10 +597,10 @@ def _network(store: Any, center: str, depth: int, first: int) -> tuple[list[dict
 class LandCreditQuery:
     @strawberry.field(description="One land parcel by key (its parcel or certificate number).")
     async def parcel(self, info: Info[Context, None], key: str) -> LandParcel:
-        props = await parcel_loader(info).load(key)
-        if props is None:
+        seen = await _parcels_as_seen(info, [await parcel_loader(info).load(key)])
+        if not seen:  # unknown, or known only to datasets this caller may not see: alike
             raise NotFound(f"no land parcel with key {key}")
-        return LandParcel(props=props)
+        return seen[0]
 
     @strawberry.field(
         description="Land parcels in key order; holder: only those the enterprise holds now (see "
@@ -580,16 +630,17 @@ class LandCreditQuery:
             def held() -> tuple[list[str], dict[str, list[dict[str, Any]]]]:
                 candidates = queries.parcel_keys_of(store, survivor, _HOLDER_CANDIDATES)
                 rows = _grouped(queries.parcel_records(store, candidates)) if candidates else {}
-                return [k for k in candidates if survivor in _holders(context, rows.get(k, []))], rows
+                seen = {k: _seen(context, rows.get(k, [])) for k in candidates}
+                return [k for k in candidates if survivor in _holders(context, seen[k])], rows
 
             among, rows = await context.in_thread(held)
             parcel_records_loader(info).prime_many({k: rows.get(k, []) for k in among})
         keys = await context.in_thread(queries.parcel_page, store, among, town, after_key, first + 1)
         found = await parcel_loader(info).load_many(keys[:first])
+        # A page leaves out parcels only datasets hidden from the caller know; the cursor still moves on.
         edges = [
-            LandParcelEdge(cursor=_encode("parcel", props["key"]), node=LandParcel(props=props))
-            for props in found
-            if props is not None
+            LandParcelEdge(cursor=_encode("parcel", parcel.props["key"]), node=parcel)
+            for parcel in await _parcels_as_seen(info, found)
         ]
         return LandParcelConnection(
             edges=edges,
@@ -668,7 +719,7 @@ class LandCreditQuery:
         if center is None:
             raise NotFound(f"no enterprise with id {enterprise}")
         edges, node_ids, truncated = await info.context.in_thread(
-            _network, info.context.store, survivor, depth, first
+            _network, info.context.store, survivor, depth, first, info.context.may_see
         )
         return MortgageNetwork(
             center=Enterprise(props=center),

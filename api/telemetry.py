@@ -27,7 +27,7 @@ from entgraph.api.auth import Role, requires
 from entgraph.api.context import Context
 from entgraph.api.errors import BadInput, NotFound
 from entgraph.api.limits import DEFAULT_LIST_SIZE
-from entgraph.api.masking import Decision, column_sharing, mask_kind, policy
+from entgraph.api.masking import column_sharing, mask_kind
 from entgraph.graph import meter_queries as mq
 from entgraph.graph import warning_queries as wq
 from entgraph.loaders.spec import DatasetSpec
@@ -289,11 +289,8 @@ def _device_spec(context: Context, utility: str | None) -> DatasetSpec | None:
 
 
 def _may_see_series(info: Info[Context, None], utility: str | None) -> bool:
-    context = info.context
-    spec = _device_spec(context, utility)
-    if spec is None:  # no device feed in this catalog: staff only
-        return context.principal.role.covers(Role.ANALYST)
-    return policy(spec.sharing, context.principal.role) is not Decision.NULL
+    """Whether the caller may see a meter of ``utility``: its device feed's data."""
+    return info.context.may_see(_DEVICE_FEED.get(utility or "electricity", "wh_meter_electricity"))
 
 
 def _account_as_seen(context: Context, utility: str | None, account: Any) -> Any:
@@ -492,7 +489,9 @@ async def enterprise_meters(info: Info[Context, None], enterprise_id: str, first
     if not 1 <= first <= 500:
         raise BadInput("first must be between 1 and 500", argument="first")
     rows = await context.loader("enterprise.meters", load).load(enterprise_id)
-    return [_meter(context, r, [enterprise_id]) for r in rows[:first]]
+    # A meter is what its device feed says: not shown to roles that feed's sharing excludes (public).
+    shown = [r for r in rows if _may_see_series(info, r.get("utility"))]
+    return [_meter(context, r, [enterprise_id]) for r in shown[:first]]
 
 
 _STATUS_ARG = "open, acknowledged, resolved; default open and acknowledged"

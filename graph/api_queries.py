@@ -97,18 +97,22 @@ def facts(store: GraphStore, ids: Sequence[str]) -> list[Row]:
         # filtered after a WITH: in the MATCH, FalkorDB's planner would scan every SourceRecord
         "WITH id, n, x, r, a WHERE type(x) IN $relations AND r.retired IS NULL "
         "RETURN id, type(x) AS relation, a.party AS party, "
-        "{id: r.id, position: r.chain_position, year: coalesce(r.year, r.period)} AS record, "
+        "{id: r.id, dataset: r.dataset, position: r.chain_position, year: coalesce(r.year, r.period)} "
+        "AS record, "
         "properties(n) AS node",
         {"ids": list(ids), "relations": sorted(set(FACT_RELATIONS.values()))},
     )
 
 
-def related(store: GraphStore, ids: Sequence[str], limit: int) -> list[Row]:
+def related(
+    store: GraphStore, ids: Sequence[str], limit: int, datasets: Sequence[str] | None = None
+) -> list[Row]:
     """``{id, other, reason}``: enterprises that share a legal representative and phone, a phone, an
     address, a land parcel or a mortgage with each of ``ids`` (at most ``limit`` per reason).
 
     The shared value itself is not returned: it may be personal data, and the caller can read it from
-    both enterprises' (masked) fields.
+    both enterprises' (masked) fields. A shared parcel or mortgage counts only when live records of
+    ``datasets`` (all, when None: the caller's visible ones) state it on both sides.
     """
     live = "NOT (o)-[:REDIRECTS_TO]->() AND o.id <> e.id"
     by_value = (
@@ -121,9 +125,11 @@ def related(store: GraphStore, ids: Sequence[str], limit: int) -> list[Row]:
         "RETURN id, reason, collect(o.id)[0..$limit] AS others"
     )
     by_fact = (
-        "UNWIND $ids AS id MATCH (e:Enterprise {{id: id}})<-[:ABOUT]-(:SourceRecord)-[:{rel}]->(f)"
-        "<-[:{rel}]-(:SourceRecord)-[:ABOUT]->(o:Enterprise) WITH DISTINCT id, e, o WHERE " + live + " "
-        "WITH id, o, '{reason}' AS reason ORDER BY o.id "
+        "UNWIND $ids AS id MATCH (e:Enterprise {{id: id}})<-[:ABOUT]-(r:SourceRecord)-[:{rel}]->(f)"
+        "<-[:{rel}]-(s:SourceRecord)-[:ABOUT]->(o:Enterprise) "
+        "WITH id, e, o, r, s WHERE " + live + " AND r.retired IS NULL AND s.retired IS NULL "
+        "AND ($datasets IS NULL OR (r.dataset IN $datasets AND s.dataset IN $datasets)) "
+        "WITH DISTINCT id, o, '{reason}' AS reason ORDER BY o.id "
         "RETURN id, reason, collect(o.id)[0..$limit] AS others"
     )
     # Same phone: LEGAL_REP_AND_PHONE when the representative's name matches too (a stronger sign of
@@ -140,7 +146,8 @@ def related(store: GraphStore, ids: Sequence[str], limit: int) -> list[Row]:
             by_fact.format(rel="SECURED_BY", reason="MORTGAGE"),
         )
     )
-    rows = store.read(statement, {"ids": list(ids), "limit": limit})
+    params = {"ids": list(ids), "limit": limit, "datasets": None if datasets is None else list(datasets)}
+    rows = store.read(statement, params)
     return [{"id": row["id"], "reason": row["reason"], "other": o} for row in rows for o in row["others"]]
 
 

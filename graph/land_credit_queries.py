@@ -190,8 +190,8 @@ def credit_event_records(store: GraphStore, keys: Sequence[str]) -> list[Row]:
 
 def mortgage_links(store: GraphStore, ids: Sequence[str], limit: int) -> list[Row]:
     """Mortgage links touching any of ``ids`` as mortgagor or mortgagee: ``{key, mortgagor,
-    mortgagee, amount, registered_on, registration_type}``, one per (mortgage, mortgagor, mortgagee),
-    in that order, at most ``limit``."""
+    mortgagee, amount, registered_on, registration_type, dataset}``, one per (mortgage, mortgagor,
+    mortgagee, dataset of the record stating it), in that order, at most ``limit``."""
     return store.read(
         "UNWIND $ids AS id "
         "MATCH (:Enterprise {id: id})<-[a:ABOUT]-(r:SourceRecord)-[:SECURED_BY]->(m:Mortgage) "
@@ -201,7 +201,7 @@ def mortgage_links(store: GraphStore, ids: Sequence[str], limit: int) -> list[Ro
         "WHERE s.party = $mortgagor AND t.party = $mortgagee "
         "RETURN DISTINCT m.key AS key, g.id AS mortgagor, h.id AS mortgagee, "
         "m.mortgage_amount AS amount, m.registered_on AS registered_on, "
-        "m.registration_type AS registration_type "
+        "m.registration_type AS registration_type, r.dataset AS dataset "
         "ORDER BY key, mortgagor, mortgagee LIMIT $limit",
         {"ids": list(ids), "limit": limit, "mortgagor": MORTGAGOR_PARTY, "mortgagee": MORTGAGEE_PARTY},
     )

@@ -140,6 +140,45 @@ def test_related_enterprises_share_a_phone(client: GraphQLClient, resolved_city:
     related = client.query(query, id=rows[0]["a"])["data"]["enterprise"]["related"]
     shared = [r for r in related if r["enterprise"]["id"] == rows[0]["b"]]
     assert shared and shared[0]["reason"] in {"PHONE", "LEGAL_REP_AND_PHONE"}
+    # the public may not see phones (personal data), so a shared phone is no relation to show it
+    public = client.query(query, role=Role.PUBLIC, id=rows[0]["a"])["data"]["enterprise"]["related"]
+    assert not {r["reason"] for r in public} & {"PHONE", "LEGAL_REP_AND_PHONE"}
+
+
+def test_a_shared_parcel_relates_enterprises_only_through_records_the_caller_may_see(
+    graph_api: GraphQLClient, falkordb_graph: FalkorDBStore
+) -> None:
+    # E-A and E-B are on land transfers of one parcel (有条件使用), E-A and E-C on land grants of another
+    # (open to the public); E-D was on a grant of the first, since retired.
+    def on(enterprise: str, record: str, dataset: str, parcel: str, retired: str = "") -> str:
+        return (
+            f"({enterprise})<-[:ABOUT {{party: 'subject'}}]-(:SourceRecord {{id: '{record}', "
+            f"dataset: '{dataset}'{retired}}})-[:CONCERNS_PARCEL]->({parcel})"
+        )
+
+    falkordb_graph.write(
+        "CREATE (a:Enterprise {id: 'E-A', name: '甲'}), (b:Enterprise {id: 'E-B', name: '乙'}), "
+        "(c:Enterprise {id: 'E-C', name: '丙'}), (d:Enterprise {id: 'E-D', name: '丁'}), "
+        "(p:LandParcel {key: 'P-1'}), (q:LandParcel {key: 'P-2'}), "
+        + ", ".join(
+            [
+                on("a", "t1", "jj_land_transfers", "p"),
+                on("b", "t2", "jj_land_transfers", "p"),
+                on("a", "g1", "jj_land_grants", "q"),
+                on("c", "g2", "jj_land_grants", "q"),
+                on("d", "g3", "jj_land_grants", "p", ", retired: true"),
+            ]
+        )
+    )
+    doc = '{ enterprise(id: "E-A") { related { reason enterprise { id } } } }'
+
+    def related(role: Role) -> list[tuple[str, str]]:
+        rows = graph_api.data(doc, role)["enterprise"]["related"]
+        return sorted((r["reason"], r["enterprise"]["id"]) for r in rows)
+
+    assert related(Role.PUBLIC) == [("PARCEL", "E-C")]
+    # staff see the transfers too; a retired record relates nobody (E-D's old grant of P-1)
+    assert related(Role.ANALYST) == [("PARCEL", "E-B"), ("PARCEL", "E-C")]
 
 
 # -- listing and search ----------------------------------------------------------------------------
@@ -223,3 +262,20 @@ def test_personal_fields_are_masked_by_role(client: GraphQLClient, resolved_city
         golden = {g["field"]: g["value"] for g in seen[role]["goldenRecord"]}
         assert golden.get("phone") == seen[role]["phone"]
     assert seen[Role.PUBLIC]["name"] == seen[Role.STEWARD]["name"]
+
+
+def test_facts_show_as_the_datasets_stating_them_allow(
+    graph_api: GraphQLClient, falkordb_graph: FalkorDBStore
+) -> None:
+    # An honour from a list the city publishes (无条件使用, open) and one only a conditionally shared
+    # register states: the public sees the first; staff see both.
+    falkordb_graph.write(
+        "CREATE (e:Enterprise {id: 'E-A', name: '甲'}), "
+        "(e)<-[:ABOUT {party: 'subject'}]-(:SourceRecord {id: 'h1', dataset: 'jj_specialised_sme'})"
+        "-[:AWARDS]->(:Honor {key: 'H-1', kind: '专精特新中小企业'}), "
+        "(e)<-[:ABOUT {party: 'subject'}]-(:SourceRecord {id: 'h2', dataset: 'wh_miit_recognitions'})"
+        "-[:AWARDS]->(:Honor {key: 'H-2', kind: '工信部认定'})"
+    )
+    doc = '{ enterprise(id: "E-A") { honours { key } } }'
+    assert graph_api.data(doc, Role.PUBLIC)["enterprise"]["honours"] == [{"key": "H-1"}]
+    assert graph_api.data(doc, Role.ANALYST)["enterprise"]["honours"] == [{"key": "H-1"}, {"key": "H-2"}]

@@ -247,15 +247,33 @@ def test_record_values_follow_their_columns_sharing(
 ) -> None:
     client, store = graph_api, falkordb_graph
     store.write(HAND_MADE_PARCEL)
-    history = client.data(HISTORY, Role.PUBLIC, key="P-1")["parcel"]["history"]
-    grant, transfer = history[1], history[3]
-    # land grants are publicly announced (无条件使用, open); transfers are 有条件使用
-    assert (grant["date"], grant["price"]) == ("2020-05-01", 5000000.0)
-    assert (transfer["date"], transfer["area"], transfer["transferMethod"]) == (None, None, None)
-    # the order is the real one even when the public does not see the dates
-    assert [h["recordId"] for h in history] == ["u0", "g1", "c1", "t1"]
-    analyst = client.data(HISTORY, Role.ANALYST, key="P-1")["parcel"]["history"]
-    assert analyst[3]["date"] == "2022-03-01"
+    # Land grants are publicly announced (无条件使用, open); transfers, allocations and certificates are
+    # 有条件使用: the public sees the parcel as the grant states it, and who holds it by that record.
+    public = client.data(HISTORY, Role.PUBLIC, key="P-1")["parcel"]
+    assert [h["recordId"] for h in public["history"]] == ["g1"]
+    assert (public["history"][0]["date"], public["history"][0]["price"]) == ("2020-05-01", 5000000.0)
+    assert (public["parcelNo"], public["location"], public["area"]) == ("P-1", "世纪大道1号", 1000.0)
+    assert public["holders"] == [{"id": "E-A"}]  # the transfer to E-B is not the public's to know
+    analyst = client.data(HISTORY, Role.ANALYST, key="P-1")["parcel"]
+    assert [h["recordId"] for h in analyst["history"]] == ["u0", "g1", "c1", "t1"]
+    assert analyst["history"][3]["date"] == "2022-03-01" and analyst["holders"] == [{"id": "E-B"}]
+
+
+def test_a_parcel_only_hidden_datasets_know_is_not_found_for_the_public(
+    graph_api: GraphQLClient, falkordb_graph: FalkorDBStore
+) -> None:
+    key = "闽(2023)晋江市不动产权第1号"
+    falkordb_graph.write(
+        "CREATE (p:LandParcel {key: $key, certificate_no: $key}), "
+        "(:SourceRecord {id: 'c9', dataset: 'wh_land_certificates'})-[:REGISTERS_TITLE]->(p)",
+        {"key": key},
+    )
+    doc = "query ($key: String!) { parcel(key: $key) { key certificateNo } }"
+    assert graph_api.error_codes(doc, Role.PUBLIC, key=key) == ["NOT_FOUND"]
+    assert graph_api.data(doc, Role.ANALYST, key=key)["parcel"]["certificateNo"] == key
+    listed = "{ parcels(first: 10) { edges { node { key } } } }"
+    assert graph_api.data(listed, Role.PUBLIC)["parcels"]["edges"] == []
+    assert len(graph_api.data(listed, Role.ANALYST)["parcels"]["edges"]) == 1
 
 
 # -- credit events ---------------------------------------------------------------------------------

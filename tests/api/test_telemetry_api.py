@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable, Iterator
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +15,8 @@ from entgraph.api.auth import Role
 from entgraph.api.testing import GraphQLClient
 from entgraph.graph import warning_queries as wq
 from entgraph.graph.falkordb_store import FalkorDBStore
+from entgraph.loaders.registry import Catalog
+from entgraph.loaders.spec import Sharing, Usage
 from entgraph.localtime import CST
 from entgraph.telemetry.payloads import Reading, Rejection
 from entgraph.telemetry.series_store import SeriesWriter
@@ -98,8 +101,7 @@ def test_series_are_not_for_the_public_and_windows_are_bounded(
     telemetry_api: GraphQLClient, metered: dict
 ) -> None:
     public = telemetry_api.data(SERIES, role=Role.PUBLIC, id=metered["enterprise"], interval="DAY")
-    meter = _meter(public, metered["meter"])
-    assert meter["series"] is None and meter["lastReadingAt"] is None  # the device feed is not open
+    assert public["enterprise"]["meters"] == []  # a meter is its device feed's data, which is not open
     codes = telemetry_api.error_codes(
         SERIES, id=metered["enterprise"], interval="RAW", **{"from": "2026-01-01", "to": "2026-11-01"}
     )
@@ -117,39 +119,60 @@ def test_a_meters_completeness_per_local_day(telemetry_api: GraphQLClient, meter
         {"day": f"2026-11-0{d}", "expected": 288, "received": 288, "ratio": 1.0, "complete": True}
         for d in (2, 3)
     ]
-    public = _meter(telemetry_api.data(doc, role=Role.PUBLIC, id=metered["enterprise"]), metered["meter"])
-    assert public["completeness"] is None
+    assert telemetry_api.data(doc, role=Role.PUBLIC, id=metered["enterprise"])["enterprise"]["meters"] == []
+
+
+def _open_feed_personal_account(catalog: Catalog) -> Catalog:
+    """The catalog, but with the electricity device feed open to the public and its 户号 personal."""
+    personal = Sharing(usage=Usage.UNCONDITIONAL, open_to_public=True, personal=True)
+    feeds = []
+    for feed in catalog:
+        spec = feed.spec
+        if spec.key == "wh_meter_electricity":
+            columns = [
+                c.model_copy(update={"sharing": personal}) if c.field == "account_no" else c
+                for c in spec.columns
+            ]
+            opened = spec.sharing.model_copy(update={"usage": Usage.UNCONDITIONAL, "open_to_public": True})
+            spec = spec.model_copy(update={"sharing": opened, "columns": columns})
+        feeds.append(replace(feed, spec=spec))
+    return Catalog(feeds)
 
 
 def test_a_meters_utility_account_is_masked_as_its_device_feeds_column(
-    telemetry_api: GraphQLClient, resolved_city: City
+    resolved_city: City,
+    counting: Any,
+    serve_city: Callable[..., Any],
+    tmp_path: Path,
 ) -> None:
-    # 户号 is a column of the device feed (有条件使用, not open to the public): the public gets null, also
-    # where the meter was matched on it and the evidence is that number; staff see it.
+    # Where a city opens its device feed but keeps the 户号 personal: the public sees the meter and not
+    # the number, also where the meter was matched on it and the evidence is that number; an analyst
+    # sees it masked, a steward in full.
     store = resolved_city.store
     row = store.read(
-        "MATCH (m:Meter)-[a:METERS]->(e:Enterprise) WHERE m.account_no IS NOT NULL "
+        "MATCH (m:Meter {utility: 'electricity'})-[a:METERS]->(e:Enterprise) WHERE m.account_no IS NOT NULL "
         "RETURN e.id AS id, m.meter_id AS meter, m.account_no AS account, a.via AS via, "
         "a.evidence AS evidence ORDER BY id LIMIT 1"
     )[0]
     doc = "query ($id: String) { enterprise(id: $id) { meters { meterId accountNo via evidence } } }"
-
-    def seen(role: Role) -> dict[str, Any]:
-        return _meter(telemetry_api.data(doc, role=role, id=row["id"]), row["meter"])
-
-    assert seen(Role.PUBLIC)["accountNo"] is None
-    assert seen(Role.ANALYST)["accountNo"] == row["account"]
-    # The city's registry matched its meters on credit codes; make this one an account match for a while.
     relink = (
         "MATCH (:Meter {meter_id: $m})-[a:METERS]->(:Enterprise {id: $e}) SET a.via = $via, a.evidence = $ev"
     )
+    # The city's registry matched its meters on credit codes; make this one an account match for a while.
     store.write(relink, {"m": row["meter"], "e": row["id"], "via": "account", "ev": row["account"]})
     try:
-        assert (seen(Role.PUBLIC)["via"], seen(Role.PUBLIC)["evidence"]) == ("account", None)
-        assert seen(Role.ANALYST)["evidence"] == row["account"]
+        with serve_city(counting, _open_feed_personal_account(resolved_city.catalog), tmp_path) as api:
+            seen = {
+                role: _meter(api.data(doc, role=role, id=row["id"]), row["meter"])
+                for role in (Role.PUBLIC, Role.ANALYST, Role.STEWARD)
+            }
     finally:
         store.write(relink, {"m": row["meter"], "e": row["id"], "via": row["via"], "ev": row["evidence"]})
-    assert seen(Role.PUBLIC)["evidence"] == row["evidence"]  # a credit code: the public register's
+    assert (seen[Role.PUBLIC]["accountNo"], seen[Role.PUBLIC]["evidence"]) == (None, None)
+    masked = seen[Role.ANALYST]["accountNo"]
+    assert masked != row["account"] and masked.endswith(row["account"][-4:]) and "*" in masked
+    assert seen[Role.ANALYST]["evidence"] == masked
+    assert seen[Role.STEWARD]["accountNo"] == seen[Role.STEWARD]["evidence"] == row["account"]
 
 
 def test_a_panoramas_meters_and_series_cost_the_same_round_trips_however_many(
