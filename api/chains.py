@@ -30,11 +30,12 @@ from entgraph.api.enterprise import (
     facts_loader,
     node_loader,
 )
-from entgraph.api.errors import BadInput, NotFound
+from entgraph.api.errors import BadInput, Forbidden, NotFound
 from entgraph.api.limits import DEFAULT_LIST_SIZE
 from entgraph.api.metrics import visible_sources
 from entgraph.graph import chain_queries, metric_queries
 from entgraph.graph.api_queries import FACT_RELATIONS
+from entgraph.loaders.spec import Role as ColumnRole
 
 POSITIONS = ("上游", "中游", "下游")  # supply order
 # The figures chain aggregates add up, by GraphQL field.
@@ -295,6 +296,8 @@ async def chain_neighbours(
     for row in rows:
         if row["relation"] != FACT_RELATIONS["chains"] or row["party"] != "subject":
             continue
+        if not info.context.may_see(row["record"].get("dataset")):  # as Enterprise.chains shows them
+            continue
         if row["record"]["year"] is None or row["record"]["position"] is None:
             continue
         memberships[row["node"]["key"]][int(row["record"]["year"])].add(row["record"]["position"])
@@ -339,15 +342,36 @@ async def chain_neighbours(
     ]
 
 
+def _chain_cleared(info: Info[Context, None]) -> None:
+    """Chain membership is what the chain feeds state: a role that may see none of them is refused
+    (the city's chain register is 有条件使用, so the public is), as credit events are for credit data."""
+    context = info.context
+    feeds = [
+        f.spec.key
+        for f in context.catalog
+        if any(c.role is ColumnRole.INDUSTRY_CHAIN for c in f.spec.columns)
+    ]
+    if not any(context.may_see(key) for key in feeds):
+        raise Forbidden(
+            "industry chain data is not available to this role", role=context.principal.role.value
+        )
+
+
 @strawberry.type
 class ChainQuery:
-    @strawberry.field(description="Every industry chain, by name.")
+    @strawberry.field(
+        description="Every industry chain, by name. FORBIDDEN for roles that may see no chain feed (public)."
+    )
     async def industry_chains(self, info: Info[Context, None]) -> list[IndustryChain]:
+        _chain_cleared(info)
         rows = await info.context.in_thread(chain_queries.chains, info.context.store)
         return [IndustryChain(key=r["key"], name=r["name"]) for r in rows[:DEFAULT_LIST_SIZE]]
 
-    @strawberry.field(description="One industry chain by name (产业链名称).")
+    @strawberry.field(
+        description="One industry chain by name (产业链名称). FORBIDDEN for roles that may see no chain feed."
+    )
     async def industry_chain(self, info: Info[Context, None], name: str) -> IndustryChain:
+        _chain_cleared(info)
         if not name.strip():
             raise BadInput("name must not be empty", argument="name")
         rows = await info.context.in_thread(chain_queries.chains, info.context.store)

@@ -47,6 +47,7 @@ class Context(BaseContext):
         self._series = series
         # DataLoaders by name, created on first use within this request (see ``loader``).
         self.loaders: dict[str, DataLoader[Any, Any]] = {}
+        self._visible: list[str] | None = None
 
     def loader(
         self, name: str, load: Callable[[list[K]], Awaitable[Sequence[V | BaseException]]]
@@ -88,6 +89,12 @@ class Context(BaseContext):
         if spec is None:
             return self.principal.role.covers(Role.ANALYST)
         return policy(spec.sharing, self.principal.role) is not Decision.NULL
+
+    def visible_datasets(self) -> list[str]:
+        """Keys of the catalog's datasets this caller may see (``may_see``), for Cypher filters."""
+        if self._visible is None:
+            self._visible = [feed.spec.key for feed in self.catalog if self.may_see(feed.spec.key)]
+        return self._visible
 
     def mask(self, sharing: Sharing, kind: MaskKind | str, value: Any) -> Any:
         """``value`` as this caller may see it (see ``entgraph.api.masking``)."""

@@ -152,9 +152,8 @@ def related_loader(info: Info[Context, None]) -> Any:
     def fetch(ids: list[str], n: int) -> dict[str, list[dict[str, Any]]]:
         # Relations come from what the caller may see: a parcel or mortgage shared in records of
         # datasets open to its role, and a shared phone (personal data) only for roles that see phones.
-        datasets = [feed.spec.key for feed in context.catalog if context.may_see(feed.spec.key)]
         phones = policy(_UNKNOWN_PERSONAL, context.principal.role) is not Decision.NULL
-        rows = api_queries.related(context.store, ids, n, datasets)
+        rows = api_queries.related(context.store, ids, n, context.visible_datasets())
         return _grouped([r for r in rows if phones or r["reason"] not in _PHONE_REASONS])
 
     return _loader(info, "enterprise.related", _limited(fetch), [])
@@ -749,7 +748,7 @@ def _size_datasets(context: Context) -> list[str]:
     return [
         feed.spec.key
         for feed in context.catalog
-        if any(c.field == "enterprise_size" for c in feed.spec.columns)
+        if any(c.field == "enterprise_size" for c in feed.spec.columns) and context.may_see(feed.spec.key)
     ]
 
 
@@ -759,12 +758,14 @@ def _matching_ids(context: Context, search: str | None, wanted: EnterpriseFilter
     sets: list[set[str]] = []
     if search is not None and search.strip():
         sets.append(set(api_queries.search_ids(store, search.strip(), _SEARCH_CANDIDATES)))
+    # Facts count as records of datasets the caller may see state them, as in the panorama.
+    datasets = context.visible_datasets()
     if wanted.industry:
-        sets.append(set(api_queries.ids_in_industry(store, wanted.industry)))
+        sets.append(set(api_queries.ids_in_industry(store, wanted.industry, datasets)))
     for name in api_queries.FACT_FILTERS:
         value = getattr(wanted, name)
         if value:
-            sets.append(set(api_queries.ids_with_fact(store, name, value)))
+            sets.append(set(api_queries.ids_with_fact(store, name, value, datasets)))
     if wanted.size:
         sets.append(set(api_queries.ids_with_size(store, _size_datasets(context), wanted.size)))
     if not sets:
@@ -794,6 +795,12 @@ def _facet(rows: list[dict[str, Any]]) -> list[FacetValue]:
 # The division a GB/T 4754 code is in, as written: C1951 -> C19, 1951 -> 19, C19 -> C19; a bare
 # section letter stays itself. A prefix of the code, so ``filter: {industry: <it>}`` matches the code.
 _DIVISION = re.compile(r"[A-Z]?\d{2}|[A-Z]")
+
+
+async def _fact_facet(info: Info[Context, None], name: str) -> list[FacetValue]:
+    context = info.context
+    rows = await context.in_thread(api_queries.fact_facet, context.store, name, context.visible_datasets())
+    return _facet(rows)
 
 
 def industry_facet(rows: list[dict[str, Any]]) -> list[FacetValue]:
@@ -831,16 +838,17 @@ class EnterpriseFacets:
         "code) is read and grouped in the API."
     )
     async def industries(self, info: Info[Context, None]) -> list[FacetValue]:
-        rows = await info.context.in_thread(api_queries.industry_codes, info.context.store)
+        context = info.context
+        rows = await context.in_thread(api_queries.industry_codes, context.store, context.visible_datasets())
         return industry_facet(rows)
 
     @strawberry.field(description="filter.chain: industry chain names (产业链).")
     async def chains(self, info: Info[Context, None]) -> list[FacetValue]:
-        return _facet(await info.context.in_thread(api_queries.fact_facet, info.context.store, "chain"))
+        return await _fact_facet(info, "chain")
 
     @strawberry.field(description="filter.honour: honour kinds (高新技术企业, 专精特新 ...).")
     async def honours(self, info: Info[Context, None]) -> list[FacetValue]:
-        return _facet(await info.context.in_thread(api_queries.fact_facet, info.context.store, "honour"))
+        return await _fact_facet(info, "honour")
 
     @strawberry.field(
         description="filter.size: the sizes (大型/中型/小型/微型) stated by records with an "

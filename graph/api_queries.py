@@ -166,30 +166,31 @@ FACT_FILTERS: dict[str, tuple[str, str, str]] = {
 }
 
 
-def ids_with_fact(store: GraphStore, name: str, value: str) -> list[str]:
-    """Ids of live enterprises a subject record links to a fact node of :data:`FACT_FILTERS` ``name``
-    whose property equals ``value``."""
+def ids_with_fact(store: GraphStore, name: str, value: str, datasets: Sequence[str]) -> list[str]:
+    """Ids of live enterprises a subject record of ``datasets`` links to a fact node of
+    :data:`FACT_FILTERS` ``name`` whose property equals ``value``."""
     relation, label, prop = FACT_FILTERS[name]
     rows = store.read(
         f"MATCH (f:{label}) WHERE f.{prop} = $value WITH f "
         f"MATCH (f)<-[:{relation}]-(r:SourceRecord)-[a:ABOUT]->(e:Enterprise) "
-        f"WITH r, a, e WHERE {_LIVE_SUBJECT} RETURN DISTINCT e.id AS id",
-        {"value": value},
+        f"WITH r, a, e WHERE {_LIVE_SUBJECT} AND r.dataset IN $datasets RETURN DISTINCT e.id AS id",
+        {"value": value, "datasets": list(datasets)},
     )
     return [row["id"] for row in rows]
 
 
-def ids_in_industry(store: GraphStore, industry: str) -> list[str]:
+def ids_in_industry(store: GraphStore, industry: str, datasets: Sequence[str]) -> list[str]:
     """Ids of live enterprises in an industry: golden industry code starting with ``industry`` (GB/T 4754
-    codes nest: C, C19, C195 ...), or a subject record classing it under an industry of that name or code."""
+    codes nest: C, C19, C195 ...), or a subject record of ``datasets`` classing it under an industry of
+    that name or code."""
     rows = store.read(
         "MATCH (e:Enterprise) WHERE e.industry_code STARTS WITH $industry AND NOT (e)-[:REDIRECTS_TO]->() "
         "RETURN e.id AS id "
         "UNION "
         "MATCH (i:Industry) WHERE i.name = $industry OR i.code STARTS WITH $industry WITH i "
         "MATCH (i)<-[:IN_INDUSTRY]-(r:SourceRecord)-[a:ABOUT]->(e:Enterprise) "
-        f"WITH r, a, e WHERE {_LIVE_SUBJECT} RETURN e.id AS id",
-        {"industry": industry},
+        f"WITH r, a, e WHERE {_LIVE_SUBJECT} AND r.dataset IN $datasets RETURN e.id AS id",
+        {"industry": industry, "datasets": list(datasets)},
     )
     return [row["id"] for row in rows]
 
@@ -300,18 +301,19 @@ def town_facet(store: GraphStore) -> list[Row]:
     )
 
 
-def fact_facet(store: GraphStore, name: str) -> list[Row]:
+def fact_facet(store: GraphStore, name: str, datasets: Sequence[str]) -> list[Row]:
     """``{value, label, count}``: live enterprises per value of the :data:`FACT_FILTERS` ``name``
     property, counted as :func:`ids_with_fact` finds them; ``label`` is a node's ``name``, if any."""
     relation, label, prop = FACT_FILTERS[name]
     return store.read(
         f"MATCH (f:{label})<-[:{relation}]-(r:SourceRecord)-[a:ABOUT]->(e:Enterprise) "
-        f"WITH f, r, a, e WHERE f.{prop} IS NOT NULL AND {_LIVE_SUBJECT} "
-        f"RETURN f.{prop} AS value, min(f.name) AS label, count(DISTINCT e.id) AS count"
+        f"WITH f, r, a, e WHERE f.{prop} IS NOT NULL AND {_LIVE_SUBJECT} AND r.dataset IN $datasets "
+        f"RETURN f.{prop} AS value, min(f.name) AS label, count(DISTINCT e.id) AS count",
+        {"datasets": list(datasets)},
     )
 
 
-def industry_codes(store: GraphStore) -> list[Row]:
+def industry_codes(store: GraphStore, datasets: Sequence[str]) -> list[Row]:
     """``{id, code, name}``: every industry code a live enterprise is in, as :func:`ids_in_industry`
     matches them: its golden code (name null), and the code and name of each industry a subject record
     classes it under. One row per (enterprise, code): the caller groups the codes (by division) and
@@ -321,8 +323,9 @@ def industry_codes(store: GraphStore) -> list[Row]:
         "RETURN e.id AS id, e.industry_code AS code, null AS name "
         "UNION "
         "MATCH (i:Industry)<-[:IN_INDUSTRY]-(r:SourceRecord)-[a:ABOUT]->(e:Enterprise) "
-        f"WITH i, r, a, e WHERE i.code IS NOT NULL AND {_LIVE_SUBJECT} "
-        "RETURN e.id AS id, i.code AS code, i.name AS name"
+        f"WITH i, r, a, e WHERE i.code IS NOT NULL AND {_LIVE_SUBJECT} AND r.dataset IN $datasets "
+        "RETURN e.id AS id, i.code AS code, i.name AS name",
+        {"datasets": list(datasets)},
     )
 
 

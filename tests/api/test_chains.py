@@ -249,6 +249,6 @@ def test_aggregates_add_each_enterprise_once_per_group(known: GraphQLClient) -> 
     both = known.data(AGGREGATES, by="SEGMENT_AND_TOWN")["industryChain"]["aggregates"]
     pairs = {(g["position"], g["town"]) for g in both}
     assert pairs == {("上游", "陈埭镇"), ("中游", "陈埭镇"), ("下游", "池店镇")}
-    # The public may not see tax or electricity figures; counts stay.
-    public = known.data(AGGREGATES, role=Role.PUBLIC, by="SEGMENT")["industryChain"]["aggregates"]
-    assert [(g["enterprises"], g["tax"], g["electricityKwh"]) for g in public] == [(1, None, None)] * 3
+    # The public may not see the chain register (有条件使用) at all, nor tax or electricity figures.
+    assert known.error_codes(AGGREGATES, role=Role.PUBLIC, by="SEGMENT") == ["FORBIDDEN"]
+    assert known.error_codes("{ industryChains { name } }", role=Role.PUBLIC) == ["FORBIDDEN"]

@@ -17,7 +17,7 @@ import { renderWarnings } from "./pages/warnings.js";
 const ROUTES = [
   { pattern: /^\/search$/, render: renderSearch, nav: "search" },
   { pattern: /^\/enterprise\/(.+)$/, render: renderEnterprise, nav: "search" },
-  { pattern: /^\/chains(?:\/(.+))?$/, render: renderChains, nav: "chains" },
+  { pattern: /^\/chains(?:\/(.+))?$/, render: renderChains, nav: "chains", role: "analyst" },
   { pattern: /^\/steward(?:\/(.+))?$/, render: renderSteward, nav: "steward", role: "steward" },
   { pattern: /^\/audit$/, render: renderAudit, nav: "steward", role: "steward" },
   { pattern: /^\/feeds$/, render: renderFeeds, nav: "feeds" },
@@ -27,7 +27,7 @@ const ROUTES = [
 
 const NAV = [
   { key: "search", href: "#/search" },
-  { key: "chains", href: "#/chains" },
+  { key: "chains", href: "#/chains", role: "analyst" },
   { key: "steward", href: "#/steward", role: "steward" },
   { key: "feeds", href: "#/feeds" },
   { key: "warnings", href: "#/warnings", role: "analyst" },
