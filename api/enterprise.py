@@ -129,9 +129,14 @@ def code_loader(info: Info[Context, None]) -> Any:
 
 
 def records_loader(info: Info[Context, None]) -> Any:
-    store = info.context.store
-    fetch = _limited(lambda ids, n: _by_id(api_queries.source_records(store, ids, n), "records"))
-    return _loader(info, "enterprise.records", fetch, [])
+    context = info.context
+
+    def fetch(ids: list[str], n: int) -> dict[str, list[Any]]:
+        # Records of datasets the caller may see: that a 失信 list names it is credit data itself.
+        rows = api_queries.source_records(context.store, ids, n, context.visible_datasets())
+        return _by_id(rows, "records")
+
+    return _loader(info, "enterprise.records", _limited(fetch), [])
 
 
 def family_loader(info: Info[Context, None]) -> Any:
@@ -203,7 +208,10 @@ def _shown(context: Context, props: dict[str, Any], field: str) -> Any:
 class GoldenField:
     field: str = strawberry.field(description="The golden field (snake_case, e.g. legal_rep).")
     value: str | None = strawberry.field(description="As the caller may see it (masked or null).")
-    source_record_id: str | None
+    source_record_id: str | None = strawberry.field(
+        description="The record it was taken from; this, dataset and department are null for callers "
+        "who may not see that record's dataset."
+    )
     dataset: str | None
     department: str | None
 
@@ -406,18 +414,22 @@ class Enterprise:
             if self.props.get(field) is None or not source:
                 continue
             spec = info.context.spec(source[1])
+            # Which record supplied it is provenance of that dataset: null where the caller may not see it.
+            traced = info.context.may_see(source[1])
             fields.append(
                 GoldenField(
                     field=field,
                     value=_text(_shown(info.context, self.props, field)),
-                    source_record_id=source[0],
-                    dataset=source[1],
-                    department=spec.department if spec else None,
+                    source_record_id=source[0] if traced else None,
+                    dataset=source[1] if traced else None,
+                    department=spec.department if spec and traced else None,
                 )
             )
         return fields
 
-    @strawberry.field(description="Linked records (any party), newest load first.")
+    @strawberry.field(
+        description="Linked records (any party) of datasets the caller may see, newest load first."
+    )
     async def source_records(self, info: Info[Context, None], first: int = 50) -> list[SourceRecord]:
         rows = await records_loader(info).load((self.props["id"], _check_first(first)))
         return [SourceRecord(**row) for row in rows]

@@ -62,17 +62,21 @@ def enterprises(store: GraphStore, ids: Sequence[str]) -> list[Row]:
     )
 
 
-def source_records(store: GraphStore, ids: Sequence[str], limit: int) -> list[Row]:
+def source_records(
+    store: GraphStore, ids: Sequence[str], limit: int, datasets: Sequence[str] | None = None
+) -> list[Row]:
     """``{id, records}``: up to ``limit`` records linked to each enterprise (any party), newest load
-    first, each with its provenance and the link's party, method and probability."""
+    first, each with its provenance and the link's party, method and probability; only records of
+    ``datasets`` when given (a record's dataset alone can say much: 失信被执行人名单)."""
     return store.read(
         "UNWIND $ids AS id MATCH (r:SourceRecord)-[a:ABOUT]->(:Enterprise {id: id}) "
+        "WITH id, r, a WHERE $datasets IS NULL OR r.dataset IN $datasets "
         "WITH id, r, a ORDER BY r.loaded_at DESC, r.id "
         "WITH id, collect({id: r.id, dataset: r.dataset, department: r.department, "
         "file_name: r.file_name, sheet: r.sheet, row: r.row, loaded_at: r.loaded_at, party: a.party, "
         "method: a.method, probability: a.probability}) AS records "
         "RETURN id, records[0..$limit] AS records",
-        {"ids": list(ids), "limit": limit},
+        {"ids": list(ids), "limit": limit, "datasets": None if datasets is None else list(datasets)},
     )
 
 

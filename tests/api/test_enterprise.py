@@ -7,6 +7,7 @@ from typing import Any
 import pytest
 
 from entgraph.api.auth import Role
+from entgraph.api.masking import Decision, policy
 from entgraph.api.testing import FULL_PANORAMA, GraphQLClient
 from entgraph.graph.falkordb_store import FalkorDBStore
 from entgraph.graph.port import Row
@@ -279,3 +280,29 @@ def test_facts_show_as_the_datasets_stating_them_allow(
     doc = '{ enterprise(id: "E-A") { honours { key } } }'
     assert graph_api.data(doc, Role.PUBLIC)["enterprise"]["honours"] == [{"key": "H-1"}]
     assert graph_api.data(doc, Role.ANALYST)["enterprise"]["honours"] == [{"key": "H-1"}, {"key": "H-2"}]
+
+
+def test_source_records_are_those_of_datasets_the_caller_may_see(
+    client: GraphQLClient, busiest: str, resolved_city: Any
+) -> None:
+    doc = "query ($id: String) { enterprise(id: $id) { sourceRecords(first: 100) { id dataset } } }"
+
+    def records(role: Role) -> dict[str, str]:
+        rows = client.data(doc, role, id=busiest)["enterprise"]["sourceRecords"]
+        return {r["id"]: r["dataset"] for r in rows}
+
+    public, analyst = records(Role.PUBLIC), records(Role.ANALYST)
+    specs = {feed.spec.key: feed.spec for feed in resolved_city.catalog}
+    assert public and set(public) < set(analyst)
+    assert all(policy(specs[d].sharing, Role.PUBLIC) is not Decision.NULL for d in public.values())
+    assert any(policy(specs[d].sharing, Role.PUBLIC) is Decision.NULL for d in analyst.values())
+    # a golden value's provenance is that record's: traced for the public only to datasets it may see
+    golden = "query ($id: String) { enterprise(id: $id) { goldenRecord { field dataset sourceRecordId } } }"
+    seen = {
+        role: {g["field"]: g for g in client.data(golden, role, id=busiest)["enterprise"]["goldenRecord"]}
+        for role in (Role.PUBLIC, Role.ANALYST)
+    }
+    for field, staff in seen[Role.ANALYST].items():
+        visible = policy(specs[staff["dataset"]].sharing, Role.PUBLIC) is not Decision.NULL
+        expected = (staff["dataset"], staff["sourceRecordId"]) if visible else (None, None)
+        assert (seen[Role.PUBLIC][field]["dataset"], seen[Role.PUBLIC][field]["sourceRecordId"]) == expected
