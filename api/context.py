@@ -7,6 +7,7 @@ is shared between callers: in particular the DataLoaders, whose caches must neve
 
 from __future__ import annotations
 
+import time
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, TypeVar
 
@@ -48,6 +49,8 @@ class Context(BaseContext):
         # DataLoaders by name, created on first use within this request (see ``loader``).
         self.loaders: dict[str, DataLoader[Any, Any]] = {}
         self._visible: list[str] | None = None
+        # One "now" per request, so that windows ending now agree between resolvers (and batch).
+        self.now_ms = int(time.time() * 1000)
 
     def loader(
         self, name: str, load: Callable[[list[K]], Awaitable[Sequence[V | BaseException]]]

@@ -116,7 +116,7 @@ class Meter:
     ) -> MeterSeries | None:
         if not _may_see_series(info, self.utility):
             return None
-        lo, hi = _window(interval, start, end)
+        lo, hi = _window(info, interval, start, end)
         points = await _series_loader(info).load((self.meter_id, interval.value, lo, hi))
         unit = points[0][1] if points else None
         return MeterSeries(
@@ -136,7 +136,7 @@ class Meter:
     ) -> list[DayCompleteness] | None:
         if not _may_see_series(info, self.utility):
             return None
-        lo, hi = _window(SeriesInterval.DAY, start, end, default_days=30)
+        lo, hi = _window(info, SeriesInterval.DAY, start, end, default_days=30)
         rows = await _completeness_loader(info).load((self.meter_id, lo, hi))
         return [
             DayCompleteness(
@@ -313,9 +313,16 @@ def _parse_time(value: str, name: str) -> int:
 
 
 def _window(
-    interval: SeriesInterval, start: str | None, end: str | None, default_days: int | None = None
+    info: Info[Context, None],
+    interval: SeriesInterval,
+    start: str | None,
+    end: str | None,
+    default_days: int | None = None,
 ) -> tuple[int, int]:
-    hi = _parse_time(end, "to") if end else int(time.time() * 1000)
+    # "Now" is the request's, not each resolver's: every meter of a panorama then asks for the same
+    # window, and the series loader reads them all in one query (a clock read per meter gave each its
+    # own millisecond, and its own query).
+    hi = _parse_time(end, "to") if end else info.context.now_ms
     days = default_days or _DEFAULT_DAYS[interval.value]
     lo = _parse_time(start, "from") if start else hi - days * DAY_MS
     if lo >= hi:
@@ -449,7 +456,7 @@ async def enterprise_consumption(
     meters = [
         m for m in await enterprise_meters(info, enterprise_id, 500) if m.utility == utility and not m.shared
     ]
-    lo, hi = _window(interval, start, end)
+    lo, hi = _window(info, interval, start, end)
     series = await _series_loader(info).load_many([(m.meter_id, interval.value, lo, hi) for m in meters])
     buckets: dict[float, list[SeriesPoint]] = defaultdict(list)
     unit = None

@@ -1,15 +1,18 @@
 """API latency on a generated city: a full panorama and a chain query over HTTP, at 1 and 50 clients,
 against the same panorama as direct Cypher in the same run (the floor).
 
-    python -m bench.api [--enterprises 50000] [--home DIR] [--seconds 15] [--clients 1 50]
+    python -m bench.api [--enterprises 50000] [--home DIR] [--seconds 15] [--clients 1 50] [--workers N]
 
 The city is generated, loaded (``entgraph load``) and resolved (``entgraph resolve``) once into
 ``--home`` (default: a directory under the system temp dir named for the size), and reused by later
-runs. The API runs as ``entgraph serve`` in its own process, exactly as deployed on one machine; the
-clients are asyncio tasks in this process, each sending its next request as soon as the last answers,
-for ``--seconds``. The floor runs the panorama's statements (``graph/api_queries.py``) straight on the
-store with the same number of threads. Goals (issue 5): panorama p95 under 50 ms at 50 clients, and
-API time at most 3x the floor.
+runs. Its meters are then attached (``entgraph telemetry meters sync``), given a week of hourly
+readings (a tenth of them falling silent two days ago) and judged (``entgraph telemetry warnings
+evaluate``), so a panorama's meters, their daily series and its warnings are real work, once too.
+The API runs as ``entgraph serve`` in its own process, exactly as deployed on one machine; the clients
+are asyncio tasks in this process, each sending its next request as soon as the last answers, for
+``--seconds``. The floor runs the panorama's statements (``graph/api_queries.py``) straight on the
+store, and its meters' series query on the series store, with the same number of threads. Goals
+(issue 5): panorama p95 under 50 ms at 50 clients, and API time at most 3x the floor.
 """
 
 from __future__ import annotations
@@ -25,7 +28,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -46,7 +49,9 @@ from entgraph.graph.port import GraphStore
 from entgraph.loaders.registry import Catalog
 from entgraph.loaders.synthetic import generate_city
 from entgraph.settings import Settings
+from entgraph.telemetry.payloads import Reading
 from entgraph.telemetry.rollup import metric_sources
+from entgraph.telemetry.series_store import SeriesReader, SeriesWriter
 
 ENTGRAPH = str(Path(sys.executable).with_name("entgraph"))
 GRAPH_NAME = "bench_api"
@@ -101,6 +106,37 @@ def build_city(home: Path, enterprises: int, seed: int) -> dict[str, Any]:
     return facts
 
 
+HOUR_MS = 3_600_000
+
+
+def add_telemetry(home: Path, settings: Settings) -> dict[str, Any]:
+    """Attach the city's meters, write a week of hourly readings for each (every tenth stops two days
+    early) and run the warning rules; once per home."""
+    marker = home / "bench-api-telemetry.json"
+    if marker.exists():
+        return json.loads(marker.read_text(encoding="utf-8"))
+    env = environment(home)
+    started = time.perf_counter()
+    entgraph(["telemetry", "meters", "sync"], env)
+    with open_store(settings) as store:
+        meters = [r["meter"] for r in meter_queries.known_meters(store) if r["meter"]]
+    now = int(time.time() * 1000) // HOUR_MS * HOUR_MS
+    start = now - 7 * 24 * HOUR_MS
+    with SeriesWriter(settings.series_dir) as writer:
+        for first in range(0, len(meters), 500):  # one transaction per 500 meters' week
+            batch = [
+                Reading(meter, start + h * HOUR_MS, 100.0 + 2.5 * h, "cumulative", "kWh")
+                for n, meter in enumerate(meters[first : first + 500], first)
+                for h in range(7 * 24 - (48 if n % 10 == 0 else 0))
+            ]
+            writer.write(batch)
+        writer.publish()
+    entgraph(["telemetry", "warnings", "evaluate"], env)
+    facts = {"meters": len(meters), "telemetry_s": time.perf_counter() - started}
+    marker.write_text(json.dumps(facts), encoding="utf-8")
+    return facts
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -144,8 +180,11 @@ async def hammer(
     return {**percentiles(samples), "failures": failures, "per_s": len(samples) / seconds}
 
 
-def panorama_floor(store: GraphStore, enterprise_id: str, sources: list[MetricSource]) -> None:
-    """The panorama's store reads, in the API's order, each for one enterprise."""
+def panorama_floor(
+    store: GraphStore, reader: SeriesReader, enterprise_id: str, sources: Sequence[MetricSource]
+) -> None:
+    """The panorama's store reads, in the API's order, each for one enterprise, and its meters' daily
+    series (the API's default 90-day window) from the series store."""
     survivor = api_queries.lookup_ids(store, [enterprise_id])[0]["survivor"]
     ids = [survivor]
     api_queries.enterprises(store, ids)
@@ -154,14 +193,22 @@ def panorama_floor(store: GraphStore, enterprise_id: str, sources: list[MetricSo
     api_queries.facts(store, ids)
     related = api_queries.related(store, ids, 20)
     metric_queries.series(store, ids, sources)
-    meter_queries.meters_of(store, ids)
+    meters = [r["meter"] for r in meter_queries.meters_of(store, ids)]
+    if meters:
+        now = int(time.time() * 1000)
+        reader.last_seen(meters)
+        reader.consumption(
+            "aggregate", interval="day", meter_ids=meters, start_ms=now - 90 * 86_400_000, end_ms=now
+        )
     warning_queries.for_enterprises(store, ids, ["open", "acknowledged"])
     others = sorted({r["other"] for r in related} | set(family[0]["branches"] if family else []))
     if others:
         api_queries.enterprises(store, others)
 
 
-def floor(store: GraphStore, ids: list[str], clients: int, seconds: float) -> dict[str, float]:
+def floor(
+    store: GraphStore, reader: SeriesReader, ids: list[str], clients: int, seconds: float
+) -> dict[str, float]:
     # every metric source (the API's analyst sees these feeds' figures too)
     sources = metric_sources(Catalog.load(entry_points=False))
     samples: list[float] = []
@@ -171,7 +218,7 @@ def floor(store: GraphStore, ids: list[str], clients: int, seconds: float) -> di
         rng = random.Random(seed)
         while time.perf_counter() < deadline:
             started = time.perf_counter()
-            panorama_floor(store, rng.choice(ids), sources)
+            panorama_floor(store, reader, rng.choice(ids), sources)
             samples.append(time.perf_counter() - started)
 
     with ThreadPoolExecutor(clients) as pool:
@@ -216,9 +263,10 @@ def main() -> None:
     home = args.home or Path(tempfile.gettempdir()) / f"entgraph-bench-api-{args.enterprises}"
     env = environment(home)
     city = build_city(home, args.enterprises, args.seed)
-    print(f"city: {json.dumps(city)}", flush=True)
     settings = Settings(home=home, graph_name=GRAPH_NAME)
-    with open_store(settings) as store:
+    city["telemetry"] = add_telemetry(home, settings)
+    print(f"city: {json.dumps(city)}", flush=True)
+    with open_store(settings) as store, SeriesReader(settings.series_dir) as reader:
         live = [
             r["id"]
             for r in store.read("MATCH (e:Enterprise) WHERE NOT (e)-[:REDIRECTS_TO]->() RETURN e.id AS id")
@@ -253,7 +301,7 @@ def main() -> None:
                             args.seconds,
                         )
                     ),
-                    "panorama_cypher_floor": floor(store, ids, clients, args.seconds),
+                    "panorama_cypher_floor": floor(store, reader, ids, clients, args.seconds),
                 }
                 results["runs"][clients] = runs
                 for name, r in runs.items():

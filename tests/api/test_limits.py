@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -246,17 +245,16 @@ def test_a_connections_edges_count_as_many_as_its_first() -> None:
     assert measure(api, nested)[""].cost == 1 + (1 + 2 * (1 + (1 + DEFAULT_LIST_SIZE * 1)))
 
 
+@pytest.mark.timeout(30)
 def test_nested_fragment_spreads_are_measured_in_linear_time() -> None:
     # Each fragment spreads the previous one twice: 2^30 executions of the innermost field, which a
-    # naive expansion would walk one by one.
+    # naive expansion would walk one by one (for hours: the timeout ends that; no time is asserted).
     fragments = ["fragment f0 on Node { value }"]
     fragments += [
         f"fragment f{i} on Node {{ a{i}: child {{ ...f{i - 1} }} b{i}: child {{ ...f{i - 1} }} }}"
         for i in range(1, 31)
     ]
     document = parse("{ node { ...f30 } } " + " ".join(fragments))
-    started = time.perf_counter()
     [result] = measure(SCHEMA, document).values()
-    assert time.perf_counter() - started < 1.0
     assert result.depth == 32
     assert result.aliases == 2 * (2**30 - 1)

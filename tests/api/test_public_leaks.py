@@ -118,6 +118,10 @@ def test_the_city_has_secrets_to_keep(secrets: set[str]) -> None:
     assert len(secrets) > 100
 
 
+# Roots a public caller is refused whole (nothing to look into): the chain register is 有条件使用 here.
+REFUSED_TO_THE_PUBLIC = {"industryChains"}
+
+
 @pytest.mark.parametrize(
     ("root", "arguments", "depth"),
     [
@@ -147,8 +151,10 @@ def test_a_public_caller_gets_no_value_the_catalog_keeps_from_the_public(
     variables = f"($id: {id_type})" if "$id" in arguments else ""
     document = f"query {variables} {{ {root}{arguments} {body} }}"
     answer = city_api.query(document, role=Role.PUBLIC, **({"id": busiest_enterprise} if variables else {}))
-    refused = {e["extensions"]["code"] for e in answer.get("errors", [])} == {"FORBIDDEN"}
-    assert answer.get("data") or refused, answer  # the chain register is refused to the public whole
+    if root in REFUSED_TO_THE_PUBLIC:
+        assert [e["extensions"]["code"] for e in answer["errors"]] == ["FORBIDDEN"], answer
+        return
+    assert "errors" not in answer and answer["data"][root] is not None, answer
     assert _leaks(answer, secrets) == {}
     # the same question as an admin does carry secrets where the root reads records: the check can fail
     if root in ("enterprise", "enterprises"):

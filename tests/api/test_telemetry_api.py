@@ -19,7 +19,7 @@ from entgraph.loaders.registry import Catalog
 from entgraph.loaders.spec import Sharing, Usage
 from entgraph.localtime import CST
 from entgraph.telemetry.payloads import Reading, Rejection
-from entgraph.telemetry.series_store import SeriesWriter
+from entgraph.telemetry.series_store import SeriesReader, SeriesWriter
 from entgraph.testing import City, CountingStore
 
 DAY0 = dt.datetime(2026, 11, 2, tzinfo=CST)  # a Monday, China time
@@ -32,6 +32,13 @@ query ($id: String, $interval: SeriesInterval!, $from: String, $to: String) { en
   meters { meterId utility via lastReadingAt
     series(interval: $interval, from: $from, to: $to) { unit points { start value quality } } }
 } }
+"""
+
+
+# A panorama's meters with their series and completeness: two batched series-store queries.
+METERS_SERIES_COMPLETENESS = """
+query ($id: String, $interval: SeriesInterval!) { enterprise(id: $id) { meters { meterId
+  series(interval: $interval) { unit points { start value } } completeness { day received } } } }
 """
 
 
@@ -176,21 +183,31 @@ def test_a_meters_utility_account_is_masked_as_its_device_feeds_column(
 
 
 def test_a_panoramas_meters_and_series_cost_the_same_round_trips_however_many(
-    telemetry_api: GraphQLClient, resolved_city: City, counting: Any
+    telemetry_api: GraphQLClient, resolved_city: City, counting: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     rows = resolved_city.store.read(
         "MATCH (m:Meter)-[:METERS]->(e:Enterprise) RETURN e.id AS id, count(m) AS n ORDER BY n DESC, id"
     )
     many, few = rows[0], rows[-1]
     assert many["n"] > few["n"], "the city has an enterprise with several meters (一户多表)"
+    # Count the series store's queries too: a spy that passes every call through.
+    queries: list[str] = []
+    consumption = SeriesReader.consumption
+
+    def counted(self: SeriesReader, function: str, *args: Any, **kwargs: Any) -> Any:
+        queries.append(function)
+        return consumption(self, function, *args, **kwargs)
+
+    monkeypatch.setattr(SeriesReader, "consumption", counted)
     costs, seen = [], []
     for row in (many, few):
-        before = counting.reads
-        data = telemetry_api.data(SERIES, id=row["id"], interval="DAY")
-        costs.append(counting.reads - before)
+        before, series_before = counting.reads, len(queries)
+        data = telemetry_api.data(METERS_SERIES_COMPLETENESS, id=row["id"], interval="DAY")
+        costs.append((counting.reads - before, len(queries) - series_before))
         seen.append(len(data["enterprise"]["meters"]))
     assert seen == [many["n"], few["n"]]
-    assert costs[0] == costs[1] <= 3, costs  # the enterprise, its meters; series come from DuckDB
+    # the enterprise and its meters from the graph; one series and one completeness query for all meters
+    assert costs[0] == costs[1] and costs[0][0] <= 3 and costs[0][1] == 2, costs
 
 
 def test_quarantine_is_counted_and_shown_to_stewards_only(telemetry_api: GraphQLClient) -> None:

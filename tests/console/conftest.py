@@ -34,7 +34,8 @@ from entgraph.telemetry.payloads import Reading
 from entgraph.telemetry.series_store import SeriesWriter
 from entgraph.testing import City, build_city
 
-CHROMIUM = os.environ.get("ENTGRAPH_CHROMIUM", "/usr/bin/chromium")
+# As ./dev looks for it: the variable, then chromium on PATH, then Debian's place.
+CHROMIUM = os.environ.get("ENTGRAPH_CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
 # Without the background-networking flags Chromium keeps dialling Google's hosts, which this closed
 # network refuses; --no-sandbox because CI runs as root.
 CHROMIUM_ARGS = [

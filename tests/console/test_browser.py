@@ -54,9 +54,9 @@ def test_search_opens_a_panorama_whose_charts_render(console: Any, open_as: Any)
     assert page.inner_text('[data-testid="enterprise-name"]') == enterprise["name"]
     # Each golden field says where it came from, on hover.
     name_cell = golden_cell(page, "name")
-    if name_cell.count():
-        assert name_cell.get_attribute("data-source")
-        assert "来源" in name_cell.get_attribute("title")
+    assert name_cell.count() == 1
+    assert name_cell.get_attribute("data-source")
+    assert "来源" in name_cell.get_attribute("title")
     sourced = page.locator('[data-testid="golden"] td[data-source]:not([data-source=""])')
     assert sourced.count() >= 3
 

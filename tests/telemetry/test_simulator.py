@@ -218,10 +218,13 @@ class _Subscriber:
 
     def wait_for(self, count: int, timeout: float = 30.0) -> None:
         deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
+        while True:
             with self.lock:
-                if len(self.messages) >= count:
-                    break
+                got = len(self.messages)
+            if got >= count:
+                break
+            if time.monotonic() > deadline:
+                raise AssertionError(f"received {got} of {count} messages in {timeout:g} s")
             time.sleep(0.02)
         time.sleep(0.2)  # anything beyond the expected count (a duplicate) would show up now
 
