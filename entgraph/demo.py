@@ -107,8 +107,9 @@ STEWARD_QUERY = "{ stewardTasks(first: 5) { id name impact candidates { probabil
 EXAMPLES = (
     'Example queries (GraphiQL at http://127.0.0.1:{port}/graphql, or curl -d \'{{"query": "..."}}\'):\n\n'
     + "\n".join("  " + q.replace("{", "{{").replace("}", "}}") for q in EXAMPLE_QUERIES)
-    + "\n\nPersonal fields are masked and meter series and warnings hidden for anonymous callers;"
-    " stewardship needs a steward's key:\n"
+    + "\n\nAnonymous callers see what the catalog opens to the public: personal fields, meters, warnings,"
+    " the chain register and facts only conditionally shared datasets state are hidden from them (an"
+    " analyst's key sees those); stewardship needs a steward's key:\n"
     "  entgraph api-key create --role steward --name me     (send it as the header X-API-Key: <key>)\n  "
     + STEWARD_QUERY.replace("{", "{{").replace("}", "}}")
     + "\n"
