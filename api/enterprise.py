@@ -30,6 +30,7 @@ from entgraph.api.masking import Decision, MaskKind, column_sharing, mask_kind, 
 from entgraph.api.metrics import MetricSeries, enterprise_metrics
 from entgraph.graph import api_queries
 from entgraph.loaders.spec import Sharing
+from entgraph.resolution.golden import GOLDEN_FIELDS
 from entgraph.resolution.mentions import ATTRIBUTE_ROLES
 
 if TYPE_CHECKING:
@@ -46,17 +47,6 @@ _PERSONAL: dict[str, MaskKind] = {"legal_rep": MaskKind.PERSON_NAME, "phone": Ma
 _UNKNOWN_PERSONAL = Sharing(personal=True)
 _PHONE_REASONS = {"PHONE", "LEGAL_REP_AND_PHONE"}
 _FIELD_ROLES = {field: role for role, field in ATTRIBUTE_ROLES.items()}
-GOLDEN_FIELDS = (
-    "legal_rep",
-    "phone",
-    "address",
-    "town",
-    "industry_code",
-    "entity_type",
-    "registered_capital",
-    "established",
-    "status",
-)
 
 
 def _check_first(first: int) -> int:

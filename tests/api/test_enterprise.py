@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
@@ -98,6 +99,10 @@ def test_panorama_matches_the_graph(client: GraphQLClient, busiest: str, resolve
     golden = {g["field"]: g for g in e["goldenRecord"]}
     for g in golden.values():
         assert g["sourceRecordId"].startswith(g["dataset"] + ":") and g["department"]
+    # every golden field the resolver gave a source, the name too, says where it came from
+    sources = json.loads(node["golden_sources"])
+    assert set(golden) == {f for f, source in sources.items() if source and node.get(f) is not None}
+    assert golden["name"]["value"] == node["name"] and golden["name"]["sourceRecordId"] == sources["name"][0]
     towns = read(
         store,
         "MATCH (t:Town)<-[:IN_TOWN]-(:SourceRecord)-[:ABOUT {party: 'subject'}]->(:Enterprise {id: $id}) "

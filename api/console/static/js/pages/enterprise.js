@@ -14,7 +14,7 @@ const METRIC_CHARTS = [
   { key: "electricity", names: ["electricity_kwh"] },
   { key: "employees", names: ["insured_employees"] },
 ];
-const GOLDEN_ORDER = ["name", "credit_code", "legal_rep", "phone", "address", "town", "industry_code", "entity_type", "registered_capital", "established", "status"];
+const GOLDEN_ORDER = ["name", "credit_code", "legal_rep", "phone", "address", "town", "park", "industry_code", "industry_name", "entity_type", "registered_capital", "established", "status", "business_scope"];
 // The load curve's zoom levels: the window before the latest reading, and the interval to show it in.
 const WINDOWS = {
   day: { days: 1, interval: "RAW" },
