@@ -149,15 +149,20 @@ def _record_date(context: Context, dataset: str | None, props: dict[str, Any]) -
     return _text(props.get(field)) if field else None
 
 
+def _shows(context: Context, spec: Any, field: str) -> bool:
+    """Whether ``spec`` has a column ``field`` the caller's role may see in full."""
+    try:
+        sharing = column_sharing(spec, field)
+    except KeyError:
+        return False
+    return policy(sharing, context.principal.role) is Decision.SHOW
+
+
 def _visible(context: Context, spec: Any, field: str | None, props: dict[str, Any]) -> Any:
     """``props[field]`` when the caller's role may see that column in full, else None."""
     if field is None or spec is None or props.get(field) is None:
         return None
-    try:
-        sharing = column_sharing(spec, field)
-    except KeyError:
-        return None
-    return props[field] if policy(sharing, context.principal.role) is Decision.SHOW else None
+    return props[field] if _shows(context, spec, field) else None
 
 
 def _seen(context: Context, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -170,18 +175,7 @@ def _shown_props(context: Context, props: dict[str, Any], rows: list[dict[str, A
     the parcel the caller may see, and whose sharing shows it in full (a 宗地代码 known only from land
     certificates is null for the public). ``rows``: the parcel's records the caller may see."""
     specs = [spec for spec in map(context.spec, {r["dataset"] for r in rows}) if spec is not None]
-
-    def shown(field: str) -> bool:
-        for spec in specs:
-            try:
-                sharing = column_sharing(spec, field)
-            except KeyError:
-                continue
-            if policy(sharing, context.principal.role) is Decision.SHOW:
-                return True
-        return False
-
-    return {k: v for k, v in props.items() if k == "key" or shown(k)}
+    return {k: v for k, v in props.items() if k == "key" or any(_shows(context, s, k) for s in specs)}
 
 
 async def _parcels_as_seen(
@@ -376,12 +370,9 @@ class LandParcel:
     def plot_ratio(self) -> float | None:
         return _number(self.props.get("plot_ratio"))
 
-    async def _rows(self, info: Info[Context, None]) -> list[dict[str, Any]]:
-        return self.records
-
     @strawberry.field(description="Towns (镇/街道) its records place it in.")
     async def towns(self, info: Info[Context, None]) -> list[str]:
-        rows = await self._rows(info)
+        rows = self.records
         return sorted({str(r["props"]["town"]) for r in rows if r["props"].get("town") is not None})[
             :_LIST_CAP
         ]
@@ -391,7 +382,7 @@ class LandParcel:
         "transferee, land user or certificate holder); undated records count as oldest."
     )
     async def holders(self, info: Info[Context, None]) -> list[Enterprise]:
-        ids = _holders(info.context, await self._rows(info))
+        ids = _holders(info.context, self.records)
         nodes = await node_loader(info).load_many(ids)
         return [Enterprise(props=node) for node in nodes if node is not None]
 
@@ -400,7 +391,7 @@ class LandParcel:
         "record's date (undated first), then by record id."
     )
     async def history(self, info: Info[Context, None]) -> list[ParcelRecord]:
-        rows = _history_order(info.context, await self._rows(info))
+        rows = _history_order(info.context, self.records)
         return [ParcelRecord(row=row) for row in rows[:_LIST_CAP]]
 
 
