@@ -13,6 +13,7 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import paho.mqtt.client as mqtt
 import pytest
@@ -108,18 +109,39 @@ def stored(series: Path) -> list[tuple[str, int, float]]:
 
 
 def redelivered(broker: MosquittoBroker, client_id: str) -> int:
-    """Messages the broker still holds for ``client_id``'s session (unacknowledged or queued)."""
+    """Messages the broker still holds for ``client_id``'s session (unacknowledged or queued).
+
+    The session is resumed, subscribed to a topic of its own, and a sentinel is published there: the
+    broker queues a session's messages in order, so once the sentinel arrives everything held before it
+    has arrived too (no fixed wait that a slow broker would turn into a false zero; no other session
+    gets the sentinel)."""
     info = broker.ensure_running()
-    got: list[int] = []
+    own = f"entgraph-test/sentinel/{client_id}"
+    got: list[str] = []
+    subscribed, sentinel = threading.Event(), threading.Event()
+
+    def on_message(_client: Any, _userdata: Any, message: mqtt.MQTTMessage) -> None:
+        if message.topic == own:
+            sentinel.set()
+        else:
+            got.append(message.topic)
+
     client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=client_id, protocol=mqtt.MQTTv5)
-    client.on_message = lambda *_: got.append(1)
+    client.on_message = on_message
+    client.on_connect = lambda c, *_: c.subscribe(own, qos=1)
+    client.on_subscribe = lambda *_: subscribed.set()
     props = Properties(PacketTypes.CONNECT)
     props.SessionExpiryInterval = 3600
     client.connect(info.host, info.port, clean_start=False, properties=props)
     client.loop_start()
-    time.sleep(1.5)
-    client.disconnect()
-    client.loop_stop()
+    try:
+        assert subscribed.wait(10), "the session was not resumed"
+        with publisher(broker, f"{client_id}-sentinel") as pub:
+            pub.publish([(own, b"sentinel")])
+        assert sentinel.wait(30), "the sentinel never arrived"
+    finally:
+        client.disconnect()
+        client.loop_stop()
     return len(got)
 
 
