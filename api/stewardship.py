@@ -12,6 +12,7 @@ caller's role and the sharing of the column each came from, so a 不予共享 co
 
 from __future__ import annotations
 
+import enum
 import json
 import threading
 from collections.abc import Callable, Sequence
@@ -28,7 +29,15 @@ from entgraph.graph import resolution_writer as rw
 from entgraph.resolution.enterprises import provisional_id
 from entgraph.resolution.mentions import party_fields, split_mention
 from entgraph.resolution.resolver import Bands, Resolver
-from entgraph.resolution.steward import Outcome, Steward, StewardError
+from entgraph.resolution.stake import describe
+from entgraph.resolution.steward import (
+    BulkOutcome,
+    Outcome,
+    Steward,
+    StewardError,
+    best_probability,
+    stake_lines,
+)
 
 STEWARD_ONLY = [requires(Role.STEWARD)]
 MAX_PAGE = 500
@@ -106,6 +115,29 @@ class TaskRecord:
     )
 
 
+@strawberry.type(description="One dataset category's share of a task's stake.")
+class StakeShare:
+    category: str = strawberry.field(description="tax, electricity, credit, ... or other.")
+    label: str
+    records: int
+    weight: float = strawberry.field(description="What one record of this category weighs.")
+    stake: float = strawberry.field(description="records × weight.")
+
+
+@strawberry.enum(description="How the review queue is ordered (largest first).")
+class TaskOrder(enum.Enum):
+    STAKE = "stake"
+    IMPACT = "impact"
+
+
+@strawberry.type(description="A town's (镇/街道) review queue: what it has to verify.")
+class TownQueue:
+    town: str | None = strawberry.field(description="Null: records that name no town.")
+    tasks: int = strawberry.field(description="Tasks of the status asked for.")
+    records: int = strawberry.field(description="Records those tasks hold (the sum of their impact).")
+    stake: float = strawberry.field(description="The sum of their stake.")
+
+
 @strawberry.type(description="Records writing one name in one town that the matcher could not settle.")
 class StewardTask:
     id: str
@@ -113,7 +145,11 @@ class StewardTask:
     name: str | None
     town: str | None
     datasets: list[str]
-    impact: int = strawberry.field(description="Records affected: the queue is ordered by it.")
+    impact: int = strawberry.field(description="Records affected (the queue's second order).")
+    stake: float = strawberry.field(
+        description="What is at stake: the records weighed by their datasets (tax, electricity and credit "
+        "records weigh more than a park list; resolution/stake.toml). The queue is ordered by it."
+    )
     mention_key: str
     mentions: list[str] = strawberry.field(description="<record id>|<party>: what splitRecords takes.")
     created_at: str | None
@@ -121,6 +157,18 @@ class StewardTask:
     closed_at: str | None
     record_ids: strawberry.Private[list[str]]
     ranked: strawberry.Private[list[TaskCandidate]]
+    stake_records: strawberry.Private[list[str]]
+
+    @strawberry.field(description="The stake by dataset category, largest share first.")
+    def stake_breakdown(self, first: int = 10) -> list[StakeShare]:
+        return [
+            StakeShare(category=x.category, label=x.label, records=x.records, weight=x.weight, stake=x.stake)
+            for x in stake_lines({"stake_records": self.stake_records})[: _page(first)]
+        ]
+
+    @strawberry.field(description="The stake in words, e.g. '3 税务 tax records (×5), 12 电力 … (×4)'.")
+    def stake_explanation(self) -> str:
+        return describe(stake_lines({"stake_records": self.stake_records}))
 
     @strawberry.field(description="Up to three enterprises the matcher proposes, best first.")
     def candidates(self, first: int = 3) -> list[TaskCandidate]:
@@ -157,6 +205,25 @@ class Judgement:
     undo_reason: str | None
 
 
+@strawberry.type(description="One task of acceptTasks.")
+class TaskAcceptance:
+    task_id: str
+    accepted: bool
+    skipped: str | None = strawberry.field(description="Why it was left alone (already resolved, ...).")
+    judgement: Judgement | None = strawberry.field(description="Its own judgement: undo it on its own.")
+    task_status: str | None = strawberry.field(description="The task's status afterwards.")
+
+
+@strawberry.type(description="What a bulk accept did: one judgement per task, one resolver run.")
+class BulkAcceptPayload:
+    outcomes: list[TaskAcceptance]
+    accepted: int = strawberry.field(description="How many tasks were accepted.")
+    changed_enterprises: list[str] = strawberry.field(
+        description="Enterprises that gained or lost links to the tasks' records."
+    )
+    summary: str = strawberry.field(description="The resolver's one-line summary of the run.")
+
+
 @strawberry.type(description="What a steward operation did.")
 class StewardPayload:
     judgement: Judgement
@@ -174,7 +241,8 @@ class StewardPayload:
 @strawberry.type
 class StewardQuery:
     @strawberry.field(
-        description="The review queue, largest impact first. minProbability: best candidate at least this.",
+        description="The review queue, most at stake first (orderBy: IMPACT for most records first). "
+        "minProbability: best candidate at least this.",
         permission_classes=STEWARD_ONLY,
     )
     async def steward_tasks(
@@ -184,13 +252,34 @@ class StewardQuery:
         town: str | None = None,
         dataset: str | None = None,
         min_probability: float | None = None,
+        order_by: TaskOrder = TaskOrder.STAKE,
         first: int = 50,
     ) -> list[StewardTask]:
-        rows = await info.context.in_thread(rw.tasks, info.context.store, status, town, dataset)
-        tasks = [_task(row) for row in rows]
+        rows = await info.context.in_thread(
+            rw.tasks, info.context.store, status, town, dataset, order_by.value
+        )
         if min_probability is not None:
-            tasks = [t for t in tasks if t.ranked and t.ranked[0].probability >= min_probability]
-        return tasks[: _page(first)]
+            rows = [t for t in rows if (best_probability(t) or 0.0) >= min_probability]
+        return [_task(row) for row in rows[: _page(first)]]
+
+    @strawberry.field(
+        description="The queue per town (镇/街道): its tasks of this status, their records and stake, "
+        "largest stake first.",
+        permission_classes=STEWARD_ONLY,
+    )
+    async def steward_town_queues(
+        self, info: Info[Context, None], status: str = "open", first: int = 100
+    ) -> list[TownQueue]:
+        rows = await info.context.in_thread(rw.town_queues, info.context.store, status)
+        return [
+            TownQueue(
+                town=row["town"] or None,
+                tasks=int(row["tasks"]),
+                records=int(row["records"] or 0),
+                stake=float(row["stake"] or 0.0),
+            )
+            for row in rows[: _page(first)]
+        ]
 
     @strawberry.field(description="One task with both sides.", permission_classes=STEWARD_ONLY)
     async def steward_task(self, info: Info[Context, None], id: str) -> StewardTask:
@@ -219,6 +308,21 @@ class StewardMutation:
         self, info: Info[Context, None], id: str, candidate: int = 1, reason: str = ""
     ) -> StewardPayload:
         return await _operate(info, _task_records(id), lambda s: s.accept(id, candidate, reason), id)
+
+    @strawberry.mutation(
+        description="Each task's name IS its best candidate: one judgement per task (each undone on its "
+        "own), one resolver run for all. An unknown id refuses the whole request; a task already resolved "
+        f"or without a candidate is skipped and says so. At most {MAX_PAGE} ids.",
+        permission_classes=STEWARD_ONLY,
+    )
+    async def accept_tasks(
+        self, info: Info[Context, None], ids: list[str], reason: str = ""
+    ) -> BulkAcceptPayload:
+        if not ids:
+            raise BadInput("name the tasks to accept")
+        if len(ids) > MAX_PAGE:
+            raise BadInput(f"at most {MAX_PAGE} tasks at once; got {len(ids)}")
+        return await info.context.in_thread(_run_bulk, info.context, list(ids), reason)
 
     @strawberry.mutation(
         description="The task's name is NOT that candidate (default: none of them).",
@@ -317,6 +421,42 @@ def _run(
         changed_enterprises=_changed(before, after),
         task_id=task_id,
         task_status=task["status"] if task else None,
+        summary=outcome.summary.line(),
+    )
+
+
+def _run_bulk(context: Context, ids: list[str], reason: str) -> BulkAcceptPayload:
+    steward = _steward(context)
+    store = steward.store
+    with _OPERATIONS:
+        records = sorted(
+            {r for task in rw.tasks_by_id(store, ids).values() for r in task.get("record_ids") or []}
+        )
+        before = _links(store, records)
+        try:
+            outcome: BulkOutcome = steward.accept_many(ids, reason)
+        except StewardError as exc:
+            raise _api_error(exc) from None
+        after = _links(store, records)
+    stored = {
+        row["id"]: row for row in rw.judgements_by_id(store, [o.judgement.id for o in outcome.accepted])
+    }
+    statuses = {tid: task.get("status") for tid, task in rw.tasks_by_id(store, ids).items()}
+    return BulkAcceptPayload(
+        outcomes=[
+            TaskAcceptance(
+                task_id=o.task_id,
+                accepted=o.judgement is not None,
+                skipped=o.skipped or None,
+                judgement=_judgement(stored.get(o.judgement.id) or o.judgement.props())
+                if o.judgement
+                else None,
+                task_status=statuses.get(o.task_id),
+            )
+            for o in outcome.outcomes
+        ],
+        accepted=len(outcome.accepted),
+        changed_enterprises=_changed(before, after),
         summary=outcome.summary.line(),
     )
 
@@ -420,6 +560,8 @@ def _task(row: dict[str, Any]) -> StewardTask:
         closed_at=row.get("closed_at"),
         record_ids=list(row.get("record_ids") or []),
         ranked=[_candidate(n, c) for n, c in enumerate(candidates, 1)],
+        stake=float(row.get("stake") or 0.0),
+        stake_records=list(row.get("stake_records") or []),
     )
 
 

@@ -57,3 +57,14 @@ def build_city(
     Resolver(store, catalog, model).run()
     registry.sync(store, catalog)  # meters to their enterprises, as the demo does after resolving
     return City(store, catalog, files, model)
+
+
+def mention_links(store: FalkorDBStore, mentions: list[str]) -> dict[str, tuple[str, str] | None]:
+    """(enterprise id, method) of each mention id (``<record id>|<party>``); None where unlinked."""
+    rows = store.read(
+        "UNWIND $ids AS id MATCH (r:SourceRecord {id: id})-[a:ABOUT]->(e:Enterprise) "
+        "RETURN r.id AS r, a.party AS p, e.id AS e, a.method AS m",
+        {"ids": sorted({m.rpartition("|")[0] for m in mentions})},
+    )
+    found = {f"{row['r']}|{row['p']}": (row["e"], row["m"]) for row in rows}
+    return {m: found.get(m) for m in mentions}

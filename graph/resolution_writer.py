@@ -18,7 +18,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
-from entgraph.graph.port import GraphSchema, GraphStore, PropertyIndex, UniqueKey
+from entgraph.graph.port import GraphSchema, GraphStore, PropertyIndex, UniqueKey, batched
 
 RESOLUTION_SCHEMA = GraphSchema(
     unique=(
@@ -48,20 +48,28 @@ RESOLUTION_SCHEMA = GraphSchema(
 
 
 def pending_records(store: GraphStore, dataset: str, page: int = 5_000) -> Iterator[dict[str, Any]]:
-    """Active records of ``dataset`` not yet resolved in their current content, in id order."""
-    after = ""
-    while True:
-        rows = store.read(
+    """Active records of ``dataset`` not yet resolved in their current content, in id order.
+
+    The pending ids come first (one indexed query, ids only), then the records in pages by id. Paging
+    with ``r.id > $after`` instead made every page scan the dataset's pending records again (FalkorDB
+    intersects the id range with the index), so a dataset cost pages x records: quadratic in its size.
+    """
+    ids = [
+        row["id"]
+        for row in store.read(
             "MATCH (r:SourceRecord {to_resolve: 1}) WHERE r.dataset = $dataset AND r.retired IS NULL "
-            "AND r.id > $after "
-            "RETURN r AS r ORDER BY r.id LIMIT $page",
-            {"dataset": dataset, "after": after, "page": page},
+            "RETURN r.id AS id ORDER BY id",
+            {"dataset": dataset},
         )
-        if not rows:
-            return
-        for row in rows:
-            yield dict(row["r"])
-        after = rows[-1]["r"]["id"]
+    ]
+    for chunk in _chunks(ids, page):
+        rows = store.read(
+            "UNWIND $ids AS id MATCH (r:SourceRecord {id: id}) "
+            "WHERE r.to_resolve = 1 AND r.retired IS NULL RETURN r AS r",
+            {"ids": chunk},
+        )
+        # still pending (a record may have been resolved meanwhile), in id order
+        yield from sorted((dict(row["r"]) for row in rows), key=lambda r: r["id"])
 
 
 def records_by_id(store: GraphStore, ids: Sequence[str]) -> list[dict[str, Any]]:
@@ -157,22 +165,27 @@ def upsert_enterprises(store: GraphStore, rows: Iterable[Mapping[str, Any]]) -> 
     )
 
 
-def write_links(store: GraphStore, rows: Sequence[Mapping[str, Any]], resolved_at: str) -> None:
-    """Replace each (record, party)'s link. ``enterprise_id`` None: awaiting a steward (no link)."""
-    if not rows:
-        return
-    store.write_batches(
-        "UNWIND $rows AS row MATCH (r:SourceRecord {id: row.record_id})-[a:ABOUT]->() "
-        "WHERE a.party = row.party DELETE a",
-        ({"record_id": r["record_id"], "party": r["party"]} for r in rows),
-    )
-    store.write_batches(
-        "UNWIND $rows AS row MATCH (r:SourceRecord {id: row.record_id}) "
-        "MATCH (e:Enterprise {id: row.enterprise_id}) "
-        "CREATE (r)-[:ABOUT {party: row.party, relation: row.relation, method: row.method, "
-        "probability: row.probability, explanation: row.explanation, resolved_at: row.at}]->(e)",
-        ({"explanation": None, "relation": None, **r, "at": resolved_at} for r in rows if r["enterprise_id"]),
-    )
+def write_links(store: GraphStore, rows: Iterable[Mapping[str, Any]], resolved_at: str) -> None:
+    """Replace each (record, party)'s link. ``enterprise_id`` None: awaiting a steward (no link).
+
+    ``rows`` is read once, a batch at a time (the batch's old links deleted, then its new ones
+    created), so a caller can stream a run's links instead of holding them all. Each (record, party)
+    appears once, so the end state is the one of deleting every old link before creating any."""
+    for batch in batched(rows, store.batch_size):
+        store.write(
+            "UNWIND $rows AS row MATCH (r:SourceRecord {id: row.record_id})-[a:ABOUT]->() "
+            "WHERE a.party = row.party DELETE a",
+            {"rows": [{"record_id": r["record_id"], "party": r["party"]} for r in batch]},
+        )
+        linked = [{"explanation": None, "relation": None, **r} for r in batch if r["enterprise_id"]]
+        if linked:
+            store.write(
+                "UNWIND $rows AS row MATCH (r:SourceRecord {id: row.record_id}) "
+                "MATCH (e:Enterprise {id: row.enterprise_id}) "
+                "CREATE (r)-[:ABOUT {party: row.party, relation: row.relation, method: row.method, "
+                "probability: row.probability, explanation: row.explanation, resolved_at: $at}]->(e)",
+                {"rows": linked, "at": resolved_at},
+            )
 
 
 def mark_resolved(store: GraphStore, record_ids: Iterable[str]) -> None:
@@ -272,6 +285,13 @@ def save_judgement(store: GraphStore, judgement: Mapping[str, Any]) -> None:
     store.write("MERGE (j:Judgement {id: $j.id}) SET j += $j", {"j": dict(judgement)})
 
 
+def save_judgements(store: GraphStore, judgements: Iterable[Mapping[str, Any]]) -> None:
+    """Several judgements in batched round trips (a bulk accept)."""
+    store.write_batches(
+        "UNWIND $rows AS row MERGE (j:Judgement {id: row.id}) SET j += row", (dict(j) for j in judgements)
+    )
+
+
 def judgements(store: GraphStore, include_undone: bool = False) -> list[dict[str, Any]]:
     where = "" if include_undone else "WHERE j.undone IS NULL "
     return [dict(row["j"]) for row in store.read(f"MATCH (j:Judgement) {where}RETURN j AS j ORDER BY j.at")]
@@ -282,20 +302,33 @@ def judgement(store: GraphStore, judgement_id: str) -> dict[str, Any] | None:
     return dict(rows[0]["j"]) if rows else None
 
 
+def judgements_by_id(store: GraphStore, judgement_ids: Sequence[str]) -> list[dict[str, Any]]:
+    rows = store.read(
+        "UNWIND $ids AS id MATCH (j:Judgement {id: id}) RETURN j AS j", {"ids": list(judgement_ids)}
+    )
+    return [dict(row["j"]) for row in rows]
+
+
 def upsert_tasks(store: GraphStore, rows: Sequence[Mapping[str, Any]]) -> None:
-    """Open (or reopen) tasks; the records of a name accumulate over the runs that meet it."""
+    """Open (or reopen) tasks; the records of a name accumulate over the runs that meet it, and so does
+    what is at stake: ``stake_records`` (``<record id>|<category>|<weight>``, one per record, see
+    resolution/stake.py) sum to ``stake``."""
     store.write_batches(
         "UNWIND $rows AS row MERGE (t:StewardTask {id: row.id}) "
+        "WITH t, row, [y IN coalesce(t.stake_records, []) | split(y, '|')[0]] AS staked "
         "SET t.record_ids = coalesce(t.record_ids, []) "
         "+ [x IN row.record_ids WHERE NOT x IN coalesce(t.record_ids, [])], "
         "t.mention_ids = coalesce(t.mention_ids, []) "
         "+ [x IN row.mention_ids WHERE NOT x IN coalesce(t.mention_ids, [])], "
         "t.datasets = coalesce(t.datasets, []) "
         "+ [x IN row.datasets WHERE NOT x IN coalesce(t.datasets, [])], "
+        "t.stake_records = coalesce(t.stake_records, []) "
+        "+ [x IN coalesce(row.stake_records, []) WHERE NOT split(x, '|')[0] IN staked], "
         "t.mention_key = row.mention_key, t.name = row.name, t.town = row.town, "
         "t.candidates = row.candidates, t.status = row.status, "
         "t.created_at = coalesce(t.created_at, row.created_at), t.updated_at = row.created_at "
-        "WITH t SET t.impact = size(t.record_ids)",
+        "WITH t SET t.impact = size(t.record_ids), "
+        "t.stake = reduce(s = 0.0, x IN t.stake_records | s + toFloat(split(x, '|')[2]))",
         ({"id": r["id"], **dict(r["props"])} for r in rows),
     )
 
@@ -309,8 +342,23 @@ def close_tasks(store: GraphStore, task_ids: Iterable[str], status: str, at: str
         )
 
 
-def tasks(store: GraphStore, status: str = "open", town: str | None = None, dataset: str | None = None):
-    """Tasks ordered by impact (records affected), largest first."""
+TASK_ORDERS = {
+    # what is at stake (records weighed by their datasets), then records affected
+    "stake": "coalesce(t.stake, 0.0) DESC, t.impact DESC, t.id",
+    "impact": "t.impact DESC, coalesce(t.stake, 0.0) DESC, t.id",
+}
+
+
+def tasks(
+    store: GraphStore,
+    status: str = "open",
+    town: str | None = None,
+    dataset: str | None = None,
+    order: str = "stake",
+) -> list[dict[str, Any]]:
+    """Tasks ordered by stake (default) or impact (records affected), largest first."""
+    if order not in TASK_ORDERS:
+        raise ValueError(f"task order must be one of {', '.join(TASK_ORDERS)}, not {order!r}")
     where = ["t.status = $status"]
     if town:
         where.append("t.town = $town")
@@ -319,10 +367,37 @@ def tasks(store: GraphStore, status: str = "open", town: str | None = None, data
     return [
         dict(row["t"])
         for row in store.read(
-            f"MATCH (t:StewardTask) WHERE {' AND '.join(where)} RETURN t AS t ORDER BY t.impact DESC, t.id",
+            f"MATCH (t:StewardTask) WHERE {' AND '.join(where)} RETURN t AS t ORDER BY {TASK_ORDERS[order]}",
             {"status": status, "town": town, "dataset": dataset},
         )
     ]
+
+
+def town_queues(store: GraphStore, status: str = "open") -> list[dict[str, Any]]:
+    """Per town (null: records that name none): its tasks of ``status``, their records and stake;
+    largest stake first."""
+    rows = store.read(
+        "MATCH (t:StewardTask) WHERE t.status = $status "
+        "RETURN t.town AS town, count(t) AS tasks, sum(t.impact) AS records, "
+        "sum(coalesce(t.stake, 0.0)) AS stake ORDER BY stake DESC, records DESC, town",
+        {"status": status},
+    )
+    return [
+        {
+            "town": row["town"],
+            "tasks": int(row["tasks"]),
+            "records": int(row["records"] or 0),
+            "stake": row["stake"],
+        }
+        for row in rows
+    ]
+
+
+def tasks_by_id(store: GraphStore, task_ids: Sequence[str]) -> dict[str, dict[str, Any]]:
+    rows = store.read(
+        "UNWIND $ids AS id MATCH (t:StewardTask {id: id}) RETURN t AS t", {"ids": list(task_ids)}
+    )
+    return {row["t"]["id"]: dict(row["t"]) for row in rows}
 
 
 def task(store: GraphStore, task_id: str) -> dict[str, Any] | None:

@@ -17,7 +17,8 @@ from entgraph.resolution.evaluate import evaluate, read_truth
 from entgraph.resolution.export import export_links, link_rows
 from entgraph.resolution.mentions import mentions_of
 from entgraph.resolution.resolver import Bands, Resolver
-from entgraph.resolution.steward import Outcome, Steward
+from entgraph.resolution.stake import describe
+from entgraph.resolution.steward import BulkOutcome, Outcome, Steward, stake_lines
 from entgraph.settings import Settings
 
 export_app = typer.Typer(help="Export what the platform knows.", no_args_is_help=True)
@@ -30,6 +31,7 @@ _OUT = typer.Option(..., "--out", "-o", help="CSV file to write.")
 _TRUTH = typer.Option(..., "--truth", help="truth.csv (file,sheet,row,...,enterprise_id,party).")
 _JSON_OUT = typer.Option(None, "--json", help="Also write the figures as JSON.")
 _MENTIONS = typer.Argument(..., help="RECORD_ID|PARTY ...")
+_TASK_IDS = typer.Argument(None, help="T-… (several: each takes its best candidate).", show_default=False)
 
 
 def _catalog(settings: Settings) -> Catalog:
@@ -69,8 +71,9 @@ def resolve_command(
     with open_store(settings) as store:
         resolver = Resolver(store, catalog, settings.model_path, bands, threads=settings.threads)
         summary = resolver.run(from_scratch=from_scratch, retrain=retrain)
-    if summary.trained:
-        typer.echo(f"trained the matcher on records with credit codes; saved to {settings.model_path}")
+    if summary.training:
+        saved = f"; saved to {settings.model_path}" if summary.trained else ""
+        typer.echo(f"{summary.training}{saved}")
     typer.echo(summary.line())
 
 
@@ -139,24 +142,60 @@ def _report(outcome: Outcome) -> None:
     typer.echo(f"  {outcome.summary.line()}")
 
 
+_ORDER = typer.Option("stake", "--order", help="stake (what is at stake, then records) or impact (records).")
+_MIN_P = typer.Option(None, "--min-probability", help="Only tasks whose best candidate reaches this.")
+
+
+def _hint(task: dict[str, Any]) -> str:
+    best = json.loads(task.get("candidates") or "[]")[:1]
+    return f"best {best[0]['enterprise_id']} p={best[0]['probability']:.3f}" if best else "no candidate"
+
+
+def _task_line(t: dict[str, Any]) -> str:
+    return (
+        f"{t['id']}  {t.get('town') or '-':<8} stake {float(t.get('stake') or 0):>6g}  "
+        f"{t['impact']:>4} records  {t.get('name')}  ({_hint(t)})"
+    )
+
+
 @steward_app.command("tasks")
 def tasks_command(
     ctx: typer.Context,
     status: str = typer.Option("open", help="open, unsure or resolved."),
     town: str | None = typer.Option(None, help="Only tasks of this town (镇/街道)."),
     dataset: str | None = typer.Option(None, help="Only tasks with records of this dataset."),
+    min_probability: float | None = _MIN_P,
+    order: str = _ORDER,
     limit: int = typer.Option(50, help="Show at most this many."),
 ) -> None:
-    """Tasks grouped by town, largest impact (records affected) first."""
+    """The review queue, most at stake first (records weighed by their datasets: tax, electricity and
+    credit records weigh more than a park list; see resolution/stake.toml), then most records."""
     with open_store(ctx.obj) as store:
-        rows = rw.tasks(store, status, town, dataset)
-    typer.echo(f"{len(rows)} {status} task(s)")
-    for t in sorted(rows, key=lambda t: (t.get("town") or "", -t["impact"]))[:limit]:
-        best = json.loads(t.get("candidates") or "[]")[:1]
-        hint = f"best {best[0]['enterprise_id']} p={best[0]['probability']:.3f}" if best else "no candidate"
+        rows = _steward(ctx, store, "viewer").tasks(status, town, dataset, min_probability, order)
+    typer.echo(f"{len(rows)} {status} task(s), by {order}")
+    for t in rows[:limit]:
+        typer.echo(_task_line(t))
+        if lines := stake_lines(t):
+            typer.echo(f"    at stake: {describe(lines)}")
+
+
+@steward_app.command("towns")
+def towns_command(
+    ctx: typer.Context, status: str = typer.Option("open", help="open, unsure or resolved.")
+) -> None:
+    """The queue per town (镇/街道): its tasks, their records and what is at stake, largest first.
+    Each town verifies its own (`entgraph steward tasks --town …`)."""
+    with open_store(ctx.obj) as store:
+        rows = _steward(ctx, store, "viewer").towns(status)
+    typer.echo(f"{'town':<10} {'tasks':>6} {'records':>8} {'stake':>8}")
+    for row in rows:
         typer.echo(
-            f"{t['id']}  {t.get('town') or '-':<8} {t['impact']:>4} records  {t.get('name')}  ({hint})"
+            f"{row['town'] or '(none)':<10} {row['tasks']:>6} {row['records']:>8} {float(row['stake']):>8g}"
         )
+    typer.echo(
+        f"{'total':<10} {sum(r['tasks'] for r in rows):>6} {sum(r['records'] for r in rows):>8} "
+        f"{sum(float(r['stake']) for r in rows):>8g}"
+    )
 
 
 @steward_app.command("show")
@@ -168,6 +207,8 @@ def show_command(ctx: typer.Context, task_id: str) -> None:
         f"task {task['id']} ({task['status']}): {task.get('name')} in {task.get('town') or '-'}; "
         f"{task['impact']} records in {', '.join(task.get('datasets') or [])}"
     )
+    if task["stake_lines"]:
+        typer.echo(f"  at stake {float(task.get('stake') or 0):g}: {describe(task['stake_lines'])}")
     for record in task["records"][:5]:
         typer.echo(f"  record {record['id']}: {record.get('file_name')} row {record.get('row')}")
     for n, candidate in enumerate(task["candidates"], 1):
@@ -187,14 +228,69 @@ def show_command(ctx: typer.Context, task_id: str) -> None:
 @steward_app.command("accept")
 def accept_command(
     ctx: typer.Context,
-    task_id: str,
-    candidate: int = typer.Option(1, help="Which (1 = best)."),
+    task_ids: list[str] | None = _TASK_IDS,
+    candidate: int = typer.Option(1, help="Which (1 = best); for one task only."),
+    town: str | None = typer.Option(None, help="Bulk: every open task of this town (镇/街道)."),
+    dataset: str | None = typer.Option(None, help="Bulk: every open task with records of this dataset."),
+    min_probability: float | None = typer.Option(
+        None, "--min-probability", help="Bulk: only tasks whose best candidate reaches this."
+    ),
+    yes: bool = typer.Option(False, "--yes", "-y", help="Bulk by filter: do it (without: only show it)."),
     user: str | None = _USER,
     reason: str = _REASON,
 ) -> None:
-    """The task's name IS candidate N: link every record that writes it."""
+    """The task's name IS candidate N: link every record that writes it.
+
+    Several ids, or a filter (--town, --dataset, --min-probability; shown first, applied with --yes),
+    accept each task's best candidate: one judgement per task (undo each on its own), one resolver run.
+    """
+    ids = list(task_ids or [])
+    bulk_filter = town is not None or dataset is not None or min_probability is not None
+    if ids and bulk_filter:
+        raise typer.BadParameter("give task ids or a filter (--town, --dataset, --min-probability), not both")
+    if not ids and not bulk_filter:
+        raise typer.BadParameter(
+            "name a task (T-…), several, or a filter (--town, --dataset, --min-probability)"
+        )
+    if candidate != 1 and len(ids) != 1:
+        raise typer.BadParameter(
+            "--candidate is for one task; a bulk accept takes each task's best candidate"
+        )
     with open_store(ctx.obj) as store:
-        _report(_steward(ctx, store, user).accept(task_id, candidate, reason))
+        steward = _steward(ctx, store, user)
+        if len(ids) == 1:
+            _report(steward.accept(ids[0], candidate, reason))
+            return
+        if bulk_filter:
+            rows = steward.tasks("open", town, dataset, min_probability)
+            if not rows:
+                typer.echo("no open task matches; nothing to accept")
+                return
+            typer.echo(f"will accept the best candidate of {len(rows)} open task(s):")
+            for t in rows:
+                typer.echo(f"  {_task_line(t)}")
+            if not yes:
+                typer.echo("nothing accepted yet: review the list, then run again with --yes")
+                return
+            ids = [t["id"] for t in rows]
+        _report_bulk(steward.accept_many(ids, reason))
+
+
+def _report_bulk(outcome: BulkOutcome) -> None:
+    for o in outcome.outcomes:
+        if o.judgement is None:
+            typer.echo(f"{o.task_id}: skipped, {o.skipped}")
+        else:
+            j = o.judgement
+            typer.echo(f"{o.task_id}: judgement {j.id}: link {j.subject} -> {j.object}")
+    typer.echo(f"accepted {len(outcome.accepted)} of {len(outcome.outcomes)} task(s) by {_user_of(outcome)}")
+    if outcome.accepted:
+        typer.echo("  undo one with: entgraph steward undo J-…")
+    typer.echo(f"  {outcome.summary.line()}")
+
+
+def _user_of(outcome: BulkOutcome) -> str:
+    return next((o.judgement.user for o in outcome.accepted if o.judgement), "-")
 
 
 @steward_app.command("reject")

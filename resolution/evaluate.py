@@ -57,6 +57,7 @@ class Evaluation:
     misses: list[dict[str, Any]] = field(default_factory=list)
     unmatched_truth: int = 0
     not_enterprise_rows: int = 0
+    calibration: list[dict[str, Any]] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, Any]:
         return {k: (dict(v) if isinstance(v, Counter) else v) for k, v in self.__dict__.items()}
@@ -71,6 +72,14 @@ class Evaluation:
             f"B-cubed    precision {self.bcubed_precision:.4f}  recall {self.bcubed_recall:.4f}",
             f"sent to stewards: {self.steward_share:.2%} of code-less mentions",
             "methods (code-less): " + ", ".join(f"{k} {v}" for k, v in self.methods.most_common()),
+            "calibration (splink links): "
+            + (
+                ", ".join(
+                    f"p {b['band']}: {b['links']} links, precision {b['precision']:.4f}"
+                    for b in self.calibration
+                )
+                or "none"
+            ),
         ]
         for title, rows in (("worst false merges", self.false_merges), ("worst misses", self.misses)):
             out.append(f"{title}:")
@@ -144,12 +153,35 @@ def evaluate(
         unmatched_truth=len(set(truth) - seen),
         not_enterprise_rows=skipped,
     )
+    evaluation.calibration = calibration(mentions)
     false_merges, misses = _worst(mentions, worst)
     ids = [record_of[m.key] for m in (*false_merges, *misses)]
     details = describe(ids) if describe and ids else {}
     evaluation.false_merges = [_report(m, record_of, details) for m in false_merges]
     evaluation.misses = [_report(m, record_of, details) for m in misses]
     return evaluation
+
+
+CALIBRATION_BANDS = ((0.0, 0.95), (0.95, 0.99), (0.99, 0.999), (0.999, 1.01))
+
+
+def calibration(mentions: list[EvalMention]) -> list[dict[str, Any]]:
+    """Predicted probability against observed precision, per band, for probabilistic links.
+
+    A link is right when its enterprise is the true enterprise's: the one most of the enterprise's
+    mentions truly name (its coded mentions decide, the rest when it has none)."""
+    votes: dict[str, Counter] = defaultdict(Counter)
+    for m in mentions:
+        votes[m.predicted][m.true_id] += 10 if m.coded else 1
+    owner = {eid: counts.most_common(1)[0][0] for eid, counts in votes.items()}
+    out = []
+    for low, high in CALIBRATION_BANDS:
+        linked = [m for m in mentions if m.method == "splink" and low <= (m.probability or 0) < high]
+        if linked:
+            right = sum(owner[m.predicted] == m.true_id for m in linked)
+            label = f"{low:g}-{min(high, 1):g}"
+            out.append({"band": label, "links": len(linked), "precision": right / len(linked)})
+    return out
 
 
 def _pairs(counts_all: Mapping[Any, int], counts_coded: Mapping[Any, int]) -> int:

@@ -35,6 +35,7 @@ FEATURE_COLUMNS = (
     "branch",
     "region",
     "legal_rep",
+    "contact",
     "phone",
     "address",
     "town",
@@ -80,6 +81,7 @@ def _industry(value: Any) -> str | None:
 def attribute_features(attributes: Mapping[str, Any]) -> dict[str, Any]:
     return {
         "legal_rep": normalise_person_name(_text(attributes.get("legal_rep"))),
+        "contact": normalise_person_name(_text(attributes.get("contact"))),
         "phone": normalise_phone(_text(attributes.get("phone"))),
         "address": normalise_address(_text(attributes.get("address"))),
         "town": _text(attributes.get("town")),

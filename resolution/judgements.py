@@ -105,6 +105,13 @@ class JudgementBook:
                 return self.canonical(self.links[key])
         return None
 
+    def name_links(self) -> dict[str, str]:
+        """Names (``normalised name|town``) a steward linked, with their enterprise: training labels."""
+        prefix = name_key("")
+        return {
+            k.removeprefix(prefix): self.canonical(e) for k, e in self.links.items() if k.startswith(prefix)
+        }
+
     def split_from(self, keys: Sequence[str]) -> str | None:
         for key in keys:
             if key in self.splits:

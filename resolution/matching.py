@@ -18,6 +18,8 @@ legal_form      有限公司 / 股份有限公司 / ...
 branch          branch marker (泉州分公司); a branch and its parent are different enterprises
 region          canonical region short name (晋江)
 legal_rep       legal representative
+contact         contact person or person in charge (联系人, 负责人): evidence when it is the other
+                side's legal representative, never against a match when it is not
 phone           normalised phone digits
 address         normalised address
 town            镇 / 街道
@@ -57,7 +59,7 @@ import tempfile
 import time
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field, fields
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
@@ -99,6 +101,7 @@ FEATURE_COLUMNS: tuple[str, ...] = (
     "branch",
     "region",
     "legal_rep",
+    "contact",
     "phone",
     "address",
     "town",
@@ -107,7 +110,27 @@ FEATURE_COLUMNS: tuple[str, ...] = (
 )
 
 _FORMAT = "entgraph.resolution.matching/1"
+log = logging.getLogger(__name__)
+# Rules that find true matches almost only (for the prior): an equal full name, or an equal core
+# with an equal phone, legal representative or town. Their recall is a setting.
+DETERMINISTIC_RULES: tuple[tuple[str, ...], ...] = (
+    ("name",),
+    ("name_core", "phone"),
+    ("name_core", "legal_rep"),
+    ("name_core", "town"),
+    ("phone", "legal_rep"),
+)
+# MatchSettings fields added after models were first saved: read when present, defaults otherwise.
+_LATER_SCALARS = (
+    "neutral_levels",
+    "em_blocks",
+    "em_max_pairs",
+    "prior_pairs",
+    "em_pairs",
+    "deterministic_recall",
+)
 BRANCH_DIFFERS = "Branch marker differs"
+CONTACT_OTHERWISE = "No contact agreement (neutral)"
 # Splink logs INFO/WARNING lines for every training step and predict; a library should not.
 _SPLINK_LOGGER = logging.getLogger("splink")
 Explanation = list[tuple[str, str, float]]
@@ -118,14 +141,17 @@ Explanation = list[tuple[str, str, float]]
 # --------------------------------------------------------------------------------------------------
 
 
-def _exact(col: str, label: str, *, tf: bool = False) -> cl.CustomComparison:
-    """equal / null / differ; ``tf``: weight equality by how rare the value is."""
+def _exact(col: str, label: str, m_same: float, *, tf: bool = False) -> cl.CustomComparison:
+    """equal / null / differ; ``tf``: weight equality by how rare the value is. ``m_same``: the prior
+    share of true matches that agree (the rest differ), before training refines it."""
     return cl.CustomComparison(
         output_column_name=col,
         comparison_levels=[
             cll.NullLevel(col),
-            cll.ExactMatchLevel(col, term_frequency_adjustments=tf).configure(label_for_charts=label),
-            cll.ElseLevel().configure(label_for_charts=f"Different {col}"),
+            cll.ExactMatchLevel(col, term_frequency_adjustments=tf).configure(
+                label_for_charts=label, m_probability=m_same
+            ),
+            cll.ElseLevel().configure(label_for_charts=f"Different {col}", m_probability=1 - m_same),
         ],
     )
 
@@ -137,11 +163,15 @@ def name_comparison() -> ComparisonCreator:
         comparison_levels=[
             # name_core is derived from name, so it is NULL exactly when there is no usable name
             cll.NullLevel("name_core"),
-            cll.ExactMatchLevel("name").configure(label_for_charts="Same full name"),
-            cll.ExactMatchLevel("name_core").configure(label_for_charts="Same core name"),
-            cll.JaroWinklerLevel("name_core", 0.92).configure(label_for_charts="Core name JW >= 0.92"),
-            cll.JaroWinklerLevel("name_core", 0.85).configure(label_for_charts="Core name JW >= 0.85"),
-            cll.ElseLevel().configure(label_for_charts="Different names"),
+            cll.ExactMatchLevel("name").configure(label_for_charts="Same full name", m_probability=0.5),
+            cll.ExactMatchLevel("name_core").configure(label_for_charts="Same core name", m_probability=0.3),
+            cll.JaroWinklerLevel("name_core", 0.92).configure(
+                label_for_charts="Core name JW >= 0.92", m_probability=0.08
+            ),
+            cll.JaroWinklerLevel("name_core", 0.85).configure(
+                label_for_charts="Core name JW >= 0.85", m_probability=0.05
+            ),
+            cll.ElseLevel().configure(label_for_charts="Different names", m_probability=0.07),
         ],
     )
 
@@ -154,11 +184,15 @@ def trade_name_comparison() -> ComparisonCreator:
             cll.NullLevel("trade_name"),
             # common 字号 (恒安, 鸿星 ...) are shared by many unrelated enterprises: weight by rarity
             cll.ExactMatchLevel("trade_name", term_frequency_adjustments=True).configure(
-                label_for_charts="Same trade name"
+                label_for_charts="Same trade name", m_probability=0.85
             ),
-            cll.ExactMatchLevel("trade_pinyin").configure(label_for_charts="Same pinyin (homophone)"),
-            cll.JaroWinklerLevel("trade_name", 0.88).configure(label_for_charts="Trade name JW >= 0.88"),
-            cll.ElseLevel().configure(label_for_charts="Different trade names"),
+            cll.ExactMatchLevel("trade_pinyin").configure(
+                label_for_charts="Same pinyin (homophone)", m_probability=0.06
+            ),
+            cll.JaroWinklerLevel("trade_name", 0.88).configure(
+                label_for_charts="Trade name JW >= 0.88", m_probability=0.04
+            ),
+            cll.ElseLevel().configure(label_for_charts="Different trade names", m_probability=0.05),
         ],
     )
 
@@ -193,9 +227,11 @@ def address_comparison() -> ComparisonCreator:
         output_column_name="address",
         comparison_levels=[
             cll.NullLevel("address"),
-            cll.ExactMatchLevel("address").configure(label_for_charts="Same address"),
-            cll.JaroWinklerLevel("address", 0.9).configure(label_for_charts="Address JW >= 0.9"),
-            cll.ElseLevel().configure(label_for_charts="Different addresses"),
+            cll.ExactMatchLevel("address").configure(label_for_charts="Same address", m_probability=0.45),
+            cll.JaroWinklerLevel("address", 0.9).configure(
+                label_for_charts="Address JW >= 0.9", m_probability=0.25
+            ),
+            cll.ElseLevel().configure(label_for_charts="Different addresses", m_probability=0.3),
         ],
     )
 
@@ -205,11 +241,13 @@ def industry_comparison() -> ComparisonCreator:
         output_column_name="industry",
         comparison_levels=[
             cll.NullLevel("industry"),
-            cll.ExactMatchLevel("industry").configure(label_for_charts="Same industry class (4 digits)"),
-            cll.ExactMatchLevel(ColumnExpression("industry").substr(1, 2)).configure(
-                label_for_charts="Same industry division (2 digits)"
+            cll.ExactMatchLevel("industry").configure(
+                label_for_charts="Same industry class (4 digits)", m_probability=0.7
             ),
-            cll.ElseLevel().configure(label_for_charts="Different industries"),
+            cll.ExactMatchLevel(ColumnExpression("industry").substr(1, 2)).configure(
+                label_for_charts="Same industry division (2 digits)", m_probability=0.15
+            ),
+            cll.ElseLevel().configure(label_for_charts="Different industries", m_probability=0.15),
         ],
     )
 
@@ -236,9 +274,36 @@ def code_hint_comparison() -> ComparisonCreator:
         comparison_description="A credit/org/taxpayer code that failed validation",
         comparison_levels=[
             cll.NullLevel("code_hint"),
-            cll.ExactMatchLevel("code_hint").configure(label_for_charts="Same invalid code"),
-            _within_one_edit("code_hint").configure(label_for_charts="Code within 1 edit"),
-            cll.ElseLevel().configure(label_for_charts="Different codes"),
+            cll.ExactMatchLevel("code_hint").configure(
+                label_for_charts="Same invalid code", m_probability=0.6
+            ),
+            _within_one_edit("code_hint").configure(label_for_charts="Code within 1 edit", m_probability=0.3),
+            cll.ElseLevel().configure(label_for_charts="Different codes", m_probability=0.1),
+        ],
+    )
+
+
+def contact_comparison() -> ComparisonCreator:
+    """A contact person (联系人, 负责人) agreeing with the other side's legal representative or contact.
+
+    A contact is often not the legal representative (an accountant, a manager), so disagreement is
+    no evidence at all: the else level is neutral (``MatchSettings.neutral_levels`` sets its weight
+    to 0 after training). Agreement is evidence, as for the legal representative.
+    """
+    contact_l, contact_r = _q("contact_l"), _q("contact_r")
+    rep_l, rep_r = _q("legal_rep_l"), _q("legal_rep_r")
+    return cl.CustomComparison(
+        output_column_name="contact",
+        comparison_description="Contact person: is the other's legal representative / same contact",
+        comparison_levels=[
+            cll.CustomLevel(
+                f"{contact_l} = {rep_r} OR {contact_r} = {rep_l}",
+                label_for_charts="Contact is the legal representative",
+            ).configure(m_probability=0.3),
+            cll.CustomLevel(f"{contact_l} = {contact_r}", label_for_charts="Same contact person").configure(
+                m_probability=0.2
+            ),
+            cll.ElseLevel().configure(label_for_charts=CONTACT_OTHERWISE, m_probability=0.5),
         ],
     )
 
@@ -248,15 +313,17 @@ def default_comparisons() -> tuple[ComparisonCreator, ...]:
         name_comparison(),
         trade_name_comparison(),
         branch_comparison(),
-        _exact("legal_form", "Same legal form"),
+        # departments rewrite legal forms and regions often: agreement is the usual, not a proof
+        _exact("legal_form", "Same legal form", 0.75),
         # an agency (代账) phone serves dozens of enterprises, and 王伟 represents dozens more
-        _exact("phone", "Same phone", tf=True),
-        _exact("legal_rep", "Same legal representative", tf=True),
+        _exact("phone", "Same phone", 0.6, tf=True),
+        _exact("legal_rep", "Same legal representative", 0.9, tf=True),
+        contact_comparison(),
         address_comparison(),
-        _exact("town", "Same town"),
+        _exact("town", "Same town", 0.95),
         industry_comparison(),
         code_hint_comparison(),
-        _exact("region", "Same region"),
+        _exact("region", "Same region", 0.85),
     )
 
 
@@ -309,6 +376,20 @@ class MatchSettings:
     veto_margin: float = 10.0
     # Default for score(); None keeps every blocked pair.
     threshold_match_weight: float | None = None
+    # (comparison, level label): weight 0 after training (m = u): the level is no evidence either way.
+    neutral_levels: tuple[tuple[str, str], ...] = (("contact", CONTACT_OTHERWISE),)
+    # Expectation maximisation over blocked pairs of the code-less mentions, one session per key
+    # (columns of a block_on); the later session's estimates win for a comparison both estimate, so
+    # the session blocking on something other than names comes last and estimates the name levels.
+    em_blocks: tuple[tuple[str, ...], ...] = (("trade_name",), ("phone",))
+    em_max_pairs: float = 2e6
+    # How much each source of m counts, in pairs: the configured priors as this many pseudo-pairs,
+    # EM's estimate as this many, labelled pairs (codes, steward links) as their number.
+    prior_pairs: float = 10.0
+    em_pairs: float = 200.0
+    # Recall assumed for the deterministic rules that estimate the prior (same full name; same phone
+    # and legal representative): the share of true matches they find.
+    deterministic_recall: float = 0.7
 
     def __post_init__(self) -> None:
         if "unique_id" not in self.columns or self.label_column not in self.columns:
@@ -384,6 +465,27 @@ class Candidate:
     explanation: Explanation = field(hash=False)
 
 
+@dataclass(frozen=True)
+class TrainingReport:
+    """How a model was learned, saved with it: what ``entgraph resolve`` says about training."""
+
+    rows: int
+    labelled_rows: int
+    labelled_pairs: int
+    em_sessions: list[str]
+    prior: float
+    prior_source: str
+    m_sources: list[str]
+
+    def line(self) -> str:
+        sources = {"priors": "priors", "em": f"EM ({', '.join(self.em_sessions)})", "labels": "labels"}
+        return (
+            f"matcher trained on {self.rows} rows: m from {' + '.join(sources[s] for s in self.m_sources)}"
+            f" ({self.labelled_pairs} labelled pairs), u by random sampling, prior {self.prior:.3g}"
+            f" from {self.prior_source}"
+        )
+
+
 @dataclass(frozen=True, slots=True)
 class ScoreStats:
     """What the last :meth:`MatchModel.score` did. ``pairs_scored`` counts the pairs Splink returned,
@@ -455,6 +557,7 @@ class MatchModel:
     ) -> None:
         self.settings = settings or default_settings()
         self._model: dict[str, Any] | None = None
+        self.training: TrainingReport | None = None
         self.last_score_stats: ScoreStats | None = None
         self._counter = itertools.count()
         self._own_tmp: tempfile.TemporaryDirectory[str] | None = None
@@ -496,11 +599,10 @@ class MatchModel:
     # -- persistence ---------------------------------------------------------------------------
 
     def to_json(self) -> str:
-        return json.dumps(
-            {"format": _FORMAT, "settings": self.settings.scalars(), "splink": self._require_model()},
-            ensure_ascii=False,
-            sort_keys=True,
-        )
+        doc = {"format": _FORMAT, "settings": self.settings.scalars(), "splink": self._require_model()}
+        if self.training is not None:
+            doc["training"] = asdict(self.training)
+        return json.dumps(doc, ensure_ascii=False, sort_keys=True)
 
     @classmethod
     def from_json(cls, s: str, **engine: Any) -> MatchModel:
@@ -522,38 +624,71 @@ class MatchModel:
             vetoes=tuple((c, lvl) for c, lvl in scalars["vetoes"]),
             veto_margin=scalars["veto_margin"],
             threshold_match_weight=scalars["threshold_match_weight"],
+            **{
+                key: _tuples(scalars[key]) if isinstance(scalars[key], list) else scalars[key]
+                for key in _LATER_SCALARS
+                if key in scalars
+            },
         )
         model = cls(settings, **engine)
         model._model = splink
+        model.training = TrainingReport(**doc["training"]) if doc.get("training") else None
         return model
 
     # -- training ------------------------------------------------------------------------------
 
-    def train(self, labelled: pa.Table, seed: int = 42) -> None:
-        """Estimate u (random sampling, seeded), m (label column) and the prior.
+    def train(
+        self,
+        labelled: pa.Table | None,
+        seed: int = 42,
+        *,
+        enterprises: pa.Table | None = None,
+        unlabelled: pa.Table | None = None,
+    ) -> TrainingReport:
+        """Learn the model from what a city has, labels or not, the way Splink trains without
+        clerical labels, then refined by the labels there are:
 
-        ``labelled``: mention rows whose ``enterprise_id`` is known. Rows without a label are
-        ignored. At least one enterprise must have two labelled mentions.
+        * **u** by random sampling of pairs (seeded: the same rows give the same sample);
+        * **the prior** (λ) from deterministic rules: the share of mentions whose full name, or phone
+          and legal representative, equal an enterprise's, over the rules' assumed recall, spread
+          over the enterprises (a mention names one of them);
+        * **m** from three sources weighed by how many pairs each rests on: the priors configured
+          on each level (``prior_pairs``), expectation maximisation over blocked pairs of the
+          code-less mentions (``em_pairs``), and pairs sharing a label (``enterprise_id``: mentions
+          that carried a credit code, names a steward linked, an enterprise's own names).
+
+        ``enterprises``: one row per name an enterprise is known by (labelled with its id);
+        ``labelled``: mentions whose enterprise is known; ``unlabelled``: code-less mentions. Any
+        may be missing or empty; together they need two rows.
         """
         label = self.settings.label_column
         with self._session() as (db, tables):
-            name = tables.load(_as_arrow(labelled), where=f"{_q(label)} IS NOT NULL")
-            n_rows, n_entities, n_pairs = _one(
+            ent = _load_or_none(tables, enterprises)
+            lab = _load_or_none(tables, labelled, where=f"{_q(label)} IS NOT NULL")
+            unl = _load_or_none(tables, unlabelled)
+            parts = [f"select * from {ent}" if ent else None, f"select * from {lab}" if lab else None]
+            if unl:  # code-less mentions teach m by EM; they never carry a label
+                parts.append(f"select * replace (cast(null as varchar) as {_q(label)}) from {unl}")
+            union = " union all ".join(p for p in parts if p)
+            if not union:
+                raise ValueError("nothing to train on: no enterprises and no mentions")
+            name = tables.create(union)
+            n_rows, n_ids, n_pairs, n_labels = _one(
                 self._con,
-                f"""select coalesce(sum(k), 0), count(*), coalesce(sum(k * (k - 1) // 2), 0)
-                    from (select count(*) as k from {name} group by {_q(label)})""",
+                f"""select (select count(*) from {name}), (select count(distinct unique_id) from {name}),
+                    (select coalesce(sum(k * (k - 1) // 2), 0) from (select count(*) as k from {name}
+                        where {_q(label)} is not null group by {_q(label)})),
+                    (select count(distinct {_q(label)}) from {name})""",
             )
-            if not n_pairs:
-                raise ValueError(
-                    "training needs at least two labelled mentions of one enterprise "
-                    f"({n_rows or 0} labelled rows, {n_entities or 0} enterprises)"
-                )
-            prior = self.settings.prior or 1.0 / n_entities
-            linker = Linker(
-                db.register(name, table_name=f"{name}_sdf"),
-                self.settings.to_splink(prior),
-                log_level=None,
-            )
+            if n_rows < 2:
+                raise ValueError(f"nothing to train on: {n_rows} row")
+            if n_ids != n_rows:
+                raise ValueError("unique_id must be unique across enterprises and mentions")
+            n_labelled_rows = _one(self._con, f"select count(*) from {lab}")[0] if lab else 0
+            prior, prior_source = self._estimate_prior(ent, [t for t in (lab, unl) if t], n_labels, n_rows)
+            settings = self.settings.to_splink(prior)
+            priors = _m_values(settings)
+            linker = Linker(db.register(name, table_name=f"{name}_sdf"), settings, log_level=None)
             # All sampled pairs are counted (no early exit), in chunks of <= 10M pairs; each chunk
             # is one DuckDB aggregate, so fewer chunks is faster and memory stays flat.
             linker.training.estimate_u_using_random_sampling(
@@ -562,14 +697,95 @@ class MatchModel:
                 min_count_per_level=None,
                 num_chunks=max(1, math.ceil(self.settings.u_max_pairs / 1e7)),
             )
-            linker.training.estimate_m_from_label_column(label)
+            em, em_sessions = ({}, [])
+            if unl:
+                em, em_sessions = self._expectation_maximisation(linker)
             model = linker.misc.save_model_to_json()
+            by_labels = {}
+            if n_pairs:
+                # A level the labels never show must read as unobserved, not keep its prior (Splink
+                # leaves a configured m alone where it saw no pair): a linker without priors.
+                labels_only = Linker(
+                    db.register(name, table_name=f"{name}_labels_sdf"), _without_m(settings), log_level=None
+                )
+                labels_only.training.estimate_m_from_label_column(label)
+                by_labels = _m_values(labels_only.misc.save_model_to_json())
+        _blend_m(
+            model,
+            [(priors, self.settings.prior_pairs), (em, self.settings.em_pairs), (by_labels, float(n_pairs))],
+        )
         n_u_pairs = min(self.settings.u_max_pairs, n_rows * (n_rows - 1) / 2)
         model["probability_two_random_records_match"] = prior
-        _fill_unobserved(model, n_m_pairs=n_pairs, n_u_pairs=n_u_pairs)
+        _fill_unobserved(model, n_m_pairs=max(n_pairs, 1), n_u_pairs=n_u_pairs)
+        _monotone(model)
         _cap_weights(model, dict(self.settings.weight_caps), prior)
+        _neutralise(model, self.settings.neutral_levels)
         _apply_vetoes(model, self.settings.vetoes, self.settings.veto_margin)
         self._model = model
+        self.training = TrainingReport(
+            rows=n_rows,
+            labelled_rows=n_labelled_rows,
+            labelled_pairs=int(n_pairs),
+            em_sessions=em_sessions,
+            prior=prior,
+            prior_source=prior_source,
+            m_sources=[
+                source
+                for source, used in (("priors", True), ("em", bool(em)), ("labels", bool(by_labels)))
+                if used
+            ],
+        )
+        return self.training
+
+    def _estimate_prior(
+        self, enterprises: str | None, mentions: list[str], n_labels: int, n_rows: int
+    ) -> tuple[float, str]:
+        """λ: P(a mention and an enterprise row are a match), from ``DETERMINISTIC_RULES``: the share of
+        mentions they link, over their recall, spread over the enterprises (each mention names one)."""
+        if self.settings.prior:
+            return self.settings.prior, "settings"
+        if not enterprises or not mentions:
+            return 1.0 / max(n_labels or n_rows, 2), "1 / labelled enterprises"
+        found = 0
+        n_mentions = 0
+        for table in mentions:
+            n, hits = _one(
+                self._con,
+                f"""select (select count(*) from {table}), count(distinct uid) from (
+                        {
+                    " union all ".join(
+                        f"select m.unique_id as uid from {table} m join {enterprises} e on "
+                        + " and ".join(f"m.{_q(c)} = e.{_q(c)}" for c in rule)
+                        for rule in DETERMINISTIC_RULES
+                    )
+                })""",
+            )
+            n_mentions += n
+            found += hits
+        n_enterprises = _one(self._con, f"select count(distinct enterprise_id) from {enterprises}")[0]
+        share = min(0.99, max(found / max(n_mentions, 1) / self.settings.deterministic_recall, 0.05))
+        return share / max(n_enterprises, 1), (
+            f"deterministic rules: {found} of {n_mentions} mentions, "
+            f"recall {self.settings.deterministic_recall}"
+        )
+
+    def _expectation_maximisation(self, linker: Linker) -> tuple[dict[tuple[str, str], float], list[str]]:
+        """m by EM, one session per blocking key; a session that cannot run (no pairs) is skipped."""
+        sessions: list[str] = []
+        for columns in self.settings.em_blocks:
+            try:
+                linker.training.estimate_parameters_using_expectation_maximisation(
+                    block_on(*columns),
+                    estimate_without_term_frequencies=True,
+                    max_pairs=self.settings.em_max_pairs,
+                )
+            except Exception as exc:  # Splink raises plain exceptions for "no pairs" and "no levels"
+                log.info("EM blocked on %s skipped: %s", columns, exc)
+                continue
+            sessions.append("+".join(columns))
+        if not sessions:
+            return {}, sessions
+        return _m_values(linker.misc.save_model_to_json()), sessions
 
     # -- scoring -------------------------------------------------------------------------------
 
@@ -615,14 +831,16 @@ class MatchModel:
             )
             pairs = _one(self._con, f"select count(*) from {predictions.physical_name}")[0]
             wanted = ", ".join(_q(c) for c in _output_columns(model, label))
+            # streamed in batches: the whole result as one Arrow table beside the Candidates built
+            # from it doubled the peak
             best = self._con.sql(
                 f"""select {wanted} from {predictions.physical_name}
                     qualify row_number() over (
                         partition by unique_id_l, {_q(label + "_r")}
                         order by match_weight desc, unique_id_r) = 1
                     order by unique_id_l, match_weight desc, {_q(label + "_r")}"""
-            ).to_arrow_table()
-        candidates = _candidates(best, model, label)
+            ).to_arrow_reader(_CANDIDATE_BATCH_ROWS)
+            candidates = _candidates(best, model, label)
         self.last_score_stats = ScoreStats(
             left_rows=left.num_rows,
             right_rows=right.num_rows,
@@ -745,6 +963,94 @@ def _levels(model: Mapping[str, Any]) -> Iterator[tuple[str, dict[str, Any]]]:
                 yield comparison["output_column_name"], level
 
 
+def _load_or_none(tables: _Tables, table: pa.Table | None, where: str = "true") -> str | None:
+    if table is None:
+        return None
+    table = _as_arrow(table)
+    return tables.load(table, where=where) if table.num_rows else None
+
+
+def _tuples(value: list[Any]) -> tuple[Any, ...]:
+    """json lists back to the tuples of tuples MatchSettings holds."""
+    return tuple(tuple(v) if isinstance(v, list) else v for v in value)
+
+
+LevelKey = tuple[str, str]
+
+
+def _m_values(model: Mapping[str, Any]) -> dict[LevelKey, float]:
+    """m of every non-null level with a value, keyed by (comparison, level label)."""
+    return {
+        (name, str(level.get("label_for_charts"))): float(level["m_probability"])
+        for name, level in _levels(model)
+        if level.get("m_probability") is not None
+    }
+
+
+def _blend_m(model: dict[str, Any], sources: Sequence[tuple[Mapping[LevelKey, float], float]]) -> None:
+    """Each level's m as the average of its sources weighed by the pairs they rest on; a source
+    that did not estimate a comparison (EM never estimates the one it blocks on) does not count for
+    it. Fixed levels (vetoes, caps) are left alone; each comparison's m is renormalised to sum to 1.
+    A level no source observed gets m 0 here and a pseudo-count later (``_fill_unobserved``)."""
+    for name, group in itertools.groupby(list(_levels(model)), key=lambda x: x[0]):
+        levels = [lvl for _, lvl in group]
+        keys = [(name, str(lvl.get("label_for_charts"))) for lvl in levels]
+        # a source that estimated some level of a comparison saw the others 0 times
+        usable = [
+            (values, weight)
+            for values, weight in sources
+            if weight > 0 and any(key in values for key in keys)
+        ]
+        if not usable:
+            continue
+        blended = [sum(v.get(key, 0.0) * w for v, w in usable) / sum(w for _, w in usable) for key in keys]
+        free = [i for i, lvl in enumerate(levels) if not lvl.get("fix_m_probability")]
+        total_free = sum(blended[i] for i in free)
+        fixed = sum(float(lvl["m_probability"] or 0) for lvl in levels if lvl.get("fix_m_probability"))
+        budget = 1.0 - fixed
+        for i in free:
+            share = blended[i] / total_free * budget if total_free > 0 else 0.0
+            levels[i]["m_probability"] = share or None
+
+
+def _without_m(settings: Mapping[str, Any]) -> dict[str, Any]:
+    """The settings with every configured m removed (fixed ones kept)."""
+    out = json.loads(json.dumps(settings))
+    for comparison in out["comparisons"]:
+        for level in comparison["comparison_levels"]:
+            if not level.get("fix_m_probability"):
+                level.pop("m_probability", None)
+    return out
+
+
+def _monotone(model: dict[str, Any]) -> None:
+    """Agreement is never evidence against a match, disagreement never evidence for one.
+
+    EM on a small or skewed city can learn otherwise: when nearly every enterprise is registered in
+    one region, "different region" is rare among random pairs, and a few same-core pairs of different
+    enterprises taken for matches make it look like a strong sign of one. Levels before the last
+    (the ``else`` level) get weight >= 0, the last weight <= 0 (m clamped to u).
+    """
+    for _, group in itertools.groupby(list(_levels(model)), key=lambda x: x[0]):
+        levels = [lvl for _, lvl in group]
+        for k, level in enumerate(levels):
+            m, u = level.get("m_probability"), level.get("u_probability")
+            if m is None or u is None or level.get("fix_m_probability"):
+                continue
+            last = k == len(levels) - 1
+            if (last and m > u) or (not last and m < u):
+                level["m_probability"] = u
+
+
+def _neutralise(model: dict[str, Any], neutral: Sequence[tuple[str, str]]) -> None:
+    """A neutral level weighs 0: m = u."""
+    wanted = set(neutral)
+    for name, level in _levels(model):
+        if (name, level.get("label_for_charts")) in wanted and level.get("u_probability") is not None:
+            level["m_probability"] = level["u_probability"]
+            level["fix_m_probability"] = True
+
+
 def _fill_unobserved(model: dict[str, Any], *, n_m_pairs: float, n_u_pairs: float) -> None:
     """Give levels never seen in training half a pseudo-observation; a level seen neither among
     matches nor among random pairs gets weight 0 (there is nothing to learn from).
@@ -859,12 +1165,14 @@ def _output_columns(model: Mapping[str, Any], label: str) -> list[str]:
     return cols
 
 
-def _candidates(best: pa.Table, model: Mapping[str, Any], label: str) -> list[Candidate]:
-    """Rows to Candidates, column-wise: per comparison one list of explanation entries, then
-    zipped into rows (a per-row, per-comparison Python loop was the slowest part of score())."""
-    if best.num_rows == 0:
-        return []
-    # millions of small tuples: the cyclic GC would rescan them over and over while they are built
+def _candidates(
+    best: pa.Table | pa.RecordBatchReader, model: Mapping[str, Any], label: str
+) -> list[Candidate]:
+    """Rows to Candidates, column-wise and a batch of rows at a time: per comparison one list of
+    explanation entries, then zipped into rows (a per-row, per-comparison Python loop was the
+    slowest part of score()). ``best`` may be a stream of batches, so that neither the whole result
+    nor all its columns as Python lists are held at once."""
+    # millions of small objects: the cyclic GC would rescan them over and over while they are built
     gc_was_enabled = gc.isenabled()
     gc.disable()
     try:
@@ -874,34 +1182,66 @@ def _candidates(best: pa.Table, model: Mapping[str, Any], label: str) -> list[Ca
             gc.enable()
 
 
-def _build_candidates(best: pa.Table, model: Mapping[str, Any], label: str) -> list[Candidate]:
+_CANDIDATE_BATCH_ROWS = 16_384
+
+
+def _build_candidates(
+    best: pa.Table | pa.RecordBatchReader, model: Mapping[str, Any], label: str
+) -> list[Candidate]:
+    """Candidates share what repeats: one string per distinct mention or enterprise id, and one
+    ``(comparison, level, weight)`` tuple per distinct entry (a level's weight is the same for every
+    pair at that level; term-frequency weights repeat per value). A pair then costs its Candidate,
+    two floats and its explanation list, not a dozen new tuples, floats and strings."""
     prior = model["probability_two_random_records_match"]
     prior_entry = ("prior", f"P(match) = {prior:.3g}", float(prior_to_weight(prior)))
-    cols = {name: best.column(name).to_pylist() for name in best.column_names}
-    parts: list[list[tuple[str, str, float] | None]] = []
-    for info in _comparison_infos(model):
-        gammas, labels = cols[info.gamma], info.labels
-        parts.append([(info.name, labels[g], w) for g, w in zip(gammas, cols[info.mw], strict=True)])
-        if info.tf_mw is not None:  # only where the level has a tf adjustment (an exact match)
-            tf_name, tf_levels = f"{info.name} (tf)", info.tf_levels
+    infos = _comparison_infos(model)
+    ids: dict[str, str] = {}
+    entries: dict[tuple[Any, ...], tuple[str, str, float]] = {}
+
+    def entry(part: int, name: str, level: str, gamma: int, weight: float) -> tuple[str, str, float]:
+        # -0.0 == 0.0 and nan != nan as dict keys: key those by their text, so an entry is shared
+        # only with entries that print the same
+        odd = weight is not None and (weight == 0.0 or math.isnan(weight))
+        key = (part, gamma, repr(weight)) if odd else (part, gamma, weight)
+        found = entries.get(key)
+        if found is None:
+            found = entries[key] = (name, level, weight)
+        return found
+
+    batches = best.to_batches(max_chunksize=_CANDIDATE_BATCH_ROWS) if isinstance(best, pa.Table) else best
+    out: list[Candidate] = []
+    for batch in batches:
+        if batch.num_rows == 0:
+            continue
+        cols = {name: batch.column(name).to_pylist() for name in batch.schema.names}
+        parts: list[list[tuple[str, str, float] | None]] = []
+        for info in infos:
+            gammas, labels, k = cols[info.gamma], info.labels, len(parts)
             parts.append(
-                [
-                    (tf_name, labels[g], w) if g in tf_levels else None
-                    for g, w in zip(gammas, cols[info.tf_mw], strict=True)
-                ]
+                [entry(k, info.name, labels[g], g, w) for g, w in zip(gammas, cols[info.mw], strict=True)]
             )
-    explanations = [[prior_entry, *(e for e in row if e is not None)] for row in zip(*parts, strict=True)]
-    return [
-        Candidate(m, e, w, p, x)
-        for m, e, w, p, x in zip(
-            cols["unique_id_l"],
-            cols[f"{label}_r"],
-            cols["match_weight"],
-            cols["match_probability"],
-            explanations,
-            strict=True,
+            if info.tf_mw is not None:  # only where the level has a tf adjustment (an exact match)
+                tf_name, tf_levels, k = f"{info.name} (tf)", info.tf_levels, len(parts)
+                parts.append(
+                    [
+                        entry(k, tf_name, labels[g], g, w) if g in tf_levels else None
+                        for g, w in zip(gammas, cols[info.tf_mw], strict=True)
+                    ]
+                )
+        explanations = [[prior_entry, *(e for e in row if e is not None)] for row in zip(*parts, strict=True)]
+        del parts
+        out.extend(
+            Candidate(ids.setdefault(m, m), ids.setdefault(e, e), w, p, x)
+            for m, e, w, p, x in zip(
+                cols["unique_id_l"],
+                cols[f"{label}_r"],
+                cols["match_weight"],
+                cols["match_probability"],
+                explanations,
+                strict=True,
+            )
         )
-    ]
+    return out
 
 
 def prior_to_weight(prior: float) -> float:

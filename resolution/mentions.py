@@ -8,6 +8,7 @@ which party, so this module is the only place that reads record properties by ro
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -26,6 +27,8 @@ ATTRIBUTE_ROLES: dict[Role, str] = {
     Role.ENTERPRISE_NAME: "name",
     Role.FORMER_NAME: "former_name",
     Role.LEGAL_REPRESENTATIVE: "legal_rep",
+    # 联系人 / 负责人: compared with the other side's legal representative, never taken for one
+    Role.CONTACT_PERSON: "contact",
     Role.PHONE: "phone",
     Role.ADDRESS: "address",
     Role.TOWN: "town",
@@ -145,6 +148,13 @@ def _a_person(name: Any) -> bool:
 _CODE_ROLES = frozenset({Role.CREDIT_CODE, Role.TAXPAYER_ID, Role.ORG_CODE, Role.ACCOUNT_NUMBER})
 
 
+def _shared(value: Any) -> Any:
+    """One string object per distinct text. A run holds every pending mention, and their values repeat:
+    the same town, status, date or industry on thousands of records, the same name, address and codes
+    on each record of one enterprise. (Interned strings are freed with their last reference.)"""
+    return sys.intern(value) if type(value) is str else value
+
+
 def _mention(spec: DatasetSpec, record: Mapping[str, Any], party: str) -> Mention | None:
     codes = _Codes()
     attributes: dict[str, Any] = {}
@@ -156,8 +166,12 @@ def _mention(spec: DatasetSpec, record: Mapping[str, Any], party: str) -> Mentio
             return None  # 权利人 may be a natural person: not an enterprise, and not ours to resolve
         if column.role in _CODE_ROLES:
             codes.take(column.role, value, record.get(f"{column.field}_invalid"))
-        elif column.role in ATTRIBUTE_ROLES and value not in (None, ""):
-            attributes.setdefault(ATTRIBUTE_ROLES[column.role], value)
+        elif (
+            column.role in ATTRIBUTE_ROLES
+            and value not in (None, "")
+            and ATTRIBUTE_ROLES[column.role] not in attributes
+        ):
+            attributes[ATTRIBUTE_ROLES[column.role]] = _shared(value)
     if codes.credit:
         codes.org = codes.org or parse_credit_code(codes.credit).org_code
     if not (
@@ -171,12 +185,12 @@ def _mention(spec: DatasetSpec, record: Mapping[str, Any], party: str) -> Mentio
         party=party,
         dataset=spec.key,
         department=spec.department,
-        loaded_at=str(record.get("loaded_at") or ""),
-        credit_code=codes.credit,
-        org_code=codes.org,
-        taxpayer_id=codes.taxpayer,
-        account_no=codes.account,
-        code_hint=codes.hint,
+        loaded_at=_shared(str(record.get("loaded_at") or "")),
+        credit_code=_shared(codes.credit),
+        org_code=_shared(codes.org),
+        taxpayer_id=_shared(codes.taxpayer),
+        account_no=_shared(codes.account),
+        code_hint=_shared(codes.hint),
         relation=spec.parties[party].relation if party in spec.parties else "SUBJECT",
         attributes=attributes,
     )

@@ -38,18 +38,21 @@ from entgraph.graph.port import GraphStore
 from entgraph.loaders.registry import Catalog
 from entgraph.loaders.spec import DatasetSpec
 from entgraph.resolution import features as ft
+from entgraph.resolution.ambiguity import REQUIRED_BITS, Separation, separation
 from entgraph.resolution.enterprises import (
     EnterpriseIndex,
     credit_code_id,
     org_code_id,
     provisional_id,
 )
+from entgraph.resolution.fidelity import NameFidelity
 from entgraph.resolution.golden import DEFAULT_SOURCE_PRIORITY, source_of
 from entgraph.resolution.identifiers import division_name
 from entgraph.resolution.judgements import Judgement, JudgementBook, mention_key, name_key
 from entgraph.resolution.matching import Candidate, MatchModel, MatchSettings
 from entgraph.resolution.mentions import Mention, enterprise_parties, mentions_of
 from entgraph.resolution.names import parent_name, parse_name
+from entgraph.resolution.stake import StakeTable
 
 log = logging.getLogger(__name__)
 
@@ -69,6 +72,9 @@ class Bands:
     review: float = 0.50
     # A runner-up this close (in match weight) to the best makes the choice a steward's, however high.
     ambiguity_weight: float = 2.0
+    # When other enterprises share the mention's core, the best must lead each of them by this many
+    # bits of evidence other than the shared name (see resolution/ambiguity.py).
+    shared_core_bits: float = REQUIRED_BITS
 
     def __post_init__(self) -> None:
         if not 0 < self.review <= self.link < 1:
@@ -84,13 +90,20 @@ class ResolveSummary:
     enterprises_created: int = 0
     merged: int = 0
     trained: bool = False
+    training: str | None = None  # how the matcher was trained, or why there is none
+    shared_core_tasks: int = 0  # mentions a shared core sent to stewards instead of linking
 
     def line(self) -> str:
         methods = ", ".join(f"{k} {v}" for k, v in sorted(self.methods.items()))
         return (
             f"{self.records} records, {self.mentions} mentions resolved ({methods or 'none'}); "
-            f"{self.tasks} sent to stewards; {self.enterprises_created} enterprises created, "
-            f"{self.merged} merged"
+            f"{self.tasks} sent to stewards"
+            + (
+                f" ({self.shared_core_tasks} because other enterprises share their name's core)"
+                if self.shared_core_tasks
+                else ""
+            )
+            + f"; {self.enterprises_created} enterprises created, {self.merged} merged"
         )
 
 
@@ -173,9 +186,12 @@ class Resolver:
         # Coded evidence teaches enterprises their names and attributes before anything is matched.
         self._offer(pending, decided)
         self._merge_provisional_into_new(summary)
-        model = self._model(pending, retrain, summary)
+        self._learn_fidelity(pending, decided)
+        model = self._model(pending, undecided, decided, retrain, summary)
         try:
-            tasks = self._match(undecided, model, decided)
+            if model is None:
+                self._by_exact_name(undecided, decided)
+            tasks = self._match(undecided, model, decided, summary)
             leftovers = [p for p in undecided if p.mention.id not in decided and p.mention.id not in tasks]
             self._provisional(leftovers, model, decided)
             self._offer(undecided, decided)
@@ -219,17 +235,21 @@ class Resolver:
         return [spec for spec in self.catalog.specs if enterprise_parties(spec)]
 
     def _read_pending(self, summary: ResolveSummary) -> tuple[list[_Pending], list[str]]:
+        from sys import intern  # a run holds every pending mention: one copy of a repeated text
+
         pending: list[_Pending] = []
         record_ids: list[str] = []
         for spec in self._enterprise_specs():
             for record in rw.pending_records(self.store, spec.key):
                 record_ids.append(record["id"])
+                period = record.get("period")
+                period = intern(period) if type(period) is str else period
                 for mention in mentions_of(spec, record):
                     keys = [mention_key(mention.id)]
                     sig = ft.signature(mention)
                     if sig:
-                        keys.append(name_key(sig))
-                    pending.append(_Pending(mention, record.get("period"), keys))
+                        keys.append(intern(name_key(sig)))  # a name in a town recurs on many records
+                    pending.append(_Pending(mention, period, keys))
         summary.records = len(record_ids)
         summary.mentions = len(pending)
         return pending, record_ids
@@ -316,27 +336,110 @@ class Resolver:
 
     # --- probabilistic matching -------------------------------------------------------------------
 
-    def _model(self, pending: list[_Pending], retrain: bool, summary: ResolveSummary) -> MatchModel | None:
+    def _model(
+        self,
+        pending: list[_Pending],
+        undecided: list[_Pending],
+        decided: dict[str, _Decision],
+        retrain: bool,
+        summary: ResolveSummary,
+    ) -> MatchModel | None:
+        """The matcher, if this run needs one: trained when there is none, on ``--retrain``, and
+        when labels have grown well past what it was trained on (coded records, steward links)."""
+        to_match = [p for p in undecided if p.mention.name]
+        if not to_match:
+            return None  # coded records need no model at all
+        labelled = self._labelled_rows(pending, decided)
         if self.model_path.exists() and not retrain:
-            return MatchModel.from_json(self.model_path.read_text(encoding="utf-8"), threads=self.threads)
-        labelled = [
-            {**ft.mention_features(p.mention), "enterprise_id": credit_code_id(p.mention.credit_code)}
-            for p in pending
-            if p.mention.credit_code and p.mention.name
-        ]
-        if len({row["enterprise_id"] for row in labelled}) < 20:
-            log.warning("too few records with credit codes to train the matcher; code-less records wait")
-            return None
-        for k, row in enumerate(labelled):
-            row["unique_id"] = f"L{k}"
+            saved = MatchModel.from_json(self.model_path.read_text(encoding="utf-8"), threads=self.threads)
+            if not _outgrown(saved, len(labelled)):
+                summary.training = f"matcher reused ({self.model_path.name}; --retrain to train anew)"
+                return saved
+            saved.close()
+        enterprises = self._right_rows()
+        unlabelled, _ = self._profiles(to_match)
         model = MatchModel(self.match_settings, threads=self.threads)
-        model.train(ft.to_table(labelled))
+        try:
+            report = model.train(
+                ft.to_table(labelled),
+                enterprises=ft.to_table(enterprises),
+                unlabelled=ft.to_table(unlabelled),
+            )
+        except ValueError as exc:  # too little of anything to learn from: a tiny or empty city
+            model.close()
+            summary.training = f"matcher not trained ({exc}); exact names link, the rest wait"
+            log.warning("%s", summary.training)
+            return None
         self.model_path.parent.mkdir(parents=True, exist_ok=True)
         tmp = self.model_path.with_suffix(".tmp")
         tmp.write_text(model.to_json(), encoding="utf-8")
         tmp.replace(self.model_path)
         summary.trained = True
+        summary.training = report.line()
         return model
+
+    def _labelled_rows(self, pending: list[_Pending], decided: dict[str, _Decision]) -> list[dict[str, Any]]:
+        """Free labels: mentions a code decided, and names a steward linked (one row per profile)."""
+        rows: dict[str, dict[str, Any]] = {}
+        for item in pending:
+            decision = decided.get(item.mention.id)
+            if (
+                decision is None
+                or decision.method not in {"credit_code", "org_code"}
+                or not item.mention.name
+            ):
+                continue
+            features = ft.mention_features(item.mention)
+            target = self.index.resolve_id(decision.enterprise_id)
+            key = f"L{ft.profile_id(features)}:{target}"
+            rows.setdefault(key, {**features, "unique_id": key, "enterprise_id": target})
+        for key, target in self.book.name_links().items():
+            name, _, town = key.partition("|")
+            features = {**ft.name_features(name), "town": town or None}
+            uid = f"J{ft.profile_id(features)}:{target}"
+            rows.setdefault(
+                uid, {**features, "unique_id": uid, "enterprise_id": self.index.resolve_id(target)}
+            )
+        return list(rows.values())
+
+    def _learn_fidelity(self, pending: list[_Pending], decided: dict[str, _Decision]) -> None:
+        """Per dataset, how often a coded record writes its enterprise's registered name exactly
+        (against the name another dataset gave the enterprise, so the register does not grade itself)."""
+        observations = []
+        for item in pending:
+            decision = decided.get(item.mention.id)
+            if decision is None or decision.method != "credit_code" or not item.mention.name:
+                continue
+            target = self.index.resolve_id(decision.enterprise_id)
+            golden = self.index.golden.get(target)
+            source = golden.sources.get("name") if golden else None
+            registered = golden.values.get("name") if golden else None
+            if not registered or source is None or source.dataset == item.mention.dataset:
+                continue
+            mine, theirs = parse_name(item.mention.name), parse_name(registered)
+            if mine and theirs:
+                observations.append((item.mention.dataset, mine.normalised == theirs.normalised))
+        path = self.model_path.with_name("name-fidelity.json")
+        self.fidelity = NameFidelity.load(path)
+        self.fidelity.learn(observations)
+        if observations:
+            self.fidelity.save(path)
+
+    def _by_exact_name(self, undecided: list[_Pending], decided: dict[str, _Decision]) -> None:
+        """Without a matcher, a name written exactly as one (and only one) enterprise's links to it."""
+        owners: dict[str, set[str]] = defaultdict(set)
+        for props, target in self.index.matchable():
+            for name in (props.get("name"), *(props.get("names") or [])):
+                parts = parse_name(name) if name else None
+                if parts and parts.normalised:
+                    owners[parts.normalised].add(target)
+        for item in undecided:
+            parts = parse_name(item.mention.name) if item.mention.name else None
+            found = owners.get(parts.normalised, set()) if parts else set()
+            if len(found) == 1:
+                target = next(iter(found))
+                if self._allowed(item, target):
+                    decided[item.mention.id] = _Decision(target, "exact_name", 1.0)
 
     def _right_rows(self) -> list[dict[str, Any]]:
         return [row for props, target in self.index.matchable() for row in ft.enterprise_rows(props, target)]
@@ -352,25 +455,52 @@ class Resolver:
         return list(rows.values()), members
 
     def _match(
-        self, undecided: list[_Pending], model: MatchModel | None, decided: dict[str, _Decision]
+        self,
+        undecided: list[_Pending],
+        model: MatchModel | None,
+        decided: dict[str, _Decision],
+        summary: ResolveSummary | None = None,
     ) -> dict[str, dict[str, Any]]:
         """Score code-less mentions; link, or open a task. Returns mention id -> task row."""
-        if not undecided or model is None:
+        todo = [p for p in undecided if p.mention.name and p.mention.id not in decided]
+        if not todo or model is None:
             return {}
-        left, members = self._profiles([p for p in undecided if p.mention.name])
+        left, members = self._profiles(todo)
+        right = self._right_rows()
+        owners: dict[str, set[str]] = defaultdict(set)  # core -> enterprises known by a name with it
+        for row in right:
+            if row.get("name_core"):
+                owners[row["name_core"]].add(row["enterprise_id"])
+        cores = {row["unique_id"]: row.get("name_core") for row in left}
         by_profile: dict[str, list[Candidate]] = defaultdict(list)
-        for candidate in model.score(ft.to_table(left), ft.to_table(self._right_rows())):
+        for candidate in model.score(ft.to_table(left), ft.to_table(right)):
             by_profile[candidate.mention_id].append(candidate)
         tasks: dict[str, dict[str, Any]] = {}
         for pid, candidates in by_profile.items():
             candidates.sort(key=lambda c: -c.match_weight)
             for item in members[pid]:
                 allowed = [c for c in candidates if self._allowed(item, c.enterprise_id)]
-                decision = self._band(allowed)
+                if not allowed:
+                    continue
+                apart = separation(
+                    allowed[0],
+                    allowed,
+                    cores.get(pid),
+                    owners,
+                    self.fidelity.full_name_bits(item.mention.dataset),
+                    lambda eid, item=item: self._allowed(item, eid),
+                )
+                decision = self._band(allowed, apart)
                 if decision is not None:
                     decided[item.mention.id] = decision
-                elif allowed and allowed[0].match_probability >= self.bands.review:
-                    tasks[item.mention.id] = self._task_row(item, allowed[:3])
+                elif allowed[0].match_probability >= self.bands.review:
+                    tasks[item.mention.id] = self._task_row(item, allowed[:3], apart)
+                    if (
+                        summary is not None
+                        and apart is not None
+                        and allowed[0].match_probability >= self.bands.link
+                    ):
+                        summary.shared_core_tasks += 1
         return tasks
 
     def _allowed(self, item: _Pending, enterprise_id: str) -> bool:
@@ -385,22 +515,26 @@ class Resolver:
             return (mention_parts.branch is None) == (target_parts.branch is None)
         return True
 
-    def _band(self, candidates: list[Candidate]) -> _Decision | None:
+    def _band(self, candidates: list[Candidate], apart: Separation | None = None) -> _Decision | None:
         if not candidates:
             return None
         best = candidates[0]
         runner_up = next((c for c in candidates[1:] if c.enterprise_id != best.enterprise_id), None)
         clear = runner_up is None or best.match_weight - runner_up.match_weight >= self.bands.ambiguity_weight
-        if best.match_probability >= self.bands.link and clear:
+        separated = apart is None or apart.separated(self.bands.shared_core_bits)
+        if best.match_probability >= self.bands.link and clear and separated:
+            steps = [list(step) for step in best.explanation]
+            if apart is not None:
+                steps.append(list(apart.step(self.bands.shared_core_bits)))
             return _Decision(
-                self.index.resolve_id(best.enterprise_id),
-                "splink",
-                best.match_probability,
-                _json([list(step) for step in best.explanation]),
+                self.index.resolve_id(best.enterprise_id), "splink", best.match_probability, _json(steps)
             )
         return None
 
-    def _task_row(self, item: _Pending, candidates: list[Candidate]) -> dict[str, Any]:
+    def _task_row(
+        self, item: _Pending, candidates: list[Candidate], apart: Separation | None = None
+    ) -> dict[str, Any]:
+        shared = [list(apart.step(self.bands.shared_core_bits))] if apart is not None else []
         return {
             "key": item.keys[-1],
             "mention_id": item.mention.id,
@@ -413,9 +547,9 @@ class Resolver:
                     "enterprise_id": self.index.resolve_id(c.enterprise_id),
                     "probability": c.match_probability,
                     "match_weight": c.match_weight,
-                    "explanation": [list(step) for step in c.explanation],
+                    "explanation": [list(step) for step in c.explanation] + (shared if k == 0 else []),
                 }
-                for c in candidates
+                for k, c in enumerate(candidates)
             ],
             "parked": any(self.book.parked(item.keys, c.enterprise_id) for c in candidates),
         }
@@ -477,17 +611,18 @@ class Resolver:
         summary: ResolveSummary,
     ) -> None:
         learned: list[dict[str, str]] = []
-        links: list[dict[str, Any]] = []
-        for item in pending:
-            decision = decided.get(item.mention.id)
-            mention = item.mention
-            if decision is None:
-                links.append({"record_id": mention.record_id, "party": mention.party, "enterprise_id": None})
-                continue
-            target = self.index.resolve_id(decision.enterprise_id)
-            summary.methods[decision.method] += 1
-            links.append(
-                {
+
+        def links() -> Iterable[dict[str, Any]]:
+            """One row per mention, made as write_links sends them (a run's links are not all held)."""
+            for item in pending:
+                decision = decided.get(item.mention.id)
+                mention = item.mention
+                if decision is None:
+                    yield {"record_id": mention.record_id, "party": mention.party, "enterprise_id": None}
+                    continue
+                target = self.index.resolve_id(decision.enterprise_id)
+                summary.methods[decision.method] += 1
+                yield {
                     "record_id": mention.record_id,
                     "party": mention.party,
                     "enterprise_id": target,
@@ -496,10 +631,10 @@ class Resolver:
                     "relation": mention.relation,
                     "explanation": decision.explanation,
                 }
-            )
-            # Only codes teach identifiers: a steward's decision can be undone, a code cannot.
-            if decision.method in {"credit_code", "org_code"}:
-                learned += [{"key": key, "enterprise_id": target} for key in mention.identifiers]
+                # Only codes teach identifiers: a steward's decision can be undone, a code cannot.
+                if decision.method in {"credit_code", "org_code"}:
+                    learned.extend({"key": key, "enterprise_id": target} for key in mention.identifiers)
+
         summary.enterprises_created = len(self.index.created)
         enterprise_rows = self.index.rows_to_write()
         rw.upsert_enterprises(self.store, enterprise_rows)
@@ -520,9 +655,9 @@ class Resolver:
                 if (region := division_name(self.index.props[eid].get("division")))
             ],
         )
-        rw.write_links(self.store, links, self.now)
+        rw.write_links(self.store, links(), self.now)  # counts methods and fills `learned` as it goes
         rw.remember_identifiers(self.store, learned)
-        task_rows = _group_tasks(tasks.values(), self.now)
+        task_rows = _group_tasks(tasks.values(), self.now, StakeTable.load(self.catalog))
         rw.upsert_tasks(self.store, task_rows)
         summary.tasks = sum(row["props"]["impact"] for row in task_rows)
         # A task closes when every mention of its key is decided (by a steward, or by new evidence).
@@ -543,6 +678,17 @@ class Resolver:
         rw.set_branch_links(self.store, rows)
 
 
+def _outgrown(model: MatchModel, labelled_rows: int) -> bool:
+    """Retrain when labels arrived that the saved model never had: the first ones after a cold start,
+    or four times as many as it was trained on. Models saved before training was reported are kept."""
+    report = model.training
+    if report is None:
+        return False
+    if "labels" not in report.m_sources:
+        return labelled_rows >= 50
+    return labelled_rows >= max(200, 4 * report.labelled_rows)
+
+
 def _age_seconds(started_at: str | None) -> float:
     try:
         started = dt.datetime.fromisoformat(str(started_at))
@@ -555,9 +701,18 @@ def _task_id(key: str) -> str:
     return "T-" + hashlib.blake2b(key.encode("utf-8"), digest_size=8).hexdigest()
 
 
-def _group_tasks(tasks: Iterable[dict[str, Any]], now: str) -> list[dict[str, Any]]:
-    """One task per mention key (a name in a town): deciding it settles every record that writes it."""
+def _group_tasks(tasks: Iterable[dict[str, Any]], now: str, stakes: Any = None) -> list[dict[str, Any]]:
+    """One task per mention key (a name in a town): deciding it settles every record that writes it.
+
+    Each task is weighed by what is at stake (``resolution/stake.py``): its records' datasets' weights
+    (``stakes``, a ``StakeTable``; by default the packaged table over the built-in catalog), one
+    ``<record id>|<category>|<weight>`` entry per record, summed by ``rw.upsert_tasks`` over the runs.
+    """
+    from entgraph.resolution.stake import default_table, stake_of
+
+    table = stakes if stakes is not None else default_table()
     grouped: dict[str, dict[str, Any]] = {}
+    sources: dict[str, list[tuple[str, str]]] = defaultdict(list)
     for task in tasks:
         row = grouped.get(task["key"])
         if row is None:
@@ -578,11 +733,15 @@ def _group_tasks(tasks: Iterable[dict[str, Any]], now: str) -> list[dict[str, An
         props = row["props"]
         props["mention_ids"].append(task["mention_id"])
         props["record_ids"].append(task["record_id"])
+        sources[task["key"]].append((task["record_id"], task["dataset"]))
         if task["dataset"] not in props["datasets"]:
             props["datasets"].append(task["dataset"])
-    for row in grouped.values():
-        row["props"]["impact"] = len(row["props"]["mention_ids"])
-        row["props"]["candidates"] = _json(row["props"]["candidates"])
+    for key, row in grouped.items():
+        props = row["props"]
+        props["impact"] = len(props["mention_ids"])
+        props["candidates"] = _json(props["candidates"])
+        props["stake_records"] = table.entries(sources[key])
+        props["stake"] = stake_of(props["stake_records"])
     return list(grouped.values())
 
 

@@ -24,6 +24,7 @@ from entgraph.resolution.judgements import Judgement, Kind, mention_key
 from entgraph.resolution.mentions import mention_id, mentions_of, split_mention
 from entgraph.resolution.names import parse_name
 from entgraph.resolution.resolver import Resolver, ResolveSummary
+from entgraph.resolution.stake import StakeLine, default_table
 
 
 class StewardError(EntgraphError):
@@ -34,6 +35,38 @@ class StewardError(EntgraphError):
 class Outcome:
     judgement: Judgement
     summary: ResolveSummary
+
+
+@dataclass(frozen=True)
+class TaskOutcome:
+    """One task of a bulk accept: its judgement, or why it was left alone."""
+
+    task_id: str
+    judgement: Judgement | None = None
+    skipped: str = ""
+
+
+@dataclass(frozen=True)
+class BulkOutcome:
+    outcomes: list[TaskOutcome]
+    summary: ResolveSummary
+
+    @property
+    def accepted(self) -> list[TaskOutcome]:
+        return [o for o in self.outcomes if o.judgement is not None]
+
+
+def best_probability(task: dict[str, Any]) -> float | None:
+    """The probability of a task row's best candidate (None without one)."""
+    candidates = task["candidates"] if isinstance(task.get("candidates"), list) else None
+    if candidates is None:
+        candidates = json.loads(task.get("candidates") or "[]")
+    return float(candidates[0]["probability"]) if candidates else None
+
+
+def stake_lines(task: dict[str, Any]) -> list[StakeLine]:
+    """What is at stake in a task, by dataset category (resolution/stake.py)."""
+    return default_table().explain(task.get("stake_records") or [])
 
 
 class Steward:
@@ -47,8 +80,27 @@ class Steward:
 
     # --- reading --------------------------------------------------------------------------------
 
-    def tasks(self, status: str = "open", town: str | None = None, dataset: str | None = None):
-        return rw.tasks(self.store, status, town, dataset)
+    def tasks(
+        self,
+        status: str = "open",
+        town: str | None = None,
+        dataset: str | None = None,
+        min_probability: float | None = None,
+        order: str = "stake",
+    ) -> list[dict[str, Any]]:
+        """The queue: largest stake first (``order="impact"``: most records first); ``min_probability``
+        keeps tasks whose best candidate reaches it."""
+        try:
+            rows = rw.tasks(self.store, status, town, dataset, order)
+        except ValueError as exc:
+            raise StewardError(str(exc)) from None
+        if min_probability is not None:
+            rows = [t for t in rows if (best_probability(t) or 0.0) >= min_probability]
+        return rows
+
+    def towns(self, status: str = "open") -> list[dict[str, Any]]:
+        """Per town: its tasks, their records and stake (what each town has to verify)."""
+        return rw.town_queues(self.store, status)
 
     def task(self, task_id: str) -> dict[str, Any]:
         task = rw.task(self.store, task_id)
@@ -58,6 +110,7 @@ class Steward:
         for candidate in task["candidates"]:
             candidate["enterprise"] = rw.enterprise(self.store, candidate["enterprise_id"])
         task["records"] = rw.records_by_id(self.store, task.get("record_ids") or [])
+        task["stake_lines"] = stake_lines(task)
         return task
 
     # --- operations -----------------------------------------------------------------------------
@@ -72,6 +125,44 @@ class Steward:
             )
         target = candidates[candidate - 1]["enterprise_id"]
         return self._judge("link", task["mention_key"], target, reason, task["record_ids"], task_id)
+
+    def accept_many(self, task_ids: Sequence[str], reason: str = "") -> BulkOutcome:
+        """Each task's name is its best candidate: one judgement per task (each undoable on its own),
+        one resolver run for all. An unknown id refuses the whole request (nothing is written); a task
+        already resolved or without a candidate is skipped and says so."""
+        ids = list(dict.fromkeys(task_ids))
+        if not ids:
+            raise StewardError("name the tasks to accept (T-…)")
+        found = rw.tasks_by_id(self.store, ids)
+        missing = [task_id for task_id in ids if task_id not in found]
+        if missing:
+            raise StewardError(
+                f"no steward task {', '.join(missing)}; nothing was accepted (`entgraph steward tasks` "
+                "lists them)"
+            )
+        outcomes: list[TaskOutcome] = []
+        rows: list[dict[str, Any]] = []
+        records: set[str] = set()
+        for task_id in ids:
+            task = found[task_id]
+            candidates = json.loads(task.get("candidates") or "[]")
+            if task.get("status") == "resolved":
+                outcomes.append(TaskOutcome(task_id, skipped="already resolved"))
+                continue
+            if not candidates:
+                outcomes.append(TaskOutcome(task_id, skipped="no candidate to accept"))
+                continue
+            target = candidates[0]["enterprise_id"]
+            judgement = Judgement.new("link", task["mention_key"], target, self.user, reason, task_id)
+            task_records = list(task.get("record_ids") or [])
+            rows.append({**judgement.props(), "records": task_records})
+            records.update(task_records)
+            outcomes.append(TaskOutcome(task_id, judgement))
+        if not rows:
+            return BulkOutcome(outcomes, ResolveSummary())
+        rw.save_judgements(self.store, rows)
+        rw.mark_pending(self.store, sorted(records))
+        return BulkOutcome(outcomes, self.resolver.run())
 
     def reject(self, task_id: str, enterprise_id: str | None = None, reason: str = "") -> Outcome:
         """The task's name is not that candidate (default: none of them)."""

@@ -4,19 +4,25 @@
 branches, writes one department file per dataset spec (headers from the spec, cells by column role
 and type, names and codes with realistic noise, a few planted malformed rows) and the ground truth:
 ``truth/truth.csv`` (every data row -> its true enterprise), ``bad_rows.csv``, ``enterprises.csv``,
-``hard_negatives.csv`` and ``manifest.json``.
+``hard_negatives.csv`` and ``manifest.json``. ``profile=`` (a ``CityProfile`` or a name in ``PROFILES``)
+shapes the city with other habits than 晋江's (docs/synthetic-profiles.md).
 """
 
 from entgraph.loaders.synthetic.city import CitySummary, catalog_specs, generate_city
 from entgraph.loaders.synthetic.noise import NoiseProfile
 from entgraph.loaders.synthetic.population import Enterprise, Population, build_population
+from entgraph.loaders.synthetic.profiles import PROFILES, CityProfile, FeedHabits, get_profile
 
 __all__ = [
+    "PROFILES",
+    "CityProfile",
     "CitySummary",
     "Enterprise",
+    "FeedHabits",
     "NoiseProfile",
     "Population",
     "build_population",
     "catalog_specs",
     "generate_city",
+    "get_profile",
 ]

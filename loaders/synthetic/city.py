@@ -9,7 +9,7 @@ Output folder layout::
     DIR/truth/bad_rows.csv       the malformed cells planted in the files (file, sheet, row, column, ...)
     DIR/truth/enterprises.csv    the population (ground truth)
     DIR/truth/hard_negatives.csv pairs of distinct enterprises with near-identical names
-    DIR/truth/manifest.json      seed, N, files, rows per dataset
+    DIR/truth/manifest.json      seed, N, profile, files, rows per dataset, shared-core and coded shares
 """
 
 from __future__ import annotations
@@ -34,6 +34,7 @@ from entgraph.loaders.synthetic.datasets import (
 from entgraph.loaders.synthetic.files import FileSummary, write_table
 from entgraph.loaders.synthetic.noise import NoiseProfile
 from entgraph.loaders.synthetic.population import Population, build_population
+from entgraph.loaders.synthetic.profiles import CityProfile, get_profile, is_register, shared_core_share
 
 GENERATOR_VERSION = 1
 FILES_DIR = "."  # department files sit directly in DIR, so `entgraph load DIR/*` loads them
@@ -60,6 +61,9 @@ class CitySummary:
     hard_negatives: int
     seconds: float
     paths: dict[str, Path] = field(default_factory=dict)
+    profile: str = "jinjiang"
+    shared_core_share: float = 0.0  # companies whose core name (字号 + industry word) another company has
+    coded_share: float = 0.0  # rows of non-register feeds with code columns that carry the credit code
 
     @property
     def files_dir(self) -> Path:
@@ -106,6 +110,7 @@ def generate_city(
     noise_scale: float = 1.0,
     row_scale: float = 1.0,
     noise_profiles: Mapping[str, NoiseProfile] | None = None,
+    profile: str | CityProfile | None = None,
 ) -> CitySummary:
     """Generate a synthetic city: population, one file per dataset spec, and the ground truth.
 
@@ -113,9 +118,12 @@ def generate_city(
     UTF-8 with BOM or GBK), ``xlsx`` or ``csv``. ``noise_scale`` multiplies every noise share (0 gives
     clean files apart from the planted malformed rows); ``row_scale`` multiplies sampled rows per dataset;
     ``noise_profiles`` replaces departments' noise habits (keyed by a word of the department name, ``"*"``
-    for all; see ``noise.NoiseProfile`` -- e.g. the share of rows that omit the credit code).
+    for all; see ``noise.NoiseProfile`` -- e.g. the share of rows that omit the credit code);
+    ``profile`` is a city profile (a name of ``profiles.PROFILES`` or a ``CityProfile``; default
+    ``jinjiang``, today's habits) whose coded shares apply on top of the noise profiles.
     Deterministic: the same arguments give the same bytes.
     """
+    city = get_profile(profile)
     if formats not in FORMATS:
         raise ValueError(f"formats must be one of {', '.join(FORMATS)}, not {formats!r}")
     started = time.perf_counter()
@@ -129,14 +137,17 @@ def generate_city(
     if len(set(keys)) != len(keys):
         raise ValueError("two dataset specs share a key")
 
-    pop = build_population(n_enterprises, seed)
+    pop = build_population(n_enterprises, seed, city)
     picker = Picker(pop)
     taken: set[str] = set()
     check = _name_check(specs)
-    plans = [plan_dataset(spec, seed, formats, noise_scale, taken, check, noise_profiles) for spec in specs]
+    plans = [
+        plan_dataset(spec, seed, formats, noise_scale, taken, check, noise_profiles, city) for spec in specs
+    ]
 
     summaries: list[FileSummary] = []
     truth_rows = bad_rows = 0
+    coded = [0, 0]  # rows of non-register feeds' parties that have code columns: [with the code, all]
     with (
         open(out_dir / TRUTH_DIR / "truth.csv", "w", encoding="utf-8", newline="") as truth_file,
         open(out_dir / TRUTH_DIR / "bad_rows.csv", "w", encoding="utf-8", newline="") as bad_file,
@@ -148,13 +159,17 @@ def generate_city(
         for plan in plans:
             rows = _rows(plan, pop, picker, row_scale)
             name, key, headers = plan.layout.file_name, plan.spec.key, plan.headers
+            counted = {c.party for c in plan.columns if c.identity and not is_register(plan.spec.department)}
 
             def emit(row: GenRow, sheet: str, number: int, name: str = name, key: str = key,
-                     headers: list[str] = headers) -> None:  # fmt: skip
+                     headers: list[str] = headers, counted: set[str | None] = counted) -> None:  # fmt: skip
                 nonlocal truth_rows, bad_rows
                 for party, eid, code, noise in row.truth:
                     truth.writerow((name, sheet, number, key, eid, party, code, noise))
                     truth_rows += 1
+                    if eid and party in counted:
+                        coded[1] += 1
+                        coded[0] += "no_code" not in noise and "legacy_code" not in noise
                 if row.bad is not None:
                     col, value, kind = row.bad
                     bad.writerow((name, sheet, number, headers[col], value, kind))
@@ -180,6 +195,9 @@ def generate_city(
             for name in ("truth", "bad_rows", "enterprises", "hard_negatives")
         }
         | {"manifest": out_dir / TRUTH_DIR / "manifest.json", "files": files_dir},
+        profile=city.name,
+        shared_core_share=round(shared_core_share(pop), 4),
+        coded_share=round(coded[0] / coded[1], 4) if coded[1] else 0.0,
     )
     manifest = {
         "generator": "entgraph.loaders.synthetic",
@@ -190,6 +208,9 @@ def generate_city(
         "noise_scale": noise_scale,
         "noise_profiles": {k: asdict(v) for k, v in (noise_profiles or {}).items()},
         "row_scale": row_scale,
+        "profile": asdict(city),
+        "shared_core_share": summary.shared_core_share,
+        "coded_share_outside_register": summary.coded_share,
         "files_dir": FILES_DIR,
         "population": population,
         "counts": summary.counts,

@@ -21,7 +21,8 @@ from typing import Any
 from entgraph.loaders.spec import ColumnSpec, DatasetSpec, FieldType, Frequency, Role, Subject
 from entgraph.loaders.synthetic import names as nm
 from entgraph.loaders.synthetic import noise as nz
-from entgraph.loaders.synthetic.population import Enterprise, Population
+from entgraph.loaders.synthetic.population import Enterprise, NameParts, Population, weighted
+from entgraph.loaders.synthetic.profiles import JINJIANG, CityProfile, FeedHabits
 from entgraph.loaders.synthetic.values import (
     AMOUNT_UNITS,
     ColumnPlan,
@@ -73,6 +74,9 @@ class DatasetPlan:
     columns: list[ColumnPlan]
     periods: list[Period]
     headers: list[str]
+    city: CityProfile = JINJIANG
+    habits: FeedHabits | None = None  # the department's keep rates (None: built-in name noise kinds)
+    legacy: float = 0.0  # of rows without a credit code: share with an org code / 15-char taxpayer id
 
 
 # -- who appears, and how often -------------------------------------------------------------------
@@ -331,6 +335,7 @@ def plan_dataset(
     taken: set[str],
     check: NameCheck | None = None,
     profiles: nz.Profiles | None = None,
+    city: CityProfile = JINJIANG,
 ) -> DatasetPlan:
     rng = random.Random(f"entgraph-synthetic:{seed}:{spec.key}")
     style = choose_style(rng, spec.department)
@@ -338,8 +343,12 @@ def plan_dataset(
     layout = choose_layout(spec, rng, formats, periods)
     layout.file_name = file_name_for(spec, periods, layout, taken, check)
     columns = compile_columns(spec, style, layout.fmt == "csv")
-    profile = nz.profile_for(spec.department, spec.notes, noise_scale, profiles)
-    return DatasetPlan(spec, rng, style, profile, layout, columns, periods, [c.header for c in spec.columns])
+    dept = spec.department
+    profile = city.noise_for(dept, nz.profile_for(dept, spec.notes, noise_scale, profiles))
+    return DatasetPlan(
+        spec, rng, style, profile, layout, columns, periods, [c.header for c in spec.columns],
+        city, city.habits_for(dept), city.legacy_share(dept),
+    )  # fmt: skip
 
 
 # -- rows ---------------------------------------------------------------------------------------------------
@@ -406,6 +415,21 @@ class RowBuilder:
             and any(c.role is Role.CATEGORY for c in spec.columns)
             and not sizing(spec).each
         )
+        # parties with an org-code / taxpayer-id column (where a row without the credit code may write one)
+        self.old_id_cols = {
+            p: any(_old_id_column(c.column) for c in cols) for p, cols in self.code_cols.items()
+        }
+        # a profile's uncoded rows of a feed whose spec requires its taxpayer-id column write the old
+        # 15-char id (the column cannot be left empty; a firm registered since 2015 has only its code)
+        self.legacy_required = {
+            p: plan.legacy > 0 and self.code_required[p] and all(_old_id_column(c.column) for c in cols)
+            for p, cols in self.code_cols.items()
+        }
+        # a profile whose register leaves the former-name (曾用名) column empty
+        self.former_cols = (
+            [] if plan.city.register_former_names
+            else [i for i, c in enumerate(plan.columns) if c.column.role is Role.FORMER_NAME]
+        )  # fmt: skip
         self.count = 0
         self.optional = [  # cells "missing_field" noise may blank: optional, not identifying anyone
             i
@@ -506,24 +530,23 @@ class RowBuilder:
         if renamed and (name_day < ent.renamed_on or rng.random() < profile.stale):  # type: ignore[operator]
             parts = ent.former_parts  # type: ignore[assignment]
             noise.append("former_name")
-        code = ent.credit_code
-        if self.code_cols.get(party):
-            if not self.code_required[party] and rng.random() < profile.no_code:
-                code = ""
-                noise.append("no_code")
-            elif rng.random() < profile.invalid_code:
-                code = nz.corrupt_code(rng, code)
-                noise.append("invalid_code")
-            elif rng.random() < 0.01:
-                code = nz.format_code(rng, code)
-                noise.append("code_format")
+        code, legacy = self.code(ent, party, noise) if self.code_cols.get(party) else (ent.credit_code, False)
         coded = bool(code)
         share = profile.name_noise_coded if coded else profile.name_noise_uncoded
-        if rng.random() < share:
-            name, kinds = nz.noisy_name(rng, parts, 2 if rng.random() < 0.25 else 1)
-            noise += kinds
-        else:
-            name = parts.full
+        habits = self.plan.habits
+        if habits is None:
+            if rng.random() < share:
+                name, kinds = nz.noisy_name(rng, parts, 2 if rng.random() < 0.25 else 1)
+                noise += kinds
+            else:
+                name = parts.full
+        else:  # a profile's keep rates decide region and legal form; the other kinds at their usual rate
+            parts = self.kept(parts, habits, noise)
+            if rng.random() < share * nz.OTHER_WEIGHT:
+                name, kinds = nz.noisy_name(rng, parts, 2 if rng.random() < 0.25 else 1, nz.OTHER_KINDS)
+                noise += kinds
+            else:
+                name = parts.full
         if "traditional" not in noise and rng.random() < profile.traditional:
             name = nz.traditional(name)
             noise.append("traditional")
@@ -534,7 +557,44 @@ class RowBuilder:
             and ent.credit_code[8:16].isdigit()
             and rng.random() < self.plan.style.old_tin_share
         )
-        return Party(ent, name, code, noise, old_tin)
+        return Party(ent, name, code, noise, old_tin, legacy)
+
+    def code(self, ent: Enterprise, party: str, noise: list[str]) -> tuple[str, bool]:
+        """The credit code as this row writes it ("" when omitted) and whether it writes an older id."""
+        rng, profile, legacy = self.plan.rng, self.plan.profile, self.plan.legacy
+        code = ent.credit_code
+        if not self.code_required[party] and rng.random() < profile.no_code:
+            noise.append("no_code")
+            if legacy and self.old_id_cols[party] and has_old_ids(ent) and rng.random() < legacy:
+                noise[-1] = "legacy_code"
+                return "", True
+            return "", False
+        if self.legacy_required[party] and has_old_ids(ent) and rng.random() < profile.no_code:
+            noise.append("legacy_code")
+            return "", True
+        if rng.random() < profile.invalid_code:
+            noise.append("invalid_code")
+            return nz.corrupt_code(rng, code), False
+        if rng.random() < 0.01:
+            noise.append("code_format")
+            return nz.format_code(rng, code), False
+        return code, False
+
+    def kept(self, parts: NameParts, habits: FeedHabits, noise: list[str]) -> NameParts:
+        """The name as a feed with these keep rates writes it (region prefix, then legal form)."""
+        rng, city = self.plan.rng, self.plan.city
+        if rng.random() >= habits.keep_region:
+            style = weighted(rng, city.region_styles)
+            new = nz.styled_region(rng, parts, style, rng.random() < city.halfwidth_brackets)
+            if new is not None and new.full != parts.full:
+                parts = new
+                noise.append("region_prefix")
+        if rng.random() >= habits.keep_form:
+            new = nz.styled_form(rng, parts, rng.random() < city.form_drop)
+            if new is not None and new.full != parts.full:
+                parts = new
+                noise.append("legal_form")
+        return parts
 
     def row(
         self,
@@ -564,6 +624,8 @@ class RowBuilder:
             number=self.count,
         )
         cells = [c.gen(ctx) for c in plan.columns]
+        for i in self.former_cols:
+            cells[i] = ""
         noise = {p: list(v.noise) for p, v in parties.items()}
         if self.optional and rng.random() < plan.profile.missing_field:
             i = rng.choice(self.optional)
@@ -581,6 +643,19 @@ class RowBuilder:
         if not truth:  # an enterprise dataset whose parties could not be drawn (tiny populations)
             truth = [("subject", "", "", "")]
         return GenRow(cells, truth, sheet)
+
+
+def _old_id_column(c: ColumnSpec) -> bool:
+    """An org-code or taxpayer-id column (where a firm without its credit code writes an older id)."""
+    if c.role is not None:
+        return c.role in (Role.ORG_CODE, Role.TAXPAYER_ID)
+    return c.type in (FieldType.ORG_CODE, FieldType.TAXPAYER_ID)
+
+
+def has_old_ids(ent: Enterprise) -> bool:
+    """Whether the firm had an org code / 15-char taxpayer id before credit codes (registered before
+    October 2015, its code built on a numeric org code)."""
+    return ent.established < dt.date(2015, 10, 1) and ent.credit_code[8:16].isdigit()
 
 
 def indicator_names(column: ColumnSpec) -> list[str]:

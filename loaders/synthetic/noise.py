@@ -3,6 +3,7 @@
 Noise is chosen per party per row and recorded by kind (truth.csv lists the kinds applied):
 
 - ``no_code``        the row omits the party's credit code / taxpayer id / org code
+- ``legacy_code``    (profiles only) no credit code, but the org code / 15-char taxpayer id in their columns
 - ``invalid_code``   the code has one character changed (fails its check character)
 - ``code_format``    the code is written in full-width or lower-case characters
 - ``abbreviation``   字号 + industry word only (no region, no legal form)
@@ -33,6 +34,10 @@ NAME_KINDS: tuple[tuple[str, float], ...] = (
     ("traditional", 0.1),
     ("spacing", 0.2),
 )
+# the kinds a profile's keep rates govern instead (profiles.FeedHabits); the rest, for such profiles
+HABIT_KINDS = frozenset(("abbreviation", "legal_form", "region_prefix"))
+OTHER_KINDS = tuple((k, w) for k, w in NAME_KINDS if k not in HABIT_KINDS)
+OTHER_WEIGHT = sum(w for _, w in OTHER_KINDS) / sum(w for _, w in NAME_KINDS)
 _HOMOPHONES = {k: v for k, v in nm.HOMOPHONES.items() if len(k) == 1}
 _FULLWIDTH = {i: i + 0xFEE0 for i in range(0x21, 0x7F)}
 
@@ -159,14 +164,22 @@ def _spacing(rng: random.Random, name: str) -> str:
     return f"{name[:i]} {name[i:]}"
 
 
-def noisy_name(rng: random.Random, parts: NameParts, kinds_wanted: int = 1) -> tuple[str, list[str]]:
-    """A variant of the name and the noise kinds applied (at least one unless nothing applies)."""
+Kinds = tuple[tuple[str, float], ...]
+
+
+def noisy_name(
+    rng: random.Random, parts: NameParts, kinds_wanted: int = 1, kinds: Kinds = NAME_KINDS
+) -> tuple[str, list[str]]:
+    """A variant of the name and the noise kinds applied (at least one unless nothing applies).
+
+    ``kinds`` weighs the kinds to draw from (a profile with keep rates leaves out ``HABIT_KINDS``).
+    """
     applied: list[str] = []
     string_kinds: list[str] = []
     for _ in range(kinds_wanted * 3):
         if len(applied) + len(string_kinds) >= kinds_wanted:
             break
-        kind = _pick(rng)
+        kind = _pick(rng, kinds)
         if kind in applied or kind in string_kinds:
             continue
         if kind in ("traditional", "spacing"):
@@ -197,13 +210,52 @@ def noisy_name(rng: random.Random, parts: NameParts, kinds_wanted: int = 1) -> t
     return name, applied
 
 
-def _pick(rng: random.Random) -> str:
-    x = rng.random()
-    for kind, w in NAME_KINDS:
+def _pick(rng: random.Random, kinds: Kinds = NAME_KINDS) -> str:
+    x = rng.random() * (1.0 if kinds is NAME_KINDS else sum(w for _, w in kinds))  # NAME_KINDS sums to 1
+    for kind, w in kinds:
         x -= w
         if x < 0:
             return kind
-    return NAME_KINDS[-1][0]
+    return kinds[-1][0]
+
+
+# -- a profile's keep rates (profiles.FeedHabits): region and legal form written another way -----------
+
+
+def styled_region(rng: random.Random, p: NameParts, style: str, halfwidth: bool) -> NameParts | None:
+    """The name with its region prefix written in ``style`` (None: no prefix to vary).
+
+    ``drop`` 恒达鞋业有限公司, ``bracket`` 恒达（晋江）鞋业有限公司, ``written`` 福建省晋江市恒达..., ``swap``
+    the other short/long form (晋江市 <-> 晋江, 福建 -> 福建省).
+    """
+    if not p.prefix:
+        return None
+    if p.prefix == "个体户" or style == "drop":
+        return replace(p, prefix="")
+    region = p.region or nm.CITY
+    full = {"福建": "福建省", "泉州": "泉州市"}.get(region, f"{region}市")
+    if p.prefix != region and p.prefix.startswith(region):  # 惠安县, 丰泽区: the registered long form
+        full = p.prefix
+    if style == "bracket":
+        left, right = ("(", ")") if halfwidth else ("（", "）")
+        return replace(p, prefix="", zihao=f"{p.zihao}{left}{region}{right}")
+    if style == "written":
+        written = replace(p, prefix=("" if region == "福建" else "福建省") + full)
+        if written.full != p.full:
+            return written
+    return replace(p, prefix=region if p.prefix != region else full)
+
+
+def styled_form(rng: random.Random, p: NameParts, drop: bool) -> NameParts | None:
+    """The name without its legal form (drop) or with another one (None: it has none)."""
+    if not p.form:
+        return None
+    if not drop:
+        return _legal_form_variant(rng, p)
+    for f in ("股份有限公司", "有限责任公司", "有限公司", "集团公司"):  # 实业有限公司 keeps 实业
+        if p.form.endswith(f):
+            return replace(p, form=p.form[: -len(f)])
+    return replace(p, form="")
 
 
 def corrupt_code(rng: random.Random, code: str) -> str:

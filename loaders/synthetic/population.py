@@ -18,6 +18,7 @@ from itertools import accumulate
 from typing import Any, TypeVar
 
 from entgraph.loaders.synthetic import names as nm
+from entgraph.loaders.synthetic.profiles import JINJIANG, CityProfile
 
 T = TypeVar("T")
 # characters GB 32100 allows (no I O S V Z): org-code bodies inside credit codes must use these
@@ -195,8 +196,9 @@ _TOWN_WEIGHTS = tuple((t, t.weight) for t in nm.TOWNS)
 
 
 class _Builder:
-    def __init__(self, n: int, seed: int) -> None:
+    def __init__(self, n: int, seed: int, profile: CityProfile = JINJIANG) -> None:
         self.n = n
+        self.profile = profile
         self.rng = random.Random(f"entgraph-synthetic:{seed}:population")
         self.seed = seed
         self.people: list[Person] = []
@@ -208,6 +210,21 @@ class _Builder:
         self.agent_phones = [self.landline() for _ in range(max(3, n // 300))]
         self.town_weights = _TOWN_WEIGHTS
         self.surnames = nm.SURNAMES
+        self.vocabulary = self.zihao_vocabulary(n, seed, profile) if profile.zihao_vocabulary else ()
+
+    @staticmethod
+    def zihao_vocabulary(n: int, seed: int, profile: CityProfile) -> tuple[tuple[str, float], ...]:
+        """A profile's small 字号 vocabulary with Zipf weights (its own random stream: the population's
+        stream is only consumed as the built-in profile consumes it)."""
+        r = random.Random(f"entgraph-synthetic:{seed}:zihao-vocabulary")
+        size = max(20, round(profile.zihao_vocabulary * n / 1000))
+        size = min(size, len(nm.ZIHAO_FIRST) * (len(nm.ZIHAO_SECOND) - 1) // 2)  # distinct pairs left to find
+        words: dict[str, None] = {}
+        while len(words) < size:
+            a, b = r.choice(nm.ZIHAO_FIRST), r.choice(nm.ZIHAO_SECOND)
+            if a != b:
+                words[a + b] = None
+        return tuple((w, 1.0 / (rank**profile.zihao_zipf)) for rank, w in enumerate(words, start=1))
 
     # -- people and contact -------------------------------------------------------------------
 
@@ -259,6 +276,8 @@ class _Builder:
 
     def zihao(self) -> str:
         r = self.rng
+        if self.vocabulary:  # a profile's small vocabulary: firms share 字号 (and so core names)
+            return weighted(r, self.vocabulary)
         x = r.random()
         if x < 0.03:
             return r.choice(nm.ZIHAO_FAMOUS)
@@ -574,7 +593,25 @@ class _Builder:
         for ent in self.ents:
             if ent.parent_id:
                 self.follow_parent(ent, by_id[ent.parent_id])
+        if self.profile.contact_is_rep is not None:
+            self.contacts(self.profile.contact_is_rep)
         return Population(self.seed, self.ents, self.people, self.hard)
+
+    def contacts(self, share: float) -> None:
+        """A profile's share of firms whose contact person is the legal representative (else another
+        person). Its own random stream, so the rest of the population is the built-in one."""
+        r = random.Random(f"entgraph-synthetic:{self.seed}:contacts")
+        main, self.rng = self.rng, r  # new people are drawn from the contacts stream too
+        try:
+            for ent in self.ents:
+                if ent.kind == "individual":  # the owner is the contact of an individual business
+                    continue
+                if r.random() < share:
+                    ent.contact = ent.legal_rep
+                elif ent.contact is ent.legal_rep:
+                    ent.contact = self.person()
+        finally:
+            self.rng = main
 
     def many(
         self, count: int, make: Callable[[], Enterprise], twin: Callable[[Enterprise], Enterprise | None],
@@ -626,8 +663,8 @@ class _Builder:
             ent.renamed_on, ent.former_parts, ent.former_name = None, None, ""
 
 
-def build_population(n: int, seed: int) -> Population:
-    """``n`` market entities of a synthetic 晋江 (deterministic for a given seed)."""
+def build_population(n: int, seed: int, profile: CityProfile = JINJIANG) -> Population:
+    """``n`` market entities of a synthetic 晋江 (deterministic for a given seed and profile)."""
     if n < 1:
         raise ValueError("the population needs at least one enterprise")
-    return _Builder(n, seed).build()
+    return _Builder(n, seed, profile).build()

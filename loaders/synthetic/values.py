@@ -58,6 +58,7 @@ class Party:
     code: str  # credit code as written ("" when omitted)
     noise: list[str] = field(default_factory=list)
     old_tin: bool = False  # write the 15-char taxpayer id
+    legacy: bool = False  # no credit code: only the org code / 15-char taxpayer id (in columns for them)
 
 
 @dataclass(slots=True)
@@ -671,8 +672,16 @@ def _code_gen(c: ColumnSpec, role: Role | None, t: FieldType) -> Gen:
 
     def gen(row: RowCtx) -> str:
         p = row.parties.get(party) or next(iter(row.parties.values()), None)
-        if p is None or not p.code:
+        if p is None:
             return ""
+        if not p.code:  # a row without the credit code may still carry the older identifiers
+            if not p.legacy or not (as_org or as_tin):
+                return ""
+            code = p.ent.credit_code
+            if as_tin:
+                return code[2:17]
+            org = code[8:17]
+            return f"{org[:8]}-{org[8]}" if row.rng.random() < 0.3 else org
         if as_org:
             org = p.code[8:17]
             return f"{org[:8]}-{org[8]}" if row.rng.random() < 0.3 and len(org) == 9 else org

@@ -333,3 +333,62 @@ def test_a_steward_links_a_task_elsewhere_through_the_dialog(console: Any, open_
     assert after["stewardTask"]["status"] == "resolved"
     judgement = next(j for j in after["judgements"] if j["task"] == task["id"])
     assert (judgement["kind"], judgement["object"]) == ("link", target)
+
+
+def test_a_steward_picks_a_town_then_accepts_two_tasks_at_once(console: Any, open_as: Any) -> None:
+    queue = console.graphql(
+        "{ stewardTasks(first: 100) { id stake candidates(first: 1) { enterpriseId } } "
+        "stewardTownQueues { town tasks records } }",
+        role="steward",
+    )
+    towns = [q for q in queue["stewardTownQueues"] if q["town"]]
+    page = open_as("steward", "/steward")
+    page.wait_for_selector('[data-testid="task-queue"]')
+    # The town selector lists each town's queue with its counts; choosing one filters the queue.
+    if towns:
+        town = towns[0]
+        option = page.locator(f'[data-testid="steward-town"] option[value="{town["town"]}"]')
+        assert f"{town['tasks']}" in option.inner_text()
+        page.select_option('[data-testid="steward-town"]', town["town"])
+        page.wait_for_function(
+            "(n) => document.querySelectorAll('[data-testid=task-queue] li').length === n", arg=town["tasks"]
+        )
+        page.select_option('[data-testid="steward-town"]', "")
+        page.wait_for_function(
+            "(n) => document.querySelectorAll('[data-testid=task-queue] li').length === n",
+            arg=len(queue["stewardTasks"]),
+        )
+    # The queue is ordered by stake, as the API orders it.
+    shown = page.eval_on_selector_all(
+        '[data-testid="task-queue"] li', "els => els.map((e) => e.dataset.task)"
+    )
+    assert shown == [t["id"] for t in queue["stewardTasks"]]
+
+    picked = [t for t in queue["stewardTasks"] if t["candidates"]][-2:]
+    assert len(picked) == 2
+    for task in picked:
+        page.check(f'input[data-pick="{task["id"]}"]')
+    page.click('[data-testid="accept-selected"]')
+    page.wait_for_selector('[data-testid="dialog"]')
+    assert "2" in page.inner_text('[data-testid="dialog"] h3')
+    page.fill('[data-testid="dialog-reason"]', "同镇街批量核实")
+    page.click('[data-testid="dialog-ok"]')
+    page.wait_for_selector('[data-testid="toast"]:not([hidden])')
+
+    after = console.graphql(
+        "{ judgements(first: 10) { id kind object task reason user undone } }", role="steward"
+    )["judgements"]
+    for task in picked:
+        status = console.graphql(
+            "query ($id: String!) { stewardTask(id: $id) { status } }", {"id": task["id"]}, role="steward"
+        )["stewardTask"]["status"]
+        assert status == "resolved"
+        judgement = next(j for j in after if j["task"] == task["id"] and not j["undone"])
+        assert (judgement["kind"], judgement["object"]) == ("link", task["candidates"][0]["enterpriseId"])
+        assert judgement["reason"] == "同镇街批量核实" and judgement["user"] == "steward-user"
+    # the accepted tasks left the open queue
+    page.wait_for_function(
+        "(ids) => ids.every((id) =>"
+        " !document.querySelector(`[data-testid=task-queue] li[data-task='${id}']`))",
+        arg=[t["id"] for t in picked],
+    )

@@ -785,6 +785,25 @@ def test_noise_profiles_are_configurable(tmp_path: Path) -> None:
     assert noise <= {""} | {n for n in noise if n.startswith("malformed:")}
 
 
+# Digests of `generate_city(300, 0, out, SPECS, formats="csv")` taken before city profiles existed: every
+# file but manifest.json (which gained the profile and its statistics). The default profile must keep them;
+# update them only when the generator (or SPECS) is changed on purpose.
+BEFORE_PROFILES_FILES = "1fe117658baea41aa7b611e41a76b33285597849b3dc3ce2aae959dbb909e5ee"
+BEFORE_PROFILES_TRUTH = "ced62a6d3f81a35b888bb903f12b8e44a3753a8cb1f33a4fec8dcb3e2bf29d16"
+
+
+def test_default_profile_output_unchanged(tmp_path: Path) -> None:
+    generate_city(300, 0, tmp_path, SPECS, formats="csv")
+    truth = (tmp_path / "truth" / "truth.csv").read_bytes()
+    assert hashlib.sha256(truth).hexdigest() == BEFORE_PROFILES_TRUTH
+    digest = hashlib.sha256()
+    for path in sorted(tmp_path.rglob("*")):
+        if path.is_file() and path.name != "manifest.json":
+            digest.update(str(path.relative_to(tmp_path)).encode() + b"\0")
+            digest.update(hashlib.sha256(path.read_bytes()).digest())
+    assert digest.hexdigest() == BEFORE_PROFILES_FILES
+
+
 def test_generate_command(tmp_path: Path) -> None:
     import typer
     from typer.testing import CliRunner

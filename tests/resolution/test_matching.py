@@ -395,10 +395,36 @@ def test_untrained_model_refuses_to_score(city: City) -> None:
         m.score(city.index(), city.index())
 
 
-def test_training_needs_pairs_of_labels(city: City) -> None:
+def test_training_needs_two_rows(city: City) -> None:
+    with MatchModel() as m, pytest.raises(ValueError, match="nothing to train on"):
+        m.train(city.index().slice(0, 1))
+    with MatchModel() as m, pytest.raises(ValueError, match="nothing to train on"):
+        m.train(None)
+
+
+def test_cold_start_trains_without_a_single_labelled_pair(city: City, noisy) -> None:
+    """A new city: one registered name per enterprise, every other feed code-less. u by sampling,
+    the prior from deterministic rules, m by EM from the priors: no label is needed, and what
+    links at the link band is right."""
+    left, truth = noisy
     one_each = city.index().filter(pc.ends_with(city.index()["unique_id"], "#0"))
-    with MatchModel() as m, pytest.raises(ValueError, match="two labelled mentions"):
-        m.train(one_each)
+    with MatchModel(threads=2, memory_limit="1GB") as m:
+        report = m.train(None, enterprises=one_each, unlabelled=left)
+        assert report.labelled_pairs == 0
+        assert report.m_sources == ["priors", "em"]
+        # EM blocked on the phone estimates the name levels; a session EM cannot run is skipped
+        assert "phone" in report.em_sessions
+        assert report.prior_source.startswith("deterministic rules")
+        # a mention names one of the enterprises: the prior is about 1 / enterprises
+        assert 0.2 / one_each.num_rows < report.prior < 1.0 / one_each.num_rows
+        top = best(m.score(left, one_each))
+        linked = {mid: c for mid, c in top.items() if c.match_probability >= 0.95}
+        right = [mid for mid, c in linked.items() if c.enterprise_id == truth[mid]]
+        assert len(right) >= 0.99 * len(linked)
+        assert len(linked) >= 0.6 * len(truth)
+        restored = MatchModel.from_json(m.to_json())
+        assert restored.training == report
+        restored.close()
 
 
 def test_baseline_runs_through_the_same_path(city: City, noisy) -> None:

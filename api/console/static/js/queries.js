@@ -102,11 +102,12 @@ export const SEGMENT_PAGE = `query SegmentPage($name: String!, $position: String
   }
 }`;
 
-export const TASKS = `query Tasks($status: String!, $town: String, $dataset: String, $minProbability: Float) {
-  stewardTasks(status: $status, town: $town, dataset: $dataset, minProbability: $minProbability, first: 100) {
-    id status name town datasets impact
+export const TASKS = `query Tasks($status: String!, $town: String, $dataset: String, $minProbability: Float, $orderBy: TaskOrder!) {
+  stewardTasks(status: $status, town: $town, dataset: $dataset, minProbability: $minProbability, orderBy: $orderBy, first: 100) {
+    id status name town datasets impact stake stakeExplanation
     candidates(first: 1) { probability enterprise { id name } }
   }
+  stewardTownQueues(status: $status, first: 100) { town tasks records stake }
 }`;
 
 export const TASK = `query Task($id: String!) {
@@ -131,6 +132,13 @@ const PAYLOAD = `judgement { id kind subject object user at } changedEnterprises
 
 export const ACCEPT = `mutation Accept($id: String!, $candidate: Int!, $reason: String!) {
   acceptTask(id: $id, candidate: $candidate, reason: $reason) { ${PAYLOAD} }
+}`;
+
+export const ACCEPT_TASKS = `mutation AcceptTasks($ids: [String!]!, $reason: String!) {
+  acceptTasks(ids: $ids, reason: $reason) {
+    accepted changedEnterprises summary
+    outcomes { taskId accepted skipped taskStatus judgement { id kind subject object user at } }
+  }
 }`;
 
 export const REJECT = `mutation Reject($id: String!, $reason: String!) {

@@ -1,7 +1,8 @@
-// Steward workbench: the review queue (town, dataset, probability filters), a task's records side by
-// side with the candidate's golden record (differences highlighted), the match explanation as a
-// waterfall, and accept / reject / unsure / link / merge / split / undo, each with a key. The audit
-// trail lists every judgement with its undo.
+// Steward workbench: the review queue, most at stake first (town selector with each town's queue,
+// dataset and probability filters), ticked tasks accepted together, a task's records side by side with
+// the candidate's golden record (differences highlighted), the match explanation as a waterfall, and
+// accept / reject / unsure / link / merge / split / undo, each with a key. The audit trail lists every
+// judgement with its undo.
 
 import { gql, gqlStrict } from "../api.js";
 import { disposeAll, waterfall } from "../charts.js";
@@ -26,27 +27,59 @@ const KEYS = [
 const made = [];
 
 export async function renderSteward(main, { args, query, go, toast, showError }) {
-  const filters = { town: query.town || "", dataset: query.dataset || "", minProbability: query.minProbability || "", status: query.status || "open" };
+  const filters = { town: query.town || "", dataset: query.dataset || "", minProbability: query.minProbability || "", status: query.status || "open", order: query.order || "stake" };
   const { data } = await gql(Q.TASKS, {
     status: filters.status,
     town: filters.town || null,
     dataset: filters.dataset || null,
     minProbability: filters.minProbability ? Number(filters.minProbability) : null,
+    orderBy: filters.order === "impact" ? "IMPACT" : "STAKE",
   });
   const tasks = data.stewardTasks;
   const selected = args[0] || tasks[0]?.id;
-  const filterBar = filterForm(filters, (next) => go("/steward", next));
+  const filterBar = filterForm(filters, data.stewardTownQueues || [], (next) => go("/steward", next));
   const queue = h("ol", { class: "queue", "data-testid": "task-queue" },
     tasks.map((task) => h("li", { class: task.id === selected ? "active" : "", "data-task": task.id },
+      h("input", { type: "checkbox", class: "pick", "data-pick": task.id, disabled: task.status === "resolved" || !task.candidates[0], title: t("steward.pick"), "aria-label": t("steward.pick") }),
       h("a", { href: `#/steward/${task.id}?${new URLSearchParams(clean(filters))}` },
         h("strong", {}, text(task.name)), h("br"),
-        h("span", { class: "muted" }, `${text(task.town)} · ${t("steward.impact", { n: task.impact })}`),
+        h("span", { class: "muted", title: task.stakeExplanation || "" }, `${text(task.town)} · ${t("steward.stake", { stake: fmt(task.stake) })} · ${t("steward.impact", { n: task.impact })}`),
         task.candidates[0] ? h("span", { class: "prob" }, pct(task.candidates[0].probability)) : null))));
+  const picked = () => [...queue.querySelectorAll("input[data-pick]:checked")].map((box) => box.dataset.pick);
+  const pickAll = h("input", { type: "checkbox", "data-testid": "pick-all", title: t("steward.pickAll"), "aria-label": t("steward.pickAll") });
+  pickAll.addEventListener("change", () => {
+    for (const box of queue.querySelectorAll("input[data-pick]:not([disabled])")) box.checked = pickAll.checked;
+  });
+  const acceptPicked = h("button", { "data-testid": "accept-selected", onclick: () => acceptMany(picked()) }, t("steward.acceptSelected"));
   const detail = h("div", { class: "task-detail", "data-testid": "task-detail" });
   replace(main,
     h("div", { class: "toolbar" }, h("h1", {}, t("steward.title")), filterBar, h("a", { href: "#/audit", class: "button secondary" }, t("steward.audit"))),
-    h("div", { class: "workbench" }, h("aside", {}, h("p", { class: "muted", "data-testid": "task-count" }, t("steward.count", { count: tasks.length })), queue), detail),
+    h("div", { class: "workbench" }, h("aside", {},
+      h("p", { class: "muted", "data-testid": "task-count" }, t("steward.count", { count: tasks.length })),
+      h("div", { class: "bulk" }, h("label", {}, pickAll, " ", t("steward.pickAll")), acceptPicked),
+      queue), detail),
     h("p", { class: "keys" }, KEYS.map(([key, label]) => h("span", {}, h("kbd", {}, key), " ", t(label)))));
+  // Accept the best candidate of every ticked task: one judgement each (undone one by one in the audit
+  // trail), one resolver run; asks first, with the count and an optional reason.
+  const acceptMany = async (ids) => {
+    if (!ids.length) return showError({ message: t("steward.pickNone") });
+    const answer = await ask(t("steward.acceptSelectedTitle", { n: ids.length }),
+      [{ name: "reason", label: t("steward.reason"), multiline: true }], { confirm: t("steward.acceptSelectedConfirm", { n: ids.length }) });
+    if (!answer) return;
+    try {
+      const payload = (await gqlStrict(Q.ACCEPT_TASKS, { ids, reason: answer.reason })).acceptTasks;
+      for (const outcome of payload.outcomes) if (outcome.judgement) made.push(outcome.judgement.id);
+      resetFacets();
+      const skipped = payload.outcomes.length - payload.accepted;
+      toast(`${t("steward.acceptedMany", { n: payload.accepted, skipped })}: ${payload.summary}`);
+      main.dataset.accepted = payload.outcomes.filter((o) => o.accepted).map((o) => o.taskId).join(" ");
+      const before = location.hash;
+      go("/steward", clean(filters));
+      if (location.hash === before) window.dispatchEvent(new HashChangeEvent("hashchange"));
+    } catch (error) {
+      showError(error);
+    }
+  };
   if (!selected) {
     replace(detail, h("p", { class: "empty" }, t("steward.empty")));
     return null;
@@ -202,20 +235,35 @@ function norm(value) {
   return String(value ?? "").replace(/\s+/g, "").replace(/[（]/g, "(").replace(/[）]/g, ")").toLowerCase();
 }
 
-function filterForm(filters, apply) {
+// The filters; the town is chosen from the per-town queues (tasks and records each town has to verify).
+function filterForm(filters, towns, apply) {
   const input = (name, placeholder, attrs = {}) => h("input", { name, value: filters[name], placeholder, "data-testid": `steward-${name}`, ...attrs });
+  const named = towns.filter((q) => q.town);
+  if (filters.town && !named.some((q) => q.town === filters.town)) named.push({ town: filters.town, tasks: 0, records: 0, stake: 0 });
+  const all = towns.reduce((n, q) => n + q.tasks, 0);
+  const town = h("select", { name: "town", "data-testid": "steward-town", title: t("steward.townQueues") },
+    h("option", { value: "", selected: !filters.town }, t("steward.allTowns", { n: all })),
+    named.map((q) => h("option", { value: q.town, selected: q.town === filters.town, "data-tasks": q.tasks },
+      t("steward.townQueue", { town: q.town, n: q.tasks, records: q.records, stake: fmt(q.stake) }))));
   const status = h("select", { name: "status" }, ["open", "unsure", "resolved"].map((s) => h("option", { value: s, selected: s === filters.status }, t(`taskStatus.${s}`))));
-  const fields = [input("town", t("steward.town")), input("dataset", t("steward.dataset")), input("minProbability", t("steward.minProbability"), { type: "number", min: 0, max: 1, step: 0.05 }), status];
+  const order = h("select", { name: "order", "data-testid": "steward-order" }, ["stake", "impact"].map((o) => h("option", { value: o, selected: o === filters.order }, t(`steward.order.${o}`))));
+  const fields = [town, input("dataset", t("steward.dataset")), input("minProbability", t("steward.minProbability"), { type: "number", min: 0, max: 1, step: 0.05 }), status, order];
   const form = h("form", { class: "filters" }, fields, h("button", { type: "submit" }, t("steward.filter")));
+  const submit = () => apply(clean(Object.fromEntries(fields.map((f) => [f.name, f.value.trim()]))));
+  town.addEventListener("change", submit);
   form.addEventListener("submit", (event) => {
     event.preventDefault();
-    apply(clean(Object.fromEntries(fields.map((f) => [f.name, f.value.trim()]))));
+    submit();
   });
   return form;
 }
 
 function clean(values) {
-  return Object.fromEntries(Object.entries(values).filter(([k, v]) => v && !(k === "status" && v === "open")));
+  return Object.fromEntries(Object.entries(values).filter(([k, v]) => v && !(k === "status" && v === "open") && !(k === "order" && v === "stake")));
+}
+
+function fmt(value) {
+  return Number(value || 0).toLocaleString(undefined, { maximumFractionDigits: 1 });
 }
 
 function pct(p) {
