@@ -6,9 +6,10 @@ writes 恒达鞋业 (or rewrites region and legal form by habit) names any of th
 each pair on its own is confident about all three, or about whichever kept the department's spelling.
 So for a mention whose core is shared, the candidates are compared with each other on the evidence
 that can tell them apart — phone, legal representative, contact person, address, a mistyped code,
-town, industry — plus the full name only as far as the department is known to keep full names
-(``NameFidelity``). The best must lead every other enterprise sharing the core by ``required`` bits
-(6.64 bits: 99 to 1), or the mention goes to a steward with the reason.
+town, industry — plus the region and legal form the mention wrote, each worth as much as the
+mention's department is known to keep them (``NameFidelity``: a department that swaps legal forms
+tells nothing by writing one). The best must lead every other enterprise sharing the core by
+``required`` bits (6.64 bits: 99 to 1), or the mention goes to a steward with the reason.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
+from entgraph.resolution.fidelity import NameFidelity
 from entgraph.resolution.matching import Candidate
 
 # Comparisons (and their term-frequency adjustments) that can tell same-core enterprises apart.
@@ -32,7 +34,8 @@ SEPARATING = frozenset(
         "industry",
     }
 )
-FULL_NAME = ("name", "Same full name")
+# the matcher's levels for the name parts the fidelity model weighs instead: (part, agreeing label)
+NAME_PARTS = {"region": "Same region", "legal_form": "Same legal form"}
 REQUIRED_BITS = 6.64
 
 
@@ -42,8 +45,10 @@ class Separation:
 
     core: str
     shared_by: int  # enterprises with this core, the best included
-    margin: float  # bits; inf when no other enterprise shares the core
+    margin: float  # bits by which the winner leads its closest rival
     rival: str | None
+    winner: str  # the candidate this evidence favours (the matcher's best, unless it ranks them apart)
+    rivals: frozenset[str]  # every other enterprise with the core
 
     def separated(self, required: float = REQUIRED_BITS) -> bool:
         return self.margin >= required
@@ -53,18 +58,22 @@ class Separation:
         verdict = "separated" if self.separated(required) else "not separated: a steward decides"
         return (
             "shared core",
-            f"{self.shared_by} enterprises share {self.core}; best leads {self.rival} by "
+            f"{self.shared_by} enterprises share {self.core}; {self.winner} leads {self.rival} by "
             f"{self.margin:.1f} bits of other evidence (needs {required:.1f}): {verdict}",
             0.0,
         )
 
 
-def evidence_bits(candidate: Candidate, full_name_bits: float) -> float:
+def evidence_bits(candidate: Candidate, fidelity: NameFidelity, dataset: str) -> float:
     """What separates this candidate from a same-core rival: the separating comparisons' weights, and
-    the full name's worth for the mention's dataset when the mention writes this enterprise's."""
-    bits = sum(w for comparison, _, w in candidate.explanation if comparison in SEPARATING)
-    if any((comparison, level) == FULL_NAME for comparison, level, _ in candidate.explanation):
-        bits += full_name_bits
+    the region and legal form the mention wrote, as the mention's dataset keeps them (a part either
+    side lacks is a NULL level and counts nothing)."""
+    bits = 0.0
+    for comparison, level, weight in candidate.explanation:
+        if comparison in SEPARATING:
+            bits += weight
+        elif comparison in NAME_PARTS and not level.endswith("is NULL"):
+            bits += fidelity.bits(dataset, comparison, level == NAME_PARTS[comparison])
     return bits
 
 
@@ -73,10 +82,15 @@ def separation(
     candidates: Sequence[Candidate],
     core: str | None,
     owners: Mapping[str, Iterable[str]],
-    full_name_bits: float,
+    fidelity: NameFidelity,
+    dataset: str,
     allowed: Callable[[str], bool] = lambda _: True,
 ) -> Separation | None:
     """None when no other enterprise has the mention's core (nothing to be ambiguous about).
+
+    The winner is the candidate of the group (the best and the same-core candidates) with the most
+    evidence; the matcher may rank same-core candidates alike when it learned region and legal form
+    to be worth nothing on their own, and the department's habits are what tell them apart.
 
     ``owners``: core -> enterprises known by a name with that core; ``candidates``: the mention's
     scored candidates that are allowed (a rival the matcher did not score counts with 0 bits);
@@ -84,10 +98,12 @@ def separation(
     """
     if not core:
         return None
-    rivals = {r for r in owners.get(core, ()) if r != best.enterprise_id and allowed(r)}
-    if not rivals:
+    group = {r for r in owners.get(core, ()) if allowed(r)} | {best.enterprise_id}
+    if len(group) < 2:
         return None
-    scored = {c.enterprise_id: evidence_bits(c, full_name_bits) for c in candidates}
-    lead, rival = min((scored[best.enterprise_id] - scored.get(r, 0.0), r) for r in rivals)
-    shared_by = len(rivals) + 1
-    return Separation(core, shared_by, lead, rival)
+    scored = {c.enterprise_id: evidence_bits(c, fidelity, dataset) for c in candidates}
+    weight = {c.enterprise_id: c.match_weight for c in candidates}
+    winner = max(group, key=lambda e: (scored.get(e, 0.0), weight.get(e, float("-inf")), e))
+    rivals = group - {winner}
+    lead, rival = min((scored.get(winner, 0.0) - scored.get(r, 0.0), r) for r in rivals)
+    return Separation(core, len(group), lead, rival, winner, frozenset(rivals))

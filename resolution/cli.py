@@ -13,7 +13,7 @@ from entgraph.graph import open_store
 from entgraph.graph import resolution_writer as rw
 from entgraph.graph.port import GraphStore
 from entgraph.loaders.registry import Catalog
-from entgraph.resolution.evaluate import evaluate, read_truth
+from entgraph.resolution.evaluate import ambiguous_beside, evaluate, read_truth
 from entgraph.resolution.export import export_links, link_rows
 from entgraph.resolution.mentions import mentions_of
 from entgraph.resolution.resolver import Bands, Resolver
@@ -95,13 +95,21 @@ def evaluate_command(
     worst: int = typer.Option(5, help="How many worst false merges and misses to show."),
     json_out: Path | None = _JSON_OUT,
 ) -> None:
-    """Pairwise and B-cubed precision/recall of resolution against known truth."""
+    """Pairwise and B-cubed precision/recall of resolution against known truth.
+
+    An ambiguous.csv beside the truth file (the generator writes one) adds recall over the mentions that
+    are not genuinely ambiguous."""
     settings: Settings = ctx.obj
     catalog = _catalog(settings)
     truth_rows = read_truth(truth)
+    ambiguous = ambiguous_beside(truth)
     with open_store(settings) as store:
         result = evaluate(
-            truth_rows, link_rows(store, catalog), lambda ids: _describe(store, catalog, ids), worst
+            truth_rows,
+            link_rows(store, catalog),
+            lambda ids: _describe(store, catalog, ids),
+            worst,
+            ambiguous,
         )
     for line in result.lines():
         typer.echo(line)

@@ -11,6 +11,11 @@ rule), as the issue asks:
   code-less record linked to a big coded enterprise is credited for every pair it completes;
 * B-cubed precision / recall averaged over code-less mentions;
 * the share of code-less mentions sent to stewards;
+* when an ``ambiguous.csv`` lies beside the truth file (the generator writes one: rows naming an
+  enterprise by a core other enterprises share, with nothing that singles it out), how many code-less
+  mentions are genuinely ambiguous, pairwise and B-cubed recall over the rest (precision is unchanged),
+  and the share of each group sent to stewards: nobody can resolve an ambiguous mention, so recall is
+  measured against what can be;
 * the worst false merges (linked to the wrong enterprise) and misses (not linked to the right one),
   each with the match explanation where the matcher made the call.
 """
@@ -20,7 +25,7 @@ from __future__ import annotations
 import csv
 import json
 from collections import Counter, defaultdict
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 from math import comb
 from pathlib import Path
@@ -30,6 +35,8 @@ from entgraph.errors import EntgraphError
 from entgraph.resolution.export import LinkRow
 
 CODED_METHODS = frozenset({"credit_code"})
+AMBIGUOUS_FILE = "ambiguous.csv"  # beside truth.csv: (file, sheet, row, party) nobody can resolve
+Key = tuple[str, str, int, str]
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,6 +65,13 @@ class Evaluation:
     unmatched_truth: int = 0
     not_enterprise_rows: int = 0
     calibration: list[dict[str, Any]] = field(default_factory=list)
+    # with an ambiguous.csv (None without): code-less mentions that are genuinely ambiguous, recall over
+    # the rest, and the share of each group sent to stewards
+    ambiguous: int | None = None
+    resolvable_pairwise_recall: float | None = None
+    resolvable_bcubed_recall: float | None = None
+    ambiguous_steward_share: float | None = None
+    resolvable_steward_share: float | None = None
 
     def as_dict(self) -> dict[str, Any]:
         return {k: (dict(v) if isinstance(v, Counter) else v) for k, v in self.__dict__.items()}
@@ -71,6 +85,7 @@ class Evaluation:
             f"F1 {self.pairwise_f1:.4f}",
             f"B-cubed    precision {self.bcubed_precision:.4f}  recall {self.bcubed_recall:.4f}",
             f"sent to stewards: {self.steward_share:.2%} of code-less mentions",
+            *self._ambiguity_lines(),
             "methods (code-less): " + ", ".join(f"{k} {v}" for k, v in self.methods.most_common()),
             "calibration (splink links): "
             + (
@@ -93,6 +108,19 @@ class Evaluation:
                     out.append(f"      {step[0]:<14} {step[1]:<36} {float(step[2]):+.2f}")
         return out
 
+    def _ambiguity_lines(self) -> list[str]:
+        if self.ambiguous is None:
+            return []
+        share = self.ambiguous / self.codeless if self.codeless else 0.0
+        return [
+            f"genuinely ambiguous: {self.ambiguous} of {self.codeless} code-less mentions ({share:.2%}): a "
+            "shared core written with nothing that singles the enterprise out",
+            f"without them: pairwise recall {self.resolvable_pairwise_recall:.4f}  "
+            f"B-cubed recall {self.resolvable_bcubed_recall:.4f}",
+            f"sent to stewards: {self.ambiguous_steward_share:.2%} of the ambiguous, "
+            f"{self.resolvable_steward_share:.2%} of the rest",
+        ]
+
 
 def read_truth(path: Path) -> dict[tuple[str, str, int, str], str]:
     try:
@@ -110,13 +138,36 @@ def read_truth(path: Path) -> dict[tuple[str, str, int, str], str]:
         raise EntgraphError(f"cannot read truth file {path}: {exc.strerror}") from None
 
 
+def read_ambiguous(path: Path) -> set[Key]:
+    """The (file, sheet, row, party) keys an ``ambiguous.csv`` lists."""
+    try:
+        with path.open(encoding="utf-8-sig", newline="") as handle:
+            reader = csv.DictReader(handle)
+            needed = {"file", "sheet", "row"}
+            if not reader.fieldnames or not needed <= set(reader.fieldnames):
+                raise EntgraphError(
+                    f"{path} is not an ambiguous-rows file: it needs the columns {sorted(needed)}"
+                )
+            return {(r["file"], r["sheet"], int(r["row"]), r.get("party") or "subject") for r in reader}
+    except OSError as exc:
+        raise EntgraphError(f"cannot read ambiguous-rows file {path}: {exc.strerror}") from None
+
+
+def ambiguous_beside(truth_path: Path) -> set[Key] | None:
+    """The keys of the ``ambiguous.csv`` beside a truth file, None when there is none."""
+    path = truth_path.parent / AMBIGUOUS_FILE
+    return read_ambiguous(path) if path.is_file() else None
+
+
 def evaluate(
-    truth: Mapping[tuple[str, str, int, str], str],
+    truth: Mapping[Key, str],
     links: Iterable[LinkRow],
     describe: Callable[[list[str]], Mapping[str, Mapping[str, Any]]] | None = None,
     worst: int = 5,
+    ambiguous: Collection[Key] | None = None,
 ) -> Evaluation:
-    """Score predicted links against truth. ``describe`` maps record ids to {name, explanation}."""
+    """Score predicted links against truth. ``describe`` maps record ids to {name, explanation};
+    ``ambiguous``, the keys nobody can resolve, adds recall over the rest (see ``ambiguous.csv``)."""
     mentions: list[EvalMention] = []
     record_of: dict[tuple, str] = {}
     seen = set()
@@ -146,13 +197,13 @@ def evaluate(
         pairwise_f1=pf,
         bcubed_precision=bp,
         bcubed_recall=br,
-        steward_share=(sum(m.method == "awaiting_steward" for m in codeless) / len(codeless))
-        if codeless
-        else 0,
+        steward_share=_steward_share(codeless),
         methods=Counter(m.method for m in codeless),
         unmatched_truth=len(set(truth) - seen),
         not_enterprise_rows=skipped,
     )
+    if ambiguous is not None:
+        _score_resolvable(evaluation, mentions, ambiguous)
     evaluation.calibration = calibration(mentions)
     false_merges, misses = _worst(mentions, worst)
     ids = [record_of[m.key] for m in (*false_merges, *misses)]
@@ -160,6 +211,24 @@ def evaluate(
     evaluation.false_merges = [_report(m, record_of, details) for m in false_merges]
     evaluation.misses = [_report(m, record_of, details) for m in misses]
     return evaluation
+
+
+def _score_resolvable(
+    evaluation: Evaluation, mentions: list[EvalMention], ambiguous: Collection[Key]
+) -> None:
+    """Recall over the mentions that are not genuinely ambiguous, and stewards' share of each group."""
+    rest = [m for m in mentions if m.key not in ambiguous]
+    unresolvable = [m for m in mentions if not m.coded and m.key in ambiguous]
+    resolvable = [m for m in rest if not m.coded]
+    evaluation.ambiguous = len(unresolvable)
+    evaluation.resolvable_pairwise_recall = _pairwise(rest)[1]
+    evaluation.resolvable_bcubed_recall = _bcubed(rest)[1]
+    evaluation.ambiguous_steward_share = _steward_share(unresolvable)
+    evaluation.resolvable_steward_share = _steward_share(resolvable)
+
+
+def _steward_share(mentions: list[EvalMention]) -> float:
+    return sum(m.method == "awaiting_steward" for m in mentions) / len(mentions) if mentions else 0.0
 
 
 CALIBRATION_BANDS = ((0.0, 0.95), (0.95, 0.99), (0.99, 0.999), (0.999, 1.01))

@@ -128,6 +128,7 @@ _LATER_SCALARS = (
     "prior_pairs",
     "em_pairs",
     "deterministic_recall",
+    "max_training_rows",
 )
 BRANCH_DIFFERS = "Branch marker differs"
 CONTACT_OTHERWISE = "No contact agreement (neutral)"
@@ -387,6 +388,8 @@ class MatchSettings:
     # EM's estimate as this many, labelled pairs (codes, steward links) as their number.
     prior_pairs: float = 10.0
     em_pairs: float = 200.0
+    # Rows (enterprise names + mentions) training reads at most; a larger city is sampled.
+    max_training_rows: int = 60_000
     # Recall assumed for the deterministic rules that estimate the prior (same full name; same phone
     # and legal representative): the share of true matches they find.
     deterministic_recall: float = 0.7
@@ -476,6 +479,7 @@ class TrainingReport:
     prior: float
     prior_source: str
     m_sources: list[str]
+    sample: float = 1.0  # share of the city's rows training read
 
     def line(self) -> str:
         sources = {"priors": "priors", "em": f"EM ({', '.join(self.em_sessions)})", "labels": "labels"}
@@ -483,6 +487,7 @@ class TrainingReport:
             f"matcher trained on {self.rows} rows: m from {' + '.join(sources[s] for s in self.m_sources)}"
             f" ({self.labelled_pairs} labelled pairs), u by random sampling, prior {self.prior:.3g}"
             f" from {self.prior_source}"
+            + (f"; a {self.sample:.0%} sample of the city" if self.sample < 1 else "")
         )
 
 
@@ -666,6 +671,9 @@ class MatchModel:
             ent = _load_or_none(tables, enterprises)
             lab = _load_or_none(tables, labelled, where=f"{_q(label)} IS NOT NULL")
             unl = _load_or_none(tables, unlabelled)
+            mentions = [t for t in (lab, unl) if t]
+            prior, prior_source = self._estimate_prior(ent, mentions, self._count(lab, distinct=label))
+            ent, lab, unl, sample = self._sample(tables, ent, lab, unl)
             parts = [f"select * from {ent}" if ent else None, f"select * from {lab}" if lab else None]
             if unl:  # code-less mentions teach m by EM; they never carry a label
                 parts.append(f"select * replace (cast(null as varchar) as {_q(label)}) from {unl}")
@@ -684,8 +692,9 @@ class MatchModel:
                 raise ValueError(f"nothing to train on: {n_rows} row")
             if n_ids != n_rows:
                 raise ValueError("unique_id must be unique across enterprises and mentions")
-            n_labelled_rows = _one(self._con, f"select count(*) from {lab}")[0] if lab else 0
-            prior, prior_source = self._estimate_prior(ent, [t for t in (lab, unl) if t], n_labels, n_rows)
+            n_labelled_rows = self._count(lab)
+            if prior is None:  # nothing for the rules to look at: one of the labelled enterprises
+                prior, prior_source = 1.0 / max(n_labels or n_rows, 2), "1 / labelled enterprises"
             settings = self.settings.to_splink(prior)
             priors = _m_values(settings)
             linker = Linker(db.register(name, table_name=f"{name}_sdf"), settings, log_level=None)
@@ -725,6 +734,7 @@ class MatchModel:
         self.training = TrainingReport(
             rows=n_rows,
             labelled_rows=n_labelled_rows,
+            sample=round(sample, 4),
             labelled_pairs=int(n_pairs),
             em_sessions=em_sessions,
             prior=prior,
@@ -737,15 +747,42 @@ class MatchModel:
         )
         return self.training
 
+    def _sample(
+        self, tables: _Tables, ent: str | None, lab: str | None, unl: str | None
+    ) -> tuple[str | None, str | None, str | None, float]:
+        """Training learns rates, not a city: past ``max_training_rows`` it reads a sample (whole
+        enterprises with their names and labelled mentions; code-less mentions at the same rate), so
+        its memory and time stop growing with the city. (λ is estimated on every row before.)"""
+        total = sum(self._count(t) for t in (ent, lab, unl))
+        sample = min(1.0, self.settings.max_training_rows / max(total, 1))
+        if sample >= 1.0:
+            return ent, lab, unl, 1.0
+        keep = int(sample * 10_000)
+        label = _q(self.settings.label_column)
+
+        def part(table: str | None, key: str) -> str | None:
+            return (
+                tables.create(f"select * from {table} where hash({key}) % 10000 < {keep}") if table else None
+            )
+
+        return part(ent, label), part(lab, label), part(unl, "unique_id"), sample
+
+    def _count(self, table: str | None, distinct: str | None = None) -> int:
+        if not table:
+            return 0
+        what = f"distinct {_q(distinct)}" if distinct else "*"
+        return int(_one(self._con, f"select count({what}) from {table}")[0])
+
     def _estimate_prior(
-        self, enterprises: str | None, mentions: list[str], n_labels: int, n_rows: int
-    ) -> tuple[float, str]:
+        self, enterprises: str | None, mentions: list[str], n_labels: int
+    ) -> tuple[float | None, str]:
         """λ: P(a mention and an enterprise row are a match), from ``DETERMINISTIC_RULES``: the share of
         mentions they link, over their recall, spread over the enterprises (each mention names one)."""
         if self.settings.prior:
             return self.settings.prior, "settings"
-        if not enterprises or not mentions:
-            return 1.0 / max(n_labels or n_rows, 2), "1 / labelled enterprises"
+        rules = [rule for rule in DETERMINISTIC_RULES if set(rule) <= set(self.settings.columns)]
+        if not enterprises or not mentions or not rules:
+            return (1.0 / n_labels, "1 / labelled enterprises") if n_labels else (None, "")
         found = 0
         n_mentions = 0
         for table in mentions:
@@ -756,7 +793,7 @@ class MatchModel:
                     " union all ".join(
                         f"select m.unique_id as uid from {table} m join {enterprises} e on "
                         + " and ".join(f"m.{_q(c)} = e.{_q(c)}" for c in rule)
-                        for rule in DETERMINISTIC_RULES
+                        for rule in rules
                     )
                 })""",
             )

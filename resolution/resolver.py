@@ -403,8 +403,9 @@ class Resolver:
         return list(rows.values())
 
     def _learn_fidelity(self, pending: list[_Pending], decided: dict[str, _Decision]) -> None:
-        """Per dataset, how often a coded record writes its enterprise's registered name exactly
-        (against the name another dataset gave the enterprise, so the register does not grade itself)."""
+        """Per dataset, how often a coded record that writes a region or legal form writes its
+        enterprise's registered one (against the name another dataset gave the enterprise, so the
+        register does not grade itself)."""
         observations = []
         for item in pending:
             decision = decided.get(item.mention.id)
@@ -418,7 +419,12 @@ class Resolver:
                 continue
             mine, theirs = parse_name(item.mention.name), parse_name(registered)
             if mine and theirs:
-                observations.append((item.mention.dataset, mine.normalised == theirs.normalised))
+                for part, written, kept in (
+                    ("region", mine.region_code, theirs.region_code),
+                    ("legal_form", mine.legal_form, theirs.legal_form),
+                ):
+                    if written and kept:
+                        observations.append((item.mention.dataset, part, written == kept))
         path = self.model_path.with_name("name-fidelity.json")
         self.fidelity = NameFidelity.load(path)
         self.fidelity.learn(observations)
@@ -487,9 +493,13 @@ class Resolver:
                     allowed,
                     cores.get(pid),
                     owners,
-                    self.fidelity.full_name_bits(item.mention.dataset),
+                    self.fidelity,
+                    item.mention.dataset,
                     lambda eid, item=item: self._allowed(item, eid),
                 )
+                if apart is not None and apart.winner != allowed[0].enterprise_id:
+                    # the department's habits rank same-core candidates the matcher could not
+                    allowed.sort(key=lambda c: c.enterprise_id != apart.winner)
                 decision = self._band(allowed, apart)
                 if decision is not None:
                     decided[item.mention.id] = decision
@@ -519,9 +529,18 @@ class Resolver:
         if not candidates:
             return None
         best = candidates[0]
-        runner_up = next((c for c in candidates[1:] if c.enterprise_id != best.enterprise_id), None)
-        clear = runner_up is None or best.match_weight - runner_up.match_weight >= self.bands.ambiguity_weight
         separated = apart is None or apart.separated(self.bands.shared_core_bits)
+        # same-core rivals the separation already ruled out are no runners-up
+        beaten = apart.rivals if apart is not None and separated else frozenset()
+        runner_up = next(
+            (
+                c
+                for c in candidates[1:]
+                if c.enterprise_id != best.enterprise_id and c.enterprise_id not in beaten
+            ),
+            None,
+        )
+        clear = runner_up is None or best.match_weight - runner_up.match_weight >= self.bands.ambiguity_weight
         if best.match_probability >= self.bands.link and clear and separated:
             steps = [list(step) for step in best.explanation]
             if apart is not None:
@@ -540,7 +559,8 @@ class Resolver:
             "mention_id": item.mention.id,
             "record_id": item.mention.record_id,
             "dataset": item.mention.dataset,
-            "town": item.mention.attributes.get("town"),
+            # a record that names no town goes to the town of its likeliest enterprise for verification
+            "town": item.mention.attributes.get("town") or self._town_of(candidates[0].enterprise_id),
             "name": item.mention.name,
             "candidates": [
                 {
@@ -553,6 +573,12 @@ class Resolver:
             ],
             "parked": any(self.book.parked(item.keys, c.enterprise_id) for c in candidates),
         }
+
+    def _town_of(self, enterprise_id: str) -> str | None:
+        target = self.index.resolve_id(enterprise_id)
+        golden = self.index.golden.get(target)
+        town = golden.values.get("town") if golden else None
+        return town or self.index.props.get(target, {}).get("town")
 
     def _provisional(
         self, leftovers: list[_Pending], model: MatchModel | None, decided: dict[str, _Decision]

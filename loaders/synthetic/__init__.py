@@ -4,7 +4,8 @@
 branches, writes one department file per dataset spec (headers from the spec, cells by column role
 and type, names and codes with realistic noise, a few planted malformed rows) and the ground truth:
 ``truth/truth.csv`` (every data row -> its true enterprise), ``bad_rows.csv``, ``enterprises.csv``,
-``hard_negatives.csv`` and ``manifest.json``. ``profile=`` (a ``CityProfile`` or a name in ``PROFILES``)
+``hard_negatives.csv``, ``ambiguous.csv`` (the rows nobody can resolve: a shared core and nothing that
+singles the enterprise out) and ``manifest.json``. ``profile=`` (a ``CityProfile`` or a name in ``PROFILES``)
 shapes the city with other habits than 晋江's (docs/synthetic-profiles.md).
 """
 

@@ -9,6 +9,9 @@ Output folder layout::
     DIR/truth/bad_rows.csv       the malformed cells planted in the files (file, sheet, row, column, ...)
     DIR/truth/enterprises.csv    the population (ground truth)
     DIR/truth/hard_negatives.csv pairs of distinct enterprises with near-identical names
+    DIR/truth/ambiguous.csv      the (row, party) pairs nobody can resolve: a core other enterprises
+                                 share, written with nothing that singles the enterprise out
+                                 (file, sheet, row, party, reason; see ambiguous.py)
     DIR/truth/manifest.json      seed, N, profile, files, rows per dataset, shared-core and coded shares
 """
 
@@ -22,6 +25,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from entgraph.loaders.spec import DatasetSpec
+from entgraph.loaders.synthetic.ambiguous import AmbiguousWriter
 from entgraph.loaders.synthetic.datasets import (
     DatasetPlan,
     GenRow,
@@ -64,6 +68,8 @@ class CitySummary:
     profile: str = "jinjiang"
     shared_core_share: float = 0.0  # companies whose core name (字号 + industry word) another company has
     coded_share: float = 0.0  # rows of non-register feeds with code columns that carry the credit code
+    codeless_mentions: int = 0  # (row, party) enterprise mentions without a valid credit code
+    ambiguous_mentions: int = 0  # of those, the ones in truth/ambiguous.csv: nobody can single them out
 
     @property
     def files_dir(self) -> Path:
@@ -151,6 +157,7 @@ def generate_city(
     with (
         open(out_dir / TRUTH_DIR / "truth.csv", "w", encoding="utf-8", newline="") as truth_file,
         open(out_dir / TRUTH_DIR / "bad_rows.csv", "w", encoding="utf-8", newline="") as bad_file,
+        AmbiguousWriter(out_dir / TRUTH_DIR / "ambiguous.csv", pop) as ambiguous,
     ):
         truth = csv.writer(truth_file)
         bad = csv.writer(bad_file)
@@ -162,7 +169,8 @@ def generate_city(
             counted = {c.party for c in plan.columns if c.identity and not is_register(plan.spec.department)}
 
             def emit(row: GenRow, sheet: str, number: int, name: str = name, key: str = key,
-                     headers: list[str] = headers, counted: set[str | None] = counted) -> None:  # fmt: skip
+                     headers: list[str] = headers, counted: set[str | None] = counted,
+                     plan: DatasetPlan = plan) -> None:  # fmt: skip
                 nonlocal truth_rows, bad_rows
                 for party, eid, code, noise in row.truth:
                     truth.writerow((name, sheet, number, key, eid, party, code, noise))
@@ -170,6 +178,7 @@ def generate_city(
                     if eid and party in counted:
                         coded[1] += 1
                         coded[0] += "no_code" not in noise and "legacy_code" not in noise
+                ambiguous.add(plan, row, name, sheet, number)
                 if row.bad is not None:
                     col, value, kind = row.bad
                     bad.writerow((name, sheet, number, headers[col], value, kind))
@@ -192,12 +201,14 @@ def generate_city(
         seconds=seconds,
         paths={
             name: out_dir / TRUTH_DIR / f"{name}.csv"
-            for name in ("truth", "bad_rows", "enterprises", "hard_negatives")
+            for name in ("truth", "bad_rows", "enterprises", "hard_negatives", "ambiguous")
         }
         | {"manifest": out_dir / TRUTH_DIR / "manifest.json", "files": files_dir},
         profile=city.name,
         shared_core_share=round(shared_core_share(pop), 4),
         coded_share=round(coded[0] / coded[1], 4) if coded[1] else 0.0,
+        codeless_mentions=ambiguous.codeless,
+        ambiguous_mentions=ambiguous.ambiguous,
     )
     manifest = {
         "generator": "entgraph.loaders.synthetic",
@@ -216,6 +227,8 @@ def generate_city(
         "counts": summary.counts,
         "truth_rows": truth_rows,
         "bad_rows": bad_rows,
+        "codeless_mentions": summary.codeless_mentions,
+        "ambiguous_mentions": summary.ambiguous_mentions,
         "hard_negatives": len(pop.hard_negatives),
         "files": [asdict(f) for f in summaries],
     }

@@ -58,6 +58,14 @@ def generate_command(
         f"(字号 + industry word) with another; {summary.coded_share:.1%} of rows outside the register "
         "(in feeds with code columns) carry the credit code"
     )
+    if summary.codeless_mentions:
+        typer.echo(
+            f"{summary.ambiguous_mentions} of {summary.codeless_mentions} mentions without a valid credit "
+            f"code ({summary.ambiguous_mentions / summary.codeless_mentions:.1%}) are genuinely ambiguous: "
+            "a shared core written with nothing that singles the enterprise out (truth/ambiguous.csv)"
+        )
     truth = summary.out_dir / "truth"
-    typer.echo(f"ground truth in {truth}: truth.csv, bad_rows.csv, enterprises.csv, manifest.json")
+    typer.echo(
+        f"ground truth in {truth}: truth.csv, bad_rows.csv, enterprises.csv, ambiguous.csv, manifest.json"
+    )
     typer.echo(f"load it with: entgraph load {summary.out_dir}/*")

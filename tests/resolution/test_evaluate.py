@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from entgraph.errors import EntgraphError
-from entgraph.resolution.evaluate import evaluate, read_truth
+from entgraph.resolution.evaluate import ambiguous_beside, evaluate, read_ambiguous, read_truth
 from entgraph.resolution.export import LinkRow
 
 
@@ -68,3 +68,61 @@ def test_truth_file_needs_its_columns(tmp_path: Path) -> None:
         "file,sheet,row,dataset,enterprise_id,party\nf.csv,Sheet1,2,ds,A,subject\n", encoding="utf-8"
     )
     assert read_truth(good) == {("f.csv", "Sheet1", 2, "subject"): "A"}
+
+
+def test_recall_against_what_can_be_resolved(tmp_path: Path) -> None:
+    """ambiguous.csv beside truth.csv: ambiguous mentions leave the recall figures, not precision."""
+    (tmp_path / "truth.csv").write_text(
+        "file,sheet,row,dataset,enterprise_id,party\n"
+        + "".join(f"f.csv,Sheet1,{r},ds,{t},subject\n" for r, t in [(2, "A"), (3, "A"), (4, "A")])
+        + "".join(f"f.csv,Sheet1,{r},ds,{t},subject\n" for r, t in [(5, "B"), (6, "B"), (7, "B")]),
+        encoding="utf-8",
+    )
+    truth_path = tmp_path / "truth.csv"
+    assert ambiguous_beside(truth_path) is None  # no file: no figures
+    (tmp_path / "ambiguous.csv").write_text(
+        "file,sheet,row,party,reason\n"
+        'f.csv,Sheet1,4,subject,"shared core, name only"\n'
+        'f.csv,Sheet1,7,subject,"shared core, name only"\n',
+        encoding="utf-8",
+    )
+    ambiguous = ambiguous_beside(truth_path)
+    assert ambiguous == {("f.csv", "Sheet1", 4, "subject"), ("f.csv", "Sheet1", 7, "subject")}
+    links = [
+        _link(2, "E-a", "credit_code"),
+        _link(3, "E-a", "splink"),
+        _link(4, "", "awaiting_steward"),  # ambiguous
+        _link(5, "P-b", "provisional"),
+        _link(6, "", "awaiting_steward"),
+        _link(7, "", "awaiting_steward"),  # ambiguous
+    ]
+    plain = evaluate(read_truth(truth_path), links)
+    assert plain.ambiguous is None and plain.resolvable_pairwise_recall is None
+    assert not any("ambiguous" in line for line in plain.lines())
+
+    result = evaluate(read_truth(truth_path), links, ambiguous=ambiguous)
+    # all mentions: true pairs A {2,3,4} 3, B {5,6,7} 3; found only (2,3) -> 1/6
+    assert result.pairwise_recall == pytest.approx(1 / 6)
+    # without 4 and 7: A {2,3} 1 pair, found; B {5,6} 1 pair, missed -> 1/2
+    assert result.resolvable_pairwise_recall == pytest.approx(1 / 2)
+    # B-cubed over the code-less rest (3, 5, 6): 2/2, 1/2, 1/2
+    assert result.resolvable_bcubed_recall == pytest.approx((1 + 1 / 2 + 1 / 2) / 3)
+    assert result.bcubed_recall == pytest.approx((2 / 3 + 1 / 3 + 1 / 3 + 1 / 3 + 1 / 3) / 5)  # unchanged
+    assert (result.pairwise_precision, result.bcubed_precision) == (plain.pairwise_precision, 1.0)
+    assert (result.codeless, result.ambiguous) == (5, 2)
+    assert result.steward_share == pytest.approx(3 / 5)
+    assert result.ambiguous_steward_share == 1.0
+    assert result.resolvable_steward_share == pytest.approx(1 / 3)
+    figures = result.as_dict()
+    assert figures["ambiguous"] == 2 and figures["resolvable_pairwise_recall"] == pytest.approx(0.5)
+    text = "\n".join(result.lines())
+    assert "genuinely ambiguous: 2 of 5 code-less mentions (40.00%)" in text
+    assert "without them: pairwise recall 0.5000  B-cubed recall 0.6667" in text
+    assert "sent to stewards: 100.00% of the ambiguous, 33.33% of the rest" in text
+
+
+def test_ambiguous_file_needs_its_columns(tmp_path: Path) -> None:
+    bad = tmp_path / "ambiguous.csv"
+    bad.write_text("a,b\n1,2\n", encoding="utf-8")
+    with pytest.raises(EntgraphError, match="not an ambiguous-rows file"):
+        read_ambiguous(bad)

@@ -447,3 +447,17 @@ def test_baseline_runs_through_the_same_path(city: City, noisy) -> None:
         restored.close()
     assert set(best(candidates)) <= set(truth)
     assert default_settings().name == "entgraph"
+
+
+def test_a_large_city_trains_on_a_sample(city: City, noisy) -> None:
+    """Training reads at most max_training_rows (whole enterprises with their labels), so its cost
+    stops growing with the city; λ is still estimated on every row, and the model still works."""
+    left, truth = noisy
+    settings = replace(default_settings(), max_training_rows=400)
+    with MatchModel(settings, threads=2, memory_limit="1GB") as m:
+        report = m.train(labelled_mentions(city), enterprises=city.index(), unlabelled=left)
+        assert 0.2 < report.sample < 0.5
+        assert report.rows <= 500
+        top = best(m.score(left, city.index()))
+        right = [m for m, c in top.items() if c.enterprise_id == truth[m] and c.match_probability >= 0.95]
+        assert len(right) >= 0.8 * len(truth)

@@ -214,3 +214,20 @@ def test_cli_bulk_accept_by_filter_shows_then_needs_yes(
 
     both = runner.invoke(app, ["steward", "accept", chosen[0]["id"], "--town", "安海镇"], env=env)
     assert both.exit_code != 0 and "not both" in both.output
+
+
+def test_a_record_naming_no_town_is_queued_at_its_likeliest_enterprises_town(resolved_city_copy: Any) -> None:
+    """Seed 001: what cannot be matched goes to the towns to verify. Most department records name no
+    town; their tasks go to the town of the best candidate, so every town's queue is complete."""
+    store = resolved_city_copy.store
+    tasks = store.read(
+        "MATCH (t:StewardTask {status: 'open'}) RETURN t.town AS town, t.candidates AS c, t.mention_key AS k"
+    )
+    with_candidates = [t for t in tasks if json.loads(t["c"] or "[]")]
+    assert with_candidates
+    query = "MATCH (e:Enterprise) WHERE e.town IS NOT NULL RETURN e.id AS id, e.town AS town"
+    towns = {row["id"]: row["town"] for row in store.read(query)}
+    for task in with_candidates:
+        best = json.loads(task["c"])[0]["enterprise_id"]
+        written = task["k"].rpartition("|")[2]  # the town the records wrote, part of the task's key
+        assert task["town"] == (written or towns.get(best)), task
