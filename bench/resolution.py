@@ -143,15 +143,17 @@ def main() -> None:
             rows += bench_profile(profile, args, Path(tmp)).values()
     print()
     print(
-        "| profile | matcher | pairwise P | pairwise R | F1 | B³ P | B³ R | to stewards (rows) "
-        "| task groups / code-less rows | resolve s | peak RSS MiB |"
+        "| profile | matcher | pairwise P | pairwise R | B³ P | B³ R | ambiguous | R (rest) "
+        "| to stewards (rows) | task groups / code-less rows | resolve s | peak RSS MiB |"
     )
-    print("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+    print("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     for r in rows:
         print(
             f"| {r['profile']} | {r['matcher']} "
-            f"| {r['pairwise_precision']:.4f} | {r['pairwise_recall']:.4f} | {r['pairwise_f1']:.4f} "
-            f"| {r['bcubed_precision']:.4f} | {r['bcubed_recall']:.4f} | {r['steward_share']:.2%} "
+            f"| {r['pairwise_precision']:.4f} | {r['pairwise_recall']:.4f} "
+            f"| {r['bcubed_precision']:.4f} | {r['bcubed_recall']:.4f} "
+            f"| {r['ambiguous'] / max(r['codeless'], 1):.1%} | {r['resolvable_pairwise_recall']:.4f} "
+            f"| {r['steward_share']:.2%} "
             f"| {r['group_share']:.2%} | {r['seconds']:.0f} | {r['peak_rss_mb']:.0f} |"
         )
     if args.json:

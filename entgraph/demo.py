@@ -18,7 +18,7 @@ from entgraph.graph import resolution_writer as rw
 from entgraph.loaders.engine import Loader
 from entgraph.loaders.registry import Catalog
 from entgraph.loaders.synthetic import generate_city
-from entgraph.resolution.evaluate import evaluate, read_truth
+from entgraph.resolution.evaluate import ambiguous_beside, evaluate, read_truth
 from entgraph.resolution.export import export_links, link_rows
 from entgraph.resolution.resolver import Bands, Resolver
 from entgraph.settings import Settings
@@ -57,7 +57,8 @@ def run_demo(settings: Settings, enterprises: int = 1000, seed: int = 1) -> None
         bands = Bands(link=settings.link_threshold, review=settings.review_threshold)
         summary = Resolver(store, catalog, settings.model_path, bands, threads=settings.threads).run()
         typer.echo(f"4/8 resolved: {summary.line()}")
-        result = evaluate(read_truth(city / "truth" / "truth.csv"), link_rows(store, catalog))
+        truth = city / "truth" / "truth.csv"
+        result = evaluate(read_truth(truth), link_rows(store, catalog), ambiguous=ambiguous_beside(truth))
         typer.echo(
             f"5/8 against the truth, records without a valid credit code: pairwise precision "
             f"{result.pairwise_precision:.4f}, recall {result.pairwise_recall:.4f}; "

@@ -17,7 +17,7 @@ from pathlib import Path
 from entgraph.graph import resolution_writer as rw
 from entgraph.graph.port import GraphStore
 from entgraph.loaders.registry import Catalog
-from entgraph.resolution.mentions import enterprise_parties
+from entgraph.resolution.mentions import enterprise_parties, split_mention
 
 COLUMNS = ("file", "sheet", "row", "dataset", "enterprise_id", "method", "probability", "party")
 
@@ -50,8 +50,14 @@ class LinkRow:
 
 def link_rows(store: GraphStore, catalog: Catalog, page: int = 5_000) -> Iterator[LinkRow]:
     """Every active source record with its links, dataset by dataset, in record-id order."""
-    awaiting = {rid for task in rw.tasks(store, "open") for rid in task.get("record_ids") or []}
-    awaiting |= {rid for task in rw.tasks(store, "unsure") for rid in task.get("record_ids") or []}
+    # per record, the parties a steward task waits for (a record may have one party linked and
+    # another awaiting a steward: both are exported)
+    awaiting: dict[str, set[str]] = {}
+    for status in ("open", "unsure"):
+        for task in rw.tasks(store, status):
+            for mention in task.get("mention_ids") or []:
+                record_id, party = split_mention(mention)
+                awaiting.setdefault(record_id, set()).add(party)
     for spec in catalog.specs:
         is_enterprise = bool(enterprise_parties(spec))
         after = ""
@@ -63,14 +69,17 @@ def link_rows(store: GraphStore, catalog: Catalog, page: int = 5_000) -> Iterato
             for row in rows:
                 links = [link for link in row["links"] if link[0] is not None]
                 base = (row["file"], row["sheet"], int(row["row"]), spec.key)
-                if links:
-                    for party, enterprise_id, method, probability in sorted(links, key=lambda x: x[0]):
-                        yield LinkRow(*base, enterprise_id, method, probability, party, row["id"])
-                elif not is_enterprise:
+                waiting = awaiting.get(row["id"], set()) - {link[0] for link in links}
+                for party, enterprise_id, method, probability in sorted(links, key=lambda x: x[0]):
+                    yield LinkRow(*base, enterprise_id, method, probability, party, row["id"])
+                for party in sorted(waiting):
+                    yield LinkRow(*base, "", "awaiting_steward", None, party, row["id"])
+                if links or waiting:
+                    continue
+                if not is_enterprise:
                     yield LinkRow(*base, "", "not_an_enterprise", None, "", row["id"])
                 else:
-                    method = "awaiting_steward" if row["id"] in awaiting else "unresolved"
-                    yield LinkRow(*base, "", method, None, "subject", row["id"])
+                    yield LinkRow(*base, "", "unresolved", None, "subject", row["id"])
 
 
 def export_links(store: GraphStore, catalog: Catalog, out: Path) -> int:

@@ -112,6 +112,16 @@ def test_export_has_one_line_per_row_and_party(
     assert len(linked_truth) > 0.9 * len(truth)
 
 
+def test_every_party_awaiting_a_steward_is_exported(
+    resolver: Resolver, loaded: FalkorDBStore, catalog: Catalog
+) -> None:
+    """A record may have one party linked and another awaiting a steward: both are exported."""
+    waiting = {mention for task in rw.tasks(loaded, "open") for mention in task.get("mention_ids") or []}
+    assert waiting
+    exported = {f"{row.record_id}|{row.party}": row.method for row in link_rows(loaded, catalog)}
+    assert {m: exported.get(m) for m in waiting} == dict.fromkeys(waiting, "awaiting_steward")
+
+
 def test_resolution_is_accurate_on_the_small_city(
     resolver: Resolver, loaded: FalkorDBStore, catalog: Catalog, city: Path
 ) -> None:
