@@ -34,8 +34,9 @@ SEPARATING = frozenset(
         "industry",
     }
 )
-# the matcher's levels for the name parts the fidelity model weighs instead: (part, agreeing label)
-NAME_PARTS = {"region": "Same region", "legal_form": "Same legal form"}
+# the name parts the fidelity model weighs (the matcher's own region and legal-form weights are not
+# used between same-core candidates)
+NAME_PARTS = ("region", "legal_form")
 REQUIRED_BITS = 6.64
 
 
@@ -64,17 +65,24 @@ class Separation:
         )
 
 
-def evidence_bits(candidate: Candidate, fidelity: NameFidelity, dataset: str) -> float:
-    """What separates this candidate from a same-core rival: the separating comparisons' weights, and
-    the region and legal form the mention wrote, as the mention's dataset keeps them (a part either
-    side lacks is a NULL level and counts nothing)."""
+Parts = tuple[str | None, str | None]  # (region code, legal form) of a name
+
+
+def name_bits(written: Parts, registered: Parts, fidelity: NameFidelity, dataset: str) -> float:
+    """The region and legal form the mention wrote against an enterprise's registered ones, as the
+    mention's dataset keeps them (a part either side lacks counts nothing). Registered, not the best
+    of the enterprise's known variants: a variant is what some department once wrote, and counting
+    it would count the departments' habits twice."""
     bits = 0.0
-    for comparison, level, weight in candidate.explanation:
-        if comparison in SEPARATING:
-            bits += weight
-        elif comparison in NAME_PARTS and not level.endswith("is NULL"):
-            bits += fidelity.bits(dataset, comparison, level == NAME_PARTS[comparison])
+    for part, mine, theirs in zip(NAME_PARTS, written, registered, strict=True):
+        if mine and theirs:
+            bits += fidelity.bits(dataset, part, mine == theirs)
     return bits
+
+
+def evidence_bits(candidate: Candidate) -> float:
+    """What the matcher saw that can tell same-core enterprises apart (phone, people, address ...)."""
+    return sum(w for comparison, _, w in candidate.explanation if comparison in SEPARATING)
 
 
 def separation(
@@ -82,28 +90,35 @@ def separation(
     candidates: Sequence[Candidate],
     core: str | None,
     owners: Mapping[str, Iterable[str]],
+    written: Parts,
+    registered: Callable[[str], Parts],
     fidelity: NameFidelity,
     dataset: str,
     allowed: Callable[[str], bool] = lambda _: True,
 ) -> Separation | None:
     """None when no other enterprise has the mention's core (nothing to be ambiguous about).
 
-    The winner is the candidate of the group (the best and the same-core candidates) with the most
-    evidence; the matcher may rank same-core candidates alike when it learned region and legal form
-    to be worth nothing on their own, and the department's habits are what tell them apart.
-
     ``owners``: core -> enterprises known by a name with that core; ``candidates``: the mention's
-    scored candidates that are allowed (a rival the matcher did not score counts with 0 bits);
+    scored candidates that are allowed (a rival the matcher did not score has only its name parts);
+    ``written``: the mention's region and legal form; ``registered``: an enterprise's;
     ``allowed``: whether an enterprise may be this mention's at all (a branch is never its parent's).
+    The winner is the enterprise of the group (the best and the same-core enterprises) with the most
+    evidence: the matcher may rank same-core candidates alike when it learned region and legal form
+    to be worth little on their own, and the department's habits are what tell them apart.
     """
     if not core:
         return None
     group = {r for r in owners.get(core, ()) if allowed(r)} | {best.enterprise_id}
     if len(group) < 2:
         return None
-    scored = {c.enterprise_id: evidence_bits(c, fidelity, dataset) for c in candidates}
+    seen = {c.enterprise_id: c for c in candidates}
+    scored = {
+        e: (evidence_bits(seen[e]) if e in seen else 0.0)
+        + name_bits(written, registered(e), fidelity, dataset)
+        for e in group
+    }
     weight = {c.enterprise_id: c.match_weight for c in candidates}
-    winner = max(group, key=lambda e: (scored.get(e, 0.0), weight.get(e, float("-inf")), e))
+    winner = max(group, key=lambda e: (scored[e], weight.get(e, float("-inf")), e))
     rivals = group - {winner}
-    lead, rival = min((scored.get(winner, 0.0) - scored.get(r, 0.0), r) for r in rivals)
+    lead, rival = min((scored[winner] - scored[r], r) for r in rivals)
     return Separation(core, len(group), lead, rival, winner, frozenset(rivals))

@@ -120,6 +120,11 @@ DETERMINISTIC_RULES: tuple[tuple[str, ...], ...] = (
     ("name_core", "town"),
     ("phone", "legal_rep"),
 )
+_INDUSTRY_CHAR = "substr(name_core, length(trade_name) + 1, 1)"
+BLOCK_KEYS: tuple[tuple[str, str], ...] = (
+    ("block_trade", f"trade_name || '|' || {_INDUSTRY_CHAR}"),
+    ("block_pinyin", f"trade_pinyin || '|' || {_INDUSTRY_CHAR}"),
+)
 # MatchSettings fields added after models were first saved: read when present, defaults otherwise.
 _LATER_SCALARS = (
     "neutral_levels",
@@ -129,6 +134,8 @@ _LATER_SCALARS = (
     "em_pairs",
     "deterministic_recall",
     "max_training_rows",
+    "block_keys",
+    "max_block_rows",
 )
 BRANCH_DIFFERS = "Branch marker differs"
 CONTACT_OTHERWISE = "No contact agreement (neutral)"
@@ -331,17 +338,20 @@ def default_comparisons() -> tuple[ComparisonCreator, ...]:
 def default_blocking_rules() -> tuple[BlockingRuleCreator, ...]:
     """Equi-joins (DuckDB hash-joins them): the cost is the sum of block products, not N x M.
 
-    Keys stay bounded as the city grows: the registration rules forbid two enterprises of one
-    region sharing 字号 + industry words, so an exact 字号 recurs at most about once per industry.
-    Pinyin alone is not bounded that way (鸿兴 / 宏兴 / 红星 / 洪兴 all read hongxing): on the
-    bench city it doubled the pairs, so it is paired with the first character of the industry
-    words, which survives 鞋业 / 鞋服 / 鞋材 style rewording. Legal representatives repeat
-    (王伟), so they are paired with the town.
+    An exact core (字号 + industry words) is bounded by law: registration forbids two enterprises of
+    one region the same name, so a core recurs once per region and legal form. A 字号 alone is not:
+    in a city whose 字号 vocabulary is small (Zipf: a few 字号 name thousands of enterprises) blocking
+    on it made pairs grow with the square of the city (8M pairs at 10,000 enterprises). So 字号 and
+    its pinyin (homophones: 鸿兴 / 宏兴 / 红星) are paired with the first character of the industry
+    words, which survives 鞋业 / 鞋服 / 鞋材 rewording (``block_trade``, ``block_pinyin``), and a key
+    that more than ``MatchSettings.max_block_rows`` enterprise names share blocks nothing: its
+    mentions still meet their enterprise by the exact core, phone, address or the town rule. Legal
+    representatives repeat (王伟), so they are paired with the town.
     """
-    industry_char = "substr(name_core, length(trade_name) + 1, 1)"
     return (
-        block_on("trade_name"),
-        block_on("trade_pinyin", industry_char),  # homophone 字号: 恒安 / 恒按
+        block_on("name_core"),
+        block_on("block_trade"),
+        block_on("block_pinyin"),  # homophone 字号: 恒安 / 恒按
         block_on("substr(name_core, 1, 2)", "town"),  # 字号 parsed differently, same start
         block_on("phone"),
         block_on("legal_rep", "town"),
@@ -388,6 +398,11 @@ class MatchSettings:
     # EM's estimate as this many, labelled pairs (codes, steward links) as their number.
     prior_pairs: float = 10.0
     em_pairs: float = 200.0
+    # Derived blocking keys (column, SQL over the feature columns) added to every input table; a
+    # key more than max_block_rows enterprise rows share is set NULL before scoring (see
+    # default_blocking_rules).
+    block_keys: tuple[tuple[str, str], ...] = BLOCK_KEYS
+    max_block_rows: int = 100
     # Rows (enterprise names + mentions) training reads at most; a larger city is sampled.
     max_training_rows: int = 60_000
     # Recall assumed for the deterministic rules that estimate the prior (same full name; same phone
@@ -444,6 +459,7 @@ def baseline_settings() -> MatchSettings:
         blocking_rules=(block_on("substr(raw_name, 1, 2)"), block_on("phone")),
         weight_caps=(),
         vetoes=(),
+        block_keys=(),
     )
 
 
@@ -852,6 +868,7 @@ class MatchModel:
             right_name = tables.load(right)
             if _one(self._con, f"select count(*) from {right_name} where {_q(label)} is null")[0]:
                 raise ValueError(f"every right-hand row needs an {label}")
+            self._cool_hot_keys(left_name, right_name)
             left_sdf = db.register(left_name, table_name=f"{left_name}_sdf")
             right_sdf = db.register(right_name, table_name=f"{right_name}_sdf")
             linker = Linker(right_sdf, model, log_level=None, validate_settings=False)
@@ -887,6 +904,18 @@ class MatchModel:
         )
         return candidates
 
+    def _cool_hot_keys(self, left: str, right: str) -> None:
+        """A derived blocking key shared by more than ``max_block_rows`` enterprise rows blocks
+        nothing (on either side): a block that size is quadratic and says little."""
+        for key, _ in self.settings.block_keys:
+            k = _q(key)
+            hot = (
+                f"select {k} from {right} where {k} is not null group by {k} "
+                f"having count(*) > {int(self.settings.max_block_rows)}"
+            )
+            for table in (left, right):
+                self._con.execute(f"update {table} set {k} = null where {k} in ({hot})")
+
     def count_pairs(self, left: pa.Table, right: pa.Table) -> list[BlockingCount]:
         """Exact number of left x right pairs each blocking rule generates (no scoring, no training
         needed): the cost of :meth:`score` before it is paid."""
@@ -894,8 +923,10 @@ class MatchModel:
         if left.num_rows == 0 or right.num_rows == 0:
             return []
         with self._session() as (db, tables):
-            left_sdf = db.register(tables.load(left), table_name="left")
-            right_sdf = db.register(tables.load(right), table_name="right")
+            left_name, right_name = tables.load(left), tables.load(right)
+            self._cool_hot_keys(left_name, right_name)
+            left_sdf = db.register(left_name, table_name="left")
+            right_sdf = db.register(right_name, table_name="right")
             records = count_comparisons_from_blocking_rules(
                 [left_sdf, right_sdf],
                 blocking_rules=self._blocking_rules(),
@@ -929,7 +960,7 @@ class MatchModel:
         name in the API, and training's term frequencies must not leak into scoring.
         """
         db = DuckDBAPI(self._con)
-        tables = _Tables(self._con, self.settings.columns, self._counter)
+        tables = _Tables(self._con, self.settings.columns, self._counter, self.settings.block_keys)
         with _quiet_splink():
             try:
                 yield db, tables
@@ -941,9 +972,16 @@ class MatchModel:
 class _Tables:
     """Input tables copied into DuckDB with exactly the model's columns, as trimmed VARCHARs."""
 
-    def __init__(self, con: duckdb.DuckDBPyConnection, columns: Sequence[str], counter: Iterator[int]):
+    def __init__(
+        self,
+        con: duckdb.DuckDBPyConnection,
+        columns: Sequence[str],
+        counter: Iterator[int],
+        block_keys: Sequence[tuple[str, str]] = (),
+    ):
         self._con = con
         self._columns = columns
+        self._block_keys = [(k, sql) for k, sql in block_keys if k not in columns]
         self._counter = counter
         self._names: list[str] = []
 
@@ -969,6 +1007,9 @@ class _Tables:
             self._con.execute(f"create table {name} as select {select} from {src} where {where}")
         finally:
             self._con.unregister(src)
+        for key, sql in self._block_keys:  # derived blocking keys, NULL when a part is NULL
+            self._con.execute(f"alter table {name} add column {_q(key)} varchar")
+            self._con.execute(f"update {name} set {_q(key)} = {sql}")
         nulls, dups = _one(
             self._con,
             f"select count(*) - count(unique_id), count(unique_id) - count(distinct unique_id) from {name}",

@@ -478,6 +478,8 @@ class Resolver:
             if row.get("name_core"):
                 owners[row["name_core"]].add(row["enterprise_id"])
         cores = {row["unique_id"]: row.get("name_core") for row in left}
+        written = {row["unique_id"]: (row.get("region"), row.get("legal_form")) for row in left}
+        self._parts_cache: dict[str, tuple[str | None, str | None]] = {}  # golden names change per run
         by_profile: dict[str, list[Candidate]] = defaultdict(list)
         for candidate in model.score(ft.to_table(left), ft.to_table(right)):
             by_profile[candidate.mention_id].append(candidate)
@@ -493,6 +495,8 @@ class Resolver:
                     allowed,
                     cores.get(pid),
                     owners,
+                    written[pid],
+                    self._registered_parts,
                     self.fidelity,
                     item.mention.dataset,
                     lambda eid, item=item: self._allowed(item, eid),
@@ -573,6 +577,19 @@ class Resolver:
             ],
             "parked": any(self.book.parked(item.keys, c.enterprise_id) for c in candidates),
         }
+
+    def _registered_parts(self, enterprise_id: str) -> tuple[str | None, str | None]:
+        """Region code and legal form of an enterprise's registered (golden) name, parsed once."""
+        cache = self._parts_cache
+        if enterprise_id not in cache:
+            target = self.index.resolve_id(enterprise_id)
+            golden = self.index.golden.get(target)
+            name = (golden.values.get("name") if golden else None) or self.index.props.get(target, {}).get(
+                "name"
+            )
+            parts = parse_name(name) if name else None
+            cache[enterprise_id] = (parts.region_code, parts.legal_form) if parts else (None, None)
+        return cache[enterprise_id]
 
     def _town_of(self, enterprise_id: str) -> str | None:
         target = self.index.resolve_id(enterprise_id)

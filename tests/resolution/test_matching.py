@@ -22,6 +22,7 @@ from pypinyin import lazy_pinyin
 from entgraph.resolution.matching import (
     Candidate,
     MatchModel,
+    MatchSettings,
     baseline,
     default_settings,
     prior_to_weight,
@@ -316,8 +317,9 @@ def test_common_trade_name_counts_for_less(model: MatchModel, city: City) -> Non
     parent, _ = city.twins[0]
     unique = city.enterprises[50]
     rows = [
-        {"unique_id": "common", "trade_name": parent.trade, "trade_pinyin": pinyin(parent.trade)},
-        {"unique_id": "unique", "trade_name": unique.trade, "trade_pinyin": pinyin(unique.trade)},
+        {"unique_id": uid, "trade_name": e.trade, "trade_pinyin": pinyin(e.trade), "name_core": core}
+        for uid, e in (("common", parent), ("unique", unique))
+        for core in [e.row("x")["name_core"]]
     ]
     scores = by_pair(model.score(table(rows), city.index()))
 
@@ -461,3 +463,29 @@ def test_a_large_city_trains_on_a_sample(city: City, noisy) -> None:
         top = best(m.score(left, city.index()))
         right = [m for m, c in top.items() if c.enterprise_id == truth[m] and c.match_probability >= 0.95]
         assert len(right) >= 0.8 * len(truth)
+
+
+def test_a_blocking_key_too_many_enterprises_share_blocks_nothing() -> None:
+    """A 字号 naming thousands of enterprises (a Zipf vocabulary) would make pairs grow with the
+    square of the city: past max_block_rows the derived 字号 key blocks nothing; the exact core still
+    does."""
+    right = table(
+        [
+            {"unique_id": f"E{k}#0", "enterprise_id": f"E{k}", "trade_name": "恒达", "name_core": core}
+            for k, core in enumerate(["恒达鞋业", "恒达鞋业", "恒达鞋材"])
+        ]
+    )
+    # 鞋服 for 鞋业: another core, the same 字号 and first industry character
+    left = table([{"unique_id": "m", "trade_name": "恒达", "name_core": "恒达鞋服"}])
+
+    def pairs(settings: MatchSettings) -> dict[str, int]:
+        with MatchModel(settings) as m:
+            return {c.rule: c.marginal for c in m.count_pairs(left, right)}
+
+    usual = pairs(default_settings())
+    capped = pairs(replace(default_settings(), max_block_rows=2))
+    trade = next(rule for rule in usual if "block_trade" in rule)
+    assert usual[trade] == 3 and capped[trade] == 0
+    exact = table([{"unique_id": "m", "trade_name": "恒达", "name_core": "恒达鞋业"}])
+    with MatchModel(replace(default_settings(), max_block_rows=2)) as m:
+        assert sum(c.marginal for c in m.count_pairs(exact, right)) == 2  # the exact core still blocks
