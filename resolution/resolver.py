@@ -473,9 +473,12 @@ class Resolver:
             return {}
         left, members = self._profiles(todo)
         right = self._right_rows()
-        owners: dict[str, set[str]] = defaultdict(set)  # core -> enterprises known by a name with it
+        # core -> registered enterprises known by a name with it. Provisional ones (known by a name
+        # no code vouches for, often a registered one's that earlier evidence could not place) are
+        # no rivals: otherwise every monthly run would find more shared cores than the first.
+        owners: dict[str, set[str]] = defaultdict(set)
         for row in right:
-            if row.get("name_core"):
+            if row.get("name_core") and not row["enterprise_id"].startswith("P-"):
                 owners[row["name_core"]].add(row["enterprise_id"])
         cores = {row["unique_id"]: row.get("name_core") for row in left}
         written = {row["unique_id"]: (row.get("region"), row.get("legal_form")) for row in left}
