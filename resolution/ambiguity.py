@@ -57,9 +57,11 @@ class Separation:
     def step(self, required: float = REQUIRED_BITS) -> tuple[str, str, float]:
         """An explanation entry (weight 0: it decides, it does not score)."""
         verdict = "separated" if self.separated(required) else "not separated: a steward decides"
+        core, _, branch = self.core.partition("|")  # the resolver keys cores with their branch marker
+        shared = f"{core}({branch})" if branch else core
         return (
             "shared core",
-            f"{self.shared_by} enterprises share {self.core}; {self.winner} leads {self.rival} by "
+            f"{self.shared_by} enterprises share {shared}; {self.winner} leads {self.rival} by "
             f"{self.margin:.1f} bits of other evidence (needs {required:.1f}): {verdict}",
             0.0,
         )

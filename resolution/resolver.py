@@ -477,10 +477,12 @@ class Resolver:
         # no code vouches for, often a registered one's that earlier evidence could not place) are
         # no rivals: otherwise every monthly run would find more shared cores than the first.
         owners: dict[str, set[str]] = defaultdict(set)
+        # Keyed by core and branch marker: two 支行 of one bank share a core, and the branch marker
+        # (西园支行 / 青阳支行) that tells them apart is a veto in the matcher already.
         for row in right:
             if row.get("name_core") and not row["enterprise_id"].startswith("P-"):
-                owners[row["name_core"]].add(row["enterprise_id"])
-        cores = {row["unique_id"]: row.get("name_core") for row in left}
+                owners[_core_key(row)].add(row["enterprise_id"])
+        cores = {row["unique_id"]: row.get("name_core") and _core_key(row) for row in left}
         written = {row["unique_id"]: (row.get("region"), row.get("legal_form")) for row in left}
         self._parts_cache: dict[str, tuple[str | None, str | None]] = {}  # golden names change per run
         by_profile: dict[str, list[Candidate]] = defaultdict(list)
@@ -722,6 +724,11 @@ class Resolver:
             if parent_id and parent_id != eid:
                 rows.append({"branch": eid, "parent": self.index.resolve_id(parent_id)})
         rw.set_branch_links(self.store, rows)
+
+
+def _core_key(row: dict[str, Any]) -> str:
+    """What same-core rivals share: the name's core and its branch marker (none for a head office)."""
+    return f"{row['name_core']}|{row.get('branch') or ''}"
 
 
 def _outgrown(model: MatchModel, labelled_rows: int) -> bool:
