@@ -349,13 +349,21 @@ class Resolver:
         to_match = [p for p in undecided if p.mention.name]
         if not to_match:
             return None  # coded records need no model at all
-        labelled = self._labelled_rows(pending, decided)
         if self.model_path.exists() and not retrain:
             saved = MatchModel.from_json(self.model_path.read_text(encoding="utf-8"), threads=self.threads)
-            if not _outgrown(saved, len(labelled)):
+            # counted cheaply (names per enterprise), not built: most runs keep the saved model
+            labels = {
+                (p.mention.name, decided[p.mention.id].enterprise_id)
+                for p in pending
+                if p.mention.name
+                and p.mention.id in decided
+                and decided[p.mention.id].method in {"credit_code", "org_code"}
+            }
+            if not _outgrown(saved, len(labels) + len(self.book.name_links())):
                 summary.training = f"matcher reused ({self.model_path.name}; --retrain to train anew)"
                 return saved
             saved.close()
+        labelled = self._labelled_rows(pending, decided)
         enterprises = self._right_rows()
         unlabelled, _ = self._profiles(to_match)
         model = MatchModel(self.match_settings, threads=self.threads)

@@ -171,3 +171,32 @@ def test_code_less_feeds_in_a_register_only_city(
     # a phone separates 泉州; the 负责人 separates 晋江 despite the bracketed region
     assert links[f"恒达鞋业有限公司|{SHARED[1][2]}"][0] == codes[SHARED[1][0]]
     assert links["恒达(晋江)鞋业有限公司|"][0] == codes[SHARED[0][0]]
+
+
+def test_the_model_is_refined_when_coded_feeds_arrive(
+    store: FalkorDBStore, tmp_path: Path, register: list[dict[str, str]]
+) -> None:
+    """Trained without labels at first (priors + EM), the matcher trains again by itself once a coded
+    feed brings labels it never had, and not on the next run that brings none."""
+    catalog = Catalog.load(entry_points=False)
+    model = tmp_path / "model.json"
+    _load(store, tmp_path, _register_file(tmp_path, register))
+    Resolver(store, catalog, model).run()
+    others = register[len(SHARED) :]
+    names_only = [[r["name"].removeprefix("晋江市"), "2023-03-01", r["phone"], "", ""] for r in others[:30]]
+    header = ["企业名称", "认定时间", "联系方式", "联系人", "负责人"]
+    _load(store, tmp_path, _write_csv(tmp_path / "瞪羚企业名单.csv", header, names_only))
+    first = Resolver(store, catalog, model).run()
+    assert first.trained and "labels" not in (first.training or "")
+    # the general taxpayers' register: every row coded (社会信用代码 as 纳税人识别号), names abbreviated
+    taxpayers = [[r["code"], r["name"].removeprefix("晋江市"), r["rep"]] for r in others]
+    tax_header = ["社会信用代码（纳税人识别号）", "纳税人名称", "法定代表人姓名"]
+    _load(store, tmp_path, _write_csv(tmp_path / "一般纳税人登记清册.csv", tax_header, taxpayers))
+    later = [[r["name"].removeprefix("晋江市"), "2023-04-01", r["phone"], "", ""] for r in others[30:40]]
+    _load(store, tmp_path, _write_csv(tmp_path / "瞪羚企业名单_2.csv", header, later))
+    refined = Resolver(store, catalog, model).run()
+    assert refined.trained and "labels" in (refined.training or "")
+    again = [[r["name"].removeprefix("晋江市"), "2023-05-01", r["phone"], "", ""] for r in others[40:45]]
+    _load(store, tmp_path, _write_csv(tmp_path / "瞪羚企业名单_3.csv", header, again))
+    kept = Resolver(store, catalog, model).run()
+    assert not kept.trained and "reused" in (kept.training or "")
