@@ -6,9 +6,9 @@ writes 恒达鞋业 (or rewrites region and legal form by habit) names any of th
 each pair on its own is confident about all three, or about whichever kept the department's spelling.
 So for a mention whose core is shared, the candidates are compared with each other on the evidence
 that can tell them apart — phone, legal representative, contact person, address, a mistyped code,
-town, industry — plus the region and legal form the mention wrote, each worth as much as the
-mention's department is known to keep them (``NameFidelity``: a department that swaps legal forms
-tells nothing by writing one). The best must lead every other enterprise sharing the core by
+town, industry — plus the region and legal form the mention wrote or left out, each worth as much as the
+mention's department is known to keep, drop or add them (``NameFidelity``: a department that swaps
+legal forms tells nothing by writing one). The best must lead every other enterprise sharing the core by
 ``required`` bits (6.64 bits: 99 to 1), or the mention goes to a steward with the reason.
 """
 
@@ -17,7 +17,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
-from entgraph.resolution.fidelity import NameFidelity
+from entgraph.resolution.fidelity import NameFidelity, Parts
 from entgraph.resolution.matching import Candidate
 
 # Comparisons (and their term-frequency adjustments) that can tell same-core enterprises apart.
@@ -34,9 +34,6 @@ SEPARATING = frozenset(
         "industry",
     }
 )
-# the name parts the fidelity model weighs (the matcher's own region and legal-form weights are not
-# used between same-core candidates)
-NAME_PARTS = ("region", "legal_form")
 REQUIRED_BITS = 6.64
 
 
@@ -67,19 +64,12 @@ class Separation:
         )
 
 
-Parts = tuple[str | None, str | None]  # (region code, legal form) of a name
-
-
 def name_bits(written: Parts, registered: Parts, fidelity: NameFidelity, dataset: str) -> float:
-    """The region and legal form the mention wrote against an enterprise's registered ones, as the
-    mention's dataset keeps them (a part either side lacks counts nothing). Registered, not the best
-    of the enterprise's known variants: a variant is what some department once wrote, and counting
-    it would count the departments' habits twice."""
-    bits = 0.0
-    for part, mine, theirs in zip(NAME_PARTS, written, registered, strict=True):
-        if mine and theirs:
-            bits += fidelity.bits(dataset, part, mine == theirs)
-    return bits
+    """The region and legal form the mention wrote (or did not) under an enterprise's registered ones,
+    as the mention's dataset writes names. Registered, not the best of the enterprise's known
+    variants: a variant is what some department once wrote, and counting it would count the
+    departments' habits twice."""
+    return fidelity.name_bits(dataset, written, registered)
 
 
 def evidence_bits(candidate: Candidate) -> float:

@@ -45,7 +45,8 @@ from entgraph.resolution.enterprises import (
     org_code_id,
     provisional_id,
 )
-from entgraph.resolution.fidelity import NameFidelity
+from entgraph.resolution.fidelity import NameFidelity, Parts
+from entgraph.resolution.fidelity import observations as fidelity_observations
 from entgraph.resolution.golden import DEFAULT_SOURCE_PRIORITY, source_of
 from entgraph.resolution.identifiers import division_name
 from entgraph.resolution.judgements import Judgement, JudgementBook, mention_key, name_key
@@ -58,6 +59,8 @@ log = logging.getLogger(__name__)
 
 TRUSTED_METHODS = frozenset({"credit_code", "org_code", "identifier", "steward", "split"})
 SYSTEM_USER = "entgraph"
+# links that name the enterprise by a code: what the mention wrote as a name played no part
+CODE_METHODS = frozenset({"credit_code", "org_code", "identifier"})
 
 
 class ResolveBusy(EntgraphError):
@@ -192,6 +195,7 @@ class Resolver:
             if model is None:
                 self._by_exact_name(undecided, decided)
             tasks = self._match(undecided, model, decided, summary)
+            self._settle_fidelity()  # when nothing was matched, what the codes taught
             leftovers = [p for p in undecided if p.mention.id not in decided and p.mention.id not in tasks]
             self._provisional(leftovers, model, decided)
             self._offer(undecided, decided)
@@ -411,33 +415,57 @@ class Resolver:
         return list(rows.values())
 
     def _learn_fidelity(self, pending: list[_Pending], decided: dict[str, _Decision]) -> None:
-        """Per dataset, how often a coded record that writes a region or legal form writes its
-        enterprise's registered one (against the name another dataset gave the enterprise, so the
-        register does not grade itself)."""
-        observations = []
+        """Start this run's lesson on how each dataset writes names: from its records linked by a code
+        (credit, organisation or a remembered identifier), against the name another dataset gave the
+        enterprise, so the register does not grade itself. ``_match`` adds the records whose core only
+        one registered enterprise has, then ``_settle_fidelity`` learns from all of them."""
+        self._fidelity_seen: list[tuple[str, str, str]] = []
+        self._parts_cache: dict[str, tuple[str | None, str | None]] = {}  # golden names change per run
         for item in pending:
             decision = decided.get(item.mention.id)
-            if decision is None or decision.method != "credit_code" or not item.mention.name:
+            if decision is None or decision.method not in CODE_METHODS or not item.mention.name:
                 continue
-            target = self.index.resolve_id(decision.enterprise_id)
-            golden = self.index.golden.get(target)
-            source = golden.sources.get("name") if golden else None
-            registered = golden.values.get("name") if golden else None
-            if not registered or source is None or source.dataset == item.mention.dataset:
-                continue
-            mine, theirs = parse_name(item.mention.name), parse_name(registered)
-            if mine and theirs:
-                for part, written, kept in (
-                    ("region", mine.region_code, theirs.region_code),
-                    ("legal_form", mine.legal_form, theirs.legal_form),
-                ):
-                    if written and kept:
-                        observations.append((item.mention.dataset, part, written == kept))
-        path = self.model_path.with_name("name-fidelity.json")
-        self.fidelity = NameFidelity.load(path)
-        self.fidelity.learn(observations)
-        if observations:
-            self.fidelity.save(path)
+            parts = parse_name(item.mention.name)
+            if parts is not None:
+                self._observe_name(item, (parts.region_code, parts.legal_form), decision.enterprise_id)
+        self.fidelity = NameFidelity.load(self._fidelity_path)
+
+    def _observe_name(self, item: _Pending, written: Parts, enterprise_id: str) -> None:
+        target = self.index.resolve_id(enterprise_id)
+        golden = self.index.golden.get(target)
+        source = golden.sources.get("name") if golden else None
+        if source is None or source.dataset == item.mention.dataset:
+            return
+        registered = self._registered_parts(target)
+        self._fidelity_seen += fidelity_observations(item.mention.dataset, written, registered)
+
+    def _learn_from_unique_cores(
+        self,
+        members: dict[str, list[_Pending]],
+        cores: dict[str, Any],
+        written: dict[str, Parts],
+        owners: dict[str, set[str]],
+    ) -> None:
+        """A core only one registered enterprise has names it whatever the region and legal form: how
+        the department wrote those is the lesson for the cores several enterprises share."""
+        for pid, items in members.items():
+            found = owners.get(cores.get(pid) or "", ())
+            if len(found) == 1:
+                (target,) = found
+                for item in items:
+                    if self._allowed(item, target):
+                        self._observe_name(item, written[pid], target)
+        self._settle_fidelity()
+
+    def _settle_fidelity(self) -> None:
+        if self._fidelity_seen:
+            self.fidelity.learn(self._fidelity_seen)
+            self.fidelity.save(self._fidelity_path)
+            self._fidelity_seen = []
+
+    @property
+    def _fidelity_path(self) -> Path:
+        return self.model_path.with_name("name-fidelity.json")
 
     def _by_exact_name(self, undecided: list[_Pending], decided: dict[str, _Decision]) -> None:
         """Without a matcher, a name written exactly as one (and only one) enterprise's links to it."""
@@ -492,7 +520,7 @@ class Resolver:
                 owners[_core_key(row)].add(row["enterprise_id"])
         cores = {row["unique_id"]: row.get("name_core") and _core_key(row) for row in left}
         written = {row["unique_id"]: (row.get("region"), row.get("legal_form")) for row in left}
-        self._parts_cache: dict[str, tuple[str | None, str | None]] = {}  # golden names change per run
+        self._learn_from_unique_cores(members, cores, written, owners)
         by_profile: dict[str, list[Candidate]] = defaultdict(list)
         for candidate in model.score(ft.to_table(left), ft.to_table(right)):
             by_profile[candidate.mention_id].append(candidate)
