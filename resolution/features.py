@@ -8,6 +8,7 @@ old name or a department's abbreviation still finds its enterprise.
 from __future__ import annotations
 
 import hashlib
+import re
 from collections.abc import Iterable, Mapping
 from typing import Any
 
@@ -94,6 +95,25 @@ def mention_features(mention: Mention) -> dict[str, Any]:
     row = {"enterprise_id": None, **name_features(mention.name), **attribute_features(mention.attributes)}
     row["code_hint"] = mention.code_hint
     return row
+
+
+_FORMER_NOTE = re.compile(r"^(?:原名|曾用名|原企业名称)[:：]?")
+_NAME_LIST = re.compile(r"[;；,，、/\n]+")
+
+
+def former_names(mention: Mention) -> list[str]:
+    """The names a mention says its enterprise had before (a 曾用名 column, or 原名：... written in the
+    name cell), other than the one it is written with."""
+    written = _NAME_LIST.split(_text(mention.attributes.get("former_name")) or "")
+    parts = parse_name(mention.name) if mention.name else None
+    if parts is not None:
+        written += [_FORMER_NOTE.sub("", note) for note in parts.notes if _FORMER_NOTE.match(note)]
+    out = []
+    for name in dict.fromkeys(n.strip() for n in written):
+        former = parse_name(name) if name else None
+        if former is not None and former.core and former.normalised != (parts and parts.normalised):
+            out.append(name)
+    return out
 
 
 def profile_id(features: Mapping[str, Any]) -> str:

@@ -26,7 +26,7 @@ import socket
 import uuid
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -439,6 +439,23 @@ class Resolver:
         registered = self._registered_parts(target)
         self._fidelity_seen += fidelity_observations(item.mention.dataset, written, registered)
 
+    def _former_rows(
+        self, members: dict[str, list[_Pending]]
+    ) -> tuple[list[dict[str, Any]], dict[str, list[str]]]:
+        """A row per former name (曾用名) a mention gives, scored beside its own: a feed that writes an
+        enterprise's new name with the old one finds it in a register that still has the old.
+        Returns the rows and, per mention giving former names, the ids of their rows."""
+        rows: dict[str, dict[str, Any]] = {}
+        aliases: dict[str, list[str]] = defaultdict(list)
+        for items in members.values():
+            for item in items:
+                for former in ft.former_names(item.mention):
+                    features = {**ft.mention_features(item.mention), **ft.name_features(former)}
+                    alias = "F" + ft.profile_id(features)  # never a mention profile's own id
+                    aliases[item.mention.id].append(alias)
+                    rows[alias] = {**features, "unique_id": alias}
+        return list(rows.values()), aliases
+
     def _learn_from_unique_cores(
         self,
         members: dict[str, list[_Pending]],
@@ -521,42 +538,60 @@ class Resolver:
         cores = {row["unique_id"]: row.get("name_core") and _core_key(row) for row in left}
         written = {row["unique_id"]: (row.get("region"), row.get("legal_form")) for row in left}
         self._learn_from_unique_cores(members, cores, written, owners)
+        former_rows, aliases = self._former_rows(members)
+        for row in former_rows:
+            cores[row["unique_id"]] = row.get("name_core") and _core_key(row)
+            written[row["unique_id"]] = (row.get("region"), row.get("legal_form"))
         by_profile: dict[str, list[Candidate]] = defaultdict(list)
-        for candidate in model.score(ft.to_table(left), ft.to_table(right)):
+        for candidate in model.score(ft.to_table([*left, *former_rows]), ft.to_table(right)):
             by_profile[candidate.mention_id].append(candidate)
         tasks: dict[str, dict[str, Any]] = {}
-        for pid, candidates in by_profile.items():
-            candidates.sort(key=lambda c: -c.match_weight)
-            for item in members[pid]:
-                allowed = [c for c in candidates if self._allowed(item, c.enterprise_id)]
-                if not allowed:
-                    continue
-                apart = separation(
-                    allowed[0],
-                    allowed,
-                    cores.get(pid),
-                    owners,
-                    written[pid],
-                    self._registered_parts,
-                    self.fidelity,
-                    item.mention.dataset,
-                    lambda eid, item=item: self._allowed(item, eid),
-                )
-                if apart is not None and apart.winner != allowed[0].enterprise_id:
-                    # the department's habits rank same-core candidates the matcher could not
-                    allowed.sort(key=lambda c: c.enterprise_id != apart.winner)
-                decision = self._band(allowed, apart)
-                if decision is not None:
-                    decided[item.mention.id] = decision
-                elif allowed[0].match_probability >= self.bands.review:
-                    tasks[item.mention.id] = self._task_row(item, allowed[:3], apart)
-                    if (
-                        summary is not None
-                        and apart is not None
-                        and allowed[0].match_probability >= self.bands.link
-                    ):
-                        summary.shared_core_tasks += 1
+        for pid, items in members.items():
+            candidates = sorted(by_profile.get(pid, []), key=lambda c: -c.match_weight)
+            for item in items:
+                own = aliases.get(item.mention.id)
+                scored = _with_former(candidates, own, by_profile) if own else candidates
+                if scored:
+                    self._decide(item, scored, cores, written, owners, decided, tasks, summary)
         return tasks
+
+    def _decide(
+        self,
+        item: _Pending,
+        candidates: list[Candidate],
+        cores: dict[str, Any],
+        written: dict[str, Parts],
+        owners: dict[str, set[str]],
+        decided: dict[str, _Decision],
+        tasks: dict[str, dict[str, Any]],
+        summary: ResolveSummary | None,
+    ) -> None:
+        """One mention's outcome from its scored candidates: a link, a steward task, or nothing."""
+        allowed = [c for c in candidates if self._allowed(item, c.enterprise_id)]
+        if not allowed:
+            return
+        row = allowed[0].mention_id  # the mention's own row, or its former name's
+        apart = separation(
+            allowed[0],
+            allowed,
+            cores.get(row),
+            owners,
+            written[row],
+            self._registered_parts,
+            self.fidelity,
+            item.mention.dataset,
+            lambda eid: self._allowed(item, eid),
+        )
+        if apart is not None and apart.winner != allowed[0].enterprise_id:
+            # the department's habits rank same-core candidates the matcher could not
+            allowed.sort(key=lambda c: c.enterprise_id != apart.winner)
+        decision = self._band(allowed, apart)
+        if decision is not None:
+            decided[item.mention.id] = decision
+        elif allowed[0].match_probability >= self.bands.review:
+            tasks[item.mention.id] = self._task_row(item, allowed[:3], apart)
+            if summary is not None and apart is not None and allowed[0].match_probability >= self.bands.link:
+                summary.shared_core_tasks += 1
 
     def _allowed(self, item: _Pending, enterprise_id: str) -> bool:
         target = self.index.resolve_id(enterprise_id)
@@ -760,6 +795,20 @@ class Resolver:
             if parent_id and parent_id != eid:
                 rows.append({"branch": eid, "parent": self.index.resolve_id(parent_id)})
         rw.set_branch_links(self.store, rows)
+
+
+def _with_former(
+    own: list[Candidate], aliases: Iterable[str], by_profile: dict[str, list[Candidate]]
+) -> list[Candidate]:
+    """A mention's candidates by its own name and by its former names: per enterprise the better one
+    (a former name's saying so in its explanation), best first."""
+    best = {c.enterprise_id: c for c in own}
+    for alias in aliases:
+        for c in by_profile.get(alias, ()):
+            if c.enterprise_id not in best or c.match_weight > best[c.enterprise_id].match_weight:
+                step = ("former name", "matched by the former name the record gives (曾用名)", 0.0)
+                best[c.enterprise_id] = replace(c, explanation=[*c.explanation, step])
+    return sorted(best.values(), key=lambda c: -c.match_weight)
 
 
 def _core_key(row: dict[str, Any]) -> str:
