@@ -3,6 +3,7 @@ resolved city in its own graph on an embedded server."""
 
 from __future__ import annotations
 
+import csv
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
@@ -68,3 +69,12 @@ def mention_links(store: FalkorDBStore, mentions: list[str]) -> dict[str, tuple[
     )
     found = {f"{row['r']}|{row['p']}": (row["e"], row["m"]) for row in rows}
     return {m: found.get(m) for m in mentions}
+
+
+def write_csv(path: Path, header: list[str], rows: list[list[str]]) -> Path:
+    """A department file as a clerk's CSV export: UTF-8, one header row."""
+    with path.open("w", encoding="utf-8", newline="") as f:
+        writer = csv.writer(f)
+        writer.writerow(header)
+        writer.writerows(rows)
+    return path

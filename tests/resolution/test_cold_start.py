@@ -5,7 +5,6 @@ contact person (负责人) as evidence without taking one for the legal represen
 
 from __future__ import annotations
 
-import csv
 import json
 import random
 from pathlib import Path
@@ -17,6 +16,7 @@ from entgraph.loaders.engine import Loader
 from entgraph.loaders.registry import Catalog
 from entgraph.resolution.identifiers import make_credit_code
 from entgraph.resolution.resolver import Resolver
+from entgraph.testing import write_csv
 
 pytestmark = pytest.mark.slow
 
@@ -31,14 +31,6 @@ SHARED = [
     ("泉州恒达鞋业有限公司", "黄丽娟", "13905952222", "陈埭镇"),
     ("福建恒达鞋业股份有限公司", "林国强", "13905953333", "池店镇"),
 ]
-
-
-def _write_csv(path: Path, header: list[str], rows: list[list[str]]) -> Path:
-    with path.open("w", encoding="utf-8", newline="") as f:
-        writer = csv.writer(f)
-        writer.writerow(header)
-        writer.writerows(rows)
-    return path
 
 
 def _register(n: int = 80, seed: int = 5) -> list[dict[str, str]]:
@@ -80,7 +72,7 @@ def _load(store: FalkorDBStore, tmp: Path, *files: Path) -> None:
 
 
 def _register_file(tmp: Path, register: list[dict[str, str]]) -> Path:
-    return _write_csv(
+    return write_csv(
         tmp / "市场主体登记信息.csv",
         ["企业名称", "法人代表", "联系电话", "统一社会信用代码", "所属地区"],
         [[r["name"], r["rep"], r["phone"], r["code"], r["town"]] for r in register],
@@ -143,7 +135,7 @@ def test_code_less_feeds_in_a_register_only_city(
         # no phone, but 晋江's legal representative as 负责人; the region written in brackets
         ["恒达(晋江)鞋业有限公司", "2023-03-01", "", "", SHARED[0][1]],
     ]
-    gazelle = _write_csv(
+    gazelle = write_csv(
         tmp_path / "瞪羚企业名单.csv", ["企业名称", "认定时间", "联系方式", "联系人", "负责人"], rows
     )
     _load(store, tmp_path, gazelle)
@@ -185,18 +177,18 @@ def test_the_model_is_refined_when_coded_feeds_arrive(
     others = register[len(SHARED) :]
     names_only = [[r["name"].removeprefix("晋江市"), "2023-03-01", r["phone"], "", ""] for r in others[:30]]
     header = ["企业名称", "认定时间", "联系方式", "联系人", "负责人"]
-    _load(store, tmp_path, _write_csv(tmp_path / "瞪羚企业名单.csv", header, names_only))
+    _load(store, tmp_path, write_csv(tmp_path / "瞪羚企业名单.csv", header, names_only))
     first = Resolver(store, catalog, model).run()
     assert first.trained and "labels" not in (first.training or "")
     # the general taxpayers' register: every row coded (社会信用代码 as 纳税人识别号), names abbreviated
     taxpayers = [[r["code"], r["name"].removeprefix("晋江市"), r["rep"]] for r in others]
     tax_header = ["社会信用代码（纳税人识别号）", "纳税人名称", "法定代表人姓名"]
-    _load(store, tmp_path, _write_csv(tmp_path / "一般纳税人登记清册.csv", tax_header, taxpayers))
+    _load(store, tmp_path, write_csv(tmp_path / "一般纳税人登记清册.csv", tax_header, taxpayers))
     later = [[r["name"].removeprefix("晋江市"), "2023-04-01", r["phone"], "", ""] for r in others[30:40]]
-    _load(store, tmp_path, _write_csv(tmp_path / "瞪羚企业名单_2.csv", header, later))
+    _load(store, tmp_path, write_csv(tmp_path / "瞪羚企业名单_2.csv", header, later))
     refined = Resolver(store, catalog, model).run()
     assert refined.trained and "labels" in (refined.training or "")
     again = [[r["name"].removeprefix("晋江市"), "2023-05-01", r["phone"], "", ""] for r in others[40:45]]
-    _load(store, tmp_path, _write_csv(tmp_path / "瞪羚企业名单_3.csv", header, again))
+    _load(store, tmp_path, write_csv(tmp_path / "瞪羚企业名单_3.csv", header, again))
     kept = Resolver(store, catalog, model).run()
     assert not kept.trained and "reused" in (kept.training or "")

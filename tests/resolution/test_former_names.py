@@ -3,7 +3,6 @@ enterprise a register still knows by that name; without it, the new name alone d
 
 from __future__ import annotations
 
-import csv
 import json
 import random
 from pathlib import Path
@@ -17,6 +16,7 @@ from entgraph.resolution.features import former_names
 from entgraph.resolution.identifiers import make_credit_code
 from entgraph.resolution.mentions import Mention
 from entgraph.resolution.resolver import Resolver
+from entgraph.testing import write_csv
 
 pytestmark = pytest.mark.slow
 
@@ -54,14 +54,6 @@ role = "phone"
 """
 
 
-def _csv(path: Path, header: list[str], rows: list[list[str]]) -> Path:
-    with path.open("w", encoding="utf-8", newline="") as f:
-        writer = csv.writer(f)
-        writer.writerow(header)
-        writer.writerows(rows)
-    return path
-
-
 def _mention(name: str, former: str | None = None) -> Mention:
     attributes = {"name": name} | ({"former_name": former} if former else {})
     return Mention(
@@ -92,18 +84,18 @@ def test_a_feed_giving_the_former_name_finds_a_register_that_still_has_it(
     catalog = Catalog.load([specs], entry_points=False)
     loader = Loader(falkordb_graph, catalog, tmp_path / "reports")
     files = [
-        _csv(
+        write_csv(
             tmp_path / "市场主体登记信息.csv",
             ["企业名称", "联系电话", "统一社会信用代码"],
             [[name, phone, codes[name]] for name, phone in register],
         ),
-        _csv(
+        write_csv(
             tmp_path / "企业更名名单.csv",
             ["企业名称", "曾用名", "联系方式"],
             # the renamed enterprise, then others by their registered names abbreviated (to train on)
             [[NEW, OLD, ""]] + [[name.removeprefix("晋江市"), "", phone] for name, phone in register[1:40]],
         ),
-        _csv(
+        write_csv(
             tmp_path / "瞪羚企业名单.csv",
             ["企业名称", "认定时间", "联系方式"],
             [[f"{NEW}（原名：{OLD}）", "2023-03-01", ""], [NEW, "2023-03-01", ""]],
