@@ -97,6 +97,14 @@ def enterprise(store: GraphStore, enterprise_id: str) -> dict[str, Any] | None:
     return dict(rows[0]["e"]) if rows else None
 
 
+def anything_pending(store: GraphStore) -> bool:
+    """Whether any active record waits to be resolved (one indexed lookup)."""
+    rows = store.read(
+        "MATCH (r:SourceRecord {to_resolve: 1}) WHERE r.retired IS NULL RETURN r.id AS id LIMIT 1", {}
+    )
+    return bool(rows)
+
+
 def redirects(store: GraphStore) -> dict[str, str]:
     rows = store.read("MATCH (a:Enterprise)-[:REDIRECTS_TO]->(b:Enterprise) RETURN a.id AS a, b.id AS b")
     return {row["a"]: row["b"] for row in rows}

@@ -165,6 +165,10 @@ class Resolver:
             },
         )
         self.book = JudgementBook(rw.judgements(self.store))
+        if not from_scratch and self._nothing_to_do():
+            # a scheduled run with nothing new: no reason to read the city's enterprises
+            rw.finish_run(self.store, run_id, {"status": "done", "finished_at": _now(), "records": 0})
+            return summary
         self.index = EnterpriseIndex.load(self.store)
         self.index.run_id = run_id
         self._offered: set[str] = set()
@@ -208,13 +212,20 @@ class Resolver:
             run_id,
             {
                 "status": "done",
-                "finished_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+                "finished_at": _now(),
                 "records": summary.records,
                 "mentions": summary.mentions,
                 "tasks": summary.tasks,
             },
         )
         return summary
+
+    def _nothing_to_do(self) -> bool:
+        """No record waits, and every merge judgement is in place (a rerun from scratch replays them)."""
+        if rw.anything_pending(self.store):
+            return False
+        placed = rw.redirects(self.store) if self.book.merges else {}
+        return all(placed.get(loser) == survivor for loser, survivor in self.book.merges.items())
 
     def _recover(self) -> None:
         """Roll back a run that died before finishing, so its half-written state cannot steer this one."""
@@ -825,6 +836,10 @@ def _outgrown(model: MatchModel, labelled_rows: int) -> bool:
     if "labels" not in report.m_sources:
         return labelled_rows >= 50
     return labelled_rows >= max(200, 4 * report.labelled_rows)
+
+
+def _now() -> str:
+    return dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
 
 
 def _age_seconds(started_at: str | None) -> float:
