@@ -23,9 +23,18 @@ A (row, party) is **genuinely ambiguous** when all of these hold:
    form (``legal_form``) agree the better, a part not written agreeing with anything. When some
    enterprise fits every written part, the best are exactly those (the written name's compatible
    enterprises); when none does (a legal form no same-core enterprise has), the closest decide, so a
-   stray part does not make a name that still points to one enterprise ambiguous.
+   stray part does not make a name that still points to one enterprise ambiguous;
+4. nor does it once the feed's own habits are counted (``FeedRewrites``): a written part the feed
+   could have made out of a rival's registered name fits that rival too. A feed that writes another
+   legal form now and then (有限公司 for 股份有限公司: the built-in noise, and profiles keeping the form
+   less than always and not only dropping it) tells no same-core enterprises apart by the legal form
+   it wrote; one that adds a region to a name registered without one (the built-in noise) tells
+   nobody apart from such a name by the region. With a legal form rewritten on a quarter of a feed's
+   rows, a written 股份有限公司 is about 8:1 for the enterprise registered so: no resolver can link it
+   at 99% precision, so it is listed, as ``shared core, told apart only by a part the feed rewrites``.
 
 Reasons: ``shared core, name only`` (the written name fits the enterprise and others as well),
+``shared core, told apart only by a part the feed rewrites`` (rule 4),
 ``shared core, name and a mistyped code only`` (the same, with a code that fails its check: not a
 valid code, though resolution weighs it as evidence), ``shared core, name written as another's`` (the
 written name fits another same-core enterprise better). A party with nothing written (a refused row's
@@ -58,6 +67,26 @@ AMBIGUOUS_HEADER = ("file", "sheet", "row", "party", "reason")
 NAME_ONLY = "shared core, name only"
 MISTYPED_CODE = "shared core, name and a mistyped code only"
 FITS_ANOTHER = "shared core, name written as another's"
+REWRITTEN_PART = "shared core, told apart only by a part the feed rewrites"
+
+
+@dataclass(frozen=True, slots=True)
+class FeedRewrites:
+    """What a feed's naming habits can make of a registered name's parts (rule 4 of the module)."""
+
+    legal_form: bool = False  # writes another legal form than the registered one, now and then
+    adds_region: bool = False  # writes a region where the registered name has none
+
+    @classmethod
+    def of(cls, plan: DatasetPlan) -> FeedRewrites:
+        if plan.habits is None:  # the built-in noise kinds: legal_form and region_prefix (_region_variant)
+            return cls(legal_form=True, adds_region=True)
+        # profile habits: another form on the rows not keeping it and not dropping it; a region is only
+        # ever dropped, bracketed or respelled where the registered name has one (noise.styled_region)
+        return cls(legal_form=plan.habits.keep_form < 1 and plan.city.form_drop < 1, adds_region=False)
+
+
+STRICT = FeedRewrites()
 
 # values that identify a party besides its name (a code only when valid, as resolution takes it)
 _PLAIN_ROLES = frozenset(
@@ -75,15 +104,18 @@ class _Registered:
     legal_form: str | None
     branch: str | None
 
-    def fit(self, written: NameParts) -> tuple[bool, int]:
+    def fit(self, written: NameParts, rewrites: FeedRewrites = STRICT) -> tuple[bool, int]:
         """How well a name written so fits this one: the same branch (a branch's name always carries its
         suffix: without one, the head office's), then how many of region and legal form agree (a part
-        not written agrees with anything); (True, 2) is a fit on every part."""
-        return (
-            written.branch == self.branch,
-            (written.region_code in (None, self.region_code))
-            + (written.legal_form in (None, self.legal_form)),
+        not written agrees with anything, and so does one the feed could have made of this name's);
+        (True, 2) is a fit on every part."""
+        region = written.region_code in (None, self.region_code) or (
+            rewrites.adds_region and self.region_code is None
         )
+        form = written.legal_form in (None, self.legal_form) or (
+            rewrites.legal_form and self.legal_form is not None
+        )
+        return written.branch == self.branch, region + form
 
 
 class SharedCores:
@@ -93,6 +125,7 @@ class SharedCores:
         by_core: dict[str, list[_Registered]] = defaultdict(list)
         self._core: dict[tuple[str, bool], str] = {}  # (enterprise id, former?) -> core
         self._parties: dict[str, list[str]] = {}  # dataset -> its parties that are enterprise mentions
+        self._habits: dict[str, FeedRewrites] = {}  # dataset -> what its habits make of names
         for e in pop.enterprises:
             for former, name in ((False, e.name), (True, e.former_name)):
                 parts = parse_name(name) if name else None
@@ -127,8 +160,14 @@ class SharedCores:
             core = self.core_of(enterprise_id, "former_name" in noise.split(";"))
             names = self._shared.get(core or "")
             if names is not None and not written.identifies:
-                reason = written.reason(enterprise_id, names)
+                reason = written.reason(enterprise_id, names, self._rewrites(plan))
             yield party, written.credit, reason
+
+    def _rewrites(self, plan: DatasetPlan) -> FeedRewrites:
+        found = self._habits.get(plan.spec.key)
+        if found is None:
+            found = self._habits[plan.spec.key] = FeedRewrites.of(plan)
+        return found
 
     def ambiguous(self, plan: DatasetPlan, row: GenRow) -> Iterator[tuple[str, str]]:
         """(party, reason) for each party of the row that nobody can single out."""
@@ -171,21 +210,28 @@ class _Written:
                 out.name = text
         return out
 
-    def reason(self, enterprise_id: str, names: list[_Registered]) -> str | None:
+    def reason(
+        self, enterprise_id: str, names: list[_Registered], rewrites: FeedRewrites = STRICT
+    ) -> str | None:
         """Why the name as written cannot single out the enterprise among ``names`` (None: it can)."""
         written = parse_name(self.name) if self.name else None
         if written is None:  # nothing written for the party at all (a refused row): no mention
             return None
-        fit: dict[str, tuple[bool, int]] = {}
-        for n in names:
-            fit[n.enterprise_id] = max(fit.get(n.enterprise_id, (False, -1)), n.fit(written))
-        best = max(fit.values())
-        fitting = {eid for eid, f in fit.items() if f == best}
+        fitting = _fitting(written, names, STRICT)
         if fitting == {enterprise_id}:
-            return None
+            return None if _fitting(written, names, rewrites) == {enterprise_id} else REWRITTEN_PART
         if enterprise_id not in fitting:
             return FITS_ANOTHER
         return MISTYPED_CODE if self.mistyped else NAME_ONLY
+
+
+def _fitting(written: NameParts, names: list[_Registered], rewrites: FeedRewrites) -> set[str]:
+    """The enterprises whose registered names fit the written one best."""
+    fit: dict[str, tuple[bool, int]] = {}
+    for n in names:
+        fit[n.enterprise_id] = max(fit.get(n.enterprise_id, (False, -1)), n.fit(written, rewrites))
+    best = max(fit.values())
+    return {eid for eid, f in fit.items() if f == best}
 
 
 def _blank(cell: Any) -> bool:

@@ -15,6 +15,7 @@ from entgraph.loaders import readers as rd
 from entgraph.loaders.spec import DatasetSpec, Role
 from entgraph.loaders.synthetic import catalog_specs, generate_city
 from entgraph.loaders.synthetic.ambiguous import AMBIGUOUS_HEADER
+from entgraph.loaders.synthetic.profiles import get_profile
 from entgraph.resolution.identifiers import org_code_of, parse_credit_code, taxpayer_id_to_credit_code
 from entgraph.resolution.mentions import enterprise_parties
 from entgraph.resolution.names import NameParts, parse_name
@@ -84,13 +85,29 @@ def written_name(spec: DatasetSpec, cells: dict[str, str], party: str) -> str:
     )
 
 
-def compatible(written: NameParts, registered: NameParts) -> bool:
-    """The rule of issue 14: a region or legal form not written fits anything; a branch must be the same."""
+def compatible(
+    written: NameParts, registered: NameParts, other_form: bool = False, adds_region: bool = False
+) -> bool:
+    """The rule of issue 14: a region or legal form not written fits anything; a branch must be the same.
+    With the feed's habits: a feed writing ``other_form`` legal forms fits any registered one, a feed
+    that ``adds_region`` fits a name registered without one."""
     return (
         written.branch == registered.branch
-        and written.region_code in (None, registered.region_code)
-        and written.legal_form in (None, registered.legal_form)
+        and (
+            written.region_code in (None, registered.region_code)
+            or (adds_region and registered.region_code is None)
+        )
+        and (written.legal_form in (None, registered.legal_form) or (other_form and registered.legal_form))
     )
+
+
+def habits(spec: DatasetSpec) -> tuple[bool, bool]:
+    """(writes other legal forms, adds regions) for the dense-names profile's feed of ``spec``, from the
+    profile's declared keep rates (its styles only ever vary a region the registered name has)."""
+    profile = get_profile("dense-names")
+    feed = profile.habits_for(spec.department)
+    assert feed is not None
+    return feed.keep_form < 1 and profile.form_drop < 1, False
 
 
 def test_dense_names_lists_its_ambiguous_rows(dense) -> None:
@@ -106,6 +123,7 @@ def test_dense_names_lists_its_ambiguous_rows(dense) -> None:
         "shared core, name only",
         "shared core, name and a mistyped code only",
         "shared core, name written as another's",
+        "shared core, told apart only by a part the feed rewrites",
     }
     assert all(truth[k]["enterprise_id"] for k in keys)
     assert 0 < summary.ambiguous_mentions == len(listed) < summary.codeless_mentions
@@ -123,7 +141,8 @@ def test_dense_names_lists_its_ambiguous_rows(dense) -> None:
                 core_of[(e["id"], former)] = parts.core
     by_key = {s.key: s for s in specs}
     rows = written_rows(summary, specs)
-    singled_out = ambiguous_seen = 0
+    singled_out = ambiguous_seen = rewritten = 0
+    reasons = {(a["file"], a["sheet"], int(a["row"]), a["party"]): a["reason"] for a in listed}
     for key, t in truth.items():
         spec, eid = by_key[t["dataset"]], t["enterprise_id"]
         if not eid or key[3] not in enterprise_parties(spec) or "malformed" in t["noise"]:
@@ -133,20 +152,29 @@ def test_dense_names_lists_its_ambiguous_rows(dense) -> None:
         shared = len({i for i, _ in names}) > 1
         cells = rows[key[:3]]
         name = written_name(spec, cells, key[3])
+        parsed = parse_name(name) if name else None
+        fitting = {i for i, parts in names if parsed and compatible(parsed, parts)}
+        as_fed = {i for i, parts in names if parsed and compatible(parsed, parts, *habits(spec))}
         if key in keys:  # listed: a shared core, nothing identifying, a name that fits others too
             ambiguous_seen += 1
             assert shared, (key, t)
             assert not identifies(spec, cells, key[3]), (key, cells)
-            fitting = {i for i, parts in names if compatible(parse_name(name), parts)}
-            assert fitting != {eid}, (key, name, fitting)
+            if reasons[key] == "shared core, told apart only by a part the feed rewrites":
+                # the name fits its enterprise alone, but no longer once the feed's habits count
+                assert fitting == {eid} and as_fed != {eid}, (key, name, fitting, as_fed)
+                rewritten += 1
+            else:
+                assert fitting != {eid}, (key, name, fitting)
         elif shared and name and not identifies(spec, cells, key[3]):
             # a name-only row left out: its written name singles it out -- every written part fits its
-            # enterprise alone, or (a legal form no same-core firm has) none at all and it fits closest
-            fitting = {i for i, parts in names if compatible(parse_name(name), parts)}
+            # enterprise alone, or (a legal form no same-core firm has) none at all and it fits closest;
+            # and so with the feed's habits counted
             assert fitting in ({eid}, set()), (key, name, fitting)
+            assert as_fed in ({eid}, set()), (key, name, as_fed)
             singled_out += fitting == {eid}
     assert ambiguous_seen == sum("malformed" not in truth[k]["noise"] for k in keys)  # refused rows aside
-    assert singled_out > 10  # written region and legal form do single out many name-only rows
+    assert singled_out > 10  # a written region does single out many name-only rows
+    assert rewritten > 10  # and a legal form alone, in feeds that rewrite legal forms, does not
 
 
 def test_default_city_lists_few(tmp_path: Path) -> None:
