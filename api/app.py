@@ -26,19 +26,28 @@ from cross_web import HTTPException
 from fastapi import FastAPI, Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.middleware.cors import CORSMiddleware
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import Headers, MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from strawberry.fastapi import GraphQLRouter
 from strawberry.types.unset import UNSET
 
-from entgraph.api.auth import ApiKeyFile, Authenticator, Principal
+from entgraph.api.auth import ApiKeyFile, Authenticator, Principal, Role
+from entgraph.api.body_limit import BodyLimitMiddleware
 from entgraph.api.context import Context
-from entgraph.api.errors import ApiError, ErrorCode, Unauthenticated, error_body, internal_message
+from entgraph.api.errors import (
+    ApiError,
+    ErrorCode,
+    RateLimited,
+    Unauthenticated,
+    error_body,
+    internal_message,
+)
+from entgraph.api.rate_limit import RateLimiter
 from entgraph.api.reports import register_reports
 from entgraph.api.schema import Mutation, Query, build_schema
-from entgraph.graph.port import GraphStore
+from entgraph.graph.port import GraphStore, QueryTimedOut
 from entgraph.loaders.registry import Catalog
 from entgraph.settings import Settings
 from entgraph.telemetry.series_store import SeriesReader
@@ -56,6 +65,8 @@ _HTTP_STATUS = {
     ErrorCode.BAD_INPUT: 400,
     ErrorCode.UNAUTHENTICATED: 401,
     ErrorCode.LIMIT_EXCEEDED: 400,
+    ErrorCode.RATE_LIMITED: 429,
+    ErrorCode.TIMEOUT: 503,
     ErrorCode.INTERNAL: 500,
 }
 
@@ -167,6 +178,9 @@ class GraphQLEndpoint(GraphQLRouter[Context, None]):
             return await super().run(request, context, root_value)
         except HTTPException as exc:
             return JSONResponse(error_body(exc.reason, ErrorCode.BAD_INPUT), status_code=exc.status_code)
+        except RecursionError:  # json.loads of a body nested thousands deep
+            message = "the request body is nested too deeply to be a GraphQL request"
+            return JSONResponse(error_body(message, ErrorCode.BAD_INPUT), status_code=400)
 
 
 def create_app(
@@ -184,7 +198,8 @@ def create_app(
     resources = _Resources(settings, store, catalog)
     keys = ApiKeyFile(settings.api_keys_path)
     keys.check()  # a malformed keys file stops the server at start-up, not at the first request
-    authenticator = Authenticator(settings.api_jwt_secret, keys)
+    authenticator = Authenticator(settings.api_jwt_secret, keys, settings.api_max_token_days)
+    limiter = RateLimiter(settings.api_rate_anonymous, settings.api_rate_authenticated)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -192,7 +207,11 @@ def create_app(
         if resources.store is None:
             from entgraph.graph.connect import open_store
 
-            opened = resources.store = await run_in_threadpool(open_store, settings)
+            # The embedded store may be started now, at start-up, never later: one the operator stops
+            # while we run stays stopped (/readyz 503, GraphQL errors) until `entgraph store start`.
+            opened = resources.store = await run_in_threadpool(
+                open_store, settings, read_limit=True, restart=False
+            )
         resources.catalog  # noqa: B018 - load the catalog now, not during the first request
         try:
             yield
@@ -214,6 +233,7 @@ def create_app(
     async def context_getter(request: Request) -> Context:
         principal = authenticator.authenticate(request.headers)
         request.state.principal = principal
+        limiter.check(principal, request.client.host if request.client else None)
         return Context(
             settings,
             resources.open_store(),
@@ -233,7 +253,37 @@ def create_app(
         )
     )
 
-    register_reports(app, settings, authenticator, resources.open_store)
+    register_reports(app, settings, authenticator, resources.open_store, lambda: resources.catalog)
+
+    _register_error_handlers(app)
+    _register_probes(app, resources, authenticator)
+
+    if settings.cors_origins:
+        app.add_middleware(
+            ShapedCORSMiddleware,
+            allow_origins=settings.cors_origins,
+            allow_methods=["GET", "POST"],
+            allow_headers=["Authorization", "Content-Type", "X-API-Key", REQUEST_ID_HEADER],
+            expose_headers=[REQUEST_ID_HEADER],
+        )
+    if settings.api_console:
+        from entgraph.api.console import mount_console
+
+        mount_console(app)
+    # inside the request log (which then logs the 413), outside everything that reads a body
+    app.add_middleware(BodyLimitMiddleware, max_bytes=settings.api_max_body_bytes)
+    app.add_middleware(RequestLogMiddleware)  # added last: outermost, so it sees every response
+    return app
+
+
+def app_from_environment() -> FastAPI:
+    """The app for the settings in the environment (``ENTGRAPH_*``), opening its own store at start-up:
+    the factory each worker process of ``entgraph serve --workers N`` builds its app with."""
+    return create_app(Settings())
+
+
+def _register_error_handlers(app: FastAPI) -> None:
+    """The API's error body for errors raised outside GraphQL (context getter, plain routes)."""
 
     @app.exception_handler(Unauthenticated)
     async def unauthenticated(request: Request, exc: Unauthenticated) -> JSONResponse:
@@ -243,11 +293,29 @@ def create_app(
             headers={"WWW-Authenticate": "Bearer"},
         )
 
+    @app.exception_handler(QueryTimedOut)
+    async def store_timed_out(request: Request, exc: QueryTimedOut) -> JSONResponse:
+        body = error_body("the store stopped this request at its time limit", ErrorCode.TIMEOUT)
+        return JSONResponse(body, status_code=_HTTP_STATUS[ErrorCode.TIMEOUT])
+
+    @app.exception_handler(RateLimited)
+    async def rate_limited(request: Request, exc: RateLimited) -> JSONResponse:
+        details = {k: v for k, v in exc.extensions.items() if k != "code"}
+        return JSONResponse(
+            error_body(exc.message, exc.code, **details),
+            status_code=429,
+            headers={"Retry-After": str(exc.extensions.get("retryAfter", 1))},
+        )
+
     @app.exception_handler(ApiError)
     async def api_error(request: Request, exc: ApiError) -> JSONResponse:
         # Plain HTTP routes (reports) raise the same errors as resolvers; they answer with the same body.
         details = {k: v for k, v in exc.extensions.items() if k != "code"}
         return JSONResponse(error_body(exc.message, exc.code, **details), status_code=_HTTP_STATUS[exc.code])
+
+
+def _register_probes(app: FastAPI, resources: _Resources, authenticator: Authenticator) -> None:
+    """``/healthz`` (the process answers) and ``/readyz`` (the store answers)."""
 
     @app.get("/healthz", include_in_schema=False)
     def healthz() -> dict[str, str]:
@@ -255,7 +323,7 @@ def create_app(
         return {"status": "alive"}
 
     @app.get("/readyz", include_in_schema=False)
-    def readyz() -> JSONResponse:
+    def readyz(request: Request) -> JSONResponse:
         """The store answers: 200 with its facts, else 503 with one line why. Runs in a thread pool."""
         if resources.store is None:
             return _unready("the graph store is not open yet")
@@ -266,29 +334,32 @@ def create_app(
             return _unready(f"store health check failed: {type(exc).__name__}")
         if not health.ok:
             return _unready(health.detail or "the graph store does not answer")
-        content: dict[str, Any] = {"status": "ready", "backend": health.backend, "facts": health.facts}
+        content: dict[str, Any] = {"status": "ready", "backend": health.backend}
+        # the store's facts (its pid, size, files) are an operator's, not anyone's
+        if _is_admin(authenticator, request.headers):
+            content["facts"] = health.facts
         return JSONResponse(jsonable_encoder(content))
 
-    if settings.cors_origins:
-        app.add_middleware(
-            CORSMiddleware,
-            allow_origins=settings.cors_origins,
-            allow_methods=["GET", "POST"],
-            allow_headers=["Authorization", "Content-Type", "X-API-Key", REQUEST_ID_HEADER],
-            expose_headers=[REQUEST_ID_HEADER],
-        )
-    if settings.api_console:
-        from entgraph.api.console import mount_console
 
-        mount_console(app)
-    app.add_middleware(RequestLogMiddleware)  # added last: outermost, so it sees every response
-    return app
+class ShapedCORSMiddleware(CORSMiddleware):
+    """Starlette's CORS, with its refusals in the API's error body rather than plain text."""
+
+    def preflight_response(self, request_headers: Headers) -> Response:
+        response = super().preflight_response(request_headers)
+        if response.status_code == 400:
+            reason = response.body.decode("utf-8", "replace").strip() or "CORS preflight refused"
+            body = json.dumps(error_body(reason, ErrorCode.BAD_INPUT)).encode()
+            headers = {k: v for k, v in response.headers.items() if k.lower() != "content-length"}
+            headers["content-type"] = "application/json"
+            return Response(body, status_code=400, headers=headers)
+        return response
 
 
-def app_from_environment() -> FastAPI:
-    """The app for the settings in the environment (``ENTGRAPH_*``), opening its own store at start-up:
-    the factory each worker process of ``entgraph serve --workers N`` builds its app with."""
-    return create_app(Settings())
+def _is_admin(authenticator: Authenticator, headers: Headers) -> bool:
+    try:
+        return authenticator.authenticate(headers).role.covers(Role.ADMIN)
+    except ApiError:
+        return False
 
 
 def _unready(reason: str) -> JSONResponse:

@@ -95,7 +95,10 @@ def issue_token(secret: SecretStr, role: Role, subject: str, ttl_seconds: int) -
     return jwt.encode(claims, secret.get_secret_value(), algorithm=JWT_ALGORITHM)
 
 
-def verify_token(token: str, secret: SecretStr | None) -> Principal:
+DEFAULT_MAX_TOKEN_DAYS = 31
+
+
+def verify_token(token: str, secret: SecretStr | None, max_days: int = DEFAULT_MAX_TOKEN_DAYS) -> Principal:
     if secret is None:
         raise Unauthenticated(
             "bearer tokens are not accepted by this server (ENTGRAPH_API_JWT_SECRET is not set); "
@@ -111,8 +114,14 @@ def verify_token(token: str, secret: SecretStr | None) -> Principal:
         )
     except jwt.ExpiredSignatureError:
         raise Unauthenticated("the bearer token has expired; get a new one") from None
+    except jwt.ImmatureSignatureError:
+        raise Unauthenticated(
+            "the bearer token is not valid yet (its 'nbf' or 'iat' is in the future)"
+        ) from None
     except jwt.MissingRequiredClaimError as exc:
         raise Unauthenticated(f"the bearer token has no {exc.claim!r} claim") from None
+    except jwt.exceptions.InvalidSubjectError:
+        raise Unauthenticated("the bearer token's 'sub' claim must be a string") from None
     except jwt.InvalidTokenError:
         raise Unauthenticated(
             "the bearer token is not valid (malformed, or signed with another key)"
@@ -124,6 +133,15 @@ def verify_token(token: str, secret: SecretStr | None) -> Principal:
     subject = str(claims["sub"]).strip()
     if not subject:
         raise Unauthenticated("the bearer token has an empty 'sub' claim")
+    # A token is a credential that cannot be revoked: one that lives for years is a standing key.
+    now = datetime.now(UTC).timestamp()
+    issued = claims.get("iat")
+    start = issued if isinstance(issued, int | float) else now
+    if claims["exp"] - min(start, now) > max_days * 86_400:
+        raise Unauthenticated(
+            f"the bearer token lives longer than {max_days} days (ENTGRAPH_API_MAX_TOKEN_DAYS); "
+            "issue a shorter one"
+        )
     return Principal(role, subject, "token")
 
 
@@ -293,20 +311,23 @@ class ApiKeyFile:
 class Authenticator:
     """Turns a request's headers into a :class:`Principal`, or raises ``Unauthenticated``."""
 
-    def __init__(self, jwt_secret: SecretStr | None, keys: ApiKeyFile) -> None:
+    def __init__(
+        self, jwt_secret: SecretStr | None, keys: ApiKeyFile, max_token_days: int = DEFAULT_MAX_TOKEN_DAYS
+    ) -> None:
         self.jwt_secret = jwt_secret
         self.keys = keys
+        self.max_token_days = max_token_days
 
     def authenticate(self, headers: Mapping[str, str]) -> Principal:
         authorization = headers.get("authorization")
         api_key = headers.get("x-api-key")
-        if authorization and api_key:
+        if authorization is not None and api_key is not None:
             raise Unauthenticated("send either an Authorization header or an X-API-Key, not both")
-        if authorization:
+        if authorization is not None:  # sent empty is a broken client, not an anonymous one
             scheme, _, token = authorization.strip().partition(" ")
             if scheme.lower() != "bearer" or not token.strip():
                 raise Unauthenticated("the Authorization header must be 'Bearer <token>'")
-            return verify_token(token.strip(), self.jwt_secret)
+            return verify_token(token.strip(), self.jwt_secret, self.max_token_days)
         if api_key is not None:
             entry = self.keys.lookup(api_key.strip())
             if entry is None:

@@ -15,6 +15,7 @@ Two hooks do this, because Strawberry separates logging from shaping:
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Iterator
 from enum import StrEnum
 from typing import Any, ClassVar
@@ -23,6 +24,8 @@ import strawberry
 from graphql import GraphQLError, GraphQLSyntaxError
 from strawberry.extensions import SchemaExtension
 from strawberry.types import ExecutionContext
+
+from entgraph.graph.port import QueryTimedOut
 
 log = logging.getLogger("entgraph.api.errors")
 
@@ -33,6 +36,8 @@ class ErrorCode(StrEnum):
     BAD_INPUT = "BAD_INPUT"  # the query or its variables are wrong (syntax, validation, values)
     UNAUTHENTICATED = "UNAUTHENTICATED"  # credentials were sent and are not valid (HTTP 401)
     LIMIT_EXCEEDED = "LIMIT_EXCEEDED"  # depth, aliases, cost or size over the configured limit
+    RATE_LIMITED = "RATE_LIMITED"  # too many requests from this caller (HTTP 429, Retry-After)
+    TIMEOUT = "TIMEOUT"  # the store gave up on the query at its time limit (HTTP 503)
     INTERNAL = "INTERNAL"  # a bug or an outage: details are in the log under the request id
 
 
@@ -68,6 +73,10 @@ class LimitExceeded(ApiError):
     code = ErrorCode.LIMIT_EXCEEDED
 
 
+class RateLimited(ApiError):
+    code = ErrorCode.RATE_LIMITED
+
+
 class InternalError(ApiError):
     code = ErrorCode.INTERNAL
 
@@ -95,7 +104,7 @@ def unexpected_cause(error: GraphQLError) -> BaseException | None:
     cause: BaseException | None = error.original_error
     while isinstance(cause, GraphQLError) and cause.original_error is not None:
         cause = cause.original_error
-    if cause is None or isinstance(cause, GraphQLError | ApiError):
+    if cause is None or isinstance(cause, GraphQLError | ApiError | QueryTimedOut):
         return None
     return cause
 
@@ -105,8 +114,26 @@ def _request_id(execution_context: ExecutionContext | None) -> str | None:
     return getattr(context, "request_id", None)
 
 
+def timed_out(error: GraphQLError) -> QueryTimedOut | None:
+    """The store's time limit behind ``error``, if that is what stopped it."""
+    cause: BaseException | None = error.original_error
+    while isinstance(cause, GraphQLError) and cause.original_error is not None:
+        cause = cause.original_error
+    return cause if isinstance(cause, QueryTimedOut) else None
+
+
 def shaped(error: GraphQLError, request_id: str | None) -> GraphQLError:
     """``error`` as the client sees it: with a code, and with nothing internal if it is unexpected."""
+    stopped = timed_out(error)
+    if stopped is not None:  # the store gave up and is free again: the caller may narrow the query
+        limit = f" ({stopped.limit_ms} ms)" if stopped.limit_ms else ""
+        return GraphQLError(
+            f"the store stopped this query at its time limit{limit}; ask for less (a narrower search, a "
+            "smaller page)",
+            nodes=error.nodes,
+            path=error.path,
+            extensions={"code": ErrorCode.TIMEOUT.value, "requestId": request_id},
+        )
     if unexpected_cause(error) is not None:
         return GraphQLError(
             internal_message(request_id),
@@ -132,8 +159,32 @@ def shaped(error: GraphQLError, request_id: str | None) -> GraphQLError:
     )
 
 
+# graphql-core's hints ("Did you mean 'enterprise'?") name arguments, enum values, input fields and
+# types one guess at a time: in production, where introspection is off, they are cut.
+_SUGGESTION = re.compile(r"\s*Did you mean .*\?\s*$", re.DOTALL)
+
+
+def without_suggestion(error: GraphQLError) -> GraphQLError:
+    message = _SUGGESTION.sub("", error.message)
+    if message == error.message:
+        return error
+    return GraphQLError(
+        message,
+        nodes=error.nodes,
+        source=error.source,
+        positions=error.positions,
+        path=error.path,
+        original_error=error.original_error,
+        extensions=error.extensions,
+    )
+
+
 class ErrorShaping(SchemaExtension):
-    """Give every error of a result a code and mask unexpected ones (see the module docstring)."""
+    """Give every error of a result a code and mask unexpected ones (see the module docstring); in
+    production, also cut "Did you mean" hints."""
+
+    def __init__(self, production: bool = False) -> None:
+        self.production = production
 
     def on_operation(self) -> Iterator[None]:
         yield
@@ -142,6 +193,8 @@ class ErrorShaping(SchemaExtension):
         if result is not None and errors:
             request_id = _request_id(self.execution_context)
             result.errors = [shaped(error, request_id) for error in errors]
+            if self.production:
+                result.errors = [without_suggestion(error) for error in result.errors]
 
 
 class ApiSchema(strawberry.Schema):

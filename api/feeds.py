@@ -100,6 +100,12 @@ class UploadSummary:
     )
 
 
+# Reporting periods are counted back from asOf; dates outside these are typing mistakes (and the
+# calendar arithmetic around year 1 or 9999 overflows).
+EARLIEST_AS_OF = dt.date(1900, 1, 1)
+LATEST_AS_OF = dt.date(2999, 12, 31)
+
+
 @strawberry.type
 class FeedsQuery:
     @strawberry.field(description="The catalog of feeds, by city and department.")
@@ -112,6 +118,8 @@ class FeedsQuery:
     async def feed_status(
         self, info: Info[Context, None], as_of: dt.date | None = None, department: str | None = None
     ) -> list[FeedTimeliness]:
+        if as_of is not None and not (EARLIEST_AS_OF <= as_of <= LATEST_AS_OF):
+            raise BadInput(f"asOf must lie between {EARLIEST_AS_OF} and {LATEST_AS_OF}")
         # A date means its start in China time, as `entgraph feeds status --as-of 2023-05-16` does.
         moment = dt.datetime.combine(as_of, dt.time(), CST) if as_of else dt.datetime.now(CST)
         uploads = await info.context.in_thread(source_writer.uploads, info.context.store)

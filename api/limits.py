@@ -32,13 +32,13 @@ spreads cannot make the measurement itself expensive.
 from __future__ import annotations
 
 import functools
+import hashlib
 from collections import OrderedDict
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from graphql import (
-    ASTValidationRule,
     DocumentNode,
     FieldNode,
     FragmentDefinitionNode,
@@ -60,6 +60,7 @@ from strawberry.extensions import MaxTokensLimiter, SchemaExtension
 from strawberry.schema.schema import validate_document
 
 from entgraph.api.errors import ErrorCode
+from entgraph.api.input_limits import InputLimits, document_errors, variable_errors
 from entgraph.settings import Settings
 
 DEFAULT_LIST_SIZE = 100
@@ -252,50 +253,89 @@ def limit_errors(
     return errors
 
 
-# Documents (by schema, text and rule set) that passed the standard validation rules. Those rules do
-# not depend on variables, and running them is a third of a panorama's time in the API process, so a
-# front end sending the same documents over and over validates each once. Bounded: unique texts from
-# a hostile caller only evict each other.
-_VALID_DOCUMENTS: OrderedDict[tuple[int, str, tuple[type[ASTValidationRule], ...]], None] = OrderedDict()
-VALID_DOCUMENTS_KEPT = 512
+class _Remembered:
+    """A bounded LRU of per-document results, keyed by a digest of the document text (never the text:
+    a hostile caller's unique 250 KB documents must not pile up). Only documents of at most
+    ``MAX_REMEMBERED_CHARS`` are kept, and at most ``KEPT`` of them: front ends send the same few
+    documents of a few KB all day; a stranger's big documents are simply worked out again."""
+
+    KEPT = 512
+
+    def __init__(self) -> None:
+        self._items: OrderedDict[bytes, Any] = OrderedDict()
+
+    @staticmethod
+    def key(*parts: object) -> bytes:
+        return hashlib.blake2b(repr(parts).encode("utf-8", "surrogatepass"), digest_size=16).digest()
+
+    def get(self, key: bytes) -> Any:
+        found = self._items.get(key)
+        if found is not None:
+            self._items.move_to_end(key)
+        return found
+
+    def put(self, key: bytes, value: Any, text: str) -> None:
+        if len(text) > MAX_REMEMBERED_CHARS:
+            return
+        self._items[key] = value
+        self._items.move_to_end(key)
+        while len(self._items) > self.KEPT:
+            self._items.popitem(last=False)
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    def clear(self) -> None:
+        self._items.clear()
+
+
+MAX_REMEMBERED_CHARS = 16 * 1024
+# Documents' outcome under the standard validation rules: they do not depend on variables, and
+# running them is a third of a panorama's time in the API process. Failures are remembered too, so a
+# document that costs the rules time is refused from memory when it comes again.
+_VALIDATED = _Remembered()
 
 
 class QueryLimits(SchemaExtension):
-    """Runs each request's validation: the standard rules (remembered per document that passed them)
-    and :func:`limit_errors` with that request's variables (always, as its answer depends on them)."""
+    """Runs each request's validation: the input limits (``api/input_limits.py``, one cheap pass, before
+    anything else), the standard rules (their outcome remembered per document), and
+    :func:`limit_errors` with that request's variables (always, as its answer depends on them)."""
 
-    def __init__(self, limits: Limits) -> None:
+    def __init__(self, limits: Limits, inputs: InputLimits | None = None) -> None:
         self.limits = limits
+        self.inputs = inputs or InputLimits()
 
     def on_validate(self) -> Iterator[None]:
         context = self.execution_context
         schema, document = context.schema._schema, context.graphql_document
         if document is not None:
-            rules = tuple(context.validation_rules)
-            key = (id(schema), context.query, rules) if context.query is not None else None
-            if key is not None and key in _VALID_DOCUMENTS:
-                _VALID_DOCUMENTS.move_to_end(key)
-                errors: list[GraphQLError] = []
-            else:
-                errors = validate_document(schema, document, rules)
-                if not errors and key is not None:
-                    _VALID_DOCUMENTS[key] = None
-                    while len(_VALID_DOCUMENTS) > VALID_DOCUMENTS_KEPT:
-                        _VALID_DOCUMENTS.popitem(last=False)
-            if not errors:
-                errors = limit_errors(
-                    self.limits, schema, document, context.variables, context.operation_name
-                )
-            # Set here, so Strawberry does not validate the document a second time.
-            context.pre_execution_errors = errors
+            context.pre_execution_errors = self._errors(schema, document)
         yield
 
+    def _errors(self, schema: GraphQLSchema, document: DocumentNode) -> list[GraphQLError]:
+        context = self.execution_context
+        errors = variable_errors(self.inputs, context.variables)
+        if errors:
+            return errors
+        rules = tuple(context.validation_rules)
+        text = context.query or ""
+        key = _Remembered.key(id(schema), text, rules)
+        remembered = _VALIDATED.get(key) if context.query is not None else None
+        if remembered is None:
+            errors = document_errors(self.inputs, document) or validate_document(schema, document, rules)
+            if context.query is not None:
+                _VALIDATED.put(key, tuple(errors), text)
+        else:
+            errors = list(remembered)
+        if errors:
+            return errors
+        return limit_errors(self.limits, schema, document, context.variables, context.operation_name)
 
-# Documents that parsed (within MAX_TOKENS), by text: parsing a panorama is a millisecond or two, and a
-# front end sends the same few documents all day. Only successes are kept, so a document over the token
-# limit is refused by the parser, with its error, every time. Bounded like _VALID_DOCUMENTS.
-_PARSED_DOCUMENTS: OrderedDict[str, DocumentNode] = OrderedDict()
-PARSED_DOCUMENTS_KEPT = 512
+
+# Documents that parsed (within MAX_TOKENS): parsing a panorama is a millisecond or two, and a front end
+# sends the same few documents all day. Only successes are kept (a document over the token limit is
+# refused by the parser every time), and only small ones (see _Remembered).
+_PARSED = _Remembered()
 
 
 class ParsedDocuments(SchemaExtension):
@@ -304,22 +344,22 @@ class ParsedDocuments(SchemaExtension):
     def on_parse(self) -> Iterator[None]:
         context = self.execution_context
         query = context.query
+        key = _Remembered.key(query) if query is not None else b""
         if query is not None and context.graphql_document is None:
-            cached = _PARSED_DOCUMENTS.get(query)
+            cached = _PARSED.get(key)
             if cached is not None:
-                _PARSED_DOCUMENTS.move_to_end(query)
                 context.graphql_document = cached
         yield
-        if query is not None and context.graphql_document is not None and query not in _PARSED_DOCUMENTS:
-            _PARSED_DOCUMENTS[query] = context.graphql_document
-            while len(_PARSED_DOCUMENTS) > PARSED_DOCUMENTS_KEPT:
-                _PARSED_DOCUMENTS.popitem(last=False)
+        if query is not None and context.graphql_document is not None:
+            _PARSED.put(key, context.graphql_document, query)
 
 
-def limit_extensions(limits: Limits) -> list[Callable[[], SchemaExtension]]:
+def limit_extensions(
+    limits: Limits, inputs: InputLimits | None = None
+) -> list[Callable[[], SchemaExtension]]:
     """Schema extension factories (one instance per request, as Strawberry asks) for ``limits``."""
     return [
         functools.partial(MaxTokensLimiter, max_token_count=MAX_TOKENS),
         ParsedDocuments,
-        functools.partial(QueryLimits, limits),
+        functools.partial(QueryLimits, limits, inputs),
     ]

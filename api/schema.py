@@ -9,6 +9,7 @@ extensions by :func:`build_schema`, which the app calls. Extensions do not chang
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 
 import strawberry
@@ -23,6 +24,7 @@ from entgraph.api.context import Context
 from entgraph.api.enterprise import EnterpriseQuery
 from entgraph.api.errors import ApiSchema, ErrorShaping
 from entgraph.api.feeds import FeedsQuery
+from entgraph.api.input_limits import InputLimits
 from entgraph.api.land_credit import LandCreditQuery
 from entgraph.api.limits import Limits, limit_extensions
 from entgraph.api.stewardship import StewardMutation, StewardQuery
@@ -90,8 +92,8 @@ def build_schema(
     """
     production = settings.api_mode == "production"
     extensions: list[type[SchemaExtension] | Callable[[], SchemaExtension]] = [
-        *limit_extensions(Limits.from_settings(settings)),
-        ErrorShaping,
+        *limit_extensions(Limits.from_settings(settings), InputLimits.from_settings(settings)),
+        functools.partial(ErrorShaping, production),
     ]
     if production:
         extensions.append(DisableIntrospection)

@@ -29,6 +29,12 @@ class Settings(BaseSettings):
     )
     graph_name: str = Field(default="entgraph", description="Graph (FalkorDB key / Neo4j database) name.")
     batch_size: int = Field(default=2000, ge=1, le=100_000, description="Rows per UNWIND batch on writes.")
+    graph_query_timeout_ms: int = Field(
+        default=10_000,
+        ge=0,
+        description="Longest a read statement may run (ms) before the store stops it (FalkorDB TIMEOUT, "
+        "Neo4j transaction timeout); 0: no limit. Writes are never given one.",
+    )
     store_port: int = Field(
         default=0, ge=0, le=65535, description="Embedded store TCP port on 127.0.0.1; 0 picks a free one."
     )
@@ -36,6 +42,11 @@ class Settings(BaseSettings):
         default="", description="Extra folders of dataset spec files (*.toml), separated by ':'."
     )
     store_start_timeout: float = Field(default=60.0, gt=0, description="Seconds to wait for the store.")
+    store_autostart: bool = Field(
+        default=True,
+        description="Start the embedded store on first use; false: only 'entgraph store start' starts it "
+        "and every other command (serve too) needs it running.",
+    )
 
     link_threshold: float = Field(
         default=0.95, gt=0, lt=1, description="Match probability at which a code-less record is linked."
@@ -71,6 +82,27 @@ class Settings(BaseSettings):
     api_max_aliases: int = Field(default=15, ge=0, le=1000, description="Most aliases a query may use.")
     api_max_cost: int = Field(
         default=5000, ge=1, description="Highest cost a query may have (see docs/api.md, limits)."
+    )
+    api_max_body_bytes: int = Field(
+        default=256 * 1024, ge=1024, description="Largest request body the API reads (bytes); larger: 413."
+    )
+    api_max_string_length: int = Field(
+        default=1000, ge=16, description="Longest string argument or variable value (characters)."
+    )
+    api_max_list_length: int = Field(
+        default=1000, ge=1, description="Longest list argument or variable value (items)."
+    )
+    api_max_selections: int = Field(
+        default=1500, ge=10, description="Most field selections one document may hold (fragments once)."
+    )
+    api_rate_anonymous: float = Field(
+        default=20.0, ge=0, description="Requests per second an anonymous client address may make (0: off)."
+    )
+    api_rate_authenticated: float = Field(
+        default=200.0, ge=0, description="Requests per second one API key or token subject may make (0: off)."
+    )
+    api_max_token_days: int = Field(
+        default=31, ge=1, description="Longest lifetime (exp - iat, or exp - now) a bearer token may have."
     )
 
     # -- telemetry (entgraph telemetry ...) --------------------------------------------------------

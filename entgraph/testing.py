@@ -7,6 +7,7 @@ import csv
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from entgraph.graph import EmbeddedServer
 from entgraph.graph.falkordb_store import FalkorDBStore
@@ -33,9 +34,9 @@ class CountingStore(FalkorDBStore):
         self.__dict__.update(store.__dict__)
         self.reads = 0
 
-    def read(self, cypher: str, params: Params | None = None) -> list[Row]:
+    def read(self, cypher: str, params: Params | None = None, **options: Any) -> list[Row]:
         self.reads += 1
-        return super().read(cypher, params)
+        return super().read(cypher, params, **options)
 
 
 def build_city(

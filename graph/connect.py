@@ -3,6 +3,10 @@
 - ``embedded`` (default): FalkorDB started by entgraph under ``ENTGRAPH_HOME``
 - ``falkordb://[:PASSWORD@]HOST:PORT``: a FalkorDB server run by someone else
 - ``neo4j``: Neo4j at ``NEO4J_URI``; or the URI itself (``neo4j://``, ``neo4j+s://``, ``bolt://`` ...)
+
+A store opened with ``read_limit=True`` (the API's) stops a read statement after
+``ENTGRAPH_GRAPH_QUERY_TIMEOUT_MS`` (0: never); batch jobs (load, resolve, telemetry) read without a
+limit, as a page of a city's enterprises may legitimately take longer. Writes have no limit of ours.
 """
 
 from __future__ import annotations
@@ -23,12 +27,31 @@ def embedded_server(settings: Settings) -> EmbeddedServer:
     return EmbeddedServer(settings.home, port=settings.store_port, start_timeout=settings.store_start_timeout)
 
 
-def open_store(settings: Settings) -> GraphStore:
-    """Open the store named by ``settings.graph``; embedded FalkorDB is started on first use."""
+def open_store(
+    settings: Settings,
+    *,
+    read_limit: bool = False,
+    start: bool | None = None,
+    restart: bool | None = None,
+) -> GraphStore:
+    """Open the store named by ``settings.graph``.
+
+    For the embedded store, ``start`` says whether opening starts the server when it is not running
+    (default ``ENTGRAPH_STORE_AUTOSTART``; false: it must be running, ``entgraph store start``), and
+    ``restart`` (default: ``start``) whether the open store restarts it after a crash. A server the
+    operator stopped (``entgraph store stop``) is never started again by a store already open: the API
+    opens with ``restart=False`` and then answers "unavailable" until the operator starts it.
+    """
     target = settings.graph.strip()
+    timeout = settings.graph_query_timeout_ms if read_limit else None
     if target == "embedded":
         return FalkorDBStore(
-            settings.graph_name, server=embedded_server(settings), batch_size=settings.batch_size
+            settings.graph_name,
+            server=embedded_server(settings),
+            batch_size=settings.batch_size,
+            read_timeout_ms=timeout,
+            start=settings.store_autostart if start is None else start,
+            restart=restart,
         )
     scheme = target.split("://", 1)[0] if "://" in target else target
     if scheme == "falkordb":
@@ -47,6 +70,7 @@ def open_store(settings: Settings) -> GraphStore:
             port=port,
             password=unquote(url.password) if url.password else None,
             batch_size=settings.batch_size,
+            read_timeout_ms=timeout,
         )
     if scheme in NEO4J_SCHEMES:
         uri = settings.neo4j_uri if target == "neo4j" else target
@@ -58,6 +82,7 @@ def open_store(settings: Settings) -> GraphStore:
             settings.neo4j_password.get_secret_value(),
             database=settings.neo4j_database,
             batch_size=settings.batch_size,
+            read_timeout_ms=timeout,
         )
     raise ConfigurationError(
         f"ENTGRAPH_GRAPH={target!r} is not a store entgraph knows; use 'embedded', "

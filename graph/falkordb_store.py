@@ -2,10 +2,19 @@
 
 Spoken to with the native ``falkordb`` client (the RESP protocol), never through FalkorDB's Bolt
 listener, which lost an explicitly committed write in our trials.
+
+Time limits: every read is sent with the query ``TIMEOUT`` argument (``read_timeout_ms``, or the one
+passed to ``read``); the server stops it between records, frees its thread and answers "Query timed
+out", raised as ``QueryTimedOut``. Writes are sent without one. While the server's ``TIMEOUT_DEFAULT``
+and ``TIMEOUT_MAX`` are 0 (the default, and what the embedded server runs with) FalkorDB ignores the
+argument on a statement that writes anyway, so a load is never cut by a limit meant for reads. A
+server whose ``TIMEOUT_MAX`` is set caps (and undoes) writes too, and refuses a larger read TIMEOUT:
+reads are then sent with at most its ``TIMEOUT_MAX``.
 """
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections.abc import Callable
 from typing import Any
@@ -26,12 +35,13 @@ from entgraph.graph.port import (
     GraphStore,
     Params,
     QueryError,
+    QueryTimedOut,
     Row,
     StoreAuthError,
     StoreHealth,
     StoreUnavailable,
 )
-from entgraph.graph.search_text import search_tokens
+from entgraph.graph.search_text import query_tokens
 
 _CONSTRAINT_WAIT_S = 60.0
 
@@ -50,12 +60,21 @@ class FalkorDBStore(GraphStore):
         port: int = 6379,
         password: str | None = None,
         batch_size: int = 2000,
+        read_timeout_ms: int | None = None,
+        start: bool = True,
+        restart: bool | None = None,
     ) -> None:
+        """``start``: start the embedded ``server`` if it is not running (else it must be).
+        ``restart`` (default: ``start``): restart it if it crashes while this store is open. A server
+        the operator stopped (``entgraph store stop``) is never started again by an open store."""
         self.graph_name = graph_name
         self.batch_size = batch_size
+        self.read_timeout_ms = read_timeout_ms or None
+        self._timeout_max: int | None = None  # the server's TIMEOUT_MAX, once it refused a larger TIMEOUT
         self._server = server
         self._host, self._port, self._password = host, port, password
-        self._graph = self._connect()
+        self._restart = start if restart is None else restart
+        self._graph = self._connect(start)
 
     @property
     def location(self) -> str:
@@ -65,9 +84,12 @@ class FalkorDBStore(GraphStore):
 
     # -- connection -------------------------------------------------------------------------------
 
-    def _connect(self) -> Graph:
+    def _connect(self, start: bool = True, unless_stopped: bool = False) -> Graph:
         if self._server:
-            info = self._server.ensure_running()
+            if start:
+                info = self._server.ensure_running(unless_stopped=unless_stopped)
+            else:
+                info = self._server.running()
             kwargs = info.client_kwargs(self._server.password)
             # No client-side retries: a lost connection means the server died, and _run restarts it.
             retry = Retry(NoBackoff(), 0)
@@ -100,51 +122,82 @@ class FalkorDBStore(GraphStore):
         except (redis.ConnectionError, redis.TimeoutError, OSError) as exc:
             raise StoreUnavailable(f"cannot reach {self.location}: {exc}") from exc
 
-    def _run(self, cypher: str, params: Params | None, read_only: bool) -> list[Row]:
+    def _run(
+        self, cypher: str, params: Params | None, read_only: bool, limit_ms: int | None = None
+    ) -> list[Row]:
         def once() -> list[Row]:
+            args = dict(params) if params is not None else None
+            timeout = self._capped(limit_ms)
             query = self._graph.ro_query if read_only else self._graph.query
             try:
-                result = query(cypher, dict(params) if params is not None else None)
+                try:
+                    result = query(cypher, args, timeout=timeout)
+                except redis.ResponseError as exc:
+                    if not (read_only and "empty key" in str(exc)):
+                        raise
+                    # A read before the first write: GRAPH.QUERY creates the (empty) graph, RO_QUERY refuses.
+                    result = self._graph.query(cypher, args, timeout=timeout)
             except redis.ResponseError as exc:
-                if not (read_only and "empty key" in str(exc)):
+                if timeout is None or "TIMEOUT_MAX" not in str(exc) or self._timeout_max is not None:
                     raise
-                # A read before the first write: GRAPH.QUERY creates the (empty) graph, RO_QUERY refuses.
-                result = self._graph.query(cypher, dict(params) if params is not None else None)
+                # The server caps every query (TIMEOUT_MAX) below our limit: ask within its cap.
+                self._timeout_max = self._server_timeout_max()
+                return once()
             names = [column[1] for column in result.header]
             return [dict(zip(names, map(_plain, record), strict=True)) for record in result.result_set]
 
         try:
-            return self._translated(once, cypher)
+            return self._translated(once, cypher, limit_ms)
         except StoreUnavailable:
             if not self._server:
                 raise
-            # The embedded server died (killed, OOM, machine sleep): bring it back on the same data and
-            # retry once. Writes are idempotent by contract, so a retry after an unseen commit is safe.
-            self._graph = self._connect()
-            return self._translated(once, cypher)
+            # The embedded server died (killed, OOM, machine sleep) or was stopped: reconnect once to
+            # a server running again, restarting a crashed one on the same data if this store may, never
+            # one the operator stopped. Writes are idempotent by contract, so a retry after an unseen
+            # commit is safe.
+            self._graph = self._connect(start=self._restart, unless_stopped=True)
+            return self._translated(once, cypher, limit_ms)
 
-    def _translated(self, fn: Callable[[], Any], cypher: str) -> Any:
+    def _capped(self, limit_ms: int | None) -> int | None:
+        """Our limit within the server's TIMEOUT_MAX once it refused more (0: its cap is unknown)."""
+        if limit_ms is None or self._timeout_max is None:
+            return limit_ms
+        return min(limit_ms, self._timeout_max) if self._timeout_max > 0 else None
+
+    def _server_timeout_max(self) -> int:
+        try:
+            reply = self._call(
+                lambda: self._db.connection.execute_command("GRAPH.CONFIG", "GET", "TIMEOUT_MAX")
+            )
+            return int(reply[1])
+        except (redis.ResponseError, IndexError, TypeError, ValueError):
+            return 0  # unknown: send no TIMEOUT, the server's own TIMEOUT_DEFAULT / TIMEOUT_MAX apply
+
+    def _translated(self, fn: Callable[[], Any], cypher: str, limit_ms: int | None = None) -> Any:
         try:
             return self._call(fn)
         except redis.ResponseError as exc:
-            raise _translate(exc, cypher) from exc
+            raise _translate(exc, cypher, self._capped(limit_ms)) from exc
 
     # -- GraphStore -------------------------------------------------------------------------------
 
-    def read(self, cypher: str, params: Params | None = None) -> list[Row]:
-        return self._run(cypher, params, read_only=True)
+    def read(self, cypher: str, params: Params | None = None, *, timeout_ms: int | None = None) -> list[Row]:
+        return self._run(cypher, params, read_only=True, limit_ms=self._read_limit_ms(timeout_ms))
 
     def write(self, cypher: str, params: Params | None = None) -> list[Row]:
         return self._run(cypher, params, read_only=False)
 
     def ensure_schema(self, schema: GraphSchema) -> None:
         existing = self._existing_indexes()
+        changed = False
         for idx in (*schema.indexes, *schema.unique):
             if (idx.label, idx.property, "RANGE") not in existing:
+                changed = True
                 self._ddl(f"CREATE INDEX FOR (n:{_name(idx.label)}) ON (n.{_name(idx.property)})")
         for ft in schema.fulltext:
             missing = [p for p in ft.properties if (ft.label, p, "FULLTEXT") not in existing]
             if missing:
+                changed = True
                 props = ", ".join(f"'{_name(p)}'" for p in ft.properties)
                 # Properties hold search_tokens() output: index them as plain words, no stopwords.
                 self._ddl(
@@ -154,11 +207,19 @@ class FalkorDBStore(GraphStore):
         constraints = {(c["label"], tuple(c["properties"])): c["status"] for c in self._constraints()}
         for key in schema.unique:
             if (key.label, (key.property,)) not in constraints:
+                changed = True
                 self._call(lambda key=key: self._graph.create_node_unique_constraint(key.label, key.property))
         self._await_constraints(schema)
+        if changed and self._server:
+            # An index created in the AOF's log tail is only built once a restart has replayed the whole
+            # tail, so every statement after it would replay without it (minutes for a few MB): put it
+            # in the RDB base now (a background rewrite; the fork is the snapshot). Only an optimisation:
+            # if it fails, the next automatic rewrite does it.
+            with contextlib.suppress(redis.RedisError, StoreUnavailable):
+                self._server.compact()
 
     def fulltext_search(self, label: str, text: str, limit: int = 20) -> list[FullTextHit]:
-        tokens = search_tokens(text).split()
+        tokens = query_tokens(text)
         if not tokens:
             return []
         rows = self.read(
@@ -182,7 +243,7 @@ class FalkorDBStore(GraphStore):
                 status = self._server.status()
                 facts |= {"pid": status.info.pid if status.info else None, "data_bytes": status.data_bytes}
             return StoreHealth(True, self.backend, self.location, "answering", facts)
-        except (StoreUnavailable, StoreAuthError) as exc:
+        except (StoreUnavailable, StoreAuthError, QueryTimedOut) as exc:
             return StoreHealth(False, self.backend, self.location, str(exc))
 
     def clear(self) -> None:
@@ -245,10 +306,15 @@ class FalkorDBStore(GraphStore):
             time.sleep(0.05)
 
 
-def _translate(exc: redis.ResponseError, cypher: str) -> Exception:
+def _translate(exc: redis.ResponseError, cypher: str, limit_ms: int | None = None) -> Exception:
     message = str(exc)
     if "unique constraint violation" in message.lower():
         return ConstraintViolation(f"uniqueness constraint violated: {message}")
+    if "query timed out" in message.lower():
+        limit = (
+            f"{limit_ms} ms" if limit_ms else "the server's own time limit (TIMEOUT_DEFAULT / TIMEOUT_MAX)"
+        )
+        return QueryTimedOut(f"FalkorDB stopped a statement that ran past {limit}: {cypher[:200]}", limit_ms)
     return QueryError(f"FalkorDB rejected the statement ({message}): {cypher[:200]}")
 
 

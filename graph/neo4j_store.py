@@ -2,6 +2,13 @@
 
 Reads and writes run as managed transactions (``execute_read`` / ``execute_write``), which the driver
 retries on transient errors and cluster leader changes; our statements are idempotent so that is safe.
+
+Time limits: a read transaction is given the read limit as its transaction timeout
+(``unit_of_work(timeout=...)``); Neo4j terminates it past that, rolls it back and answers
+``Neo.ClientError.Transaction.TransactionTimedOut[ClientConfiguration]`` (a client error, so the driver
+does not retry it), raised as ``QueryTimedOut``. Writes get no timeout of ours, only the server's
+``db.transaction.timeout`` (unlimited unless configured). Neo4j 4.2-5.2 ignore a timeout above
+``db.transaction.timeout`` and use that instead.
 """
 
 from __future__ import annotations
@@ -21,12 +28,13 @@ from entgraph.graph.port import (
     GraphStore,
     Params,
     QueryError,
+    QueryTimedOut,
     Row,
     StoreAuthError,
     StoreHealth,
     StoreUnavailable,
 )
-from entgraph.graph.search_text import search_tokens
+from entgraph.graph.search_text import query_tokens
 
 # The driver logs connection failures as warnings; we raise them as one clear error instead, so keep
 # Python's last-resort handler from printing them a second time.
@@ -44,10 +52,12 @@ class Neo4jStore(GraphStore):
         database: str | None = None,
         batch_size: int = 2000,
         connect_timeout: float = 10.0,
+        read_timeout_ms: int | None = None,
     ) -> None:
         self.uri = uri
         self.database = database
         self.batch_size = batch_size
+        self.read_timeout_ms = read_timeout_ms or None
         try:
             self._driver = GraphDatabase.driver(
                 uri, auth=(user, password), connection_timeout=connect_timeout, max_transaction_retry_time=30
@@ -71,7 +81,9 @@ class Neo4jStore(GraphStore):
     def _session(self, mode: str) -> neo4j.Session:
         return self._driver.session(database=self.database, default_access_mode=mode)
 
-    def _run(self, cypher: str, params: Params | None, mode: str) -> list[Row]:
+    def _run(self, cypher: str, params: Params | None, mode: str, limit_ms: int | None = None) -> list[Row]:
+        # None: the server's default (db.transaction.timeout); the driver takes seconds.
+        @neo4j.unit_of_work(timeout=limit_ms / 1000 if limit_ms else None)
         def work(tx: neo4j.ManagedTransaction) -> list[Row]:
             return [record.data() for record in tx.run(cypher, dict(params or {}))]
 
@@ -87,10 +99,15 @@ class Neo4jStore(GraphStore):
         except neo4j_errors.ServiceUnavailable as exc:
             raise StoreUnavailable(f"cannot reach {self.location}: {exc}") from exc
         except neo4j_errors.Neo4jError as exc:
+            if _timed_out(exc):
+                limit = f"{limit_ms} ms" if limit_ms else "the server's db.transaction.timeout"
+                raise QueryTimedOut(
+                    f"Neo4j stopped a statement that ran past {limit}: {cypher[:200]}", limit_ms
+                ) from exc
             raise QueryError(f"Neo4j rejected the statement ({exc.message}): {cypher[:200]}") from exc
 
-    def read(self, cypher: str, params: Params | None = None) -> list[Row]:
-        return self._run(cypher, params, neo4j.READ_ACCESS)
+    def read(self, cypher: str, params: Params | None = None, *, timeout_ms: int | None = None) -> list[Row]:
+        return self._run(cypher, params, neo4j.READ_ACCESS, self._read_limit_ms(timeout_ms))
 
     def write(self, cypher: str, params: Params | None = None) -> list[Row]:
         return self._run(cypher, params, neo4j.WRITE_ACCESS)
@@ -129,7 +146,7 @@ class Neo4jStore(GraphStore):
             raise QueryError(f"Neo4j rejected schema statement ({exc.message}): {statement}") from exc
 
     def fulltext_search(self, label: str, text: str, limit: int = 20) -> list[FullTextHit]:
-        tokens = search_tokens(text).split()
+        tokens = query_tokens(text)
         if not tokens:
             return []
         rows = self.read(
@@ -149,7 +166,7 @@ class Neo4jStore(GraphStore):
                 "database": self.database or "(default)",
             }
             return StoreHealth(True, self.backend, self.location, "answering", facts)
-        except (StoreUnavailable, StoreAuthError) as exc:
+        except (StoreUnavailable, StoreAuthError, QueryTimedOut) as exc:
             return StoreHealth(False, self.backend, self.location, str(exc))
 
     def clear(self) -> None:
@@ -167,3 +184,13 @@ class Neo4jStore(GraphStore):
 
 def _fulltext_index(label: str) -> str:
     return f"{label}_fulltext"
+
+
+def _timed_out(exc: neo4j_errors.Neo4jError) -> bool:
+    """Terminated for time: ``Neo.ClientError.Transaction.TransactionTimedOut`` (server limit) or
+    ``...TransactionTimedOutClientConfiguration`` (ours, Neo4j 5); before that, ``Terminated`` with a
+    message naming the timeout."""
+    code = exc.code or ""
+    if "TransactionTimedOut" in code:
+        return True
+    return code.endswith("Transaction.Terminated") and "timeout" in (exc.message or "").lower()

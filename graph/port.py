@@ -44,6 +44,19 @@ class QueryError(StoreError):
     """The store rejected a statement (syntax, types, timeout)."""
 
 
+class QueryTimedOut(QueryError):
+    """The store stopped a statement that ran past its time limit; the store itself is free again.
+
+    Reads get the store's read limit (``ENTGRAPH_GRAPH_QUERY_TIMEOUT_MS``) or the one passed to
+    ``read``; writes are given none, so a write only times out if the store's own configuration caps it
+    (FalkorDB ``TIMEOUT_DEFAULT`` / ``TIMEOUT_MAX``, Neo4j ``db.transaction.timeout``), and is then undone.
+    """
+
+    def __init__(self, message: str, limit_ms: int | None = None) -> None:
+        super().__init__(message)
+        self.limit_ms = limit_ms  # the limit we asked for, None when it was the store's own
+
+
 @dataclass(frozen=True)
 class UniqueKey:
     """``label.property`` identifies a node: creating a second one with the same value fails."""
@@ -118,14 +131,26 @@ class GraphStore(ABC):
 
     backend: str
     batch_size: int
+    read_timeout_ms: int | None = None  # the store's limit for a read statement; None: no limit
 
     @abstractmethod
-    def read(self, cypher: str, params: Params | None = None) -> list[Row]:
-        """Run a read-only statement; rows come back as ``{column: value}``."""
+    def read(self, cypher: str, params: Params | None = None, *, timeout_ms: int | None = None) -> list[Row]:
+        """Run a read-only statement; rows come back as ``{column: value}``.
+
+        The store stops it after ``timeout_ms`` milliseconds (default: ``read_timeout_ms``; 0: no limit)
+        and ``QueryTimedOut`` is raised.
+        """
+
+    def _read_limit_ms(self, timeout_ms: int | None) -> int | None:
+        """The limit a read runs with: the call's, else the store's; None for no limit."""
+        limit = self.read_timeout_ms if timeout_ms is None else timeout_ms
+        if limit is not None and limit < 0:
+            raise ValueError(f"a read time limit must be 0 (none) or more milliseconds, not {limit}")
+        return int(limit) if limit else None  # FalkorDB takes whole milliseconds
 
     @abstractmethod
     def write(self, cypher: str, params: Params | None = None) -> list[Row]:
-        """Run one atomic, idempotent write statement."""
+        """Run one atomic, idempotent write statement, with no time limit of ours."""
 
     def write_batches(
         self, cypher: str, rows: Iterable[Mapping[str, Any]], batch_size: int | None = None

@@ -16,6 +16,7 @@ from fastapi.testclient import TestClient
 from strawberry.types import Info
 
 from entgraph.api.app import create_app
+from entgraph.api.auth import ApiKeyFile, Role
 from entgraph.api.context import Context
 from entgraph.api.schema import Query
 from entgraph.graph import EmbeddedServer
@@ -70,13 +71,18 @@ def test_healthz_says_the_process_is_alive(client: TestClient) -> None:
     assert response.json() == {"status": "alive"}
 
 
-def test_readyz_reports_the_store_and_its_facts(client: TestClient, store: FalkorDBStore) -> None:
+def test_readyz_reports_the_store_and_its_facts_to_admins_only(
+    client: TestClient, store: FalkorDBStore, tmp_path: Path
+) -> None:
     store.write("CREATE (:Probe {n: 1}), (:Probe {n: 2})")
     response = client.get("/readyz")
     assert response.status_code == 200
-    body = response.json()
-    assert body["status"] == "ready"
-    assert body["backend"] == "falkordb"
+    assert response.json() == {"status": "ready", "backend": "falkordb"}  # no pid, size or files
+    keys = ApiKeyFile(tmp_path / "api-keys.toml")
+    for role, shown in ((Role.ANALYST, False), (Role.ADMIN, True)):
+        key = keys.create(role, f"probe-{role.value}")
+        body = client.get("/readyz", headers={"X-API-Key": key}).json()
+        assert body["status"] == "ready" and ("facts" in body) is shown
     assert body["facts"]["graph"] == store.graph_name
     assert body["facts"]["nodes"] == 2
 

@@ -15,7 +15,7 @@ from strawberry.types import Info
 
 from entgraph.api.app import create_app
 from entgraph.api.context import Context
-from entgraph.api.limits import _PARSED_DOCUMENTS, DEFAULT_LIST_SIZE, MAX_TOKENS, Measure, measure
+from entgraph.api.limits import _PARSED, DEFAULT_LIST_SIZE, MAX_TOKENS, Measure, _Remembered, measure
 from entgraph.api.schema import Query
 from entgraph.graph import EmbeddedServer
 from entgraph.graph.falkordb_store import FalkorDBStore
@@ -187,13 +187,14 @@ def test_an_oversized_document_is_refused_before_parsing(client: TestClient) -> 
 def test_a_parsed_document_is_reused_and_an_oversized_one_is_refused_every_time(client: TestClient) -> None:
     query = "query($n: Int) { nodes(limit: $n) { value } }"
     assert "errors" not in run(client, query, {"n": 2})
-    first = _PARSED_DOCUMENTS[query]
+    first = _PARSED.get(_Remembered.key(query))
+    assert first is not None
     assert "errors" not in run(client, query, {"n": 3})
-    assert _PARSED_DOCUMENTS[query] is first  # not parsed again
+    assert _PARSED.get(_Remembered.key(query)) is first  # not parsed again
     huge = "{ " + " ".join(["node { value }"] * (MAX_TOKENS // 3)) + " }"
     for _ in range(2):  # a refused text is never remembered as parsed
         assert run(client, huge)["errors"][0]["extensions"]["code"] == "LIMIT_EXCEEDED"
-    assert huge not in _PARSED_DOCUMENTS
+    assert _PARSED.get(_Remembered.key(huge)) is None
     broken = "{ nodes(limit: 1) { value }"
     for _ in range(2):
         assert run(client, broken)["errors"][0]["extensions"]["code"] == "BAD_INPUT"

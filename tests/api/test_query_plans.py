@@ -34,9 +34,9 @@ class RecordingStore(FalkorDBStore):
         self.__dict__.update(store.__dict__)
         self.statements: dict[str, Params | None] = {}
 
-    def read(self, cypher: str, params: Params | None = None) -> list[Row]:
+    def read(self, cypher: str, params: Params | None = None, **options: Any) -> list[Row]:
         self.statements.setdefault(cypher, params)
-        return super().read(cypher, params)
+        return super().read(cypher, params, **options)
 
 
 def first(store: FalkorDBStore, cypher: str) -> Any:

@@ -92,9 +92,9 @@ class _Watched:
     def __init__(self, store: FalkorDBStore) -> None:
         self._store, self.reads = store, []
 
-    def read(self, query, params=None):
+    def read(self, query, params=None, **options):
         self.reads.append(query)
-        return self._store.read(query, params)
+        return self._store.read(query, params, **options)
 
     def __getattr__(self, name):
         return getattr(self._store, name)

@@ -1,0 +1,77 @@
+"""Request body limit: a body over ``ENTGRAPH_API_MAX_BODY_BYTES`` is refused before anyone parses it.
+
+A declared ``Content-Length`` over the limit is answered at once; a body sent without one (chunked) is
+counted as it arrives and cut off at the limit. Either way the client gets HTTP 413 with the API's
+GraphQL-shaped ``LIMIT_EXCEEDED`` body, and nothing of the body is kept. GraphQL documents of
+thousands of tokens are a few dozen KB; comments and string values, which the token limit does not
+count, are bounded here.
+"""
+
+from __future__ import annotations
+
+import json
+
+from starlette.datastructures import Headers
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from entgraph.api.errors import ErrorCode, error_body
+
+
+class _TooLarge(Exception):
+    pass
+
+
+class BodyLimitMiddleware:
+    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+        self.app = app
+        self.max_bytes = max_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        declared = Headers(scope=scope).get("content-length")
+        if declared is not None and (not declared.isdigit() or int(declared) > self.max_bytes):
+            await self._refuse(send, int(declared) if declared.isdigit() else None)
+            return
+        seen = 0
+        started = False
+
+        async def counted() -> Message:
+            nonlocal seen
+            message = await receive()
+            if message["type"] == "http.request":
+                seen += len(message.get("body", b""))
+                if seen > self.max_bytes:
+                    raise _TooLarge
+            return message
+
+        async def watched(message: Message) -> None:
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+            await send(message)
+
+        try:
+            await self.app(scope, counted, watched)
+        except _TooLarge:
+            if not started:
+                await self._refuse(send, None)
+
+    async def _refuse(self, send: Send, declared: int | None) -> None:
+        details = {"limit": "body_bytes", "max": self.max_bytes}
+        if declared is not None:
+            details["actual"] = declared
+        body = error_body(
+            f"the request body exceeds the body_bytes limit ({self.max_bytes} bytes)",
+            ErrorCode.LIMIT_EXCEEDED,
+            **details,
+        )
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 413,
+                "headers": [(b"content-type", b"application/json"), (b"connection", b"close")],
+            }
+        )
+        await send({"type": "http.response.body", "body": json.dumps(body).encode()})

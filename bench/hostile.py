@@ -1,0 +1,167 @@
+"""The API under hostile input (issue 15): each bomb's answer time and code, a normal panorama's p95
+while 4 clients send each bomb without pause (against the same panorama idle, in the same run), and the
+server's RSS after 1,000 hostile requests (against its RSS before them).
+
+    python -m bench.hostile [--enterprises 1000] [--home DIR] [--seconds 8]
+
+The city is built as ``bench.api`` builds it (generated, loaded, resolved once per ``--home``) and served
+by ``entgraph serve`` in production mode in its own process. Rate limits are off for the run
+(``ENTGRAPH_API_RATE_ANONYMOUS=0``): with them on, a flood is answered 429 at once, which says nothing of
+the layers behind them; the 429 is measured on its own at the end. Goals: every bomb answered within
+1 s with a coded error; panorama p95 under load within 2x idle; RSS growth under 100 MB.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import httpx
+import psutil
+
+from bench.api import PANORAMA, build_city, environment, free_port, percentiles, serve
+
+JSON = {"content-type": "application/json"}
+# the enterprises a public caller sees (the panoramas are asked anonymously, as an attacker would)
+LISTING = "{ enterprises(first: 50) { edges { node { id } } } }"
+BY_ID = "query($id: String) { enterprise(id: $id) { name } }"
+
+
+def _gql(query: str, **variables: Any) -> bytes:
+    return json.dumps({"query": query, "variables": variables}).encode()
+
+
+# name -> a function of a counter giving the request body (distinct documents where that matters)
+BOMBS: dict[str, Callable[[int], bytes]] = {
+    "search 200 KB (over the body limit)": lambda k: _gql(
+        "query($q: String!) { enterprises(search: $q, first: 5) { totalCount } }", q="恒达" * 50_000
+    ),
+    "search 90 KB (under it)": lambda k: _gql(
+        "query($q: String!) { enterprises(search: $q, first: 5) { totalCount } }", q=f"{k}鞋" * 30_000
+    ),
+    "500 x me { role }": lambda k: json.dumps(
+        {"query": f"# {k}\n{{ " + " ".join(["me { role }"] * 500) + " }"}
+    ).encode(),
+    "distinct 200 KB documents": lambda k: json.dumps(
+        {"query": f"# {k} " + "x" * 200_000 + "\n{ me { role } }"}
+    ).encode(),
+    "id of 100,000 characters": lambda k: _gql(BY_ID, id="E-" + "9" * 100_000),
+    "NUL in an id": lambda k: _gql(BY_ID, id=f"E-{k}\x00"),
+    "JSON nested 5,000 deep": lambda k: (
+        b'{"query": "{ me { role } }", "variables": {"x": ' + b"[" * 5000 + b"]" * 5000 + b"}}"
+    ),
+    "5 MB body": lambda k: b'{"query": "{ me { role } }", "x": "' + b"a" * 5_000_000 + b'"}',
+}  # fmt: skip
+
+
+async def _panoramas(client: httpx.AsyncClient, ids: list[str], seconds: float) -> list[float]:
+    """One client asking panoramas back to back for ``seconds``; latencies in ms."""
+    samples: list[float] = []
+    deadline = time.monotonic() + seconds
+    k = 0
+    while time.monotonic() < deadline:
+        started = time.perf_counter()
+        response = await client.post(
+            "/graphql", json={"query": PANORAMA, "variables": {"id": ids[k % len(ids)]}}
+        )
+        samples.append((time.perf_counter() - started) * 1000)
+        assert response.status_code == 200 and "errors" not in response.json(), response.text[:300]
+        k += 1
+    return samples
+
+
+async def _bombard(
+    client: httpx.AsyncClient, make: Callable[[int], bytes], stop: asyncio.Event, base: int
+) -> int:
+    sent = 0
+    while not stop.is_set():
+        await client.post("/graphql", content=make(base + sent), headers=JSON)
+        sent += 1
+    return sent
+
+
+async def run(base: str, ids: list[str], seconds: float, pid: int) -> dict[str, Any]:
+    limits = httpx.Limits(max_connections=16)
+    async with httpx.AsyncClient(base_url=base, timeout=120, limits=limits) as client:
+        await _panoramas(client, ids, 2)  # warm
+        idle = percentiles(await _panoramas(client, ids, seconds))
+        bombs: dict[str, Any] = {}
+        for name, make in BOMBS.items():
+            started = time.perf_counter()
+            response = await client.post("/graphql", content=make(0), headers=JSON)
+            answered = (time.perf_counter() - started) * 1000
+            code = (response.json().get("errors") or [{}])[0].get("extensions", {}).get("code")
+            stop = asyncio.Event()
+            senders = [asyncio.create_task(_bombard(client, make, stop, 10_000 * (n + 1))) for n in range(4)]
+            loaded = percentiles(await _panoramas(client, ids, seconds))
+            stop.set()
+            sent = sum(await asyncio.gather(*senders))
+            bombs[name] = {
+                "status": response.status_code, "code": code, "answer_ms": round(answered, 1),
+                "panorama_p95_ms": loaded["p95"], "ratio_to_idle": round(loaded["p95"] / idle["p95"], 2),
+                "bombs_sent": sent,
+            }  # fmt: skip
+            print(f"{name}: {bombs[name]}", flush=True)
+        server = psutil.Process(pid)
+        before = server.memory_info().rss
+        makes = list(BOMBS.values())
+        for k in range(1000):
+            await client.post("/graphql", content=makes[k % len(makes)](50_000 + k), headers=JSON)
+        after = server.memory_info().rss
+    return {
+        "idle": idle, "bombs": bombs,
+        "rss_before_mb": round(before / 2**20, 1), "rss_after_mb": round(after / 2**20, 1),
+        "rss_growth_mb": round((after - before) / 2**20, 1),
+    }  # fmt: skip
+
+
+def rate_limited(base: str) -> dict[str, Any]:
+    """With the default anonymous rate (20/s): how many of 200 quick requests get 429."""
+    with httpx.Client(base_url=base, timeout=30) as client:
+        codes = [client.post("/graphql", json={"query": "{ me { role } }"}).status_code for _ in range(200)]
+    return {"requests": 200, "ok": codes.count(200), "too_many": codes.count(429)}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--enterprises", type=int, default=1000)
+    parser.add_argument("--seed", type=int, default=5)
+    parser.add_argument("--seconds", type=float, default=8)
+    parser.add_argument("--home", type=Path)
+    parser.add_argument("--json", type=Path)
+    args = parser.parse_args()
+    home = args.home or Path(tempfile.gettempdir()) / f"entgraph-bench-hostile-{args.enterprises}"
+    home.mkdir(parents=True, exist_ok=True)
+    build_city(home, args.enterprises, args.seed)
+    env = environment(home) | {"ENTGRAPH_API_MODE": "production", "ENTGRAPH_API_MAX_COST": "5000"}
+    results: dict[str, Any] = {}
+    port = free_port()
+    server = serve(env | {"ENTGRAPH_API_RATE_ANONYMOUS": "0"}, port, home / "serve-hostile.log")
+    try:
+        base = f"http://127.0.0.1:{port}"
+        listing = httpx.post(f"{base}/graphql", json={"query": LISTING}, timeout=60).json()
+        ids = [edge["node"]["id"] for edge in listing["data"]["enterprises"]["edges"]]
+        results = asyncio.run(run(base, ids, args.seconds, server.pid))
+    finally:
+        server.terminate()
+        server.wait(30)
+    port = free_port()
+    server = serve(env, port, home / "serve-hostile-rate.log")
+    try:
+        results["rate_limit"] = rate_limited(f"http://127.0.0.1:{port}")
+    finally:
+        server.terminate()
+        server.wait(30)
+    print(json.dumps(results, ensure_ascii=False, indent=1))
+    if args.json:
+        args.json.write_text(json.dumps(results, ensure_ascii=False, indent=1), encoding="utf-8")
+
+
+if __name__ == "__main__":
+    main()

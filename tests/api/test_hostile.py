@@ -1,0 +1,307 @@
+"""The API under hostile input (issue 15), through HTTP against a served app in production mode.
+
+uvicorn serves the app on a loopback port in a thread; requests go over TCP with httpx, as an attacker's
+tools would send them. Each bomb must be answered with a coded error, never INTERNAL or a 500, and
+without echoing what was sent."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import jwt
+import pytest
+import strawberry
+import uvicorn
+
+from entgraph.api.app import create_app
+from entgraph.api.auth import ApiKeyFile, Role
+from entgraph.api.schema import Query
+from entgraph.graph import EmbeddedServer
+from entgraph.graph.falkordb_store import FalkorDBStore
+from entgraph.settings import Settings
+from entgraph.testing import City
+
+SECRET = "h" * 40
+ORIGIN = "https://console.city.example"
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class Served:
+    def __init__(self, base: str, keys: dict[Role, str]) -> None:
+        self.base, self.keys = base, keys
+        self.http = httpx.Client(base_url=base, timeout=30)
+
+    def post(self, body: Any = None, role: Role | None = None, **kwargs: Any) -> httpx.Response:
+        headers = dict(kwargs.pop("headers", {}))
+        if role is not None:
+            headers["X-API-Key"] = self.keys[role]
+        if body is not None:
+            kwargs["json"] = body
+        return self.http.post("/graphql", headers=headers, **kwargs)
+
+    def errors(self, query: str, role: Role | None = None, **variables: Any) -> list[dict[str, Any]]:
+        response = self.post({"query": query, "variables": variables}, role)
+        assert response.status_code in (200, 400), response.text
+        return response.json().get("errors") or []
+
+
+@pytest.fixture(scope="module")
+def served(resolved_city: City, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
+    home = tmp_path_factory.mktemp("hostile")
+    keys_file = ApiKeyFile(home / "api-keys.toml")
+    keys = {role: keys_file.create(role, f"hostile-{role.value}") for role in Role if role is not Role.PUBLIC}
+    settings = Settings(
+        home=home,
+        api_mode="production",
+        api_jwt_secret=SECRET,
+        api_keys_file=home / "api-keys.toml",
+        api_cors_origins=ORIGIN,
+        api_rate_anonymous=1000.0,  # the rate-limit test builds its own app; the rest must not trip it
+    )
+    port = _free_port()
+    config = uvicorn.Config(
+        create_app(settings, resolved_city.store, resolved_city.catalog),
+        host="127.0.0.1",
+        port=port,
+        log_level="warning",
+        access_log=False,
+    )
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 30
+    while not server.started:
+        assert time.monotonic() < deadline, "uvicorn did not start"
+        time.sleep(0.05)
+    served = Served(f"http://127.0.0.1:{port}", keys)
+    yield served
+    served.http.close()
+    server.should_exit = True
+    thread.join(10)
+
+
+def _code(errors: list[dict[str, Any]]) -> str:
+    assert errors, "expected an error"
+    return errors[0]["extensions"]["code"]
+
+
+# -- 1, 3: long strings, big bodies -----------------------------------------------------------------
+
+
+def test_a_huge_search_is_refused_at_once_without_echo(served: Served) -> None:
+    term = "恒" * 300_000
+    started = time.monotonic()
+    search = "query($q: String!) { enterprises(search: $q, first: 5) { totalCount } }"
+    response = served.post({"query": search, "variables": {"q": term[:200_000]}})
+    assert response.status_code == 413  # 600 KB of UTF-8: over the body limit, not even parsed
+    sent = int(response.request.headers["content-length"])
+    assert response.json()["errors"][0]["extensions"] == {
+        "code": "LIMIT_EXCEEDED", "limit": "body_bytes", "max": 256 * 1024, "actual": sent,
+    }  # fmt: skip
+    errors = served.errors(
+        "query($q: String!) { enterprises(search: $q, first: 5) { totalCount } }", q="恒" * 5000
+    )
+    assert _code(errors) == "LIMIT_EXCEEDED" and errors[0]["extensions"]["limit"] == "string_length"
+    literal = served.errors('{ enterprises(search: "%s", first: 5) { totalCount } }' % ("达" * 5000))
+    assert _code(literal) == "LIMIT_EXCEEDED"
+    assert time.monotonic() - started < 5
+    assert "恒恒恒" not in json.dumps(errors, ensure_ascii=False)
+
+
+def test_a_long_id_is_refused_and_not_echoed(served: Served) -> None:
+    errors = served.errors("query($id: String) { enterprise(id: $id) { name } }", id="E-" + "9" * 50_000)
+    assert _code(errors) == "LIMIT_EXCEEDED"
+    assert len(json.dumps(errors)) < 1000
+
+
+def test_a_body_without_length_is_cut_at_the_limit(served: Served) -> None:
+    def chunks() -> Iterator[bytes]:
+        yield b'{"query": "{ me { role } }", "variables": {"x": "'
+        for _ in range(100):
+            yield b"a" * 10_000
+        yield b'"}}'
+
+    response = served.http.post("/graphql", content=chunks(), headers={"content-type": "application/json"})
+    assert response.status_code == 413
+    assert response.json()["errors"][0]["extensions"]["limit"] == "body_bytes"
+
+
+def test_long_lists_and_deep_variables_are_refused(served: Served) -> None:
+    ids = [f"E-{k}" for k in range(5000)]
+    errors = served.errors("query($ids: [ID!]!) { enterprises(first: 1) { totalCount } }", ids=ids)
+    assert _code(errors) == "LIMIT_EXCEEDED" and errors[0]["extensions"]["limit"] == "list_length"
+    nested: Any = "x"
+    for _ in range(100):
+        nested = [nested]
+    errors = served.errors("query($n: [String]) { me { role } }", n=nested)
+    assert _code(errors) == "LIMIT_EXCEEDED"
+
+
+def test_a_json_body_nested_thousands_deep_is_a_400(served: Served) -> None:
+    body = '{"query": "{ me { role } }", "variables": {"x": ' + "[" * 5000 + "]" * 5000 + "}}"
+    response = served.http.post("/graphql", content=body, headers={"content-type": "application/json"})
+    assert response.status_code == 400
+    assert response.json()["errors"][0]["extensions"]["code"] == "BAD_INPUT"
+
+
+# -- 2: validation ----------------------------------------------------------------------------------
+
+
+def test_repeated_fields_are_refused_before_the_validation_rules(served: Served) -> None:
+    bomb = "{ " + " ".join(["me { role }"] * 500) + " }"
+    started = time.monotonic()
+    for _ in range(3):
+        errors = served.errors(bomb)
+        assert _code(errors) == "LIMIT_EXCEEDED" and errors[0]["extensions"]["limit"] == "repeats"
+    assert time.monotonic() - started < 3
+    many = "{ " + " ".join(f"a{k}: me {{ role }}" for k in range(900)) + " }"
+    assert _code(served.errors(many)) == "LIMIT_EXCEEDED"  # aliases (and selections)
+    assert served.post({"query": "{ me { role } }"}).json() == {"data": {"me": {"role": "PUBLIC"}}}
+
+
+# -- 6, 7: suggestions, NUL, dates ------------------------------------------------------------------
+
+
+def test_no_did_you_mean_in_production(served: Served) -> None:
+    for query in (
+        '{ enterprises(serch: "x") { totalCount } }',
+        "{ me { rol } }",
+        "query($r: Rol) { me { role } }",
+    ):
+        errors = served.errors(query)
+        assert _code(errors) == "BAD_INPUT"
+        assert all("Did you mean" not in e["message"] for e in errors), errors
+
+
+def test_nul_anywhere_is_bad_input_not_internal(served: Served) -> None:
+    for query, variables in (
+        ("query($id: String) { enterprise(id: $id) { name } }", {"id": "E-\x00"}),
+        ("query($q: String!) { enterprises(search: $q) { totalCount } }", {"q": "恒\x00达"}),
+        ('{ enterprise(id: "E-\\u0000") { name } }', {}),
+    ):
+        errors = served.errors(query, **variables)
+        assert _code(errors) == "BAD_INPUT", errors
+    response = served.http.get("/reports/x%00", headers={"X-API-Key": served.keys[Role.ADMIN]})
+    assert response.status_code in (400, 404), response.text
+
+
+@pytest.mark.parametrize("as_of", ["0999-01-01", "9999-12-31"])
+def test_out_of_range_dates_are_bad_input(served: Served, as_of: str) -> None:
+    errors = served.errors(f'{{ feedStatus(asOf: "{as_of}") {{ dataset }} }}')
+    assert _code(errors) == "BAD_INPUT", errors
+
+
+# -- 9: credentials, CORS, probes -------------------------------------------------------------------
+
+
+def _token(**claims: Any) -> str:
+    now = dt.datetime.now(dt.UTC)
+    base = {"sub": "tester", "role": "admin", "iat": now, "exp": now + dt.timedelta(hours=1)}
+    return jwt.encode(base | claims, SECRET, algorithm="HS256")
+
+
+def test_credentials_that_are_not_quite_right_are_401_with_a_reason(served: Served) -> None:
+    now = dt.datetime.now(dt.UTC)
+    for headers, says in (
+        ({"Authorization": ""}, "Bearer"),
+        ({"Authorization": f"Bearer {_token(nbf=now + dt.timedelta(hours=1))}"}, "not valid yet"),
+        ({"Authorization": f"Bearer {_token(sub=42)}"}, "'sub'"),
+        ({"Authorization": f"Bearer {_token(exp=dt.datetime(9999, 1, 1, tzinfo=dt.UTC))}"}, "longer than"),
+    ):
+        response = served.post({"query": "{ me { role } }"}, headers=headers)
+        assert response.status_code == 401, (headers, response.text)
+        assert says in response.json()["errors"][0]["message"]
+    fine = served.post({"query": "{ me { role } }"}, headers={"Authorization": f"Bearer {_token()}"})
+    assert fine.json() == {"data": {"me": {"role": "ADMIN"}}}
+
+
+def test_a_cors_refusal_is_graphql_shaped(served: Served) -> None:
+    response = served.http.options(
+        "/graphql",
+        headers={"Origin": "https://evil.example", "Access-Control-Request-Method": "POST"},
+    )
+    assert response.status_code == 400
+    assert response.json()["errors"][0]["extensions"]["code"] == "BAD_INPUT"
+
+
+def test_readyz_tells_strangers_only_that_it_is_ready(served: Served) -> None:
+    assert served.http.get("/readyz").json() == {"status": "ready", "backend": "falkordb"}
+    admin = served.http.get("/readyz", headers={"X-API-Key": served.keys[Role.ADMIN]}).json()
+    assert "facts" in admin
+
+
+# -- rate limits ------------------------------------------------------------------------------------
+
+
+def test_an_anonymous_flood_gets_429_and_a_keyed_caller_does_not(resolved_city: City, tmp_path: Path) -> None:
+    from fastapi.testclient import TestClient
+
+    keys = ApiKeyFile(tmp_path / "api-keys.toml")
+    key = keys.create(Role.ANALYST, "dashboard")
+    settings = Settings(
+        home=tmp_path, api_mode="production", api_keys_file=tmp_path / "api-keys.toml",
+        api_rate_anonymous=5.0, api_rate_authenticated=1000.0,
+    )  # fmt: skip
+    with TestClient(create_app(settings, resolved_city.store, resolved_city.catalog)) as client:
+        statuses = [client.post("/graphql", json={"query": "{ me { role } }"}) for _ in range(30)]
+        limited = [r for r in statuses if r.status_code == 429]
+        assert limited and len(limited) < 30
+        assert int(limited[0].headers["Retry-After"]) >= 1
+        assert limited[0].json()["errors"][0]["extensions"]["code"] == "RATE_LIMITED"
+        keyed = [
+            client.post("/graphql", json={"query": "{ me { role } }"}, headers={"X-API-Key": key})
+            for _ in range(30)
+        ]
+        assert all(r.status_code == 200 for r in keyed)
+
+
+# -- 1: the store's time limit ----------------------------------------------------------------------
+
+
+@strawberry.type
+class _SlowQuery(Query):
+    @strawberry.field
+    async def endless(self, info: strawberry.Info) -> int:
+        rows = await info.context.in_thread(
+            info.context.store.read,
+            "UNWIND range(1, 3000) AS a UNWIND range(1, 3000) AS b UNWIND range(1, 3000) AS c "
+            "RETURN count(*) AS n",
+        )
+        return rows[0]["n"]
+
+
+def test_a_read_past_the_store_limit_is_timeout_and_frees_the_store(
+    resolved_city: City, shared_server: EmbeddedServer, tmp_path: Path
+) -> None:
+    from fastapi.testclient import TestClient
+
+    store = FalkorDBStore(resolved_city.store.graph_name, server=shared_server, read_timeout_ms=200)
+    settings = Settings(home=tmp_path, api_mode="production", api_keys_file=tmp_path / "api-keys.toml")
+    app = create_app(settings, store, resolved_city.catalog, query=_SlowQuery)
+    try:
+        with TestClient(app) as client:
+            started = time.monotonic()
+            body = client.post("/graphql", json={"query": "{ endless }"}).json()
+            assert body["errors"][0]["extensions"]["code"] == "TIMEOUT", body
+            assert "time limit (200 ms)" in body["errors"][0]["message"]
+            assert time.monotonic() - started < 30  # the cube has 2.7e10 rows: stopped, not finished
+            assert client.post("/graphql", json={"query": "{ me { role } }"}).json() == {
+                "data": {"me": {"role": "PUBLIC"}}
+            }
+            listed = client.post("/graphql", json={"query": "{ enterprises(first: 2) { totalCount } }"})
+            assert "errors" not in listed.json()  # the store answers again
+    finally:
+        store.close()
