@@ -6,15 +6,27 @@ neighbour of an enterprise is read through a per-request DataLoader keyed by ent
 store round trips whether the enterprise has two records or two thousand, and a page of 20 enterprises
 costs the same as one.
 
-Personal fields (the phone and the legal representative) go through ``info.context.mask`` with the
-sharing of the catalog column the golden value came from (``golden_sources``); when that column is
-unknown they are treated as personal, 有条件使用 data.
+What a caller sees follows the sharing of the datasets that state it, as facts do (a fact shows when a
+record of a dataset the caller may see states it):
+
+- an enterprise only records of datasets hidden from the caller are about does not exist for it: it is
+  not found by id or credit code, listed, searched, counted in a facet, nor shown as anyone's relation,
+  parent or branch (:func:`visibility`, tested in the statements of ``graph/api_queries.py``);
+- each golden value is seen as the catalog column that stated it (``golden_sources`` names the dataset;
+  of that dataset's columns that could have, the strictest for the caller's role decides): shown,
+  masked (personal data) or null. A value hidden from the caller neither matches its filter, counts in
+  its facet, orders a listing nor shares a relation. When the stating dataset is unknown the value is
+  for staff only, and personal fields are treated as personal, 有条件使用 data. The golden record keeps
+  one source per field, so there is no visible second-best to show instead;
+- an enterprise's name, former names and credit code are its identity, public by law (企业信息公示暂行条例),
+  and are shown to whoever may see the enterprise, whichever record supplied them.
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
+import functools
 import json
 import re
 from collections.abc import Callable, Hashable, Sequence
@@ -24,12 +36,16 @@ from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 import strawberry
 from strawberry.types import Info
 
+from entgraph.api.auth import Role
 from entgraph.api.context import Context
 from entgraph.api.errors import BadInput, Forbidden, NotFound
-from entgraph.api.masking import Decision, MaskKind, column_sharing, mask_kind, policy
+from entgraph.api.masking import Decision, MaskKind, column_sharing, mask_kind, policy, strictest
 from entgraph.api.metrics import MetricSeries, enterprise_metrics
+from entgraph.errors import ConfigurationError
 from entgraph.graph import api_queries
-from entgraph.loaders.spec import Sharing
+from entgraph.loaders.registry import Catalog
+from entgraph.loaders.spec import DatasetSpec, Sharing
+from entgraph.resolution.enterprises import _kind as kind_of
 from entgraph.resolution.golden import GOLDEN_FIELDS
 from entgraph.resolution.mentions import ATTRIBUTE_ROLES
 
@@ -45,6 +61,9 @@ K = TypeVar("K", bound=Hashable)
 # Golden fields that are personal whatever dataset they came from when the catalog cannot say.
 _PERSONAL: dict[str, MaskKind] = {"legal_rep": MaskKind.PERSON_NAME, "phone": MaskKind.PHONE}
 _UNKNOWN_PERSONAL = Sharing(personal=True)
+_UNKNOWN = Sharing()  # 有条件使用, not open to the public: staff only
+# Golden fields everyone who may see the enterprise sees: its identity (see the module docstring).
+_IDENTITY = frozenset({"name"})
 _PHONE_REASONS = {"PHONE", "LEGAL_REP_AND_PHONE"}
 _FIELD_ROLES = {field: role for role, field in ATTRIBUTE_ROLES.items()}
 
@@ -95,8 +114,12 @@ def _limited(
 
 
 def node_loader(info: Info[Context, None]) -> Any:
-    store = info.context.store
-    return _loader(info, "enterprise.node", lambda ids: _by_id(api_queries.enterprises(store, ids), "e"))
+    """Enterprise nodes by id; None for an id unknown, or unknown to the caller (only datasets hidden
+    from it know of the enterprise). Every Enterprise the API returns is loaded here."""
+    store, sight = info.context.store, visibility(info.context)
+    return _loader(
+        info, "enterprise.node", lambda ids: _by_id(api_queries.enterprises(store, ids, sight), "e")
+    )
 
 
 def survivor_loader(info: Info[Context, None]) -> Any:
@@ -148,7 +171,7 @@ def related_loader(info: Info[Context, None]) -> Any:
         # Relations come from what the caller may see: a parcel or mortgage shared in records of
         # datasets open to its role, and a shared phone (personal data) only for roles that see phones.
         phones = policy(_UNKNOWN_PERSONAL, context.principal.role) is not Decision.NULL
-        rows = api_queries.related(context.store, ids, n, context.visible_datasets())
+        rows = api_queries.related(context.store, ids, n, context.visible_datasets(), visibility(context))
         return _grouped([r for r in rows if phones or r["reason"] not in _PHONE_REASONS])
 
     return _loader(info, "enterprise.related", _limited(fetch), [])
@@ -159,36 +182,87 @@ async def _enterprises(info: Info[Context, None], ids: Sequence[str]) -> list[En
     return [Enterprise(props=node) for node in nodes if node is not None]
 
 
-# --- masking ---------------------------------------------------------------------------------------
+# --- visibility and masking ------------------------------------------------------------------------
 
 
 def _golden_sources(props: dict[str, Any]) -> dict[str, list[Any]]:
+    return _parsed_sources(props.get("golden_sources") or "{}")
+
+
+@functools.lru_cache(maxsize=8192)
+def _parsed_sources(text: str) -> dict[str, list[Any]]:
+    """``golden_sources`` read once per distinct text (a listing reads each field of each node); the
+    dict returned is shared: read it, never change it."""
     try:
-        sources = json.loads(props.get("golden_sources") or "{}")
+        sources = json.loads(text)
     except ValueError:
         return {}
     return sources if isinstance(sources, dict) else {}
 
 
-def _field_policy(context: Context, field: str, dataset: str | None) -> tuple[Sharing, MaskKind] | None:
-    """Sharing and mask kind of a personal golden ``field`` whose value came from ``dataset``."""
-    if field not in _PERSONAL:
+def _spec_of(catalog: Catalog, dataset: str | None) -> DatasetSpec | None:
+    if not dataset:
         return None
-    spec = context.spec(dataset)
-    role = _FIELD_ROLES.get(field)
-    for column in spec.columns if spec else ():
-        if column.role is role and column.party == "subject":
-            return column_sharing(spec, column.field), mask_kind(column)
-    return _UNKNOWN_PERSONAL, _PERSONAL[field]
+    try:
+        return catalog.get(dataset).spec
+    except ConfigurationError:
+        return None
+
+
+@functools.lru_cache(maxsize=4096)
+def _golden_rule(catalog: Catalog, role: Role, field: str, dataset: str | None) -> tuple[Sharing, MaskKind]:
+    """Sharing and mask kind that decide what ``role`` sees of a golden ``field`` stated by a record of
+    ``dataset``: those of the dataset's column stating the field (the strictest for ``role`` when
+    several parties' columns could have); when the catalog cannot say, the dataset's own sharing, or for
+    an unknown dataset staff-only data (personal for the personal fields)."""
+    spec = _spec_of(catalog, dataset)
+    wanted = _FIELD_ROLES.get(field)
+    column = strictest(spec, [c for c in spec.columns if c.role is wanted], role) if spec else None
+    if spec is not None and column is not None:
+        return column_sharing(spec, column.field), mask_kind(column)
+    if field in _PERSONAL:
+        return _UNKNOWN_PERSONAL, _PERSONAL[field]
+    return (spec.sharing if spec is not None else _UNKNOWN), MaskKind.TEXT
+
+
+@functools.lru_cache(maxsize=64)
+def _visibility(catalog: Catalog, role: Role) -> api_queries.Visibility:
+    keys = [feed.spec.key for feed in catalog]
+
+    def shows(sharing: Sharing) -> bool:
+        return policy(sharing, role) is not Decision.NULL
+
+    # As Context.may_see: a dataset the catalog does not know is for staff only.
+    staff = role.covers(Role.ANALYST)
+    seen = tuple(key for key in keys if shows(catalog.get(key).spec.sharing))
+    golden: dict[str, tuple[str, ...]] = {}
+    for field in GOLDEN_FIELDS:
+        if field in _IDENTITY:
+            continue
+        stated = tuple(key for key in keys if shows(_golden_rule(catalog, role, field, key)[0]))
+        if len(stated) < len(keys) or not shows(_golden_rule(catalog, role, field, None)[0]):
+            golden[field] = stated
+    return api_queries.Visibility(None if staff and len(seen) == len(keys) else seen, golden)
+
+
+def visibility(context: Context) -> api_queries.Visibility:
+    """What this caller may see of the enterprises, for ``api_queries``: the datasets whose records it
+    may see (which enterprises it knows of) and, per golden field, the datasets whose statement of it
+    it may see. From the catalog and the role alone, so it is worked out once per (catalog, role)."""
+    return _visibility(context.catalog, context.principal.role)
 
 
 def _shown(context: Context, props: dict[str, Any], field: str) -> Any:
+    """Golden ``field`` of an enterprise as the caller may see it: as is, masked, or None."""
     value = props.get(field)
-    source = _golden_sources(props).get(field) or [None, None]
-    rule = _field_policy(context, field, source[1])
-    if rule is None or value is None:
+    if value is None or field in _IDENTITY:
         return value
-    return context.mask(rule[0], rule[1], value)
+    source = _golden_sources(props).get(field) or [None, None]
+    sharing, kind = _golden_rule(context.catalog, context.principal.role, field, source[1])
+    decision = policy(sharing, context.principal.role)
+    if decision is Decision.MASK and not isinstance(value, str):
+        return None  # a masked number is no number
+    return context.mask(sharing, kind, value)
 
 
 # --- types -----------------------------------------------------------------------------------------
@@ -347,8 +421,12 @@ class Enterprise:
         return self.props.get("name")
 
     @strawberry.field(description="enterprise / individual_business / branch")
-    def kind(self) -> str | None:
-        return self.props.get("kind")
+    def kind(self, info: Info[Context, None]) -> str | None:
+        kind = self.props.get("kind")
+        if kind == "individual_business" and _shown(info.context, self.props, "entity_type") is None:
+            # Told by an entity type the caller may not see (个体工商户)? Then as if it were not stated.
+            return kind_of({**self.props, "entity_type": None})
+        return kind
 
     @strawberry.field(description="True while the id is a provisional P-<digest> (no valid code seen).")
     def provisional(self) -> bool:
@@ -367,33 +445,33 @@ class Enterprise:
         return _shown(info.context, self.props, "phone")
 
     @strawberry.field
-    def address(self) -> str | None:
-        return self.props.get("address")
+    def address(self, info: Info[Context, None]) -> str | None:
+        return _shown(info.context, self.props, "address")
 
     @strawberry.field
-    def town(self) -> str | None:
-        return self.props.get("town")
+    def town(self, info: Info[Context, None]) -> str | None:
+        return _shown(info.context, self.props, "town")
 
     @strawberry.field
-    def industry_code(self) -> str | None:
-        return self.props.get("industry_code")
+    def industry_code(self, info: Info[Context, None]) -> str | None:
+        return _shown(info.context, self.props, "industry_code")
 
     @strawberry.field
-    def entity_type(self) -> str | None:
-        return self.props.get("entity_type")
+    def entity_type(self, info: Info[Context, None]) -> str | None:
+        return _shown(info.context, self.props, "entity_type")
 
     @strawberry.field
-    def registered_capital(self) -> float | None:
-        value = self.props.get("registered_capital")
+    def registered_capital(self, info: Info[Context, None]) -> float | None:
+        value = _shown(info.context, self.props, "registered_capital")
         return float(value) if isinstance(value, int | float) else None
 
     @strawberry.field
-    def established(self) -> str | None:
-        return _text(self.props.get("established"))
+    def established(self, info: Info[Context, None]) -> str | None:
+        return _text(_shown(info.context, self.props, "established"))
 
     @strawberry.field
-    def status(self) -> str | None:
-        return self.props.get("status")
+    def status(self, info: Info[Context, None]) -> str | None:
+        return _shown(info.context, self.props, "status")
 
     @strawberry.field(description="Each golden field with the record, dataset and department it came from.")
     def golden_record(self, info: Info[Context, None]) -> list[GoldenField]:
@@ -641,7 +719,7 @@ class EnterpriseConnection:
     async def total_count(self, info: Info[Context, None]) -> int:
         store = info.context.store
         return await info.context.in_thread(
-            api_queries.enterprise_count, store, self.only_ids, self.town_filter
+            api_queries.enterprise_count, store, self.only_ids, self.town_filter, visibility(info.context)
         )
 
 
@@ -763,7 +841,8 @@ def _matching_ids(context: Context, search: str | None, wanted: EnterpriseFilter
     # Facts count as records of datasets the caller may see state them, as in the panorama.
     datasets = context.visible_datasets()
     if wanted.industry:
-        sets.append(set(api_queries.ids_in_industry(store, wanted.industry, datasets)))
+        sight = visibility(context)
+        sets.append(set(api_queries.ids_in_industry(store, wanted.industry, datasets, sight)))
     for name in api_queries.FACT_FILTERS:
         value = getattr(wanted, name)
         if value:
@@ -831,7 +910,8 @@ class EnterpriseFacets:
         "the Enterprise label)."
     )
     async def towns(self, info: Info[Context, None]) -> list[FacetValue]:
-        return _facet(await info.context.in_thread(api_queries.town_facet, info.context.store))
+        context = info.context
+        return _facet(await context.in_thread(api_queries.town_facet, context.store, visibility(context)))
 
     @strawberry.field(
         description="filter.industry: the GB/T 4754 divisions (C19, or 19 for codes written without "
@@ -841,7 +921,9 @@ class EnterpriseFacets:
     )
     async def industries(self, info: Info[Context, None]) -> list[FacetValue]:
         context = info.context
-        rows = await context.in_thread(api_queries.industry_codes, context.store, context.visible_datasets())
+        rows = await context.in_thread(
+            api_queries.industry_codes, context.store, context.visible_datasets(), visibility(context)
+        )
         return industry_facet(rows)
 
     @strawberry.field(description="filter.chain: industry chain names (产业链).")
@@ -919,6 +1001,7 @@ class EnterpriseQuery:
                 sort=order.field.value,
                 descending=order.direction is SortDirection.DESC,
                 after=position,
+                sight=visibility(context),
             )
             return only, rows
 

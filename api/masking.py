@@ -19,10 +19,15 @@ admin     ``show`` everything
 ``null`` hides even whether a value exists; ``mask`` keeps enough to recognise a value one already
 knows (138****5678, 张*, 350582********1234) without disclosing it. Both are pure functions, so the
 whole role x attribute matrix is tested directly and resolvers stay thin.
+
+A value the platform derived from records (an enterprise's golden address, town, park ...) is seen as
+the column that stated it: :func:`strictest` picks, among the columns of the stating dataset that could
+have, the one ``role`` sees least of.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from enum import StrEnum
 from typing import Any
 
@@ -76,6 +81,20 @@ def mask_kind(column: ColumnSpec) -> MaskKind:
     if column.role in {ColumnRole.BANK_ACCOUNT, ColumnRole.ACCOUNT_NUMBER}:
         return MaskKind.ACCOUNT
     return MaskKind.TEXT
+
+
+_STRICTNESS = {Decision.SHOW: 0, Decision.MASK: 1, Decision.NULL: 2}
+
+
+def strictest(spec: DatasetSpec, columns: Sequence[ColumnSpec], role: Role) -> ColumnSpec | None:
+    """Of ``columns`` of ``spec`` (those that may have stated a value: one per party, say the
+    transferee's and the transferor's address), the one ``role`` sees least of; subject columns first
+    among equals. None when there are none."""
+    ranked = sorted(
+        columns,
+        key=lambda c: (-_STRICTNESS[policy(column_sharing(spec, c.field), role)], c.party != "subject"),
+    )
+    return ranked[0] if ranked else None
 
 
 def column_sharing(spec: DatasetSpec, field: str) -> Sharing:

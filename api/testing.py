@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import httpx
 from pydantic import SecretStr
 from starlette.testclient import TestClient
 
@@ -65,3 +66,25 @@ class GraphQLClient:
 
     def error_codes(self, document: str, role: Role | None = None, **variables: Any) -> list[str]:
         return [e["extensions"]["code"] for e in self.query(document, role, **variables).get("errors", [])]
+
+
+HOSTILE_SECRET = "h" * 40  # the JWT secret of the production-mode test server (tests/api/conftest.py)
+
+
+class Served:
+    def __init__(self, base: str, keys: dict[Role, str]) -> None:
+        self.base, self.keys = base, keys
+        self.http = httpx.Client(base_url=base, timeout=30)
+
+    def post(self, body: Any = None, role: Role | None = None, **kwargs: Any) -> httpx.Response:
+        headers = dict(kwargs.pop("headers", {}))
+        if role is not None:
+            headers["X-API-Key"] = self.keys[role]
+        if body is not None:
+            kwargs["json"] = body
+        return self.http.post("/graphql", headers=headers, **kwargs)
+
+    def errors(self, query: str, role: Role | None = None, **variables: Any) -> list[dict[str, Any]]:
+        response = self.post({"query": query, "variables": variables}, role)
+        assert response.status_code in (200, 400), response.text
+        return response.json().get("errors") or []

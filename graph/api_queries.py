@@ -6,15 +6,22 @@ these once, so a panorama costs a fixed number of round trips however many recor
 
 Merged-away enterprises (those with a ``REDIRECTS_TO``) are never listed; looking one up by id finds
 its survivor (:func:`lookup_ids`).
+
+What a caller may see is given as a :class:`Visibility` (the API derives it from the catalog's sharing and
+the caller's role): an enterprise no record of a dataset visible to the caller is about is not found,
+listed, searched or counted, and a golden value a column hidden from the caller stated neither matches
+a filter, counts in a facet nor orders a listing. Both are tested in the statements themselves, so a
+page, a count and a facet agree and nothing is fetched only to be dropped.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 from entgraph.graph.port import GraphStore, Row
-from entgraph.graph.search_text import search_tokens
+from entgraph.graph.search_text import query_tokens
 
 # Record -> fact-node relations the panorama shows, by the API field that lists them. The relation
 # names are those of the catalog's ``[[nodes]]`` and of ``loaders/records.py::_links``.
@@ -31,6 +38,77 @@ FACT_RELATIONS: dict[str, str] = {
 
 # Longest REDIRECTS_TO chain followed: a merge of a merged survivor adds one hop; 10 is generous.
 _MAX_REDIRECT_HOPS = 10
+
+
+@dataclass(frozen=True)
+class Visibility:
+    """What one caller may see of the enterprises, for the statements here.
+
+    ``datasets``: the datasets whose records the caller may see, or None for all of them. An enterprise
+    is known to the caller when a record of one of them is about it (as any party), or when no record
+    is (there is nothing to hide: its golden values still show only as their sources allow); the others,
+    known only to datasets hidden from the caller, do not exist for it.
+
+    ``golden``: for each golden field listed, the datasets whose statement of that field the caller may
+    see (a field not listed: from every dataset). Which dataset stated a golden value is in the
+    enterprise's ``golden_sources`` (:func:`golden_dataset`).
+    """
+
+    datasets: tuple[str, ...] | None = None
+    golden: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+
+    def keep_known(self, var: str = "e", carry: str = "e") -> str:
+        """Cypher clauses keeping the rows whose enterprise ``var`` is known to the caller, with the
+        variables ``carry`` (all those still needed, ``var`` among them); empty when every enterprise
+        is. Each enterprise's records are walked: cheap for a page or a panorama, O(records) for a
+        count or facet over the whole city.
+
+        Clauses, not a predicate: FalkorDB rejects a pattern comprehension (or ``exists``) in a WHERE,
+        and one projected in the WITH whose WHERE tests it; projected first and tested in the next WITH
+        it plans it as an Apply from the enterprise (index-free: no scan of the records).
+        """
+        if self.datasets is None:
+            return ""
+        # Own variable names: an ``r`` bound outside would make the comprehension match only that record.
+        return (
+            f"WITH {carry}, [({var})<-[:ABOUT]-(known_r:SourceRecord) | known_r.dataset] AS known "
+            f"WITH {carry} WHERE size(known) = 0 OR size([d IN known WHERE d IN $known_datasets]) > 0 "
+        )
+
+    def shows(self, prop: str, var: str = "e") -> str:
+        """A Cypher predicate: the caller may see the golden ``prop`` of enterprise ``var``."""
+        if prop not in self.golden:
+            return "true"
+        return f"{golden_dataset(prop, var)} IN $golden_{prop}"
+
+    def value(self, prop: str, var: str = "e") -> str:
+        """The golden ``prop`` of ``var`` as the caller may see it: null where it may not."""
+        if prop not in self.golden:
+            return f"{var}.{prop}"
+        return f"CASE WHEN {self.shows(prop, var)} THEN {var}.{prop} END"
+
+    def params(self) -> dict[str, Any]:
+        """The parameters the predicates above use (unused ones are harmless)."""
+        out: dict[str, Any] = {f"golden_{prop}": list(datasets) for prop, datasets in self.golden.items()}
+        if self.datasets is not None:
+            out["known_datasets"] = list(self.datasets)
+        return out
+
+
+EVERYTHING = Visibility()
+
+
+def golden_dataset(prop: str, var: str = "e") -> str:
+    """Cypher for the dataset that stated the golden ``prop`` of enterprise ``var``, or null.
+
+    ``golden_sources`` is JSON (``resolution/golden.py``): ``{"town": ["<record id>", "<dataset>",
+    <priority>, "<recency>"], ...}``. Splitting it after the quoted key, then on double quotes, gives the
+    dataset as the fourth piece with or without spaces after the separators; record ids
+    (``<dataset>:<hex>``) and dataset keys (``[a-z][a-z0-9_]*``) hold no quote or backslash, so nothing
+    before it is escaped. A field without a source gives null, which no list of datasets holds: a value
+    whose source cannot be read is treated as hidden, never as shown.
+    """
+    return f"split(split({var}.golden_sources, '\"{prop}\":')[1], '\"')[3]"
 
 
 def lookup_ids(store: GraphStore, ids: Sequence[str]) -> list[Row]:
@@ -54,11 +132,12 @@ def ids_by_credit_code(store: GraphStore, codes: Sequence[str]) -> list[Row]:
     )
 
 
-def enterprises(store: GraphStore, ids: Sequence[str]) -> list[Row]:
-    """``{id, e}``: the node properties of each known enterprise."""
+def enterprises(store: GraphStore, ids: Sequence[str], sight: Visibility = EVERYTHING) -> list[Row]:
+    """``{id, e}``: the node properties of each enterprise known to the caller (``sight``)."""
     return store.read(
-        "UNWIND $ids AS id MATCH (e:Enterprise {id: id}) RETURN id, properties(e) AS e",
-        {"ids": list(ids)},
+        f"UNWIND $ids AS id MATCH (e:Enterprise {{id: id}}) {sight.keep_known('e', 'id, e')}"
+        "RETURN id, properties(e) AS e",
+        {"ids": list(ids), **sight.params()},
     )
 
 
@@ -109,23 +188,32 @@ def facts(store: GraphStore, ids: Sequence[str]) -> list[Row]:
 
 
 def related(
-    store: GraphStore, ids: Sequence[str], limit: int, datasets: Sequence[str] | None = None
+    store: GraphStore,
+    ids: Sequence[str],
+    limit: int,
+    datasets: Sequence[str] | None = None,
+    sight: Visibility = EVERYTHING,
 ) -> list[Row]:
     """``{id, other, reason}``: enterprises that share a legal representative and phone, a phone, an
     address, a land parcel or a mortgage with each of ``ids`` (at most ``limit`` per reason).
 
     The shared value itself is not returned: it may be personal data, and the caller can read it from
     both enterprises' (masked) fields. A shared parcel or mortgage counts only when live records of
-    ``datasets`` (all, when None: the caller's visible ones) state it on both sides.
+    ``datasets`` (all, when None: the caller's visible ones) state it on both sides; a shared golden
+    value only when the caller may see it on both sides (``sight``), and the other enterprise only when
+    it is known to the caller.
     """
     live = "NOT (o)-[:REDIRECTS_TO]->() AND o.id <> e.id"
     by_value = (
         # The value is projected before the second MATCH so FalkorDB looks it up in the index; compared
         # as ``o.x = e.x`` it hash-joins against a scan of every enterprise.
         "UNWIND $ids AS id MATCH (e:Enterprise {{id: id}}) WHERE e.{prop} IS NOT NULL "
-        "WITH id, e, e.{prop} AS value "
-        "MATCH (o:Enterprise) WHERE o.{prop} = value WITH id, e, o WHERE " + live + " "
-        "WITH id, o, {reason} AS reason ORDER BY o.id "
+        "WITH id, e WHERE {shown_e} WITH id, e, e.{prop} AS value "
+        "MATCH (o:Enterprise) WHERE o.{prop} = value WITH id, e, o WHERE "
+        + live
+        + " AND {shown_o} "
+        + sight.keep_known("o", "id, e, o")
+        + "WITH id, o, {reason} AS reason ORDER BY o.id "
         "RETURN id, reason, collect(o.id)[0..$limit] AS others"
     )
     by_fact = (
@@ -137,20 +225,31 @@ def related(
         "RETURN id, reason, collect(o.id)[0..$limit] AS others"
     )
     # Same phone: LEGAL_REP_AND_PHONE when the representative's name matches too (a stronger sign of
-    # one owner), else PHONE.
+    # one owner), else PHONE; the names count only where the caller may see both.
     phone_reason = (
         "CASE WHEN e.legal_rep IS NOT NULL AND o.legal_rep = e.legal_rep "
+        f"AND {sight.shows('legal_rep', 'e')} AND {sight.shows('legal_rep', 'o')} "
         "THEN 'LEGAL_REP_AND_PHONE' ELSE 'PHONE' END"
     )
+
+    def by(prop: str, reason: str) -> str:
+        shown = {"shown_e": sight.shows(prop, "e"), "shown_o": sight.shows(prop, "o")}
+        return by_value.format(prop=prop, reason=reason, **shown)
+
     statement = " UNION ALL ".join(
         (
-            by_value.format(prop="phone", reason=phone_reason),
-            by_value.format(prop="address", reason="'ADDRESS'"),
+            by("phone", phone_reason),
+            by("address", "'ADDRESS'"),
             by_fact.format(rel="CONCERNS_PARCEL", reason="PARCEL"),
             by_fact.format(rel="SECURED_BY", reason="MORTGAGE"),
         )
     )
-    params = {"ids": list(ids), "limit": limit, "datasets": None if datasets is None else list(datasets)}
+    params = {
+        "ids": list(ids),
+        "limit": limit,
+        "datasets": None if datasets is None else list(datasets),
+        **sight.params(),
+    }
     rows = store.read(statement, params)
     return [{"id": row["id"], "reason": row["reason"], "other": o} for row in rows for o in row["others"]]
 
@@ -183,18 +282,21 @@ def ids_with_fact(store: GraphStore, name: str, value: str, datasets: Sequence[s
     return [row["id"] for row in rows]
 
 
-def ids_in_industry(store: GraphStore, industry: str, datasets: Sequence[str]) -> list[str]:
+def ids_in_industry(
+    store: GraphStore, industry: str, datasets: Sequence[str], sight: Visibility = EVERYTHING
+) -> list[str]:
     """Ids of live enterprises in an industry: golden industry code starting with ``industry`` (GB/T 4754
-    codes nest: C, C19, C195 ...), or a subject record of ``datasets`` classing it under an industry of
-    that name or code."""
+    codes nest: C, C19, C195 ...) where the caller may see that code, or a subject record of
+    ``datasets`` classing it under an industry of that name or code. (Whether the caller knows the
+    enterprise is left to the listing these ids narrow.)"""
     rows = store.read(
         "MATCH (e:Enterprise) WHERE e.industry_code STARTS WITH $industry AND NOT (e)-[:REDIRECTS_TO]->() "
-        "RETURN e.id AS id "
+        f"WITH e WHERE {sight.shows('industry_code')} RETURN e.id AS id "
         "UNION "
         "MATCH (i:Industry) WHERE i.name = $industry OR i.code STARTS WITH $industry WITH i "
         "MATCH (i)<-[:IN_INDUSTRY]-(r:SourceRecord)-[a:ABOUT]->(e:Enterprise) "
         f"WITH r, a, e WHERE {_LIVE_SUBJECT} AND r.dataset IN $datasets RETURN e.id AS id",
-        {"industry": industry, "datasets": list(datasets)},
+        {"industry": industry, "datasets": list(datasets), **sight.params()},
     )
     return [row["id"] for row in rows]
 
@@ -220,16 +322,30 @@ SORT_KEYS: dict[str, str] = {
 }
 
 
-def _listing_filter(only_ids: Sequence[str] | None, town: str | None) -> tuple[str, dict[str, Any]]:
+def sort_key(sort: str, sight: Visibility = EVERYTHING) -> str:
+    """The :data:`SORT_KEYS` expression of ``sort``, over golden values as the caller may see them: a
+    value hidden from it sorts (and is written in cursors) as a missing one."""
+    key = SORT_KEYS[sort]
+    if sort in sight.golden:
+        key = key.replace(f"e.{sort}", sight.value(sort))
+    return key
+
+
+def _listing_filter(
+    only_ids: Sequence[str] | None, town: str | None, sight: Visibility = EVERYTHING
+) -> tuple[str, dict[str, Any]]:
+    """The WHERE of ``MATCH (e:Enterprise)`` for a listing, then the clauses keeping enterprises known
+    to the caller (``e`` carried), and the parameters."""
     clauses = ["NOT (e)-[:REDIRECTS_TO]->()"]
-    params: dict[str, Any] = {}
+    params: dict[str, Any] = sight.params()
     if only_ids is not None:
         clauses.append("e.id IN $only_ids")
         params["only_ids"] = list(only_ids)
     if town is not None:
-        clauses.append("e.town = $town")
+        # the indexed equality first, which narrows; then whether the caller may see that golden town
+        clauses += ["e.town = $town", sight.shows("town")]
         params["town"] = town
-    return " AND ".join(clauses), params
+    return " AND ".join(clauses) + " " + sight.keep_known(), params
 
 
 def enterprise_page(
@@ -240,11 +356,12 @@ def enterprise_page(
     sort: str = "id",
     descending: bool = False,
     after: tuple[Any, str] | None = None,
+    sight: Visibility = EVERYTHING,
 ) -> list[Row]:
-    """``{id, key}`` of ``size`` live enterprises in ``sort`` order (then id), after the ``after`` (key,
-    id) position; optionally only among ``only_ids`` and in ``town``."""
-    where, params = _listing_filter(only_ids, town)
-    key = SORT_KEYS[sort]
+    """``{id, key}`` of ``size`` live enterprises known to the caller in ``sort`` order (then id), after
+    the ``after`` (key, id) position; optionally only among ``only_ids`` and in ``town``."""
+    where, params = _listing_filter(only_ids, town, sight)
+    key = sort_key(sort, sight)
     if after is not None:
         beyond = "<" if descending else ">"
         # Project first, then compare: FalkorDB mis-compares some indexed non-ASCII properties in WHERE.
@@ -253,23 +370,25 @@ def enterprise_page(
     else:
         position = ""
     rows = store.read(
-        f"MATCH (e:Enterprise) WHERE {where} WITH e.id AS id, {key} AS k {position}"
+        f"MATCH (e:Enterprise) WHERE {where}WITH e.id AS id, {key} AS k {position}"
         f"RETURN id, k AS key ORDER BY k {'DESC' if descending else 'ASC'}, id LIMIT $size",
         {**params, "size": size},
     )
     return rows
 
 
-def enterprise_count(store: GraphStore, only_ids: Sequence[str] | None, town: str | None) -> int:
-    where, params = _listing_filter(only_ids, town)
-    return store.read(f"MATCH (e:Enterprise) WHERE {where} RETURN count(e) AS n", params)[0]["n"]
+def enterprise_count(
+    store: GraphStore, only_ids: Sequence[str] | None, town: str | None, sight: Visibility = EVERYTHING
+) -> int:
+    where, params = _listing_filter(only_ids, town, sight)
+    return store.read(f"MATCH (e:Enterprise) WHERE {where}RETURN count(e) AS n", params)[0]["n"]
 
 
 def search_ids(store: GraphStore, text: str, limit: int) -> list[str]:
     """Ids of enterprises whose name matches ``text``: the full-text index over ``name_tokens``
     (bigrams, so partial names match), else — for text the index cannot tokenise into a match, such as
     a single character — a CONTAINS scan of names and former names."""
-    wanted = search_tokens(text).split()
+    wanted = set(query_tokens(text))  # the tokens the index is asked for (a bounded number)
     hits = store.fulltext_search("Enterprise", text, limit)
     # The index ORs the bigrams, so "晋江市某某" would also find every "晋江..." name: keep hits that share
     # at least half of the query's tokens (a partial or reordered name still does).
@@ -278,7 +397,7 @@ def search_ids(store: GraphStore, text: str, limit: int) -> list[str]:
         hit.properties["id"]
         for hit in hits
         if hit.properties.get("id")
-        and len(set(wanted) & set(str(hit.properties.get("name_tokens", "")).split())) >= enough
+        and len(wanted & set(str(hit.properties.get("name_tokens", "")).split())) >= enough
     ]
     if ids:
         return ids
@@ -297,11 +416,13 @@ def search_ids(store: GraphStore, text: str, limit: int) -> list[str]:
 # finds exactly its count.
 
 
-def town_facet(store: GraphStore) -> list[Row]:
-    """``{value, count}``: live enterprises per golden town."""
+def town_facet(store: GraphStore, sight: Visibility = EVERYTHING) -> list[Row]:
+    """``{value, count}``: live enterprises known to the caller per golden town it may see."""
     return store.read(
         "MATCH (e:Enterprise) WITH e WHERE e.town IS NOT NULL AND NOT (e)-[:REDIRECTS_TO]->() "
-        "RETURN e.town AS value, count(e) AS count"
+        f"AND {sight.shows('town')} {sight.keep_known()}"
+        "RETURN e.town AS value, count(e) AS count",
+        sight.params(),
     )
 
 
@@ -317,19 +438,22 @@ def fact_facet(store: GraphStore, name: str, datasets: Sequence[str]) -> list[Ro
     )
 
 
-def industry_codes(store: GraphStore, datasets: Sequence[str]) -> list[Row]:
-    """``{id, code, name}``: every industry code a live enterprise is in, as :func:`ids_in_industry`
-    matches them: its golden code (name null), and the code and name of each industry a subject record
-    classes it under. One row per (enterprise, code): the caller groups the codes (by division) and
-    counts distinct enterprises, which one aggregate cannot do over a prefix match on two sources."""
+def industry_codes(store: GraphStore, datasets: Sequence[str], sight: Visibility = EVERYTHING) -> list[Row]:
+    """``{id, code, name}``: every industry code a live enterprise known to the caller is in, as
+    :func:`ids_in_industry` matches them: its golden code where the caller may see it (name null), and
+    the code and name of each industry a subject record of ``datasets`` classes it under (such a record
+    makes the enterprise known). One row per (enterprise, code): the caller groups the codes (by
+    division) and counts distinct enterprises, which one aggregate cannot do over a prefix match on two
+    sources."""
     return store.read(
         "MATCH (e:Enterprise) WITH e WHERE e.industry_code IS NOT NULL AND NOT (e)-[:REDIRECTS_TO]->() "
+        f"AND {sight.shows('industry_code')} {sight.keep_known()}"
         "RETURN e.id AS id, e.industry_code AS code, null AS name "
         "UNION "
         "MATCH (i:Industry)<-[:IN_INDUSTRY]-(r:SourceRecord)-[a:ABOUT]->(e:Enterprise) "
         f"WITH i, r, a, e WHERE i.code IS NOT NULL AND {_LIVE_SUBJECT} AND r.dataset IN $datasets "
         "RETURN e.id AS id, i.code AS code, i.name AS name",
-        {"datasets": list(datasets)},
+        {"datasets": list(datasets), **sight.params()},
     )
 
 

@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+import socket
+import threading
+import time
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 
 import pytest
+import uvicorn
 from fastapi.testclient import TestClient
 
 from entgraph.api.app import create_app
-from entgraph.api.testing import GraphQLClient
+from entgraph.api.auth import ApiKeyFile, Role
+from entgraph.api.testing import HOSTILE_SECRET, GraphQLClient, Served
 from entgraph.graph.falkordb_store import FalkorDBStore
 from entgraph.loaders.registry import Catalog
 from entgraph.settings import Settings
@@ -63,3 +68,49 @@ def graph_api(falkordb_graph: FalkorDBStore, tmp_path: Path) -> Iterator[GraphQL
     """The API on this test's own empty graph (``falkordb_graph``), for hand-made data."""
     with _served(falkordb_graph, Catalog.load(entry_points=False), tmp_path) as api:
         yield api
+
+
+# -- a production-mode server over TCP (hostile input, schemathesis) ---------------------------------
+
+HOSTILE_ORIGIN = "https://console.city.example"
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def served(resolved_city: City, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
+    home = tmp_path_factory.mktemp("hostile")
+    keys_file = ApiKeyFile(home / "api-keys.toml")
+    keys = {role: keys_file.create(role, f"hostile-{role.value}") for role in Role if role is not Role.PUBLIC}
+    settings = Settings(
+        home=home,
+        api_mode="production",
+        api_jwt_secret=HOSTILE_SECRET,
+        api_keys_file=home / "api-keys.toml",
+        api_cors_origins=HOSTILE_ORIGIN,
+        api_rate_anonymous=1000.0,  # the rate-limit test builds its own app; the rest must not trip it
+    )
+    port = _free_port()
+    config = uvicorn.Config(
+        create_app(settings, resolved_city.store, resolved_city.catalog),
+        host="127.0.0.1",
+        port=port,
+        log_level="warning",
+        access_log=False,
+    )
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 30
+    while not server.started:
+        assert time.monotonic() < deadline, "uvicorn did not start"
+        time.sleep(0.05)
+    served = Served(f"http://127.0.0.1:{port}", keys)
+    yield served
+    served.http.close()
+    server.should_exit = True
+    thread.join(10)

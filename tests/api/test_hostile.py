@@ -8,89 +8,24 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import socket
-import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import httpx
 import jwt
 import pytest
 import strawberry
-import uvicorn
 
 from entgraph.api.app import create_app
 from entgraph.api.auth import ApiKeyFile, Role
 from entgraph.api.schema import Query
+from entgraph.api.testing import HOSTILE_SECRET as SECRET
+from entgraph.api.testing import Served
 from entgraph.graph import EmbeddedServer
 from entgraph.graph.falkordb_store import FalkorDBStore
 from entgraph.settings import Settings
 from entgraph.testing import City
-
-SECRET = "h" * 40
-ORIGIN = "https://console.city.example"
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-class Served:
-    def __init__(self, base: str, keys: dict[Role, str]) -> None:
-        self.base, self.keys = base, keys
-        self.http = httpx.Client(base_url=base, timeout=30)
-
-    def post(self, body: Any = None, role: Role | None = None, **kwargs: Any) -> httpx.Response:
-        headers = dict(kwargs.pop("headers", {}))
-        if role is not None:
-            headers["X-API-Key"] = self.keys[role]
-        if body is not None:
-            kwargs["json"] = body
-        return self.http.post("/graphql", headers=headers, **kwargs)
-
-    def errors(self, query: str, role: Role | None = None, **variables: Any) -> list[dict[str, Any]]:
-        response = self.post({"query": query, "variables": variables}, role)
-        assert response.status_code in (200, 400), response.text
-        return response.json().get("errors") or []
-
-
-@pytest.fixture(scope="module")
-def served(resolved_city: City, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
-    home = tmp_path_factory.mktemp("hostile")
-    keys_file = ApiKeyFile(home / "api-keys.toml")
-    keys = {role: keys_file.create(role, f"hostile-{role.value}") for role in Role if role is not Role.PUBLIC}
-    settings = Settings(
-        home=home,
-        api_mode="production",
-        api_jwt_secret=SECRET,
-        api_keys_file=home / "api-keys.toml",
-        api_cors_origins=ORIGIN,
-        api_rate_anonymous=1000.0,  # the rate-limit test builds its own app; the rest must not trip it
-    )
-    port = _free_port()
-    config = uvicorn.Config(
-        create_app(settings, resolved_city.store, resolved_city.catalog),
-        host="127.0.0.1",
-        port=port,
-        log_level="warning",
-        access_log=False,
-    )
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not server.started:
-        assert time.monotonic() < deadline, "uvicorn did not start"
-        time.sleep(0.05)
-    served = Served(f"http://127.0.0.1:{port}", keys)
-    yield served
-    served.http.close()
-    server.should_exit = True
-    thread.join(10)
 
 
 def _code(errors: list[dict[str, Any]]) -> str:
