@@ -37,6 +37,7 @@ from entgraph.api.auth import ApiKeyFile, Authenticator, Principal, Role
 from entgraph.api.body_limit import BodyLimitMiddleware
 from entgraph.api.context import Context
 from entgraph.api.errors import (
+    STORE_DOWN,
     ApiError,
     ErrorCode,
     RateLimited,
@@ -47,7 +48,7 @@ from entgraph.api.errors import (
 from entgraph.api.rate_limit import RateLimiter
 from entgraph.api.reports import register_reports
 from entgraph.api.schema import Mutation, Query, build_schema
-from entgraph.graph.port import GraphStore, QueryTimedOut
+from entgraph.graph.port import GraphStore, QueryTimedOut, StoreUnavailable
 from entgraph.loaders.registry import Catalog
 from entgraph.settings import Settings
 from entgraph.telemetry.series_store import SeriesReader
@@ -67,6 +68,7 @@ _HTTP_STATUS = {
     ErrorCode.LIMIT_EXCEEDED: 400,
     ErrorCode.RATE_LIMITED: 429,
     ErrorCode.TIMEOUT: 503,
+    ErrorCode.UNAVAILABLE: 503,
     ErrorCode.INTERNAL: 500,
 }
 
@@ -297,6 +299,11 @@ def _register_error_handlers(app: FastAPI) -> None:
     async def store_timed_out(request: Request, exc: QueryTimedOut) -> JSONResponse:
         body = error_body("the store stopped this request at its time limit", ErrorCode.TIMEOUT)
         return JSONResponse(body, status_code=_HTTP_STATUS[ErrorCode.TIMEOUT])
+
+    @app.exception_handler(StoreUnavailable)
+    async def store_unavailable(request: Request, exc: StoreUnavailable) -> JSONResponse:
+        body = error_body(STORE_DOWN, ErrorCode.UNAVAILABLE)
+        return JSONResponse(body, status_code=503, headers={"Retry-After": "5"})
 
     @app.exception_handler(RateLimited)
     async def rate_limited(request: Request, exc: RateLimited) -> JSONResponse:

@@ -115,7 +115,8 @@ def serve_command(
     _configure_logging()
     # Opened here rather than in the app's start-up so that an unreachable store is one sentence on
     # the terminal (EntgraphError), not a start-up traceback.
-    store = open_store(settings)
+    # the API's reads get the store's time limit; a store that crashes is not restarted by a request
+    store = open_store(settings, read_limit=True, restart=False)
     if workers > 1:
         # One process answers ~30 panoramas a second (docs/benchmarks.md): more cores need more
         # processes. Each worker builds its app from the same ENTGRAPH_* settings and opens its own

@@ -25,7 +25,7 @@ from graphql import GraphQLError, GraphQLSyntaxError
 from strawberry.extensions import SchemaExtension
 from strawberry.types import ExecutionContext
 
-from entgraph.graph.port import QueryTimedOut
+from entgraph.graph.port import QueryTimedOut, StoreUnavailable
 
 log = logging.getLogger("entgraph.api.errors")
 
@@ -38,6 +38,9 @@ class ErrorCode(StrEnum):
     LIMIT_EXCEEDED = "LIMIT_EXCEEDED"  # depth, aliases, cost or size over the configured limit
     RATE_LIMITED = "RATE_LIMITED"  # too many requests from this caller (HTTP 429, Retry-After)
     TIMEOUT = "TIMEOUT"  # the store gave up on the query at its time limit (HTTP 503)
+    UNAVAILABLE = (
+        "UNAVAILABLE"  # the graph store does not answer (stopped, restarting): retry later (HTTP 503)
+    )
     INTERNAL = "INTERNAL"  # a bug or an outage: details are in the log under the request id
 
 
@@ -114,12 +117,20 @@ def _request_id(execution_context: ExecutionContext | None) -> str | None:
     return getattr(context, "request_id", None)
 
 
-def timed_out(error: GraphQLError) -> QueryTimedOut | None:
-    """The store's time limit behind ``error``, if that is what stopped it."""
+def _root_cause(error: GraphQLError) -> BaseException | None:
     cause: BaseException | None = error.original_error
     while isinstance(cause, GraphQLError) and cause.original_error is not None:
         cause = cause.original_error
+    return cause
+
+
+def timed_out(error: GraphQLError) -> QueryTimedOut | None:
+    """The store's time limit behind ``error``, if that is what stopped it."""
+    cause = _root_cause(error)
     return cause if isinstance(cause, QueryTimedOut) else None
+
+
+STORE_DOWN = "the graph store is not available (stopped or restarting); try again later"
 
 
 def shaped(error: GraphQLError, request_id: str | None) -> GraphQLError:
@@ -133,6 +144,13 @@ def shaped(error: GraphQLError, request_id: str | None) -> GraphQLError:
             nodes=error.nodes,
             path=error.path,
             extensions={"code": ErrorCode.TIMEOUT.value, "requestId": request_id},
+        )
+    if isinstance(_root_cause(error), StoreUnavailable):  # an outage the operators know of, not a bug
+        return GraphQLError(
+            STORE_DOWN,
+            nodes=error.nodes,
+            path=error.path,
+            extensions={"code": ErrorCode.UNAVAILABLE.value, "requestId": request_id},
         )
     if unexpected_cause(error) is not None:
         return GraphQLError(

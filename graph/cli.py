@@ -47,7 +47,8 @@ def status(ctx: typer.Context) -> None:
         if not state.running:
             typer.echo(f"store {state.detail}; data in {state.data_dir}")
             raise typer.Exit(1)
-    with open_store(settings) as store:
+    # A status check never starts the store, not even if it went away since the check above.
+    with open_store(settings, start=False) as store:
         health = store.health()
     if not health.ok:
         typer.echo(f"store not answering: {health.detail}")
