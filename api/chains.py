@@ -7,6 +7,10 @@ own), customers (downstream) and peers (its own segment), and chain aggregates â
 electricity and output value by segment and town â€” from the figures departments report
 (``api/metrics.py``). Cypher is in ``graph/chain_queries.py``; segment pages go through one DataLoader,
 so the neighbours of a page of enterprises cost one read.
+
+Memberships count as records of datasets the caller may see state them, and aggregates group by the
+golden town as the caller may see it (``api/visibility.py``): a town stated by a column hidden from the
+caller is an unknown town (null), never a group of its own.
 """
 
 from __future__ import annotations
@@ -33,6 +37,7 @@ from entgraph.api.enterprise import (
 from entgraph.api.errors import BadInput, Forbidden, NotFound
 from entgraph.api.limits import DEFAULT_LIST_SIZE
 from entgraph.api.metrics import visible_sources
+from entgraph.api.visibility import visibility
 from entgraph.graph import chain_queries, metric_queries
 from entgraph.graph.api_queries import FACT_RELATIONS
 from entgraph.loaders.spec import Role as ColumnRole
@@ -65,7 +70,7 @@ def _segment_loader(info: Info[Context, None]) -> Any:
             {"want": i, "chain": c, "year": y, "position": p, "after": a, "size": n}
             for i, (c, y, p, a, n) in enumerate(keys)
         ]
-        rows = await context.in_thread(chain_queries.segment_pages, context.store, wants)
+        rows = await context.in_thread(chain_queries.segment_pages, context.store, wants, visibility(context))
         found = {row["want"]: row["ids"] for row in rows}
         return [found.get(i, []) for i in range(len(keys))]
 
@@ -77,7 +82,9 @@ def _counts_loader(info: Info[Context, None]) -> Any:
     context = info.context
 
     async def load(chains: list[str]) -> list[dict[tuple[int, str | None], int]]:
-        rows = await context.in_thread(chain_queries.segment_counts, context.store, chains)
+        rows = await context.in_thread(
+            chain_queries.segment_counts, context.store, chains, visibility(context)
+        )
         found: dict[str, dict[tuple[int, str | None], int]] = defaultdict(dict)
         for row in rows:
             if row["year"] is not None:
@@ -228,7 +235,10 @@ class IndustryChain:
         if chosen is None:
             return []
         context = info.context
-        members = await context.in_thread(chain_queries.members, context.store, self.key, chosen)
+        # Members the caller may see, each with the golden town it may see (else an unknown town).
+        members = await context.in_thread(
+            chain_queries.members, context.store, self.key, chosen, visibility(context)
+        )
         visible = [s for s in visible_sources(context) if s.metric in AGGREGATE_METRICS.values()]
         ids = sorted({m["id"] for m in members})
         totals = await context.in_thread(metric_queries.yearly_totals, context.store, ids, visible, chosen)

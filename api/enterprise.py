@@ -11,7 +11,8 @@ record of a dataset the caller may see states it):
 
 - an enterprise only records of datasets hidden from the caller are about does not exist for it: it is
   not found by id or credit code, listed, searched, counted in a facet, nor shown as anyone's relation,
-  parent or branch (:func:`visibility`, tested in the statements of ``graph/api_queries.py``);
+  parent or branch (:func:`~entgraph.api.visibility.visibility`, tested in the statements of
+  ``graph/api_queries.py``);
 - each golden value is seen as the catalog column that stated it (``golden_sources`` names the dataset;
   of that dataset's columns that could have, the strictest for the caller's role decides): shown,
   masked (personal data) or null. A value hidden from the caller neither matches its filter, counts in
@@ -26,7 +27,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import functools
 import json
 import re
 from collections.abc import Callable, Hashable, Sequence
@@ -36,18 +36,15 @@ from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 import strawberry
 from strawberry.types import Info
 
-from entgraph.api.auth import Role
 from entgraph.api.context import Context
 from entgraph.api.errors import BadInput, Forbidden, NotFound
-from entgraph.api.masking import Decision, MaskKind, column_sharing, mask_kind, policy, strictest
+from entgraph.api.masking import Decision, policy
 from entgraph.api.metrics import MetricSeries, enterprise_metrics
-from entgraph.errors import ConfigurationError
+from entgraph.api.visibility import UNKNOWN_PERSONAL, golden_sources, golden_value, visibility
 from entgraph.graph import api_queries
-from entgraph.loaders.registry import Catalog
-from entgraph.loaders.spec import DatasetSpec, Sharing
+from entgraph.loaders.spec import Sharing
 from entgraph.resolution.enterprises import _kind as kind_of
 from entgraph.resolution.golden import GOLDEN_FIELDS
-from entgraph.resolution.mentions import ATTRIBUTE_ROLES
 
 if TYPE_CHECKING:
     from entgraph.api.chains import ChainNeighbour, ChainRelation
@@ -58,14 +55,7 @@ _SEARCH_CANDIDATES = 1000  # full-text hits considered before paging by id
 
 K = TypeVar("K", bound=Hashable)
 
-# Golden fields that are personal whatever dataset they came from when the catalog cannot say.
-_PERSONAL: dict[str, MaskKind] = {"legal_rep": MaskKind.PERSON_NAME, "phone": MaskKind.PHONE}
-_UNKNOWN_PERSONAL = Sharing(personal=True)
-_UNKNOWN = Sharing()  # 有条件使用, not open to the public: staff only
-# Golden fields everyone who may see the enterprise sees: its identity (see the module docstring).
-_IDENTITY = frozenset({"name"})
 _PHONE_REASONS = {"PHONE", "LEGAL_REP_AND_PHONE"}
-_FIELD_ROLES = {field: role for role, field in ATTRIBUTE_ROLES.items()}
 
 
 def _check_first(first: int) -> int:
@@ -170,7 +160,7 @@ def related_loader(info: Info[Context, None]) -> Any:
     def fetch(ids: list[str], n: int) -> dict[str, list[dict[str, Any]]]:
         # Relations come from what the caller may see: a parcel or mortgage shared in records of
         # datasets open to its role, and a shared phone (personal data) only for roles that see phones.
-        phones = policy(_UNKNOWN_PERSONAL, context.principal.role) is not Decision.NULL
+        phones = policy(UNKNOWN_PERSONAL, context.principal.role) is not Decision.NULL
         rows = api_queries.related(context.store, ids, n, context.visible_datasets(), visibility(context))
         return _grouped([r for r in rows if phones or r["reason"] not in _PHONE_REASONS])
 
@@ -180,89 +170,6 @@ def related_loader(info: Info[Context, None]) -> Any:
 async def _enterprises(info: Info[Context, None], ids: Sequence[str]) -> list[Enterprise]:
     nodes = await node_loader(info).load_many(list(ids))
     return [Enterprise(props=node) for node in nodes if node is not None]
-
-
-# --- visibility and masking ------------------------------------------------------------------------
-
-
-def _golden_sources(props: dict[str, Any]) -> dict[str, list[Any]]:
-    return _parsed_sources(props.get("golden_sources") or "{}")
-
-
-@functools.lru_cache(maxsize=8192)
-def _parsed_sources(text: str) -> dict[str, list[Any]]:
-    """``golden_sources`` read once per distinct text (a listing reads each field of each node); the
-    dict returned is shared: read it, never change it."""
-    try:
-        sources = json.loads(text)
-    except ValueError:
-        return {}
-    return sources if isinstance(sources, dict) else {}
-
-
-def _spec_of(catalog: Catalog, dataset: str | None) -> DatasetSpec | None:
-    if not dataset:
-        return None
-    try:
-        return catalog.get(dataset).spec
-    except ConfigurationError:
-        return None
-
-
-@functools.lru_cache(maxsize=4096)
-def _golden_rule(catalog: Catalog, role: Role, field: str, dataset: str | None) -> tuple[Sharing, MaskKind]:
-    """Sharing and mask kind that decide what ``role`` sees of a golden ``field`` stated by a record of
-    ``dataset``: those of the dataset's column stating the field (the strictest for ``role`` when
-    several parties' columns could have); when the catalog cannot say, the dataset's own sharing, or for
-    an unknown dataset staff-only data (personal for the personal fields)."""
-    spec = _spec_of(catalog, dataset)
-    wanted = _FIELD_ROLES.get(field)
-    column = strictest(spec, [c for c in spec.columns if c.role is wanted], role) if spec else None
-    if spec is not None and column is not None:
-        return column_sharing(spec, column.field), mask_kind(column)
-    if field in _PERSONAL:
-        return _UNKNOWN_PERSONAL, _PERSONAL[field]
-    return (spec.sharing if spec is not None else _UNKNOWN), MaskKind.TEXT
-
-
-@functools.lru_cache(maxsize=64)
-def _visibility(catalog: Catalog, role: Role) -> api_queries.Visibility:
-    keys = [feed.spec.key for feed in catalog]
-
-    def shows(sharing: Sharing) -> bool:
-        return policy(sharing, role) is not Decision.NULL
-
-    # As Context.may_see: a dataset the catalog does not know is for staff only.
-    staff = role.covers(Role.ANALYST)
-    seen = tuple(key for key in keys if shows(catalog.get(key).spec.sharing))
-    golden: dict[str, tuple[str, ...]] = {}
-    for field in GOLDEN_FIELDS:
-        if field in _IDENTITY:
-            continue
-        stated = tuple(key for key in keys if shows(_golden_rule(catalog, role, field, key)[0]))
-        if len(stated) < len(keys) or not shows(_golden_rule(catalog, role, field, None)[0]):
-            golden[field] = stated
-    return api_queries.Visibility(None if staff and len(seen) == len(keys) else seen, golden)
-
-
-def visibility(context: Context) -> api_queries.Visibility:
-    """What this caller may see of the enterprises, for ``api_queries``: the datasets whose records it
-    may see (which enterprises it knows of) and, per golden field, the datasets whose statement of it
-    it may see. From the catalog and the role alone, so it is worked out once per (catalog, role)."""
-    return _visibility(context.catalog, context.principal.role)
-
-
-def _shown(context: Context, props: dict[str, Any], field: str) -> Any:
-    """Golden ``field`` of an enterprise as the caller may see it: as is, masked, or None."""
-    value = props.get(field)
-    if value is None or field in _IDENTITY:
-        return value
-    source = _golden_sources(props).get(field) or [None, None]
-    sharing, kind = _golden_rule(context.catalog, context.principal.role, field, source[1])
-    decision = policy(sharing, context.principal.role)
-    if decision is Decision.MASK and not isinstance(value, str):
-        return None  # a masked number is no number
-    return context.mask(sharing, kind, value)
 
 
 # --- types -----------------------------------------------------------------------------------------
@@ -423,7 +330,7 @@ class Enterprise:
     @strawberry.field(description="enterprise / individual_business / branch")
     def kind(self, info: Info[Context, None]) -> str | None:
         kind = self.props.get("kind")
-        if kind == "individual_business" and _shown(info.context, self.props, "entity_type") is None:
+        if kind == "individual_business" and golden_value(info.context, self.props, "entity_type") is None:
             # Told by an entity type the caller may not see (个体工商户)? Then as if it were not stated.
             return kind_of({**self.props, "entity_type": None})
         return kind
@@ -438,44 +345,44 @@ class Enterprise:
 
     @strawberry.field(description="The golden legal representative's name (personal data: masked by role).")
     def legal_rep(self, info: Info[Context, None]) -> str | None:
-        return _shown(info.context, self.props, "legal_rep")
+        return golden_value(info.context, self.props, "legal_rep")
 
     @strawberry.field(description="Personal data: masked by role.")
     def phone(self, info: Info[Context, None]) -> str | None:
-        return _shown(info.context, self.props, "phone")
+        return golden_value(info.context, self.props, "phone")
 
     @strawberry.field
     def address(self, info: Info[Context, None]) -> str | None:
-        return _shown(info.context, self.props, "address")
+        return golden_value(info.context, self.props, "address")
 
     @strawberry.field
     def town(self, info: Info[Context, None]) -> str | None:
-        return _shown(info.context, self.props, "town")
+        return golden_value(info.context, self.props, "town")
 
     @strawberry.field
     def industry_code(self, info: Info[Context, None]) -> str | None:
-        return _shown(info.context, self.props, "industry_code")
+        return golden_value(info.context, self.props, "industry_code")
 
     @strawberry.field
     def entity_type(self, info: Info[Context, None]) -> str | None:
-        return _shown(info.context, self.props, "entity_type")
+        return golden_value(info.context, self.props, "entity_type")
 
     @strawberry.field
     def registered_capital(self, info: Info[Context, None]) -> float | None:
-        value = _shown(info.context, self.props, "registered_capital")
+        value = golden_value(info.context, self.props, "registered_capital")
         return float(value) if isinstance(value, int | float) else None
 
     @strawberry.field
     def established(self, info: Info[Context, None]) -> str | None:
-        return _text(_shown(info.context, self.props, "established"))
+        return _text(golden_value(info.context, self.props, "established"))
 
     @strawberry.field
     def status(self, info: Info[Context, None]) -> str | None:
-        return _shown(info.context, self.props, "status")
+        return golden_value(info.context, self.props, "status")
 
     @strawberry.field(description="Each golden field with the record, dataset and department it came from.")
     def golden_record(self, info: Info[Context, None]) -> list[GoldenField]:
-        sources = _golden_sources(self.props)
+        sources = golden_sources(self.props)
         fields = []
         for field in GOLDEN_FIELDS:
             source = sources.get(field)
@@ -487,7 +394,7 @@ class Enterprise:
             fields.append(
                 GoldenField(
                     field=field,
-                    value=_text(_shown(info.context, self.props, field)),
+                    value=_text(golden_value(info.context, self.props, field)),
                     source_record_id=source[0] if traced else None,
                     dataset=source[1] if traced else None,
                     department=spec.department if spec and traced else None,

@@ -20,7 +20,13 @@ Access:
   the catalog column they came from: a value the caller's role may not see in full is null (a date
   from a dataset not open to the public is null for ``public``);
 - a mortgage network follows only links stated by datasets the caller may see (none, for the public,
-  while the mortgage register is shared conditionally).
+  while the mortgage register is shared conditionally);
+- a credit event, and the datasets and enterprises it names, is what records of datasets the caller may
+  see report; ``town`` finds parcels through those records only, and events through enterprises whose
+  golden town the caller may see (``api/visibility.py``): a town stated by a column hidden from the
+  caller places nothing in it;
+- every enterprise on a parcel, event or mortgage is loaded through ``node_loader``: one only datasets
+  hidden from the caller know is left out.
 """
 
 from __future__ import annotations
@@ -48,6 +54,7 @@ from entgraph.api.enterprise import (
 from entgraph.api.errors import BadInput, Forbidden, NotFound
 from entgraph.api.limits import DEFAULT_LIST_SIZE
 from entgraph.api.masking import Decision, column_sharing, policy
+from entgraph.api.visibility import visibility
 from entgraph.graph import land_credit_queries as queries
 from entgraph.loaders.spec import Role as ColumnRole
 from entgraph.loaders.spec import Sharing
@@ -372,10 +379,9 @@ class LandParcel:
 
     @strawberry.field(description="Towns (镇/街道) its records place it in.")
     async def towns(self, info: Info[Context, None]) -> list[str]:
-        rows = self.records
-        return sorted({str(r["props"]["town"]) for r in rows if r["props"].get("town") is not None})[
-            :_LIST_CAP
-        ]
+        context = info.context
+        towns = {_visible(context, context.spec(r["dataset"]), "town", r["props"]) for r in self.records}
+        return sorted(str(town) for town in towns if town is not None)[:_LIST_CAP]
 
     @strawberry.field(
         description="Who holds it now: the subject(s) of its latest record by date (the grantee, "
@@ -457,7 +463,8 @@ class CreditEventEntry:
         return None
 
     async def _rows(self, info: Info[Context, None]) -> list[dict[str, Any]]:
-        return await event_records_loader(info).load(self.props["key"])
+        # The records of datasets the caller may see: as Enterprise.creditEvents shows events.
+        return _seen(info.context, await event_records_loader(info).load(self.props["key"]))
 
     @strawberry.field(description="The datasets whose live records report it.")
     async def datasets(self, info: Info[Context, None]) -> list[str]:
@@ -485,7 +492,10 @@ class CreditEventConnection:
 
     @strawberry.field(description="How many events match, over all pages.")
     async def total_count(self, info: Info[Context, None]) -> int:
-        return await info.context.in_thread(queries.credit_event_count, info.context.store, *self.filters)
+        context = info.context
+        return await context.in_thread(
+            queries.credit_event_count, context.store, *self.filters, visibility(context)
+        )
 
 
 @strawberry.type
@@ -626,7 +636,9 @@ class LandCreditQuery:
 
             among, rows = await context.in_thread(held)
             parcel_records_loader(info).prime_many({k: rows.get(k, []) for k in among})
-        keys = await context.in_thread(queries.parcel_page, store, among, town, after_key, first + 1)
+        keys = await context.in_thread(
+            queries.parcel_page, store, among, town, after_key, first + 1, visibility(context)
+        )
         found = await parcel_loader(info).load_many(keys[:first])
         # A page leaves out parcels only datasets hidden from the caller know; the cursor still moves on.
         edges = [
@@ -660,8 +672,17 @@ class LandCreditQuery:
         first = _check_first(first)
         after_key = _decode("credit-event", after)
         low, high = _period(date_from, date_to)
-        rows = await info.context.in_thread(
-            queries.credit_event_page, info.context.store, kind, low, high, town, after_key, first + 1
+        context = info.context
+        rows = await context.in_thread(
+            queries.credit_event_page,
+            context.store,
+            kind,
+            low,
+            high,
+            town,
+            after_key,
+            first + 1,
+            visibility(context),
         )
         edges = [
             CreditEventEdge(
@@ -691,7 +712,10 @@ class LandCreditQuery:
     ) -> list[CreditEventKindCount]:
         _credit_cleared(info)
         low, high = _period(date_from, date_to)
-        rows = await info.context.in_thread(queries.credit_event_kinds, info.context.store, low, high, town)
+        context = info.context
+        rows = await context.in_thread(
+            queries.credit_event_kinds, context.store, low, high, town, visibility(context)
+        )
         return [CreditEventKindCount(kind=_text(r["kind"]), count=r["events"]) for r in rows[:_LIST_CAP]]
 
     @strawberry.field(

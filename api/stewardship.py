@@ -7,7 +7,9 @@ retraining and reruns like any other.
 
 Steward data is unmasked (stewards see everything shared), so these fields are for the ``steward``
 role and above only. A task record's identifying fields still go through the masking policy with the
-caller's role and the sharing of the column each came from, so a 不予共享 column stays null for stewards.
+caller's role and the sharing of the column each came from, so a 不予共享 column stays null for stewards;
+and a candidate is the enterprise as the steward may see it (``api/visibility.py``): null when only
+datasets hidden from it know the enterprise, each golden value as the column that stated it allows.
 """
 
 from __future__ import annotations
@@ -25,6 +27,8 @@ from entgraph.api.auth import Role, requires
 from entgraph.api.context import Context
 from entgraph.api.errors import ApiError, BadInput, NotFound
 from entgraph.api.masking import mask_kind
+from entgraph.api.visibility import golden_value, visibility
+from entgraph.graph import api_queries
 from entgraph.graph import resolution_writer as rw
 from entgraph.resolution.enterprises import provisional_id
 from entgraph.resolution.mentions import party_fields, split_mention
@@ -86,7 +90,7 @@ class TaskCandidate:
     @strawberry.field(description="The candidate's golden record (null if it no longer exists).")
     async def enterprise(self, info: Info[Context, None]) -> CandidateEnterprise | None:
         row = await _enterprise_loader(info).load(self.enterprise_id)
-        return _candidate_enterprise(row) if row else None
+        return _candidate_enterprise(info.context, row) if row else None
 
 
 @strawberry.type(
@@ -537,11 +541,17 @@ def _page(first: int) -> int:
 
 
 def _enterprise_loader(info: Info[Context, None]):
+    """Enterprises by id, merged-away ones included; None for one only datasets hidden from the caller
+    know (the panorama's rule: ``api_queries.enterprises``)."""
+    context = info.context
+    sight = visibility(context)
+
     async def load(ids: list[str]) -> list[dict[str, Any] | None]:
-        found = await info.context.in_thread(rw.enterprises_by_id, info.context.store, ids)
+        rows = await context.in_thread(api_queries.enterprises, context.store, ids, sight)
+        found = {row["id"]: row["e"] for row in rows}
         return [found.get(i) for i in ids]
 
-    return info.context.loader("steward.enterprise", load)
+    return context.loader("steward.enterprise", load)
 
 
 def _task(row: dict[str, Any]) -> StewardTask:
@@ -578,14 +588,18 @@ def _candidate(rank: int, c: dict[str, Any]) -> TaskCandidate:
     )
 
 
-def _candidate_enterprise(row: dict[str, Any]) -> CandidateEnterprise:
+def _candidate_enterprise(context: Context, row: dict[str, Any]) -> CandidateEnterprise:
+    def shown(field: str) -> str | None:
+        value = golden_value(context, row, field)  # as the column that stated it allows
+        return None if value is None else str(value)
+
     return CandidateEnterprise(
         id=row["id"],
         name=row.get("name"),
-        legal_rep=row.get("legal_rep"),
-        phone=row.get("phone"),
-        town=row.get("town"),
-        address=row.get("address"),
+        legal_rep=shown("legal_rep"),
+        phone=shown("phone"),
+        town=shown("town"),
+        address=shown("address"),
         merged_into=row.get("merged_into"),
     )
 

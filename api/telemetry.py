@@ -8,7 +8,11 @@ distinct window, not one per meter.
 
 Who sees what: a meter's readings are its device feed's data (有条件使用, not open to the public), so the
 public gets meters without series; warnings are for the city's staff (analyst and above); changing a
-warning's status or a meter's owners takes a steward, and each change is kept in its history.
+warning's status or a meter's owners takes a steward, and each change is kept in its history. As
+everywhere (``api/visibility.py``), a warning about an enterprise only datasets hidden from the caller
+know is not there for it, a warning's town and industry peer group show (and a town finds and counts
+it) only where the caller may see its enterprise's golden town and industry, and a meter names only
+enterprises the caller may see (a steward cannot pin one to an enterprise it may not see).
 """
 
 from __future__ import annotations
@@ -28,6 +32,8 @@ from entgraph.api.context import Context
 from entgraph.api.errors import BadInput, NotFound
 from entgraph.api.limits import DEFAULT_LIST_SIZE
 from entgraph.api.masking import column_sharing, mask_kind
+from entgraph.api.visibility import visibility
+from entgraph.graph import api_queries
 from entgraph.graph import meter_queries as mq
 from entgraph.graph import warning_queries as wq
 from entgraph.loaders.spec import DatasetSpec
@@ -529,7 +535,9 @@ async def enterprise_warnings(
             by_status[st].append(eid)
         found: dict[tuple[str, tuple[str, ...]], list[dict[str, Any]]] = {}
         for st, ids in by_status.items():
-            rows = await context.in_thread(wq.for_enterprises, context.store, ids, list(st))
+            rows = await context.in_thread(
+                wq.for_enterprises, context.store, ids, list(st), visibility(context)
+            )
             for eid in ids:
                 found[(eid, st)] = rows.get(eid, [])
         return [found[k] for k in keys]
@@ -562,9 +570,17 @@ class TelemetryQuery:
     ) -> WarningConnection:
         if not 1 <= first <= 100:
             raise BadInput("first must be between 1 and 100", argument="first")
+        context = info.context
         try:
-            page = await info.context.in_thread(
-                wq.by_town, info.context.store, town, list(_statuses(statuses)), rules, first, after
+            page = await context.in_thread(
+                wq.by_town,
+                context.store,
+                town,
+                list(_statuses(statuses)),
+                rules,
+                first,
+                after,
+                visibility(context),
             )
         except ValueError as exc:  # a cursor the API did not issue
             raise BadInput(str(exc), argument="after") from None
@@ -578,7 +594,7 @@ class TelemetryQuery:
 
     @strawberry.field(description="One warning with its history.", permission_classes=ANALYST_UP)
     async def warning(self, info: Info[Context, None], id: str) -> Warning:
-        found = await info.context.in_thread(wq.get, info.context.store, id)
+        found = await info.context.in_thread(wq.get, info.context.store, id, visibility(info.context))
         if found is None:
             raise NotFound(f"no warning {id}")
         return Warning(props=found)
@@ -595,7 +611,9 @@ class TelemetryQuery:
         if not 1 <= first <= 500:
             raise BadInput("first must be between 1 and 500", argument="first")
         context = info.context
-        rows = await context.in_thread(mq.meters_for_review, context.store, review, first, after)
+        rows = await context.in_thread(
+            mq.meters_for_review, context.store, review, first, after, visibility(context)
+        )
         return [
             _meter(context, {**r, "review": review, "shared": review == "shared"}, list(r["enterprises"]))
             for r in rows
@@ -662,6 +680,7 @@ class TelemetryMutation:
         enterprise_ids: list[str],
         utility: str = "electricity",
     ) -> Meter:
+        await _check_known(info, enterprise_ids)
         try:
             linked = await info.context.in_thread(
                 registry.pin, info.context.store, meter_id, utility, enterprise_ids, _actor(info)
@@ -682,10 +701,31 @@ class TelemetryMutation:
         )
 
 
+async def _check_known(info: Info[Context, None], enterprise_ids: list[str]) -> None:
+    """Refuse ids of enterprises only datasets hidden from the caller know, as the registry refuses ids
+    it does not know (so a steward cannot learn that they exist); nothing to read when it sees all."""
+    context = info.context
+    sight = visibility(context)
+    if sight.datasets is None or not enterprise_ids:
+        return
+    rows = await context.in_thread(api_queries.enterprises, context.store, sorted(set(enterprise_ids)), sight)
+    missing = sorted(set(enterprise_ids) - {row["id"] for row in rows})
+    if missing:
+        raise BadInput(f"no live enterprise with id {', '.join(missing)}", argument="enterpriseIds")
+
+
 async def _transition(info: Info[Context, None], warning_id: str, status: str, note: str | None) -> Warning:
+    context = info.context
     try:
-        found = await info.context.in_thread(
-            wq.set_status, info.context.store, warning_id, status, note, _actor(info), int(time.time() * 1000)
+        found = await context.in_thread(
+            wq.set_status,
+            context.store,
+            warning_id,
+            status,
+            note,
+            _actor(info),
+            int(time.time() * 1000),
+            visibility(context),
         )
     except wq.UnknownWarning as exc:
         raise NotFound(str(exc)) from None

@@ -7,21 +7,21 @@ these once, so a panorama costs a fixed number of round trips however many recor
 Merged-away enterprises (those with a ``REDIRECTS_TO``) are never listed; looking one up by id finds
 its survivor (:func:`lookup_ids`).
 
-What a caller may see is given as a :class:`Visibility` (the API derives it from the catalog's sharing and
-the caller's role): an enterprise no record of a dataset visible to the caller is about is not found,
-listed, searched or counted, and a golden value a column hidden from the caller stated neither matches
-a filter, counts in a facet nor orders a listing. Both are tested in the statements themselves, so a
-page, a count and a facet agree and nothing is fetched only to be dropped.
+What a caller may see is given as a :class:`~entgraph.graph.visibility.Visibility` (the API derives it
+from the catalog's sharing and the caller's role): an enterprise no record of a dataset visible to the
+caller is about is not found, listed, searched or counted, and a golden value a column hidden from the
+caller stated neither matches a filter, counts in a facet nor orders a listing. Both are tested in the
+statements themselves, so a page, a count and a facet agree and nothing is fetched only to be dropped.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Sequence
 from typing import Any
 
 from entgraph.graph.port import GraphStore, Row
 from entgraph.graph.search_text import query_tokens
+from entgraph.graph.visibility import EVERYTHING, Visibility
 
 # Record -> fact-node relations the panorama shows, by the API field that lists them. The relation
 # names are those of the catalog's ``[[nodes]]`` and of ``loaders/records.py::_links``.
@@ -38,77 +38,6 @@ FACT_RELATIONS: dict[str, str] = {
 
 # Longest REDIRECTS_TO chain followed: a merge of a merged survivor adds one hop; 10 is generous.
 _MAX_REDIRECT_HOPS = 10
-
-
-@dataclass(frozen=True)
-class Visibility:
-    """What one caller may see of the enterprises, for the statements here.
-
-    ``datasets``: the datasets whose records the caller may see, or None for all of them. An enterprise
-    is known to the caller when a record of one of them is about it (as any party), or when no record
-    is (there is nothing to hide: its golden values still show only as their sources allow); the others,
-    known only to datasets hidden from the caller, do not exist for it.
-
-    ``golden``: for each golden field listed, the datasets whose statement of that field the caller may
-    see (a field not listed: from every dataset). Which dataset stated a golden value is in the
-    enterprise's ``golden_sources`` (:func:`golden_dataset`).
-    """
-
-    datasets: tuple[str, ...] | None = None
-    golden: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
-
-    def keep_known(self, var: str = "e", carry: str = "e") -> str:
-        """Cypher clauses keeping the rows whose enterprise ``var`` is known to the caller, with the
-        variables ``carry`` (all those still needed, ``var`` among them); empty when every enterprise
-        is. Each enterprise's records are walked: cheap for a page or a panorama, O(records) for a
-        count or facet over the whole city.
-
-        Clauses, not a predicate: FalkorDB rejects a pattern comprehension (or ``exists``) in a WHERE,
-        and one projected in the WITH whose WHERE tests it; projected first and tested in the next WITH
-        it plans it as an Apply from the enterprise (index-free: no scan of the records).
-        """
-        if self.datasets is None:
-            return ""
-        # Own variable names: an ``r`` bound outside would make the comprehension match only that record.
-        return (
-            f"WITH {carry}, [({var})<-[:ABOUT]-(known_r:SourceRecord) | known_r.dataset] AS known "
-            f"WITH {carry} WHERE size(known) = 0 OR size([d IN known WHERE d IN $known_datasets]) > 0 "
-        )
-
-    def shows(self, prop: str, var: str = "e") -> str:
-        """A Cypher predicate: the caller may see the golden ``prop`` of enterprise ``var``."""
-        if prop not in self.golden:
-            return "true"
-        return f"{golden_dataset(prop, var)} IN $golden_{prop}"
-
-    def value(self, prop: str, var: str = "e") -> str:
-        """The golden ``prop`` of ``var`` as the caller may see it: null where it may not."""
-        if prop not in self.golden:
-            return f"{var}.{prop}"
-        return f"CASE WHEN {self.shows(prop, var)} THEN {var}.{prop} END"
-
-    def params(self) -> dict[str, Any]:
-        """The parameters the predicates above use (unused ones are harmless)."""
-        out: dict[str, Any] = {f"golden_{prop}": list(datasets) for prop, datasets in self.golden.items()}
-        if self.datasets is not None:
-            out["known_datasets"] = list(self.datasets)
-        return out
-
-
-EVERYTHING = Visibility()
-
-
-def golden_dataset(prop: str, var: str = "e") -> str:
-    """Cypher for the dataset that stated the golden ``prop`` of enterprise ``var``, or null.
-
-    ``golden_sources`` is JSON (``resolution/golden.py``): ``{"town": ["<record id>", "<dataset>",
-    <priority>, "<recency>"], ...}``. Splitting it after the quoted key, then on double quotes, gives the
-    dataset as the fourth piece with or without spaces after the separators; record ids
-    (``<dataset>:<hex>``) and dataset keys (``[a-z][a-z0-9_]*``) hold no quote or backslash, so nothing
-    before it is escaped. A field without a source gives null, which no list of datasets holds: a value
-    whose source cannot be read is treated as hidden, never as shown.
-    """
-    return f"split(split({var}.golden_sources, '\"{prop}\":')[1], '\"')[3]"
 
 
 def lookup_ids(store: GraphStore, ids: Sequence[str]) -> list[Row]:

@@ -4,6 +4,10 @@ Membership is stated by the chain feed's rows: ``(r:SourceRecord)-[:IN_CHAIN]->(
 row carrying ``year`` and ``chain_position`` (上游 / 中游 / 下游), and resolution's
 ``(r)-[:ABOUT {party: 'subject'}]->(e:Enterprise)``. A membership counts when its record is active and its
 enterprise live (not merged away).
+
+What a caller may see is a :class:`~entgraph.graph.visibility.Visibility`: a membership counts only as a
+record of a dataset the caller may see states it (which makes its enterprise known to the caller), and
+an enterprise's golden town only where the caller may see it (else it is an unknown town).
 """
 
 from __future__ import annotations
@@ -12,13 +16,16 @@ from collections.abc import Sequence
 from typing import Any
 
 from entgraph.graph.port import GraphStore, Row
+from entgraph.graph.visibility import EVERYTHING, Visibility, also
 
 # Filters on the record come after a WITH: in the MATCH's WHERE they make FalkorDB's planner start from
 # a scan of every SourceRecord instead of the chain's index entry.
-_MEMBERS = (
-    "MATCH (c:IndustryChain {key: $chain})<-[:IN_CHAIN]-(r:SourceRecord)-[a:ABOUT]->(e:Enterprise) "
-    "WITH r, a, e WHERE r.retired IS NULL AND a.party = 'subject' AND NOT (e)-[:REDIRECTS_TO]->() "
-)
+_LIVE_MEMBER = "r.retired IS NULL AND a.party = 'subject' AND NOT (e)-[:REDIRECTS_TO]->()"
+
+
+def _member(sight: Visibility) -> str:
+    """The test of a membership row ``(r, a, e)``: live, and stated by a record the caller may see."""
+    return _LIVE_MEMBER + also(sight.sees_record("r"))
 
 
 def chains(store: GraphStore) -> list[Row]:
@@ -28,13 +35,13 @@ def chains(store: GraphStore) -> list[Row]:
     )
 
 
-def segment_counts(store: GraphStore, chains: Sequence[str]) -> list[Row]:
+def segment_counts(store: GraphStore, chains: Sequence[str], sight: Visibility = EVERYTHING) -> list[Row]:
     """``{chain, year, position, enterprises}``: distinct live enterprises per chain, year and segment,
     plus one row per chain and year with ``position`` null counting the year's enterprises once each."""
     match = (
         "UNWIND $chains AS chain "
         "MATCH (c:IndustryChain {key: chain})<-[:IN_CHAIN]-(r:SourceRecord)-[a:ABOUT]->(e:Enterprise) "
-        "WITH chain, r, a, e WHERE r.retired IS NULL AND a.party = 'subject' AND NOT (e)-[:REDIRECTS_TO]->() "
+        f"WITH chain, r, a, e WHERE {_member(sight)} "
     )
     return store.read(
         match
@@ -42,29 +49,34 @@ def segment_counts(store: GraphStore, chains: Sequence[str]) -> list[Row]:
         + "UNION ALL "
         + match
         + "RETURN chain, r.year AS year, null AS position, count(DISTINCT e) AS enterprises",
-        {"chains": list(chains)},
+        {"chains": list(chains), **sight.params()},
     )
 
 
-def members(store: GraphStore, chain: str, year: int) -> list[Row]:
-    """``{id, position, town}``: the chain's enterprises in ``year``, one row per (enterprise, segment)."""
+def members(store: GraphStore, chain: str, year: int, sight: Visibility = EVERYTHING) -> list[Row]:
+    """``{id, position, town}``: the chain's enterprises in ``year``, one row per (enterprise, segment);
+    ``town`` is the golden town as the caller may see it (null where it may not)."""
     return store.read(
-        _MEMBERS + "AND r.year = $year "
-        "RETURN DISTINCT e.id AS id, r.chain_position AS position, e.town AS town ORDER BY id",
-        {"chain": chain, "year": year},
+        "MATCH (c:IndustryChain {key: $chain})<-[:IN_CHAIN]-(r:SourceRecord)-[a:ABOUT]->(e:Enterprise) "
+        f"WITH r, a, e WHERE {_member(sight)} AND r.year = $year "
+        f"RETURN DISTINCT e.id AS id, r.chain_position AS position, {sight.value('town')} AS town "
+        "ORDER BY id",
+        {"chain": chain, "year": year, **sight.params()},
     )
 
 
-def segment_pages(store: GraphStore, wants: Sequence[dict[str, Any]]) -> list[Row]:
+def segment_pages(
+    store: GraphStore, wants: Sequence[dict[str, Any]], sight: Visibility = EVERYTHING
+) -> list[Row]:
     """For each ``{want, chain, year, position, after, size}``: ``{want, ids}``, the ids (in id order,
     after ``after``) of the live enterprises in that segment. ``position`` null means every segment."""
     return store.read(
         "UNWIND $wants AS w "
         "MATCH (c:IndustryChain {key: w.chain})<-[:IN_CHAIN]-(r:SourceRecord)-[a:ABOUT]->(e:Enterprise) "
-        "WITH w, r, a, e WHERE r.retired IS NULL AND a.party = 'subject' AND NOT (e)-[:REDIRECTS_TO]->() "
+        f"WITH w, r, a, e WHERE {_member(sight)} "
         "AND r.year = w.year AND (w.position IS NULL OR r.chain_position = w.position) AND e.id > w.after "
         "WITH DISTINCT w, e.id AS id ORDER BY id "
         # Collect first, slice after: FalkorDB gives null for ``collect(id)[0..w.size]`` in one step.
         "WITH w, collect(id) AS ids RETURN w.want AS want, ids[0..w.size] AS ids",
-        {"wants": list(wants)},
+        {"wants": list(wants), **sight.params()},
     )

@@ -9,6 +9,10 @@ same few round trips whatever its size. Retired records (``r.retired``) are igno
 
 Labels and relation names are constants of this module; every value travels as a parameter. The
 statements use the openCypher subset both FalkorDB and Neo4j run (no APOC, no subqueries).
+
+What a caller may see is a :class:`~entgraph.graph.visibility.Visibility`: the listings here count only
+records of datasets the caller may see (a parcel placed in a town, a credit event reported), and an
+enterprise's golden town only where the caller may see it.
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from entgraph.graph.port import GraphStore, Row
+from entgraph.graph.visibility import EVERYTHING, Visibility, also
 
 # The two parties of a mortgage record (jj_real_estate_mortgages): the mortgagor is the record's
 # subject, the mortgagee the spec party ``mortgagee``.
@@ -68,10 +73,16 @@ def parcel_keys_of(store: GraphStore, enterprise_id: str, limit: int) -> list[st
 
 
 def parcel_page(
-    store: GraphStore, among: Sequence[str] | None, town: str | None, after: str, size: int
+    store: GraphStore,
+    among: Sequence[str] | None,
+    town: str | None,
+    after: str,
+    size: int,
+    sight: Visibility = EVERYTHING,
 ) -> list[str]:
     """Keys of parcels after ``after`` in key order (``size`` of them), optionally only among
-    ``among`` and only those a live record places in the town named ``town``."""
+    ``among`` and only those a live record (of a dataset the caller may see) places in the town named
+    ``town``."""
     params: dict[str, Any] = {"after": after, "size": size}
     where = ["true"]
     if among is not None:
@@ -81,8 +92,8 @@ def parcel_page(
         match = "MATCH (p:LandParcel)"
     else:
         match = "MATCH (t:Town {key: $town})<-[:IN_TOWN]-(r:SourceRecord)-->(p:LandParcel) WITH r, p"
-        where += ["r.retired IS NULL"]
-        params["town"] = town
+        where += ["r.retired IS NULL" + also(sight.sees_record("r"))]
+        params |= {"town": town, **sight.params()}
     # ``key > $after`` on the projected value, not on ``p.key``: FalkorDB answers a range predicate on an
     # indexed property from the index, which compares non-ASCII keys (晋国用..., 闽(2022)...) wrongly and
     # would end the listing early.
@@ -98,12 +109,17 @@ def parcel_page(
 
 
 def _event_filter(
-    kind: str | None, date_from: str | None, date_to: str | None, town: str | None
+    kind: str | None,
+    date_from: str | None,
+    date_to: str | None,
+    town: str | None,
+    sight: Visibility = EVERYTHING,
 ) -> tuple[str, dict[str, Any]]:
-    """The statement head that yields ``n`` (a CreditEvent with a live record) and ``decided`` (its date),
-    filtered; the caller adds its own ``WHERE``/``RETURN``."""
-    params: dict[str, Any] = {}
-    node_where = ["r.retired IS NULL"]
+    """The statement head that yields ``n`` (a CreditEvent with a live record of a dataset the caller
+    may see) and ``decided`` (its date, as those records give it), filtered; the caller adds its own
+    ``WHERE``/``RETURN``."""
+    params: dict[str, Any] = sight.params()
+    node_where = ["r.retired IS NULL" + also(sight.sees_record("r"))]
     if kind is not None:
         node_where.append("n.kind = $kind")
         params["kind"] = kind
@@ -118,10 +134,13 @@ def _event_filter(
         f"WITH n, coalesce({node_date}, rds[0]) AS decided "
     )
     if town is not None:
-        # an event is in a town when an enterprise a live record of it is about has that golden town
+        # An event is in a town when an enterprise a live record of it is about has that golden town,
+        # where the caller may see the record (which makes the enterprise known to it) and the town.
+        shown = also(sight.sees_record("tr"), sight.shows("town"))
         head += (
             "MATCH (n)<-[:RECORDS_EVENT]-(tr)-[:ABOUT]->(e:Enterprise) "
-            "WITH n, decided, tr, e WHERE tr.retired IS NULL AND e.town = $town WITH DISTINCT n, decided "
+            f"WITH n, decided, tr, e WHERE tr.retired IS NULL AND e.town = $town{shown} "
+            "WITH DISTINCT n, decided "
         )
         params["town"] = town
     period = []
@@ -144,11 +163,12 @@ def credit_event_page(
     town: str | None,
     after: str,
     size: int,
+    sight: Visibility = EVERYTHING,
 ) -> list[Row]:
     """``{key, props, decided}`` for the filtered credit events after ``after`` in key order (``size`` of
     them): the node's properties and its decided-on date. ``date_from``/``date_to`` are ISO dates and
     bound the date inclusively (events without a date never match a period)."""
-    head, params = _event_filter(kind, date_from, date_to, town)
+    head, params = _event_filter(kind, date_from, date_to, town, sight)
     return store.read(
         # the key compared once projected, never through the index (see :func:`parcel_page`)
         head + "WITH n, decided, n.key AS key WHERE key > $after "
@@ -158,17 +178,26 @@ def credit_event_page(
 
 
 def credit_event_count(
-    store: GraphStore, kind: str | None, date_from: str | None, date_to: str | None, town: str | None
+    store: GraphStore,
+    kind: str | None,
+    date_from: str | None,
+    date_to: str | None,
+    town: str | None,
+    sight: Visibility = EVERYTHING,
 ) -> int:
-    head, params = _event_filter(kind, date_from, date_to, town)
+    head, params = _event_filter(kind, date_from, date_to, town, sight)
     return store.read(head + "RETURN count(n) AS n", params)[0]["n"]
 
 
 def credit_event_kinds(
-    store: GraphStore, date_from: str | None, date_to: str | None, town: str | None
+    store: GraphStore,
+    date_from: str | None,
+    date_to: str | None,
+    town: str | None,
+    sight: Visibility = EVERYTHING,
 ) -> list[Row]:
     """``{kind, events}`` of the filtered credit events, by kind."""
-    head, params = _event_filter(None, date_from, date_to, town)
+    head, params = _event_filter(None, date_from, date_to, town, sight)
     return store.read(head + "RETURN n.kind AS kind, count(n) AS events ORDER BY kind", params)
 
 

@@ -10,6 +10,10 @@ steward). A steward's attachment pins the meter: later syncs leave it alone, for
 
 A meter's ``key`` is the loaders' (``电能表|<id>``, ``水表|<id>``); telemetry knows a meter by its device
 id alone (``meter_id``), which device serials make unique across utilities.
+
+The statements the API serves take what the caller may see (``graph/visibility.py``): a meter names only
+the enterprises the caller knows, each with its golden town only where the caller may see it. The
+registry's own reads see everything.
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from entgraph.graph.port import GraphSchema, GraphStore, PropertyIndex, Row, UniqueKey
+from entgraph.graph.visibility import EVERYTHING, Visibility
 
 METER_SCHEMA = GraphSchema(
     unique=(UniqueKey("Meter", "key"),),
@@ -132,14 +137,20 @@ def known_meters(store: GraphStore) -> list[Row]:
     return store.read("MATCH (m:Meter) RETURN m.key AS key, m.meter_id AS meter, m.utility AS utility")
 
 
-def owners(store: GraphStore, meters: Sequence[str] | None = None) -> list[Row]:
-    """``{meter, utility, enterprise, town, shared}`` for every attached meter (or those in ``meters``)."""
+def owners(
+    store: GraphStore, meters: Sequence[str] | None = None, sight: Visibility = EVERYTHING
+) -> list[Row]:
+    """``{meter, utility, enterprise, town, shared}`` for every attached meter (or those in ``meters``):
+    its enterprises known to the caller (``sight``), each with its golden town as the caller may see it
+    (null where it may not)."""
     head = "UNWIND $meters AS k MATCH (m:Meter {meter_id: k}) " if meters is not None else "MATCH (m:Meter) "
     return store.read(
-        head + "MATCH (m)-[x:METERS]->(e:Enterprise) "
-        "RETURN m.meter_id AS meter, m.utility AS utility, e.id AS enterprise, e.town AS town, "
-        "x.shared AS shared",
-        {"meters": list(meters or [])},
+        head
+        + "MATCH (m)-[x:METERS]->(e:Enterprise) "
+        + sight.keep_known("e", "m, x, e")
+        + f"RETURN m.meter_id AS meter, m.utility AS utility, e.id AS enterprise, {sight.value('town')} "
+        "AS town, x.shared AS shared",
+        {"meters": list(meters or []), **sight.params()},
     )
 
 
@@ -155,14 +166,20 @@ def meters_of(store: GraphStore, enterprise_ids: Sequence[str]) -> list[Row]:
     )
 
 
-def meters_for_review(store: GraphStore, review: str, first: int, after: str) -> list[Row]:
-    """Meters flagged for stewards (``shared``: 多户一表, ``unattached``), in key order after ``after``."""
+def meters_for_review(
+    store: GraphStore, review: str, first: int, after: str, sight: Visibility = EVERYTHING
+) -> list[Row]:
+    """Meters flagged for stewards (``shared``: 多户一表, ``unattached``), in key order after ``after``,
+    each with the enterprises it is attached to that the caller (``sight``) knows."""
+    # A meter is its device feed's data: it stays listed when none of its enterprises is known.
+    known = "" if sight.datasets is None else sight.mark_known("e", "m, key, e", "known_e")
+    enterprise = "e.id" if sight.datasets is None else "CASE WHEN known_e THEN e.id END"
     return store.read(
         "MATCH (m:Meter {review: $review}) WITH m, m.meter_id AS key WHERE key > $after "
-        "OPTIONAL MATCH (m)-[x:METERS]->(e:Enterprise) "
+        f"OPTIONAL MATCH (m)-[x:METERS]->(e:Enterprise) {known}"
         "RETURN key AS meter, m.utility AS utility, m.account_no AS account_no, "
-        "collect(e.id) AS enterprises ORDER BY key LIMIT $first",
-        {"review": review, "first": first, "after": after},
+        f"collect({enterprise}) AS enterprises ORDER BY key LIMIT $first",
+        {"review": review, "first": first, "after": after, **sight.params()},
     )
 
 

@@ -454,14 +454,6 @@ def _chunks(items: list[Any], size: int) -> Iterator[list[Any]]:
 # --- reads for the API's stewardship fields ------------------------------------------------------
 
 
-def enterprises_by_id(store: GraphStore, enterprise_ids: Sequence[str]) -> dict[str, dict[str, Any]]:
-    """Enterprises by id, in one round trip (a task list shows several candidates per task)."""
-    rows = store.read(
-        "UNWIND $ids AS id MATCH (e:Enterprise {id: id}) RETURN e AS e", {"ids": list(enterprise_ids)}
-    )
-    return {row["e"]["id"]: dict(row["e"]) for row in rows}
-
-
 def audit_trail(store: GraphStore, first: int, about: str | None = None) -> list[dict[str, Any]]:
     """Judgements newest first, undone ones included; ``about``: only those naming it on either side."""
     where = "WHERE j.subject = $about OR j.object = $about " if about else ""

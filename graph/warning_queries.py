@@ -11,6 +11,14 @@ again finds the same node: :func:`upsert_findings` is idempotent, never reopens 
 condition that comes back in a later period is a new warning. ``evidence`` is a JSON string: its keys
 differ by rule and nobody queries inside it.
 
+Reading takes what the caller may see (a :class:`~entgraph.graph.visibility.Visibility`; the CLI and
+the rules see everything): a warning about an enterprise only datasets hidden from the caller know is
+not there for it, and a warning's town is the golden town of its enterprise, so it is shown, filtered
+by and counted only where the caller may see that golden value (a town the rules took from records,
+the enterprise having none, only for callers who may see every dataset's towns). Likewise the industry
+peer group a warning names (``evidence.peer_group``, and in its messages) is the enterprise's golden
+industry: hidden (null, ``***``) where the caller may not see that.
+
 Status lifecycle: ``open`` → ``acknowledged`` → ``resolved`` (or ``open`` → ``resolved``); resolving
 needs a feedback note, resolved is final. Every transition, and the opening, is a ``WarningAction`` node
 rather than a JSON list on the warning: appending a node is one conditional statement (no read-modify-
@@ -27,6 +35,7 @@ from typing import Any
 
 from entgraph.errors import EntgraphError
 from entgraph.graph.port import GraphSchema, GraphStore, PropertyIndex, Row, UniqueKey
+from entgraph.graph.visibility import EVERYTHING, Visibility
 
 WARNING_SCHEMA = GraphSchema(
     unique=(UniqueKey("Warning", "id"), UniqueKey("WarningAction", "id")),
@@ -172,11 +181,17 @@ _TRANSITION = (
 
 
 def set_status(
-    store: GraphStore, warning_id: str, status: str, note: str | None, actor: str, now_ms: int
+    store: GraphStore,
+    warning_id: str,
+    status: str,
+    note: str | None,
+    actor: str,
+    now_ms: int,
+    sight: Visibility = EVERYTHING,
 ) -> dict[str, Any]:
     """Move a warning to ``status`` (acknowledged, with an optional note, or resolved, with the feedback
-    note it needs); returns the warning with its history. Raises :class:`UnknownWarning` or
-    :class:`InvalidTransition`."""
+    note it needs); returns the warning with its history, as the caller (``sight``) may see it. Raises
+    :class:`UnknownWarning` (also for a warning the caller may not see) or :class:`InvalidTransition`."""
     if status not in STATUSES:
         raise InvalidTransition(f"unknown status {status!r}: use one of {', '.join(STATUSES)}")
     if not actor.strip():
@@ -184,7 +199,7 @@ def set_status(
     note = note.strip() if note and note.strip() else None
     if status == "resolved" and note is None:
         raise InvalidTransition(f"resolving warning {warning_id} needs a feedback note saying what was found")
-    current = _status(store, warning_id)
+    current = _status(store, warning_id, sight)
     if status not in TRANSITIONS[current]:
         raise InvalidTransition(f"warning {warning_id} is {current}: it cannot become {status}")
     action = f"{warning_id}#{now_ms}#{status}"
@@ -205,13 +220,16 @@ def set_status(
         # no row and no action of ours: someone changed the status between our read and our write (a
         # retried write of ours would have left the action behind)
         raise InvalidTransition(f"warning {warning_id} changed meanwhile (now {_status(store, warning_id)})")
-    found = get(store, warning_id)
+    found = get(store, warning_id, sight)
     assert found is not None  # it was there a moment ago and warnings are never deleted
     return found
 
 
-def _status(store: GraphStore, warning_id: str) -> str:
-    rows = store.read("MATCH (w:Warning {id: $id}) RETURN w.status AS status", {"id": warning_id})
+def _status(store: GraphStore, warning_id: str, sight: Visibility = EVERYTHING) -> str:
+    rows = store.read(
+        f"MATCH (w:Warning {{id: $id}}) {_concerning(sight, 'w')}RETURN w.status AS status",
+        {"id": warning_id, **sight.params()},
+    )
     if not rows:
         raise UnknownWarning(f"no warning has id {warning_id!r}")
     return str(rows[0]["status"])
@@ -220,9 +238,50 @@ def _status(store: GraphStore, warning_id: str) -> str:
 # --- reading ----------------------------------------------------------------------------------------
 
 
-def _warning(props: dict[str, Any]) -> dict[str, Any]:
+def _restricted(sight: Visibility) -> bool:
+    """Whether ``sight`` hides anything a warning carries: its enterprise, town or industry."""
+    return sight.datasets is not None or "town" in sight.golden or "industry_code" in sight.golden
+
+
+def _concerning(sight: Visibility, carry: str) -> str:
+    """Clauses binding ``e``, the enterprise a warning ``w`` concerns (null for a meter's of nobody),
+    and keeping the warnings whose enterprise the caller knows, with ``carry`` and ``e``; empty for a
+    caller who may see everything."""
+    if not _restricted(sight):
+        return ""
+    return f"OPTIONAL MATCH (w)-[:CONCERNS]->(e:Enterprise) {sight.keep_known('e', f'{carry}, e')}"
+
+
+def _as_seen(sight: Visibility) -> str:
+    """Columns ``town`` and ``peers`` (after :func:`_concerning`) for :func:`_warning`: the warning's town
+    where it is its enterprise's golden town and the caller may see that, and whether the caller may see
+    the enterprise's golden industry (the warning's peer group); empty for a caller who sees all."""
+    if not _restricted(sight):
+        return ""
+    town = "w.town"
+    if "town" in sight.golden:
+        town = f"CASE WHEN e.town = w.town AND {sight.shows('town')} THEN w.town END"
+    peers = "true"
+    if "industry_code" in sight.golden:
+        peers = f"CASE WHEN {sight.shows('industry_code')} THEN true ELSE false END"
+    return f", {town} AS town, {peers} AS peers"
+
+
+def _warning(props: dict[str, Any], seen: Row | None = None) -> dict[str, Any]:
+    """A warning's properties (evidence as a dict), as the caller may see them when ``seen`` holds the
+    ``town`` and ``peers`` columns of :func:`_as_seen`."""
     out = dict(props)
     out["evidence"] = json.loads(props["evidence"]) if props.get("evidence") else {}
+    if seen is not None and "town" in seen:
+        out["town"] = seen["town"]
+        key = out["evidence"].get("peer_group")
+        if not seen["peers"] and key is not None:
+            # The peer group is the enterprise's industry (industry:1951, division:19, or city when it
+            # has none the rules could use): hidden with it, in the evidence and in the messages.
+            out["evidence"] = {**out["evidence"], "peer_group": None}
+            for field in ("message_zh", "message_en"):
+                if isinstance(out.get(field), str):
+                    out[field] = out[field].replace(str(key), "***")
     return out
 
 
@@ -249,18 +308,20 @@ def _in_order(history: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return [{k: v for k, v in h.items() if k != "id"} for h in history]
 
 
-def get(store: GraphStore, warning_id: str) -> dict[str, Any] | None:
+def get(store: GraphStore, warning_id: str, sight: Visibility = EVERYTHING) -> dict[str, Any] | None:
     """The warning's properties (evidence as a dict) with ``history``: its actions, oldest first, each
-    ``{actor, at, from_status, to_status, note}``; ``None`` for an unknown id."""
+    ``{actor, at, from_status, to_status, note}``; ``None`` for an unknown id, or one about an enterprise
+    the caller (``sight``) may not see."""
     rows = store.read(
-        "MATCH (w:Warning {id: $id}) OPTIONAL MATCH (w)-[:HAS_ACTION]->(a:WarningAction) "
+        f"MATCH (w:Warning {{id: $id}}) {_concerning(sight, 'w')}"
+        "OPTIONAL MATCH (w)-[:HAS_ACTION]->(a:WarningAction) "
         "RETURN properties(w) AS w, collect({id: a.id, actor: a.actor, at: a.at, "
-        "from_status: a.from_status, to_status: a.to_status, note: a.note}) AS history",
-        {"id": warning_id},
+        f"from_status: a.from_status, to_status: a.to_status, note: a.note}}) AS history{_as_seen(sight)}",
+        {"id": warning_id, **sight.params()},
     )
     if not rows:
         return None
-    warning = _warning(rows[0]["w"])
+    warning = _warning(rows[0]["w"], rows[0])
     warning["history"] = _in_order(rows[0]["history"])
     return warning
 
@@ -275,19 +336,25 @@ def _statuses(statuses: Sequence[str] | None) -> list[str] | None:
 
 
 def for_enterprises(
-    store: GraphStore, ids: Sequence[str], statuses: Sequence[str] | None = None
+    store: GraphStore,
+    ids: Sequence[str],
+    statuses: Sequence[str] | None = None,
+    sight: Visibility = EVERYTHING,
 ) -> dict[str, list[dict[str, Any]]]:
     """Each enterprise's warnings (all statuses when ``statuses`` is None), newest first, in one round
-    trip for all ``ids``; every id is a key, with an empty list when it has none."""
+    trip for all ``ids``; every id is a key, with an empty list when it has none. ``ids`` are
+    enterprises the caller (``sight``) may see; their warnings are as it may see them."""
+    enterprise = "(e:Enterprise {id: id})" if _restricted(sight) else "(:Enterprise {id: id})"
+    carry = "id, w, e" if _restricted(sight) else "id, w"
     rows = store.read(
-        "UNWIND $ids AS id MATCH (w:Warning)-[:CONCERNS]->(:Enterprise {id: id}) "
-        "WITH id, w WHERE $statuses IS NULL OR w.status IN $statuses "
-        "RETURN id, properties(w) AS w",
-        {"ids": list(ids), "statuses": _statuses(statuses)},
+        f"UNWIND $ids AS id MATCH (w:Warning)-[:CONCERNS]->{enterprise} "
+        f"WITH {carry} WHERE $statuses IS NULL OR w.status IN $statuses "
+        f"RETURN id, properties(w) AS w{_as_seen(sight)}",
+        {"ids": list(ids), "statuses": _statuses(statuses), **sight.params()},
     )
     found: dict[str, list[dict[str, Any]]] = {i: [] for i in ids}
     for row in rows:
-        found[row["id"]].append(_warning(row["w"]))
+        found[row["id"]].append(_warning(row["w"], row))
     for warnings in found.values():
         warnings.sort(key=lambda w: (-w["opened_at"], w["id"]))
     return found
@@ -314,11 +381,13 @@ def by_town(
     rules: Sequence[str] | None = None,
     first: int = 20,
     after: str | None = None,
+    sight: Visibility = EVERYTHING,
 ) -> dict[str, Any]:
     """A page of a town's warnings, newest first (then by id): ``{total, items, end_cursor, has_next}``.
 
     ``total`` counts every warning matching the filters, not just this page; ``after`` is the previous
-    page's ``end_cursor`` (keyset pagination: a page costs the same however deep it is)."""
+    page's ``end_cursor`` (keyset pagination: a page costs the same however deep it is). Only warnings
+    the caller (``sight``) may see whose town it may see (see the module docstring) are in a town."""
     if first < 1:
         raise ValueError("first must be at least 1")
     at, wid = _after(after)
@@ -334,13 +403,22 @@ def by_town(
         "MATCH (w:Warning {town: $town}) "
         "WITH w WHERE ($statuses IS NULL OR w.status IN $statuses) AND ($rules IS NULL OR w.rule IN $rules) "
     )
+    carry = "w"
+    if _restricted(sight):
+        carry = "w, e"
+        match += _concerning(sight, "w")
+        if "town" in sight.golden:  # in the town as the caller sees it: its enterprise's golden town
+            match += f"WITH w, e WHERE e.town = w.town AND {sight.shows('town')} "
+        match += "WITH w, e WHERE true "
+        params |= sight.params()
     total = store.read(match + "RETURN count(w) AS total", params)[0]["total"]
     rows = store.read(
         match + "AND ($at IS NULL OR w.opened_at < $at OR (w.opened_at = $at AND w.id > $wid)) "
-        "WITH w ORDER BY w.opened_at DESC, w.id LIMIT $limit RETURN properties(w) AS w",
+        f"WITH {carry} ORDER BY w.opened_at DESC, w.id LIMIT $limit RETURN properties(w) AS w"
+        + _as_seen(sight),
         params,
     )
-    items = [_warning(row["w"]) for row in rows[:first]]
+    items = [_warning(row["w"], row) for row in rows[:first]]
     return {
         "total": int(total),
         "items": items,

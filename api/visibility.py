@@ -1,0 +1,124 @@
+"""What a caller may see of the enterprises and their golden records, from the catalog and its role.
+
+Facts follow the sharing of the datasets that state them, and so do enterprises and golden values (see
+docs/api.md, Masking):
+
+- an enterprise only records of datasets hidden from the caller are about does not exist for it;
+- each golden value is seen as the catalog column that stated it (``golden_sources`` names the dataset;
+  of that dataset's columns that could have, the strictest for the caller's role decides): shown,
+  masked (personal data) or null. When the stating dataset is unknown the value is for staff only, and
+  personal fields are treated as personal, 有条件使用 data;
+- an enterprise's name is its identity, public by law, shown to whoever may see the enterprise.
+
+:func:`visibility` gives that as a :class:`~entgraph.graph.visibility.Visibility` for the statements of
+``graph/`` (which enterprises are known, which golden values may be filtered, counted, grouped or
+sorted by); :func:`golden_value` gives one golden value of a loaded enterprise as the caller may see it.
+Both are worked out from the catalog and the role alone, so once per (catalog, role).
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+from typing import Any
+
+from entgraph.api.auth import Role
+from entgraph.api.context import Context
+from entgraph.api.masking import Decision, MaskKind, column_sharing, mask_kind, policy, strictest
+from entgraph.errors import ConfigurationError
+from entgraph.graph.visibility import Visibility
+from entgraph.loaders.registry import Catalog
+from entgraph.loaders.spec import DatasetSpec, Sharing
+from entgraph.resolution.golden import GOLDEN_FIELDS
+from entgraph.resolution.mentions import ATTRIBUTE_ROLES
+
+# Golden fields that are personal whatever dataset they came from when the catalog cannot say.
+_PERSONAL: dict[str, MaskKind] = {"legal_rep": MaskKind.PERSON_NAME, "phone": MaskKind.PHONE}
+UNKNOWN_PERSONAL = Sharing(personal=True)
+_UNKNOWN = Sharing()  # 有条件使用, not open to the public: staff only
+# Golden fields everyone who may see the enterprise sees: its identity (see the module docstring).
+_IDENTITY = frozenset({"name"})
+_FIELD_ROLES = {field: role for role, field in ATTRIBUTE_ROLES.items()}
+
+
+def golden_sources(props: dict[str, Any]) -> dict[str, list[Any]]:
+    """An enterprise's ``golden_sources``: field -> [record id, dataset, priority, recency]."""
+    return _parsed_sources(props.get("golden_sources") or "{}")
+
+
+@functools.lru_cache(maxsize=8192)
+def _parsed_sources(text: str) -> dict[str, list[Any]]:
+    """``golden_sources`` read once per distinct text (a listing reads each field of each node); the
+    dict returned is shared: read it, never change it."""
+    try:
+        sources = json.loads(text)
+    except ValueError:
+        return {}
+    return sources if isinstance(sources, dict) else {}
+
+
+def _spec_of(catalog: Catalog, dataset: str | None) -> DatasetSpec | None:
+    if not dataset:
+        return None
+    try:
+        return catalog.get(dataset).spec
+    except ConfigurationError:
+        return None
+
+
+@functools.lru_cache(maxsize=4096)
+def _golden_rule(catalog: Catalog, role: Role, field: str, dataset: str | None) -> tuple[Sharing, MaskKind]:
+    """Sharing and mask kind that decide what ``role`` sees of a golden ``field`` stated by a record of
+    ``dataset``: those of the dataset's column stating the field (the strictest for ``role`` when
+    several parties' columns could have); when the catalog cannot say, the dataset's own sharing, or for
+    an unknown dataset staff-only data (personal for the personal fields)."""
+    spec = _spec_of(catalog, dataset)
+    wanted = _FIELD_ROLES.get(field)
+    column = strictest(spec, [c for c in spec.columns if c.role is wanted], role) if spec else None
+    if spec is not None and column is not None:
+        return column_sharing(spec, column.field), mask_kind(column)
+    if field in _PERSONAL:
+        return UNKNOWN_PERSONAL, _PERSONAL[field]
+    return (spec.sharing if spec is not None else _UNKNOWN), MaskKind.TEXT
+
+
+@functools.lru_cache(maxsize=64)
+def _visibility(catalog: Catalog, role: Role) -> Visibility:
+    keys = [feed.spec.key for feed in catalog]
+
+    def shows(sharing: Sharing) -> bool:
+        return policy(sharing, role) is not Decision.NULL
+
+    # As Context.may_see: a dataset the catalog does not know is for staff only.
+    staff = role.covers(Role.ANALYST)
+    seen = tuple(key for key in keys if shows(catalog.get(key).spec.sharing))
+    golden: dict[str, tuple[str, ...]] = {}
+    for field in GOLDEN_FIELDS:
+        if field in _IDENTITY:
+            continue
+        stated = tuple(key for key in keys if shows(_golden_rule(catalog, role, field, key)[0]))
+        if len(stated) < len(keys) or not shows(_golden_rule(catalog, role, field, None)[0]):
+            golden[field] = stated
+    return Visibility(None if staff and len(seen) == len(keys) else seen, golden)
+
+
+def visibility(context: Context) -> Visibility:
+    """What this caller may see of the enterprises, for the statements of ``graph/``: the datasets
+    whose records it may see (which enterprises it knows of) and, per golden field, the datasets whose
+    statement of it it may see. From the catalog and the role alone, so it is worked out once per
+    (catalog, role)."""
+    return _visibility(context.catalog, context.principal.role)
+
+
+def golden_value(context: Context, props: dict[str, Any], field: str) -> Any:
+    """Golden ``field`` of an enterprise (its node properties ``props``) as the caller may see it: as
+    is, masked, or None."""
+    value = props.get(field)
+    if value is None or field in _IDENTITY:
+        return value
+    source = golden_sources(props).get(field) or [None, None]
+    sharing, kind = _golden_rule(context.catalog, context.principal.role, field, source[1])
+    decision = policy(sharing, context.principal.role)
+    if decision is Decision.MASK and not isinstance(value, str):
+        return None  # a masked number is no number
+    return context.mask(sharing, kind, value)

@@ -1,0 +1,116 @@
+"""What one caller may see of the enterprises, as Cypher: :class:`Visibility`.
+
+The API works it out from the catalog's sharing and the caller's role (``api/visibility.py``); the
+statements of ``graph/api_queries.py``, ``chain_queries.py``, ``land_credit_queries.py``,
+``warning_queries.py`` and ``meter_queries.py`` take it and test it themselves, so a page, a count and
+a facet agree and nothing is fetched only to be dropped. A caller who may see everything
+(:data:`EVERYTHING`, and staff under a catalog without 不予共享 datasets) adds nothing to a statement.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Visibility:
+    """What one caller may see of the enterprises, for the statements that take it.
+
+    ``datasets``: the datasets whose records the caller may see, or None for all of them. An enterprise
+    is known to the caller when a record of one of them is about it (as any party), or when no record
+    is (there is nothing to hide: its golden values still show only as their sources allow); the others,
+    known only to datasets hidden from the caller, do not exist for it.
+
+    ``golden``: for each golden field listed, the datasets whose statement of that field the caller may
+    see (a field not listed: from every dataset). Which dataset stated a golden value is in the
+    enterprise's ``golden_sources`` (:func:`golden_dataset`).
+    """
+
+    datasets: tuple[str, ...] | None = None
+    golden: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+
+    @property
+    def everything(self) -> bool:
+        """Whether the caller may see every record and every golden value: nothing to test."""
+        return self.datasets is None and not self.golden
+
+    def keep_known(self, var: str = "e", carry: str = "e") -> str:
+        """Cypher clauses keeping the rows whose enterprise ``var`` is known to the caller, with the
+        variables ``carry`` (all those still needed, ``var`` among them); empty when every enterprise
+        is. Each enterprise's records are walked: cheap for a page or a panorama, O(records) for a
+        count or facet over the whole city. A null ``var`` (an OPTIONAL MATCH that found none) is kept:
+        there is no enterprise to hide.
+
+        Clauses, not a predicate: FalkorDB rejects a pattern comprehension (or ``exists``) in a WHERE,
+        and one projected in the WITH whose WHERE tests it; projected first and tested in the next WITH
+        it plans it as an Apply from the enterprise (index-free: no scan of the records).
+        """
+        if self.datasets is None:
+            return ""
+        # Own variable names: an ``r`` bound outside would make the comprehension match only that record.
+        return (
+            f"WITH {carry}, [({var})<-[:ABOUT]-(known_r:SourceRecord) | known_r.dataset] AS known "
+            f"WITH {carry} WHERE size(known) = 0 OR size([d IN known WHERE d IN $known_datasets]) > 0 "
+        )
+
+    def mark_known(self, var: str, carry: str, flag: str) -> str:
+        """Cypher clauses projecting ``flag``, whether enterprise ``var`` is known to the caller (a null
+        ``var`` is), with ``carry`` (all the variables still needed, ``var`` among them): for keeping a
+        row whose enterprise is hidden, without it (:meth:`keep_known` drops the row)."""
+        if self.datasets is None:
+            return f"WITH {carry}, true AS {flag} "
+        return (
+            f"WITH {carry}, [({var})<-[:ABOUT]-(known_r:SourceRecord) | known_r.dataset] AS known "
+            f"WITH {carry}, size(known) = 0 OR size([d IN known WHERE d IN $known_datasets]) > 0 AS {flag} "
+        )
+
+    def sees_record(self, var: str = "r") -> str:
+        """A Cypher predicate: the caller may see what source record ``var`` states (its dataset is
+        one the caller may see). A record the caller may see makes the enterprises it is about known
+        to it, so a statement that keeps only such records needs no :meth:`keep_known` for them."""
+        if self.datasets is None:
+            return "true"
+        return f"{var}.dataset IN $known_datasets"
+
+    def shows(self, prop: str, var: str = "e") -> str:
+        """A Cypher predicate: the caller may see the golden ``prop`` of enterprise ``var``."""
+        if prop not in self.golden:
+            return "true"
+        return f"{golden_dataset(prop, var)} IN $golden_{prop}"
+
+    def value(self, prop: str, var: str = "e") -> str:
+        """The golden ``prop`` of ``var`` as the caller may see it: null where it may not."""
+        if prop not in self.golden:
+            return f"{var}.{prop}"
+        return f"CASE WHEN {self.shows(prop, var)} THEN {var}.{prop} END"
+
+    def params(self) -> dict[str, Any]:
+        """The parameters the predicates above use (unused ones are harmless)."""
+        out: dict[str, Any] = {f"golden_{prop}": list(datasets) for prop, datasets in self.golden.items()}
+        if self.datasets is not None:
+            out["known_datasets"] = list(self.datasets)
+        return out
+
+
+EVERYTHING = Visibility()
+
+
+def also(*predicates: str) -> str:
+    """`` AND <predicate>`` for each of ``predicates`` that tests something (``true`` ones are left
+    out), to append to a WHERE: a caller who may see everything gets the statement unchanged."""
+    return "".join(f" AND {p}" for p in predicates if p != "true")
+
+
+def golden_dataset(prop: str, var: str = "e") -> str:
+    """Cypher for the dataset that stated the golden ``prop`` of enterprise ``var``, or null.
+
+    ``golden_sources`` is JSON (``resolution/golden.py``): ``{"town": ["<record id>", "<dataset>",
+    <priority>, "<recency>"], ...}``. Splitting it after the quoted key, then on double quotes, gives the
+    dataset as the fourth piece with or without spaces after the separators; record ids
+    (``<dataset>:<hex>``) and dataset keys (``[a-z][a-z0-9_]*``) hold no quote or backslash, so nothing
+    before it is escaped. A field without a source gives null, which no list of datasets holds: a value
+    whose source cannot be read is treated as hidden, never as shown.
+    """
+    return f"split(split({var}.golden_sources, '\"{prop}\":')[1], '\"')[3]"
