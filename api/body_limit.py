@@ -16,6 +16,8 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from entgraph.api.errors import ErrorCode, error_body
 
+DRAIN_FACTOR = 32  # 8 MB at the default limit: a stray upload, not a flood
+
 
 class _TooLarge(Exception):
     pass
@@ -32,6 +34,7 @@ class BodyLimitMiddleware:
             return
         declared = Headers(scope=scope).get("content-length")
         if declared is not None and (not declared.isdigit() or int(declared) > self.max_bytes):
+            await self._drain(receive)
             await self._refuse(send, int(declared) if declared.isdigit() else None)
             return
         seen = 0
@@ -56,7 +59,21 @@ class BodyLimitMiddleware:
             await self.app(scope, counted, watched)
         except _TooLarge:
             if not started:
+                await self._drain(receive)
                 await self._refuse(send, None)
+
+    async def _drain(self, receive: Receive) -> None:
+        """Read and drop what the client is still sending, up to ``DRAIN_FACTOR`` x the limit, so an
+        ordinary HTTP client (which sends its whole body before reading) gets the 413 rather than a
+        reset connection; past that the connection is closed on it."""
+        left = self.max_bytes * DRAIN_FACTOR
+        while left > 0:
+            message = await receive()
+            if message["type"] != "http.request":
+                return
+            left -= len(message.get("body", b""))
+            if not message.get("more_body", False):
+                return
 
     async def _refuse(self, send: Send, declared: int | None) -> None:
         details = {"limit": "body_bytes", "max": self.max_bytes}

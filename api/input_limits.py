@@ -55,7 +55,7 @@ class InputLimits:
         return cls(settings.api_max_string_length, settings.api_max_list_length, settings.api_max_selections)
 
 
-def _limit(what: str, limit: str, actual: int, maximum: int) -> GraphQLError:
+def input_limit_error(what: str, limit: str, actual: int, maximum: int) -> GraphQLError:
     return GraphQLError(
         f"{what} exceeds the {limit} limit: {actual} > {maximum}",
         extensions={"code": ErrorCode.LIMIT_EXCEEDED.value, "limit": limit, "max": maximum, "actual": actual},
@@ -91,18 +91,24 @@ def document_errors(limits: InputLimits, document: DocumentNode) -> list[GraphQL
             if "\x00" in node.value:
                 return [_nul("a string of the query")]
             if len(node.value) > limits.max_string:
-                return [_limit("a string of the query", "string_length", len(node.value), limits.max_string)]
+                return [
+                    input_limit_error(
+                        "a string of the query", "string_length", len(node.value), limits.max_string
+                    )
+                ]
         elif isinstance(node, ListValueNode) and len(node.values) > limits.max_list:
-            return [_limit("a list of the query", "list_length", len(node.values), limits.max_list)]
+            return [
+                input_limit_error("a list of the query", "list_length", len(node.values), limits.max_list)
+            ]
         elif isinstance(node, FieldNode):
             selections += 1
         elif isinstance(node, SelectionSetNode):
             names = Counter((s.alias or s.name).value for s in node.selections if isinstance(s, FieldNode))
             name, repeats = names.most_common(1)[0] if names else ("", 0)
             if repeats > MAX_REPEATS:
-                return [_limit(f"field {name!r}", "repeats", repeats, MAX_REPEATS)]
+                return [input_limit_error(f"field {name!r}", "repeats", repeats, MAX_REPEATS)]
     if selections > limits.max_selections:
-        return [_limit("the query", "selections", selections, limits.max_selections)]
+        return [input_limit_error("the query", "selections", selections, limits.max_selections)]
     return []
 
 
@@ -113,19 +119,19 @@ def variable_errors(limits: InputLimits, variables: Mapping[str, Any] | None) ->
         name, value, depth = stack.pop()
         where = f"variable ${name}"
         if depth > MAX_VARIABLE_DEPTH:
-            return [_limit(where, "nesting", depth, MAX_VARIABLE_DEPTH)]
+            return [input_limit_error(where, "nesting", depth, MAX_VARIABLE_DEPTH)]
         if isinstance(value, str):
             if "\x00" in value:
                 return [_nul(where)]
             if len(value) > limits.max_string:
-                return [_limit(where, "string_length", len(value), limits.max_string)]
+                return [input_limit_error(where, "string_length", len(value), limits.max_string)]
         elif isinstance(value, list):
             if len(value) > limits.max_list:
-                return [_limit(where, "list_length", len(value), limits.max_list)]
+                return [input_limit_error(where, "list_length", len(value), limits.max_list)]
             stack.extend((name, item, depth + 1) for item in value)
         elif isinstance(value, dict):
             if len(value) > limits.max_list:
-                return [_limit(where, "list_length", len(value), limits.max_list)]
+                return [input_limit_error(where, "list_length", len(value), limits.max_list)]
             for key, item in value.items():
                 if isinstance(key, str) and "\x00" in key:
                     return [_nul(where)]

@@ -31,12 +31,15 @@ spreads cannot make the measurement itself expensive.
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import hashlib
+import threading
 from collections import OrderedDict
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from graphql import (
     DocumentNode,
@@ -54,17 +57,21 @@ from graphql import (
     get_named_type,
     is_list_type,
     is_non_null_type,
+    parse,
     value_from_ast_untyped,
 )
 from strawberry.extensions import MaxTokensLimiter, SchemaExtension
 from strawberry.schema.schema import validate_document
 
 from entgraph.api.errors import ErrorCode
-from entgraph.api.input_limits import InputLimits, document_errors, variable_errors
+from entgraph.api.input_limits import InputLimits, document_errors, input_limit_error, variable_errors
 from entgraph.settings import Settings
 
+T = TypeVar("T")
 DEFAULT_LIST_SIZE = 100
-MAX_TOKENS = 10_000
+# graphql-core parses about 7 µs a token in Python: 2,000 tokens is 14 ms of CPU, twelve times the
+# full panorama (168 tokens) and more than any console page asks for.
+MAX_TOKENS = 2_000
 LIST_SIZE_ARGUMENTS = ("first", "limit")
 # Lists whose items are values computed together by one query and bounded by their resolver (a series'
 # points: at most ``api.telemetry.MAX_POINTS``, refused beyond): their length costs bytes, not work, so
@@ -263,24 +270,27 @@ class _Remembered:
 
     def __init__(self) -> None:
         self._items: OrderedDict[bytes, Any] = OrderedDict()
+        self._lock = threading.Lock()  # filled from the worker thread, read on the event loop
 
     @staticmethod
     def key(*parts: object) -> bytes:
         return hashlib.blake2b(repr(parts).encode("utf-8", "surrogatepass"), digest_size=16).digest()
 
     def get(self, key: bytes) -> Any:
-        found = self._items.get(key)
-        if found is not None:
-            self._items.move_to_end(key)
-        return found
+        with self._lock:
+            found = self._items.get(key)
+            if found is not None:
+                self._items.move_to_end(key)
+            return found
 
     def put(self, key: bytes, value: Any, text: str) -> None:
         if len(text) > MAX_REMEMBERED_CHARS:
             return
-        self._items[key] = value
-        self._items.move_to_end(key)
-        while len(self._items) > self.KEPT:
-            self._items.popitem(last=False)
+        with self._lock:
+            self._items[key] = value
+            self._items.move_to_end(key)
+            while len(self._items) > self.KEPT:
+                self._items.popitem(last=False)
 
     def __len__(self) -> int:
         return len(self._items)
@@ -305,15 +315,18 @@ class QueryLimits(SchemaExtension):
         self.limits = limits
         self.inputs = inputs or InputLimits()
 
-    def on_validate(self) -> Iterator[None]:
+    async def on_validate(self) -> AsyncIterator[None]:
         context = self.execution_context
         schema, document = context.schema._schema, context.graphql_document
         if document is not None:
-            context.pre_execution_errors = self._errors(schema, document)
+            context.pre_execution_errors = await self._errors(schema, document)
         yield
 
-    def _errors(self, schema: GraphQLSchema, document: DocumentNode) -> list[GraphQLError]:
+    async def _errors(self, schema: GraphQLSchema, document: DocumentNode) -> list[GraphQLError]:
         context = self.execution_context
+        refused = _REFUSED.pop(id(context), None)
+        if refused is not None:
+            return [refused]
         errors = variable_errors(self.inputs, context.variables)
         if errors:
             return errors
@@ -321,12 +334,19 @@ class QueryLimits(SchemaExtension):
         text = context.query or ""
         key = _Remembered.key(id(schema), text, rules)
         remembered = _VALIDATED.get(key) if context.query is not None else None
-        if remembered is None:
-            errors = document_errors(self.inputs, document) or validate_document(schema, document, rules)
-            if context.query is not None:
-                _VALIDATED.put(key, tuple(errors), text)
-        else:
+        if remembered is not None:  # a document seen before: its checks are cheap, on the event loop
             errors = list(remembered)
+            if errors:
+                return errors
+            return limit_errors(self.limits, schema, document, context.variables, context.operation_name)
+        return await off_the_loop(self._validate, schema, document, rules, key, text)
+
+    def _validate(self, schema, document, rules, key: bytes, text: str) -> list[GraphQLError]:
+        """A new document's checks (input limits, the standard rules, the cost measure), in the worker."""
+        context = self.execution_context
+        errors = document_errors(self.inputs, document) or validate_document(schema, document, rules)
+        if context.query is not None:
+            _VALIDATED.put(key, tuple(errors), text)
         if errors:
             return errors
         return limit_errors(self.limits, schema, document, context.variables, context.operation_name)
@@ -338,20 +358,62 @@ class QueryLimits(SchemaExtension):
 _PARSED = _Remembered()
 
 
+# A document longer than this is refused before lexing; the token limit bounds tokens, this bounds
+# comments and whitespace too. Real documents (the full panorama, the console's pages) are 1-5 KB.
+MAX_DOCUMENT_CHARS = 32 * 1024
+_PLACEHOLDER = parse("{ __typename }")
+_REFUSED: dict[int, GraphQLError] = {}  # execution context id -> its refusal, until validation reads it
+
+
 class ParsedDocuments(SchemaExtension):
     """Hands Strawberry a document parsed before for the same text (it then skips parsing)."""
 
-    def on_parse(self) -> Iterator[None]:
+    async def on_parse(self) -> AsyncIterator[None]:
         context = self.execution_context
         query = context.query
-        key = _Remembered.key(query) if query is not None else b""
-        if query is not None and context.graphql_document is None:
-            cached = _PARSED.get(key)
-            if cached is not None:
-                context.graphql_document = cached
+        if query is None or context.graphql_document is not None:
+            yield
+            return
+        if len(query) > MAX_DOCUMENT_CHARS:
+            # Not even lexed (a 200 KB comment costs the lexer 30 ms of CPU).
+            _refuse(
+                context,
+                input_limit_error("the query document", "document_chars", len(query), MAX_DOCUMENT_CHARS),
+            )
+            yield
+            return
+        key = _Remembered.key(query)
+        cached = _PARSED.get(key)
+        if cached is None:
+            try:
+                cached = await off_the_loop(parse, query, max_tokens=MAX_TOKENS)
+            except GraphQLError as error:  # syntax, or over the token limit: refused in validation
+                _refuse(context, error)
+                yield
+                return
+            _PARSED.put(key, cached, query)
+        context.graphql_document = cached
         yield
-        if query is not None and context.graphql_document is not None:
-            _PARSED.put(key, context.graphql_document, query)
+
+
+def _refuse(context: Any, error: GraphQLError) -> None:
+    """Strawberry takes a refusal found while parsing from validation: a placeholder document stands
+    in for the unread (or unreadable) one, and validation answers with ``error``."""
+    context.graphql_document = _PLACEHOLDER
+    if len(_REFUSED) > 1000:  # entries of requests that never reached validation
+        _REFUSED.clear()
+    _REFUSED[id(context)] = error
+
+
+# New documents are parsed and checked in one worker thread, one at a time: a stranger's expensive
+# documents queue behind each other there, while the event loop goes on serving known documents
+# (whose parse and validation are remembered) and every request's store round trips.
+_WORKER = ThreadPoolExecutor(max_workers=1, thread_name_prefix="entgraph-documents")
+
+
+async def off_the_loop(fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+    loop = asyncio.get_running_loop()
+    return await loop.run_in_executor(_WORKER, functools.partial(fn, *args, **kwargs))
 
 
 def limit_extensions(

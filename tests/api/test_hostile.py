@@ -62,6 +62,14 @@ def test_a_long_id_is_refused_and_not_echoed(served: Served) -> None:
     assert len(json.dumps(errors)) < 1000
 
 
+def test_a_document_padded_with_comments_is_refused_unread(served: Served) -> None:
+    padded = "# " + "x" * 40_000 + "\n{ me { role } }"
+    for _ in range(2):
+        errors = served.errors(padded)
+        assert _code(errors) == "LIMIT_EXCEEDED" and errors[0]["extensions"]["limit"] == "document_chars"
+    assert served.post({"query": "{ me { role } }"}).json() == {"data": {"me": {"role": "PUBLIC"}}}
+
+
 def test_a_body_without_length_is_cut_at_the_limit(served: Served) -> None:
     def chunks() -> Iterator[bytes]:
         yield b'{"query": "{ me { role } }", "variables": {"x": "'
@@ -96,14 +104,15 @@ def test_a_json_body_nested_thousands_deep_is_a_400(served: Served) -> None:
 
 
 def test_repeated_fields_are_refused_before_the_validation_rules(served: Served) -> None:
-    bomb = "{ " + " ".join(["me { role }"] * 500) + " }"
+    bomb = "{ " + " ".join(["me { role }"] * 400) + " }"  # 1,602 tokens: under the token limit
     started = time.monotonic()
     for _ in range(3):
         errors = served.errors(bomb)
         assert _code(errors) == "LIMIT_EXCEEDED" and errors[0]["extensions"]["limit"] == "repeats"
     assert time.monotonic() - started < 3
     many = "{ " + " ".join(f"a{k}: me {{ role }}" for k in range(900)) + " }"
-    assert _code(served.errors(many)) == "LIMIT_EXCEEDED"  # aliases (and selections)
+    assert _code(served.errors(many)) == "LIMIT_EXCEEDED"  # tokens (and aliases, selections)
+    assert _code(served.errors("{ " + " ".join(["me { role }"] * 500) + " }")) == "LIMIT_EXCEEDED"
     assert served.post({"query": "{ me { role } }"}).json() == {"data": {"me": {"role": "PUBLIC"}}}
 
 
@@ -201,6 +210,11 @@ def test_an_anonymous_flood_gets_429_and_a_keyed_caller_does_not(resolved_city: 
             for _ in range(30)
         ]
         assert all(r.status_code == 200 for r in keyed)
+    # a big document weighs more: 8 KB costs four of the bucket's ten (5/s for 2 s)
+    heavy = {"query": "# " + "x" * 8000 + "\n{ me { role } }"}
+    with TestClient(create_app(settings, resolved_city.store, resolved_city.catalog)) as client:
+        codes = [client.post("/graphql", json=heavy).status_code for _ in range(3)]
+        assert codes == [200, 200, 429]
 
 
 # -- 1: the store's time limit ----------------------------------------------------------------------
