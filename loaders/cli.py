@@ -47,7 +47,10 @@ def load_command(
     failures = 0
     with open_store(settings) as store:
         loader = Loader(store, catalog, settings.report_dir)
-        header = f"{'file':<40} {'dataset':<28} {'read':>8} {'loaded':>8} {'refused':>8} {'unchanged':>9}"
+        header = (
+            f"{'file':<40} {'dataset':<28} {'read':>8} {'loaded':>8} {'refused':>8} {'unchanged':>9} "
+            f"{'repeated':>8} {'skipped':>8}"
+        )
         typer.echo(header)
         for path in paths:
             if path.is_dir():
@@ -66,11 +69,25 @@ def load_command(
 
 
 def _print_result(r: LoadResult) -> None:
+    """One line per file whose counts add up: read = loaded + refused + unchanged + repeated + skipped.
+
+    ``repeated``: rows whose record key a later row of the file repeats (the later row wins);
+    ``skipped``: blank rows, 合计 (totals) rows and rows of hidden sheets, itemised after the line.
+    """
+    why = [
+        f"{n} {what}"
+        for n, what in (
+            (r.skipped_blank, "blank"),
+            (r.skipped_totals, "totals"),
+            (r.skipped_hidden, f"on hidden sheet{'s' if len(r.sheets_hidden) > 1 else ''}"),
+        )
+        if n
+    ]
     typer.echo(
         f"{_short(r.path.name, 40):<40} {_short(r.dataset, 28):<28} {r.rows_read:>8} {r.loaded:>8} "
-        f"{r.rejected:>8} {r.unchanged:>9}"
+        f"{r.rejected:>8} {r.unchanged:>9} {r.duplicates:>8} {r.skipped:>8}"
         + (f"  (updated {r.updated}, retired {r.retired})" if r.updated or r.retired else "")
-        + (f"  ({r.duplicates} rows repeat a record key)" if r.duplicates else "")
+        + (f"  (skipped: {', '.join(why)})" if why else "")
     )
     if r.rejected or r.warnings:
         typer.echo(f"{'':<40} report: {r.report_path}")

@@ -16,7 +16,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -30,6 +30,7 @@ from entgraph.loaders.readers import (
     FileRejected,
     HeaderMatch,
     Sheet,
+    cell_text,
     find_header,
     nearest_headers,
     open_table,
@@ -39,6 +40,7 @@ from entgraph.loaders.records import (
     RowIssue,
     bind_columns,
     is_blank,
+    is_totals,
 )
 from entgraph.loaders.registry import Catalog, Feed
 from entgraph.loaders.report import write_report
@@ -48,11 +50,21 @@ from entgraph.loaders.timeliness import last_ended_period, period_from_file_name
 
 MAX_ISSUES_KEPT = 50_000  # past this the report says how many more there were
 MAX_REFUSED_ROWS_KEPT = 50_000
+HEADER_SCAN_ROWS = 30  # rows looked at for a header (find_header's default), also to name a wrong one
+MAX_HEADERS_SHOWN = 20  # of a refused file's header row, in the refusal message
 WRITER_SWITCH_INTERVAL = 0.0005  # seconds; see Loader.load
 
 
 @dataclass
 class LoadResult:
+    """What one file's load did with each of its rows.
+
+    Every row below a data sheet's header, down to the sheet's last non-empty row, is counted once in
+    ``rows_read`` and once in exactly one of: ``new``, ``updated``, ``unchanged``, ``rejected``,
+    ``duplicates`` (its record key repeats a later row, which wins) or ``skipped`` (blank, totals, or on
+    a hidden sheet); see ``accounted``. ``warnings`` counts loaded rows that carry a warning.
+    """
+
     path: Path
     dataset: str
     title: str
@@ -64,10 +76,15 @@ class LoadResult:
     unchanged: int = 0
     rejected: int = 0
     duplicates: int = 0  # rows whose record_key repeats an earlier row of the file: the later one wins
+    skipped_blank: int = 0  # empty rows between the header and the last row
+    skipped_totals: int = 0  # 合计 / 总计 / 小计 rows
+    skipped_hidden: int = 0  # rows of hidden sheets whose header matches the dataset
     warnings: int = 0
     retired: int = 0
     sheets_loaded: list[str] = field(default_factory=list)
     sheets_skipped: list[str] = field(default_factory=list)
+    sheets_hidden: list[str] = field(default_factory=list)  # hidden sheets (also in sheets_skipped)
+    header_rows: dict[str, int] = field(default_factory=dict)  # sheet -> row of its header (data sheets)
     periods: set[str] = field(default_factory=set)
     issues: list[RowIssue] = field(default_factory=list)
     omitted_issues: int = 0
@@ -76,6 +93,15 @@ class LoadResult:
     @property
     def loaded(self) -> int:
         return self.new + self.updated
+
+    @property
+    def skipped(self) -> int:
+        return self.skipped_blank + self.skipped_totals + self.skipped_hidden
+
+    @property
+    def accounted(self) -> int:
+        """The rows the outcomes add up to; equals ``rows_read`` once a load has finished."""
+        return self.loaded + self.unchanged + self.rejected + self.duplicates + self.skipped
 
 
 @dataclass
@@ -167,19 +193,22 @@ class Loader:
         if len(by_name) == 1:
             return by_name[0]
         sheets = open_table(path)
+        visible = [s for s in sheets if not getattr(s, "hidden", False)] or sheets
         candidates = by_name or list(self.catalog)
         scored: list[tuple[float, int, Feed]] = []
         for feed in candidates:
             if feed.loader is not None:
                 continue
-            for sheet in sheets[:3]:
+            for sheet in visible[:3]:
                 match = _match(feed.spec, sheet)
                 if match and not match.missing:
                     scored.append((match.score, len(match.mapping), feed))
                     break
         if not scored:
+            found = _header_row(visible[0])
+            holds = f"; its first sheet's header row {_holds(*found)}" if found else ""
             raise FileRejected(
-                f"{path.name}: cannot tell which dataset this is from its name or headers; "
+                f"{path.name}: cannot tell which dataset this is from its name or headers{holds}; "
                 "pass --dataset KEY (see `entgraph feeds list`)"
             )
         scored.sort(key=lambda s: (s[0], s[1]), reverse=True)
@@ -195,24 +224,21 @@ class Loader:
             yield from self._custom_rows(feed, path, run)
             return
         sheets = open_table(path)
-        problems: list[str] = []
+        result = run.result
+        problems: list[Callable[[], str]] = []  # why each sheet was skipped, said if none is loaded
         for sheet in sheets:
             match = _match(spec, sheet)
-            if match is None or match.missing:
-                run.result.sheets_skipped.append(sheet.name)
-                if match is not None:
-                    problems.append(_missing_message(sheet.name, match))
+            if match is None or match.missing or getattr(sheet, "hidden", False):
+                problems.append(_skip_sheet(spec, sheet, match, result))
                 continue
             units = {i: header_unit(h) for i, h in enumerate(match.headers) if h}
             columns = bind_columns(spec, match.mapping, match.headers, units)
             run.headers[sheet.name] = [str(h or "") for h in match.headers]
-            run.result.sheets_loaded.append(sheet.name)
-            for row, cells in sheet.rows():
-                if row <= match.row or is_blank(cells):
-                    continue
-                yield sheet.name, row, cells, columns
-        if not run.result.sheets_loaded:
-            detail = "; ".join(problems) or "no sheet has a header row matching it"
+            result.sheets_loaded.append(sheet.name)
+            result.header_rows[sheet.name] = match.row
+            yield from _data_rows(sheet, match.row, columns, result)
+        if not result.sheets_loaded:
+            detail = "; ".join(problem() for problem in problems) or "no sheet has a header row matching it"
             raise FileRejected(
                 f"{path.name} is not a valid “{spec.title}” file: {detail}. "
                 "Fix the header row (or pass the right --dataset) and upload again"
@@ -352,10 +378,16 @@ class Loader:
             "未变化 Unchanged": result.unchanged,
             "拒收 Refused": result.rejected,
             "重复键 Duplicate keys (later row kept)": result.duplicates,
+            "跳过：空行 Skipped: blank rows": result.skipped_blank,
+            "跳过：合计行 Skipped: totals rows": result.skipped_totals,
+            "跳过：隐藏工作表中的行 Skipped: rows on hidden sheets": result.skipped_hidden,
             "警告 Warnings": result.warnings,
             "已撤销 Retired (no longer in the file)": result.retired,
             "工作表 Sheets loaded": ", ".join(result.sheets_loaded),
-            "跳过的工作表 Sheets skipped": ", ".join(result.sheets_skipped),
+            "跳过的工作表 Sheets skipped": ", ".join(
+                f"{name}（隐藏 hidden）" if name in result.sheets_hidden else name
+                for name in result.sheets_skipped
+            ),
             "装载时间 Loaded at": run.loaded_at,
         }
         return write_report(
@@ -386,6 +418,9 @@ class Loader:
                 "unchanged": r.unchanged,
                 "rejected": r.rejected,
                 "duplicates": r.duplicates,
+                "skipped_blank": r.skipped_blank,
+                "skipped_totals": r.skipped_totals,
+                "skipped_hidden": r.skipped_hidden,
                 "warnings": r.warnings,
                 "retired": r.retired,
                 "periods": sorted(r.periods),
@@ -400,13 +435,96 @@ def _match(spec: DatasetSpec, sheet: Sheet) -> HeaderMatch | None:
     return find_header(sheet, expected, required, normalise_header)
 
 
-def _missing_message(sheet: str, match: HeaderMatch) -> str:
-    nearest = nearest_headers(match.headers, match.missing)
+def _missing_message(spec: DatasetSpec, sheet: Sheet, match: HeaderMatch | None) -> str:
+    """Why a sheet is not the dataset's table: the required columns it lacks and what its header row
+    (the matched one, else the likeliest) holds, so a clerk sees a wrong file or a wrong --dataset."""
+    if match is not None:
+        missing, row, headers = match.missing, match.row, match.headers
+    else:
+        missing = [c.header for c in spec.columns if c.required]
+        found = _header_row(sheet)
+        row, headers = found if found else (0, [])
+    nearest = nearest_headers(headers, missing)
     parts = [
-        f"“{m}”" + (f" (nearest header found: “{nearest[m]}”)" if nearest.get(m) else "")
-        for m in match.missing
+        f"“{m}”" + (f" (nearest header found: “{nearest[m]}”)" if nearest.get(m) else "") for m in missing
     ]
-    return f"sheet “{sheet}” lacks required columns {', '.join(parts)}"
+    lacks = f"lacks required columns {', '.join(parts)}" if parts else "has no header row of this dataset"
+    holds = f"; its header row {_holds(row, headers)}" if row else "; it has no row that looks like a header"
+    return f"sheet “{sheet.name}” {lacks}{holds}"
+
+
+def _header_row(sheet: Sheet) -> tuple[int, list[str]] | None:
+    """The likeliest header row of a sheet no spec matched: of its first rows, the one with the most
+    text cells (the earliest on a tie), as (row number, cell texts)."""
+    best: tuple[int, int, list[str]] | None = None
+    rows = sheet.rows()
+    try:
+        for count, (number, cells) in enumerate(rows):
+            if count >= HEADER_SCAN_ROWS:
+                break
+            texts = [cell_text(c).strip() for c in cells]
+            score = sum(1 for c in cells if isinstance(c, str) and c.strip())
+            if score and (best is None or score > best[0]):
+                best = (score, number, texts)
+    finally:
+        close = getattr(rows, "close", None)
+        if close is not None:
+            close()
+    return (best[1], best[2]) if best else None
+
+
+def _holds(row: int, headers: list[str]) -> str:
+    shown = [" ".join(h.split()) for h in headers if h and h.strip()]
+    more = f" and {len(shown) - MAX_HEADERS_SHOWN} more" if len(shown) > MAX_HEADERS_SHOWN else ""
+    listed = ", ".join(f"“{h}”" for h in shown[:MAX_HEADERS_SHOWN]) + more
+    return f"(row {row}) holds {listed}" if shown else f"(row {row}) is empty"
+
+
+def _data_rows(
+    sheet: Sheet, header_row: int, columns: list[BoundColumn], result: LoadResult
+) -> Iterator[tuple[str, int, list[Any], list[BoundColumn]]]:
+    """The rows of a data sheet to parse. Every row below the header is accounted for: rows a reader
+    does not hand (empty ones: row numbers jump) and rows of empty cells are skipped as blank, 合计
+    rows as totals; the rest are yielded (and counted by the engine as they are taken)."""
+    last = header_row
+    for row, cells in sheet.rows():
+        if row <= header_row:
+            continue
+        gap = row - last - 1
+        last = row
+        if gap > 0:
+            result.rows_read += gap
+            result.skipped_blank += gap
+        if is_blank(cells):
+            result.rows_read += 1
+            result.skipped_blank += 1
+        elif is_totals(cells, columns):
+            result.rows_read += 1
+            result.skipped_totals += 1
+        else:
+            yield sheet.name, row, cells, columns
+
+
+def _skip_sheet(
+    spec: DatasetSpec, sheet: Sheet, match: HeaderMatch | None, result: LoadResult
+) -> Callable[[], str]:
+    """Note a sheet that is not loaded; returns how to say why, for the refusal of a file no sheet of
+    which is (worked out only then).
+
+    A hidden sheet is one the clerk does not see (old months, lookups): it is never loaded, and its
+    rows count as skipped (hidden sheet) when it holds the dataset's table.
+    """
+    result.sheets_skipped.append(sheet.name)
+    if not getattr(sheet, "hidden", False):
+        return lambda: _missing_message(spec, sheet, match)
+    result.sheets_hidden.append(sheet.name)
+    if match is not None and not match.missing:
+        result.header_rows[sheet.name] = match.row
+        last = max((number for number, _ in sheet.rows()), default=match.row)
+        skipped = max(0, last - match.row)
+        result.rows_read += skipped
+        result.skipped_hidden += skipped
+    return lambda: f"sheet “{sheet.name}” is hidden (unhide it if it holds the data)"
 
 
 def _id_digest(record_id: str) -> int:

@@ -3,9 +3,12 @@
 Every FieldType has a parser here; ``parse_cell`` dispatches on a column's type. Values come out as
 ``str``, ``int``, ``bool``, ``Decimal`` (money in yuan, area in square metres), ``datetime.date`` /
 ``datetime.datetime`` or ``Period``. Bad values raise ``CellError`` carrying a short Chinese and English
-reason a clerk can act on. Codes (credit, organisation, taxpayer, resident id) that fail validation
-are not errors: the normalised text is returned with a flag, because some genuine old codes fail
-their check characters and must be kept.
+reason a clerk can act on; a spreadsheet's formula error (``#DIV/0!``, ``#N/A``..., computed or typed)
+raises ``FormulaCellError``, never reads as an empty cell. Codes (credit, organisation, taxpayer, resident
+id) that fail validation are not errors: the normalised text is returned with a flag, because some
+genuine old codes fail their check characters and must be kept. A number in a code column is flagged
+too: a spreadsheet keeps 15 significant digits of a number (an 18-digit code comes back rounded:
+``rounded_number``, kept as written and never a code) and drops leading zeros (``numeric_code``).
 
 This runs on millions of cells: regexes are compiled once, Excel readers' typed values (int, float,
 date) take fast paths, and ASCII text skips Unicode normalisation.
@@ -23,16 +26,21 @@ from decimal import Decimal, InvalidOperation
 from functools import lru_cache
 from typing import Any
 
-from entgraph.loaders.spec import ColumnSpec, FieldType
+from entgraph.loaders.readers import base as _reader_base
+from entgraph.loaders.spec import ColumnSpec, FieldType, Role
 from entgraph.resolution import identifiers as ids
 
 __all__ = [
     "NULL_TOKENS",
     "CellError",
+    "FormulaCellError",
     "Period",
     "clean_text",
+    "formula_error",
     "header_unit",
+    "is_code_column",
     "normalise_header",
+    "number_as_written",
     "parse_amount",
     "parse_area",
     "parse_bool",
@@ -56,6 +64,42 @@ class CellError(ValueError):
         super().__init__(reason_en)
         self.reason_zh = reason_zh
         self.reason_en = reason_en
+
+
+class FormulaCellError(CellError):
+    """A cell holding a spreadsheet's formula error (``#DIV/0!``, ``#N/A``...), as computed or typed."""
+
+    def __init__(self, error: str) -> None:
+        super().__init__(f"公式错误 {error}", f"formula error {error}")
+        self.error = error
+
+
+# The error values of Excel, WPS and LibreOffice formulas. A reader hands one as a ``FormulaError``
+# value (loaders/readers/base.py) or as its text; the same text typed by hand is the same error (it is
+# what an export of the computed sheet writes).
+_FORMULA_ERROR_RE = re.compile(
+    r"^#(?:DIV/0!|N/A|VALUE!|REF!|NAME\?|NUM!|NULL!|GETTING_DATA|SPILL!|CALC!|FIELD!|BLOCKED!|CONNECT!"
+    r"|BUSY!|UNKNOWN!)$|^ERR:\d{3}$"
+)
+_READER_ERRORS: tuple[type, ...] = tuple(
+    kind
+    for kind in (getattr(_reader_base, "FormulaError", None), getattr(_reader_base, "CellError", None))
+    if isinstance(kind, type)
+)
+
+
+def formula_error(value: object) -> str | None:
+    """The formula error a cell holds ('#DIV/0!', LibreOffice's 'Err:502'), or None."""
+    if value.__class__ is str:
+        text = value.strip()  # type: ignore[attr-defined]
+        if text[:1] in ("#", "＃") or text[:4].upper() == "ERR:":
+            shown = _nfkc(text)
+            return shown if _FORMULA_ERROR_RE.match(shown.upper()) else None
+        return None
+    if _READER_ERRORS and isinstance(value, _READER_ERRORS):
+        code = getattr(value, "code", None)
+        return code if isinstance(code, str) and code else str(value)
+    return None
 
 
 def _shown(value: object) -> str:
@@ -86,7 +130,6 @@ NULL_TOKENS: frozenset[str] = frozenset(
         "暂无",
         "/",
         "\\",
-        "#N/A",
         "N/A",
         "n/a",
         "NULL",
@@ -891,17 +934,112 @@ def _is_empty(value: object, boolean: bool) -> bool:
     return isinstance(value, float) and math.isnan(value)
 
 
+# Columns whose values are codes identifying someone: a number there is a code a spreadsheet converted.
+_CODE_TYPES = frozenset(
+    {FieldType.CREDIT_CODE, FieldType.ORG_CODE, FieldType.TAXPAYER_ID, FieldType.ID_NUMBER}
+)
+_CODE_ROLES = frozenset(
+    {
+        Role.CREDIT_CODE,
+        Role.ORG_CODE,
+        Role.TAXPAYER_ID,
+        Role.ID_NUMBER,
+        Role.ACCOUNT_NUMBER,
+        Role.METER_ID,
+        Role.BANK_ACCOUNT,
+    }
+)
+# Columns naming someone: a number, date or yes/no there is no name.
+_NAME_ROLES = frozenset(
+    {
+        Role.ENTERPRISE_NAME,
+        Role.FORMER_NAME,
+        Role.LEGAL_REPRESENTATIVE,
+        Role.CONTACT_PERSON,
+        Role.PERSON_NAME,
+    }
+)
+# A spreadsheet keeps 15 significant digits of a number: from 16 digits on, the code came back rounded.
+_EXACT_DIGITS = 10**15
+_ROUNDED = ("rounded_number",)
+_NUMERIC = ("numeric_code",)
+_NOT_TEXT = ("not_text",)
+
+
+def is_code_column(column: ColumnSpec) -> bool:
+    """Does ``column`` hold codes that identify someone (credit code, account number, meter id...)?"""
+    return column.type in _CODE_TYPES or column.role in _CODE_ROLES
+
+
+def number_as_written(value: object) -> str:
+    """A number as a spreadsheet shows a long one: scientific notation ('9.13505821558235E+17')."""
+    if isinstance(value, str):
+        return " ".join(_nfkc(value).split())
+    number = Decimal(repr(float(value))) if not isinstance(value, Decimal) else value  # type: ignore[arg-type]
+    return format(number.normalize(), "E")
+
+
+def _numeric_code(value: object, column: ColumnSpec, unit: str | None) -> Cell:
+    """A number in a code column. Beyond 15 digits (or not whole) it is rounded: kept as written, flagged
+    ``rounded_number``, never a code. A smaller whole number is exact but may have lost leading zeros:
+    its digits are read as the column's code, flagged ``numeric_code``."""
+    number = (
+        value
+        if isinstance(value, Decimal)
+        else Decimal(repr(float(value)))
+        if isinstance(value, float)
+        else None
+    )
+    if number is not None and not number.is_finite():
+        raise _error("代码无法识别", "unrecognised code", value)
+    whole = int(value) if number is None else int(number) if number == number.to_integral_value() else None
+    if whole is None or abs(whole) >= _EXACT_DIGITS:
+        return number_as_written(value), _ROUNDED
+    digits = str(whole)
+    if column.type is FieldType.TEXT:
+        return digits, _NUMERIC
+    code, flags = _HANDLERS[column.type](digits, column, unit)
+    return code, _NUMERIC + flags
+
+
 def parse_cell(value: object, column: ColumnSpec, unit: str | None = None) -> tuple[Any, tuple[str, ...]]:
     """One cell as ``column`` types it: (value, flags). Empty cells give (None, ()).
 
     ``unit`` is the unit the sheet's header gives (see ``header_unit``); it beats the spec's default
     unit, and a unit written in the cell beats both. Codes failing validation come back as their
     normalised text with an ``invalid_*`` flag (and ``looks_like_resident_id`` for a person's id in a
-    code column); other bad values raise ``CellError``.
+    code column); a number in a code column with ``rounded_number`` (kept as written) or
+    ``numeric_code``; a number or date in a name column with ``not_text``. A formula error raises
+    ``FormulaCellError``; other bad values raise ``CellError``.
     """
     kind = column.type
-    if kind is FieldType.TEXT:
-        return clean_text(value), _NO_FLAGS
+    cls = value.__class__
+    if cls is str:
+        if "#" in value or "＃" in value or "Err:" in value:  # type: ignore[operator]
+            error = formula_error(value)
+            if error is not None:
+                raise FormulaCellError(error)
+        if (
+            ("E" in value or "e" in value or "Ｅ" in value or "ｅ" in value)  # type: ignore[operator]
+            and is_code_column(column)
+            and ids.is_number_notation(value)  # type: ignore[arg-type]
+        ):
+            return number_as_written(value), _ROUNDED
+        if kind is FieldType.TEXT:
+            return clean_text(value), _NO_FLAGS
+    elif value is not None:
+        error = formula_error(value)
+        if error is not None:
+            raise FormulaCellError(error)
+        if cls is not bool and isinstance(value, int | float | Decimal) and is_code_column(column):
+            if _is_empty(value, False):
+                return None, _NO_FLAGS
+            return _numeric_code(value, column, unit)
+        if kind is FieldType.TEXT:
+            text = clean_text(value)
+            return text, (_NOT_TEXT if text is not None and column.role in _NAME_ROLES else _NO_FLAGS)
+    elif kind is FieldType.TEXT:
+        return None, _NO_FLAGS
     if _is_empty(value, kind is FieldType.BOOLEAN):
         return None, _NO_FLAGS
     return _HANDLERS[kind](value, column, unit)

@@ -5,6 +5,10 @@ spreadsheet program shows (header on row 1 -> first data row 2; for CSV the line
 can find the row. ``enterprise_id`` is empty while the record awaits a steward (method
 ``awaiting_steward``) or is not about an enterprise at all (region and meter feeds). Records with
 several parties (a mortgage's mortgagor and mortgagee) give one line per party.
+
+Every text cell that a spreadsheet would run as a formula (starting with ``=``, ``+``, ``-``, ``@``, a
+tab or a carriage return: a sheet named ``=1+2``, a file named ``-x.xlsx``) is written with a leading
+single quote, so that opening the CSV in Excel or LibreOffice shows it and never runs it (CSV injection).
 """
 
 from __future__ import annotations
@@ -20,6 +24,14 @@ from entgraph.loaders.registry import Catalog
 from entgraph.resolution.mentions import enterprise_parties, split_mention
 
 COLUMNS = ("file", "sheet", "row", "dataset", "enterprise_id", "method", "probability", "party")
+_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def csv_safe(value: object) -> object:
+    """A text a spreadsheet would run as a formula, quoted so that it shows as text; others unchanged."""
+    if isinstance(value, str) and value.startswith(_FORMULA_STARTS):
+        return "'" + value
+    return value
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,7 +48,7 @@ class LinkRow:
 
     def as_csv(self) -> list[object]:
         probability = "" if self.probability is None else f"{self.probability:.6f}"
-        return [
+        cells = [
             self.file,
             self.sheet,
             self.row,
@@ -46,6 +58,7 @@ class LinkRow:
             probability,
             self.party,
         ]
+        return [csv_safe(cell) for cell in cells]
 
 
 def link_rows(store: GraphStore, catalog: Catalog, page: int = 5_000) -> Iterator[LinkRow]:

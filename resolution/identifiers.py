@@ -30,6 +30,7 @@ with the reasons in ``problems``); callers keep the text and only refuse to link
 from __future__ import annotations
 
 import datetime as dt
+import re
 import unicodedata
 from dataclasses import dataclass
 from functools import lru_cache
@@ -39,6 +40,7 @@ __all__ = [
     "CreditCode",
     "credit_code_check_char",
     "division_name",
+    "is_number_notation",
     "is_valid_credit_code",
     "is_valid_org_code",
     "is_valid_resident_id",
@@ -170,8 +172,28 @@ DIVISIONS: dict[str, str] = {
 _ID_PROVINCES = frozenset(code[:2] for code in DIVISIONS if code.endswith("0000")) | {"83"}
 
 
+# A number in scientific notation ('9.13505821558235E+017', '9.1350582155802e+17'): what a spreadsheet
+# makes of an all-digit code it took for a number, rounded to 15 significant digits. A decimal point or
+# an exponent sign tells it from a code, which never has either (E alone is a credit-code character).
+_NUMBER_NOTATION = re.compile(r"^[+-]?\d+(?:\.\d*)?[eE][+-]?\d+$|^[+-]?\d*\.\d+[eE][+-]?\d+$", re.ASCII)
+
+
+def is_number_notation(text: str | None) -> bool:
+    """Is this a number written in scientific notation (a code a spreadsheet rounded), not a code?"""
+    if not text:
+        return False
+    if not text.isascii():
+        text = unicodedata.normalize("NFKC", text)
+    text = text.strip()
+    return ("." in text or "+" in text) and _NUMBER_NOTATION.match(text) is not None
+
+
 def normalise_code(raw: str | None) -> str:
-    """NFKC, strip, drop spaces/hyphens/dashes, upper-case: '９１３５ ０５８２-ma…' -> '91350582MA…'."""
+    """NFKC, strip, drop spaces/hyphens/dashes, upper-case: '９１３５ ０５８２-ma…' -> '91350582MA…'.
+
+    A number in scientific notation ('9.13505821558235E+17') is no code at all but a code a spreadsheet
+    rounded: it normalises to '' (nothing to link by), though the record keeps it as written.
+    """
     if raw is None:
         return ""
     text = raw if isinstance(raw, str) else str(raw)
@@ -179,6 +201,8 @@ def normalise_code(raw: str | None) -> str:
         return text.upper()
     if not text.isascii():
         text = unicodedata.normalize("NFKC", text)
+    if ("." in text or "+" in text) and is_number_notation(text):
+        return ""
     return text.translate(_STRIP_TABLE).upper()
 
 
@@ -412,8 +436,11 @@ def taxpayer_id_to_credit_code(tid: str | None) -> str | None:
 def taxpayer_id_to_org_code(tid: str | None) -> str | None:
     """The organisation code inside a 15- or 18-character taxpayer id (None for individuals' 20-char ids).
 
-    Only an organisation code that passes its own check character is returned, so that a mistyped id
-    is never matched to some other enterprise.
+    Only an organisation code that passes its own check character is returned, and an 18-character id
+    gives one only when it is a valid credit code: a mistyped id, or an all-digit id a spreadsheet
+    rounded (whose embedded digits are as likely as not another enterprise's organisation code), is
+    never matched to some other enterprise. The organisation code a failing credit code carries is
+    still in ``parse_credit_code(...).org_code``, for display.
     """
     code = normalise_code(tid)
     if len(code) == 15:
@@ -421,7 +448,7 @@ def taxpayer_id_to_org_code(tid: str | None) -> str | None:
             return None
         org = code[6:]
     elif len(code) == 18:
-        if _resident_id_ok(code) or any(ch not in _CREDIT_VALUE for ch in code):
+        if not _credit_ok(code):  # fails its check, or is a resident id (a person, not an enterprise)
             return None
         org = code[8:17]
     else:
@@ -430,7 +457,8 @@ def taxpayer_id_to_org_code(tid: str | None) -> str | None:
 
 
 def org_code_of(any_code: str | None) -> str | None:
-    """The 9-char organisation code of a credit code, a 15-char taxpayer id or a (9/10-char) org code."""
+    """The 9-char organisation code of a valid credit code, a 15-char taxpayer id or a (9/10-char) org
+    code; None when the code (or the organisation code in it) fails its check."""
     code = normalise_code(any_code)
     if len(code) == 9:
         return code if _org_check_ok(code) else None

@@ -126,8 +126,9 @@ class _Codes:
                 self.hint = self.hint or text
         elif role is Role.TAXPAYER_ID:
             self.taxpayer = self.taxpayer or text
-            self.credit = self.credit or taxpayer_id_to_credit_code(text)
-            self.org = self.org or org_code_of(text)
+            if value:  # codes are taken only from a value the loader found valid
+                self.credit = self.credit or taxpayer_id_to_credit_code(text)
+                self.org = self.org or org_code_of(text)
             if invalid:
                 self.hint = self.hint or text
         elif role is Role.ORG_CODE:

@@ -4,17 +4,28 @@
     match = find_header(sheets[0], expected, required, normalise_header)
     for row, cells in sheets[0].rows(): ...        # streamed; row numbers as Excel shows them
 
-Every sheet of a workbook is returned, hidden and empty ones included: which sheets hold the data is
-the engine's decision. Memory stays bounded however long the file: CSV is streamed line by line and
-large xlsx files row by row (see ``excel`` for the calamine / streaming rule and docs/benchmarks.md
-for the measurements behind it).
+Every sheet of a workbook is returned, hidden and empty ones included (``sheet.hidden`` tells): which
+sheets hold the data is the engine's decision. Cells are values as the clerk sees them: a formula's
+error is a ``FormulaError``, a percent-formatted number the text ``"50%"``, a date formatted as a month
+the text ``"2023-04"`` (see ``base.Sheet`` and ``numfmt``).
+
+Memory stays bounded however long the file: CSV is streamed line by line and large xlsx files row by
+row (see ``excel`` for the calamine / streaming rule and docs/benchmarks.md for the measurements
+behind it).
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from entgraph.loaders.readers.base import FileRejected, MergedRange, Row, Sheet, clean_cells
+from entgraph.loaders.readers.base import (
+    FileRejected,
+    FormulaError,
+    MergedRange,
+    Row,
+    Sheet,
+    clean_cells,
+)
 from entgraph.loaders.readers.excel import open_workbook
 from entgraph.loaders.readers.formats import sniff
 from entgraph.loaders.readers.headers import HeaderMatch, cell_text, find_header, nearest_headers
@@ -22,6 +33,7 @@ from entgraph.loaders.readers.text import SAMPLE_BYTES, TextTable
 
 __all__ = [
     "FileRejected",
+    "FormulaError",
     "HeaderMatch",
     "MergedRange",
     "Row",
@@ -39,7 +51,8 @@ def open_table(path: Path) -> list[Sheet]:
 
     The format comes from the file's first bytes, not its name. Raises FileRejected for an empty file
     (0 bytes, or no non-empty row in any sheet), a format that is not a table, a password-protected or
-    damaged workbook, or text that is neither UTF-8 nor GBK/GB18030.
+    damaged workbook, text that is neither UTF-8 nor GBK/GB18030 or mixes the two, and text saved as
+    ``.txt`` (an unsupported format).
     """
     path = Path(path)
     try:

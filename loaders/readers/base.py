@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections.abc import Callable, Iterator
 from typing import NamedTuple
 
@@ -15,6 +16,61 @@ _EXACT_INT = 2.0**53  # floats beyond this are not exact integers any more; keep
 
 class FileRejected(EntgraphError):
     """A bad file refused whole; the message says what is wrong with it and how to fix it."""
+
+
+class FormulaError:
+    """A formula's error result (``#DIV/0!``, ``#N/A``, ``#VALUE!``, ``#REF!``, LibreOffice's ``Err:502``...).
+
+    A value, not an exception: the readers put it in the cell so that it is never mistaken for an
+    empty cell or for text. ``code`` is the error as the spreadsheet shows it; ``str()`` gives it too.
+    """
+
+    __slots__ = ("code",)
+
+    def __init__(self, code: str) -> None:
+        self.code = code
+
+    def __str__(self) -> str:
+        return self.code
+
+    def __repr__(self) -> str:
+        return f"FormulaError({self.code!r})"
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, FormulaError) and other.code == self.code
+
+    def __hash__(self) -> int:
+        return hash((FormulaError, self.code))
+
+
+# The error values Excel, WPS and LibreOffice show (and write into a CSV) for a formula that failed.
+ERROR_CODES = frozenset(
+    {
+        "#NULL!",
+        "#DIV/0!",
+        "#VALUE!",
+        "#REF!",
+        "#NAME?",
+        "#NUM!",
+        "#N/A",
+        "#GETTING_DATA",
+        "#SPILL!",
+        "#CALC!",
+        "#FIELD!",
+        "#BLOCKED!",
+        "#CONNECT!",
+        "#BUSY!",
+        "#UNKNOWN!",
+    }
+)
+_LIBREOFFICE_ERROR = re.compile(r"Err:\d{3}")
+
+
+def error_of_text(text: str) -> FormulaError | None:
+    """The formula error a cell's text is (``"#DIV/0!"``, ``"Err:502"``), or None for any other text."""
+    if text in ERROR_CODES or (text.startswith("Err:") and _LIBREOFFICE_ERROR.fullmatch(text)):
+        return FormulaError(text)
+    return None
 
 
 class MergedRange(NamedTuple):
@@ -33,8 +89,11 @@ class Sheet:
     ``(row number, cell values)`` and starts again from the top on each call. Row numbers are those a
     spreadsheet program shows (for a CSV, the physical line where the record starts), so skipped empty
     rows leave gaps. Cell values: ``str``, ``int``, ``float``, ``bool``, ``datetime.date``,
-    ``datetime.datetime``, ``datetime.time`` or ``None`` for an empty cell; trailing empty cells are
-    trimmed. CSV cells are always text (or ``None``).
+    ``datetime.datetime``, ``datetime.time``, ``FormulaError`` (a formula's error result) or ``None``
+    for an empty cell; trailing empty cells are trimmed. A number whose format carries meaning comes as
+    the text the clerk sees: a percentage as ``"50%"``, a date formatted as a month as ``"2023-04"``
+    (see ``numfmt``). CSV cells are text (or ``None``, or ``FormulaError`` for ``#DIV/0!``-style text).
+    ``hidden`` is True for a worksheet hidden in the workbook (never for a CSV).
     """
 
     def __init__(

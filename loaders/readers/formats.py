@@ -4,6 +4,12 @@ Departments rename files freely (a CSV saved as ``.xlsx``, an ``.xlsx`` renamed 
 system exported "as Excel"), so the extension is ignored. Returned kinds: ``xlsx`` (also xlsm/xltx),
 ``xlsb``, ``ods``, ``xls`` (BIFF in an OLE2 container) and ``text``; anything else is refused with a
 message saying what the file seems to be.
+
+The one use of the name: text saved as ``.txt`` (or another document-type extension, ``NOT_TABLES``)
+is refused as an unsupported format. Such files are notes, logs and fixed-width printouts far more
+often than tables, and reading one as a one-column CSV only ends in "cannot tell which dataset this
+is"; a table exported as text is uploaded as ``.csv``. Text under any other name (``.csv``, ``.tsv``,
+a CSV that a system named ``.xls``) is read as delimited text.
 """
 
 from __future__ import annotations
@@ -18,6 +24,7 @@ from entgraph.loaders.readers.base import FileRejected
 OLE2_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
 ZIP_MAGICS = (b"PK\x03\x04", b"PK\x05\x06", b"PK\x07\x08")
 SAVE_AS = "open it in Excel or WPS, save it as .xlsx (or as UTF-8 CSV) and upload again"
+NOT_TABLES = frozenset({".txt", ".text", ".log", ".md", ".json"})
 
 _OTHER_BINARIES = {
     b"%PDF": "a PDF document",
@@ -43,6 +50,12 @@ def sniff(path: Path, head: bytes) -> str:
     for magic, what in _OTHER_BINARIES.items():
         if head.startswith(magic):
             raise FileRejected(f"{path.name} is {what}, not a table; upload the Excel or CSV file instead")
+    suffix = path.suffix.lower()
+    if suffix in NOT_TABLES:
+        raise FileRejected(
+            f"{path.name}: unsupported format ({suffix}): save it as .xlsx/.xls/.csv and upload again "
+            "(if it holds the table, open it in Excel or WPS and save it as .xlsx or as UTF-8 CSV)"
+        )
     return "text"
 
 

@@ -1,15 +1,22 @@
 """CSV and other delimited text, streamed line by line.
 
 Encoding: a UTF-16 byte-order mark is refused; otherwise UTF-8 (with or without BOM) if the first
-256 KB decode as UTF-8, else GB18030 (a superset of GBK and GB2312, what Excel and WPS write for
-"CSV" on a Chinese Windows). The choice is made once; a line further down that does not decode
-refuses the file naming that line. Text full of control characters is taken for a binary file.
+256 KB decode as UTF-8, else the encoding of the first line holding non-ASCII text — UTF-8 if it
+decodes as UTF-8, else GB18030 (a superset of GBK and GB2312, what Excel and WPS write for "CSV" on a
+Chinese Windows). One encoding per file: when the file is opened every line is checked, and a file
+mixing encodings is refused whole, naming the first line in the other encoding — a line that is not
+valid UTF-8 in a UTF-8 file, or a line of UTF-8 Chinese in a GB18030 file (GB18030 would decode it
+without an error, into mojibake such as 绂忓缓 for 福建). Text full of control characters is taken for
+a binary file.
 
 Each physical line is decoded on its own (a newline byte never occurs inside a UTF-8 or GB18030
-character), which is how a decoding error can name its line, and fed to the ``csv`` module, which
-joins lines when a quoted field holds a newline; a record's row number is the line it starts on.
+character) and fed to the ``csv`` module, which joins lines when a quoted field holds a newline. Row
+numbers are those a spreadsheet shows when it opens the file: one per record, a record whose quoted
+cell holds line breaks being one row (messages about the text itself — an unclosed quote, a line in
+another encoding — name the physical line, as a text editor shows it).
 Delimiter: whichever of ``,`` ``\\t`` ``;`` ``|`` splits the first lines into the most consistent
-number (>1) of fields.
+number (>1) of fields. A cell holding exactly a formula error as Excel or LibreOffice writes it into a
+CSV (``#DIV/0!``, ``#N/A``, ``Err:502``) reads as ``FormulaError``.
 """
 
 from __future__ import annotations
@@ -23,7 +30,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import BinaryIO
 
-from entgraph.loaders.readers.base import FileRejected, Row, Sheet
+from entgraph.loaders.readers.base import FileRejected, Row, Sheet, error_of_text
 
 SAMPLE_BYTES = 256 * 1024
 MAX_LINE_BYTES = 16 * 1024 * 1024
@@ -40,9 +47,11 @@ class TextTable:
 
     def __init__(self, path: Path, head: bytes) -> None:
         self.path = path
-        self.encoding, sample = _choose_encoding(path, head)
-        _refuse_non_tables(path, sample)
         self.newline = b"\n" if b"\n" in head or b"\r" not in head else b"\r"
+        self.encoding, sample = _choose_encoding(path, head, self.newline)
+        _refuse_non_tables(path, sample)
+        # A sample of plain ASCII says nothing: the file's first non-ASCII line then decides.
+        self.encoding = check_encoding(path, self.encoding, self.newline, decided=not head.isascii())
         if self.newline == b"\r":
             sample = sample.replace("\r", "\r\n")
         self.delimiter = sniff_delimiter(sample)
@@ -59,22 +68,30 @@ class TextTable:
             record: list[str] = []
             start = 0
             try:
-                for record in reader:
+                for number, record in enumerate(reader, start=1):  # one row per record, as Excel counts
                     start = done + 1
                     done = reader.line_num
                     if done - start >= MAX_RECORD_LINES:
                         raise _unclosed_quote(name, start)
-                    cells: list[object] = [value or None for value in record]
+                    cells: list[object] = [_cell(value) for value in record]
                     while cells and cells[-1] is None:
                         cells.pop()
                     if cells:
-                        yield start, cells
+                        yield number, cells
             except csv.Error as exc:
                 raise _unclosed_quote(name, done + 1, str(exc)) from None
             # At the end of the file csv accepts a quoted field that was never closed: it then holds
             # every line after the quote, newlines included.
             if done > start and record and record[-1].endswith(("\n", "\r")):
                 raise _unclosed_quote(name, start)
+
+
+def _cell(value: str) -> object:
+    if not value:
+        return None
+    if value[0] == "#" or value[0] == "E":
+        return error_of_text(value) or value
+    return value
 
 
 def _unclosed_quote(name: str, line: int, detail: str = "") -> FileRejected:
@@ -85,21 +102,111 @@ def _unclosed_quote(name: str, line: int, detail: str = "") -> FileRejected:
     )
 
 
-def _choose_encoding(path: Path, head: bytes) -> tuple[str, str]:
+def _choose_encoding(path: Path, head: bytes, newline: bytes) -> tuple[str, str]:
     """The encoding to read the file with, and the decoded sample (whole lines only)."""
     if head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
         raise FileRejected(f"{path.name} is UTF-16 text; {SAVE_AS_TEXT}")
     complete = len(head) < SAMPLE_BYTES
-    for encoding in ("utf-8-sig" if head.startswith(_BOM8) else "utf-8", "gb18030"):
-        try:
-            text = codecs.getincrementaldecoder(encoding)().decode(head, final=complete)
-        except UnicodeDecodeError:
+    if not complete:  # the chunk may end half way through a line
+        cut = max(head.rfind(b"\n"), head.rfind(b"\r")) + 1
+        head = head[:cut] or head
+    utf8 = "utf-8-sig" if head.startswith(_BOM8) else "utf-8"
+    try:
+        return utf8, codecs.getincrementaldecoder(utf8)().decode(head, final=complete)
+    except UnicodeDecodeError:
+        pass
+    # Not all UTF-8: the first line with non-ASCII text says what the file was meant to be.
+    encoding = None
+    for number, raw in enumerate(head.split(newline), start=1):
+        if raw.isascii():
             continue
-        if not complete:  # the chunk may end half way through a line
-            text = text[: max(text.rfind("\n"), text.rfind("\r")) + 1] or text
-        return encoding, text
-    raise FileRejected(
-        f"{path.name} is neither UTF-8 nor GBK/GB18030 text, nor an Excel file; {SAVE_AS_TEXT}"
+        if _is_utf8(raw):
+            encoding = utf8
+        elif _is_gb18030(raw):
+            encoding = "gb18030"
+        else:
+            raise FileRejected(
+                f"{path.name} is neither UTF-8 nor GBK/GB18030 text, nor an Excel file (line {number} "
+                f"cannot be read); {SAVE_AS_TEXT}"
+            )
+        break
+    if encoding is None:  # pragma: no cover - an all-ASCII sample is valid UTF-8
+        encoding = utf8
+    return encoding, head.decode(encoding, "replace")
+
+
+def _is_utf8(raw: bytes) -> bool:
+    try:
+        raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
+def _is_gb18030(raw: bytes) -> bool:
+    try:
+        raw.decode("gb18030")
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
+def _utf8_chinese(raw: bytes) -> str | None:
+    """The line as UTF-8 text if it is UTF-8 holding CJK text (three-byte characters), else None.
+
+    GBK text passes strict UTF-8 decoding only by rare chance, and then mostly as two-byte (Latin,
+    Greek, Cyrillic) characters; a line holding characters from U+0800 up is taken for UTF-8.
+    """
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return None
+    return text if any(ord(ch) >= 0x800 for ch in text) else None
+
+
+def check_encoding(path: Path, encoding: str, newline: bytes = b"\n", *, decided: bool = True) -> str:
+    """The file's encoding, after checking that every line is in it (the whole file is read once,
+    ~2 s per million GBK lines); refuses a file mixing encodings. When not ``decided`` (the sample
+    was plain ASCII), the first non-ASCII line decides: UTF-8 if it decodes as UTF-8, else GB18030."""
+    name = path.name
+    utf8 = encoding.startswith("utf")
+    with path.open("rb") as f:
+        for number, raw in enumerate(_raw_lines(f, newline), start=1):
+            if raw.isascii():
+                continue
+            if not decided:
+                decided = True
+                utf8 = _is_utf8(raw)
+                encoding = encoding if utf8 else "gb18030"
+            if utf8:
+                if _is_utf8(raw):
+                    continue
+                what = "GBK/GB18030 text" if _is_gb18030(raw) else "neither UTF-8 nor GBK/GB18030 text"
+                shown = raw.decode("gb18030", "replace")
+                raise _mixed(name, number, f"is {what} (“{_excerpt(shown)}”)", "UTF-8")
+            text = _utf8_chinese(raw)
+            if text is not None:
+                mojibake = raw.decode("gb18030", "replace")
+                raise _mixed(
+                    name,
+                    number,
+                    f"is UTF-8 text (“{_excerpt(text)}”, which would load as “{_excerpt(mojibake)}”)",
+                    "GBK/GB18030",
+                )
+            if not _is_gb18030(raw):
+                raise _mixed(name, number, "is neither GBK/GB18030 nor UTF-8 text", "GBK/GB18030")
+    return encoding
+
+
+def _excerpt(text: str, length: int = 20) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= length else text[: length - 1] + "…"
+
+
+def _mixed(name: str, number: int, what: str, encoding: str) -> FileRejected:
+    return FileRejected(
+        f"{name}: line {number} {what} but the lines before it are {encoding}: the file mixes encodings "
+        f"(rows pasted from another export?) or is damaged; {SAVE_AS_TEXT}"
     )
 
 

@@ -365,8 +365,10 @@ def test_org_code_of_any_code_links_old_ids_to_credit_codes() -> None:
     assert org_code_of(org.lower()) == org
     assert org_code_of("garbage") is None
     assert org_code_of("") is None
-    # a pre-2016 code failing its own check still carries a good organisation code
-    assert org_code_of(FUJIAN_FAILING) == "M0000XUF4"
+    # a code failing its own check is never linked by the organisation code it carries (issue 16: a
+    # mistyped or spreadsheet-rounded id would link to another enterprise); parsing still shows it
+    assert org_code_of(FUJIAN_FAILING) is None
+    assert parse_credit_code(FUJIAN_FAILING).org_code == "M0000XUF4"
 
 
 # -- divisions ---------------------------------------------------------------------------------------

@@ -84,3 +84,18 @@ def test_a_person_in_a_column_that_may_hold_people_is_no_enterprise(catalog: Cat
 def test_a_mention_id_splits_back_into_record_and_party() -> None:
     assert split_mention(mention_id("R-1", "mortgagee")) == ("R-1", "mortgagee")
     assert split_mention("R-1") == ("R-1", "subject")  # a bare record id: its subject
+
+
+def test_no_org_code_is_taken_out_of_a_taxpayer_id_the_loader_found_invalid() -> None:
+    """A 9-character org code in a taxpayer-id column that failed its check (or a rounded number) is
+    evidence only: it names no enterprise (issue 16)."""
+    from entgraph.loaders.spec import Role
+    from entgraph.resolution.mentions import _Codes
+
+    valid = _Codes()
+    valid.take(Role.TAXPAYER_ID, "15580199-6", None)
+    assert valid.org == "155801996"
+    invalid = _Codes()
+    invalid.take(Role.TAXPAYER_ID, None, "15580199-7")
+    assert invalid.org is None and invalid.credit is None
+    assert invalid.hint == "155801997" and invalid.taxpayer == "155801997"
