@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 import logging
 import re
+import sys
 import time
 import uuid
 from collections.abc import AsyncIterator
@@ -197,6 +198,10 @@ def create_app(
     a store passed in belongs to the caller and is left open. ``query``/``mutation`` replace the root
     types (tests serve extra fields through the same limits, auth and error handling)."""
     development = settings.api_mode == "development"
+    # New documents are parsed in a worker thread (api/limits.py); with Python's default 5 ms GIL
+    # switch interval, every store round trip of a panorama could wait that long behind a stranger's
+    # parse. 1 ms keeps the event loop's turns short at a small cost in throughput.
+    sys.setswitchinterval(min(sys.getswitchinterval(), 0.001))
     resources = _Resources(settings, store, catalog)
     keys = ApiKeyFile(settings.api_keys_path)
     keys.check()  # a malformed keys file stops the server at start-up, not at the first request
