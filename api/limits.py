@@ -325,8 +325,8 @@ class QueryLimits(SchemaExtension):
     async def _errors(self, schema: GraphQLSchema, document: DocumentNode) -> list[GraphQLError]:
         context = self.execution_context
         refused = _REFUSED.pop(id(context), None)
-        if refused is not None:
-            return [refused]
+        if refused is not None and refused[0] is context.query:  # this request's, not a reused id's
+            return [refused[1]]
         errors = variable_errors(self.inputs, context.variables)
         if errors:
             return errors
@@ -362,7 +362,8 @@ _PARSED = _Remembered()
 # comments and whitespace too. Real documents (the full panorama, the console's pages) are 1-5 KB.
 MAX_DOCUMENT_CHARS = 32 * 1024
 _PLACEHOLDER = parse("{ __typename }")
-_REFUSED: dict[int, GraphQLError] = {}  # execution context id -> its refusal, until validation reads it
+# execution context id -> (its query, its refusal), until validation reads it
+_REFUSED: dict[int, tuple[str | None, GraphQLError]] = {}
 
 
 class ParsedDocuments(SchemaExtension):
@@ -402,7 +403,7 @@ def _refuse(context: Any, error: GraphQLError) -> None:
     context.graphql_document = _PLACEHOLDER
     if len(_REFUSED) > 1000:  # entries of requests that never reached validation
         _REFUSED.clear()
-    _REFUSED[id(context)] = error
+    _REFUSED[id(context)] = (context.query, error)
 
 
 # New documents are parsed and checked in one worker thread, one at a time: a stranger's expensive
