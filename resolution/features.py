@@ -17,6 +17,7 @@ import pyarrow as pa
 from entgraph.resolution.mentions import Mention
 from entgraph.resolution.names import (
     NameParts,
+    core_pinyin,
     normalise_address,
     normalise_person_name,
     normalise_phone,
@@ -24,17 +25,22 @@ from entgraph.resolution.names import (
     trade_name_pinyin,
 )
 
-FEATURE_COLUMNS = (
-    "unique_id",
-    "enterprise_id",
+# what a name gives (name_features), then what the record's other columns give
+NAME_FEATURES = (
     "raw_name",
     "name",
     "name_core",
     "trade_name",
     "trade_pinyin",
+    "core_pinyin",
     "legal_form",
     "branch",
     "region",
+)
+FEATURE_COLUMNS = (
+    "unique_id",
+    "enterprise_id",
+    *NAME_FEATURES,
     "legal_rep",
     "contact",
     "phone",
@@ -59,15 +65,14 @@ def to_table(rows: Iterable[Mapping[str, Any]]) -> pa.Table:
 def name_features(raw: str | None) -> dict[str, Any]:
     parts: NameParts | None = parse_name(raw) if raw else None
     if parts is None:
-        return dict.fromkeys(
-            ("raw_name", "name", "name_core", "trade_name", "trade_pinyin", "legal_form", "branch", "region")
-        )
+        return dict.fromkeys(NAME_FEATURES)
     return {
         "raw_name": str(raw).strip(),
         "name": parts.normalised or None,
         "name_core": parts.core or None,
         "trade_name": parts.trade_name or None,
         "trade_pinyin": trade_name_pinyin(parts) or None,
+        "core_pinyin": core_pinyin(parts) or None,
         "legal_form": parts.legal_form,
         "branch": parts.branch,
         "region": parts.region_code,

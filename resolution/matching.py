@@ -14,6 +14,7 @@ name            normalised full name, e.g. 晋江市恒安鞋业有限公司
 name_core       trade name + industry words, e.g. 恒安鞋业
 trade_name      字号, e.g. 恒安
 trade_pinyin    toneless pinyin of the trade name, e.g. hengan
+core_pinyin     toneless pinyin of the core, e.g. henganxieye (a clerk's input method picks 衡 for 恒)
 legal_form      有限公司 / 股份有限公司 / ...
 branch          branch marker (泉州分公司); a branch and its parent are different enterprises
 region          canonical region short name (晋江)
@@ -57,7 +58,7 @@ import logging
 import math
 import tempfile
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
@@ -75,6 +76,8 @@ from splink.internals.comparison_level_creator import ComparisonLevelCreator
 from splink.internals.misc import prob_to_match_weight
 from splink.internals.settings import Settings
 
+from entgraph.resolution import features
+
 __all__ = [
     "FEATURE_COLUMNS",
     "BlockingCount",
@@ -90,24 +93,9 @@ __all__ = [
     "prior_to_weight",
 ]
 
-FEATURE_COLUMNS: tuple[str, ...] = (
-    "unique_id",
-    "enterprise_id",
-    "name",
-    "name_core",
-    "trade_name",
-    "trade_pinyin",
-    "legal_form",
-    "branch",
-    "region",
-    "legal_rep",
-    "contact",
-    "phone",
-    "address",
-    "town",
-    "industry",
-    "code_hint",
-)
+# The platform's feature rows (resolution/features.py) less the raw name, which only the baseline
+# compares: input tables are copied with exactly the model's columns.
+FEATURE_COLUMNS: tuple[str, ...] = tuple(c for c in features.FEATURE_COLUMNS if c != "raw_name")
 
 _FORMAT = "entgraph.resolution.matching/1"
 log = logging.getLogger(__name__)
@@ -173,6 +161,11 @@ def name_comparison() -> ComparisonCreator:
             cll.NullLevel("name_core"),
             cll.ExactMatchLevel("name").configure(label_for_charts="Same full name", m_probability=0.5),
             cll.ExactMatchLevel("name_core").configure(label_for_charts="Same core name", m_probability=0.3),
+            # a pinyin input method's slip (华达 typed 化达): the whole core sounds the same. Two real
+            # cores that sound alike (华达 / 华大) each match themselves at the level above first.
+            cll.ExactMatchLevel("core_pinyin").configure(
+                label_for_charts="Same core pinyin (homophone)", m_probability=0.04
+            ),
             cll.JaroWinklerLevel("name_core", 0.92).configure(
                 label_for_charts="Core name JW >= 0.92", m_probability=0.08
             ),
@@ -713,7 +706,8 @@ class MatchModel:
                 prior, prior_source = 1.0 / max(n_labels or n_rows, 2), "1 / labelled enterprises"
             settings = self.settings.to_splink(prior)
             priors = _m_values(settings)
-            linker = Linker(db.register(name, table_name=f"{name}_sdf"), settings, log_level=None)
+            sdf = db.register(name, table_name=f"{name}_sdf")
+            linker = Linker(sdf, settings, log_level=None)
             # All sampled pairs are counted (no early exit), in chunks of <= 10M pairs; each chunk
             # is one DuckDB aggregate, so fewer chunks is faster and memory stays flat.
             linker.training.estimate_u_using_random_sampling(
@@ -724,7 +718,10 @@ class MatchModel:
             )
             em, em_sessions = ({}, [])
             if unl:
-                em, em_sessions = self._expectation_maximisation(linker)
+                em, em_sessions, linker = self._expectation_maximisation(
+                    linker,
+                    lambda saved: Linker(sdf, saved, log_level=None),
+                )
             model = linker.misc.save_model_to_json()
             by_labels = {}
             if n_pairs:
@@ -822,10 +819,17 @@ class MatchModel:
             f"recall {self.settings.deterministic_recall}"
         )
 
-    def _expectation_maximisation(self, linker: Linker) -> tuple[dict[tuple[str, str], float], list[str]]:
-        """m by EM, one session per blocking key; a session that cannot run (no pairs) is skipped."""
+    def _expectation_maximisation(
+        self, linker: Linker, relink: Callable[[dict[str, Any]], Linker]
+    ) -> tuple[dict[tuple[str, str], float], list[str], Linker]:
+        """m by EM, one session per blocking key; a session that cannot run (no pairs) is skipped.
+
+        A session takes the comparisons it blocks on out of the linker's settings while it runs, and
+        one that raises leaves them out: the linker is then made anew (``relink``) from the model as
+        it was before the session, or the saved model would lose its phone comparison."""
         sessions: list[str] = []
         for columns in self.settings.em_blocks:
+            before = linker.misc.save_model_to_json()
             try:
                 linker.training.estimate_parameters_using_expectation_maximisation(
                     block_on(*columns),
@@ -834,11 +838,12 @@ class MatchModel:
                 )
             except Exception as exc:  # Splink raises plain exceptions for "no pairs" and "no levels"
                 log.info("EM blocked on %s skipped: %s", columns, exc)
+                linker = relink(before)
                 continue
             sessions.append("+".join(columns))
         if not sessions:
-            return {}, sessions
-        return _m_values(linker.misc.save_model_to_json()), sessions
+            return {}, sessions, linker
+        return _m_values(linker.misc.save_model_to_json()), sessions, linker
 
     # -- scoring -------------------------------------------------------------------------------
 

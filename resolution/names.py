@@ -47,6 +47,7 @@ from entgraph.resolution.identifiers import DIVISIONS
 
 __all__ = [
     "NameParts",
+    "core_pinyin",
     "name_variants",
     "normalise_address",
     "normalise_person_name",
@@ -838,6 +839,11 @@ def _pinyin(text: str) -> str:
 def trade_name_pinyin(parts: NameParts) -> str:
     """Toneless pinyin of the 字号, syllables joined (鑫/新 -> xin, 恒/衡 -> heng: catches homophones)."""
     return _pinyin(parts.trade_name) if parts.trade_name else ""
+
+
+def core_pinyin(parts: NameParts) -> str:
+    """Toneless pinyin of the core (字号 + industry words): 化达商品混凝土 sounds as 华达商品混凝土."""
+    return "".join(_pinyin(part) for part in (parts.trade_name, parts.industry) if part)
 
 
 def name_variants(raw: str) -> list[str]:

@@ -53,6 +53,7 @@ from entgraph.resolution.judgements import Judgement, JudgementBook, mention_key
 from entgraph.resolution.matching import Candidate, MatchModel, MatchSettings
 from entgraph.resolution.mentions import Mention, enterprise_parties, mentions_of
 from entgraph.resolution.names import parent_name, parse_name
+from entgraph.resolution.sound_alike import SoundAlikeTally, SoundIndex, other_evidence
 from entgraph.resolution.stake import StakeTable
 
 log = logging.getLogger(__name__)
@@ -440,6 +441,27 @@ class Resolver:
             if parts is not None:
                 self._observe_name(item, (parts.region_code, parts.legal_form), decision.enterprise_id)
         self.fidelity = NameFidelity.load(self._fidelity_path)
+        self._learn_sound_alike(pending, decided)
+
+    def _learn_sound_alike(self, pending: list[_Pending], decided: dict[str, _Decision]) -> None:
+        """Count how often a coded record written like no registered name, and sounding like exactly
+        one, was that enterprise (resolution/sound_alike.py)."""
+        self.sound = SoundIndex(
+            (props, target) for props, target in self.index.matchable() if not target.startswith("P-")
+        )
+        path = self.model_path.with_name("sound-alike.json")
+        self.sound_tally = SoundAlikeTally.load(path)
+        outcomes = []
+        for item in pending:
+            decision = decided.get(item.mention.id)
+            if decision is None or decision.method not in CODE_METHODS:
+                continue
+            owner = self.sound.only_sound_alike(item.mention.name)
+            if owner is not None:
+                outcomes.append(owner == self.index.resolve_id(decision.enterprise_id))
+        if outcomes:
+            self.sound_tally.learn(outcomes)
+            self.sound_tally.save(path)
 
     def _observe_name(self, item: _Pending, written: Parts, enterprise_id: str) -> None:
         target = self.index.resolve_id(enterprise_id)
@@ -596,7 +618,7 @@ class Resolver:
         if apart is not None and apart.winner != allowed[0].enterprise_id:
             # the department's habits rank same-core candidates the matcher could not
             allowed.sort(key=lambda c: c.enterprise_id != apart.winner)
-        decision = self._band(allowed, apart)
+        decision = self._band(allowed, apart) or self._sound_alike(item, allowed)
         if decision is not None:
             decided[item.mention.id] = decision
         elif allowed[0].match_probability >= self.bands.review:
@@ -640,6 +662,26 @@ class Resolver:
                 self.index.resolve_id(best.enterprise_id), "splink", best.match_probability, _json(steps)
             )
         return None
+
+    def _sound_alike(self, item: _Pending, candidates: list[Candidate]) -> _Decision | None:
+        """Link a name written like no registered enterprise and sounding like exactly one, the best
+        candidate, when coded records say such names are it often enough and nothing else competes."""
+        best = candidates[0]
+        target = self.index.resolve_id(best.enterprise_id)
+        precision = self.sound_tally.precision
+        if (
+            precision is None
+            or precision < self.bands.link
+            or self.sound.only_sound_alike(item.mention.name) != target
+            or other_evidence(best.explanation) < 0  # a phone, person, town... says someone else
+        ):
+            return None
+        resolve = self.index.resolve_id
+        runner_up = next((c for c in candidates[1:] if resolve(c.enterprise_id) != target), None)
+        if runner_up is not None and best.match_weight - runner_up.match_weight < self.bands.ambiguity_weight:
+            return None
+        steps = [list(step) for step in best.explanation] + [list(self.sound_tally.step())]
+        return _Decision(target, "splink", precision, _json(steps))
 
     def _task_row(
         self, item: _Pending, candidates: list[Candidate], apart: Separation | None = None
