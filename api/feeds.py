@@ -91,7 +91,18 @@ class UploadSummary:
     updated: int | None
     unchanged: int | None
     rejected: int | None
-    duplicates: int | None
+    duplicates: int | None = strawberry.field(
+        description="Rows whose record key a later row of the file repeats (the later one is loaded)."
+    )
+    skipped: int | None = strawberry.field(
+        description="Rows left out on purpose: skippedBlank + skippedTotals + skippedHidden. "
+        "rowsRead = loaded + unchanged + rejected + duplicates + skipped."
+    )
+    skipped_blank: int | None = strawberry.field(description="Empty rows inside the table.")
+    skipped_totals: int | None = strawberry.field(description="合计 / 总计 / 小计 rows: sums, not records.")
+    skipped_hidden: int | None = strawberry.field(
+        description="Rows on hidden sheets, which are never loaded (the report names the sheets)."
+    )
     retired: int | None
     periods: list[str]
     error_report: str | None = strawberry.field(
@@ -197,6 +208,9 @@ def _timeliness(spec: DatasetSpec, state: FeedStatus) -> FeedTimeliness:
     )
 
 
+_SKIPPED = ("skipped_blank", "skipped_totals", "skipped_hidden")
+
+
 def _upload(row: dict[str, Any], has_report: bool) -> UploadSummary:
     new, updated = row.get("new"), row.get("updated")
     return UploadSummary(
@@ -214,6 +228,11 @@ def _upload(row: dict[str, Any], has_report: bool) -> UploadSummary:
         unchanged=row.get("unchanged"),
         rejected=row.get("rejected"),
         duplicates=row.get("duplicates"),
+        # uploads recorded before skipped rows were counted have none: zero
+        skipped=sum(row.get(k) or 0 for k in _SKIPPED) if new is not None else None,
+        skipped_blank=row.get("skipped_blank"),
+        skipped_totals=row.get("skipped_totals"),
+        skipped_hidden=row.get("skipped_hidden"),
         retired=row.get("retired"),
         periods=list(row.get("periods") or []),
         error_report=report_url(row["id"]) if has_report else None,

@@ -17,6 +17,8 @@ from entgraph.api.auth import Role, issue_token
 from entgraph.api.schema import Query
 from entgraph.api.testing import data_of, post_graphql
 from entgraph.graph import source_writer
+from entgraph.loaders.engine import Loader
+from entgraph.loaders.registry import Catalog
 from entgraph.loaders.timeliness import CST, feed_status
 from entgraph.settings import Settings
 
@@ -25,7 +27,7 @@ FeedsRoot = Query  # the served root query holds these fields
 STATUSES = {"on_time", "late", "missing", "not_due", "no_deadline"}
 UPLOADS = """query($d: String, $n: Int!) { uploads(dataset: $d, first: $n) {
   id dataset fileName status startedAt finishedAt rowsRead loaded new updated unchanged rejected
-  duplicates retired periods } }"""
+  duplicates skipped skippedBlank skippedTotals skippedHidden retired periods } }"""
 
 
 def bearer(role: Role) -> dict[str, str]:
@@ -126,7 +128,37 @@ def test_upload_counts_are_what_was_loaded(client: TestClient, resolved_city: An
         # A first load: every loaded row is a new record of this file in the graph.
         assert upload["new"] == source_writer.record_count(store, dataset, upload["fileName"])
         assert (upload["updated"], upload["unchanged"]) == (0, 0)
-        assert upload["rowsRead"] == upload["new"] + upload["rejected"] + upload["duplicates"]
+        assert (
+            upload["rowsRead"]
+            == upload["new"] + upload["rejected"] + upload["duplicates"] + upload["skipped"]
+        )
+        parts = (upload["skippedBlank"], upload["skippedTotals"], upload["skippedHidden"])
+        assert upload["skipped"] == sum(parts)
         assert upload["periods"] and upload["finishedAt"] >= upload["startedAt"]
         files = Path(resolved_city.files)
         assert (files / upload["fileName"]).is_file()
+
+
+OFFICE = Path(__file__).parents[1] / "fixtures" / "office"
+
+
+@pytest.mark.parametrize(
+    ("name", "skipped"),
+    [
+        ("totals-rows.jj_government_subsidies.xlsx", {"skippedTotals": 4, "skippedBlank": 1}),
+        ("hidden-sheet.wh_enterprise_electricity.xlsx", {}),
+    ],
+)
+def test_an_upload_accounts_for_every_row_it_read(
+    falkordb_graph: Any, graph_api: Any, tmp_path: Path, name: str, skipped: dict[str, int]
+) -> None:
+    """Rows skipped on purpose (totals, blanks, hidden sheets) are counted, and the counts add up."""
+    result = Loader(falkordb_graph, Catalog.load(entry_points=False), tmp_path / "reports").load(
+        OFFICE / name
+    )
+    (upload,) = graph_api.data(UPLOADS, Role.ANALYST, d=result.dataset, n=5)["uploads"]
+    parts = {k: upload[k] for k in ("skippedBlank", "skippedTotals", "skippedHidden")}
+    assert parts == {"skippedBlank": 0, "skippedTotals": 0, "skippedHidden": result.skipped_hidden} | skipped
+    assert upload["skipped"] == sum(parts.values()) == result.skipped > 0
+    counted = ("loaded", "unchanged", "rejected", "duplicates", "skipped")
+    assert upload["rowsRead"] == result.rows_read == sum(upload[k] for k in counted)
