@@ -16,7 +16,6 @@ from urllib.parse import unquote, urlsplit
 from entgraph.errors import ConfigurationError
 from entgraph.graph.embedded_server import EmbeddedServer
 from entgraph.graph.falkordb_store import FalkorDBStore
-from entgraph.graph.neo4j_store import Neo4jStore
 from entgraph.graph.port import GraphStore
 from entgraph.settings import Settings
 
@@ -76,6 +75,9 @@ def open_store(
         uri = settings.neo4j_uri if target == "neo4j" else target
         if not uri:
             raise ConfigurationError("ENTGRAPH_GRAPH=neo4j needs NEO4J_URI, for example neo4j://host:7687")
+        # imported here: the neo4j driver is a fifth of every command's start-up, and most never use it
+        from entgraph.graph.neo4j_store import Neo4jStore
+
         return Neo4jStore(
             uri,
             settings.neo4j_user,
