@@ -370,12 +370,15 @@ def _chain_cleared(info: Info[Context, None]) -> None:
 @strawberry.type
 class ChainQuery:
     @strawberry.field(
-        description="Every industry chain, by name. FORBIDDEN for roles that may see no chain feed (public)."
+        description="The first industry chains by name (at most 100). FORBIDDEN for roles that may see no "
+        "chain feed (public)."
     )
-    async def industry_chains(self, info: Info[Context, None]) -> list[IndustryChain]:
+    async def industry_chains(self, info: Info[Context, None], first: int = 20) -> list[IndustryChain]:
         _chain_cleared(info)
+        if not 1 <= first <= DEFAULT_LIST_SIZE:
+            raise BadInput(f"first must be between 1 and {DEFAULT_LIST_SIZE}", argument="first")
         rows = await info.context.in_thread(chain_queries.chains, info.context.store)
-        return [IndustryChain(key=r["key"], name=r["name"]) for r in rows[:DEFAULT_LIST_SIZE]]
+        return [IndustryChain(key=r["key"], name=r["name"]) for r in rows[:first]]
 
     @strawberry.field(
         description="One industry chain by name (产业链名称). FORBIDDEN for roles that may see no chain feed."

@@ -78,8 +78,10 @@ LIST_SIZE_ARGUMENTS = ("first", "limit")
 # they count once, not once per item.
 FLAT_LISTS = frozenset({("MeterSeries", "points"), ("Meter", "completeness"), ("MetricSeries", "points")})
 # Lists whose length a rule of the data bounds, counted at that bound instead of DEFAULT_LIST_SIZE: a
-# warning's history is its lifecycle (opened, acknowledged, resolved; resolved is final).
-BOUNDED_LISTS = {("Warning", "history"): 3}
+# warning's history is its lifecycle (opened, acknowledged, resolved; resolved is final); a chain's
+# segments in a year are its positions, a closed list in the chain feed's spec (上游 / 中游 / 下游), and
+# its links join consecutive ones.
+BOUNDED_LISTS = {("Warning", "history"): 3, ("IndustryChain", "segments"): 3, ("IndustryChain", "links"): 2}
 
 
 @dataclass(frozen=True)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import sys
+from typing import TYPE_CHECKING
 
 import typer
 from pydantic import ValidationError
@@ -16,6 +17,9 @@ from entgraph.loaders.synthetic.cli import generate_command
 from entgraph.resolution.cli import evaluate_command, export_app, resolve_command, steward_app
 from entgraph.settings import Settings
 from entgraph.telemetry.cli import telemetry_app
+
+if TYPE_CHECKING:
+    from entgraph.demo_services import DemoServices
 
 app = typer.Typer(
     help="entgraph: entity resolution and a knowledge graph for a city's enterprise data.",
@@ -54,22 +58,55 @@ def demo(
     telemetry: bool = typer.Option(True, help="Run the meters: broker, ingester, simulator, warnings."),
     port: int = typer.Option(8000, min=1, max=65535, help="Port for the API."),
 ) -> None:
-    """Run the platform end to end: generate a city, load its files, resolve, evaluate, serve."""
-    from entgraph.demo import demo_logins, print_console, print_example_queries, run_demo
+    """Run the platform end to end: generate a city, load its files, resolve, evaluate, serve.
 
-    run_demo(ctx.obj, enterprises, seed)
-    with contextlib.ExitStack() as background:
+    What the demo starts (the graph store, the MQTT broker, the ingester and simulator) it stops when
+    it ends, Ctrl-C included; what was running before it is left running."""
+    from entgraph.demo import demo_logins, print_console, run_demo
+    from entgraph.demo_examples import DemoFacts, print_examples
+    from entgraph.demo_services import DemoServices
+
+    settings = ctx.obj
+    with DemoServices(settings) as services, contextlib.ExitStack() as background:
+        services.note_store()
+        shown = run_demo(settings, enterprises, seed)
+        metered, town = None, None
         if telemetry:
-            from entgraph.demo_telemetry import Telemetry
+            metered, town = _demo_telemetry(settings, services, background)
+        else:
+            typer.echo("7/8 and 8/8 skipped: --no-telemetry (meters, MQTT, warnings)")
+        if not serve:
+            typer.echo(
+                "Not serving (--no-serve). To explore this city later: entgraph store start, then "
+                f"entgraph serve --port {port} (queries in docs/api.md), or entgraph steward tasks"
+            )
+            return
+        logins = demo_logins(settings)
+        print_examples(DemoFacts(shown, metered, town), port, logins)
+        if settings.api_console:
+            print_console(port, logins)
+        from entgraph.api.cli import serve_command
 
-            background.enter_context(Telemetry(ctx.obj)).start()
-        print_example_queries(port)
-        if serve and ctx.obj.api_console:
-            print_console(port, demo_logins(ctx.obj))
-        if serve:
-            from entgraph.api.cli import serve_command
+        serve_command(ctx, host="127.0.0.1", port=port, workers=1)
 
-            serve_command(ctx, host="127.0.0.1", port=port, workers=1)
+
+def _demo_telemetry(
+    settings: Settings, services: DemoServices, background: contextlib.ExitStack
+) -> tuple[str | None, str | None]:
+    """Steps 7-8; without mosquitto they are skipped, saying how to enable them, and the demo goes on.
+    Returns a metered enterprise's id and the town with most warnings, for the examples."""
+    from entgraph.demo_telemetry import Telemetry
+    from entgraph.graph import open_store, showcase
+    from entgraph.telemetry.broker import BrokerUnavailable
+
+    services.note_broker()
+    try:
+        background.enter_context(Telemetry(settings)).start()
+    except BrokerUnavailable as exc:
+        typer.echo(f"7/8 MQTT telemetry and 8/8 warnings skipped: {exc}; the rest goes on")
+        return None, None
+    with open_store(settings) as store:
+        return showcase.metered_enterprise(store), showcase.busiest_warning_town(store)
 
 
 @app.command("export-schema")

@@ -3,19 +3,19 @@
 Generates a synthetic 晋江 (enterprises, their department files with real-world noise, and the truth),
 loads every file, resolves the records to canonical enterprises, scores the result against the truth,
 and shows one enterprise's golden record and the stewards' queue. Rerunning it is cheap: files load
-unchanged and nothing is pending, which is itself part of what it shows.
+unchanged and nothing is pending, which is itself part of what it shows. Every summary line adds up:
+what it counts is split into parts that sum to it, or it says what the rest is.
 """
 
 from __future__ import annotations
 
-import json
-
 import typer
 
+from entgraph.display import pad
 from entgraph.errors import EntgraphError
-from entgraph.graph import PLATFORM_SCHEMA, open_store
+from entgraph.graph import PLATFORM_SCHEMA, open_store, showcase
 from entgraph.graph import resolution_writer as rw
-from entgraph.loaders.engine import Loader
+from entgraph.loaders.engine import Loader, LoadResult
 from entgraph.loaders.registry import Catalog
 from entgraph.loaders.synthetic import generate_city
 from entgraph.resolution.evaluate import ambiguous_beside, evaluate, read_truth
@@ -23,8 +23,11 @@ from entgraph.resolution.export import export_links, link_rows
 from entgraph.resolution.resolver import Bands, Resolver
 from entgraph.settings import Settings
 
+GOLDEN_SHOWN = ("name", "legal_rep", "town", "address", "industry_code", "status")
 
-def run_demo(settings: Settings, enterprises: int = 1000, seed: int = 1) -> None:
+
+def run_demo(settings: Settings, enterprises: int = 1000, seed: int = 1) -> str | None:
+    """Steps 1-6; returns the id of the enterprise it showed (for the examples), if any."""
     city = settings.home / f"demo-city-{enterprises}-{seed}"
     catalog = Catalog.load(settings.spec_dirs)
     typer.echo(f"1/8 graph store: {settings.graph}, data under {settings.home.absolute()}")
@@ -37,88 +40,61 @@ def run_demo(settings: Settings, enterprises: int = 1000, seed: int = 1) -> None
     with open_store(settings) as store:
         store.ensure_schema(PLATFORM_SCHEMA)
         loader = Loader(store, catalog, settings.report_dir)
-        totals = {"read": 0, "loaded": 0, "refused": 0, "unchanged": 0, "failed": 0}
+        results: list[LoadResult] = []
         for path in files:
             try:
-                result = loader.load(path)
+                results.append(loader.load(path))
             except EntgraphError as exc:
-                totals["failed"] += 1
-                typer.echo(f"    {path.name}: refused: {exc}", err=True)
-                continue
-            totals["read"] += result.rows_read
-            totals["loaded"] += result.loaded
-            totals["refused"] += result.rejected
-            totals["unchanged"] += result.unchanged
-        typer.echo(
-            f"3/8 loaded {len(files)} department files: {totals['read']} rows read, {totals['loaded']} "
-            f"loaded, {totals['unchanged']} unchanged, {totals['refused']} refused (see the .xlsx reports "
-            f"in {settings.report_dir})"
-        )
+                typer.echo(f"    {path.name}: refused whole: {exc}", err=True)
+        typer.echo(f"3/8 {load_line(results, len(files))} (reports in {settings.report_dir})")
         bands = Bands(link=settings.link_threshold, review=settings.review_threshold)
         summary = Resolver(store, catalog, settings.model_path, bands, threads=settings.threads).run()
         typer.echo(f"4/8 resolved: {summary.line()}")
         truth = city / "truth" / "truth.csv"
         result = evaluate(read_truth(truth), link_rows(store, catalog), ambiguous=ambiguous_beside(truth))
         typer.echo(
-            f"5/8 against the truth, records without a valid credit code: pairwise precision "
-            f"{result.pairwise_precision:.4f}, recall {result.pairwise_recall:.4f}; "
-            f"{result.steward_share:.1%} sent to stewards"
+            f"5/8 against the truth ({truth}), on its {result.codeless:,} records without a valid "
+            f"credit code: pairwise precision {result.pairwise_precision:.4f}, recall "
+            f"{result.pairwise_recall:.4f}; {result.steward_share:.1%} of them await a steward"
         )
         out = settings.home / "links.csv"
         export_links(store, catalog, out)
-        _show_one(store)
+        shown = _show_one(store)
         tasks = rw.tasks(store, "open")
         typer.echo(f"    {len(tasks)} steward tasks open (entgraph steward tasks); links exported to {out}")
-    typer.echo("The store keeps running; stop it with: entgraph store stop")
+    return shown
 
 
-def _show_one(store) -> None:
-    """The golden record of the enterprise with the most records, with where each value came from."""
-    rows = store.read(
-        "MATCH (r:SourceRecord)-[:ABOUT]->(e:Enterprise) WHERE e.merged_into IS NULL "
-        "WITH e, count(r) AS n ORDER BY n DESC LIMIT 1 RETURN e AS e, n AS n"
+def load_line(results: list[LoadResult], files: int) -> str:
+    """read = loaded + unchanged + refused + duplicates + skipped, summed over the files."""
+
+    def total(attribute: str) -> int:
+        return sum(getattr(r, attribute) for r in results)
+
+    whole = files - len(results)
+    return (
+        f"loaded {files} department files"
+        + (f" ({whole} refused whole)" if whole else "")
+        + f": {total('rows_read'):,} rows read = {total('loaded'):,} loaded + {total('unchanged'):,} "
+        f"unchanged + {total('rejected'):,} refused + {total('duplicates'):,} duplicates (a later row "
+        f"with the same key wins) + {total('skipped'):,} skipped (blank, totals, hidden sheets)"
     )
-    if not rows:
-        return
-    e, n = dict(rows[0]["e"]), rows[0]["n"]
+
+
+def _show_one(store) -> str | None:
+    """The golden record of the enterprise with the most records, with where each value came from."""
+    import json
+
+    found = showcase.most_documented_enterprise(store)
+    if found is None:
+        return None
+    e, n = found
     sources = json.loads(e.get("golden_sources") or "{}")
     typer.echo(f"6/8 {e['id']} {e.get('name')}: {n} records from departments; its golden record:")
-    for field in ("name", "legal_rep", "town", "address", "industry_code", "status"):
+    for field in GOLDEN_SHOWN:
         if field in sources:
-            typer.echo(f"      {field:<14} {e.get(field)!s:<30} from {sources[field][1]}")
-
-
-# Printed at the end of the demo; tests check that each is a valid query of the served schema.
-EXAMPLE_QUERIES = (
-    '{ enterprises(search: "鞋业", first: 3) { totalCount edges { node { id name town } } } }',
-    """{ enterprise(id: "E-...") { name goldenRecord { field value dataset }
-      sourceRecords { dataset fileName row } branches { name } honours { kind }
-      chains { name position year } related { reason enterprise { name } } } }""",
-    """{ enterprises(filter: {honour: "高新技术企业"}, sort: {field: REGISTERED_CAPITAL, direction: DESC},
-      first: 5) { edges { node { name registeredCapital } } } }""",
-    """{ industryChains { name years segments { position enterpriseCount }
-      aggregates(by: SEGMENT) { position enterprises tax } } }""",
-    "{ feedStatus { dataset title lastPeriod status } }",
-    """{ enterprise(id: "E-...") { name meters { meterId via lastReadingAt
-      series(interval: HOUR) { unit points { start value quality } } } warnings { rule messageZh status }
-      metrics(names: ["electricity_kwh"]) { dataset points { period value } } } }""",
-    '{ warnings(town: "...", first: 5) { totalCount edges { node { rule period messageZh status } } } }',
-)
-STEWARD_QUERY = "{ stewardTasks(first: 5) { id name impact candidates { probability enterprise { name } } } }"
-EXAMPLES = (
-    'Example queries (GraphiQL at http://127.0.0.1:{port}/graphql, or curl -d \'{{"query": "..."}}\'):\n\n'
-    + "\n".join("  " + q.replace("{", "{{").replace("}", "}}") for q in EXAMPLE_QUERIES)
-    + "\n\nAnonymous callers see what the catalog opens to the public: personal fields, meters, warnings,"
-    " the chain register and facts only conditionally shared datasets state are hidden from them (an"
-    " analyst's key sees those); stewardship needs a steward's key:\n"
-    "  entgraph api-key create --role steward --name me     (send it as the header X-API-Key: <key>)\n  "
-    + STEWARD_QUERY.replace("{", "{{").replace("}", "}}")
-    + "\n"
-)
-
-
-def print_example_queries(port: int) -> None:
-    typer.echo(EXAMPLES.format(port=port))
+            typer.echo(f"      {pad(field, 14)} {pad(e.get(field), 30)} from {sources[field][1]}")
+    return str(e["id"])
 
 
 # The console's demo logins: one API key per role, made afresh on each run (only their hashes are kept,

@@ -20,7 +20,7 @@ from pathlib import Path
 import typer
 
 from entgraph.errors import EntgraphError
-from entgraph.graph import open_store
+from entgraph.graph import open_store, showcase
 from entgraph.graph.meter_queries import known_meters
 from entgraph.loaders.registry import Catalog
 from entgraph.settings import Settings
@@ -81,9 +81,12 @@ class Telemetry:
             typer.echo(f"    {rollup(store, reader, Catalog.load(settings.spec_dirs)).summary()}")
         now = evaluate_warnings(settings)
         history = evaluate_warnings(settings, FEEDS_AS_OF_MS)
+        with open_store(settings) as store:
+            town = showcase.busiest_warning_town(store)
+        listing = f" (entgraph telemetry warnings list {town})" if town else ""
         typer.echo(
             f"8/8 warnings: {now['findings']} from telemetry now, {history['findings']} from departments' "
-            f"figures as of 2023-05 (entgraph telemetry warnings list <town>)"
+            f"figures as of 2023-05{listing}"
         )
 
     def _expected_backfill(self) -> int:

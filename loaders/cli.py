@@ -7,6 +7,7 @@ from pathlib import Path
 
 import typer
 
+from entgraph.display import pad
 from entgraph.errors import EntgraphError
 from entgraph.graph import open_store, source_writer
 from entgraph.loaders.engine import Loader, LoadResult
@@ -54,13 +55,13 @@ def load_command(
         typer.echo(header)
         for path in paths:
             if path.is_dir():
-                typer.echo(f"{_short(path.name, 40):<40} skipped: a folder (pass the files in it)", err=True)
+                typer.echo(f"{pad(path.name, 40)} skipped: a folder (pass the files in it)", err=True)
                 continue
             try:
                 result = loader.load(path, dataset)
             except EntgraphError as exc:
                 failures += 1
-                typer.echo(f"{_short(path.name, 40):<40} REFUSED: {exc}", err=True)
+                typer.echo(f"{pad(path.name, 40)} REFUSED: {exc}", err=True)
                 continue
             _print_result(result)
     if failures:
@@ -84,7 +85,7 @@ def _print_result(r: LoadResult) -> None:
         if n
     ]
     typer.echo(
-        f"{_short(r.path.name, 40):<40} {_short(r.dataset, 28):<28} {r.rows_read:>8} {r.loaded:>8} "
+        f"{pad(r.path.name, 40)} {pad(r.dataset, 28)} {r.rows_read:>8} {r.loaded:>8} "
         f"{r.rejected:>8} {r.unchanged:>9} {r.duplicates:>8} {r.skipped:>8}"
         + (f"  (updated {r.updated}, retired {r.retired})" if r.updated or r.retired else "")
         + (f"  (skipped: {', '.join(why)})" if why else "")
@@ -99,7 +100,7 @@ def list_feeds(ctx: typer.Context, spec_dir: list[Path] = _SPEC_DIR) -> None:
     for spec in catalog_for(ctx.obj, spec_dir).specs:
         deadline = _duration(spec.deadline) if spec.deadline else "-"
         typer.echo(
-            f"{spec.key:<34} {spec.city:<3} {spec.department:<14} {spec.title:<30} "
+            f"{pad(spec.key, 34)} {pad(spec.city, 4)} {pad(spec.department, 14)} {pad(spec.title, 30)} "
             f"{spec.frequency.value:<13} {deadline}"
         )
 
@@ -122,7 +123,7 @@ def status(
         by_dataset.setdefault(upload["dataset"], []).append(upload)
     typer.echo(f"as of {moment.isoformat(timespec='minutes')}")
     typer.echo(
-        f"{'department':<14} {'dataset':<30} {'frequency':<13} {'last received':<14} "
+        f"{pad('department', 14)} {pad('dataset', 30)} {'frequency':<13} {'last received':<14} "
         f"{'due period':<11} status"
     )
     for spec in sorted(catalog.specs, key=lambda s: (s.city, s.department, s.title)):
@@ -130,7 +131,7 @@ def status(
             continue
         state = feed_status(spec, by_dataset.get(spec.key, []), moment)
         typer.echo(
-            f"{spec.department:<14} {_short(spec.title, 30):<30} {spec.frequency.value:<13} "
+            f"{pad(spec.department, 14)} {pad(spec.title, 30)} {spec.frequency.value:<13} "
             f"{state.last_period or '-':<14} {state.current_period or '-':<11} "
             f"{_STATUS_ZH[state.status]} {state.status}"
         )
@@ -155,7 +156,3 @@ def _duration(delta: dt.timedelta) -> str:
         + (f"{hours}h" if hours else "")
         + (f"{minutes}m" if minutes else "")
     )
-
-
-def _short(text: str, width: int) -> str:
-    return text if len(text) <= width else text[: width - 1] + "…"

@@ -9,6 +9,7 @@ from typing import Any
 
 import typer
 
+from entgraph.display import pad
 from entgraph.graph import open_store
 from entgraph.graph import resolution_writer as rw
 from entgraph.graph.port import GraphStore
@@ -161,8 +162,8 @@ def _hint(task: dict[str, Any]) -> str:
 
 def _task_line(t: dict[str, Any]) -> str:
     return (
-        f"{t['id']}  {t.get('town') or '-':<8} stake {float(t.get('stake') or 0):>6g}  "
-        f"{t['impact']:>4} records  {t.get('name')}  ({_hint(t)})"
+        f"{t['id']}  {pad(t.get('town') or '-', 8)} stake {float(t.get('stake') or 0):>6g}  "
+        f"{t['impact']:>4} record{'' if t['impact'] == 1 else 's'}  {t.get('name')}  ({_hint(t)})"
     )
 
 
@@ -198,7 +199,8 @@ def towns_command(
     typer.echo(f"{'town':<10} {'tasks':>6} {'records':>8} {'stake':>8}")
     for row in rows:
         typer.echo(
-            f"{row['town'] or '(none)':<10} {row['tasks']:>6} {row['records']:>8} {float(row['stake']):>8g}"
+            f"{pad(row['town'] or '(none)', 10)} {row['tasks']:>6} {row['records']:>8} "
+            f"{float(row['stake']):>8g}"
         )
     typer.echo(
         f"{'total':<10} {sum(r['tasks'] for r in rows):>6} {sum(r['records'] for r in rows):>8} "
@@ -230,7 +232,7 @@ def show_command(ctx: typer.Context, task_id: str) -> None:
             f"address {e.get('address')}"
         )
         for comparison, level, weight in candidate["explanation"]:
-            typer.echo(f"    {comparison:<14} {level:<40} {float(weight):+.2f}")
+            typer.echo(f"    {pad(comparison, 14)} {pad(level, 40)} {float(weight):+.2f}")
 
 
 @steward_app.command("accept")

@@ -90,24 +90,28 @@ class ResolveSummary:
     records: int = 0
     mentions: int = 0
     methods: dict[str, int] = field(default_factory=lambda: defaultdict(int))
-    tasks: int = 0
+    tasks: int = 0  # mentions awaiting a steward
+    task_groups: int = 0  # the tasks they are in: one per distinct name (and town)
     enterprises_created: int = 0
+    enterprises_coded: int = 0  # of those, known by a credit or organisation code (not provisional)
     merged: int = 0
     trained: bool = False
     training: str | None = None  # how the matcher was trained, or why there is none
     shared_core_tasks: int = 0  # mentions a shared core sent to stewards instead of linking
 
     def line(self) -> str:
+        """One line whose figures add up: every mention is decided or awaits a steward, and every
+        enterprise created is known by a code or provisional."""
         methods = ", ".join(f"{k} {v}" for k, v in sorted(self.methods.items()))
+        decided = sum(self.methods.values())
+        shared = f", {self.shared_core_tasks} of them because other enterprises share their name's core"
+        provisional = self.enterprises_created - self.enterprises_coded
         return (
-            f"{self.records} records, {self.mentions} mentions resolved ({methods or 'none'}); "
-            f"{self.tasks} sent to stewards"
-            + (
-                f" ({self.shared_core_tasks} because other enterprises share their name's core)"
-                if self.shared_core_tasks
-                else ""
-            )
-            + f"; {self.enterprises_created} enterprises created, {self.merged} merged"
+            f"{self.records} records, {self.mentions} mentions: {decided} decided ({methods or 'none'}), "
+            f"{self.tasks} awaiting a steward in {self.task_groups} tasks (one per distinct name"
+            + (shared if self.shared_core_tasks else "")
+            + f"); {self.enterprises_created} enterprises created ({self.enterprises_coded} known by a "
+            f"code, {provisional} provisional: known by name only), {self.merged} merged"
         )
 
 
@@ -808,6 +812,7 @@ class Resolver:
                     learned.extend({"key": key, "enterprise_id": target} for key in mention.identifiers)
 
         summary.enterprises_created = len(self.index.created)
+        summary.enterprises_coded = sum(1 for eid in self.index.created if not eid.startswith("P-"))
         enterprise_rows = self.index.rows_to_write()
         rw.upsert_enterprises(self.store, enterprise_rows)
         rw.set_legal_representatives(
@@ -832,6 +837,7 @@ class Resolver:
         task_rows = _group_tasks(tasks.values(), self.now, StakeTable.load(self.catalog))
         rw.upsert_tasks(self.store, task_rows)
         summary.tasks = sum(row["props"]["impact"] for row in task_rows)
+        summary.task_groups = len(task_rows)
         # A task closes when every mention of its key is decided (by a steward, or by new evidence).
         open_keys = {task["key"] for task in tasks.values()}
         decided_keys = {k for p in pending if p.mention.id in decided for k in p.keys} - open_keys

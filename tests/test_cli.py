@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import json
 import os
+import re
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -46,6 +49,11 @@ def test_store_start_status_stop_and_data_persists(home: Path) -> None:
     demo = run("demo", "--enterprises", "60", "--no-serve", home=home)
     assert demo.returncode == 0, demo.stderr
     assert "loaded 84 department files" in demo.stdout
+    _assert_summaries_add_up(demo.stdout)
+    # the store was running before the demo: left so; the broker it started: stopped
+    assert "Left running the graph store, as before the demo." in demo.stdout, demo.stdout
+    assert "Stopped the MQTT broker, which the demo started." in demo.stdout, demo.stdout
+    assert not _broker_running(home)
     assert "pairwise precision" in demo.stdout and "golden record" in demo.stdout
     # meters attached, readings ingested over MQTT, monthly totals and warnings written
     assert "meters stored" in demo.stdout and "meter-months" in demo.stdout, demo.stdout
@@ -94,6 +102,33 @@ def test_store_start_status_stop_and_data_persists(home: Path) -> None:
     finally:
         serving.terminate()
         serving.wait(30)
+
+
+def _assert_summaries_add_up(printed: str) -> None:
+    """The load line's parts sum to the rows read; the resolve line's to the mentions."""
+    (load,) = [line for line in printed.splitlines() if line.startswith("3/8 ")]
+    read, *parts = [
+        int(n.replace(",", ""))
+        for n in re.findall(
+            r"(\d[\d,]*) (?:rows read|loaded|unchanged|refused|duplicates|skipped)", load.split(": ", 1)[1]
+        )
+    ]
+    assert len(parts) == 5 and read == sum(parts) > 0, load
+    (resolved,) = [line for line in printed.splitlines() if line.startswith("4/8 ")]
+    mentions, decided, waiting = (
+        int(x)
+        for x in re.search(r"(\d+) mentions: (\d+) decided .*?, (\d+) awaiting a steward", resolved).groups()
+    )
+    assert mentions == decided + waiting, resolved
+    methods = re.search(r"decided \(([^)]*)\)", resolved).group(1)
+    counts = [int(part.rsplit(" ", 1)[1]) for part in methods.split(", ") if part != "none"]
+    assert decided == sum(counts), resolved
+
+
+def _broker_running(home: Path) -> bool:
+    from entgraph.telemetry.broker import MosquittoBroker
+
+    return MosquittoBroker(home).status().running
 
 
 def _free_port() -> int:
@@ -256,3 +291,39 @@ def test_the_workers_listening_socket_is_tcp_so_connections_get_no_delay() -> No
 
     # asyncio turns TCP_NODELAY on for accepted sockets of a TCP listener (uvicorn's own is proto 0)
     assert asyncio.run(accepted_no_delay()) != 0
+
+
+@pytest.mark.slow
+def test_the_demo_serves_what_it_prints_and_stops_what_it_started(home: Path) -> None:
+    """From a home where nothing runs: every printed curl command works as pasted, for the role it
+    names; Ctrl-C stops the API, the ingester and simulator, the broker and the store."""
+    port = _free_port()
+    environ = {k: v for k, v in os.environ.items() if not k.startswith(("ENTGRAPH_", "NEO4J_"))}
+    demo = subprocess.Popen(
+        [ENTGRAPH, "demo", "--enterprises", "60", "--port", str(port)],
+        env={**environ, "ENTGRAPH_HOME": str(home)},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        printed = _read_until(demo, "  admin ", timeout=900)
+        _assert_summaries_add_up(printed)
+        commands = [line.strip() for line in printed.splitlines() if line.strip().startswith("curl ")]
+        assert len(commands) == 8, printed  # every example found its facts: no placeholder anywhere
+        assert "..." not in "".join(commands)
+        _wait_http(f"http://127.0.0.1:{port}/healthz", demo)
+        for command in commands:
+            done = subprocess.run(command, shell=True, capture_output=True, text=True, timeout=60, check=True)
+            answer = json.loads(done.stdout)
+            assert "errors" not in answer and answer["data"], (command, answer)
+        started = psutil.Process(demo.pid).children(recursive=True)
+        assert EmbeddedServer(home).is_alive() and _broker_running(home)
+        demo.send_signal(signal.SIGINT)  # Ctrl-C
+        rest, _ = demo.communicate(timeout=120)
+    finally:
+        if demo.poll() is None:
+            demo.kill()
+    assert "Stopped the MQTT broker and the graph store, which the demo started." in rest, rest
+    assert not EmbeddedServer(home).is_alive() and not _broker_running(home)
+    assert not [p for p in started if p.is_running() and p.status() != psutil.STATUS_ZOMBIE]

@@ -57,6 +57,15 @@ def test_chains_are_listed_by_name(city_api: GraphQLClient, resolved_city: Any) 
     assert listed == names and len(names) >= 2
 
 
+def test_the_chain_list_takes_first(city_api: GraphQLClient) -> None:
+    every = [c["name"] for c in city_api.data("{ industryChains(first: 100) { name } }")["industryChains"]]
+    assert len(every) >= 2
+    first = city_api.data("{ industryChains(first: 1) { name } }")["industryChains"]
+    assert [c["name"] for c in first] == every[:1]
+    assert city_api.error_codes("{ industryChains(first: 0) { name } }") == ["BAD_INPUT"]
+    assert city_api.error_codes("{ industryChains(first: 101) { name } }") == ["BAD_INPUT"]
+
+
 def test_segments_per_year_hold_exactly_the_graphs_members(
     city_api: GraphQLClient, resolved_city: Any, biggest_chain: str
 ) -> None:

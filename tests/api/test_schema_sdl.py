@@ -12,11 +12,19 @@ def test_schema_graphql_matches_the_code() -> None:
     assert committed == schema_sdl(), "schema.graphql drifted: run `entgraph export-schema`"
 
 
-def test_the_demos_example_queries_are_valid_queries_of_the_schema() -> None:
+def test_the_demos_example_queries_are_valid_and_within_the_default_limits() -> None:
+    """Each printed example validates and stays within the default depth, alias and cost limits (the
+    served demo test runs them as printed, for the role each names)."""
     from graphql import build_schema, parse, validate
 
-    from entgraph.demo import EXAMPLE_QUERIES, STEWARD_QUERY
+    from entgraph.api.limits import Limits, limit_errors
+    from entgraph.demo_examples import DemoFacts, examples
 
     schema = build_schema(schema_sdl())
-    for query in (*EXAMPLE_QUERIES, STEWARD_QUERY):
-        assert validate(schema, parse(query)) == [], query
+    every = examples(DemoFacts("E-91350582MA0000001X", "E-91350582MA0000002X", "陈埭镇"))
+    assert len(every) == 8, "an example left out although every fact was found"
+    for example in every:
+        document = parse(example.query)
+        assert validate(schema, document) == [], example.query
+        assert limit_errors(Limits(), schema, document, None, None) == [], example.query
+    assert len(examples(DemoFacts())) == 5  # without facts, no example names a placeholder

@@ -60,6 +60,16 @@ def resolver(loaded: FalkorDBStore, catalog: Catalog, model_path: Path) -> Resol
     resolver = Resolver(loaded, catalog, model_path, Bands())
     summary = resolver.run()
     assert summary.trained and model_path.exists()
+    # the summary adds up: each mention decided or awaiting a steward; tasks group them by name
+    assert summary.mentions == sum(summary.methods.values()) + summary.tasks
+    assert 0 < summary.task_groups <= summary.tasks
+    open_tasks = loaded.read("MATCH (t:StewardTask {status: 'open'}) RETURN count(t) AS n")[0]["n"]
+    assert summary.task_groups == open_tasks
+    enterprises = loaded.read("MATCH (e:Enterprise) RETURN e.id AS id")
+    assert summary.enterprises_created == len(enterprises)
+    assert summary.enterprises_coded == sum(1 for e in enterprises if not e["id"].startswith("P-"))
+    line = summary.line()
+    assert f"{summary.tasks} awaiting a steward in {summary.task_groups} tasks" in line, line
     return resolver
 
 
