@@ -41,9 +41,9 @@ class DemoServices:
         """Call before the broker is started: an embedded mosquitto not running now is the demo's."""
         if self.settings.mqtt.strip() != "embedded":
             return
-        from entgraph.telemetry.broker import MosquittoBroker
+        from entgraph.telemetry.broker import embedded_broker
 
-        broker = MosquittoBroker(self.settings.home, self.settings.mqtt_port)
+        broker = embedded_broker(self.settings)
         if broker.status().running:
             self.kept.append("the MQTT broker")
         else:

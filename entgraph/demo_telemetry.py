@@ -25,7 +25,7 @@ from entgraph.graph.meter_queries import known_meters
 from entgraph.loaders.registry import Catalog
 from entgraph.settings import Settings
 from entgraph.telemetry import registry
-from entgraph.telemetry.broker import MosquittoBroker
+from entgraph.telemetry.broker import embedded_broker
 from entgraph.telemetry.cli import evaluate_warnings
 from entgraph.telemetry.rollup import rollup
 from entgraph.telemetry.series_store import SeriesReader
@@ -55,7 +55,7 @@ class Telemetry:
         with open_store(settings) as store:
             report = registry.sync(store, Catalog.load(settings.spec_dirs))
         typer.echo(f"7/8 meter registry: {report.summary()}")
-        info = MosquittoBroker(settings.home, settings.mqtt_port).ensure_running()
+        info = embedded_broker(settings).ensure_running()
         typer.echo(f"    MQTT broker (mosquitto) on {info.url}; the ingester and the simulator start")
         status = settings.home / "telemetry" / f"{CLIENT_ID}.json"
         status.unlink(missing_ok=True)

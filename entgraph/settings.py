@@ -113,6 +113,11 @@ class Settings(BaseSettings):
     mqtt_port: int = Field(
         default=0, ge=0, le=65535, description="Embedded broker's port on 127.0.0.1; 0 picks a free one once."
     )
+    mqtt_binary: Path | None = Field(
+        default=None,
+        description="The mosquitto executable for the embedded broker (default: found on PATH or in "
+        "/usr/sbin).",
+    )
     mqtt_group: str = Field(
         default="entgraph", description="Shared-subscription group of the ingesters ('' for none)."
     )

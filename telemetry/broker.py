@@ -37,6 +37,7 @@ import subprocess
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from entgraph.child_process import (
     LOOPBACK,
@@ -52,6 +53,9 @@ from entgraph.child_process import (
     wait_exit,
 )
 from entgraph.errors import EntgraphError
+
+if TYPE_CHECKING:
+    from entgraph.settings import Settings
 
 # Where Debian/Ubuntu's package puts it: /usr/sbin is not on every user's PATH.
 KNOWN_BINARIES = ("/usr/sbin/mosquitto", "/usr/local/sbin/mosquitto")
@@ -387,3 +391,8 @@ def _recv_exact(s: socket.socket, n: int) -> bytes:
 
 def _is_our_broker(pid: int, data_dir: Path) -> bool:
     return is_our_process(pid, data_dir, "mosquitto")
+
+
+def embedded_broker(settings: Settings) -> MosquittoBroker:
+    """The embedded broker as the settings describe it (home, port, executable)."""
+    return MosquittoBroker(settings.home, settings.mqtt_port, binary=settings.mqtt_binary)

@@ -41,9 +41,9 @@ def broker_address(settings: Settings) -> tuple[str, int]:
     """Where the broker listens: the embedded mosquitto (started when it is not running) or
     ``ENTGRAPH_MQTT=mqtt://host:port``."""
     if settings.mqtt.strip() == "embedded":
-        from entgraph.telemetry.broker import MosquittoBroker
+        from entgraph.telemetry.broker import embedded_broker
 
-        info = MosquittoBroker(settings.home, settings.mqtt_port).ensure_running()
+        info = embedded_broker(settings).ensure_running()
         return info.host, info.port
     url = urlparse(settings.mqtt)
     if url.scheme not in ("mqtt", "tcp") or not url.hostname:
@@ -59,28 +59,28 @@ def broker_address(settings: Settings) -> tuple[str, int]:
 @broker_app.command("start")
 def broker_start(ctx: typer.Context) -> None:
     """Start the embedded mosquitto (no-op when it runs)."""
-    from entgraph.telemetry.broker import MosquittoBroker
+    from entgraph.telemetry.broker import embedded_broker
 
     settings = _settings(ctx)
-    info = MosquittoBroker(settings.home, settings.mqtt_port).ensure_running()
+    info = embedded_broker(settings).ensure_running()
     typer.echo(f"broker running: pid {info.pid}, {info.url}, data in {settings.home.absolute() / 'mqtt'}")
 
 
 @broker_app.command("stop")
 def broker_stop(ctx: typer.Context) -> None:
     """Stop the embedded mosquitto; it saves its queued messages first."""
-    from entgraph.telemetry.broker import MosquittoBroker
+    from entgraph.telemetry.broker import embedded_broker
 
-    stopped = MosquittoBroker(_settings(ctx).home).stop()
+    stopped = embedded_broker(_settings(ctx)).stop()
     typer.echo("broker stopped" if stopped else "broker was not running")
 
 
 @broker_app.command("status")
 def broker_status(ctx: typer.Context) -> None:
     """Say whether the embedded broker runs; exit code 1 when it does not."""
-    from entgraph.telemetry.broker import MosquittoBroker
+    from entgraph.telemetry.broker import embedded_broker
 
-    state = MosquittoBroker(_settings(ctx).home).status()
+    state = embedded_broker(_settings(ctx)).status()
     if not state.running or state.info is None:
         typer.echo(f"broker not running{': ' + state.detail if state.detail else ''}; data in {state.dir}")
         raise typer.Exit(1)
@@ -369,10 +369,10 @@ def quarantine(ctx: typer.Context, limit: int = typer.Option(20, min=0, help="La
 def status(ctx: typer.Context) -> None:
     """Broker, ingesters (from their status files) and the series store at a glance."""
     settings = _settings(ctx)
-    from entgraph.telemetry.broker import MosquittoBroker
+    from entgraph.telemetry.broker import embedded_broker
     from entgraph.telemetry.series_store import SeriesReader
 
-    state = MosquittoBroker(settings.home).status()
+    state = embedded_broker(settings).status()
     typer.echo(f"broker: {'running at ' + state.info.url if state.running and state.info else 'not running'}")
     for path in sorted((settings.home / "telemetry").glob("*.json")):
         data = json.loads(path.read_text(encoding="utf-8"))

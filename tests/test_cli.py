@@ -327,3 +327,16 @@ def test_the_demo_serves_what_it_prints_and_stops_what_it_started(home: Path) ->
     assert "Stopped the MQTT broker and the graph store, which the demo started." in rest, rest
     assert not EmbeddedServer(home).is_alive() and not _broker_running(home)
     assert not [p for p in started if p.is_running() and p.status() != psutil.STATUS_ZOMBIE]
+
+
+def test_the_demo_goes_on_without_mosquitto(home: Path) -> None:
+    """No broker to be had: the meters and warnings are skipped, saying why and how to get it, and the
+    rest of the demo runs to its end."""
+    demo = run(
+        "demo", "--enterprises", "60", "--no-serve", home=home, ENTGRAPH_MQTT_BINARY="/nonexistent/mosquitto"
+    )
+    assert demo.returncode == 0, demo.stderr
+    assert "7/8 MQTT telemetry and 8/8 warnings skipped" in demo.stdout, demo.stdout
+    assert "apt-get install mosquitto" in demo.stdout  # how to enable it
+    assert "5/8 against the truth" in demo.stdout and "Stopped the graph store" in demo.stdout
+    assert not _broker_running(home)
