@@ -75,11 +75,17 @@ def demo(
             metered, town = _demo_telemetry(settings, services, background)
         else:
             typer.echo("7/8 and 8/8 skipped: --no-telemetry (meters, MQTT, warnings)")
+        typer.echo(
+            "Feeds on time? The department files as of the city's data (spring 2023), the meters live:"
+        )
+        typer.echo("  $ entgraph feeds status --as-of 2023-05-01")
+        typer.echo("  $ entgraph feeds status --department 企业（设备采集）")
         if not serve:
             typer.echo(
-                "Not serving (--no-serve). To explore this city later: entgraph store start, then "
-                f"entgraph serve --port {port} (queries in docs/api.md), or entgraph steward tasks"
+                f"Not serving (--no-serve). To serve this city later: entgraph store start, then entgraph "
+                f"serve --port {port} (queries in docs/api.md). The stewards' queue:"
             )
+            typer.echo("  $ entgraph steward tasks")
             return
         logins = demo_logins(settings)
         print_examples(DemoFacts(shown, metered, town), port, logins)

@@ -54,6 +54,7 @@ def test_store_start_status_stop_and_data_persists(home: Path) -> None:
     assert "Left running the graph store, as before the demo." in demo.stdout, demo.stdout
     assert "Stopped the MQTT broker, which the demo started." in demo.stdout, demo.stdout
     assert not _broker_running(home)
+    _run_printed_commands(demo.stdout, home)  # the store is still running: it was before the demo
     assert "pairwise precision" in demo.stdout and "golden record" in demo.stdout
     # meters attached, readings ingested over MQTT, monthly totals and warnings written
     assert "meters stored" in demo.stdout and "meter-months" in demo.stdout, demo.stdout
@@ -102,6 +103,22 @@ def test_store_start_status_stop_and_data_persists(home: Path) -> None:
     finally:
         serving.terminate()
         serving.wait(30)
+
+
+def _run_printed_commands(printed: str, home: Path) -> None:
+    """Every ``$ `` command the demo printed runs as printed; the meters' feed shows a received day."""
+    commands = [line.strip()[2:] for line in printed.splitlines() if line.strip().startswith("$ ")]
+    assert len(commands) >= 3, printed
+    path = f"{Path(ENTGRAPH).parent}{os.pathsep}{os.environ.get('PATH', '')}"
+    for command in commands:
+        done = subprocess.run(
+            command, shell=True, capture_output=True, text=True, timeout=120, check=False,
+            env={**os.environ, "ENTGRAPH_HOME": str(home), "PATH": path},
+        )  # fmt: skip
+        assert done.returncode == 0 and done.stdout.strip(), (command, done.stderr)
+        if "设备采集" in command:  # the meters count as received: their last day is shown
+            meters = [line for line in done.stdout.splitlines() if "用电数据" in line]
+            assert meters and re.search(r"\d{4}-\d{2}-\d{2}", meters[0]), done.stdout
 
 
 def _assert_summaries_add_up(printed: str) -> None:
