@@ -3,45 +3,129 @@
 from __future__ import annotations
 
 import contextlib
+import importlib
 import sys
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
+import click
 import typer
-from pydantic import ValidationError
+from typer.core import TyperGroup
 
-from entgraph.api.cli import api_key_app, api_token_command, serve_command
 from entgraph.errors import EntgraphError
-from entgraph.graph.cli import store_app
-from entgraph.loaders.cli import feeds_app, load_command
-from entgraph.loaders.synthetic.cli import generate_command
-from entgraph.resolution.cli import evaluate_command, export_app, resolve_command, steward_app
-from entgraph.settings import Settings
-from entgraph.telemetry.cli import telemetry_app
 
 if TYPE_CHECKING:
     from entgraph.demo_services import DemoServices
+    from entgraph.settings import Settings
+
+# Sub-commands by name: (module, attribute: a Typer app or a command function, short help). Their
+# modules are imported only when the sub-command runs (or asks for its own --help): importing them all
+# (Splink, DuckDB, FalkorDB, Strawberry, the spreadsheet readers) took a second and more before any
+# command did anything, `entgraph --help` included. tests/test_cli_startup.py keeps the help in step.
+LAZY: dict[str, tuple[str, str, str]] = {
+    "store": ("entgraph.graph.cli", "store_app", "Start, stop and check the graph store."),
+    "feeds": (
+        "entgraph.loaders.cli",
+        "feeds_app",
+        "The catalog of department feeds and their reporting timeliness.",
+    ),
+    "load": (
+        "entgraph.loaders.cli",
+        "load_command",
+        "Load department files: validate every row, write records with provenance, report refused rows.",
+    ),
+    "generate": (
+        "entgraph.loaders.synthetic.cli",
+        "generate_command",
+        "Generate a synthetic 晋江: one file per dataset spec plus truth.csv, bad_rows.csv, enterprises.csv.",
+    ),
+    "resolve": (
+        "entgraph.resolution.cli",
+        "resolve_command",
+        "Link pending records to canonical enterprises (codes first, then Splink, then stewards).",
+    ),
+    "evaluate": (
+        "entgraph.resolution.cli",
+        "evaluate_command",
+        "Pairwise and B-cubed precision/recall of resolution against known truth.",
+    ),
+    "export": ("entgraph.resolution.cli", "export_app", "Export what the platform knows."),
+    "steward": (
+        "entgraph.resolution.cli",
+        "steward_app",
+        "Data stewards: review uncertain matches, link, merge, split, undo.",
+    ),
+    "serve": (
+        "entgraph.api.cli",
+        "serve_command",
+        "Run the GraphQL API (uvicorn): /graphql, /healthz, /readyz.",
+    ),
+    "api-key": ("entgraph.api.cli", "api_key_app", "Create, list and revoke API keys (X-API-Key)."),
+    "api-token": (
+        "entgraph.api.cli",
+        "api_token_command",
+        "Print a signed bearer token (HS256, ENTGRAPH_API_JWT_SECRET); for development and testing.",
+    ),
+    "telemetry": (
+        "entgraph.telemetry.cli",
+        "telemetry_app",
+        "Meter telemetry over MQTT: broker, ingester, simulator, warnings.",
+    ),
+}
+
+
+def load_command(name: str) -> click.Command:
+    """The click command of a lazy sub-command, its module imported now."""
+    module, attribute, _ = LAZY[name]
+    target: Any = getattr(importlib.import_module(module), attribute)
+    if isinstance(target, typer.Typer):
+        command = typer.main.get_group(target)  # a group even with one sub-command (export links)
+    else:  # a command function: a one-command app collapses to the command itself
+        single = typer.Typer(pretty_exceptions_show_locals=False)
+        single.command(name)(target)
+        command = typer.main.get_command(single)
+    command.name = name
+    return command
+
+
+class LazyGroup(TyperGroup):
+    """The root group: its own commands, then the lazy ones, loaded when they run. While it lists its
+    commands for ``--help`` it shows each lazy one by its short help alone."""
+
+    _listing = False
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return [*super().list_commands(ctx), *(name for name in LAZY if name not in self.commands)]
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name in self.commands or cmd_name not in LAZY:
+            return super().get_command(ctx, cmd_name)
+        if self._listing:
+            return click.Command(cmd_name, help=LAZY[cmd_name][2])
+        self.commands[cmd_name] = load_command(cmd_name)
+        return self.commands[cmd_name]
+
+    def format_help(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        self._listing = True
+        try:
+            super().format_help(ctx, formatter)
+        finally:
+            self._listing = False
+
 
 app = typer.Typer(
+    cls=LazyGroup,
     help="entgraph: entity resolution and a knowledge graph for a city's enterprise data.",
     no_args_is_help=True,
     pretty_exceptions_show_locals=False,
 )
-app.add_typer(store_app, name="store")
-app.add_typer(feeds_app, name="feeds")
-app.command("load")(load_command)
-app.command("generate")(generate_command)
-app.command("resolve")(resolve_command)
-app.command("evaluate")(evaluate_command)
-app.add_typer(export_app, name="export")
-app.add_typer(steward_app, name="steward")
-app.command("serve")(serve_command)
-app.add_typer(api_key_app, name="api-key")
-app.command("api-token")(api_token_command)
-app.add_typer(telemetry_app, name="telemetry")
 
 
 @app.callback()
 def _root(ctx: typer.Context) -> None:
+    from pydantic import ValidationError
+
+    from entgraph.settings import Settings
+
     try:
         ctx.obj = Settings()
     except ValidationError as exc:
