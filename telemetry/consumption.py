@@ -132,6 +132,12 @@ class _Query:
         return con.sql(self.sql(final), params=self.params)
 
 
+# Consumption is the difference of two cumulative readings (12345.67 - 12342.53 = 3.139999999984866 in
+# binary floating point), and sums of those add more such noise: every figure leaves rounded to this
+# many decimals, far below any meter's resolution and far above the noise.
+DECIMALS = 6
+
+
 # --- shared pieces ------------------------------------------------------------------------------------
 
 
@@ -337,6 +343,7 @@ def _spread_sql(q: _Query, start_ms: int | None, end_ms: int | None) -> None:
     """One interval per delta, except gaps: their delta is spread evenly over the missing slots (the slot
     boundaries divide the span exactly, so irregular spacing loses no milliseconds)."""
     where = _window_bounds(q, start_ms, end_ms)
+    q.bind(decimals=DECIMALS)
     q.add(
         "intervals",
         f"""SELECT meter_id, ts_ms, start_ms, consumption, unit, quality, reason FROM (
@@ -344,7 +351,7 @@ def _spread_sql(q: _Query, start_ms: int | None, end_ms: int | None) -> None:
            CASE WHEN kind = 'interval' THEN ts_ms ELSE prev_ts + (i * (ts_ms - prev_ts)) // n END AS ts_ms,
            CASE WHEN kind = 'interval' THEN ts_ms - cadence_ms
                 ELSE prev_ts + ((i - 1) * (ts_ms - prev_ts)) // n END AS start_ms,
-           per_slot AS consumption, unit, quality, reason
+           round(per_slot, $decimals) AS consumption, unit, quality, reason
     -- one pass: a plain delta is a one-slot list (an extra copy of all rows for a UNION costs more)
     FROM (SELECT *, CASE WHEN long_gap THEN 1 ELSE slots END AS n,
                  unnest(CASE WHEN slots = 1 OR long_gap THEN [1::BIGINT] ELSE range(1, slots + 1) END) AS i
@@ -491,10 +498,11 @@ _BUCKET_QUALITY = """CASE WHEN n_suspect > 0 THEN 'suspect' WHEN n_estimated > 0
 
 
 def _meter_buckets_sql(q: _Query, interval: Interval) -> None:
-    q.bind(tz=OFFSET_MS)
+    q.bind(tz=OFFSET_MS, decimals=DECIMALS)
     q.add(
         "meter_buckets",
-        f"""SELECT meter_id, unit, {_bucket_expr(interval)} AS bucket_local, sum(consumption) AS consumption,
+        f"""SELECT meter_id, unit, {_bucket_expr(interval)} AS bucket_local,
+       round(sum(consumption), $decimals) AS consumption,
        {_QUALITY_COUNTS}
 FROM intervals GROUP BY ALL""",
     )
@@ -508,6 +516,7 @@ def _owner_rollup_sql(
     splitting it needs an allocation a data steward must decide, and counting it in full for each owner
     would double the city's total."""
     key = _ident(owner_key)
+    q.bind(decimals=DECIMALS)
     q.add("owned", f"SELECT DISTINCT meter_id, {key} AS owner FROM {_ident(owners)} WHERE {key} IS NOT NULL")
     q.add(
         "sharing",
@@ -517,13 +526,13 @@ def _owner_rollup_sql(
     q.add(
         "owner_buckets",
         f"""SELECT o.owner, m.unit, m.bucket_local,
-       sum(m.consumption) FILTER (WHERE NOT s.shared) AS consumption,
+       round(sum(m.consumption) FILTER (WHERE NOT s.shared), $decimals) AS consumption,
        sum(m.n_good) FILTER (WHERE NOT s.shared) AS n_good,
        sum(m.n_estimated) FILTER (WHERE NOT s.shared) AS n_estimated,
        sum(m.n_suspect) FILTER (WHERE NOT s.shared) AS n_suspect,
        count(DISTINCT m.meter_id) FILTER (WHERE NOT s.shared) AS meters,
        count(DISTINCT m.meter_id) FILTER (WHERE s.shared) AS shared_meters,
-       sum(m.consumption) FILTER (WHERE s.shared) AS shared_consumption{extra}
+       round(sum(m.consumption) FILTER (WHERE s.shared), $decimals) AS shared_consumption{extra}
 FROM {source} m JOIN owned o USING (meter_id) JOIN sharing s USING (meter_id)
 GROUP BY ALL""",
     )

@@ -70,6 +70,15 @@ def test_plain_deltas() -> None:
     ]
 
 
+def test_differences_of_readings_carry_no_binary_noise() -> None:
+    """12345.67 - 12342.53 is 3.139999999984866 in floating point; the platform serves 3.14, and sums
+    of such figures stay as written too."""
+    con = _db(_kwh("A", D0, [12342.53, 12345.67, 12345.77, 12346.07]))
+    assert [r[1] for r in _iv(con)] == [3.14, 0.1, 0.3]
+    hourly = _rows(aggregate(con, interval="hour"))
+    assert [r["consumption"] for r in hourly] == [3.54], hourly
+
+
 def test_out_of_order_input_gives_the_same_result() -> None:
     rows = _kwh("A", D0, [100, 101, 103, 106, 110, 111]) + _kwh("B", D0, [5, 6, 8])
     shuffled = rows[:]
