@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import getpass
 import json
+import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -50,6 +52,16 @@ def _resolver(
     return Resolver(store, catalog, settings.model_path, bands, threads=settings.threads)
 
 
+def _progress() -> Callable[[str], None]:
+    """Each phase on stderr with the seconds since the run began (stdout keeps the summary)."""
+    started = time.monotonic()
+
+    def say(phase: str) -> None:
+        typer.echo(f"[{time.monotonic() - started:6.1f} s] {phase} ...", err=True)
+
+    return say
+
+
 def resolve_command(
     ctx: typer.Context,
     from_scratch: bool = typer.Option(
@@ -70,7 +82,9 @@ def resolve_command(
         raise typer.BadParameter(str(exc)) from None
     catalog = _catalog(settings)
     with open_store(settings) as store:
-        resolver = Resolver(store, catalog, settings.model_path, bands, threads=settings.threads)
+        resolver = Resolver(
+            store, catalog, settings.model_path, bands, threads=settings.threads, progress=_progress()
+        )
         summary = resolver.run(from_scratch=from_scratch, retrain=retrain)
     if summary.training:
         saved = f"; saved to {settings.model_path}" if summary.trained else ""

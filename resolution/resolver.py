@@ -25,7 +25,7 @@ import os
 import socket
 import uuid
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -140,8 +140,12 @@ class Resolver:
         source_priority: Sequence[str] = DEFAULT_SOURCE_PRIORITY,
         threads: int = 2,
         match_settings: MatchSettings | None = None,
+        progress: Callable[[str], None] | None = None,
     ) -> None:
         self.store = store
+        # told each phase as it starts (the CLI prints it with the time taken so far): a city's run takes
+        # minutes, and a terminal silent that long looks hung
+        self.progress = progress or (lambda _phase: None)
         self.match_settings = match_settings  # None: the platform's matcher (benchmarks pass a baseline)
         self.catalog = catalog
         self.model_path = model_path
@@ -174,11 +178,14 @@ class Resolver:
             # a scheduled run with nothing new: no reason to read the city's enterprises
             rw.finish_run(self.store, run_id, {"status": "done", "finished_at": _now(), "records": 0})
             return summary
+        self.progress("reading the city's enterprises")
         self.index = EnterpriseIndex.load(self.store)
         self.index.run_id = run_id
         self._offered: set[str] = set()
         self._apply_merges(summary)
+        self.progress("reading the records waiting to be resolved")
         pending, record_ids = self._read_pending(summary)
+        self.progress(f"{summary.records:,} records, {summary.mentions:,} mentions: linking by codes")
         decided: dict[str, _Decision] = {}
         undecided: list[_Pending] = []
         for item in pending:
@@ -200,6 +207,8 @@ class Resolver:
         self._merge_provisional_into_new(summary)
         self._learn_fidelity(pending, decided)
         model = self._model(pending, undecided, decided, retrain, summary)
+        todo = sum(1 for p in undecided if p.mention.id not in decided)
+        self.progress(f"matching {todo:,} mentions without a usable code")
         try:
             if model is None:
                 self._by_exact_name(undecided, decided)
@@ -211,6 +220,7 @@ class Resolver:
         finally:
             if model is not None:
                 model.close()
+        self.progress("writing links, enterprises and steward tasks")
         self._write(pending, decided, tasks, record_ids, summary)
         rw.finish_run(
             self.store,
@@ -386,6 +396,7 @@ class Resolver:
         labelled = self._labelled_rows(pending, decided)
         enterprises = self._right_rows()
         unlabelled, _ = self._profiles(to_match)
+        self.progress("training the matcher")
         model = MatchModel(self.match_settings, threads=self.threads)
         try:
             report = model.train(
