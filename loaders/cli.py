@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import datetime as dt
+import time
+from collections.abc import Callable
 from pathlib import Path
 
 import typer
@@ -47,7 +49,7 @@ def load_command(
     catalog = catalog_for(settings, spec_dir)
     failures = 0
     with open_store(settings) as store:
-        loader = Loader(store, catalog, settings.report_dir)
+        loader = Loader(store, catalog, settings.report_dir, progress=_progress())
         header = (
             f"{'file':<40} {'dataset':<28} {'read':>8} {'loaded':>8} {'refused':>8} {'unchanged':>9} "
             f"{'repeated':>8} {'skipped':>8}"
@@ -67,6 +69,28 @@ def load_command(
     if failures:
         typer.echo(f"{failures} of {len(paths)} files refused whole; nothing from them was loaded", err=True)
         raise typer.Exit(1)
+
+
+PROGRESS_EVERY_S = 5.0
+
+
+def _progress() -> Callable[[LoadResult], None]:
+    """A large file's rows so far on stderr, at most every few seconds, with the rate."""
+    state = {"path": None, "started": 0.0, "said": 0.0}
+
+    def say(result: LoadResult) -> None:
+        now = time.monotonic()
+        if state["path"] != result.path:
+            state.update(path=result.path, started=now, said=now)
+            return
+        if now - state["said"] >= PROGRESS_EVERY_S:
+            state["said"] = now
+            rate = result.accounted / max(now - float(state["started"] or now), 1e-9)
+            typer.echo(
+                f"  {result.path.name}: {result.accounted:,} rows so far ({rate:,.0f}/s) ...", err=True
+            )
+
+    return say
 
 
 def _print_result(r: LoadResult) -> None:

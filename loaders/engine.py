@@ -127,9 +127,16 @@ class Loader:
     """Loads files into one store with one catalog. Reuse it across files of a session."""
 
     def __init__(
-        self, store: GraphStore, catalog: Catalog, report_dir: Path, batch_size: int | None = None
+        self,
+        store: GraphStore,
+        catalog: Catalog,
+        report_dir: Path,
+        batch_size: int | None = None,
+        progress: Callable[[LoadResult], None] | None = None,
     ) -> None:
         self.store = store
+        # told after each batch is written (from the writer thread): a 200,000-row file takes a minute
+        self.progress = progress
         self.catalog = catalog
         self.report_dir = report_dir
         self.batch_size = batch_size or store.batch_size
@@ -362,6 +369,8 @@ class Loader:
             replaced={r.id for r in changed},
             to_resolve=run.spec.names_enterprises,
         )
+        if self.progress is not None:
+            self.progress(run.result)
 
     # -- results ----------------------------------------------------------------------------------
 

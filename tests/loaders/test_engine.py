@@ -162,6 +162,20 @@ def test_a_file_loads_with_provenance_and_refuses_only_bad_rows(
     assert to_fix[0][2:5] == (rows[2][0], rows[2][1], rows[2][2])  # original cells under original headers
 
 
+def test_progress_is_told_after_every_batch(store, tmp_path: Path) -> None:
+    seen: list[int] = []
+    loader = Loader(
+        store,
+        Catalog([Feed(make_spec())]),
+        tmp_path / "reports",
+        batch_size=50,
+        progress=lambda r: seen.append(r.accounted),
+    )
+    result = loader.load(write_csv(tmp_path / "测试纳税_2023-04.csv", good_rows(180)))
+    assert len(seen) == 4 and seen == sorted(seen)  # 180 rows in batches of 50
+    assert seen[-1] == result.accounted == 180
+
+
 def test_loading_the_same_file_twice_changes_nothing(loader: Loader, store, tmp_path: Path) -> None:
     path = write_xlsx(tmp_path / "测试纳税.xlsx", good_rows(120), title="测试纳税信息")
     first = loader.load(path)
