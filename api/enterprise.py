@@ -41,7 +41,7 @@ from entgraph.api.errors import BadInput, Forbidden, NotFound
 from entgraph.api.masking import Decision, policy
 from entgraph.api.metrics import MetricSeries, enterprise_metrics
 from entgraph.api.visibility import UNKNOWN_PERSONAL, golden_sources, golden_value, visibility
-from entgraph.graph import api_queries
+from entgraph.graph import api_queries, land_credit_queries
 from entgraph.loaders.spec import Sharing
 from entgraph.resolution.enterprises import _kind as kind_of
 from entgraph.resolution.golden import GOLDEN_FIELDS
@@ -152,6 +152,21 @@ def family_loader(info: Info[Context, None]) -> Any:
 def facts_loader(info: Info[Context, None]) -> Any:
     store = info.context.store
     return _loader(info, "enterprise.facts", lambda ids: _grouped(api_queries.facts(store, ids)), [])
+
+
+def event_loader(info: Info[Context, None]) -> Any:
+    """Credit events by key, with their properties as the caller may see them: a property some record
+    of a dataset hidden from it wrote onto the shared node is left out (``land_credit_queries``)."""
+    store, sight = info.context.store, visibility(info.context)
+    return _loader(
+        info,
+        "enterprise.credit_events",
+        lambda keys: _by_key(land_credit_queries.credit_events(store, keys, sight)),
+    )
+
+
+def _by_key(rows: list[dict[str, Any]]) -> dict[str, Any]:
+    return {row["key"]: row["props"] for row in rows}
 
 
 def related_loader(info: Info[Context, None]) -> Any:
@@ -467,6 +482,11 @@ class Enterprise:
         if policy(Sharing(credit=True), info.context.principal.role) is Decision.NULL:
             return []
         rows = _facts(info.context, await self._fact_rows(info), "credit_events")
+        nodes = [r["node"] for r in rows]
+        if visibility(info.context).datasets is not None:
+            # the node's properties as records the caller may see state them
+            seen = await event_loader(info).load_many([n["key"] for n in nodes])
+            nodes = [n for n in seen if n is not None]
         items = [
             CreditEvent(
                 key=n["key"],
@@ -477,7 +497,7 @@ class Enterprise:
                 valid_until=_text(n.get("valid_until")),
                 reason=n.get("reason"),
             )
-            for n in (r["node"] for r in rows)
+            for n in nodes
         ]
         return sorted(_distinct(items), key=lambda e: e.key)
 

@@ -29,7 +29,8 @@ from entgraph.telemetry.rollup import metric_sources
 
 
 @lru_cache(maxsize=32)
-def _visible(catalog: Catalog, role: Role) -> tuple[MetricSource, ...]:
+def sources_visible_to(catalog: Catalog, role: Role) -> tuple[MetricSource, ...]:
+    """The metric sources of ``catalog`` whose value column ``role`` may see."""
     return tuple(
         s
         for s in metric_sources(catalog)
@@ -44,7 +45,7 @@ def _units(catalog: Catalog) -> dict[tuple[str, str], str]:
 
 def visible_sources(context: Context) -> tuple[MetricSource, ...]:
     """The metric sources whose value column this caller's role may see."""
-    return _visible(context.catalog, Role.parse(context.principal.role))
+    return sources_visible_to(context.catalog, Role.parse(context.principal.role))
 
 
 def _sharing(spec: DatasetSpec, field: str) -> Sharing:

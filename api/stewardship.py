@@ -10,6 +10,10 @@ role and above only. A task record's identifying fields still go through the mas
 caller's role and the sharing of the column each came from, so a 不予共享 column stays null for stewards;
 and a candidate is the enterprise as the steward may see it (``api/visibility.py``): null when only
 datasets hidden from it know the enterprise, each golden value as the column that stated it allows.
+Likewise a task is what records of datasets the caller may see make of it (``graph/task_queries.py``):
+one whose records are all hidden from it is not there (``NOT_FOUND``, also for the mutations that take
+its id), and of the others the records, mentions, datasets, impact, stake, name and town, and the town
+queues, count and show only what such records (and golden towns it may see) state.
 """
 
 from __future__ import annotations
@@ -28,7 +32,7 @@ from entgraph.api.context import Context
 from entgraph.api.errors import ApiError, BadInput, NotFound
 from entgraph.api.masking import mask_kind
 from entgraph.api.visibility import golden_value, visibility
-from entgraph.graph import api_queries
+from entgraph.graph import api_queries, task_queries
 from entgraph.graph import resolution_writer as rw
 from entgraph.resolution.enterprises import provisional_id
 from entgraph.resolution.mentions import party_fields, split_mention
@@ -259,8 +263,9 @@ class StewardQuery:
         order_by: TaskOrder = TaskOrder.STAKE,
         first: int = 50,
     ) -> list[StewardTask]:
-        rows = await info.context.in_thread(
-            rw.tasks, info.context.store, status, town, dataset, order_by.value
+        context = info.context
+        rows = await context.in_thread(
+            task_queries.tasks, context.store, status, town, dataset, order_by.value, visibility(context)
         )
         if min_probability is not None:
             rows = [t for t in rows if (best_probability(t) or 0.0) >= min_probability]
@@ -274,7 +279,8 @@ class StewardQuery:
     async def steward_town_queues(
         self, info: Info[Context, None], status: str = "open", first: int = 100
     ) -> list[TownQueue]:
-        rows = await info.context.in_thread(rw.town_queues, info.context.store, status)
+        context = info.context
+        rows = await context.in_thread(task_queries.town_queues, context.store, status, visibility(context))
         return [
             TownQueue(
                 town=row["town"] or None,
@@ -287,10 +293,7 @@ class StewardQuery:
 
     @strawberry.field(description="One task with both sides.", permission_classes=STEWARD_ONLY)
     async def steward_task(self, info: Info[Context, None], id: str) -> StewardTask:
-        row = await info.context.in_thread(rw.task, info.context.store, id)
-        if row is None:
-            raise NotFound(f"no steward task {id}")
-        return _task(row)
+        return _task(await _visible_task(info, id))
 
     @strawberry.field(
         description="The audit trail, newest first. subject: only judgements naming it on either side.",
@@ -311,6 +314,7 @@ class StewardMutation:
     async def accept_task(
         self, info: Info[Context, None], id: str, candidate: int = 1, reason: str = ""
     ) -> StewardPayload:
+        await _visible_task(info, id)
         return await _operate(info, _task_records(id), lambda s: s.accept(id, candidate, reason), id)
 
     @strawberry.mutation(
@@ -326,6 +330,10 @@ class StewardMutation:
             raise BadInput("name the tasks to accept")
         if len(ids) > MAX_PAGE:
             raise BadInput(f"at most {MAX_PAGE} tasks at once; got {len(ids)}")
+        context = info.context
+        missing = await context.in_thread(task_queries.hidden, context.store, ids, visibility(context))
+        if missing:  # as the steward refuses unknown ids: nothing accepted
+            raise NotFound(f"no steward task {', '.join(dict.fromkeys(missing))}; nothing was accepted")
         return await info.context.in_thread(_run_bulk, info.context, list(ids), reason)
 
     @strawberry.mutation(
@@ -335,10 +343,12 @@ class StewardMutation:
     async def reject_task(
         self, info: Info[Context, None], id: str, enterprise_id: str | None = None, reason: str = ""
     ) -> StewardPayload:
+        await _visible_task(info, id)
         return await _operate(info, _task_records(id), lambda s: s.reject(id, enterprise_id, reason), id)
 
     @strawberry.mutation(description="Cannot tell: park the task.", permission_classes=STEWARD_ONLY)
     async def mark_unsure(self, info: Info[Context, None], id: str, reason: str = "") -> StewardPayload:
+        await _visible_task(info, id)
         return await _operate(info, _task_records(id), lambda s: s.unsure(id, reason), id)
 
     @strawberry.mutation(
@@ -349,6 +359,7 @@ class StewardMutation:
         self, info: Info[Context, None], task_or_record: str, enterprise_id: str, reason: str = ""
     ) -> StewardPayload:
         if task_or_record.startswith("T-"):
+            await _visible_task(info, task_or_record)
             scope, task_id = _task_records(task_or_record), task_or_record
         else:
             scope, task_id = _fixed([split_mention(task_or_record)[0]]), None
@@ -463,6 +474,16 @@ def _run_bulk(context: Context, ids: list[str], reason: str) -> BulkAcceptPayloa
         changed_enterprises=_changed(before, after),
         summary=outcome.summary.line(),
     )
+
+
+async def _visible_task(info: Info[Context, None], task_id: str) -> dict[str, Any]:
+    """The task as the caller may see it; ``NOT_FOUND`` for an unknown id and for a task whose records
+    all belong to datasets hidden from the caller (it cannot learn that the task exists)."""
+    context = info.context
+    row = await context.in_thread(task_queries.task, context.store, task_id, visibility(context))
+    if row is None:
+        raise NotFound(f"no steward task {task_id}")
+    return row
 
 
 def _steward(context: Context) -> Steward:

@@ -11,8 +11,10 @@ public gets meters without series; warnings are for the city's staff (analyst an
 warning's status or a meter's owners takes a steward, and each change is kept in its history. As
 everywhere (``api/visibility.py``), a warning about an enterprise only datasets hidden from the caller
 know is not there for it, a warning's town and industry peer group show (and a town finds and counts
-it) only where the caller may see its enterprise's golden town and industry, and a meter names only
-enterprises the caller may see (a steward cannot pin one to an enterprise it may not see).
+it) only where the caller may see its enterprise's golden town and industry, and its figures only where
+it may see every metric source they came from; a meter names only enterprises the caller may see (a
+steward cannot pin one to an enterprise it may not see), and is ``shared`` only between such
+enterprises.
 """
 
 from __future__ import annotations
@@ -97,7 +99,9 @@ class Meter:
     account_no: str | None = strawberry.field(description="The utility account (户号) its feed carries.")
     via: str | None = strawberry.field(description="credit_code, account, name or steward")
     evidence: str | None
-    shared: bool = strawberry.field(description="多户一表: also measures other enterprises (for stewards).")
+    shared: bool = strawberry.field(
+        description="多户一表: also measures other enterprises the caller may see (for stewards)."
+    )
     review: str | None = strawberry.field(description="shared or unattached while a steward must decide.")
     enterprise_ids: list[str] = strawberry.field(description="Every enterprise it is attached to.")
 
@@ -452,7 +456,9 @@ async def enterprise_consumption(
     start: str | None, end: str | None,
 ) -> MeterSeries | None:  # fmt: skip
     """The enterprise's consumption: the sum of its own meters of ``utility`` per bucket. Shared meters
-    (多户一表) are left out until a steward decides whose they are; RAW is per meter only."""
+    (多户一表) are left out until a steward decides whose they are; RAW is per meter only. Shared as the
+    caller sees it (``Meter.shared``): leaving out one shared only with enterprises it may not see would
+    tell it they exist, so for it that meter is this enterprise's, as its ``meters`` say."""
     if utility not in registry.UTILITIES:
         raise BadInput(f"utility must be electricity or water, not {utility!r}", argument="utility")
     if interval is SeriesInterval.RAW:
@@ -493,7 +499,7 @@ async def enterprise_meters(info: Info[Context, None], enterprise_id: str, first
     context = info.context
 
     async def load(ids: list[str]) -> list[list[dict[str, Any]]]:
-        rows = await context.in_thread(mq.meters_of, context.store, ids)
+        rows = await context.in_thread(mq.meters_of, context.store, ids, visibility(context))
         found: dict[str, list[dict[str, Any]]] = defaultdict(list)
         for row in rows:
             found[row["enterprise"]].append(row)
@@ -614,10 +620,7 @@ class TelemetryQuery:
         rows = await context.in_thread(
             mq.meters_for_review, context.store, review, first, after, visibility(context)
         )
-        return [
-            _meter(context, {**r, "review": review, "shared": review == "shared"}, list(r["enterprises"]))
-            for r in rows
-        ]
+        return [_meter(context, {**r, "review": review}, list(r["enterprises"])) for r in rows]
 
     @strawberry.field(
         description="What the ingester could not store, by reason (steward and above).",

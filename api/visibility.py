@@ -25,12 +25,14 @@ from typing import Any
 from entgraph.api.auth import Role
 from entgraph.api.context import Context
 from entgraph.api.masking import Decision, MaskKind, column_sharing, mask_kind, policy, strictest
+from entgraph.api.metrics import sources_visible_to
 from entgraph.errors import ConfigurationError
 from entgraph.graph.visibility import Visibility
 from entgraph.loaders.registry import Catalog
 from entgraph.loaders.spec import DatasetSpec, Sharing
 from entgraph.resolution.golden import GOLDEN_FIELDS
 from entgraph.resolution.mentions import ATTRIBUTE_ROLES
+from entgraph.telemetry.rollup import metric_sources
 
 # Golden fields that are personal whatever dataset they came from when the catalog cannot say.
 _PERSONAL: dict[str, MaskKind] = {"legal_rep": MaskKind.PERSON_NAME, "phone": MaskKind.PHONE}
@@ -99,14 +101,18 @@ def _visibility(catalog: Catalog, role: Role) -> Visibility:
         stated = tuple(key for key in keys if shows(_golden_rule(catalog, role, field, key)[0]))
         if len(stated) < len(keys) or not shows(_golden_rule(catalog, role, field, None)[0]):
             golden[field] = stated
-    return Visibility(None if staff and len(seen) == len(keys) else seen, golden)
+    # Figures as Enterprise.metrics shows them: a source whose value column the role may see.
+    figures: tuple[str, ...] | None = tuple(s.label for s in sources_visible_to(catalog, role))
+    if len(figures or ()) == len(metric_sources(catalog)):
+        figures = None
+    return Visibility(None if staff and len(seen) == len(keys) else seen, golden, figures)
 
 
 def visibility(context: Context) -> Visibility:
     """What this caller may see of the enterprises, for the statements of ``graph/``: the datasets
-    whose records it may see (which enterprises it knows of) and, per golden field, the datasets whose
-    statement of it it may see. From the catalog and the role alone, so it is worked out once per
-    (catalog, role)."""
+    whose records it may see (which enterprises it knows of), per golden field the datasets whose
+    statement of it it may see, and the metric sources whose figures it may see. From the catalog and
+    the role alone, so it is worked out once per (catalog, role)."""
     return _visibility(context.catalog, context.principal.role)
 
 

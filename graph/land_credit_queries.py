@@ -12,7 +12,10 @@ statements use the openCypher subset both FalkorDB and Neo4j run (no APOC, no su
 
 What a caller may see is a :class:`~entgraph.graph.visibility.Visibility`: the listings here count only
 records of datasets the caller may see (a parcel placed in a town, a credit event reported), and an
-enterprise's golden town only where the caller may see it.
+enterprise's golden town only where the caller may see it. A credit event node holds what the records
+reporting it wrote onto it (each load ``SET n += props``, so the last record written wins a property):
+a caller sees a property only where a record it may see states that value (:func:`_event_props`), and
+the event's date is worked out from those alone.
 """
 
 from __future__ import annotations
@@ -31,6 +34,34 @@ MORTGAGEE_PARTY = "mortgagee"
 # The date a credit event was decided on: the node's own date when its spec put one there, else the
 # earliest such date on the records that report it (wh_miit_recognitions keeps it on the record only).
 _EVENT_DATE_FIELDS = ("decided_on", "occurred_on")
+
+
+def _event_props(sight: Visibility) -> str:
+    """Cypher for the properties of credit event ``n`` as the caller may see them, given ``rs``: its
+    live records the caller may see. Those a record of them states with the same value (the node's
+    properties are its records' fields), and its identity: ``key`` (every record reporting it states
+    its key fields) and ``kind`` where the key carries it. A list of ``[name, value]`` pairs (Cypher
+    cannot build a map with computed keys; :func:`as_props` reads it), or the node's map for a caller
+    who may see every dataset."""
+    if sight.datasets is None:
+        return "properties(n)"
+    return (
+        "[k IN keys(n) WHERE k = 'key' OR (k = 'kind' AND n.key STARTS WITH (n.kind + '|')) "
+        "OR any(x IN rs WHERE x[k] = n[k]) | [k, n[k]]]"
+    )
+
+
+def _event_date(sight: Visibility, field: str) -> str:
+    """Cypher for the date ``field`` of credit event ``n`` where the caller may see it (as
+    :func:`_event_props`), given ``rs``."""
+    if sight.datasets is None:
+        return f"n.{field}"
+    return f"CASE WHEN any(x IN rs WHERE x.{field} = n.{field}) THEN n.{field} END"
+
+
+def as_props(value: Any) -> dict[str, Any]:
+    """A ``props`` column of the statements here as a dict (see :func:`_event_props`)."""
+    return dict(value)
 
 
 # --- land parcels ----------------------------------------------------------------------------------
@@ -116,8 +147,8 @@ def _event_filter(
     sight: Visibility = EVERYTHING,
 ) -> tuple[str, dict[str, Any]]:
     """The statement head that yields ``n`` (a CreditEvent with a live record of a dataset the caller
-    may see) and ``decided`` (its date, as those records give it), filtered; the caller adds its own
-    ``WHERE``/``RETURN``."""
+    may see), ``decided`` (its date, as those records give it) and ``props`` (its properties as the
+    caller may see them, :func:`_event_props`), filtered; the caller adds its own ``WHERE``/``RETURN``."""
     params: dict[str, Any] = sight.params()
     node_where = ["r.retired IS NULL" + also(sight.sees_record("r"))]
     if kind is not None:
@@ -126,12 +157,12 @@ def _event_filter(
     # r unlabelled (only records point at events) and filtered after WITH: otherwise FalkorDB's planner
     # starts from a scan of every SourceRecord.
     head = "MATCH (n:CreditEvent)<-[:RECORDS_EVENT]-(r) WITH n, r WHERE " + " AND ".join(node_where) + " "
-    node_date = ", ".join(f"n.{f}" for f in _EVENT_DATE_FIELDS)
+    node_date = ", ".join(_event_date(sight, f) for f in _EVENT_DATE_FIELDS)
     record_date = "coalesce(" + ", ".join(f"r.{f}" for f in _EVENT_DATE_FIELDS) + ")"
     head += (
-        f"WITH n, {record_date} AS rd ORDER BY rd "
-        "WITH n, collect(rd) AS rds "
-        f"WITH n, coalesce({node_date}, rds[0]) AS decided "
+        f"WITH n, r, {record_date} AS rd ORDER BY rd "
+        "WITH n, collect(rd) AS rds, collect(r) AS rs "
+        f"WITH n, coalesce({node_date}, rds[0]) AS decided, {_event_props(sight)} AS props "
     )
     if town is not None:
         # An event is in a town when an enterprise a live record of it is about has that golden town,
@@ -139,8 +170,8 @@ def _event_filter(
         shown = also(sight.sees_record("tr"), sight.shows("town"))
         head += (
             "MATCH (n)<-[:RECORDS_EVENT]-(tr)-[:ABOUT]->(e:Enterprise) "
-            f"WITH n, decided, tr, e WHERE tr.retired IS NULL AND e.town = $town{shown} "
-            "WITH DISTINCT n, decided "
+            f"WITH n, decided, props, tr, e WHERE tr.retired IS NULL AND e.town = $town{shown} "
+            "WITH DISTINCT n, decided, props "
         )
         params["town"] = town
     period = []
@@ -151,7 +182,7 @@ def _event_filter(
         period.append("decided <= $date_to")
         params["date_to"] = date_to
     if period:
-        head += "WITH n, decided WHERE decided IS NOT NULL AND " + " AND ".join(period) + " "
+        head += "WITH n, decided, props WHERE decided IS NOT NULL AND " + " AND ".join(period) + " "
     return head, params
 
 
@@ -166,15 +197,29 @@ def credit_event_page(
     sight: Visibility = EVERYTHING,
 ) -> list[Row]:
     """``{key, props, decided}`` for the filtered credit events after ``after`` in key order (``size`` of
-    them): the node's properties and its decided-on date. ``date_from``/``date_to`` are ISO dates and
-    bound the date inclusively (events without a date never match a period)."""
+    them): the node's properties as the caller may see them and its decided-on date. ``date_from``/
+    ``date_to`` are ISO dates and bound the date inclusively (events without a date never match a
+    period)."""
     head, params = _event_filter(kind, date_from, date_to, town, sight)
-    return store.read(
+    rows = store.read(
         # the key compared once projected, never through the index (see :func:`parcel_page`)
-        head + "WITH n, decided, n.key AS key WHERE key > $after "
-        "RETURN key, properties(n) AS props, decided ORDER BY key LIMIT $size",
+        head + "WITH n, decided, props, n.key AS key WHERE key > $after "
+        "RETURN key, props, decided ORDER BY key LIMIT $size",
         {**params, "after": after, "size": size},
     )
+    return [{**row, "props": as_props(row["props"])} for row in rows]
+
+
+def credit_events(store: GraphStore, keys: Sequence[str], sight: Visibility = EVERYTHING) -> list[Row]:
+    """``{key, props}``: each known event's properties as the caller may see them (events no live
+    record the caller may see reports have no row)."""
+    rows = store.read(
+        "UNWIND $keys AS k MATCH (n:CreditEvent {key: k})<-[:RECORDS_EVENT]-(r) "
+        f"WITH k, n, r WHERE r.retired IS NULL{also(sight.sees_record('r'))} "
+        f"WITH k, n, collect(r) AS rs RETURN k AS key, {_event_props(sight)} AS props",
+        {"keys": list(keys), **sight.params()},
+    )
+    return [{"key": row["key"], "props": as_props(row["props"])} for row in rows]
 
 
 def credit_event_count(

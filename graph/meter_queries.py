@@ -12,7 +12,10 @@ A meter's ``key`` is the loaders' (``电能表|<id>``, ``水表|<id>``); telemet
 id alone (``meter_id``), which device serials make unique across utilities.
 
 The statements the API serves take what the caller may see (``graph/visibility.py``): a meter names only
-the enterprises the caller knows, each with its golden town only where the caller may see it. The
+the enterprises the caller knows, each with its golden town only where the caller may see it, and is
+shared (多户一表) for it only between enterprises it knows: one the registry flags shared with enterprises
+only datasets hidden from the caller know is, to that caller, its visible enterprise's alone (neither
+``shared`` nor in the ``shared`` review queue), so the flag cannot tell it that they exist. The
 registry's own reads see everything.
 """
 
@@ -154,15 +157,30 @@ def owners(
     )
 
 
-def meters_of(store: GraphStore, enterprise_ids: Sequence[str]) -> list[Row]:
+def meters_of(store: GraphStore, enterprise_ids: Sequence[str], sight: Visibility = EVERYTHING) -> list[Row]:
     """``{enterprise, meter, utility, account_no, via, evidence, shared, review}`` for many enterprises in
-    one round trip (the API's DataLoader)."""
+    one round trip (the API's DataLoader). ``shared`` (and a ``shared`` review) as the caller
+    (``sight``) may see it: the meter also measures another enterprise it knows."""
+    columns = (
+        "id AS enterprise, m.meter_id AS meter, m.utility AS utility, m.account_no AS account_no, "
+        "x.via AS via, x.evidence AS evidence"
+    )
+    if sight.datasets is None:
+        return store.read(
+            "UNWIND $ids AS id MATCH (m:Meter)-[x:METERS]->(e:Enterprise {id: id}) "
+            f"RETURN {columns}, x.shared AS shared, m.review AS review ORDER BY id, meter",
+            {"ids": list(enterprise_ids)},
+        )
+    # the meter's other enterprises, each walked to its records only when the registry says it is shared
     return store.read(
         "UNWIND $ids AS id MATCH (m:Meter)-[x:METERS]->(e:Enterprise {id: id}) "
-        "RETURN id AS enterprise, m.meter_id AS meter, m.utility AS utility, m.account_no AS account_no, "
-        "x.via AS via, x.evidence AS evidence, x.shared AS shared, m.review AS review "
+        "OPTIONAL MATCH (m)-[:METERS]->(o:Enterprise) WHERE x.shared AND o.id <> id "
+        + sight.mark_known("o", "id, m, x, o", "known_o")
+        + "WITH id, m, x, collect(CASE WHEN known_o THEN o.id END) AS others "
+        f"RETURN {columns}, size(others) > 0 AS shared, "
+        "CASE WHEN m.review = 'shared' AND size(others) = 0 THEN null ELSE m.review END AS review "
         "ORDER BY id, meter",
-        {"ids": list(enterprise_ids)},
+        {"ids": list(enterprise_ids), **sight.params()},
     )
 
 
@@ -170,15 +188,18 @@ def meters_for_review(
     store: GraphStore, review: str, first: int, after: str, sight: Visibility = EVERYTHING
 ) -> list[Row]:
     """Meters flagged for stewards (``shared``: 多户一表, ``unattached``), in key order after ``after``,
-    each with the enterprises it is attached to that the caller (``sight``) knows."""
-    # A meter is its device feed's data: it stays listed when none of its enterprises is known.
+    each with the enterprises it is attached to that the caller (``sight``) knows, and whether it is
+    ``shared`` between them. A meter the registry flags shared is in the ``shared`` queue only when it
+    is shared between enterprises the caller knows (see the module docstring)."""
     known = "" if sight.datasets is None else sight.mark_known("e", "m, key, e", "known_e")
     enterprise = "e.id" if sight.datasets is None else "CASE WHEN known_e THEN e.id END"
     return store.read(
         "MATCH (m:Meter {review: $review}) WITH m, m.meter_id AS key WHERE key > $after "
         f"OPTIONAL MATCH (m)-[x:METERS]->(e:Enterprise) {known}"
-        "RETURN key AS meter, m.utility AS utility, m.account_no AS account_no, "
-        f"collect({enterprise}) AS enterprises ORDER BY key LIMIT $first",
+        f"WITH key, m, collect({enterprise}) AS enterprises "
+        "WHERE $review <> 'shared' OR size(enterprises) > 1 "
+        "RETURN key AS meter, m.utility AS utility, m.account_no AS account_no, enterprises, "
+        "size(enterprises) > 1 AS shared ORDER BY key LIMIT $first",
         {"review": review, "first": first, "after": after, **sight.params()},
     )
 

@@ -29,6 +29,18 @@ class MetricSource:
     period: str | None
     unit: str
 
+    @property
+    def label(self) -> str:
+        """``<dataset>:<metric>``: how a figure computed from this source names it (see
+        :func:`source_label`)."""
+        return source_label(self.dataset, self.metric)
+
+
+def source_label(dataset: str, metric: str) -> str:
+    """``<dataset>:<metric>``: the source a figure came from, as warnings record it and as a
+    :class:`~entgraph.graph.visibility.Visibility` lists the sources a caller may see."""
+    return f"{dataset}:{metric}"
+
 
 def _params(sources: Sequence[MetricSource]) -> dict[str, object]:
     return {

@@ -18,6 +18,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
+from entgraph.graph import task_queries
 from entgraph.graph.port import GraphSchema, GraphStore, PropertyIndex, UniqueKey, batched
 
 RESOLUTION_SCHEMA = GraphSchema(
@@ -332,13 +333,24 @@ def upsert_tasks(store: GraphStore, rows: Sequence[Mapping[str, Any]]) -> None:
         "+ [x IN row.datasets WHERE NOT x IN coalesce(t.datasets, [])], "
         "t.stake_records = coalesce(t.stake_records, []) "
         "+ [x IN coalesce(row.stake_records, []) WHERE NOT split(x, '|')[0] IN staked], "
+        # named_by: the mention whose record the name and town were taken from (the run's first), so
+        # that a caller who may not see that record's dataset is not shown them (graph/task_queries.py)
         "t.mention_key = row.mention_key, t.name = row.name, t.town = row.town, "
+        "t.named_by = row.mention_ids[0], "
         "t.candidates = row.candidates, t.status = row.status, "
         "t.created_at = coalesce(t.created_at, row.created_at), t.updated_at = row.created_at "
         "WITH t SET t.impact = size(t.record_ids), "
         "t.stake = reduce(s = 0.0, x IN t.stake_records | s + toFloat(split(x, '|')[2]))",
         ({"id": r["id"], **dict(r["props"])} for r in rows),
     )
+
+
+# The queue's reads live with what a caller may see of them (the API's); resolution, the CLI and the
+# demo see everything and read them from here.
+TASK_ORDERS = task_queries.TASK_ORDERS
+tasks = task_queries.tasks
+task = task_queries.task
+town_queues = task_queries.town_queues
 
 
 def close_tasks(store: GraphStore, task_ids: Iterable[str], status: str, at: str) -> None:
@@ -350,67 +362,11 @@ def close_tasks(store: GraphStore, task_ids: Iterable[str], status: str, at: str
         )
 
 
-TASK_ORDERS = {
-    # what is at stake (records weighed by their datasets), then records affected
-    "stake": "coalesce(t.stake, 0.0) DESC, t.impact DESC, t.id",
-    "impact": "t.impact DESC, coalesce(t.stake, 0.0) DESC, t.id",
-}
-
-
-def tasks(
-    store: GraphStore,
-    status: str = "open",
-    town: str | None = None,
-    dataset: str | None = None,
-    order: str = "stake",
-) -> list[dict[str, Any]]:
-    """Tasks ordered by stake (default) or impact (records affected), largest first."""
-    if order not in TASK_ORDERS:
-        raise ValueError(f"task order must be one of {', '.join(TASK_ORDERS)}, not {order!r}")
-    where = ["t.status = $status"]
-    if town:
-        where.append("t.town = $town")
-    if dataset:
-        where.append("$dataset IN t.datasets")
-    return [
-        dict(row["t"])
-        for row in store.read(
-            f"MATCH (t:StewardTask) WHERE {' AND '.join(where)} RETURN t AS t ORDER BY {TASK_ORDERS[order]}",
-            {"status": status, "town": town, "dataset": dataset},
-        )
-    ]
-
-
-def town_queues(store: GraphStore, status: str = "open") -> list[dict[str, Any]]:
-    """Per town (null: records that name none): its tasks of ``status``, their records and stake;
-    largest stake first."""
-    rows = store.read(
-        "MATCH (t:StewardTask) WHERE t.status = $status "
-        "RETURN t.town AS town, count(t) AS tasks, sum(t.impact) AS records, "
-        "sum(coalesce(t.stake, 0.0)) AS stake ORDER BY stake DESC, records DESC, town",
-        {"status": status},
-    )
-    return [
-        {
-            "town": row["town"],
-            "tasks": int(row["tasks"]),
-            "records": int(row["records"] or 0),
-            "stake": row["stake"],
-        }
-        for row in rows
-    ]
-
-
 def tasks_by_id(store: GraphStore, task_ids: Sequence[str]) -> dict[str, dict[str, Any]]:
     rows = store.read(
         "UNWIND $ids AS id MATCH (t:StewardTask {id: id}) RETURN t AS t", {"ids": list(task_ids)}
     )
     return {row["t"]["id"]: dict(row["t"]) for row in rows}
-
-
-def task(store: GraphStore, task_id: str) -> dict[str, Any] | None:
-    rows = store.read("MATCH (t:StewardTask {id: $id}) RETURN t AS t", {"id": task_id})
-    return dict(rows[0]["t"]) if rows else None
 
 
 def start_run(store: GraphStore, run: Mapping[str, Any]) -> None:

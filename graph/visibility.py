@@ -26,15 +26,20 @@ class Visibility:
     ``golden``: for each golden field listed, the datasets whose statement of that field the caller may
     see (a field not listed: from every dataset). Which dataset stated a golden value is in the
     enterprise's ``golden_sources`` (:func:`golden_dataset`).
+
+    ``figures``: the metric sources (``<dataset>:<metric>``, :func:`~entgraph.graph.metric_queries.
+    source_label`) whose figures the caller may see, or None for all of them: what a warning computed
+    from departments' figures may show of them (``warning_queries``).
     """
 
     datasets: tuple[str, ...] | None = None
     golden: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    figures: tuple[str, ...] | None = None
 
     @property
     def everything(self) -> bool:
-        """Whether the caller may see every record and every golden value: nothing to test."""
-        return self.datasets is None and not self.golden
+        """Whether the caller may see every record, golden value and figure: nothing to test."""
+        return self.datasets is None and not self.golden and self.figures is None
 
     def keep_known(self, var: str = "e", carry: str = "e") -> str:
         """Cypher clauses keeping the rows whose enterprise ``var`` is known to the caller, with the
@@ -91,6 +96,8 @@ class Visibility:
         out: dict[str, Any] = {f"golden_{prop}": list(datasets) for prop, datasets in self.golden.items()}
         if self.datasets is not None:
             out["known_datasets"] = list(self.datasets)
+        if self.figures is not None:
+            out["figure_sources"] = list(self.figures)
         return out
 
 

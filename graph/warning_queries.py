@@ -3,7 +3,8 @@
 Model::
 
     (w:Warning {id, rule, severity, period, status, message_zh, message_en, evidence, town, enterprise,
-                meter, opened_at, updated_at, feedback})-[:CONCERNS]->(e:Enterprise)
+                meter, opened_at, updated_at, feedback, figure_sources, figures, masked_zh, masked_en})
+        -[:CONCERNS]->(e:Enterprise)
     (w)-[:HAS_ACTION]->(a:WarningAction {id, warning, actor, at, from_status, to_status, note})
 
 A warning's id is ``rule:subject:period`` (see ``telemetry/warnings.py``), so evaluating the same data
@@ -17,7 +18,13 @@ not there for it, and a warning's town is the golden town of its enterprise, so 
 by and counted only where the caller may see that golden value (a town the rules took from records,
 the enterprise having none, only for callers who may see every dataset's towns). Likewise the industry
 peer group a warning names (``evidence.peer_group``, and in its messages) is the enterprise's golden
-industry: hidden (null, ``***``) where the caller may not see that.
+industry: hidden (null, ``***``) where the caller may not see that. And the departments' figures a
+warning states (tax, kWh, their ratios, means and medians, and the counts derived from them: the
+evidence keys in ``figures``, and in its messages) show only to a caller who may see every metric source
+they were computed from (``figure_sources``, ``<dataset>:<metric>``, the peers' too for a comparison
+with peers); to others they are null in the evidence and ``***`` in the messages (``masked_zh`` /
+``masked_en``, rendered by the rule with the figures left out). A warning stored before its sources
+were recorded has none to go by: such a caller gets no evidence and no messages.
 
 Status lifecycle: ``open`` → ``acknowledged`` → ``resolved`` (or ``open`` → ``resolved``); resolving
 needs a feedback note, resolved is final. Every transition, and the opening, is a ``WarningAction`` node
@@ -29,6 +36,7 @@ port may retry any write), and the audit trail stays queryable by actor or time.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -79,6 +87,12 @@ class Finding:
     meter_id: str | None = None
     town: str | None = None
     evidence: dict[str, Any] = field(default_factory=dict)
+    # What the figures it states were computed from (``<dataset>:<metric>``), which evidence keys hold
+    # them, and the messages without them (``***``): for callers who may not see every source.
+    figure_sources: tuple[str, ...] = ()
+    figures: tuple[str, ...] = ()
+    masked_zh: str | None = None
+    masked_en: str | None = None
 
 
 def enterprise_profiles(store: GraphStore, ids: Sequence[str]) -> list[Row]:
@@ -115,7 +129,9 @@ _UPSERT = (
     # a resolved warning is left as its feedback closed it: re-evaluation must not reopen or rewrite it
     "WITH w, row WHERE w.status <> 'resolved' "
     "SET w.severity = row.severity, w.message_zh = row.message_zh, w.message_en = row.message_en, "
-    "w.evidence = row.evidence, w.town = row.town, w.updated_at = row.now "
+    "w.evidence = row.evidence, w.town = row.town, w.updated_at = row.now, "
+    "w.figure_sources = row.figure_sources, w.figures = row.figures, w.masked_zh = row.masked_zh, "
+    "w.masked_en = row.masked_en "
     "MERGE (a:WarningAction {id: row.id + '#opened'}) "
     "ON CREATE SET a.warning = row.id, a.actor = $actor, a.at = row.now, a.to_status = 'open' "
     "MERGE (w)-[:HAS_ACTION]->(a) "
@@ -138,6 +154,10 @@ def _finding_row(f: Finding, now_ms: int) -> dict[str, Any]:
         "enterprise": f.enterprise_id,
         "meter": f.meter_id,
         "now": now_ms,
+        "figure_sources": sorted(set(f.figure_sources)),
+        "figures": list(f.figures),
+        "masked_zh": f.masked_zh if f.figures else None,
+        "masked_en": f.masked_en if f.figures else None,
     }
 
 
@@ -239,8 +259,13 @@ def _status(store: GraphStore, warning_id: str, sight: Visibility = EVERYTHING) 
 
 
 def _restricted(sight: Visibility) -> bool:
-    """Whether ``sight`` hides anything a warning carries: its enterprise, town or industry."""
-    return sight.datasets is not None or "town" in sight.golden or "industry_code" in sight.golden
+    """Whether ``sight`` hides anything a warning carries: its enterprise, town, industry or figures."""
+    return (
+        sight.datasets is not None
+        or "town" in sight.golden
+        or "industry_code" in sight.golden
+        or sight.figures is not None
+    )
 
 
 def _concerning(sight: Visibility, carry: str) -> str:
@@ -253,9 +278,11 @@ def _concerning(sight: Visibility, carry: str) -> str:
 
 
 def _as_seen(sight: Visibility) -> str:
-    """Columns ``town`` and ``peers`` (after :func:`_concerning`) for :func:`_warning`: the warning's town
-    where it is its enterprise's golden town and the caller may see that, and whether the caller may see
-    the enterprise's golden industry (the warning's peer group); empty for a caller who sees all."""
+    """Columns ``town``, ``peers`` and ``figures`` (after :func:`_concerning`) for :func:`_warning`: the
+    warning's town where it is its enterprise's golden town and the caller may see that, whether the
+    caller may see the enterprise's golden industry (the warning's peer group), and whether it may see
+    every metric source the warning's figures came from (none recorded: unknown, so not); empty for a
+    caller who sees all."""
     if not _restricted(sight):
         return ""
     town = "w.town"
@@ -264,24 +291,51 @@ def _as_seen(sight: Visibility) -> str:
     peers = "true"
     if "industry_code" in sight.golden:
         peers = f"CASE WHEN {sight.shows('industry_code')} THEN true ELSE false END"
-    return f", {town} AS town, {peers} AS peers"
+    figures = "true"
+    if sight.figures is not None:
+        figures = (
+            "CASE WHEN w.figure_sources IS NOT NULL "
+            "AND all(s IN w.figure_sources WHERE s IN $figure_sources) THEN true ELSE false END"
+        )
+    return f", {town} AS town, {peers} AS peers, {figures} AS figures"
+
+
+# Properties that say how to show a warning to callers who may not see all of it: not the warning's.
+_HOW_TO_SHOW = ("figure_sources", "figures", "masked_zh", "masked_en")
+
+
+def _without_figures(out: dict[str, Any], props: dict[str, Any]) -> None:
+    """Leave out of ``out`` the figures a caller may not see: their evidence keys null, the messages as
+    the rule rendered them without figures. A warning that does not say which keys are figures (stored
+    before it did) keeps neither evidence nor messages."""
+    keys = props.get("figures")
+    if keys is None:
+        out["evidence"], out["message_zh"], out["message_en"] = {}, None, None
+        return
+    if keys:
+        out["evidence"] = {k: None if k in keys else v for k, v in out["evidence"].items()}
+        out["message_zh"], out["message_en"] = props.get("masked_zh"), props.get("masked_en")
 
 
 def _warning(props: dict[str, Any], seen: Row | None = None) -> dict[str, Any]:
     """A warning's properties (evidence as a dict), as the caller may see them when ``seen`` holds the
-    ``town`` and ``peers`` columns of :func:`_as_seen`."""
-    out = dict(props)
+    ``town``, ``peers`` and ``figures`` columns of :func:`_as_seen`."""
+    out = {k: v for k, v in props.items() if k not in _HOW_TO_SHOW}
     out["evidence"] = json.loads(props["evidence"]) if props.get("evidence") else {}
     if seen is not None and "town" in seen:
         out["town"] = seen["town"]
+        if not seen["figures"]:
+            _without_figures(out, props)
         key = out["evidence"].get("peer_group")
         if not seen["peers"] and key is not None:
             # The peer group is the enterprise's industry (industry:1951, division:19, or city when it
             # has none the rules could use): hidden with it, in the evidence and in the messages.
             out["evidence"] = {**out["evidence"], "peer_group": None}
+            # the key (ASCII) where it stands alone: 'city' is also in 'electricity'
+            named = re.compile(rf"(?<![A-Za-z0-9_:]){re.escape(str(key))}(?![A-Za-z0-9_:])")
             for field in ("message_zh", "message_en"):
                 if isinstance(out.get(field), str):
-                    out[field] = out[field].replace(str(key), "***")
+                    out[field] = named.sub("***", out[field])
     return out
 
 

@@ -8,6 +8,11 @@ acknowledged → resolved) is ``graph/warning_queries.py``. See ``docs/warnings.
 Months are calendar months in China Standard Time; only complete months are judged (the month ``as_of``
 falls in is still being reported), and only the last ``lookback_months`` of them, so a first run does
 not raise years of history.
+
+Each finding says which departments' figures it states and where they came from (the metric sources of
+the months it judged, its peers' too when it compares with them), with its messages rendered a second
+time without those figures: a caller who may not see every such source gets that version
+(``warning_queries``), so a warning never shows a figure a dataset hidden from the caller stated.
 """
 
 from __future__ import annotations
@@ -18,7 +23,7 @@ import functools
 import math
 import tomllib
 from collections import Counter
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -27,7 +32,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from entgraph.errors import ConfigurationError
 from entgraph.graph import metric_queries, warning_queries
-from entgraph.graph.metric_queries import MetricSource
+from entgraph.graph.metric_queries import MetricSource, source_label
 from entgraph.graph.port import GraphStore
 from entgraph.graph.warning_queries import Finding
 from entgraph.loaders.registry import Catalog
@@ -51,6 +56,31 @@ __all__ = [
 ELECTRICITY = "electricity_kwh"
 TAX = "tax"
 Severity = Literal["low", "medium", "high"]
+HIDDEN = "***"  # a figure in a message rendered for callers who may not see where it came from
+# How a message shows a figure: the figure itself (format spec) or, without figures, HIDDEN.
+Figure = Callable[[float, str], str]
+
+# The evidence keys of each rule that hold departments' figures or what is computed from them.
+TAX_PER_KWH_FIGURES = (
+    "ratio", "kwh", "tax", "tax_months_reported", "peers", "median", "percentile_value",
+)  # fmt: skip
+ZERO_FIGURES = ("months", "last_consumption_kwh")
+DROP_FIGURES = ("kwh", "baseline_mean", "ratio")
+
+
+def _shown(value: float, spec: str) -> str:
+    return format(value, spec)
+
+
+def _hidden(value: float, spec: str) -> str:
+    return HIDDEN
+
+
+def _messages(render: Callable[[Figure], tuple[str, str]]) -> dict[str, str]:
+    """A finding's messages (zh, en) with its figures, and again without them (``***``)."""
+    zh, en = render(_shown)
+    masked_zh, masked_en = render(_hidden)
+    return {"message_zh": zh, "message_en": en, "masked_zh": masked_zh, "masked_en": masked_en}
 
 
 # --- rules as data ----------------------------------------------------------------------------------
@@ -137,6 +167,13 @@ class EnterpriseFacts:
     industry: str | None = None  # GB/T 4754 code: C, C19, C1951 or 1951
     electricity: dict[str, float] = field(default_factory=dict)  # '2026-04' -> kWh
     tax: dict[str, float] = field(default_factory=dict)  # '2026-04' -> yuan
+    # metric -> month -> the source (``<dataset>:<metric>``) whose figure that month's is
+    sources: dict[str, dict[str, str]] = field(default_factory=dict)
+
+    def sources_of(self, months: Iterable[str], metrics: Sequence[str] = (ELECTRICITY,)) -> set[str]:
+        """The sources of this enterprise's figures of ``metrics`` for ``months`` (those it has)."""
+        wanted = list(months)
+        return {s for m in metrics for month in wanted if (s := self.sources.get(m, {}).get(month))}
 
 
 @dataclass
@@ -167,31 +204,41 @@ def _quarter(label: str) -> tuple[int, ...]:
     return (first, first + 1, first + 2)
 
 
-def _monthly(rows: Iterable[Mapping[str, Any]]) -> dict[tuple[str, str], dict[str, float]]:
-    """``{(id, metric): {month: value}}`` from per-dataset rows ``{id, dataset, metric, period, value}``.
+_Figures = dict[tuple[str, str], dict[str, tuple[float, str]]]
+
+
+def _monthly(rows: Iterable[Mapping[str, Any]]) -> _Figures:
+    """``{(id, metric): {month: (value, source)}}`` from per-dataset rows ``{id, dataset, metric, period,
+    value}``, ``source`` naming whose figure it is (``<dataset>:<metric>``).
 
     Per enterprise, metric and month the dataset reporting the most wins (two departments' reports of
-    the same kWh are one figure, not a doubled one, as the chain aggregates do). A quarter's figure is
-    spread evenly over its months when no dataset reports those months for the enterprise (small
-    taxpayers file quarterly); yearly figures are not used."""
-    months: dict[tuple[str, str], dict[int, float]] = {}
-    quarters: dict[tuple[str, str], dict[tuple[int, ...], float]] = {}
+    the same kWh are one figure, not a doubled one, as the chain aggregates do; of equal ones, the
+    first source by name). A quarter's figure is spread evenly over its months when no dataset reports
+    those months for the enterprise (small taxpayers file quarterly); yearly figures are not used."""
+    months: dict[tuple[str, str], dict[int, tuple[float, str]]] = {}
+    quarters: dict[tuple[str, str], dict[tuple[int, ...], tuple[float, str]]] = {}
     for row in rows:
         if row["value"] is None:
             continue
-        key, value, period = (row["id"], row["metric"]), float(row["value"]), str(row["period"])
+        key, period = (row["id"], row["metric"]), str(row["period"])
+        # the largest value wins, then the first source: -value sorts it first
+        figure = (float(row["value"]), source_label(row["dataset"], row["metric"]))
         if (m := _month(period)) is not None:
             best = months.setdefault(key, {})
-            best[m] = max(best.get(m, -math.inf), value)
+            best[m] = min(best.get(m, figure), figure, key=_rank)
         elif q := _quarter(period):
             best_q = quarters.setdefault(key, {})
-            best_q[q] = max(best_q.get(q, -math.inf), value)
+            best_q[q] = min(best_q.get(q, figure), figure, key=_rank)
     for key, by_quarter in quarters.items():
         target = months.setdefault(key, {})
-        for q, value in by_quarter.items():
+        for q, (value, source) in by_quarter.items():
             if not any(m in target for m in q):
-                target.update(dict.fromkeys(q, value / 3))
+                target.update(dict.fromkeys(q, (value / 3, source)))
     return {key: {_label(m): v for m, v in sorted(by.items())} for key, by in months.items()}
+
+
+def _rank(figure: tuple[float, str]) -> tuple[float, str]:
+    return -figure[0], figure[1]
 
 
 def collect_facts(
@@ -222,7 +269,10 @@ def collect_facts(
         e.industry = e.industry or _most(stated.get((i, "IN_INDUSTRY")))
     for (i, metric), by_month in figures.items():
         if (e := facts.enterprises.get(i)) is not None:
-            setattr(e, "electricity" if metric == ELECTRICITY else "tax", by_month)
+            setattr(
+                e, "electricity" if metric == ELECTRICITY else "tax", {m: v for m, (v, _) in by_month.items()}
+            )
+            e.sources[metric] = {m: source for m, (_, source) in by_month.items()}
     return facts
 
 
@@ -315,9 +365,13 @@ def _tax_per_kwh_low(enterprises: Sequence[EnterpriseFacts], rule: TaxPerKwhLow,
             usage[e.id] = (kwh, tax, tax / kwh)
     by_id = {e.id: e for e in enterprises}
     groups: dict[str, list[float]] = {}  # 'industry:1951' / 'division:19' / 'city' -> ratios
+    # where each group's figures came from: its members' kWh and tax over the window
+    sources: dict[str, set[str]] = {}
     for i, (_, _, ratio) in usage.items():
+        own = by_id[i].sources_of(window, (ELECTRICITY, TAX))
         for key in _peer_groups(by_id[i].industry):
             groups.setdefault(key, []).append(ratio)
+            sources.setdefault(key, set()).update(own)
     for ratios in groups.values():
         ratios.sort()
     found = []
@@ -335,6 +389,8 @@ def _tax_per_kwh_low(enterprises: Sequence[EnterpriseFacts], rule: TaxPerKwhLow,
             continue
         e = by_id[i]
         period = f"{window[-1][:4]}-Q{(int(window[-1][5:]) - 1) // 3 + 1}"
+        figures = {"ratio": ratio, "peers": peers, "low": low, "median": median}
+        render = functools.partial(_tax_per_kwh_text, name=e.name or i, key=key, rule=rule, **figures)
         found.append(
             Finding(
                 id=f"tax_per_kwh_low:{i}:{period}",
@@ -343,17 +399,10 @@ def _tax_per_kwh_low(enterprises: Sequence[EnterpriseFacts], rule: TaxPerKwhLow,
                 period=period,
                 enterprise_id=i,
                 town=e.town,
-                message_zh=(
-                    f"{e.name or i}近{rule.window_months}个月单位电耗税收{ratio:.4g}元/千瓦时，"
-                    f"低于同行业（{key}，{peers}家）第{rule.percentile:g}百分位{low:.4g}"
-                    f"且不足中位数{median:.4g}的{rule.fraction_of_median:.0%}：用电量与纳税不匹配"
-                ),
-                message_en=(
-                    f"{e.name or i}: tax per kWh over the last {rule.window_months} months is {ratio:.4g} "
-                    f"yuan, below its peers' ({key}, {peers} enterprises) {rule.percentile:g}th "
-                    f"percentile {low:.4g} and under {rule.fraction_of_median:.0%} of their median "
-                    f"{median:.4g}: electricity without matching taxes"
-                ),
+                # its own figures and its peers', every one of which moves the percentile and median
+                figure_sources=tuple(sorted(sources[key])),
+                figures=TAX_PER_KWH_FIGURES,
+                **_messages(render),
                 evidence={
                     "ratio": ratio,
                     "kwh": kwh,
@@ -369,6 +418,20 @@ def _tax_per_kwh_low(enterprises: Sequence[EnterpriseFacts], rule: TaxPerKwhLow,
             )
         )
     return found
+
+
+def _tax_per_kwh_text(
+    fig: Figure, name: str, key: str, rule: TaxPerKwhLow, ratio: float, peers: int, low: float, median: float
+) -> tuple[str, str]:
+    return (
+        f"{name}近{rule.window_months}个月单位电耗税收{fig(ratio, '.4g')}元/千瓦时，"
+        f"低于同行业（{key}，{fig(peers, 'd')}家）第{rule.percentile:g}百分位{fig(low, '.4g')}"
+        f"且不足中位数{fig(median, '.4g')}的{rule.fraction_of_median:.0%}：用电量与纳税不匹配",
+        f"{name}: tax per kWh over the last {rule.window_months} months is {fig(ratio, '.4g')} "
+        f"yuan, below its peers' ({key}, {fig(peers, 'd')} enterprises) {rule.percentile:g}th "
+        f"percentile {fig(low, '.4g')} and under {rule.fraction_of_median:.0%} of their median "
+        f"{fig(median, '.4g')}: electricity without matching taxes",
+    )
 
 
 def _zero_consumption(
@@ -395,6 +458,14 @@ def _zero_finding(
 ) -> Finding:
     # the period is the run's first month: one warning per shutdown, however long it lasts
     start, end = _label(run[0]), _label(run[-1])
+
+    def render(fig: Figure) -> tuple[str, str]:
+        name, months = e.name or e.id, fig(len(run), "d")
+        return (
+            f"{name}自{start}起连续{months}个月用电量为零（零度户），疑似停产",
+            f"{name}: zero electricity for {months} months since {start}, suspected shutdown",
+        )
+
     return Finding(
         id=f"zero_consumption:{e.id}:{start}",
         rule="zero_consumption",
@@ -402,10 +473,9 @@ def _zero_finding(
         period=start,
         enterprise_id=e.id,
         town=e.town,
-        message_zh=f"{e.name or e.id}自{start}起连续{len(run)}个月用电量为零（零度户），疑似停产",
-        message_en=(
-            f"{e.name or e.id}: zero electricity for {len(run)} months since {start}, suspected shutdown"
-        ),
+        figure_sources=tuple(sorted(e.sources_of([*map(_label, run), _label(used)]))),
+        figures=ZERO_FIGURES,
+        **_messages(render),
         evidence={
             "start": start,
             "end": end,
@@ -438,6 +508,10 @@ def _sudden_drop(
             continue
         value = months[m]
         label = _label(m)
+        render = functools.partial(
+            _drop_text, name=e.name or e.id, label=label, months=rule.baseline_months, value=value, mean=mean
+        )
+        judged = [_label(b) for b in range(m - rule.baseline_months, m + 1)]  # the baseline and the month
         found.append(
             Finding(
                 id=f"sudden_drop:{e.id}:{label}",
@@ -446,14 +520,9 @@ def _sudden_drop(
                 period=label,
                 enterprise_id=e.id,
                 town=e.town,
-                message_zh=(
-                    f"{e.name or e.id}{label}用电量{value:,.0f}千瓦时，仅为前{rule.baseline_months}个月"
-                    f"平均{mean:,.0f}千瓦时的{value / mean:.0%}，用电骤降"
-                ),
-                message_en=(
-                    f"{e.name or e.id}: {value:,.0f} kWh in {label}, {value / mean:.0%} of the "
-                    f"{mean:,.0f} kWh monthly mean of the previous {rule.baseline_months} months"
-                ),
+                figure_sources=tuple(sorted(e.sources_of(judged))),
+                figures=DROP_FIGURES,
+                **_messages(render),
                 evidence={
                     "kwh": value,
                     "baseline_mean": mean,
@@ -463,6 +532,15 @@ def _sudden_drop(
             )
         )
     return found
+
+
+def _drop_text(fig: Figure, name: str, label: str, months: int, value: float, mean: float) -> tuple[str, str]:
+    kwh, base, share = fig(value, ",.0f"), fig(mean, ",.0f"), fig(value / mean, ".0%")
+    return (
+        f"{name}{label}用电量{kwh}千瓦时，仅为前{months}个月平均{base}千瓦时的{share}，用电骤降",
+        f"{name}: {kwh} kWh in {label}, {share} of the {base} kWh monthly mean of the previous "
+        f"{months} months",
+    )
 
 
 def _meter_silent(facts: Facts, rule: MeterSilent, as_of_ms: int) -> list[Finding]:

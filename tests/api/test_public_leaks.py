@@ -11,7 +11,8 @@ enterprise's registered name, say) is not secret.
 The second half widens that to any value held only by datasets hidden from the caller, for every role
 (under the built-in catalog and under a stricter one), on the enterprise listing, search, facets,
 sorted pages and panoramas: enterprises only hidden datasets know, golden values hidden columns stated
-(a park, an address, a town, an entity type ...), and any text only hidden columns hold.
+(a park, an address, a town, an entity type ...), and any text only hidden columns hold; and beyond
+them on chains, credit events, parcels, warnings (their figures too), meters and stewards' tasks.
 """
 
 from __future__ import annotations
@@ -50,7 +51,14 @@ from entgraph.resolution.mentions import ATTRIBUTE_ROLES
 from entgraph.settings import Settings
 from entgraph.telemetry import registry
 from entgraph.telemetry.rollup import metric_sources
-from entgraph.telemetry.warnings import _peer_groups, collect_facts
+from entgraph.telemetry.warnings import (
+    Finding,
+    TaxPerKwhLow,
+    WarningRules,
+    _peer_groups,
+    collect_facts,
+    evaluate,
+)
 from entgraph.testing import City
 
 # Shorter texts (是, 大型, 2023 ...) are shared by open and closed columns alike: not secrets.
@@ -598,11 +606,13 @@ def _record_scans(store, statements, checked) -> list:
 #
 # The same rule beyond the listing: chain aggregates group only enterprises the caller may see, by towns
 # it may see (a hidden town is an unknown one); credit events are found by town only through golden
-# towns the caller may see, and only as records it may see report them; parcels, their holders and
-# mortgage networks show only enterprises it may see; a warning is there only when its enterprise is,
-# with its town and industry peer group only where the caller may see that golden value; meters name
-# only enterprises the caller may see; a steward's candidate is the enterprise as the steward may see
-# it. What to expect is computed from the graph and the catalog, as above.
+# towns the caller may see, and only as records it may see report them, with only the properties such
+# records state; parcels, their holders and mortgage networks show only enterprises it may see; a
+# warning is there only when its enterprise is, with its town and industry peer group only where the
+# caller may see that golden value, and its figures only where the datasets it may see give them;
+# meters name only enterprises the caller may see, and are shared only between them; a steward's
+# tasks are what records of datasets it may see make of them, and its candidates the enterprises as it
+# may see them. What to expect is computed from the graph and the catalog, as above.
 
 ALL_STATUSES = ["open", "acknowledged", "resolved"]
 
@@ -855,6 +865,103 @@ def test_a_stewards_candidates_are_the_enterprises_as_the_steward_may_see_them(
     assert problems == [], f"{len(problems)} problems:\n" + "\n".join(problems[:30])
 
 
+TASKS = """query ($status: String!, $town: String, $dataset: String) {
+  stewardTasks(status: $status, town: $town, dataset: $dataset, first: 500) {
+    id name town datasets impact stake mentionKey mentions records { id dataset }
+    stakeBreakdown { records stake } stakeExplanation } }"""
+TOWN_QUEUES = "query ($status: String!) { stewardTownQueues(status: $status) { town tasks records stake } }"
+ONE_TASK = "query ($id: String!) { stewardTask(id: $id) { id } }"
+# refused before anything is written whether the task is found or not (there is no 99th candidate)
+ACCEPT = "mutation ($id: String!) { acceptTask(id: $id, candidate: 99) { taskId } }"
+
+
+@pytest.fixture(scope="module")
+def city_tasks(resolved_city: City) -> list[dict[str, Any]]:
+    """Every steward task of the city, as stored."""
+    return [row["t"] for row in resolved_city.store.read("MATCH (t:StewardTask) RETURN properties(t) AS t")]
+
+
+def task_town(sight: Sight, task: dict[str, Any]) -> str | None:
+    """The town a caller may see of a task: the town its records write (the name key carries it), or,
+    for records that write none, its best candidate's golden town where the caller may see that."""
+    key = task["mention_key"]
+    if (key.startswith("name:") and not key.endswith("|")) or unrestricted(sight, "town"):
+        return task["town"]
+    candidates = json.loads(task.get("candidates") or "[]")
+    best = candidates[0]["enterprise_id"] if candidates else None
+    return task["town"] if visible_golden(sight, best, "town") == task["town"] else None
+
+
+def _task_problems(found: dict[str, Any], task: dict[str, Any], sight: Sight) -> list[str]:
+    """What a listed task shows of records hidden from the caller, or fails to show of its own."""
+    records = [r for r in task["record_ids"] if sight.dataset_visible(r.split(":")[0])]
+    weights = [float(e.split("|")[2]) for e in task["stake_records"] if e.split("|")[0] in records]
+    problems = []
+    expected = {
+        "datasets": [d for d in task["datasets"] if sight.dataset_visible(d)],
+        "records": [{"id": r, "dataset": r.split(":")[0]} for r in records],
+        "mentions": [m for m in task["mention_ids"] if m.split("|")[0] in records],
+        "impact": len(records),
+        "stake": round(sum(weights), 6),
+        "town": task_town(sight, task),
+    }
+    for field, value in expected.items():
+        seen = round(found[field], 6) if field == "stake" else found[field]
+        if seen != value:
+            problems.append(f"task {task['id']} {field} = {seen!r}, the caller may see {value!r}")
+    # its name is what one of its records wrote: shown at least when the caller may see them all
+    every = all(sight.dataset_visible(d) for d in task["datasets"])
+    if found["name"] != task["name"] and (every or found["name"] is not None):
+        problems.append(f"task {task['id']} name {found['name']!r}")
+    if sum(line["records"] for line in found["stakeBreakdown"]) != len(records):
+        problems.append(f"task {task['id']} stake breakdown {found['stakeBreakdown']}")
+    return problems
+
+
+def test_steward_tasks_and_town_queues_show_only_what_the_stewards_datasets_state(
+    case: tuple[GraphQLClient, Role, Sight], city_tasks: list[dict[str, Any]]
+) -> None:
+    api, role, sight = case
+    if refused(api, role, TASKS, status="open"):
+        return
+    problems = []
+    for status in ("open", "unsure", "resolved"):
+        tasks = {t["id"]: t for t in city_tasks if t["status"] == status}
+        # a task is there only when a record of it belongs to a dataset the caller may see
+        wanted = {i: t for i, t in tasks.items() if any(sight.dataset_visible(d) for d in t["datasets"])}
+        found = api.data(TASKS, role, status=status)["stewardTasks"]
+        if {t["id"] for t in found} != set(wanted):
+            problems.append(
+                f"{status}: tasks {sorted(t['id'] for t in found)}, the caller may see {sorted(wanted)}"
+            )
+        problems += [p for t in found if t["id"] in wanted for p in _task_problems(t, wanted[t["id"]], sight)]
+        problems += [f"{path}: {hits}" for path, hits in _hidden_texts(found, sight).items()]
+        for task in [t for i, t in tasks.items() if i not in wanted][:5]:
+            if api.error_codes(ONE_TASK, role, id=task["id"]) != ["NOT_FOUND"]:
+                problems.append(f"stewardTask({task['id']}) is found: its records are all hidden")
+            if api.error_codes(ACCEPT, role, id=task["id"]) != ["NOT_FOUND"]:
+                problems.append(f"acceptTask({task['id']}) finds it: its records are all hidden")
+            for dataset in task["datasets"]:
+                hits = api.data(TASKS, role, status=status, dataset=dataset)["stewardTasks"]
+                problems += [f"dataset {dataset} finds {t['id']}" for t in hits if t["id"] not in wanted]
+        queues: dict[str | None, list[int]] = {}
+        for task in wanted.values():
+            counts = queues.setdefault(task_town(sight, task), [0, 0])
+            counts[0] += 1
+            counts[1] += sum(sight.dataset_visible(r.split(":")[0]) for r in task["record_ids"])
+        by_town = {
+            q["town"]: [q["tasks"], q["records"]]
+            for q in api.data(TOWN_QUEUES, role, status=status)["stewardTownQueues"]
+        }
+        if by_town != queues:
+            problems.append(f"{status} town queues {by_town}, the caller may see {queues}")
+        for town in {t for t in queues if t is not None} | {t["town"] for t in tasks.values() if t["town"]}:
+            hits = {t["id"] for t in api.data(TASKS, role, status=status, town=town)["stewardTasks"]}
+            if hits != {i for i, t in wanted.items() if task_town(sight, t) == town}:
+                problems.append(f"{status} town {town} finds {sorted(hits)}")
+    assert problems == [], f"{len(problems)} problems:\n" + "\n".join(problems[:30])
+
+
 HAND_MADE = """
 CREATE (a:Enterprise {id: 'E-A', name: '甲公司', town: '青阳街道',
         golden_sources: '{"town": ["jj_enterprise_registration:a", "jj_enterprise_registration", 0, ""]}'}),
@@ -912,11 +1019,77 @@ def test_parcels_and_credit_events_are_found_only_through_records_the_caller_may
         assert api.data(EVENTS, Role.ADMIN, town="青阳街道")["creditEvents"]["totalCount"] == 2
 
 
+# One credit event two registers report (the node's key is 类别|文号 in both): each load writes its
+# record's fields onto the shared node, so it holds what the closed register (信用乌海, 不予共享 below)
+# stated beside what the market regulator's does.
+SHARED_EVENT = """
+CREATE (a:Enterprise {id: 'E-A', name: '甲公司'})
+CREATE (v:CreditEvent {key: '行政处罚|D-3', kind: '行政处罚', credit_doc_no: 'D-3',
+        credit_reason: '未按规定公示年报', document_no: 'D-3', reason: '虚开增值税专用发票案',
+        authority: '晋江市税务局稽查局', decided_on: '2020-01-06', valid_until: '2030-01-06'})
+CREATE (m:SourceRecord {id: 'm3', dataset: 'wh_market_supervision_credit', kind: '行政处罚',
+        credit_doc_no: 'D-3', credit_reason: '未按规定公示年报',
+        decided_on: '2021-05-05'})-[:RECORDS_EVENT]->(v),
+       (m)-[:ABOUT {party: 'subject'}]->(a)
+CREATE (c:SourceRecord {id: 'c3', dataset: 'wh_credit_wuhai', kind: '行政处罚', document_no: 'D-3',
+        reason: '虚开增值税专用发票案', authority: '晋江市税务局稽查局', decided_on: '2020-01-06',
+        valid_until: '2030-01-06'})-[:RECORDS_EVENT]->(v),
+       (c)-[:ABOUT {party: 'subject'}]->(a)
+"""
+EVENT_FIELDS = "key kind documentNo authority decidedOn validUntil reason"
+EVENT_NODES = (
+    "query ($from: String, $to: String) { creditEvents(from: $from, to: $to) { totalCount "
+    f"edges {{ node {{ {EVENT_FIELDS} }} }} }} creditEventKinds(from: $from, to: $to) {{ kind count }} }}"
+)
+PANORAMA_EVENTS = f'{{ enterprise(id: "E-A") {{ creditEvents {{ {EVENT_FIELDS} }} }} }}'
+
+
+def test_a_credit_event_shows_only_what_records_the_caller_may_see_state(
+    falkordb_graph: FalkorDBStore, resolved_city: City, serve_city: Any, tmp_path: Any
+) -> None:
+    falkordb_graph.write(SHARED_EVENT)
+    catalog = strict_catalog(resolved_city.catalog, ("wh_credit_wuhai",))
+    with serve_city(falkordb_graph, catalog, tmp_path) as api:
+
+        def listed(role: Role, **period: str) -> list[dict[str, Any]]:
+            found = api.data(EVENT_NODES, role, **period)
+            events = found["creditEvents"]
+            assert events["totalCount"] == len(events["edges"])
+            assert sum(k["count"] for k in found["creditEventKinds"]) == len(events["edges"])
+            return [edge["node"] for edge in events["edges"]]
+
+        # The analyst may see the market regulator's record only: the event as that record states it
+        # (its number, its reason, its date), nothing the closed register wrote onto the node.
+        seen = {"key": "行政处罚|D-3", "kind": "行政处罚", "documentNo": "D-3", "authority": None}
+        seen |= {"decidedOn": "2021-05-05", "validUntil": None, "reason": "未按规定公示年报"}
+        for role in (Role.ANALYST, Role.STEWARD):
+            assert listed(role) == [seen]
+            # found by the date the records it may see give, not by the closed register's
+            assert listed(role, **{"from": "2020", "to": "2020"}) == []
+            assert listed(role, **{"from": "2021-05", "to": "2021-05"}) == [seen]
+            panorama = api.data(PANORAMA_EVENTS, role)["enterprise"]["creditEvents"]
+            assert panorama == [{**seen, "documentNo": None, "decidedOn": None, "reason": None}]
+        # the admin sees every register: the node as the loads left it
+        everything = {"key": "行政处罚|D-3", "kind": "行政处罚", "documentNo": "D-3"}
+        everything |= {
+            "authority": "晋江市税务局稽查局",
+            "decidedOn": "2020-01-06",
+            "validUntil": "2030-01-06",
+        }
+        assert listed(Role.ADMIN) == [{**everything, "reason": "虚开增值税专用发票案"}]
+        assert listed(Role.ADMIN, **{"from": "2020", "to": "2020"}) == [
+            {**everything, "reason": "虚开增值税专用发票案"}
+        ]
+        assert api.data(PANORAMA_EVENTS, Role.ADMIN)["enterprise"]["creditEvents"] == [
+            {**everything, "reason": "虚开增值税专用发票案"}
+        ]
+
+
 def test_what_hides_chains_events_parcels_warnings_and_meters_scans_no_records(
     resolved_city: City, serve_city: Any, tmp_path: Any, city_graph: dict[str, Any]
 ) -> None:
     # As for the listing: a steward with hidden datasets (the strict catalog) walks from chains, events,
-    # towns, warnings and meters to their records, never from every record.
+    # towns, warnings, meters and tasks to their records, never from every record.
     store = _Recording(resolved_city.store)
     town = min(t for p in city_graph["live"].values() if (t := p.get("town")))
     chain = resolved_city.store.read("MATCH (c:IndustryChain) RETURN c.key AS key ORDER BY key LIMIT 1")[0][
@@ -929,6 +1102,8 @@ def test_what_hides_chains_events_parcels_warnings_and_meters_scans_no_records(
         (WARNINGS, {"town": town}),
         (ONE_WARNING, {"id": "nope"}),
         (REVIEW, {}),
+        (TASKS, {"status": "open"}),
+        (TOWN_QUEUES, {"status": "open"}),
     ]
     with serve_city(store, strict_catalog(resolved_city.catalog), tmp_path) as api:
         for document, variables in documents:
@@ -1108,6 +1283,138 @@ def test_warnings_show_count_and_filter_only_what_the_caller_may_see(
     assert problems == [], f"{len(problems)} problems:\n" + "\n".join(problems[:30])
 
 
+# --- a warning's figures: only what datasets the caller may see state -------------------------------
+#
+# Monthly kWh and tax of a few enterprises, some reported only by datasets made 不予共享 below, that
+# raise warnings of every kind that states figures. A caller may see a warning's figures (its evidence
+# and the numbers in its messages) only where they are what the datasets it may see give: the rules
+# run again over the figures of those datasets alone must find the same figures. Else they are null
+# (evidence) and *** (messages).
+
+FIGURES_AS_OF = 1_784_044_800_000  # 2026-07-15 00:00 China time: June is the last complete month
+FIGURE_RULES = WarningRules(tax_per_kwh_low=TaxPerKwhLow(min_peers=3))
+HIDDEN_FIGURES = ("wh_enterprise_electricity", "wh_tax_revenue")
+# Evidence keys holding figures or what is computed from them, by rule.
+FIGURE_KEYS = {
+    "tax_per_kwh_low": ("ratio", "kwh", "tax", "tax_months_reported", "peers", "median", "percentile_value"),
+    "zero_consumption": ("months", "last_consumption_kwh"),
+    "sudden_drop": ("kwh", "baseline_mean", "ratio"),
+}
+_YEAR = [f"2025-{m:02d}" for m in range(7, 13)] + [f"2026-{m:02d}" for m in range(1, 7)]
+_SPRING, _STOPPED = ["2026-01", "2026-02", "2026-03"], ["2026-04", "2026-05", "2026-06"]
+# (enterprise, dataset, field, period field, months, value)
+FIGURE_ROWS = [
+    ("E-A", "wh_enterprise_electricity", "electricity_kwh", "period", _SPRING, 25_000.0),
+    ("E-A", "wh_enterprise_electricity", "electricity_kwh", "period", _STOPPED, 0.0),
+    ("E-B", "jj_key_enterprise_electricity", "electricity_kwh", "period", _SPRING, 25_000.0),
+    ("E-B", "jj_key_enterprise_electricity", "electricity_kwh", "period", _STOPPED, 0.0),
+    ("E-C", "jj_key_enterprise_electricity", "electricity_kwh", "period", _SPRING, 25_000.0),
+    ("E-C", "jj_key_enterprise_electricity", "electricity_kwh", "period", _STOPPED, 0.0),
+    ("E-C", "wh_enterprise_electricity", "electricity_kwh", "period", ["2026-03"], 40_000.0),
+    *[(f"E-{e}", "jj_key_enterprise_electricity", "electricity_kwh", "period", _YEAR, 1e5) for e in "DEFG"],
+    ("E-D", "wh_tax_revenue", "net_tax", "period", _YEAR, 50_000.0),
+    ("E-E", "jj_tax_net_receipts", "amount_paid", "period_end", _YEAR, 50_000.0),
+    ("E-F", "jj_tax_net_receipts", "amount_paid", "period_end", _YEAR, 50_000.0),
+    ("E-G", "jj_tax_net_receipts", "amount_paid", "period_end", _YEAR, 10.0),
+]
+FIGURED_WARNING = "query ($id: String!) { warning(id: $id) { id evidence messageZh messageEn } }"
+
+
+def _figure_records() -> list[dict[str, Any]]:
+    """The rows above as records, and a record of an open-to-staff dataset about each enterprise (so
+    that every caller knows all of them, whichever figures it may see)."""
+    rows = []
+    for eid, dataset, field, period, months, value in FIGURE_ROWS:
+        for month in months:
+            props = {"id": f"{dataset}:{eid}:{month}", "dataset": dataset, field: value, period: month}
+            rows.append({"e": eid, "props": props})
+    for eid in sorted({r["e"] for r in rows}):
+        rows.append({"e": eid, "props": {"id": f"wh_work_safety:{eid}", "dataset": "wh_work_safety"}})
+    return rows
+
+
+def _sources_seen(catalog: Catalog, role: Role) -> list[Any]:
+    """The metric sources whose value column ``role`` may see (a derived one: as its dataset)."""
+    seen = []
+    for source in metric_sources(catalog):
+        spec = catalog.get(source.dataset).spec
+        try:
+            sharing = column_sharing(spec, source.value)
+        except KeyError:
+            sharing = spec.sharing
+        if policy(sharing, role) is not Decision.NULL:
+            seen.append(source)
+    return seen
+
+
+def _figure_texts(finding: Finding) -> set[str]:
+    """How the finding's messages may write its figures (long enough not to be a month or a count)."""
+    texts: set[str] = set()
+    for key in FIGURE_KEYS[finding.rule]:
+        value = finding.evidence[key]
+        texts |= {f"{value:.4g}", f"{value:,.0f}", f"{value:.0%}", str(value)}
+    return {t for t in texts if len(t) >= 3}
+
+
+def _figure_problems(full: Finding, node: dict[str, Any], shown: bool) -> list[str]:
+    """What warning ``node`` shows of the figures of ``full`` (the finding as stored) that it should
+    not, or fails to show: all of them when ``shown``, else none (null, ``***``)."""
+    problems = []
+    for key in FIGURE_KEYS[full.rule]:
+        if node["evidence"].get(key) != (full.evidence[key] if shown else None):
+            problems.append(f"{full.id} {key} = {node['evidence'].get(key)!r}")
+    peers = full.evidence.get("peer_group")
+    for field, message in (("messageZh", full.message_zh), ("messageEn", full.message_en)):
+        expected = message
+        if peers and node["evidence"].get("peer_group") is None:  # hidden with the industry (above)
+            expected = message.replace(f"（{peers}，", "（***，").replace(f"({peers},", "(***,")
+        if shown and node[field] != expected:
+            problems.append(f"{full.id} {field}: {node[field]}")
+        leaked = {t for t in _figure_texts(full) if t in (node[field] or "")}
+        if not shown and (leaked or "***" not in (node[field] or "")):
+            problems.append(f"{full.id} {field} {sorted(leaked)}: {node[field]}")
+    return problems
+
+
+def test_a_warning_shows_only_figures_the_callers_datasets_state(
+    falkordb_graph: FalkorDBStore, resolved_city: City, serve_city: Any, tmp_path_factory: Any
+) -> None:
+    store = falkordb_graph
+    ids = [f"E-{e}" for e in "ABCDEFG"]
+    store.write("UNWIND $ids AS id CREATE (:Enterprise {id: id, name: '企业' + id})", {"ids": ids})
+    store.write(
+        "UNWIND $rows AS row CREATE (r:SourceRecord) SET r = row.props WITH r, row "
+        "MATCH (e:Enterprise {id: row.e}) CREATE (r)-[:ABOUT {party: 'subject'}]->(e)",
+        {"rows": _figure_records()},
+    )
+    catalog = resolved_city.catalog
+    findings = evaluate(collect_facts(store, metric_sources(catalog), {}, {}), FIGURE_RULES, FIGURES_AS_OF)
+    assert {f.id.rsplit(":", 1)[0] for f in findings} == {
+        *(f"{rule}:E-{e}" for rule in ("zero_consumption", "sudden_drop") for e in "ABC"),
+        "tax_per_kwh_low:E-G",
+    }, "the figures raise a warning of each kind about the enterprises meant"
+    store.ensure_schema(wq.WARNING_SCHEMA)
+    wq.upsert_findings(store, findings, FIGURES_AS_OF)
+    catalogs = {"builtin": catalog, "strict": strict_catalog(catalog, HIDDEN_FIGURES)}
+    problems, masked = [], Counter()
+    for name, served in catalogs.items():
+        with serve_city(store, served, tmp_path_factory.mktemp(f"figures-{name}")) as api:
+            for role in (Role.ANALYST, Role.STEWARD, Role.ADMIN):
+                facts = collect_facts(store, _sources_seen(served, role), {}, {})
+                again = {f.id: f for f in evaluate(facts, FIGURE_RULES, FIGURES_AS_OF)}
+                for full in findings:
+                    node = api.data(FIGURED_WARNING, role, id=full.id)["warning"]
+                    own = again.get(full.id)
+                    keys = FIGURE_KEYS[full.rule]
+                    shown = own is not None and all(own.evidence[k] == full.evidence[k] for k in keys)
+                    masked[(name, role)] += not shown
+                    problems += [f"{name} {role.value} {p}" for p in _figure_problems(full, node, shown)]
+    assert problems == [], f"{len(problems)} problems:\n" + "\n".join(problems[:30])
+    # what the callers may see differs: the test means something
+    assert masked[("builtin", Role.ANALYST)] == 0 and masked[("strict", Role.ADMIN)] == 0
+    assert 0 < masked[("strict", Role.ANALYST)] < len(findings)
+
+
 def _names(props: dict[str, Any]) -> set[str]:
     return {n for n in [props.get("name"), *(props.get("former_names") or [])] if n}
 
@@ -1123,8 +1430,43 @@ def test_meters_name_only_enterprises_the_caller_may_see(
     if refused(api, role, REVIEW):
         return
     meters = {m["meterId"]: m["enterpriseIds"] for m in api.data(REVIEW, role)["metersForReview"]}
-    assert sorted(meters[warned.shared_meter]) == sorted(e for e in warned.pinned if e in sight.visible)
+    # shared (多户一表) only between enterprises the caller may see (see the test below)
+    visible = sorted(e for e in warned.pinned if e in sight.visible)
+    assert sorted(meters.get(warned.shared_meter, [])) == (visible if len(visible) > 1 else [])
     assert all(set(ids) <= sight.visible for ids in meters.values())
     hidden = [e for e in warned.pinned if e not in sight.visible]
     if hidden:  # a steward cannot pin a meter to an enterprise it may not see (nor learn it exists)
         assert api.error_codes(PIN, role, ids=hidden[:1]) == ["BAD_INPUT"]
+
+
+METERS_OF = "query ($id: String) { enterprise(id: $id) { meters { meterId shared review enterpriseIds } } }"
+SHARED_REVIEW = '{ metersForReview(review: "shared", first: 500) { meterId shared review enterpriseIds } }'
+
+
+def test_a_meter_is_shared_only_with_enterprises_the_caller_may_see(
+    warned_case: tuple[GraphQLClient, Role, Sight], warned: Warned
+) -> None:
+    # 多户一表 says the meter measures other enterprises too: for a caller, only enterprises it may see.
+    # One shared with enterprises only hidden datasets know is, to it, its visible enterprise's alone.
+    api, role, sight = warned_case
+    visible = sorted(e for e in warned.pinned if e in sight.visible)
+    shared = len(visible) > 1
+    problems = []
+    for eid in visible:
+        for meter in api.data(METERS_OF, role, id=eid)["enterprise"]["meters"]:  # none for the public
+            if meter["meterId"] != warned.shared_meter:
+                continue
+            if (meter["shared"], meter["review"]) != (shared, "shared" if shared else None):
+                problems.append(f"{eid}'s meter: shared {meter['shared']}, review {meter['review']}")
+            if meter["enterpriseIds"] != [eid]:
+                problems.append(f"{eid}'s meter names {meter['enterpriseIds']}")
+    if not refused(api, role, SHARED_REVIEW):
+        listed = {m["meterId"]: m for m in api.data(SHARED_REVIEW, role)["metersForReview"]}
+        if (warned.shared_meter in listed) != shared:
+            problems.append(f"the shared meter is listed for review: {warned.shared_meter in listed}")
+        problems += [
+            f"meter {m['meterId']} is listed as shared by {m['enterpriseIds']}"
+            for m in listed.values()
+            if not m["shared"] or m["review"] != "shared" or len(m["enterpriseIds"]) < 2
+        ]
+    assert problems == [], problems

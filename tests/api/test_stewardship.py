@@ -357,7 +357,7 @@ def _source_row(files: Path, file: str, sheet: str | None, row: int) -> list[str
 def test_task_records_show_what_they_say_about_the_party(client: TestClient, resolved_city: Any) -> None:
     tasks = ok(client, TASKS)["stewardTasks"]
     checked = parties = 0
-    for summary in tasks[:20]:
+    for summary in tasks:
         task = ok(client, RECORD_SIDES, id=summary["id"])["stewardTask"]
         mentions = set(task["mentions"])
         for record in task["records"]:
@@ -372,7 +372,7 @@ def test_task_records_show_what_they_say_about_the_party(client: TestClient, res
                 assert record["creditCode"] in {c.upper().replace(" ", "") for c in cells}, (record, cells)
             checked += 1
             parties += record["party"] != "subject"
-    assert checked >= 10
+    assert checked >= 8  # every task's records (the test city leaves a handful of tasks)
     assert parties, "some task names a declared party (a previous owner, a mortgagee ...)"
 
 
