@@ -64,7 +64,8 @@ class SeriesInterval(Enum):
 @strawberry.type(description="Consumption in one interval or bucket (China local time).")
 class SeriesPoint:
     start: str = strawberry.field(
-        description="Local start: 2026-11-30T10:05, 2026-11-30T10:00, 2026-11-30 or 2026-11."
+        description="Local start: 2026-11-30T10:05+08:00, 2026-11-30T10:00+08:00 (China time with its "
+        "offset), 2026-11-30 or 2026-11."
     )
     start_ms: float = strawberry.field(description="UTC epoch milliseconds of the start.")
     value: float | None = strawberry.field(description="kWh or m³; null when it cannot be known (suspect).")
@@ -105,7 +106,9 @@ class Meter:
     review: str | None = strawberry.field(description="shared or unattached while a steward must decide.")
     enterprise_ids: list[str] = strawberry.field(description="Every enterprise it is attached to.")
 
-    @strawberry.field(description="Time of its latest published reading (ISO, China time).")
+    @strawberry.field(
+        description="Time of its latest published reading (ISO 8601, China time with its +08:00 offset)."
+    )
     async def last_reading_at(self, info: Info[Context, None]) -> str | None:
         if not _may_see_series(info, self.utility):
             return None
@@ -347,7 +350,9 @@ def _window(
 
 
 def _local_iso(ms: int, spec: str) -> str:
-    return dt.datetime.fromtimestamp(ms / 1000, CST).replace(tzinfo=None).isoformat(timespec=spec)
+    """China time with its offset (2026-11-04T00:00+08:00): a time without a zone is read in the
+    reader's own, which a front end abroad or a server in UTC gets wrong."""
+    return dt.datetime.fromtimestamp(ms / 1000, CST).isoformat(timespec=spec)
 
 
 def _iso_or_none(ms: Any) -> str | None:
@@ -397,8 +402,9 @@ def _series_loader(info: Info[Context, None]) -> Any:
                     "aggregate", interval=interval.lower(), meter_ids=meters, start_ms=lo, end_ms=hi
                 )
                 for r in rows:
+                    bucket = str(r["bucket"])  # a day or month is a date; a time gets its offset
                     point = SeriesPoint(
-                        start=str(r["bucket"]),
+                        start=_local_iso(int(r["bucket_start_ms"]), "minutes") if "T" in bucket else bucket,
                         start_ms=float(r["bucket_start_ms"]),
                         value=r["consumption"],
                         quality=r["quality"],

@@ -88,10 +88,10 @@ def test_a_meters_series_by_hour_and_day_in_china_time(telemetry_api: GraphQLCli
     )
     meter = _meter(hourly, metered["meter"])
     assert meter["via"] in ("credit_code", "account", "name")
-    assert meter["lastReadingAt"] == "2026-11-04T00:00"
+    assert meter["lastReadingAt"] == "2026-11-04T00:00+08:00"  # China time, saying so
     points = meter["series"]["points"]
     assert meter["series"]["unit"] == "kWh"
-    assert [p["start"] for p in points] == ["2026-11-02T00:00", "2026-11-02T01:00", "2026-11-02T02:00"]
+    assert [p["start"] for p in points] == [f"2026-11-02T0{h}:00+08:00" for h in range(3)]
     assert [round(p["value"], 6) for p in points] == [12 * KWH_PER_READING] * 3
     assert {p["quality"] for p in points} == {"good"}
     daily = telemetry_api.data(
