@@ -106,6 +106,17 @@ def _clear_previous(out_dir: Path) -> None:
             path.unlink()
 
 
+def _keep(
+    summaries: list[FileSummary],
+    written: FileSummary,
+    total: int,
+    progress: Callable[[int, int, FileSummary], None] | None,
+) -> None:
+    summaries.append(written)
+    if progress is not None:  # (files written, files in all, the one just written)
+        progress(len(summaries), total, written)
+
+
 def generate_city(
     n_enterprises: int,
     seed: int,
@@ -117,6 +128,7 @@ def generate_city(
     row_scale: float = 1.0,
     noise_profiles: Mapping[str, NoiseProfile] | None = None,
     profile: str | CityProfile | None = None,
+    progress: Callable[[int, int, FileSummary], None] | None = None,
 ) -> CitySummary:
     """Generate a synthetic city: population, one file per dataset spec, and the ground truth.
 
@@ -127,7 +139,7 @@ def generate_city(
     for all; see ``noise.NoiseProfile`` -- e.g. the share of rows that omit the credit code);
     ``profile`` is a city profile (a name of ``profiles.PROFILES`` or a ``CityProfile``; default
     ``jinjiang``, today's habits) whose coded shares apply on top of the noise profiles.
-    Deterministic: the same arguments give the same bytes.
+    ``progress`` is told after each file is written. Deterministic: the same arguments give the same bytes.
     """
     city = get_profile(profile)
     if formats not in FORMATS:
@@ -184,7 +196,7 @@ def generate_city(
                     bad.writerow((name, sheet, number, headers[col], value, kind))
                     bad_rows += 1
 
-            summaries.append(write_table(files_dir, plan, rows, emit))
+            _keep(summaries, write_table(files_dir, plan, rows, emit), len(plans), progress)
 
     _write_population(out_dir, pop)
     population = _population_counts(pop)

@@ -33,6 +33,7 @@ def generate_command(
 ) -> None:
     """Generate a synthetic 晋江: one file per dataset spec plus truth.csv, bad_rows.csv, enterprises.csv."""
     from entgraph.loaders.synthetic.city import FORMATS, catalog_specs, generate_city
+    from entgraph.loaders.synthetic.files import FileSummary
     from entgraph.loaders.synthetic.profiles import PROFILES
 
     if formats not in FORMATS:
@@ -40,8 +41,20 @@ def generate_command(
     if profile not in PROFILES:
         raise ConfigurationError(f"--profile must be one of {', '.join(PROFILES)}, not {profile!r}")
     specs = catalog_specs(spec_dir)
+
+    def written(done: int, total: int, file: FileSummary) -> None:
+        typer.echo(f"  [{done}/{total}] {file.file}: {file.rows:,} rows", err=True)
+
     summary = generate_city(
-        enterprises, seed, out, specs, formats=formats, noise_scale=noise, row_scale=rows, profile=profile
+        enterprises,
+        seed,
+        out,
+        specs,
+        formats=formats,
+        noise_scale=noise,
+        row_scale=rows,
+        profile=profile,
+        progress=written,
     )
     pop = summary.population
     typer.echo(
