@@ -33,7 +33,12 @@ def run_demo(settings: Settings, enterprises: int = 1000, seed: int = 1) -> str 
     typer.echo(f"1/8 graph store: {settings.graph}, data under {settings.home.absolute()}")
     if not (city / "truth" / "manifest.json").exists():
         typer.echo(f"2/8 generating a synthetic 晋江 with {enterprises} enterprises in {city}")
-        generate_city(enterprises, seed=seed, out_dir=city)
+        generate_city(
+            enterprises,
+            seed=seed,
+            out_dir=city,
+            progress=lambda done, total, _f: _every(done, total, "written"),
+        )
     else:
         typer.echo(f"2/8 using the synthetic city generated before in {city}")
     files = sorted(p for p in city.iterdir() if p.is_file())
@@ -41,14 +46,23 @@ def run_demo(settings: Settings, enterprises: int = 1000, seed: int = 1) -> str 
         store.ensure_schema(PLATFORM_SCHEMA)
         loader = Loader(store, catalog, settings.report_dir)
         results: list[LoadResult] = []
-        for path in files:
+        for k, path in enumerate(files, start=1):
+            _every(k - 1, len(files), "loaded")
             try:
                 results.append(loader.load(path))
             except EntgraphError as exc:
                 typer.echo(f"    {path.name}: refused whole: {exc}", err=True)
         typer.echo(f"3/8 {load_line(results, len(files))} (reports in {settings.report_dir})")
         bands = Bands(link=settings.link_threshold, review=settings.review_threshold)
-        summary = Resolver(store, catalog, settings.model_path, bands, threads=settings.threads).run()
+        resolver = Resolver(
+            store,
+            catalog,
+            settings.model_path,
+            bands,
+            threads=settings.threads,
+            progress=lambda phase: typer.echo(f"    {phase} ...", err=True),
+        )
+        summary = resolver.run()
         typer.echo(f"4/8 resolved: {summary.line()}")
         truth = city / "truth" / "truth.csv"
         result = evaluate(read_truth(truth), link_rows(store, catalog), ambiguous=ambiguous_beside(truth))
@@ -63,6 +77,12 @@ def run_demo(settings: Settings, enterprises: int = 1000, seed: int = 1) -> str 
         tasks = rw.tasks(store, "open")
         typer.echo(f"    {len(tasks)} steward tasks open (entgraph steward tasks); links exported to {out}")
     return shown
+
+
+def _every(done: int, total: int, what: str) -> None:
+    """A line every quarter of the files, on stderr: a minute of silence looks hung."""
+    if done and (done % max(total // 4, 1) == 0 or done == total):
+        typer.echo(f"    {done}/{total} files {what}", err=True)
 
 
 def load_line(results: list[LoadResult], files: int) -> str:
