@@ -339,8 +339,14 @@ def test_the_demo_serves_what_it_prints_and_stops_what_it_started(home: Path) ->
         demo.send_signal(signal.SIGINT)  # Ctrl-C
         rest, _ = demo.communicate(timeout=120)
     finally:
-        if demo.poll() is None:
-            demo.kill()
+        if demo.poll() is None:  # a failed assertion above: stop it as a user would, then for sure
+            demo.send_signal(signal.SIGINT)
+            try:
+                demo.wait(60)
+            except subprocess.TimeoutExpired:
+                for child in psutil.Process(demo.pid).children(recursive=True):
+                    child.kill()
+                demo.kill()
     assert "Stopped the MQTT broker and the graph store, which the demo started." in rest, rest
     assert not EmbeddedServer(home).is_alive() and not _broker_running(home)
     assert not [p for p in started if p.is_running() and p.status() != psutil.STATUS_ZOMBIE]
