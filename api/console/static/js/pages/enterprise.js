@@ -164,7 +164,9 @@ async function renderMeters(el, id, meters, showError) {
   const show = async (zoom) => {
     for (const b of buttons.children) b.classList.toggle("active", b.dataset.zoom === zoom);
     delete chartBox.dataset.rendered; // until the new window is drawn
-    const end = new Date(latest.replace(" ", "T") + (latest.length <= 16 ? ":00" : "") + "+08:00");
+    // the API writes China time with its offset (2026-11-04T00:00+08:00); older servers wrote none
+    const zoned = /([+-]\d\d:\d\d|Z)$/.test(latest);
+    const end = new Date(zoned ? latest : latest.replace(" ", "T") + (latest.length <= 16 ? ":00" : "") + "+08:00");
     const start = new Date(end.getTime() - WINDOWS[zoom].days * 86_400_000);
     try {
       const { data, errors } = await gql(Q.METER_SERIES, { id, interval: WINDOWS[zoom].interval, from: cst(start), to: cst(new Date(end.getTime() + 300_000)) });
