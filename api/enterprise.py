@@ -165,6 +165,18 @@ def event_loader(info: Info[Context, None]) -> Any:
     )
 
 
+def parcel_props_loader(info: Info[Context, None]) -> Any:
+    """Land parcels by key, with their properties as the caller may see them: a number, location or
+    area only a record of a dataset hidden from it wrote onto the shared node is left out
+    (``land_credit_queries.parcels``)."""
+    store, sight = info.context.store, visibility(info.context)
+    return _loader(
+        info,
+        "enterprise.parcels",
+        lambda keys: {row["key"]: row["p"] for row in land_credit_queries.parcels(store, keys, sight)},
+    )
+
+
 def _by_key(rows: list[dict[str, Any]]) -> dict[str, Any]:
     return {row["key"]: row["props"] for row in rows}
 
@@ -504,12 +516,17 @@ class Enterprise:
     @strawberry.field(description="Land parcels its records concern, whatever its party on them.")
     async def parcels(self, info: Info[Context, None]) -> list[Parcel]:
         rows = _facts(info.context, await self._fact_rows(info), "parcels", subject_only=False)
+        nodes = {r["node"]["key"]: r["node"] for r in rows}
+        if visibility(info.context).datasets is not None:
+            # the node's properties as records the caller may see state them
+            seen = await parcel_props_loader(info).load_many(list(nodes))
+            nodes = {key: props or {"key": key} for key, props in zip(nodes, seen, strict=True)}
         items = [
             Parcel(
                 key=r["node"]["key"],
-                parcel_no=_text(r["node"].get("parcel_no")),
-                location=r["node"].get("location"),
-                area=r["node"].get("area"),
+                parcel_no=_text(nodes[r["node"]["key"]].get("parcel_no")),
+                location=nodes[r["node"]["key"]].get("location"),
+                area=nodes[r["node"]["key"]].get("area"),
                 party=r["party"],
             )
             for r in rows

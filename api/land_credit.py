@@ -233,8 +233,11 @@ def _grouped(rows: list[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
 
 
 def parcel_loader(info: Info[Context, None]) -> Any:
-    store = info.context.store
-    return _loader(info, "land.parcel", lambda keys: {r["key"]: r["p"] for r in queries.parcels(store, keys)})
+    """Parcels' node properties as records the caller may see state them (``queries.parcels``)."""
+    store, sight = info.context.store, visibility(info.context)
+    return _loader(
+        info, "land.parcel", lambda keys: {r["key"]: r["p"] for r in queries.parcels(store, keys, sight)}
+    )
 
 
 def parcel_records_loader(info: Info[Context, None]) -> Any:

@@ -8,12 +8,18 @@ retraining and reruns like any other.
 Steward data is unmasked (stewards see everything shared), so these fields are for the ``steward``
 role and above only. A task record's identifying fields still go through the masking policy with the
 caller's role and the sharing of the column each came from, so a 不予共享 column stays null for stewards;
-and a candidate is the enterprise as the steward may see it (``api/visibility.py``): null when only
-datasets hidden from it know the enterprise, each golden value as the column that stated it allows.
-Likewise a task is what records of datasets the caller may see make of it (``graph/task_queries.py``):
-one whose records are all hidden from it is not there (``NOT_FOUND``, also for the mutations that take
-its id), and of the others the records, mentions, datasets, impact, stake, name and town, and the town
-queues, count and show only what such records (and golden towns it may see) state.
+and a candidate is the enterprise as the steward may see it (``api/visibility.py``): each golden value
+as the column that stated it allows, and one only datasets hidden from it know is not a candidate at all
+(left out, the others numbered among themselves; acceptTask's ``candidate`` counts the same way, and
+acceptTasks takes the best candidate the caller knows). Likewise a task is what records of datasets the
+caller may see make of it (``graph/task_queries.py``): one whose records are all hidden from it is not
+there (``NOT_FOUND``, also for the mutations that take its id), and of the others the records, mentions,
+datasets, impact, stake, name and town, and the town queues, count and show only what such records (and
+golden towns it may see) state. The steward acts as the caller may see the graph
+(``graph/steward_queries.py``): an enterprise, record or judgement hidden from it is ``NOT_FOUND`` to
+every mutation, as an unknown id is; the audit trail shows only judgements naming no enterprise hidden
+from it and holding a record it may see (with those records alone), and ``changedEnterprises`` only
+enterprises it knows.
 """
 
 from __future__ import annotations
@@ -34,6 +40,7 @@ from entgraph.api.masking import mask_kind
 from entgraph.api.visibility import golden_value, visibility
 from entgraph.graph import api_queries, task_queries
 from entgraph.graph import resolution_writer as rw
+from entgraph.graph import steward_queries as sq
 from entgraph.resolution.enterprises import provisional_id
 from entgraph.resolution.mentions import party_fields, split_mention
 from entgraph.resolution.resolver import Bands, Resolver
@@ -267,6 +274,7 @@ class StewardQuery:
         rows = await context.in_thread(
             task_queries.tasks, context.store, status, town, dataset, order_by.value, visibility(context)
         )
+        rows = await context.in_thread(_known_candidates, context, rows)
         if min_probability is not None:
             rows = [t for t in rows if (best_probability(t) or 0.0) >= min_probability]
         return [_task(row) for row in rows[: _page(first)]]
@@ -293,7 +301,8 @@ class StewardQuery:
 
     @strawberry.field(description="One task with both sides.", permission_classes=STEWARD_ONLY)
     async def steward_task(self, info: Info[Context, None], id: str) -> StewardTask:
-        return _task(await _visible_task(info, id))
+        row = await _visible_task(info, id)
+        return _task((await info.context.in_thread(_known_candidates, info.context, [row]))[0])
 
     @strawberry.field(
         description="The audit trail, newest first. subject: only judgements naming it on either side.",
@@ -302,7 +311,10 @@ class StewardQuery:
     async def judgements(
         self, info: Info[Context, None], first: int = 100, subject: str | None = None
     ) -> list[Judgement]:
-        rows = await info.context.in_thread(rw.audit_trail, info.context.store, _page(first), subject)
+        context = info.context
+        rows = await context.in_thread(
+            sq.audit_trail, context.store, _page(first), subject, visibility(context)
+        )
         return [_judgement(row) for row in rows]
 
 
@@ -427,13 +439,14 @@ def _run(
         except StewardError as exc:
             raise _api_error(exc) from None
         after = _links(store, records)
-    # An undo returns the judgement it withdrew; show it as stored now (undone, by whom).
-    row = rw.judgement(store, undo_of or outcome.judgement.id) or outcome.judgement.props()
+    # An undo returns the judgement it withdrew; show it as stored now (undone, by whom), as the caller
+    # may see it (its records of datasets hidden from it left out).
+    row = sq.judgement(store, undo_of or outcome.judgement.id, steward.sight) or outcome.judgement.props()
     task_id = task_id or row.get("task") or None
     task = rw.task(store, task_id) if task_id else None
     return StewardPayload(
         judgement=_judgement(row),
-        changed_enterprises=_changed(before, after),
+        changed_enterprises=_changed(steward, before, after),
         task_id=task_id,
         task_status=task["status"] if task else None,
         summary=outcome.summary.line(),
@@ -453,9 +466,8 @@ def _run_bulk(context: Context, ids: list[str], reason: str) -> BulkAcceptPayloa
         except StewardError as exc:
             raise _api_error(exc) from None
         after = _links(store, records)
-    stored = {
-        row["id"]: row for row in rw.judgements_by_id(store, [o.judgement.id for o in outcome.accepted])
-    }
+    accepted = [o.judgement.id for o in outcome.accepted]
+    stored = {row["id"]: row for row in sq.judgements_by_id(store, accepted, steward.sight)}
     statuses = {tid: task.get("status") for tid, task in rw.tasks_by_id(store, ids).items()}
     return BulkAcceptPayload(
         outcomes=[
@@ -471,7 +483,7 @@ def _run_bulk(context: Context, ids: list[str], reason: str) -> BulkAcceptPayloa
             for o in outcome.outcomes
         ],
         accepted=len(outcome.accepted),
-        changed_enterprises=_changed(before, after),
+        changed_enterprises=_changed(steward, before, after),
         summary=outcome.summary.line(),
     )
 
@@ -493,7 +505,8 @@ def _steward(context: Context) -> Steward:
     # Judgements record who decided; an API key has a name, a token a subject. The role is the fallback
     # so a judgement is never anonymous.
     user = context.principal.subject or context.principal.role.value
-    return Steward(context.store, context.catalog, resolver, user)
+    # It acts as the caller may see the graph: what is hidden from it is unknown to it.
+    return Steward(context.store, context.catalog, resolver, user, visibility(context))
 
 
 def _api_error(exc: StewardError) -> ApiError:
@@ -543,12 +556,18 @@ def _links(store: Any, record_ids: Sequence[str]) -> dict[tuple[str, str], str]:
     return {(row["record_id"], row["party"]): row["enterprise_id"] for row in rows}
 
 
-def _changed(before: dict[tuple[str, str], str], after: dict[tuple[str, str], str]) -> list[str]:
+def _changed(
+    steward: Steward, before: dict[tuple[str, str], str], after: dict[tuple[str, str], str]
+) -> list[str]:
+    """Enterprises whose links to the records changed, those the caller knows: a task's records of
+    datasets hidden from it may move between enterprises it may not learn of."""
     changed: set[str] = set()
     for key in before.keys() | after.keys():
         old, new = before.get(key), after.get(key)
         if old != new:
             changed.update(e for e in (old, new) if e)
+    if steward.sight.datasets is not None and changed:
+        changed &= sq.known_enterprises(steward.store, sorted(changed), steward.sight)
     return sorted(changed)
 
 
@@ -573,6 +592,23 @@ def _enterprise_loader(info: Info[Context, None]):
         return [found.get(i) for i in ids]
 
     return context.loader("steward.enterprise", load)
+
+
+def _known_candidates(context: Context, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Task rows with only the candidates the caller knows (as :class:`Steward` numbers them for
+    acceptTask): one only datasets hidden from it know is left out, not shown as a bare id, as every
+    list leaves out such enterprises; the others are numbered among themselves, so no gap in the ranks
+    says one was there. One statement for all the rows."""
+    sight = visibility(context)
+    if sight.datasets is None:
+        return rows
+    ranked = [json.loads(row.get("candidates") or "[]") for row in rows]
+    ids = sorted({c["enterprise_id"] for candidates in ranked for c in candidates})
+    known = sq.known_enterprises(context.store, ids, sight) if ids else set()
+    return [
+        {**row, "candidates": json.dumps([c for c in candidates if c["enterprise_id"] in known])}
+        for row, candidates in zip(rows, ranked, strict=True)
+    ]
 
 
 def _task(row: dict[str, Any]) -> StewardTask:

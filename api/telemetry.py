@@ -13,8 +13,8 @@ everywhere (``api/visibility.py``), a warning about an enterprise only datasets 
 know is not there for it, a warning's town and industry peer group show (and a town finds and counts
 it) only where the caller may see its enterprise's golden town and industry, and its figures only where
 it may see every metric source they came from; a meter names only enterprises the caller may see (a
-steward cannot pin one to an enterprise it may not see), and is ``shared`` only between such
-enterprises.
+steward cannot pin one to an enterprise it may not see, and its pin leaves the meter's links to such
+enterprises as they are: ``meter_queries.pin``), and is ``shared`` only between such enterprises.
 """
 
 from __future__ import annotations
@@ -692,7 +692,13 @@ class TelemetryMutation:
         await _check_known(info, enterprise_ids)
         try:
             linked = await info.context.in_thread(
-                registry.pin, info.context.store, meter_id, utility, enterprise_ids, _actor(info)
+                registry.pin,
+                info.context.store,
+                meter_id,
+                utility,
+                enterprise_ids,
+                _actor(info),
+                visibility(info.context),
             )
         except ValueError as exc:
             raise BadInput(str(exc), argument="enterpriseIds") from None

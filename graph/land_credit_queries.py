@@ -15,7 +15,8 @@ records of datasets the caller may see (a parcel placed in a town, a credit even
 enterprise's golden town only where the caller may see it. A credit event node holds what the records
 reporting it wrote onto it (each load ``SET n += props``, so the last record written wins a property):
 a caller sees a property only where a record it may see states that value (:func:`_event_props`), and
-the event's date is worked out from those alone.
+the event's date is worked out from those alone. A land parcel likewise (:func:`parcels`): its number,
+location and area are what the records the caller may see state.
 """
 
 from __future__ import annotations
@@ -36,19 +37,25 @@ MORTGAGEE_PARTY = "mortgagee"
 _EVENT_DATE_FIELDS = ("decided_on", "occurred_on")
 
 
-def _event_props(sight: Visibility) -> str:
-    """Cypher for the properties of credit event ``n`` as the caller may see them, given ``rs``: its
+def _stated_props(sight: Visibility, node: str = "n", identity: str = "") -> str:
+    """Cypher for the properties of fact node ``node`` as the caller may see them, given ``rs``: its
     live records the caller may see. Those a record of them states with the same value (the node's
-    properties are its records' fields), and its identity: ``key`` (every record reporting it states
-    its key fields) and ``kind`` where the key carries it. A list of ``[name, value]`` pairs (Cypher
-    cannot build a map with computed keys; :func:`as_props` reads it), or the node's map for a caller
-    who may see every dataset."""
+    properties are its records' fields: each load ``SET n += props``, the last record written wins),
+    its ``key`` (every record pointing at it states its key fields), and those ``identity`` (a Cypher
+    predicate on ``k``) names. A list of ``[name, value]`` pairs (Cypher cannot build a map with
+    computed keys; :func:`as_props` reads it), or the node's map for a caller who may see every
+    dataset."""
     if sight.datasets is None:
-        return "properties(n)"
+        return f"properties({node})"
+    extra = f" OR ({identity})" if identity else ""
     return (
-        "[k IN keys(n) WHERE k = 'key' OR (k = 'kind' AND n.key STARTS WITH (n.kind + '|')) "
-        "OR any(x IN rs WHERE x[k] = n[k]) | [k, n[k]]]"
+        f"[k IN keys({node}) WHERE k = 'key'{extra} OR any(x IN rs WHERE x[k] = {node}[k]) | [k, {node}[k]]]"
     )
+
+
+def _event_props(sight: Visibility) -> str:
+    """:func:`_stated_props` of credit event ``n``, its ``kind`` shown where its key carries it."""
+    return _stated_props(sight, "n", "k = 'kind' AND n.key STARTS WITH (n.kind + '|')")
 
 
 def _event_date(sight: Visibility, field: str) -> str:
@@ -67,12 +74,23 @@ def as_props(value: Any) -> dict[str, Any]:
 # --- land parcels ----------------------------------------------------------------------------------
 
 
-def parcels(store: GraphStore, keys: Sequence[str]) -> list[Row]:
-    """``{key, p}``: the node properties of each known parcel."""
-    return store.read(
-        "UNWIND $keys AS k MATCH (p:LandParcel {key: k}) RETURN k AS key, properties(p) AS p",
-        {"keys": list(keys)},
+def parcels(store: GraphStore, keys: Sequence[str], sight: Visibility = EVERYTHING) -> list[Row]:
+    """``{key, p}``: the node properties of each known parcel as the caller (``sight``) may see them:
+    those a live record it may see states (:func:`_stated_props`; a parcel node holds what every record
+    about it wrote, a 不予共享 transfer's area and location among them). A parcel no such record
+    concerns has no row."""
+    if sight.datasets is None:
+        return store.read(
+            "UNWIND $keys AS k MATCH (p:LandParcel {key: k}) RETURN k AS key, properties(p) AS p",
+            {"keys": list(keys)},
+        )
+    rows = store.read(
+        "UNWIND $keys AS k MATCH (p:LandParcel {key: k})<--(r:SourceRecord) "
+        f"WITH k, p, r WHERE r.retired IS NULL{also(sight.sees_record('r'))} "
+        f"WITH k, p, collect(r) AS rs RETURN k AS key, {_stated_props(sight, 'p')} AS p",
+        {"keys": list(keys), **sight.params()},
     )
+    return [{"key": row["key"], "p": as_props(row["p"])} for row in rows]
 
 
 def parcel_records(store: GraphStore, keys: Sequence[str]) -> list[Row]:

@@ -107,23 +107,54 @@ def write_attachments(store: GraphStore, rows: Sequence[Mapping[str, Any]], now_
 
 def pin(
     store: GraphStore, key: str, meter: str, utility: str, enterprise_ids: Sequence[str], actor: str,
-    now_ms: int,
+    now_ms: int, sight: Visibility = EVERYTHING,
 ) -> list[str]:  # fmt: skip
-    """A steward's decision: ``meter`` measures exactly ``enterprise_ids`` (several: a shared meter).
-    Registers the meter (under ``key``) when it is new. Returns the ids linked."""
+    """A steward's decision: ``meter`` measures exactly ``enterprise_ids`` (several: a shared meter) of
+    the enterprises the steward (``sight``) knows. Its links to enterprises hidden from the steward are
+    kept as they are: they are another department's knowledge, which the steward can neither see nor
+    judge, and refusing the pin would tell it that they exist. The meter's ``owners``, ``review`` and
+    ``shared`` count them too. Registers the meter (under ``key``) when it is new. Returns the ids the
+    steward linked."""
     store.write(
-        "MERGE (m:Meter {key: $key}) SET m.meter_id = $meter, m.utility = coalesce(m.utility, $utility) "
-        "WITH m OPTIONAL MATCH (m)-[old:METERS]->(:Enterprise) DELETE old",
+        "MERGE (m:Meter {key: $key}) SET m.meter_id = $meter, m.utility = coalesce(m.utility, $utility)",
         {"key": key, "meter": meter, "utility": utility},
     )
+    kept = hidden_owners(store, key, sight)
+    ids = list(dict.fromkeys(enterprise_ids))
+    owners = len(set(ids) | set(kept))
+    params = {"key": key, "kept": kept, "owners": owners}
+    store.write(
+        "MATCH (m:Meter {key: $key})-[old:METERS]->(e:Enterprise) WITH old, e WHERE NOT e.id IN $kept "
+        "DELETE old",
+        params,
+    )
+    if kept:
+        store.write(
+            "MATCH (m:Meter {key: $key})-[k:METERS]->(e:Enterprise) WITH k, e WHERE e.id IN $kept "
+            "SET k.shared = $owners > 1",
+            params,
+        )
     rows = store.write(
         "MATCH (m:Meter {key: $key}) SET m.pinned = true, m.pinned_by = $actor, m.attached_at = $now, "
-        "m.owners = size($ids), m.review = CASE WHEN size($ids) = 0 THEN 'unattached' "
-        "WHEN size($ids) > 1 THEN 'shared' ELSE null END "
+        "m.owners = $owners, m.review = CASE WHEN $owners = 0 THEN 'unattached' "
+        "WHEN $owners > 1 THEN 'shared' ELSE null END "
         "WITH m UNWIND $ids AS id MATCH (e:Enterprise {id: id}) "
-        "MERGE (m)-[x:METERS]->(e) SET x.via = 'steward', x.evidence = $actor, x.shared = size($ids) > 1, "
+        "MERGE (m)-[x:METERS]->(e) SET x.via = 'steward', x.evidence = $actor, x.shared = $owners > 1, "
         "x.at = $now RETURN e.id AS id",
-        {"key": key, "ids": list(enterprise_ids), "actor": actor, "now": now_ms},
+        {"key": key, "ids": ids, "owners": owners, "actor": actor, "now": now_ms},
+    )
+    return [r["id"] for r in rows]
+
+
+def hidden_owners(store: GraphStore, key: str, sight: Visibility = EVERYTHING) -> list[str]:
+    """Ids of the enterprises meter ``key`` is linked to that the caller (``sight``) does not know."""
+    if sight.datasets is None:
+        return []
+    rows = store.read(
+        "MATCH (m:Meter {key: $key})-[:METERS]->(e:Enterprise) "
+        + sight.mark_known("e", "e", "known_e")
+        + "WITH e WHERE NOT known_e RETURN e.id AS id ORDER BY id",
+        {"key": key, **sight.params()},
     )
     return [r["id"] for r in rows]
 

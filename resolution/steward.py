@@ -16,7 +16,9 @@ from typing import Any
 
 from entgraph.errors import EntgraphError
 from entgraph.graph import resolution_writer as rw
+from entgraph.graph import steward_queries as sq
 from entgraph.graph.port import GraphStore
+from entgraph.graph.visibility import EVERYTHING, Visibility
 from entgraph.loaders.registry import Catalog
 from entgraph.resolution.enterprises import provisional_id
 from entgraph.resolution.golden import GOLDEN_FIELDS, recompute
@@ -70,13 +72,26 @@ def stake_lines(task: dict[str, Any]) -> list[StakeLine]:
 
 
 class Steward:
-    def __init__(self, store: GraphStore, catalog: Catalog, resolver: Resolver, user: str) -> None:
+    """Operations as ``user`` may see the graph (``sight``; the CLI's steward sees everything): an
+    enterprise, record or judgement hidden from it is unknown to it (``no enterprise …``, ``no source
+    record …``, ``no judgement …``, as for an id that does not exist), and a task's candidates are the
+    enterprises it knows, numbered among themselves (``graph/steward_queries.py``)."""
+
+    def __init__(
+        self,
+        store: GraphStore,
+        catalog: Catalog,
+        resolver: Resolver,
+        user: str,
+        sight: Visibility = EVERYTHING,
+    ) -> None:
         if not user:
             raise StewardError("say who you are: every judgement records its steward (--user)")
         self.store = store
         self.catalog = catalog
         self.resolver = resolver
         self.user = user
+        self.sight = sight
 
     # --- reading --------------------------------------------------------------------------------
 
@@ -106,7 +121,7 @@ class Steward:
         task = rw.task(self.store, task_id)
         if task is None:
             raise StewardError(f"no steward task {task_id}; `entgraph steward tasks` lists them")
-        task["candidates"] = json.loads(task.get("candidates") or "[]")
+        task["candidates"] = self._known_candidates(json.loads(task.get("candidates") or "[]"))
         for candidate in task["candidates"]:
             candidate["enterprise"] = rw.enterprise(self.store, candidate["enterprise_id"])
         task["records"] = rw.records_by_id(self.store, task.get("record_ids") or [])
@@ -143,9 +158,12 @@ class Steward:
         outcomes: list[TaskOutcome] = []
         rows: list[dict[str, Any]] = []
         records: set[str] = set()
+        ranked = {task_id: json.loads(found[task_id].get("candidates") or "[]") for task_id in ids}
+        known = self._known([c["enterprise_id"] for cs in ranked.values() for c in cs])
         for task_id in ids:
             task = found[task_id]
-            candidates = json.loads(task.get("candidates") or "[]")
+            # the best candidate the user knows: one hidden from it is not its to accept
+            candidates = [c for c in ranked[task_id] if known is None or c["enterprise_id"] in known]
             if task.get("status") == "resolved":
                 outcomes.append(TaskOutcome(task_id, skipped="already resolved"))
                 continue
@@ -167,7 +185,12 @@ class Steward:
     def reject(self, task_id: str, enterprise_id: str | None = None, reason: str = "") -> Outcome:
         """The task's name is not that candidate (default: none of them)."""
         task = self.task(task_id)
+        known = self._known([enterprise_id]) if enterprise_id else None
+        if enterprise_id and known is not None and enterprise_id not in known:
+            raise StewardError(f"no enterprise {enterprise_id}")
         targets = [enterprise_id] if enterprise_id else [c["enterprise_id"] for c in task["candidates"]]
+        if not targets:
+            raise StewardError(f"task {task_id} has no candidate to reject; name the enterprise")
         outcome = None
         for target in targets:
             outcome = self._judge(
@@ -190,7 +213,7 @@ class Steward:
                 "link", task["mention_key"], enterprise_id, reason, task["record_ids"], task_or_record
             )
         record_id, party = split_mention(task_or_record)
-        self._require_record(record_id)
+        self._require_records([record_id])
         key = mention_key(mention_id(record_id, party))
         return self._judge("link", key, enterprise_id, reason, [record_id])
 
@@ -217,6 +240,7 @@ class Steward:
         """These records (``<record id>|<party>``) are not the enterprise they are linked to."""
         if not mention_ids:
             raise StewardError("name the records to split off (<record id>|<party>)")
+        self._require_records([split_mention(m)[0] for m in mention_ids])
         links = {(row["record_id"], row["party"]): row["enterprise_id"] for row in self._linked(mention_ids)}
         outcome = None
         touched = set()
@@ -236,7 +260,11 @@ class Steward:
 
     def undo(self, judgement_id: str, reason: str = "") -> Outcome:
         """Withdraw a judgement; its records are resolved again as if it had never been made."""
-        row = rw.judgement(self.store, judgement_id)
+        # as the user may see it: one naming an enterprise or holding only records hidden from it is not
+        # there; its records are read whole below (an undo resolves them all again, as the judgement did)
+        row = sq.judgement(self.store, judgement_id, self.sight)
+        if row is not None:
+            row = rw.judgement(self.store, judgement_id)
         if row is None:
             raise StewardError(f"no judgement {judgement_id}; `entgraph steward judgements` lists them")
         if row.get("undone"):
@@ -334,15 +362,29 @@ class Steward:
         rw.save_judgement(self.store, {**judgement.props(), "records": list(records)})
         return judgement
 
+    def _known(self, enterprise_ids: Sequence[str]) -> set[str] | None:
+        """Those of ``enterprise_ids`` the user knows; None when it knows every enterprise."""
+        if self.sight.datasets is None:
+            return None
+        return sq.known_enterprises(self.store, enterprise_ids, self.sight) if enterprise_ids else set()
+
+    def _known_candidates(self, candidates: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        known = self._known([c["enterprise_id"] for c in candidates])
+        return [c for c in candidates if known is None or c["enterprise_id"] in known]
+
     def _require_enterprise(self, enterprise_id: str) -> dict[str, Any]:
         row = rw.enterprise(self.store, enterprise_id)
-        if row is None:
+        known = self._known([enterprise_id]) if row is not None else None
+        if row is None or (known is not None and enterprise_id not in known):
             raise StewardError(f"no enterprise {enterprise_id}")
         return row
 
-    def _require_record(self, record_id: str) -> None:
-        if not rw.records_by_id(self.store, [record_id]):
-            raise StewardError(f"no source record {record_id}")
+    def _require_records(self, record_ids: Sequence[str]) -> None:
+        """Every one of ``record_ids`` exists and the user may see it (a hidden one is unknown)."""
+        found = sq.visible_records(self.store, record_ids, self.sight)
+        missing = [r for r in dict.fromkeys(record_ids) if r not in found]
+        if missing:
+            raise StewardError(f"no source record {', '.join(missing)}")
 
     def _linked(self, mention_ids: Sequence[str]) -> list[dict[str, Any]]:
         record_ids = [split_mention(m)[0] for m in mention_ids]

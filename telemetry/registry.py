@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 
 from entgraph.graph import meter_queries as mq
 from entgraph.graph.port import GraphStore
+from entgraph.graph.visibility import EVERYTHING, Visibility
 from entgraph.loaders.registry import Catalog
 from entgraph.loaders.spec import DatasetSpec, Role, Subject
 from entgraph.resolution.identifiers import is_valid_credit_code, normalise_code
@@ -198,8 +199,16 @@ def exclusive_owners(store: GraphStore) -> dict[str, str]:
     return {m: next(iter(e)) for m, e in attached_to(store).items() if len(e) == 1}
 
 
-def pin(store: GraphStore, meter: str, utility: str, enterprise_ids: list[str], actor: str) -> list[str]:
-    """A steward's decision, kept forever (see module doc)."""
+def pin(
+    store: GraphStore,
+    meter: str,
+    utility: str,
+    enterprise_ids: list[str],
+    actor: str,
+    sight: Visibility = EVERYTHING,
+) -> list[str]:
+    """A steward's decision, kept forever (see module doc), about the enterprises it knows (``sight``):
+    the meter's links to others stay (``meter_queries.pin``)."""
     if utility not in UTILITIES:
         raise ValueError(f"utility must be one of {', '.join(UTILITIES)}, not {utility!r}")
     missing = sorted(set(enterprise_ids) - mq.live_enterprises(store, enterprise_ids))
@@ -209,7 +218,7 @@ def pin(store: GraphStore, meter: str, utility: str, enterprise_ids: list[str], 
     # The same id can name an electricity and a water meter: pin the one of this utility.
     existing = [r["key"] for r in mq.registered_as(store, meter) if r["utility"] in (utility, None)]
     key = existing[0] if existing else f"{METER_KIND[utility]}|{meter}"
-    return mq.pin(store, key, meter, utility, enterprise_ids, actor, int(time.time() * 1000))
+    return mq.pin(store, key, meter, utility, enterprise_ids, actor, int(time.time() * 1000), sight)
 
 
 def known_meters(store: GraphStore) -> set[str]:

@@ -183,12 +183,15 @@ def test_a_page_of_parcels_costs_the_same_reads_as_one(client: GraphQLClient, co
     assert reads(1) == reads(40)
 
 
+# As a load leaves it: the parcel's properties are what its records state (the grant's number,
+# location and area), which a caller sees only as far as it may see a record stating them.
 HAND_MADE_PARCEL = """
 CREATE (a:Enterprise {id: 'E-A', name: '甲公司'}), (b:Enterprise {id: 'E-B', name: '乙公司'}),
        (c:Enterprise {id: 'E-C', name: '丙公司'}),
        (p:LandParcel {key: 'P-1', parcel_no: 'P-1', location: '世纪大道1号', area: 1000.0})
 CREATE (g:SourceRecord:LandGrant {id: 'g1', dataset: 'jj_land_grants', granted_on: '2020-05-01',
-        price: 5000000.0, area: 1000.0, town: '青阳街道'})-[:CONCERNS_PARCEL]->(p),
+        price: 5000000.0, area: 1000.0, town: '青阳街道', parcel_no: 'P-1', location: '世纪大道1号'})
+       -[:CONCERNS_PARCEL]->(p),
        (g)-[:ABOUT {party: 'subject'}]->(a), (g)-[:IN_TOWN]->(:Town {key: '青阳街道', name: '青阳街道'})
 CREATE (t:SourceRecord:LandTransfer {id: 't1', dataset: 'jj_land_transfers', transferred_on: '2022-03-01',
         transfer_method: '买卖', land_use_after: '工业用地', area: 990.5})-[:CONCERNS_PARCEL]->(p),

@@ -834,7 +834,7 @@ def test_parcels_and_mortgage_networks_show_only_what_the_caller_may_see(
 
 
 CANDIDATES = """query ($status: String!) { stewardTasks(status: $status, first: 500) {
-  id candidates(first: 3) { enterpriseId enterprise { id legalRep phone town address } } } }"""
+  id candidates(first: 3) { rank enterpriseId enterprise { id legalRep phone town address } } } }"""
 CANDIDATE_FIELDS = {"legalRep": "legal_rep", "phone": "phone", "town": "town", "address": "address"}
 
 
@@ -848,14 +848,17 @@ def test_a_stewards_candidates_are_the_enterprises_as_the_steward_may_see_them(
     seen = 0
     for status in ("open", "unsure", "resolved"):
         for task in api.data(CANDIDATES, role, status=status)["stewardTasks"]:
+            # numbered among those listed: a gap would say a hidden candidate was there
+            if [c["rank"] for c in task["candidates"]] != list(range(1, len(task["candidates"]) + 1)):
+                problems.append(f"task {task['id']} ranks {[c['rank'] for c in task['candidates']]}")
             for candidate in task["candidates"]:
                 eid, enterprise = candidate["enterpriseId"], candidate["enterprise"]
+                if eid in sight.hidden_only:
+                    # not even its id: the caller may not learn that it exists
+                    problems.append(f"task {task['id']} lists {eid}, known only to hidden datasets")
+                    continue
                 if eid not in city_graph["live"]:
                     continue  # merged away since: its survivor is checked where it is a candidate
-                if eid in sight.hidden_only:
-                    if enterprise is not None:
-                        problems.append(f"task {task['id']} shows {eid}, known only to hidden datasets")
-                    continue
                 seen += 1
                 for graphql, field in CANDIDATE_FIELDS.items():
                     value, hidden = sight.golden.get((eid, field), (None, False))
@@ -1470,3 +1473,131 @@ def test_a_meter_is_shared_only_with_enterprises_the_caller_may_see(
             if not m["shared"] or m["review"] != "shared" or len(m["enterpriseIds"]) < 2
         ]
     assert problems == [], problems
+
+
+# One parcel a land grant (open) and a land transfer (有条件使用; 不予共享 in the strict catalog) both
+# concern, keyed alike: each load writes its record's fields onto the shared node, so it holds the
+# transfer's location and area beside the grant's parcel number.
+SHARED_PARCEL = """
+CREATE (a:Enterprise {id: 'E-A', name: '甲公司'})
+CREATE (p:LandParcel {key: 'P-9', parcel_no: 'P-9', new_certificate_no: 'P-9',
+        location: '磁灶镇张林村工业区99号', area: 2000.0, land_use_after: '工业用地'})
+CREATE (g:SourceRecord {id: 'jj_land_grants:g9', dataset: 'jj_land_grants', parcel_no: 'P-9',
+        location: '青阳街道梅岭路1号', area: 1000.0})-[:CONCERNS_PARCEL]->(p),
+       (g)-[:ABOUT {party: 'subject'}]->(a)
+CREATE (t:SourceRecord {id: 'jj_land_transfers:t9', dataset: 'jj_land_transfers',
+        new_certificate_no: 'P-9', location: '磁灶镇张林村工业区99号', area: 2000.0,
+        land_use_after: '工业用地'})-[:CONCERNS_PARCEL]->(p),
+       (t)-[:ABOUT {party: 'subject'}]->(a)
+"""
+PARCEL_VIEWS = """{ enterprise(id: "E-A") { parcels { key parcelNo location area party } }
+  parcel(key: "P-9") { key parcelNo location area landUse } }"""
+
+
+def test_a_parcel_shows_only_what_records_the_caller_may_see_state(
+    falkordb_graph: FalkorDBStore, resolved_city: City, serve_city: Any, tmp_path: Any
+) -> None:
+    falkordb_graph.write(SHARED_PARCEL)
+    with serve_city(falkordb_graph, strict_catalog(resolved_city.catalog), tmp_path) as api:
+        # Only the grant is visible to them: its parcel number; the location and area on the node are
+        # the transfer's, which the grant does not state (it states others, overwritten).
+        for role in (Role.PUBLIC, Role.ANALYST, Role.STEWARD):
+            found = api.data(PARCEL_VIEWS, role)
+            assert found["enterprise"]["parcels"] == [
+                {"key": "P-9", "parcelNo": "P-9", "location": None, "area": None, "party": "subject"}
+            ], role
+            assert found["parcel"] == {
+                "key": "P-9", "parcelNo": "P-9", "location": None, "area": None, "landUse": None
+            }, role  # fmt: skip
+        # the admin sees every register: the node as the loads left it
+        found = api.data(PARCEL_VIEWS, Role.ADMIN)
+        assert found["enterprise"]["parcels"] == [
+            {"key": "P-9", "parcelNo": "P-9", "location": "磁灶镇张林村工业区99号", "area": 2000.0,
+             "party": "subject"}
+        ]  # fmt: skip
+        assert found["parcel"]["location"] == "磁灶镇张林村工业区99号"
+
+
+# A meter the registry linked to an enterprise every caller knows (E-V, known to an open-to-staff
+# register) and to one only a register 不予共享 in the strict catalog knows (E-H).
+METERED = """
+CREATE (v:Enterprise {id: 'E-V', name: '甲公司'}), (h:Enterprise {id: 'E-H', name: '乙公司'}),
+       (w:Enterprise {id: 'E-W', name: '丙公司'})
+CREATE (:SourceRecord {id: 'wh_work_safety:v', dataset: 'wh_work_safety'})-[:ABOUT {party: 'subject'}]->(v)
+CREATE (:SourceRecord {id: 'wh_work_safety:w', dataset: 'wh_work_safety'})-[:ABOUT {party: 'subject'}]->(w)
+CREATE (:SourceRecord {id: 'jj_tax_registration:h', dataset: 'jj_tax_registration'})
+       -[:ABOUT {party: 'subject'}]->(h)
+"""
+PIN_METER = """mutation ($ids: [String!]!) { pinMeter(meterId: "M-9", enterpriseIds: $ids) {
+  enterpriseIds shared review } }"""
+
+
+def test_a_stewards_pin_leaves_the_meters_links_to_enterprises_it_may_not_see(
+    falkordb_graph: FalkorDBStore, resolved_city: City, serve_city: Any, tmp_path: Any
+) -> None:
+    store = falkordb_graph
+    store.write(METERED)
+    registry.pin(store, "M-9", "electricity", ["E-V", "E-H"], "registry")
+
+    def owners() -> dict[str, bool]:
+        rows = store.read("MATCH (:Meter {meter_id: 'M-9'})-[x:METERS]->(e) RETURN e.id AS id, x.shared AS s")
+        return {row["id"]: row["s"] for row in rows}
+
+    with serve_city(store, strict_catalog(resolved_city.catalog), tmp_path) as api:
+        # The steward may not see E-H: its pin is about the enterprises it knows; the link to E-H is
+        # another register's knowledge, kept (and not told to the steward, nor refused on its account).
+        pinned = api.data(PIN_METER, Role.STEWARD, ids=["E-W"])["pinMeter"]
+        assert pinned == {"enterpriseIds": ["E-W"], "shared": False, "review": None}
+        assert owners() == {"E-W": True, "E-H": True}
+        meters = api.data(METERS_OF, Role.STEWARD, id="E-W")["enterprise"]["meters"]
+        assert [(m["enterpriseIds"], m["shared"]) for m in meters] == [(["E-W"], False)]
+        # the admin sees both: a shared meter, for its review
+        admin = api.data(SHARED_REVIEW, Role.ADMIN)["metersForReview"]
+        assert [sorted(m["enterpriseIds"]) for m in admin if m["meterId"] == "M-9"] == [["E-H", "E-W"]]
+        # an admin's pin replaces every link: it sees them all
+        api.data(PIN_METER, Role.ADMIN, ids=["E-V"])
+        assert owners() == {"E-V": False}
+
+
+# A task on a record every staff role may see, whose best candidate only a register 不予共享 in the
+# strict catalog knows (E-H) and whose second one every caller knows (E-V).
+TASK_CANDIDATES = json.dumps(
+    [
+        {"enterprise_id": eid, "probability": p, "match_weight": w, "explanation": [["prior", "-", w]]}
+        for eid, p, w in (("E-H", 0.9, 3.2), ("E-V", 0.6, 0.6))
+    ]
+)
+HIDDEN_CANDIDATE = """
+CREATE (v:Enterprise {id: 'E-V', name: '甲公司'}), (h:Enterprise {id: 'E-H', name: '甲公司'})
+CREATE (:SourceRecord {id: 'wh_work_safety:v', dataset: 'wh_work_safety'})-[:ABOUT {party: 'subject'}]->(v)
+CREATE (:SourceRecord {id: 'jj_tax_registration:h', dataset: 'jj_tax_registration'})
+       -[:ABOUT {party: 'subject'}]->(h)
+CREATE (:SourceRecord {id: 'wh_work_safety:t', dataset: 'wh_work_safety', enterprise_name: '甲公司'})
+CREATE (:StewardTask {id: 'T-1', status: 'open', name: '甲公司', town: '', mention_key: 'name:甲公司|',
+        datasets: ['wh_work_safety'], record_ids: ['wh_work_safety:t'], named_by: 'wh_work_safety:t',
+        mention_ids: ['wh_work_safety:t|subject'], stake_records: ['wh_work_safety:t|other|1.0'],
+        impact: 1, stake: 1.0, candidates: $candidates})
+"""
+TASK_WITH_CANDIDATES = """query ($min: Float) {
+  stewardTask(id: "T-1") { candidates { rank enterpriseId probability } }
+  stewardTasks(minProbability: $min) { id } }"""
+
+
+def test_a_candidate_the_steward_may_not_know_is_not_listed(
+    falkordb_graph: FalkorDBStore, resolved_city: City, serve_city: Any, tmp_path: Any
+) -> None:
+    falkordb_graph.write(HIDDEN_CANDIDATE, {"candidates": TASK_CANDIDATES})
+    with serve_city(falkordb_graph, strict_catalog(resolved_city.catalog), tmp_path) as api:
+        # Left out as every list leaves out an enterprise the caller may not know, not even its id; the
+        # others numbered among themselves (no gap says one was there), and the task's best candidate
+        # is the best the steward knows.
+        found = api.data(TASK_WITH_CANDIDATES, Role.STEWARD, min=0.8)
+        assert found["stewardTask"]["candidates"] == [{"rank": 1, "enterpriseId": "E-V", "probability": 0.6}]
+        assert found["stewardTasks"] == []
+        # acceptTask counts the same way: there is no second candidate (refused before anything runs)
+        accept = 'mutation { acceptTask(id: "T-1", candidate: 2) { taskId } }'
+        assert api.error_codes(accept, Role.STEWARD) == ["BAD_INPUT"]
+        # the admin knows both
+        found = api.data(TASK_WITH_CANDIDATES, Role.ADMIN, min=0.8)
+        assert [c["enterpriseId"] for c in found["stewardTask"]["candidates"]] == ["E-H", "E-V"]
+        assert found["stewardTasks"] == [{"id": "T-1"}]

@@ -18,6 +18,8 @@ from entgraph.api.schema import Query
 from entgraph.api.stewardship import StewardMutation
 from entgraph.api.testing import data_of, post_graphql
 from entgraph.graph.port import GraphStore
+from entgraph.loaders.registry import Catalog, Feed
+from entgraph.loaders.spec import Sharing, Usage
 from entgraph.settings import Settings
 
 SECRET = "s" * 40
@@ -384,3 +386,121 @@ def test_task_records_cost_one_read(resolved_city: Any, counting: Any, tmp_path:
         ok(api, RECORD_SIDES, id=tasks[0]["id"])
         # The task, then its records in one statement, however many there are.
         assert counting.reads - before == 2
+
+
+# --- what the steward may not see (a catalog making some registers 不予共享) --------------------------
+
+# Made 不予共享 whole: every enterprise only these know, and every record of theirs, is hidden from
+# stewards (the admin still sees them).
+CLOSED = ("jj_enterprise_registration", "wh_enterprise_registry_sync", "jj_tax_registration")
+LINK = """mutation($m: String!, $e: String!) { linkToEnterprise(taskOrRecord: $m, enterpriseId: $e) {
+  taskStatus } }"""
+MERGE = "mutation($l: String!, $s: String!) { mergeEnterprises(loser: $l, survivor: $s) { taskStatus } }"
+SPLIT = "mutation($m: [String!]!) { splitRecords(mentions: $m) { taskStatus } }"
+UNDO = "mutation($j: String!) { undoJudgement(id: $j) { taskStatus } }"
+
+
+def closed_catalog(catalog: Catalog) -> Catalog:
+    feeds = []
+    for feed in catalog:
+        spec = feed.spec
+        if spec.key in CLOSED:
+            columns = [column.model_copy(update={"sharing": None}) for column in spec.columns]
+            spec = spec.model_copy(update={"sharing": Sharing(usage=Usage.NOT_SHARED), "columns": columns})
+        feeds.append(Feed(spec, feed.loader, feed.origin))
+    return Catalog(feeds)
+
+
+def _sides(store: GraphStore) -> dict[str, list[str]]:
+    """Enterprises (not branches or parents, so any two may merge) known only to closed registers and
+    to open ones, and a linked record of each side."""
+    rows = store.read(
+        "MATCH (r:SourceRecord)-[a:ABOUT]->(e:Enterprise) WHERE a.party = 'subject' "
+        "AND NOT (e)-[:BRANCH_OF]-() AND NOT (e)-[:REDIRECTS_TO]->() "
+        "RETURN e.id AS e, collect(r.dataset) AS datasets, collect(r.id) AS records ORDER BY e"
+    )
+    hidden = [r for r in rows if set(r["datasets"]) <= set(CLOSED)]
+    shown = [r for r in rows if not set(r["datasets"]) & set(CLOSED)]
+    return {
+        "hidden": [r["e"] for r in hidden],
+        "shown": [r["e"] for r in shown],
+        "hidden_records": [r["records"][0] for r in hidden],
+        "shown_records": [r["records"][0] for r in shown],
+    }
+
+
+@pytest.fixture(scope="module")
+def closed_client(resolved_city: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[TestClient]:
+    """The read-only city under the closed catalog: only refused mutations run against it."""
+    app = create_app(
+        settings_for(tmp_path_factory.mktemp("steward-closed"), resolved_city.model),
+        resolved_city.store,
+        closed_catalog(resolved_city.catalog),
+        query=StewardRoot,
+        mutation=StewardMutation,
+    )
+    with TestClient(app) as test_client:
+        yield test_client
+
+
+def test_a_steward_cannot_act_on_what_it_may_not_see(closed_client: TestClient, resolved_city: Any) -> None:
+    sides = _sides(resolved_city.store)
+    assert len(sides["hidden"]) >= 2 and len(sides["shown"]) >= 2, "the city has both sides"
+    hidden, shown = sides["hidden"][0], sides["shown"][0]
+    hidden_mention, shown_mention = (
+        f"{sides['hidden_records'][0]}|subject",
+        f"{sides['shown_records'][0]}|subject",
+    )
+    refusals = [
+        (LINK, {"m": hidden_mention, "e": shown}, sides["hidden_records"][0]),
+        (LINK, {"m": shown_mention, "e": hidden}, hidden),
+        (MERGE, {"l": hidden, "s": shown}, hidden),
+        (MERGE, {"l": shown, "s": hidden}, hidden),
+        (SPLIT, {"m": [hidden_mention]}, sides["hidden_records"][0]),
+    ]
+    for query, variables, named in refusals:
+        body = gql(closed_client, query, STEWARD, **variables)
+        # as for an id that does not exist: nothing says it does
+        assert error_code(body) == "NOT_FOUND", (variables, body)
+        assert body["errors"][0]["message"].endswith(named), body
+    unknown = gql(closed_client, SPLIT, STEWARD, m=["jj_tax_registration:nope|subject"])
+    assert error_code(unknown) == "NOT_FOUND"
+    # the admin sees them: refused for another reason (a merge into itself), not as unknown
+    admin = bearer(Role.ADMIN, "root")
+    assert error_code(gql(closed_client, MERGE, admin, l=hidden, s=hidden)) == "BAD_INPUT"
+    assert not resolved_city.store.read("MATCH (j:Judgement) RETURN j LIMIT 1")
+
+
+def test_a_steward_does_not_see_judgements_about_what_it_may_not_see(
+    resolved_city_copy: Any, tmp_path: Path
+) -> None:
+    store = resolved_city_copy.store
+    app = create_app(
+        settings_for(tmp_path, resolved_city_copy.model),
+        store,
+        closed_catalog(resolved_city_copy.catalog),
+        query=StewardRoot,
+        mutation=StewardMutation,
+    )
+    sides = _sides(store)
+    loser, survivor = sides["hidden"][:2]
+    admin = bearer(Role.ADMIN, "root")
+    trail = "query($s: String) { judgements(subject: $s) { id kind object records } }"
+    with TestClient(app) as api:
+        merged = ok(api, f"mutation {{ mergeEnterprises(loser: \"{loser}\", survivor: \"{survivor}\") "
+                         "{ judgement { id } } }", admin)["mergeEnterprises"]  # fmt: skip
+        judgement = merged["judgement"]["id"]
+        assert [j["id"] for j in ok(api, trail, admin)["judgements"]] == [judgement]
+        # the steward: no such judgement, to read or to undo
+        assert ok(api, trail)["judgements"] == []
+        assert ok(api, trail, s=survivor)["judgements"] == []
+        body = gql(api, UNDO, STEWARD, j=judgement)
+        assert error_code(body) == "NOT_FOUND" and judgement in body["errors"][0]["message"]
+        # its own judgement about what it sees, it reads and undoes
+        shown_loser, shown_survivor = sides["shown"][:2]
+        own = ok(
+            api, MERGE.replace("taskStatus", "judgement { id records }"), l=shown_loser, s=shown_survivor
+        )
+        own_id = own["mergeEnterprises"]["judgement"]["id"]
+        assert [j["id"] for j in ok(api, trail)["judgements"]] == [own_id]
+        assert ok(api, UNDO, j=own_id)["undoJudgement"]["taskStatus"] is None

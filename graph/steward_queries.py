@@ -1,0 +1,104 @@
+"""What a steward may read and act on, as Cypher: enterprises, records and judgements it may see.
+
+A steward acts through :class:`~entgraph.resolution.steward.Steward`; over the API it acts as its role
+may see (a :class:`~entgraph.graph.visibility.Visibility`), and what it may not see does not exist for
+it, whether it reads or acts:
+
+- an enterprise is known to it as everywhere (:meth:`Visibility.keep_known`);
+- a record is visible when its dataset is (record ids are ``<dataset>:<hex>``, but the record's own
+  ``dataset`` is read: an id is only a name);
+- a judgement is there for it as a task is (``task_queries``): when it names no enterprise hidden from
+  it (its ``object``; a merge's ``subject`` too) and it has no records or one of them is visible; its
+  ``records`` are then the visible ones alone.
+
+A caller who may see everything gets the statements of ``resolution_writer`` unchanged.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from entgraph.graph import resolution_writer as rw
+from entgraph.graph.port import GraphStore
+from entgraph.graph.visibility import EVERYTHING, Visibility
+
+
+def known_enterprises(store: GraphStore, ids: Sequence[str], sight: Visibility = EVERYTHING) -> set[str]:
+    """Those of ``ids`` that are enterprises known to the caller (merged-away ones included)."""
+    rows = store.read(
+        f"UNWIND $ids AS id MATCH (e:Enterprise {{id: id}}) {sight.keep_known('e', 'id, e')}RETURN id",
+        {"ids": sorted(set(ids)), **sight.params()},
+    )
+    return {row["id"] for row in rows}
+
+
+def visible_records(store: GraphStore, ids: Sequence[str], sight: Visibility = EVERYTHING) -> set[str]:
+    """Those of ``ids`` that are source records of datasets the caller may see."""
+    rows = store.read(
+        "UNWIND $ids AS id MATCH (r:SourceRecord {id: id}) "
+        f"WITH id, r WHERE {sight.sees_record('r')} RETURN id",
+        {"ids": sorted(set(ids)), **sight.params()},
+    )
+    return {row["id"] for row in rows}
+
+
+def _seen(sight: Visibility) -> str:
+    """Clauses after a ``MATCH`` of ``j`` keeping the judgements the caller may see, with ``records``:
+    those of its records it may see."""
+    if sight.datasets is None:
+        return "WITH j, j.records AS records "
+    mine = "[x IN coalesce(j.records, []) WHERE split(x, ':')[0] IN $known_datasets]"
+    return (
+        f"WITH j, {mine} AS records WHERE size(coalesce(j.records, [])) = 0 OR size(records) > 0 "
+        "OPTIONAL MATCH (o:Enterprise {id: j.object}) "
+        + sight.mark_known("o", "j, records, o", "known_o")
+        + "WITH j, records, known_o WHERE known_o "
+        "OPTIONAL MATCH (s:Enterprise {id: j.subject}) WHERE j.kind = 'merge' "
+        + sight.mark_known("s", "j, records, s", "known_s")
+        + "WITH j, records WHERE known_s "
+    )
+
+
+def _as_seen(row: dict[str, Any]) -> dict[str, Any]:
+    return {**dict(row["j"]), "records": list(row["records"] or [])}
+
+
+def audit_trail(
+    store: GraphStore, first: int, about: str | None = None, sight: Visibility = EVERYTHING
+) -> list[dict[str, Any]]:
+    """Judgements the caller may see, newest first, undone ones included; ``about``: only those naming
+    it on either side."""
+    if sight.datasets is None:
+        return rw.audit_trail(store, first, about)
+    where = "WHERE j.subject = $about OR j.object = $about " if about else ""
+    rows = store.read(
+        f"MATCH (j:Judgement) {where}" + _seen(sight) + "RETURN j AS j, records ORDER BY j.at DESC "
+        "LIMIT $first",
+        {"about": about, "first": first, **sight.params()},
+    )
+    return [_as_seen(row) for row in rows]
+
+
+def judgement(store: GraphStore, judgement_id: str, sight: Visibility = EVERYTHING) -> dict[str, Any] | None:
+    """One judgement as the caller may see it; None for an unknown id and for one it may not see."""
+    if sight.datasets is None:
+        return rw.judgement(store, judgement_id)
+    rows = store.read(
+        "MATCH (j:Judgement {id: $id}) " + _seen(sight) + "RETURN j AS j, records",
+        {"id": judgement_id, **sight.params()},
+    )
+    return _as_seen(rows[0]) if rows else None
+
+
+def judgements_by_id(
+    store: GraphStore, judgement_ids: Sequence[str], sight: Visibility = EVERYTHING
+) -> list[dict[str, Any]]:
+    """The judgements of ``judgement_ids`` the caller may see, as it may see them."""
+    if sight.datasets is None:
+        return rw.judgements_by_id(store, judgement_ids)
+    rows = store.read(
+        "UNWIND $ids AS id MATCH (j:Judgement {id: id}) " + _seen(sight) + "RETURN j AS j, records",
+        {"ids": list(judgement_ids), **sight.params()},
+    )
+    return [_as_seen(row) for row in rows]
