@@ -124,7 +124,7 @@ def list_feeds(ctx: typer.Context, spec_dir: list[Path] = _SPEC_DIR) -> None:
     for spec in catalog_for(ctx.obj, spec_dir).specs:
         deadline = _duration(spec.deadline) if spec.deadline else "-"
         typer.echo(
-            f"{pad(spec.key, 34)} {pad(spec.city, 4)} {pad(spec.department, 14)} {pad(spec.title, 30)} "
+            f"{pad(spec.key, 34)} {pad(spec.city, 4)} {pad(spec.department, 16)} {pad(spec.title, 30)} "
             f"{spec.frequency.value:<13} {deadline}"
         )
 
@@ -147,7 +147,7 @@ def status(
         by_dataset.setdefault(upload["dataset"], []).append(upload)
     typer.echo(f"as of {moment.isoformat(timespec='minutes')}")
     typer.echo(
-        f"{pad('department', 14)} {pad('dataset', 30)} {'frequency':<13} {'last received':<14} "
+        f"{pad('department', 16)} {pad('dataset', 30)} {'frequency':<13} {'last received':<14} "
         f"{'due period':<11} status"
     )
     for spec in sorted(catalog.specs, key=lambda s: (s.city, s.department, s.title)):
@@ -155,7 +155,7 @@ def status(
             continue
         state = feed_status(spec, by_dataset.get(spec.key, []), moment)
         typer.echo(
-            f"{pad(spec.department, 14)} {pad(spec.title, 30)} {spec.frequency.value:<13} "
+            f"{pad(spec.department, 16)} {pad(spec.title, 30)} {spec.frequency.value:<13} "
             f"{state.last_period or '-':<14} {state.current_period or '-':<11} "
             f"{_STATUS_ZH[state.status]} {state.status}"
         )
