@@ -6,16 +6,17 @@ import datetime as dt
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 
 from entgraph.display import pad
 from entgraph.errors import EntgraphError
-from entgraph.graph import open_store, source_writer
-from entgraph.loaders.engine import Loader, LoadResult
-from entgraph.loaders.registry import Catalog
-from entgraph.loaders.timeliness import feed_status
-from entgraph.settings import Settings
+
+if TYPE_CHECKING:
+    from entgraph.loaders.engine import LoadResult
+    from entgraph.loaders.registry import Catalog
+    from entgraph.settings import Settings
 
 feeds_app = typer.Typer(
     help="The catalog of department feeds and their reporting timeliness.", no_args_is_help=True
@@ -32,6 +33,8 @@ _STATUS_ZH = {
 
 
 def catalog_for(settings: Settings, spec_dirs: list[Path] | None = None) -> Catalog:
+    from entgraph.loaders.registry import Catalog
+
     return Catalog.load([*settings.spec_dirs, *(spec_dirs or [])])
 
 
@@ -45,6 +48,9 @@ def load_command(
     spec_dir: list[Path] = _SPEC_DIR,
 ) -> None:
     """Load department files: validate every row, write records with provenance, report refused rows."""
+    from entgraph.graph import open_store
+    from entgraph.loaders.engine import Loader
+
     settings: Settings = ctx.obj
     catalog = catalog_for(settings, spec_dir)
     failures = 0
@@ -137,6 +143,9 @@ def status(
     spec_dir: list[Path] = _SPEC_DIR,
 ) -> None:
     """Per department and dataset: the last period received and whether it is on time, late or missing."""
+    from entgraph.graph import open_store, source_writer
+    from entgraph.loaders.timeliness import feed_status
+
     settings: Settings = ctx.obj
     moment = _as_of(as_of)
     catalog = catalog_for(settings, spec_dir)

@@ -7,22 +7,18 @@ import json
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
 
 from entgraph.display import pad
-from entgraph.graph import open_store
-from entgraph.graph import resolution_writer as rw
-from entgraph.graph.port import GraphStore
-from entgraph.loaders.registry import Catalog
-from entgraph.resolution.evaluate import ambiguous_beside, evaluate, read_truth
-from entgraph.resolution.export import export_links, link_rows
-from entgraph.resolution.mentions import mentions_of
-from entgraph.resolution.resolver import Bands, Resolver
-from entgraph.resolution.stake import describe
-from entgraph.resolution.steward import BulkOutcome, Outcome, Steward, stake_lines
-from entgraph.settings import Settings
+
+if TYPE_CHECKING:
+    from entgraph.graph.port import GraphStore
+    from entgraph.loaders.registry import Catalog
+    from entgraph.resolution.resolver import Resolver
+    from entgraph.resolution.steward import BulkOutcome, Outcome, Steward
+    from entgraph.settings import Settings
 
 export_app = typer.Typer(help="Export what the platform knows.", no_args_is_help=True)
 steward_app = typer.Typer(
@@ -38,6 +34,8 @@ _TASK_IDS = typer.Argument(None, help="T-… (several: each takes its best candi
 
 
 def _catalog(settings: Settings) -> Catalog:
+    from entgraph.loaders.registry import Catalog
+
     return Catalog.load(settings.spec_dirs)
 
 
@@ -48,6 +46,8 @@ def _resolver(
     link: float | None = None,
     review: float | None = None,
 ) -> Resolver:
+    from entgraph.resolution.resolver import Bands, Resolver
+
     bands = Bands(link=link or settings.link_threshold, review=review or settings.review_threshold)
     return Resolver(store, catalog, settings.model_path, bands, threads=settings.threads)
 
@@ -72,6 +72,9 @@ def resolve_command(
     review_threshold: float | None = typer.Option(None, help="Override ENTGRAPH_REVIEW_THRESHOLD."),
 ) -> None:
     """Link pending records to canonical enterprises (codes first, then Splink, then stewards)."""
+    from entgraph.graph import open_store
+    from entgraph.resolution.resolver import Bands, Resolver
+
     settings: Settings = ctx.obj
     try:
         bands = Bands(
@@ -98,6 +101,9 @@ def export_links_command(
     out: Path = _OUT,
 ) -> None:
     """Every loaded source row with its enterprise (file, sheet, row, dataset, enterprise_id, method...)."""
+    from entgraph.graph import open_store
+    from entgraph.resolution.export import export_links
+
     settings: Settings = ctx.obj
     with open_store(settings) as store:
         count = export_links(store, _catalog(settings), out)
@@ -114,6 +120,10 @@ def evaluate_command(
 
     An ambiguous.csv beside the truth file (the generator writes one) adds recall over the mentions that
     are not genuinely ambiguous."""
+    from entgraph.graph import open_store
+    from entgraph.resolution.evaluate import ambiguous_beside, evaluate, read_truth
+    from entgraph.resolution.export import link_rows
+
     settings: Settings = ctx.obj
     catalog = _catalog(settings)
     truth_rows = read_truth(truth)
@@ -134,6 +144,9 @@ def evaluate_command(
 
 def _describe(store: GraphStore, catalog: Catalog, record_ids: list[str]) -> dict[str, dict[str, Any]]:
     """Per record: the name each party is written with, and the explanation of each party's link."""
+    from entgraph.graph import resolution_writer as rw
+    from entgraph.resolution.mentions import mentions_of
+
     specs = {spec.key: spec for spec in catalog.specs}
     out = {}
     for row in rw.describe_records(store, record_ids):
@@ -152,6 +165,8 @@ _REASON = typer.Option("", "--reason", "-r", help="Why: kept with the judgement.
 
 
 def _steward(ctx: typer.Context, store: GraphStore, user: str | None) -> Steward:
+    from entgraph.resolution.steward import Steward
+
     settings: Settings = ctx.obj
     catalog = _catalog(settings)
     who = user or settings.user or getpass.getuser()
@@ -193,6 +208,10 @@ def tasks_command(
 ) -> None:
     """The review queue, most at stake first (records weighed by their datasets: tax, electricity and
     credit records weigh more than a park list; see resolution/stake.toml), then most records."""
+    from entgraph.graph import open_store
+    from entgraph.resolution.stake import describe
+    from entgraph.resolution.steward import stake_lines
+
     with open_store(ctx.obj) as store:
         rows = _steward(ctx, store, "viewer").tasks(status, town, dataset, min_probability, order)
     typer.echo(f"{len(rows)} {status} task(s), by {order}")
@@ -208,6 +227,8 @@ def towns_command(
 ) -> None:
     """The queue per town (镇/街道): its tasks, their records and what is at stake, largest first.
     Each town verifies its own (`entgraph steward tasks --town …`)."""
+    from entgraph.graph import open_store
+
     with open_store(ctx.obj) as store:
         rows = _steward(ctx, store, "viewer").towns(status)
     typer.echo(f"{'town':<10} {'tasks':>6} {'records':>8} {'stake':>8}")
@@ -225,6 +246,9 @@ def towns_command(
 @steward_app.command("show")
 def show_command(ctx: typer.Context, task_id: str) -> None:
     """Both sides of a task and why the matcher thinks they may be the same (match weight per comparison)."""
+    from entgraph.graph import open_store
+    from entgraph.resolution.stake import describe
+
     with open_store(ctx.obj) as store:
         task = _steward(ctx, store, "viewer").task(task_id)
     typer.echo(
@@ -268,6 +292,8 @@ def accept_command(
     Several ids, or a filter (--town, --dataset, --min-probability; shown first, applied with --yes),
     accept each task's best candidate: one judgement per task (undo each on its own), one resolver run.
     """
+    from entgraph.graph import open_store
+
     ids = list(task_ids or [])
     bulk_filter = town is not None or dataset is not None or min_probability is not None
     if ids and bulk_filter:
@@ -326,6 +352,8 @@ def reject_command(
     reason: str = _REASON,
 ) -> None:
     """The task's name is NOT that candidate: never propose it again."""
+    from entgraph.graph import open_store
+
     with open_store(ctx.obj) as store:
         _report(_steward(ctx, store, user).reject(task_id, enterprise, reason))
 
@@ -333,6 +361,8 @@ def reject_command(
 @steward_app.command("unsure")
 def unsure_command(ctx: typer.Context, task_id: str, user: str | None = _USER, reason: str = _REASON) -> None:
     """Cannot tell: park the task (listed with --status unsure), link nothing."""
+    from entgraph.graph import open_store
+
     with open_store(ctx.obj) as store:
         _report(_steward(ctx, store, user).unsure(task_id, reason))
 
@@ -346,6 +376,8 @@ def link_command(
     reason: str = _REASON,
 ) -> None:
     """Link a task's name, or one record (RECORD_ID|PARTY), to an enterprise you choose."""
+    from entgraph.graph import open_store
+
     with open_store(ctx.obj) as store:
         _report(_steward(ctx, store, user).link(task_or_record, enterprise_id, reason))
 
@@ -355,6 +387,8 @@ def merge_command(
     ctx: typer.Context, loser: str, survivor: str, user: str | None = _USER, reason: str = _REASON
 ) -> None:
     """LOSER and SURVIVOR are one enterprise; LOSER's id redirects to SURVIVOR forever."""
+    from entgraph.graph import open_store
+
     with open_store(ctx.obj) as store:
         _report(_steward(ctx, store, user).merge(loser, survivor, reason))
 
@@ -367,6 +401,8 @@ def split_command(
     reason: str = _REASON,
 ) -> None:
     """These records are not the enterprise they are linked to: each stands on its own."""
+    from entgraph.graph import open_store
+
     with open_store(ctx.obj) as store:
         _report(_steward(ctx, store, user).split(mentions, reason))
 
@@ -376,6 +412,8 @@ def undo_command(
     ctx: typer.Context, judgement_id: str, user: str | None = _USER, reason: str = _REASON
 ) -> None:
     """Withdraw a judgement: its records are resolved again as if it had never been made."""
+    from entgraph.graph import open_store
+
     with open_store(ctx.obj) as store:
         _report(_steward(ctx, store, user).undo(judgement_id, reason))
 
@@ -383,6 +421,9 @@ def undo_command(
 @steward_app.command("judgements")
 def judgements_command(ctx: typer.Context) -> None:
     """Every judgement ever made (undone ones marked), oldest first."""
+    from entgraph.graph import open_store
+    from entgraph.graph import resolution_writer as rw
+
     with open_store(ctx.obj) as store:
         rows = rw.judgements(store, include_undone=True)
     for j in rows:
