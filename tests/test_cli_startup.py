@@ -24,19 +24,34 @@ def test_a_lazy_command_is_listed_with_its_own_help(name: str) -> None:
     assert command.get_short_help_str(limit=300) == LAZY[name][2]
 
 
-def test_help_imports_nothing_heavy() -> None:
+def _imported_by(args: list[str]) -> tuple[str, list[str]]:
+    """What ``entgraph <args>`` printed, and the modules it had imported by then."""
     script = (
         "import sys, json\n"
         "from entgraph.cli import app\n"
-        "try:\n    app(['--help'], prog_name='entgraph')\n"
+        f"try:\n    app({args!r}, prog_name='entgraph')\n"
         "except SystemExit:\n    pass\n"
         "print(json.dumps(sorted(sys.modules)))\n"
     )
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)
-    loaded = json.loads(done.stdout.splitlines()[-1])
-    assert "Commands" in done.stdout  # the help was printed
+    return done.stdout, json.loads(done.stdout.splitlines()[-1])
+
+
+def test_help_imports_nothing_heavy() -> None:
+    printed, loaded = _imported_by(["--help"])
+    assert "Commands" in printed  # the help was printed
     heavy = [m for m in loaded if m.split(".")[0] in HEAVY or m.startswith(HEAVY)]
     assert heavy == [], heavy
+
+
+LIBRARIES = ("splink", "duckdb", "falkordb", "neo4j", "strawberry", "fastapi", "python_calamine", "openpyxl")
+
+
+@pytest.mark.parametrize("command", ["resolve", "load", "steward", "feeds", "evaluate"])
+def test_a_commands_help_imports_no_engine(command: str) -> None:
+    printed, loaded = _imported_by([command, "--help"])
+    assert "Usage" in printed
+    assert [m for m in loaded if m.split(".")[0] in LIBRARIES] == []
 
 
 def test_a_sub_command_still_runs_with_the_settings(tmp_path, monkeypatch: pytest.MonkeyPatch) -> None:
