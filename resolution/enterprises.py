@@ -52,12 +52,26 @@ class EnterpriseIndex:
         self.touched: set[str] = set()
         self.created: set[str] = set()
         self.run_id: str | None = None  # stamped on enterprises this run creates (for roll-back)
+        # read with only what matching needs (rw.MATCH_PROPERTIES): whole before a golden record is made
+        self.partial: set[str] = set()
         for props in enterprises:
             self._index(dict(props))
 
     @classmethod
     def load(cls, store: GraphStore) -> EnterpriseIndex:
-        return cls(rw.all_enterprises(store), rw.redirects(store))
+        """The city's enterprises with what matching needs of them; ``read_whole`` before updating one."""
+        index = cls(rw.all_enterprises(store, properties=rw.MATCH_PROPERTIES), rw.redirects(store))
+        index.partial = set(index.props)
+        return index
+
+    def read_whole(self, store: GraphStore, enterprise_ids: Iterable[str]) -> None:
+        """Read whole the enterprises this run is about to update: their golden record is rebuilt from
+        every property and source, and a property not read would be written back empty."""
+        wanted = sorted({eid for eid in enterprise_ids if eid in self.partial})
+        for start in range(0, len(wanted), 5_000):
+            for props in rw.enterprises_by_id(store, wanted[start : start + 5_000]):
+                self.props[props["id"]] = props
+        self.partial.difference_update(wanted)
 
     def _index(self, props: dict[str, Any]) -> None:
         eid = props["id"]
@@ -107,6 +121,8 @@ class EnterpriseIndex:
         """Let a linked mention update the golden record; trusted links also teach its name."""
         golden = self.golden.get(enterprise_id)
         if golden is None:
+            if enterprise_id in self.partial:  # a golden record from part of it would lose the rest
+                raise RuntimeError(f"enterprise {enterprise_id} offered values before it was read whole")
             golden = self.golden[enterprise_id] = GoldenRecord.from_props(self.props[enterprise_id])
         if golden.offer(mention, source):
             self.touched.add(enterprise_id)

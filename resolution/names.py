@@ -38,7 +38,6 @@ import re
 import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass
-from functools import lru_cache
 from typing import NamedTuple
 
 import opencc
@@ -756,8 +755,27 @@ def _region_code(region: _Region) -> str | None:
     return None
 
 
-@lru_cache(maxsize=1 << 18)
+# Parses and readings by text, kept for the process and between resolve runs (resolution/name_memo.py
+# saves and primes them): a city's registered names are parsed once, not on every monthly run. Plain
+# dicts, emptied when they reach _MEMO_LIMIT, so a long-lived API process cannot grow them for ever.
+_PARSED: dict[str, tuple[NameParts, str] | None] = {}
+_PINYIN: dict[str, str] = {}
+_MEMO_LIMIT = 1 << 20
+
+
 def _parse(raw: str) -> tuple[NameParts, str] | None:
+    try:
+        return _PARSED[raw]
+    except KeyError:
+        pass
+    parsed = _parse_uncached(raw)
+    if len(_PARSED) >= _MEMO_LIMIT:
+        _PARSED.clear()
+    _PARSED[raw] = parsed
+    return parsed
+
+
+def _parse_uncached(raw: str) -> tuple[NameParts, str] | None:
     text = normalise_text(raw)
     if not text:
         return None
@@ -826,14 +844,32 @@ def parent_name(parts: NameParts) -> str | None:
 _PINYIN_OVERRIDES = {"长": "chang", "行": "xing", "乐": "le"}
 
 
-@lru_cache(maxsize=1 << 16)
 def _pinyin(text: str) -> str:
-    from pypinyin import lazy_pinyin  # loaded on first use: the phrase dictionary is large
+    reading = _PINYIN.get(text)
+    if reading is None:
+        from pypinyin import lazy_pinyin  # loaded on first use: the phrase dictionary is large
 
-    syllables = lazy_pinyin(text)
-    if len(syllables) == len(text):  # one syllable a character: apply the 字号 readings
-        syllables = [_PINYIN_OVERRIDES.get(ch, syl) for ch, syl in zip(text, syllables, strict=True)]
-    return "".join(syllables).lower()
+        syllables = lazy_pinyin(text)
+        if len(syllables) == len(text):  # one syllable a character: apply the 字号 readings
+            syllables = [_PINYIN_OVERRIDES.get(ch, syl) for ch, syl in zip(text, syllables, strict=True)]
+        reading = "".join(syllables).lower()
+        if len(_PINYIN) >= _MEMO_LIMIT:
+            _PINYIN.clear()
+        _PINYIN[text] = reading
+    return reading
+
+
+def memo() -> tuple[dict[str, tuple[NameParts, str] | None], dict[str, str]]:
+    """The parses and readings made so far in this process (resolution/name_memo.py saves them)."""
+    return _PARSED, _PINYIN
+
+
+def prime_memo(parsed: dict[str, tuple[NameParts, str] | None], readings: dict[str, str]) -> None:
+    """Take parses and readings made by an earlier run of this same code (resolution/name_memo.py)."""
+    if len(_PARSED) + len(parsed) < _MEMO_LIMIT:
+        _PARSED.update(parsed)
+    if len(_PINYIN) + len(readings) < _MEMO_LIMIT:
+        _PINYIN.update(readings)
 
 
 def trade_name_pinyin(parts: NameParts) -> str:

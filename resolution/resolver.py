@@ -38,6 +38,7 @@ from entgraph.graph.port import GraphStore
 from entgraph.loaders.registry import Catalog
 from entgraph.loaders.spec import DatasetSpec
 from entgraph.resolution import features as ft
+from entgraph.resolution import name_memo
 from entgraph.resolution.ambiguity import REQUIRED_BITS, Separation, separation
 from entgraph.resolution.enterprises import (
     EnterpriseIndex,
@@ -178,8 +179,7 @@ class Resolver:
             # a scheduled run with nothing new: no reason to read the city's enterprises
             rw.finish_run(self.store, run_id, {"status": "done", "finished_at": _now(), "records": 0})
             return summary
-        self.progress("reading the city's enterprises")
-        self.index = EnterpriseIndex.load(self.store)
+        self._read_city()
         self.index.run_id = run_id
         self._offered: set[str] = set()
         self._apply_merges(summary)
@@ -234,6 +234,17 @@ class Resolver:
             },
         )
         return summary
+
+    def _read_city(self) -> None:
+        """The city's enterprises, with the name parses an earlier run saved (resolution/name_memo.py)."""
+        self.progress("reading the city's enterprises")
+        name_memo.prime(self._memo_path)
+        self._parses_before = name_memo.size()
+        self.index = EnterpriseIndex.load(self.store)
+
+    @property
+    def _memo_path(self) -> Path:
+        return self.model_path.with_name("name-memo.json")
 
     def _nothing_to_do(self) -> bool:
         """No record waits, and every merge judgement is in place (a rerun from scratch replays them)."""
@@ -778,6 +789,14 @@ class Resolver:
 
     def _offer(self, items: list[_Pending], decided: dict[str, _Decision]) -> None:
         """Let each decided mention update its enterprise's golden record (once per run)."""
+        self.index.read_whole(
+            self.store,
+            (
+                self.index.resolve_id(decided[item.mention.id].enterprise_id)
+                for item in items
+                if item.mention.id in decided and item.mention.id not in self._offered
+            ),
+        )
         for item in items:
             decision = decided.get(item.mention.id)
             if decision is None or item.mention.id in self._offered:
@@ -854,6 +873,8 @@ class Resolver:
         decided_keys = {k for p in pending if p.mention.id in decided for k in p.keys} - open_keys
         rw.close_tasks(self.store, [_task_id(k) for k in sorted(decided_keys)], "resolved", self.now)
         rw.mark_resolved(self.store, record_ids)
+        if name_memo.size() > self._parses_before:  # new names: next month need not parse them again
+            name_memo.save(self._memo_path)
 
     def _branch_links(self) -> None:
         rows = []
