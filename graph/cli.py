@@ -45,7 +45,7 @@ def status(ctx: typer.Context) -> None:
     if settings.graph.strip() == "embedded":
         state = embedded_server(settings).status()
         if not state.running:
-            typer.echo(f"store {state.detail}; data in {state.data_dir}")
+            typer.echo(f"store {state.detail}; data in {state.dir}")
             raise typer.Exit(1)
     # A status check never starts the store, not even if it went away since the check above.
     with open_store(settings, start=False) as store:

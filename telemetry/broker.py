@@ -26,33 +26,19 @@ docs/mqtt-broker.md says how production adds a password file, ACLs and TLS.
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 import pwd
 import secrets
 import shutil
-import signal
 import socket
-import subprocess
-import time
-from dataclasses import asdict, dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
-from entgraph.child_process import (
-    LOOPBACK,
-    answers_within,
-    free_port,
-    is_our_process,
-    kill,
-    last_lines,
-    locked,
-    log_end,
-    log_since,
-    port_free,
-    wait_exit,
-)
+from entgraph.child_process import LOOPBACK
 from entgraph.errors import EntgraphError
+from entgraph.managed_process import ManagedProcess
 
 if TYPE_CHECKING:
     from entgraph.settings import Settings
@@ -86,23 +72,26 @@ class BrokerInfo:
     port: int
     started_at: float
     host: str = LOOPBACK
+    log_offset: int = 0  # where broker.log ended when it started
 
     @property
     def url(self) -> str:
         return f"mqtt://{self.host}:{self.port}"
 
 
-@dataclass(frozen=True)
-class BrokerStatus:
-    running: bool
-    dir: Path
-    info: BrokerInfo | None = None
-    db_bytes: int = 0
-    detail: str = ""
-
-
-class MosquittoBroker:
+class MosquittoBroker(ManagedProcess[BrokerInfo]):
     """Starts, finds, checks and stops the mosquitto broker of one data home."""
+
+    info_type = BrokerInfo
+    error = BrokerUnavailable
+    executable = "mosquitto"
+    label = "the MQTT broker"
+    state_file = "broker.json"
+    lock_file = "broker.lock"
+    log_file = "broker.log"
+    stderr_to_log = True  # config errors are reported on stderr before the log file is open
+    ping_interval = 0.2
+    stop_command = "`entgraph telemetry broker stop`"
 
     def __init__(
         self,
@@ -113,72 +102,24 @@ class MosquittoBroker:
         hung_after: float = 10.0,
     ) -> None:
         self.home = Path(home).expanduser().absolute()
-        self.dir = self.home / "mqtt"
-        self.port = port
-        self.start_timeout = start_timeout
+        # A broker busy saving a big database misses pings for a while; only ``hung_after`` without an
+        # answer makes it "hung" and worth killing (killing it would lose what the last autosave missed).
+        super().__init__(self.home / "mqtt", port, start_timeout, hung_after)
         # None: look on PATH and in KNOWN_BINARIES. Given: only that file (tests point it at nothing).
         self.binary = binary
-        # A broker busy saving a big database misses pings for a while; only this long without an answer
-        # makes it "hung" and worth killing (killing it would lose what the last autosave missed).
-        self.hung_after = hung_after
         self._conf = self.dir / "mosquitto.conf"
-        self._state = self.dir / "broker.json"
         self._port_file = self.dir / "port"
-        self._lock_path = self.dir / "broker.lock"
-        self._log = self.dir / "broker.log"
         self._db = self.dir / "mosquitto.db"
-        self._child: subprocess.Popen | None = None
 
     # -- public -----------------------------------------------------------------------------------
-
-    def ensure_running(self) -> BrokerInfo:
-        """Return the running broker, starting it (or replacing a dead one) if needed."""
-        info = self._healthy_info()
-        if info:
-            return info
-        binary = self.find_binary()  # fail before taking the lock: nothing to clean up
-        with self._locked():
-            # Another process may have started it while we waited for the lock.
-            info = self._healthy_info(grace=False)
-            if info:
-                return info
-            self._clear_stale()
-            return self._start(binary)
-
-    def stop(self, timeout: float = 30.0) -> bool:
-        """Stop the broker cleanly (it saves its database on the way out); False if it was not running."""
-        with self._locked():
-            info = self._read_state()
-            if not info or not _is_our_broker(info.pid, self.dir):
-                self._clear_stale()
-                return False
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(info.pid, signal.SIGTERM)
-            if not wait_exit(info.pid, timeout, self._child):
-                # Still saving a huge database or hung: a kill loses only what the last autosave missed.
-                kill(info.pid, 5, self._child)
-            self._state.unlink(missing_ok=True)
-            return True
 
     def kill(self) -> bool:
         """SIGKILL, as a crash or power loss would: for fault tests. False if it was not running."""
         with self._locked():
             info = self._read_state()
-            alive = bool(info and _is_our_broker(info.pid, self.dir))
+            alive = bool(info and self._is_ours(info.pid))
             self._clear_stale()
             return alive
-
-    def status(self) -> BrokerStatus:
-        db_bytes = self._db.stat().st_size if self._db.exists() else 0
-        info = self._read_state()
-        if not info:
-            return BrokerStatus(False, self.dir, db_bytes=db_bytes, detail="not running")
-        if not _is_our_broker(info.pid, self.dir):
-            gone = f"stale state: pid {info.pid} is gone"
-            return BrokerStatus(False, self.dir, db_bytes=db_bytes, detail=gone)
-        if not _mqtt_ping(info.port):
-            return BrokerStatus(False, self.dir, info, db_bytes, f"pid {info.pid} does not answer MQTT")
-        return BrokerStatus(True, self.dir, info, db_bytes, "running")
 
     def find_binary(self) -> str:
         """The mosquitto executable, or BrokerUnavailable saying how to install it."""
@@ -193,53 +134,39 @@ class MosquittoBroker:
             f"the MQTT broker mosquitto was not found (looked for {', '.join(candidates)}); {INSTALL_HINT}"
         )
 
-    # -- starting ---------------------------------------------------------------------------------
+    # -- what ManagedProcess asks of it ------------------------------------------------------------
 
-    def _start(self, binary: str) -> BrokerInfo:
-        remembered = self._remembered_port()
-        fixed = self.port or remembered
-        attempts = 1 if fixed else 3
-        for attempt in range(attempts):
-            port = fixed or free_port()
-            if fixed and not port_free(port):
-                raise BrokerUnavailable(self._port_taken_message(port, remembered))
-            self._write_conf(port)
-            log_offset = log_end(self._log)
-            # A new session: the broker must survive the command that started it and not get its Ctrl-C.
-            # cwd is the data dir so that _is_our_broker can tell our broker from any other mosquitto.
-            # stderr goes to the log too: config errors are reported there before the log file is open.
-            with self._log.open("ab") as log_file:
-                self._child = subprocess.Popen(
-                    [binary, "-c", str(self._conf)],
-                    cwd=self.dir,
-                    stdin=subprocess.DEVNULL,
-                    stdout=subprocess.DEVNULL,
-                    stderr=log_file,
-                    start_new_session=True,
-                )
-            info = BrokerInfo(self._child.pid, port, time.time())
-            self._state.write_text(json.dumps(asdict(info)))
-            try:
-                self._wait_ready(info)
-            except BrokerUnavailable as exc:
-                self._state.unlink(missing_ok=True)
-                log = log_since(self._log, log_offset)
-                if "Address already in use" in log and attempt + 1 < attempts:
-                    continue  # lost a race for an auto-picked port: pick another
-                if "Address already in use" in log:
-                    raise BrokerUnavailable(self._port_taken_message(port, remembered)) from None
-                raise BrokerUnavailable(
-                    f"the MQTT broker in {self.dir} did not start ({exc}); its log says: "
-                    f"{last_lines(log, ': ') or '(nothing)'}"
-                ) from None
-            # Only a port a broker really listened on is remembered, and from then on always reused.
-            if port != remembered:
-                self._port_file.write_text(f"{port}\n")
-            return info
-        raise AssertionError("unreachable")
+    def _before_start(self) -> None:
+        self.find_binary()  # fail before taking the lock: nothing to clean up
 
-    def _port_taken_message(self, port: int, remembered: int) -> str:
-        if remembered and not self.port:
+    def _command(self) -> list[str]:
+        return [self.find_binary(), "-c", str(self._conf)]
+
+    def _configure(self, port: int) -> Mapping[str, Any]:
+        self._conf.write_text(render_conf(port, self.dir, self._log) + "\n")
+        self._conf.chmod(0o600)
+        return {}
+
+    def _ping(self, info: BrokerInfo) -> bool:
+        return _mqtt_ping(info.port)
+
+    def _data_bytes(self) -> int:
+        return self._db.stat().st_size if self._db.exists() else 0
+
+    def _silent_detail(self, info: BrokerInfo) -> str:
+        return f"pid {info.pid} does not answer MQTT"
+
+    def _fixed_port(self) -> int:
+        # Meters and ingesters reconnect to the address they know: a restart listens where the last did.
+        return self.port or self._remembered_port()
+
+    def _started(self, info: BrokerInfo) -> None:
+        # Only a port a broker really listened on is remembered, and from then on always reused.
+        if info.port != self._remembered_port():
+            self._port_file.write_text(f"{info.port}\n")
+
+    def _port_taken_message(self, port: int) -> str:
+        if self._remembered_port() and not self.port:
             return (
                 f"port {port} on {LOOPBACK}, where meters and ingesters expect the MQTT broker, is in use "
                 f"by another program; stop that program, or delete {self._port_file} to pick a new port "
@@ -247,58 +174,11 @@ class MosquittoBroker:
             )
         return f"port {port} on {LOOPBACK} is already in use by another program; choose a free port"
 
-    def _write_conf(self, port: int) -> None:
-        self._conf.write_text(render_conf(port, self.dir, self._log) + "\n")
-        self._conf.chmod(0o600)
-
-    def _wait_ready(self, info: BrokerInfo) -> None:
-        deadline = time.monotonic() + self.start_timeout
-        while time.monotonic() < deadline:
-            if self._child and self._child.poll() is not None:
-                raise BrokerUnavailable(f"it exited with status {self._child.returncode}")
-            if _mqtt_ping(info.port, timeout=1):
-                return
-            time.sleep(0.05)
-        kill(info.pid, 5, self._child)
-        raise BrokerUnavailable(f"no MQTT answer within {self.start_timeout:.0f}s")
-
-    # -- state ------------------------------------------------------------------------------------
-
-    def _locked(self) -> contextlib.AbstractContextManager[None]:
-        return locked(self._lock_path, self.start_timeout + 30, BrokerUnavailable)
-
     def _remembered_port(self) -> int:
         try:
             return int(self._port_file.read_text().strip())
         except (OSError, ValueError):
             return 0
-
-    def _read_state(self) -> BrokerInfo | None:
-        try:
-            return BrokerInfo(**json.loads(self._state.read_text()))
-        except (OSError, ValueError, TypeError):
-            return None
-
-    def _healthy_info(self, grace: bool = True) -> BrokerInfo | None:
-        """The running broker if it answers; a live one that does not is given ``hung_after`` to."""
-        info = self._read_state()
-        if not info or not _is_our_broker(info.pid, self.dir):
-            return None
-        answers = answers_within(
-            lambda: _mqtt_ping(info.port),
-            lambda: _is_our_broker(info.pid, self.dir),
-            grace=self.hung_after if grace else 0,
-            interval=0.2,
-        )
-        return info if answers else None
-
-    def _clear_stale(self) -> None:
-        """Forget a broker that crashed or hangs, so a new one can start on the same database."""
-        info = self._read_state()
-        if info and _is_our_broker(info.pid, self.dir):
-            # Alive but not answering: it holds the port and would overwrite the database on exit.
-            kill(info.pid, 10, self._child)
-        self._state.unlink(missing_ok=True)
 
 
 def render_conf(port: int, data_dir: Path, log_file: Path) -> str:
@@ -387,10 +267,6 @@ def _recv_exact(s: socket.socket, n: int) -> bytes:
             break
         data += chunk
     return data
-
-
-def _is_our_broker(pid: int, data_dir: Path) -> bool:
-    return is_our_process(pid, data_dir, "mosquitto")
 
 
 def embedded_broker(settings: Settings) -> MosquittoBroker:

@@ -85,7 +85,7 @@ def broker_status(ctx: typer.Context) -> None:
         typer.echo(f"broker not running{': ' + state.detail if state.detail else ''}; data in {state.dir}")
         raise typer.Exit(1)
     typer.echo(
-        f"broker running: pid {state.info.pid}, {state.info.url}, persistence {state.db_bytes:,} bytes"
+        f"broker running: pid {state.info.pid}, {state.info.url}, persistence {state.data_bytes:,} bytes"
     )
 
 
