@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -9,6 +10,7 @@ from pydantic import SecretStr
 from starlette.testclient import TestClient
 
 from entgraph.api.auth import Role, issue_token
+from entgraph.settings import Settings
 
 # An enterprise's full panorama (all but chain neighbours): the tests count its store round trips and
 # bench/api.py times it.
@@ -29,6 +31,23 @@ query ($id: String) { enterprise(id: $id) {
   warnings { id rule status period messageZh }
 } }
 """
+
+
+def api_settings(home: Path, **overrides: Any) -> Settings:
+    """Settings for an API under test in ``home``, every API setting explicit (so an ENTGRAPH_API_*
+    variable in the environment cannot change a test): development mode, API keys from
+    ``home/api-keys.toml``, no JWT secret, no CORS origins, the default query limits."""
+    values: dict[str, Any] = {
+        "home": home,
+        "api_mode": "development",
+        "api_jwt_secret": None,
+        "api_keys_file": home / "api-keys.toml",
+        "api_cors_origins": "",
+        "api_max_depth": 10,
+        "api_max_aliases": 15,
+        "api_max_cost": 5000,
+    }
+    return Settings(**(values | overrides))
 
 
 def post_graphql(

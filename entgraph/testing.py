@@ -4,6 +4,11 @@ resolved city in its own graph on an embedded server."""
 from __future__ import annotations
 
 import csv
+import os
+import signal
+import subprocess
+import sys
+import time
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
@@ -11,7 +16,7 @@ from typing import Any
 
 from entgraph.graph import EmbeddedServer
 from entgraph.graph.falkordb_store import FalkorDBStore
-from entgraph.graph.port import Params, Row
+from entgraph.graph.port import GraphStore, Params, Row
 from entgraph.loaders.engine import Loader
 from entgraph.loaders.registry import Catalog
 from entgraph.loaders.synthetic import generate_city
@@ -79,3 +84,25 @@ def write_csv(path: Path, header: list[str], rows: list[list[str]]) -> Path:
         writer.writerow(header)
         writer.writerows(rows)
     return path
+
+
+def kill_midway(script: str, store: GraphStore, count: str, at_least: int, timeout: float) -> int:
+    """Run ``script`` in a child Python and SIGKILL it once the store's ``count`` statement (returning
+    ``c``) reaches ``at_least``, as a crash would: for the "killed midway, rerun, nothing lost or
+    doubled" tests. Returns the count seen; fails when the child finished before it could be killed."""
+    child = subprocess.Popen([sys.executable, "-c", script])
+    try:
+        deadline = time.monotonic() + timeout
+        seen = 0
+        while time.monotonic() < deadline and child.poll() is None:
+            seen = store.read(count)[0]["c"]
+            if seen >= at_least:
+                break
+            time.sleep(0.02)
+        if child.poll() is not None:
+            raise AssertionError("the child finished before it could be killed: give it more work")
+        os.kill(child.pid, signal.SIGKILL)
+        return seen
+    finally:
+        child.kill()
+        child.wait()

@@ -12,9 +12,16 @@ import pytest
 from entgraph.graph import EmbeddedServer, GraphStore
 from entgraph.graph.falkordb_store import FalkorDBStore
 from entgraph.graph.neo4j_store import Neo4jStore
+from entgraph.loaders.registry import Catalog
 from entgraph.testing import City, build_city
 
 REPO = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="session")
+def catalog() -> Catalog:
+    """The built-in catalog alone (no entry-point plug-ins that happen to be installed)."""
+    return Catalog.load(entry_points=False)
 
 
 @pytest.fixture(scope="session")

@@ -19,30 +19,10 @@ from entgraph.api.app import create_app
 from entgraph.api.auth import ApiKeyFile, Role
 from entgraph.api.context import Context
 from entgraph.api.schema import Query
+from entgraph.api.testing import api_settings
 from entgraph.graph import EmbeddedServer
 from entgraph.graph.falkordb_store import FalkorDBStore
 from entgraph.loaders.registry import Catalog
-from entgraph.settings import Settings
-
-
-def make_settings(home: Path, **overrides: Any) -> Settings:
-    # Every API setting explicit, so an ENTGRAPH_API_* variable in the environment cannot change a test.
-    values: dict[str, Any] = {
-        "home": home,
-        "api_mode": "development",
-        "api_jwt_secret": None,
-        "api_keys_file": home / "api-keys.toml",
-        "api_cors_origins": "",
-        "api_max_depth": 10,
-        "api_max_aliases": 15,
-        "api_max_cost": 5000,
-    }
-    return Settings(**(values | overrides))
-
-
-@pytest.fixture(scope="module")
-def catalog() -> Catalog:
-    return Catalog.load(entry_points=False)
 
 
 @pytest.fixture
@@ -52,7 +32,7 @@ def store(falkordb_graph: FalkorDBStore) -> FalkorDBStore:
 
 @pytest.fixture
 def client(tmp_path: Path, store: FalkorDBStore, catalog: Catalog) -> Iterator[TestClient]:
-    with TestClient(create_app(make_settings(tmp_path), store, catalog)) as test_client:
+    with TestClient(create_app(api_settings(tmp_path), store, catalog)) as test_client:
         yield test_client
 
 
@@ -93,7 +73,7 @@ def test_readyz_is_503_with_one_line_when_the_store_is_unreachable(
     info = server.ensure_running()
     # Connected by address, not as the embedded server's owner: the adapter would restart its own server.
     remote = FalkorDBStore("ready", host="127.0.0.1", port=info.port, password=server.password)
-    with TestClient(create_app(make_settings(tmp_path), remote, catalog)) as client:
+    with TestClient(create_app(api_settings(tmp_path), remote, catalog)) as client:
         assert client.get("/readyz").status_code == 200
         server.stop()
         response = client.get("/readyz")
@@ -111,7 +91,7 @@ def test_the_store_is_opened_from_settings_and_closed_at_shutdown(
 ) -> None:
     info = shared_server.ensure_running()
     graph = f"api-{uuid.uuid4().hex[:10]}"
-    settings = make_settings(
+    settings = api_settings(
         tmp_path, graph=f"falkordb://:{shared_server.password}@127.0.0.1:{info.port}", graph_name=graph
     )
     app = create_app(settings, catalog=catalog)
@@ -189,7 +169,7 @@ def test_an_unexpected_error_is_internal_with_the_request_id_and_no_internals(
     tmp_path: Path, store: FalkorDBStore, catalog: Catalog, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.INFO, logger="entgraph.api")
-    app = create_app(make_settings(tmp_path), store, catalog, query=BrokenQuery)
+    app = create_app(api_settings(tmp_path), store, catalog, query=BrokenQuery)
     with TestClient(app) as client:
         response = client.post(
             "/graphql", json={"query": "{ me { role } broken }"}, headers={"X-Request-ID": "oops-1"}
@@ -213,7 +193,7 @@ def test_an_unexpected_error_is_internal_with_the_request_id_and_no_internals(
 
 def test_a_crash_outside_graphql_is_a_json_500_without_internals(tmp_path: Path, catalog: Catalog) -> None:
     # Not started (no lifespan) and no store given: the context cannot be built.
-    client = TestClient(create_app(make_settings(tmp_path), catalog=catalog))
+    client = TestClient(create_app(api_settings(tmp_path), catalog=catalog))
     response = client.post("/graphql", json={"query": "{ me { role } }"}, headers={"X-Request-ID": "c-1"})
     assert response.status_code == 500
     assert response.headers["X-Request-ID"] == "c-1"
@@ -242,7 +222,7 @@ def test_development_mode_serves_graphiql_and_introspection(client: TestClient) 
 def test_production_mode_has_no_graphiql_no_introspection_no_suggestions(
     tmp_path: Path, store: FalkorDBStore, catalog: Catalog
 ) -> None:
-    app = create_app(make_settings(tmp_path, api_mode="production"), store, catalog)
+    app = create_app(api_settings(tmp_path, api_mode="production"), store, catalog)
     with TestClient(app) as client:
         page = client.get("/graphql", headers={"Accept": "text/html"})
         assert page.status_code == 404
@@ -278,7 +258,7 @@ def preflight(client: TestClient, origin: str) -> Any:
 def test_cors_allows_only_the_configured_origins(
     tmp_path: Path, store: FalkorDBStore, catalog: Catalog
 ) -> None:
-    settings = make_settings(tmp_path, api_cors_origins="https://dash.example.cn, https://bi.example.cn")
+    settings = api_settings(tmp_path, api_cors_origins="https://dash.example.cn, https://bi.example.cn")
     with TestClient(create_app(settings, store, catalog)) as client:
         allowed = preflight(client, "https://bi.example.cn")
         assert allowed.status_code == 200

@@ -21,6 +21,7 @@ from entgraph.api.app import create_app
 from entgraph.api.auth import ApiKeyFile, Role, issue_token, requires
 from entgraph.api.context import Context
 from entgraph.api.schema import Query
+from entgraph.api.testing import api_settings
 from entgraph.cli import app as cli_app
 from entgraph.errors import ConfigurationError
 from entgraph.graph.falkordb_store import FalkorDBStore
@@ -33,22 +34,7 @@ ME = "{ me { role subject } }"
 
 
 def make_settings(home: Path, **overrides: Any) -> Settings:
-    values: dict[str, Any] = {
-        "home": home,
-        "api_mode": "development",
-        "api_jwt_secret": SECRET,
-        "api_keys_file": home / "api-keys.toml",
-        "api_cors_origins": "",
-        "api_max_depth": 10,
-        "api_max_aliases": 15,
-        "api_max_cost": 5000,
-    }
-    return Settings(**(values | overrides))
-
-
-@pytest.fixture(scope="module")
-def catalog() -> Catalog:
-    return Catalog.load(entry_points=False)
+    return api_settings(home, **({"api_jwt_secret": SECRET} | overrides))
 
 
 @pytest.fixture

@@ -17,6 +17,7 @@ from entgraph.api.app import create_app
 from entgraph.api.context import Context
 from entgraph.api.limits import _PARSED, DEFAULT_LIST_SIZE, MAX_TOKENS, Measure, _Remembered, measure
 from entgraph.api.schema import Query
+from entgraph.api.testing import api_settings
 from entgraph.graph import EmbeddedServer
 from entgraph.graph.falkordb_store import FalkorDBStore
 from entgraph.loaders.registry import Catalog
@@ -64,17 +65,8 @@ SCHEMA = strawberry.Schema(query=TreeQuery)._schema
 
 
 def make_settings(home: Path, **overrides: Any) -> Settings:
-    values: dict[str, Any] = {
-        "home": home,
-        "api_mode": "development",
-        "api_jwt_secret": None,
-        "api_keys_file": home / "api-keys.toml",
-        "api_cors_origins": "",
-        "api_max_depth": 4,
-        "api_max_aliases": 3,
-        "api_max_cost": 500,
-    }
-    return Settings(**(values | overrides))
+    """The API with small limits, so that each can be reached by a short document."""
+    return api_settings(home, **({"api_max_depth": 4, "api_max_aliases": 3, "api_max_cost": 500} | overrides))
 
 
 @pytest.fixture

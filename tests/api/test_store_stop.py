@@ -14,24 +14,21 @@ import psutil
 from fastapi.testclient import TestClient
 
 from entgraph.api.app import create_app
+from entgraph.api.testing import api_settings
 from entgraph.graph.connect import embedded_server
 from entgraph.loaders.registry import Catalog
 from entgraph.settings import Settings
 
 
 def make_settings(home: Path) -> Settings:
-    # Every setting this test depends on explicit, so ENTGRAPH_* in the environment cannot change it.
-    return Settings(
-        home=home,
+    # the API's own store, started on demand, so that stopping it can be watched
+    return api_settings(
+        home,
         graph="embedded",
         graph_name="api-stop",
         store_port=0,
         store_start_timeout=30,
         store_autostart=True,
-        api_mode="development",
-        api_jwt_secret=None,
-        api_keys_file=home / "api-keys.toml",
-        api_cors_origins="",
     )
 
 

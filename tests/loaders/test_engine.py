@@ -4,11 +4,6 @@ corrections, refusals, reports, and a load killed mid-way."""
 from __future__ import annotations
 
 import csv
-import os
-import signal
-import subprocess
-import sys
-import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -23,6 +18,7 @@ from entgraph.loaders.engine import Loader
 from entgraph.loaders.readers import FileRejected
 from entgraph.loaders.registry import Catalog, Feed
 from entgraph.loaders.spec import DatasetSpec
+from entgraph.testing import kill_midway
 
 HEADERS = ["纳税人识别号", "纳税人名称", "所属期", "实缴金额（元）", "入库日期", "乡镇街道"]
 
@@ -278,17 +274,7 @@ def test_a_load_killed_midway_and_rerun_ends_with_one_clean_load(
         reports=str(tmp_path / "reports"),
         path=str(path),
     )
-    child = subprocess.Popen([sys.executable, "-c", script])
-    deadline = time.monotonic() + 120
-    written = 0
-    while time.monotonic() < deadline and child.poll() is None:
-        written = store.read("MATCH (r:SourceRecord) RETURN count(r) AS c")[0]["c"]
-        if written >= 2000:
-            break
-        time.sleep(0.05)
-    assert child.poll() is None, "the load finished before it could be killed; use a bigger file"
-    os.kill(child.pid, signal.SIGKILL)
-    child.wait()
+    kill_midway(script, store, "MATCH (r:SourceRecord) RETURN count(r) AS c", 2000, 120)
     partial = store.read("MATCH (r:SourceRecord) RETURN count(r) AS c")[0]["c"]
     # a record gets its content hash after its links: one without was cut off mid-batch
     finished = store.read("MATCH (r:SourceRecord) WHERE r.content_hash IS NOT NULL RETURN count(r) AS c")[0][

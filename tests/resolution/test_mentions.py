@@ -2,19 +2,12 @@
 
 from __future__ import annotations
 
-import pytest
-
 from entgraph.loaders.registry import Catalog
 from entgraph.resolution.identifiers import make_credit_code, make_org_code
 from entgraph.resolution.mentions import enterprise_parties, mention_id, mentions_of, split_mention
 
 CODE = make_credit_code("350582", "12345678")
 ORG = make_org_code("12345678")
-
-
-@pytest.fixture(scope="module")
-def catalog() -> Catalog:
-    return Catalog.load(entry_points=False)
 
 
 def _only(spec, record):

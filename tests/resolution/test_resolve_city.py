@@ -33,11 +33,6 @@ def city(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="module")
-def catalog() -> Catalog:
-    return Catalog.load(entry_points=False)
-
-
-@pytest.fixture(scope="module")
 def loaded(
     shared_server: EmbeddedServer, city: Path, catalog: Catalog, tmp_path_factory
 ) -> Iterator[FalkorDBStore]:

@@ -2,11 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import signal
-import subprocess
-import sys
-import time
 import uuid
 from pathlib import Path
 
@@ -18,6 +13,7 @@ from entgraph.loaders.engine import Loader
 from entgraph.loaders.registry import Catalog
 from entgraph.loaders.synthetic import generate_city
 from entgraph.resolution.resolver import Resolver
+from entgraph.testing import kill_midway
 
 SCRIPT = """
 from pathlib import Path
@@ -25,6 +21,7 @@ from entgraph.graph.embedded_server import EmbeddedServer
 from entgraph.graph.falkordb_store import FalkorDBStore
 from entgraph.loaders.registry import Catalog
 from entgraph.resolution.resolver import Resolver
+from entgraph.testing import kill_midway
 # small batches: the links are written in many statements, so there is a moment to kill it in
 store = FalkorDBStore({graph!r}, server=EmbeddedServer(Path({home!r})), batch_size=20)
 Resolver(store, Catalog.load(entry_points=False), Path({model!r})).run()
@@ -52,17 +49,7 @@ def test_a_resolution_killed_midway_and_rerun_ends_as_one_clean_run(
             loader.load(path)
         model = tmp_path / "model.json"
         script = SCRIPT.format(graph=store.graph_name, home=str(shared_server.home), model=str(model))
-        child = subprocess.Popen([sys.executable, "-c", script])
-        deadline = time.monotonic() + 240
-        written = 0
-        while time.monotonic() < deadline and child.poll() is None:
-            written = store.read("MATCH ()-[a:ABOUT]->() RETURN count(a) AS c")[0]["c"]
-            if written >= 100:
-                break
-            time.sleep(0.02)
-        assert child.poll() is None, "the resolution finished before it could be killed"
-        os.kill(child.pid, signal.SIGKILL)
-        child.wait()
+        written = kill_midway(script, store, "MATCH ()-[a:ABOUT]->() RETURN count(a) AS c", 100, 240)
         pending = store.read(
             "MATCH (r:SourceRecord) WHERE r.to_resolve = 1 AND r.retired IS NULL RETURN count(r) AS c"
         )[0]["c"]

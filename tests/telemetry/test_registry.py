@@ -18,11 +18,6 @@ CODE_A = make_credit_code("350582", "MA000001")
 CODE_B = make_credit_code("350582", "MA000002")
 
 
-@pytest.fixture(scope="module")
-def catalog() -> Catalog:
-    return Catalog.load(entry_points=False)
-
-
 @pytest.fixture
 def graph(falkordb_graph: FalkorDBStore) -> Iterator[FalkorDBStore]:
     g = falkordb_graph
