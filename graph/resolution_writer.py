@@ -391,6 +391,36 @@ def close_tasks(store: GraphStore, task_ids: Iterable[str], status: str, at: str
         )
 
 
+def open_task_ids(store: GraphStore) -> set[str]:
+    """Ids of the open steward tasks (a city has tens of thousands at most: one read)."""
+    return {row["id"] for row in store.read("MATCH (t:StewardTask {status: 'open'}) RETURN t.id AS id")}
+
+
+def settle_tasks(store: GraphStore, rows: Sequence[Mapping[str, Any]], status: str, at: str) -> None:
+    """The mentions a run decided (``rows``: task ``id`` and its ``decided`` mention ids) leave their
+    open tasks: a task with none left waiting closes with ``status`` (keeping its records, as history),
+    one with some left keeps only those, with their records and stakes: records of its name that a
+    steward (perhaps another, who may see them) must still decide."""
+    for chunk in _chunks(list(rows), 500):
+        store.write(
+            "UNWIND $rows AS row MATCH (t:StewardTask {id: row.id}) WHERE t.status = 'open' "
+            "WITH t, [m IN t.mention_ids WHERE NOT m IN row.decided] AS waiting "
+            "WITH t, waiting WHERE size(waiting) = 0 SET t.status = $status, t.closed_at = $at",
+            {"rows": chunk, "status": status, "at": at},
+        )
+        store.write(
+            "UNWIND $rows AS row MATCH (t:StewardTask {id: row.id}) WHERE t.status = 'open' "
+            "WITH t, [m IN t.mention_ids WHERE NOT m IN row.decided] AS waiting "
+            "WITH t, waiting WHERE size(waiting) < size(t.mention_ids) "
+            "WITH t, waiting, "
+            "[r IN t.record_ids WHERE any(m IN waiting WHERE m STARTS WITH (r + '|'))] AS kept "
+            "SET t.mention_ids = waiting, t.record_ids = kept, t.impact = size(kept), "
+            "t.stake_records = [x IN coalesce(t.stake_records, []) WHERE split(x, '|')[0] IN kept] "
+            "WITH t SET t.stake = reduce(s = 0.0, x IN t.stake_records | s + toFloat(split(x, '|')[2]))",
+            {"rows": chunk},
+        )
+
+
 def tasks_by_id(store: GraphStore, task_ids: Sequence[str]) -> dict[str, dict[str, Any]]:
     rows = store.read(
         "UNWIND $ids AS id MATCH (t:StewardTask {id: id}) RETURN t AS t", {"ids": list(task_ids)}

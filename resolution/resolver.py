@@ -869,12 +869,25 @@ class Resolver:
         summary.tasks = sum(row["props"]["impact"] for row in task_rows)
         summary.task_groups = len(task_rows)
         # A task closes when every mention of its key is decided (by a steward, or by new evidence).
-        open_keys = {task["key"] for task in tasks.values()}
-        decided_keys = {k for p in pending if p.mention.id in decided for k in p.keys} - open_keys
-        rw.close_tasks(self.store, [_task_id(k) for k in sorted(decided_keys)], "resolved", self.now)
+        self._settle_tasks(pending, decided)
         rw.mark_resolved(self.store, record_ids)
         if name_memo.size() > self._parses_before:  # new names: next month need not parse them again
             name_memo.save(self._memo_path)
+
+    def _settle_tasks(self, pending: list[_Pending], decided: dict[str, _Decision]) -> None:
+        """Take the mentions this run decided (by a steward, or by new evidence) out of the open tasks
+        they were in; a task closes once none is left, not when one of its records is decided (a
+        record-level decision, or one for the records a steward may see, leaves the others waiting)."""
+        existing = rw.open_task_ids(self.store)
+        settled: dict[str, list[str]] = defaultdict(list)
+        for item in pending:
+            if item.mention.id in decided:
+                for key in item.keys:
+                    task_id = _task_id(key)
+                    if task_id in existing:
+                        settled[task_id].append(item.mention.id)
+        rows = [{"id": task_id, "decided": ids} for task_id, ids in sorted(settled.items())]
+        rw.settle_tasks(self.store, rows, "resolved", self.now)
 
     def _branch_links(self) -> None:
         rows = []

@@ -16,10 +16,11 @@ from entgraph.cli import app
 from entgraph.graph import EmbeddedServer
 from entgraph.graph import resolution_writer as rw
 from entgraph.graph.falkordb_store import FalkorDBStore
+from entgraph.loaders.engine import Loader
 from entgraph.resolution.resolver import Resolver, _group_tasks
 from entgraph.resolution.stake import StakeTable, default_table, describe, stake_of
 from entgraph.resolution.steward import Steward, StewardError, stake_lines
-from entgraph.testing import mention_links
+from entgraph.testing import mention_links, write_csv
 
 NOW = "2025-06-01T08:00:00+00:00"
 
@@ -231,3 +232,36 @@ def test_a_record_naming_no_town_is_queued_at_its_likeliest_enterprises_town(res
         best = json.loads(task["c"])[0]["enterprise_id"]
         written = task["k"].rpartition("|")[2]  # the town the records wrote, part of the task's key
         assert task["town"] == (written or towns.get(best)), task
+
+
+def test_deciding_one_record_of_a_task_leaves_the_task_open_with_the_others(
+    resolved_city_copy: Any, tmp_path: Path
+) -> None:
+    store, catalog = resolved_city_copy.store, resolved_city_copy.catalog
+    resolver = Resolver(store, catalog, resolved_city_copy.model)
+    steward = Steward(store, catalog, resolver, "tester")
+    ambiguous = _open_with_candidates(steward)[0]
+    # a list names that name twice, with nothing else: one task for both records
+    write_csv(
+        tmp_path / "瞪羚企业名单.csv",
+        ["企业名称", "认定时间", "联系方式", "联系人", "负责人"],
+        [[ambiguous["name"], "2023-03-01", "", "", ""], [ambiguous["name"], "2023-04-01", "", "", ""]],
+    )
+    Loader(store, catalog, tmp_path / "reports").load(tmp_path / "瞪羚企业名单.csv")
+    resolver.run()
+    task = next(t for t in steward.tasks("open") if "jj_gazelle_enterprises" in t["datasets"])
+    first, second = [m for m in task["mention_ids"] if "jj_gazelle_enterprises" in m]
+    target = json.loads(task["candidates"])[0]["enterprise_id"]
+
+    steward.link(first, target, reason="this record only")
+    after = rw.task(store, task["id"])
+    assert after["status"] == "open", "the other record still waits for a steward"
+    assert first not in after["mention_ids"] and second in after["mention_ids"]
+    assert after["impact"] == len(after["record_ids"]) == len(task["record_ids"]) - 1
+    assert mention_links(store, [first])[first] == (target, "steward")
+    assert mention_links(store, [second])[second] is None
+
+    # deciding the rest (the task's name) closes it
+    steward.link(task["id"], target, reason="the rest too")
+    assert rw.task(store, task["id"])["status"] == "resolved"
+    assert mention_links(store, [second])[second] == (target, "steward")
