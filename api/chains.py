@@ -37,7 +37,7 @@ from entgraph.api.enterprise import (
 from entgraph.api.errors import BadInput, Forbidden, NotFound
 from entgraph.api.limits import DEFAULT_LIST_SIZE
 from entgraph.api.metrics import visible_sources
-from entgraph.api.visibility import visibility
+from entgraph.api.visibility import may_see_fact, visibility
 from entgraph.graph import chain_queries, metric_queries
 from entgraph.graph.api_queries import FACT_RELATIONS
 from entgraph.loaders.spec import Role as ColumnRole
@@ -306,8 +306,8 @@ async def chain_neighbours(
     for row in rows:
         if row["relation"] != FACT_RELATIONS["chains"] or row["party"] != "subject":
             continue
-        if not info.context.may_see(row["record"].get("dataset")):  # as Enterprise.chains shows them
-            continue
+        if not may_see_fact(info.context, row["record"].get("dataset"), FACT_RELATIONS["chains"]):
+            continue  # as Enterprise.chains shows them
         if row["record"]["year"] is None or row["record"]["position"] is None:
             continue
         memberships[row["node"]["key"]][int(row["record"]["year"])].add(row["record"]["position"])
@@ -361,10 +361,15 @@ def _chain_cleared(info: Info[Context, None]) -> None:
         for f in context.catalog
         if any(c.role is ColumnRole.INDUSTRY_CHAIN for c in f.spec.columns)
     ]
-    if not any(context.may_see(key) for key in feeds):
+    if not any(may_see_fact(context, key, FACT_RELATIONS["chains"]) for key in feeds):
         raise Forbidden(
             "industry chain data is not available to this role", role=context.principal.role.value
         )
+
+
+def _chains(context: Context) -> list[dict[str, Any]]:
+    """The chains the caller may know of: those a record it may see states (``chain_queries``)."""
+    return chain_queries.chains(context.store, visibility(context))
 
 
 @strawberry.type
@@ -377,7 +382,7 @@ class ChainQuery:
         _chain_cleared(info)
         if not 1 <= first <= DEFAULT_LIST_SIZE:
             raise BadInput(f"first must be between 1 and {DEFAULT_LIST_SIZE}", argument="first")
-        rows = await info.context.in_thread(chain_queries.chains, info.context.store)
+        rows = await info.context.in_thread(_chains, info.context)
         return [IndustryChain(key=r["key"], name=r["name"]) for r in rows[:first]]
 
     @strawberry.field(
@@ -387,7 +392,7 @@ class ChainQuery:
         _chain_cleared(info)
         if not name.strip():
             raise BadInput("name must not be empty", argument="name")
-        rows = await info.context.in_thread(chain_queries.chains, info.context.store)
+        rows = await info.context.in_thread(_chains, info.context)
         for row in rows:
             if row["key"] == name.strip() or row["name"] == name.strip():
                 return IndustryChain(key=row["key"], name=row["name"])

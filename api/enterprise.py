@@ -7,7 +7,9 @@ store round trips whether the enterprise has two records or two thousand, and a 
 costs the same as one.
 
 What a caller sees follows the sharing of the datasets that state it, as facts do (a fact shows when a
-record of a dataset the caller may see states it):
+record of a dataset the caller may see states it, in columns it may see in full; a property of a shared
+fact node, an honour's date or a mortgage's amount, where such a record states that value:
+``api/visibility.py`` ``may_see_fact``, ``graph/fact_queries.py``):
 
 - an enterprise only records of datasets hidden from the caller are about does not exist for it: it is
   not found by id or credit code, listed, searched, counted in a facet, nor shown as anyone's relation,
@@ -38,10 +40,17 @@ from strawberry.types import Info
 
 from entgraph.api.context import Context
 from entgraph.api.errors import BadInput, Forbidden, NotFound
-from entgraph.api.masking import Decision, policy
+from entgraph.api.masking import Decision, column_sharing, policy
 from entgraph.api.metrics import MetricSeries, enterprise_metrics
-from entgraph.api.visibility import UNKNOWN_PERSONAL, golden_sources, golden_value, visibility
-from entgraph.graph import api_queries, land_credit_queries
+from entgraph.api.visibility import (
+    UNKNOWN_PERSONAL,
+    fact_datasets,
+    golden_sources,
+    golden_value,
+    may_see_fact,
+    visibility,
+)
+from entgraph.graph import api_queries, fact_queries, land_credit_queries
 from entgraph.loaders.spec import Sharing
 from entgraph.resolution.enterprises import _kind as kind_of
 from entgraph.resolution.golden import GOLDEN_FIELDS
@@ -165,6 +174,24 @@ def event_loader(info: Info[Context, None]) -> Any:
     )
 
 
+def fact_props_loader(info: Info[Context, None], relation: str) -> Any:
+    """Fact nodes of ``relation`` (honours, mortgages) by key, with their properties as the caller may
+    see them: what records of datasets hidden from it, or columns it may not see, wrote onto the
+    shared node is left out (``fact_queries.fact_props``)."""
+    store, sight = info.context.store, visibility(info.context)
+    label = _FACT_LABELS[relation]
+    identity = fact_queries.KIND_IN_KEY if label == "Honor" else ""
+    return _loader(
+        info,
+        f"enterprise.{relation}",
+        lambda keys: _by_key(fact_queries.fact_props(store, label, relation, keys, sight, identity)),
+    )
+
+
+# The node label of each fact relation whose properties the panorama shows beyond the node's key.
+_FACT_LABELS = {"AWARDS": "Honor", "SECURED_BY": "Mortgage"}
+
+
 def parcel_props_loader(info: Info[Context, None]) -> Any:
     """Land parcels by key, with their properties as the caller may see them: a number, location or
     area only a record of a dataset hidden from it wrote onto the shared node is left out
@@ -186,9 +213,11 @@ def related_loader(info: Info[Context, None]) -> Any:
 
     def fetch(ids: list[str], n: int) -> dict[str, list[dict[str, Any]]]:
         # Relations come from what the caller may see: a parcel or mortgage shared in records of
-        # datasets open to its role, and a shared phone (personal data) only for roles that see phones.
+        # datasets open to its role (in columns it may see), and a shared phone (personal data) only
+        # for roles that see phones.
         phones = policy(UNKNOWN_PERSONAL, context.principal.role) is not Decision.NULL
-        rows = api_queries.related(context.store, ids, n, context.visible_datasets(), visibility(context))
+        datasets = {rel: fact_datasets(context, rel) for rel in ("CONCERNS_PARCEL", "SECURED_BY")}
+        rows = api_queries.related(context.store, ids, n, datasets, visibility(context))
         return _grouped([r for r in rows if phones or r["reason"] not in _PHONE_REASONS])
 
     return _loader(info, "enterprise.related", _limited(fetch), [])
@@ -315,16 +344,28 @@ def _text(value: Any) -> str | None:
 def _facts(
     context: Context, rows: list[dict[str, Any]], relation: str, subject_only: bool = True
 ) -> list[dict[str, Any]]:
-    """The rows of ``relation`` stated by records this caller may see: an honour from a list open to
-    the public shows to everyone, one only a conditionally shared dataset states shows to staff."""
+    """The rows of ``relation`` stated by records this caller may see, in columns it may see: an
+    honour from a list open to the public shows to everyone, one only a conditionally shared dataset
+    states shows to staff, a park only a closed park column states to none but the admin."""
     wanted = api_queries.FACT_RELATIONS[relation]
     return [
         r
         for r in rows
         if r["relation"] == wanted
         and (r["party"] == "subject" or not subject_only)
-        and context.may_see(r["record"].get("dataset"))
+        and may_see_fact(context, r["record"].get("dataset"), wanted)
     ]
+
+
+async def _as_seen(
+    info: Info[Context, None], relation: str, nodes: list[dict[str, Any]]
+) -> list[dict[str, Any]]:
+    """Shared fact nodes (``relation`` honours or mortgages) with the properties the caller may see:
+    as they are for a caller from whom nothing is sifted, else as records it may see state them."""
+    if not visibility(info.context).sifts_facts:
+        return nodes
+    seen = await fact_props_loader(info, relation).load_many([n["key"] for n in nodes])
+    return [props or {"key": n["key"]} for n, props in zip(nodes, seen, strict=True)]
 
 
 def _distinct(items: list[Any]) -> list[Any]:
@@ -483,9 +524,10 @@ class Enterprise:
     @strawberry.field
     async def honours(self, info: Info[Context, None]) -> list[Honour]:
         rows = _facts(info.context, await self._fact_rows(info), "honours")
+        nodes = await _as_seen(info, "AWARDS", [r["node"] for r in rows])
         items = [
             Honour(key=n["key"], kind=n.get("kind"), recognised_on=_text(n.get("recognised_on")))
-            for n in (r["node"] for r in rows)
+            for n in nodes
         ]
         return sorted(_distinct(items), key=lambda h: h.key)
 
@@ -495,7 +537,7 @@ class Enterprise:
             return []
         rows = _facts(info.context, await self._fact_rows(info), "credit_events")
         nodes = [r["node"] for r in rows]
-        if visibility(info.context).datasets is not None:
+        if visibility(info.context).sifts_facts:
             # the node's properties as records the caller may see state them
             seen = await event_loader(info).load_many([n["key"] for n in nodes])
             nodes = [n for n in seen if n is not None]
@@ -517,7 +559,7 @@ class Enterprise:
     async def parcels(self, info: Info[Context, None]) -> list[Parcel]:
         rows = _facts(info.context, await self._fact_rows(info), "parcels", subject_only=False)
         nodes = {r["node"]["key"]: r["node"] for r in rows}
-        if visibility(info.context).datasets is not None:
+        if visibility(info.context).sifts_facts:
             # the node's properties as records the caller may see state them
             seen = await parcel_props_loader(info).load_many(list(nodes))
             nodes = {key: props or {"key": key} for key, props in zip(nodes, seen, strict=True)}
@@ -537,16 +579,17 @@ class Enterprise:
     async def mortgages(self, info: Info[Context, None]) -> list[Mortgage]:
         roles = {"subject": MortgageRole.MORTGAGOR, "mortgagee": MortgageRole.MORTGAGEE}
         rows = _facts(info.context, await self._fact_rows(info), "mortgages", subject_only=False)
+        rows = [r for r in rows if r["party"] in roles]
+        nodes = await _as_seen(info, "SECURED_BY", [r["node"] for r in rows])
         items = [
             Mortgage(
-                key=r["node"]["key"],
+                key=n["key"],
                 role=roles[r["party"]],
-                amount=r["node"].get("mortgage_amount"),
-                registered_on=_text(r["node"].get("registered_on")),
-                registration_type=r["node"].get("registration_type"),
+                amount=n.get("mortgage_amount"),
+                registered_on=_text(n.get("registered_on")),
+                registration_type=n.get("registration_type"),
             )
-            for r in rows
-            if r["party"] in roles
+            for r, n in zip(rows, nodes, strict=True)
         ]
         return sorted(_distinct(items), key=lambda m: (m.key, m.role.value))
 
@@ -769,10 +812,14 @@ class EnterpriseFilter:
 
 
 def _size_datasets(context: Context) -> list[str]:
+    """The datasets whose stated sizes the caller may see: it may see the dataset and, in full, its
+    ``enterprise_size`` column (a size column stricter than its dataset states nothing to it)."""
     return [
         feed.spec.key
         for feed in context.catalog
-        if any(c.field == "enterprise_size" for c in feed.spec.columns) and context.may_see(feed.spec.key)
+        if any(c.field == "enterprise_size" for c in feed.spec.columns)
+        and context.may_see(feed.spec.key)
+        and policy(column_sharing(feed.spec, "enterprise_size"), context.principal.role) is Decision.SHOW
     ]
 
 
@@ -782,14 +829,15 @@ def _matching_ids(context: Context, search: str | None, wanted: EnterpriseFilter
     sets: list[set[str]] = []
     if search is not None and search.strip():
         sets.append(set(api_queries.search_ids(store, search.strip(), _SEARCH_CANDIDATES)))
-    # Facts count as records of datasets the caller may see state them, as in the panorama.
-    datasets = context.visible_datasets()
+    # Facts count as records of datasets the caller may see state them (in columns it may see), as in
+    # the panorama.
     if wanted.industry:
-        sight = visibility(context)
+        sight, datasets = visibility(context), fact_datasets(context, "IN_INDUSTRY")
         sets.append(set(api_queries.ids_in_industry(store, wanted.industry, datasets, sight)))
-    for name in api_queries.FACT_FILTERS:
+    for name, (relation, _, _) in api_queries.FACT_FILTERS.items():
         value = getattr(wanted, name)
         if value:
+            datasets = fact_datasets(context, relation)
             sets.append(set(api_queries.ids_with_fact(store, name, value, datasets)))
     if wanted.size:
         sets.append(set(api_queries.ids_with_size(store, _size_datasets(context), wanted.size)))
@@ -824,7 +872,8 @@ _DIVISION = re.compile(r"[A-Z]?\d{2}|[A-Z]")
 
 async def _fact_facet(info: Info[Context, None], name: str) -> list[FacetValue]:
     context = info.context
-    rows = await context.in_thread(api_queries.fact_facet, context.store, name, context.visible_datasets())
+    datasets = fact_datasets(context, api_queries.FACT_FILTERS[name][0])  # as the filter counts them
+    rows = await context.in_thread(api_queries.fact_facet, context.store, name, datasets)
     return _facet(rows)
 
 
@@ -865,8 +914,9 @@ class EnterpriseFacets:
     )
     async def industries(self, info: Info[Context, None]) -> list[FacetValue]:
         context = info.context
+        datasets = fact_datasets(context, "IN_INDUSTRY")  # as filter.industry counts them
         rows = await context.in_thread(
-            api_queries.industry_codes, context.store, context.visible_datasets(), visibility(context)
+            api_queries.industry_codes, context.store, datasets, visibility(context)
         )
         return industry_facet(rows)
 

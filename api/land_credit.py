@@ -35,7 +35,7 @@ import base64
 import binascii
 import datetime as dt
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import Annotated, Any
 
 import strawberry
@@ -54,7 +54,7 @@ from entgraph.api.enterprise import (
 from entgraph.api.errors import BadInput, Forbidden, NotFound
 from entgraph.api.limits import DEFAULT_LIST_SIZE
 from entgraph.api.masking import Decision, column_sharing, policy
-from entgraph.api.visibility import visibility
+from entgraph.api.visibility import may_see_fact, visibility
 from entgraph.graph import land_credit_queries as queries
 from entgraph.loaders.spec import Role as ColumnRole
 from entgraph.loaders.spec import Sharing
@@ -172,9 +172,11 @@ def _visible(context: Context, spec: Any, field: str | None, props: dict[str, An
     return props[field] if _shows(context, spec, field) else None
 
 
-def _seen(context: Context, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """The records of datasets this caller may see (a land certificate is not open to the public)."""
-    return [r for r in rows if context.may_see(r["dataset"])]
+def _seen(context: Context, rows: list[dict[str, Any]], relation: str | None = None) -> list[dict[str, Any]]:
+    """The records of datasets this caller may see (a land certificate is not open to the public) whose
+    link to the fact (``relation``, else each row's own) it may see: a link made by a column it may not
+    see in full is none of its facts (``api/visibility.py``: ``may_see_fact``)."""
+    return [r for r in rows if may_see_fact(context, r["dataset"], relation or r["relation"])]
 
 
 def _shown_props(context: Context, props: dict[str, Any], rows: list[dict[str, Any]]) -> dict[str, Any]:
@@ -467,7 +469,8 @@ class CreditEventEntry:
 
     async def _rows(self, info: Info[Context, None]) -> list[dict[str, Any]]:
         # The records of datasets the caller may see: as Enterprise.creditEvents shows events.
-        return _seen(info.context, await event_records_loader(info).load(self.props["key"]))
+        rows = await event_records_loader(info).load(self.props["key"])
+        return _seen(info.context, rows, "RECORDS_EVENT")
 
     @strawberry.field(description="The datasets whose live records report it.")
     async def datasets(self, info: Info[Context, None]) -> list[str]:
@@ -559,10 +562,12 @@ class MortgageNetwork:
 
 
 def _network(
-    store: Any, center: str, depth: int, first: int, may_see: Callable[[str], bool]
+    store: Any, center: str, depth: int, first: int, context: Context
 ) -> tuple[list[dict[str, Any]], list[str], bool]:
     """Breadth-first over mortgage links (either direction): one statement per hop. Links only datasets
-    hidden from the caller state (有条件 mortgage registers, for the public) are not followed."""
+    hidden from the caller state (有条件 mortgage registers, for the public) are not followed, and of a
+    link's amount, date and type only what columns the caller may see state shows."""
+    sight = visibility(context)
     seen_nodes = [center]
     known = {center}
     edges: dict[tuple[str, str, str], dict[str, Any]] = {}
@@ -571,9 +576,9 @@ def _network(
     for hop in range(1, depth + 1):
         if not frontier:
             break
-        rows = queries.mortgage_links(store, frontier, _LINK_ROWS)
+        rows = queries.mortgage_links(store, frontier, _LINK_ROWS, sight)
         truncated = truncated or len(rows) >= _LINK_ROWS
-        rows = [row for row in rows if may_see(row["dataset"])]
+        rows = [row for row in rows if may_see_fact(context, row["dataset"], "SECURED_BY")]
         following: list[str] = []
         for row in rows:
             ident = (row["key"], row["mortgagor"], row["mortgagee"])
@@ -737,7 +742,7 @@ class LandCreditQuery:
         if center is None:
             raise NotFound(f"no enterprise with id {enterprise}")
         edges, node_ids, truncated = await info.context.in_thread(
-            _network, info.context.store, survivor, depth, first, info.context.may_see
+            _network, info.context.store, survivor, depth, first, info.context
         )
         return MortgageNetwork(
             center=Enterprise(props=center),

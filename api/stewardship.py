@@ -19,7 +19,12 @@ golden towns it may see) state. The steward acts as the caller may see the graph
 (``graph/steward_queries.py``): an enterprise, record or judgement hidden from it is ``NOT_FOUND`` to
 every mutation, as an unknown id is; the audit trail shows only judgements naming no enterprise hidden
 from it and holding a record it may see (with those records alone), and ``changedEnterprises`` only
-enterprises it knows.
+enterprises it knows whose links to records it may see changed. It decides only about records it may
+see (``resolution/steward.py``): a task also holding records hidden from it is decided for its own
+records (a judgement scoped to their mentions) and handed back, with the others alone, to the stewards
+who may see them (its ``taskStatus`` is then ``resolved`` for the caller, as for a task of its records
+alone); an undo of a judgement also covering such records withdraws it for the caller's records only.
+Nothing in an answer names the hidden records or says that there are any.
 """
 
 from __future__ import annotations
@@ -432,7 +437,7 @@ def _run(
     steward = _steward(context)  # builds the resolver, which reads its model: off the event loop too
     store = steward.store
     with _OPERATIONS:
-        records = scope(store)
+        records = _visible(steward, scope(store))
         before = _links(store, records)
         try:
             outcome = operation(steward)
@@ -443,12 +448,11 @@ def _run(
     # may see it (its records of datasets hidden from it left out).
     row = sq.judgement(store, undo_of or outcome.judgement.id, steward.sight) or outcome.judgement.props()
     task_id = task_id or row.get("task") or None
-    task = rw.task(store, task_id) if task_id else None
     return StewardPayload(
         judgement=_judgement(row),
         changed_enterprises=_changed(steward, before, after),
         task_id=task_id,
-        task_status=task["status"] if task else None,
+        task_status=_task_status(steward, [task_id]).get(task_id) if task_id else None,
         summary=outcome.summary.line(),
     )
 
@@ -460,6 +464,7 @@ def _run_bulk(context: Context, ids: list[str], reason: str) -> BulkAcceptPayloa
         records = sorted(
             {r for task in rw.tasks_by_id(store, ids).values() for r in task.get("record_ids") or []}
         )
+        records = _visible(steward, records)
         before = _links(store, records)
         try:
             outcome: BulkOutcome = steward.accept_many(ids, reason)
@@ -468,7 +473,7 @@ def _run_bulk(context: Context, ids: list[str], reason: str) -> BulkAcceptPayloa
         after = _links(store, records)
     accepted = [o.judgement.id for o in outcome.accepted]
     stored = {row["id"]: row for row in sq.judgements_by_id(store, accepted, steward.sight)}
-    statuses = {tid: task.get("status") for tid, task in rw.tasks_by_id(store, ids).items()}
+    statuses = _task_status(steward, ids)
     return BulkAcceptPayload(
         outcomes=[
             TaskAcceptance(
@@ -547,6 +552,24 @@ def _undo_records(judgement_id: str) -> Scope:
         return sorted(set(row.get("records") or []) | set(rw.records_of_enterprises(store, enterprises)))
 
     return scope
+
+
+def _visible(steward: Steward, record_ids: Sequence[str]) -> list[str]:
+    """Those of ``record_ids`` the caller may see: what ``changedEnterprises`` is worked out from, so
+    that it says nothing of records hidden from the caller (an undo resolves an enterprise's records
+    of every dataset again, and they may move between enterprises the caller knows)."""
+    if steward.sight.datasets is None or not record_ids:
+        return list(record_ids)
+    return sorted(sq.visible_records(steward.store, record_ids, steward.sight))
+
+
+def _task_status(steward: Steward, task_ids: Sequence[str]) -> dict[str, str | None]:
+    """Each task's status after an operation as the caller may see it: a task it decided for its own
+    records, handed back to the stewards who may see its other records, is resolved for it (as it is
+    when it held its records alone). Unknown tasks have no entry."""
+    stored = rw.tasks_by_id(steward.store, list(task_ids))
+    gone = set(task_queries.hidden(steward.store, list(stored), steward.sight)) if stored else set()
+    return {tid: "resolved" if tid in gone else task.get("status") for tid, task in stored.items()}
 
 
 def _links(store: Any, record_ids: Sequence[str]) -> dict[tuple[str, str], str]:

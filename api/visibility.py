@@ -27,7 +27,9 @@ from entgraph.api.context import Context
 from entgraph.api.masking import Decision, MaskKind, column_sharing, mask_kind, policy, strictest
 from entgraph.api.metrics import sources_visible_to
 from entgraph.errors import ConfigurationError
+from entgraph.graph.land_credit_queries import EVENT_DATE_FIELDS
 from entgraph.graph.visibility import Visibility
+from entgraph.loaders.records import fact_columns
 from entgraph.loaders.registry import Catalog
 from entgraph.loaders.spec import DatasetSpec, Sharing
 from entgraph.resolution.golden import GOLDEN_FIELDS
@@ -105,7 +107,51 @@ def _visibility(catalog: Catalog, role: Role) -> Visibility:
     figures: tuple[str, ...] | None = tuple(s.label for s in sources_visible_to(catalog, role))
     if len(figures or ()) == len(metric_sources(catalog)):
         figures = None
-    return Visibility(None if staff and len(seen) == len(keys) else seen, golden, figures)
+    facts, columns = _fact_rules(catalog, role, seen)
+    return Visibility(None if staff and len(seen) == len(keys) else seen, golden, figures, facts, columns)
+
+
+def _fact_rules(
+    catalog: Catalog, role: Role, seen: tuple[str, ...]
+) -> tuple[dict[str, tuple[str, ...]], tuple[str, ...]]:
+    """What ``role`` may see of facts column by column, for datasets ``seen`` (those it may see): per
+    relation, the datasets whose columns making the link it may see in full (listed only for relations
+    some dataset of ``seen`` makes with a column it may not), and the ``<dataset>:<field>`` columns
+    writing fact nodes' properties it may not see in full. A fact shows its key as it is, so a masked
+    column hides it as a null one does."""
+
+    def full(spec: DatasetSpec, field: str) -> bool:
+        return policy(column_sharing(spec, field), role) is Decision.SHOW
+
+    stating: dict[str, list[str]] = {}
+    narrowed: set[str] = set()
+    columns: list[str] = []
+    for key in seen:
+        spec = catalog.get(key).spec
+        for relation, (link_fields, prop_fields) in fact_columns(spec).items():
+            if all(full(spec, f) for f in link_fields):
+                stating.setdefault(relation, []).append(key)
+            else:
+                narrowed.add(relation)
+            # a credit event's date is also read off its records (its own, where the node has none)
+            dates = [c.field for c in spec.columns if c.field in EVENT_DATE_FIELDS]
+            read = (*prop_fields, *dates) if relation == "RECORDS_EVENT" else prop_fields
+            columns += [f"{key}:{f}" for f in read if not full(spec, f)]
+    facts = {relation: tuple(stating.get(relation, ())) for relation in sorted(narrowed)}
+    return facts, tuple(dict.fromkeys(columns))
+
+
+def may_see_fact(context: Context, dataset: str | None, relation: str) -> bool:
+    """Whether this caller may see that a record of ``dataset`` states its ``relation`` link: it may
+    see the dataset (``Context.may_see``) and the columns making that link."""
+    facts = visibility(context).facts
+    return context.may_see(dataset) and (relation not in facts or dataset in facts[relation])
+
+
+def fact_datasets(context: Context, relation: str) -> list[str]:
+    """The datasets whose statements of ``relation`` this caller may see (:func:`may_see_fact`), for
+    the Cypher filters and facets that count facts."""
+    return [key for key in context.visible_datasets() if may_see_fact(context, key, relation)]
 
 
 def visibility(context: Context) -> Visibility:

@@ -16,7 +16,7 @@ statements themselves, so a page, a count and a facet agree and nothing is fetch
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from entgraph.graph.port import GraphStore, Row
@@ -120,15 +120,16 @@ def related(
     store: GraphStore,
     ids: Sequence[str],
     limit: int,
-    datasets: Sequence[str] | None = None,
+    datasets: Mapping[str, Sequence[str]] | None = None,
     sight: Visibility = EVERYTHING,
 ) -> list[Row]:
     """``{id, other, reason}``: enterprises that share a legal representative and phone, a phone, an
     address, a land parcel or a mortgage with each of ``ids`` (at most ``limit`` per reason).
 
     The shared value itself is not returned: it may be personal data, and the caller can read it from
-    both enterprises' (masked) fields. A shared parcel or mortgage counts only when live records of
-    ``datasets`` (all, when None: the caller's visible ones) state it on both sides; a shared golden
+    both enterprises' (masked) fields. A shared parcel or mortgage counts only when live records state
+    it on both sides of the datasets ``datasets`` gives for its relation (``CONCERNS_PARCEL``,
+    ``SECURED_BY``: those whose statement of it the caller may see; all, when None); a shared golden
     value only when the caller may see it on both sides (``sight``), and the other enterprise only when
     it is known to the caller.
     """
@@ -149,7 +150,7 @@ def related(
         "UNWIND $ids AS id MATCH (e:Enterprise {{id: id}})<-[:ABOUT]-(r:SourceRecord)-[:{rel}]->(f)"
         "<-[:{rel}]-(s:SourceRecord)-[:ABOUT]->(o:Enterprise) "
         "WITH id, e, o, r, s WHERE " + live + " AND r.retired IS NULL AND s.retired IS NULL "
-        "AND ($datasets IS NULL OR (r.dataset IN $datasets AND s.dataset IN $datasets)) "
+        "AND ($datasets_{rel} IS NULL OR (r.dataset IN $datasets_{rel} AND s.dataset IN $datasets_{rel})) "
         "WITH DISTINCT id, o, '{reason}' AS reason ORDER BY o.id "
         "RETURN id, reason, collect(o.id)[0..$limit] AS others"
     )
@@ -176,7 +177,10 @@ def related(
     params = {
         "ids": list(ids),
         "limit": limit,
-        "datasets": None if datasets is None else list(datasets),
+        **{
+            f"datasets_{rel}": None if datasets is None else list(datasets.get(rel, ()))
+            for rel in ("CONCERNS_PARCEL", "SECURED_BY")
+        },
         **sight.params(),
     }
     rows = store.read(statement, params)

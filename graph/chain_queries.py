@@ -6,8 +6,9 @@ row carrying ``year`` and ``chain_position`` (上游 / 中游 / 下游), and res
 enterprise live (not merged away).
 
 What a caller may see is a :class:`~entgraph.graph.visibility.Visibility`: a membership counts only as a
-record of a dataset the caller may see states it (which makes its enterprise known to the caller), and
-an enterprise's golden town only where the caller may see it (else it is an unknown town).
+record of a dataset the caller may see states it in a chain column it may see (which makes its
+enterprise known to the caller), a chain is there only when such a record states it, and an
+enterprise's golden town counts only where the caller may see it (else it is an unknown town).
 """
 
 from __future__ import annotations
@@ -25,13 +26,23 @@ _LIVE_MEMBER = "r.retired IS NULL AND a.party = 'subject' AND NOT (e)-[:REDIRECT
 
 def _member(sight: Visibility) -> str:
     """The test of a membership row ``(r, a, e)``: live, and stated by a record the caller may see."""
-    return _LIVE_MEMBER + also(sight.sees_record("r"))
+    return _LIVE_MEMBER + also(sight.sees_fact("r", "IN_CHAIN"))
 
 
-def chains(store: GraphStore) -> list[Row]:
-    """``{key, name}`` of every chain, by name."""
+def chains(store: GraphStore, sight: Visibility = EVERYTHING) -> list[Row]:
+    """``{key, name}`` of every chain the caller may know of, by name: for a caller with datasets or
+    chain columns hidden from it, those a live record it may see states (a chain only a closed
+    register names is none of its chains); for others, every chain node."""
+    if sight.datasets is None and "IN_CHAIN" not in sight.facts:
+        return store.read(
+            "MATCH (c:IndustryChain) RETURN c.key AS key, coalesce(c.name, c.key) AS name ORDER BY name"
+        )
     return store.read(
-        "MATCH (c:IndustryChain) RETURN c.key AS key, coalesce(c.name, c.key) AS name ORDER BY name"
+        # r unlabelled and tested after the WITH: the chains (a few) are walked, never every record
+        "MATCH (c:IndustryChain)<-[:IN_CHAIN]-(r) "
+        f"WITH c, r WHERE r.retired IS NULL{also(sight.sees_fact('r', 'IN_CHAIN'))} "
+        "WITH DISTINCT c RETURN c.key AS key, coalesce(c.name, c.key) AS name ORDER BY name",
+        sight.params(),
     )
 
 

@@ -11,12 +11,13 @@ Labels and relation names are constants of this module; every value travels as a
 statements use the openCypher subset both FalkorDB and Neo4j run (no APOC, no subqueries).
 
 What a caller may see is a :class:`~entgraph.graph.visibility.Visibility`: the listings here count only
-records of datasets the caller may see (a parcel placed in a town, a credit event reported), and an
-enterprise's golden town only where the caller may see it. A credit event node holds what the records
-reporting it wrote onto it (each load ``SET n += props``, so the last record written wins a property):
-a caller sees a property only where a record it may see states that value (:func:`_event_props`), and
-the event's date is worked out from those alone. A land parcel likewise (:func:`parcels`): its number,
-location and area are what the records the caller may see state.
+records of datasets the caller may see (a parcel placed in a town, a credit event reported) whose
+columns making the link it may see, and an enterprise's golden town only where the caller may see it.
+A credit event node holds what the records reporting it wrote onto it (each load ``SET n += props``, so
+the last record written wins a property): a caller sees a property only where a record it may see
+states that value in a column it may see (:func:`_event_props`), and the event's date is worked out
+from those alone. A land parcel likewise (:func:`parcels`): its number, location and area are what the
+records the caller may see state; and a mortgage's amount, date and type (:func:`mortgage_links`).
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from entgraph.graph.fact_queries import KIND_IN_KEY, as_props, fact_props
 from entgraph.graph.port import GraphStore, Row
 from entgraph.graph.visibility import EVERYTHING, Visibility, also
 
@@ -34,41 +36,19 @@ MORTGAGEE_PARTY = "mortgagee"
 
 # The date a credit event was decided on: the node's own date when its spec put one there, else the
 # earliest such date on the records that report it (wh_miit_recognitions keeps it on the record only).
-_EVENT_DATE_FIELDS = ("decided_on", "occurred_on")
-
-
-def _stated_props(sight: Visibility, node: str = "n", identity: str = "") -> str:
-    """Cypher for the properties of fact node ``node`` as the caller may see them, given ``rs``: its
-    live records the caller may see. Those a record of them states with the same value (the node's
-    properties are its records' fields: each load ``SET n += props``, the last record written wins),
-    its ``key`` (every record pointing at it states its key fields), and those ``identity`` (a Cypher
-    predicate on ``k``) names. A list of ``[name, value]`` pairs (Cypher cannot build a map with
-    computed keys; :func:`as_props` reads it), or the node's map for a caller who may see every
-    dataset."""
-    if sight.datasets is None:
-        return f"properties({node})"
-    extra = f" OR ({identity})" if identity else ""
-    return (
-        f"[k IN keys({node}) WHERE k = 'key'{extra} OR any(x IN rs WHERE x[k] = {node}[k]) | [k, {node}[k]]]"
-    )
+EVENT_DATE_FIELDS = ("decided_on", "occurred_on")
 
 
 def _event_props(sight: Visibility) -> str:
-    """:func:`_stated_props` of credit event ``n``, its ``kind`` shown where its key carries it."""
-    return _stated_props(sight, "n", "k = 'kind' AND n.key STARTS WITH (n.kind + '|')")
+    """The properties of credit event ``n`` as the caller may see them, given ``rs`` (its live records
+    the caller may see): :meth:`Visibility.stated_props`, its ``kind`` shown where its key carries it."""
+    return sight.stated_props("n", "rs", KIND_IN_KEY)
 
 
 def _event_date(sight: Visibility, field: str) -> str:
     """Cypher for the date ``field`` of credit event ``n`` where the caller may see it (as
     :func:`_event_props`), given ``rs``."""
-    if sight.datasets is None:
-        return f"n.{field}"
-    return f"CASE WHEN any(x IN rs WHERE x.{field} = n.{field}) THEN n.{field} END"
-
-
-def as_props(value: Any) -> dict[str, Any]:
-    """A ``props`` column of the statements here as a dict (see :func:`_event_props`)."""
-    return dict(value)
+    return sight.stated(field, "n", "rs")
 
 
 # --- land parcels ----------------------------------------------------------------------------------
@@ -76,10 +56,10 @@ def as_props(value: Any) -> dict[str, Any]:
 
 def parcels(store: GraphStore, keys: Sequence[str], sight: Visibility = EVERYTHING) -> list[Row]:
     """``{key, p}``: the node properties of each known parcel as the caller (``sight``) may see them:
-    those a live record it may see states (:func:`_stated_props`; a parcel node holds what every record
-    about it wrote, a 不予共享 transfer's area and location among them). A parcel no such record
-    concerns has no row."""
-    if sight.datasets is None:
+    those a live record it may see states (``Visibility.stated_props``; a parcel node holds what every
+    record about it wrote, a 不予共享 transfer's area and location among them). A parcel no such
+    record concerns has no row."""
+    if not sight.sifts_facts:
         return store.read(
             "UNWIND $keys AS k MATCH (p:LandParcel {key: k}) RETURN k AS key, properties(p) AS p",
             {"keys": list(keys)},
@@ -87,7 +67,7 @@ def parcels(store: GraphStore, keys: Sequence[str], sight: Visibility = EVERYTHI
     rows = store.read(
         "UNWIND $keys AS k MATCH (p:LandParcel {key: k})<--(r:SourceRecord) "
         f"WITH k, p, r WHERE r.retired IS NULL{also(sight.sees_record('r'))} "
-        f"WITH k, p, collect(r) AS rs RETURN k AS key, {_stated_props(sight, 'p')} AS p",
+        f"WITH k, p, collect(r) AS rs RETURN k AS key, {sight.stated_props('p', 'rs')} AS p",
         {"keys": list(keys), **sight.params()},
     )
     return [{"key": row["key"], "p": as_props(row["p"])} for row in rows]
@@ -141,7 +121,7 @@ def parcel_page(
         match = "MATCH (p:LandParcel)"
     else:
         match = "MATCH (t:Town {key: $town})<-[:IN_TOWN]-(r:SourceRecord)-->(p:LandParcel) WITH r, p"
-        where += ["r.retired IS NULL" + also(sight.sees_record("r"))]
+        where += ["r.retired IS NULL" + also(sight.sees_fact("r", "IN_TOWN"))]
         params |= {"town": town, **sight.params()}
     # ``key > $after`` on the projected value, not on ``p.key``: FalkorDB answers a range predicate on an
     # indexed property from the index, which compares non-ASCII keys (晋国用..., 闽(2022)...) wrongly and
@@ -168,15 +148,15 @@ def _event_filter(
     may see), ``decided`` (its date, as those records give it) and ``props`` (its properties as the
     caller may see them, :func:`_event_props`), filtered; the caller adds its own ``WHERE``/``RETURN``."""
     params: dict[str, Any] = sight.params()
-    node_where = ["r.retired IS NULL" + also(sight.sees_record("r"))]
+    node_where = ["r.retired IS NULL" + also(sight.sees_fact("r", "RECORDS_EVENT"))]
     if kind is not None:
         node_where.append("n.kind = $kind")
         params["kind"] = kind
     # r unlabelled (only records point at events) and filtered after WITH: otherwise FalkorDB's planner
     # starts from a scan of every SourceRecord.
     head = "MATCH (n:CreditEvent)<-[:RECORDS_EVENT]-(r) WITH n, r WHERE " + " AND ".join(node_where) + " "
-    node_date = ", ".join(_event_date(sight, f) for f in _EVENT_DATE_FIELDS)
-    record_date = "coalesce(" + ", ".join(f"r.{f}" for f in _EVENT_DATE_FIELDS) + ")"
+    node_date = ", ".join(_event_date(sight, f) for f in EVENT_DATE_FIELDS)
+    record_date = "coalesce(" + ", ".join(sight.column_value(f, "r") for f in EVENT_DATE_FIELDS) + ")"
     head += (
         f"WITH n, r, {record_date} AS rd ORDER BY rd "
         "WITH n, collect(rd) AS rds, collect(r) AS rs "
@@ -185,7 +165,7 @@ def _event_filter(
     if town is not None:
         # An event is in a town when an enterprise a live record of it is about has that golden town,
         # where the caller may see the record (which makes the enterprise known to it) and the town.
-        shown = also(sight.sees_record("tr"), sight.shows("town"))
+        shown = also(sight.sees_fact("tr", "RECORDS_EVENT"), sight.shows("town"))
         head += (
             "MATCH (n)<-[:RECORDS_EVENT]-(tr)-[:ABOUT]->(e:Enterprise) "
             f"WITH n, decided, props, tr, e WHERE tr.retired IS NULL AND e.town = $town{shown} "
@@ -231,13 +211,7 @@ def credit_event_page(
 def credit_events(store: GraphStore, keys: Sequence[str], sight: Visibility = EVERYTHING) -> list[Row]:
     """``{key, props}``: each known event's properties as the caller may see them (events no live
     record the caller may see reports have no row)."""
-    rows = store.read(
-        "UNWIND $keys AS k MATCH (n:CreditEvent {key: k})<-[:RECORDS_EVENT]-(r) "
-        f"WITH k, n, r WHERE r.retired IS NULL{also(sight.sees_record('r'))} "
-        f"WITH k, n, collect(r) AS rs RETURN k AS key, {_event_props(sight)} AS props",
-        {"keys": list(keys), **sight.params()},
-    )
-    return [{"key": row["key"], "props": as_props(row["props"])} for row in rows]
+    return fact_props(store, "CreditEvent", "RECORDS_EVENT", keys, sight, KIND_IN_KEY)
 
 
 def credit_event_count(
@@ -280,10 +254,16 @@ def credit_event_records(store: GraphStore, keys: Sequence[str]) -> list[Row]:
 # --- mortgages -------------------------------------------------------------------------------------
 
 
-def mortgage_links(store: GraphStore, ids: Sequence[str], limit: int) -> list[Row]:
+def mortgage_links(
+    store: GraphStore, ids: Sequence[str], limit: int, sight: Visibility = EVERYTHING
+) -> list[Row]:
     """Mortgage links touching any of ``ids`` as mortgagor or mortgagee: ``{key, mortgagor,
     mortgagee, amount, registered_on, registration_type, dataset}``, one per (mortgage, mortgagor,
-    mortgagee, dataset of the record stating it), in that order, at most ``limit``."""
+    mortgagee, dataset of the record stating it), in that order, at most ``limit``. The mortgage's
+    amount, date and type are the node's where the record stating the link states them in a column the
+    caller (``sight``) may see, else null (whether the caller may see the link at all, by its dataset,
+    is the API's to check)."""
+    record = "[r]"  # each link's own record: the node's value shows where it states it
     return store.read(
         "UNWIND $ids AS id "
         "MATCH (:Enterprise {id: id})<-[a:ABOUT]-(r:SourceRecord)-[:SECURED_BY]->(m:Mortgage) "
@@ -292,8 +272,15 @@ def mortgage_links(store: GraphStore, ids: Sequence[str], limit: int) -> list[Ro
         "MATCH (g:Enterprise)<-[s:ABOUT]-(r)-[t:ABOUT]->(h:Enterprise) "
         "WHERE s.party = $mortgagor AND t.party = $mortgagee "
         "RETURN DISTINCT m.key AS key, g.id AS mortgagor, h.id AS mortgagee, "
-        "m.mortgage_amount AS amount, m.registered_on AS registered_on, "
-        "m.registration_type AS registration_type, r.dataset AS dataset "
+        f"{sight.stated('mortgage_amount', 'm', record)} AS amount, "
+        f"{sight.stated('registered_on', 'm', record)} AS registered_on, "
+        f"{sight.stated('registration_type', 'm', record)} AS registration_type, r.dataset AS dataset "
         "ORDER BY key, mortgagor, mortgagee LIMIT $limit",
-        {"ids": list(ids), "limit": limit, "mortgagor": MORTGAGOR_PARTY, "mortgagee": MORTGAGEE_PARTY},
+        {
+            "ids": list(ids),
+            "limit": limit,
+            "mortgagor": MORTGAGOR_PARTY,
+            "mortgagee": MORTGAGEE_PARTY,
+            **sight.params(),
+        },
     )

@@ -11,7 +11,8 @@ it, whether it reads or acts:
   it (its ``object``; a merge's ``subject`` too) and it has no records or one of them is visible; its
   ``records`` are then the visible ones alone.
 
-A caller who may see everything gets the statements of ``resolution_writer`` unchanged.
+A caller who may see everything gets the statements of ``resolution_writer`` unchanged. A task it
+decides for the records it may see is handed back to those who may see the others (:func:`hand_back`).
 """
 
 from __future__ import annotations
@@ -102,3 +103,31 @@ def judgements_by_id(
         {"ids": list(judgement_ids), **sight.params()},
     )
     return [_as_seen(row) for row in rows]
+
+
+def hand_back(store: GraphStore, task_id: str, settled: Sequence[str], before: dict[str, Any]) -> bool:
+    """After a steward decided task ``task_id`` for the records it may see (``settled``), leave the
+    task to those who may see its other records as it was before (``before``: its stored properties):
+    its status and closing time restored, the settled records (their mentions and stake) taken out.
+    Only when the resolver run that followed did not put any of them back under review (the task's
+    ``updated_at`` is still ``before``'s; else the task holds them again, as the run left it). Whether
+    it was handed back."""
+    rows = store.write(
+        "MATCH (t:StewardTask {id: $id}) WHERE coalesce(t.updated_at, '') = $updated_at "
+        "SET t.record_ids = [x IN coalesce(t.record_ids, []) WHERE NOT x IN $settled], "
+        "t.mention_ids = [x IN coalesce(t.mention_ids, []) WHERE NOT split(x, '|')[0] IN $settled], "
+        "t.stake_records = [x IN coalesce(t.stake_records, []) WHERE NOT split(x, '|')[0] IN $settled], "
+        "t.status = $status, t.closed_at = $closed_at "
+        "WITH t SET t.datasets = [d IN coalesce(t.datasets, []) "
+        "WHERE any(x IN t.record_ids WHERE split(x, ':')[0] = d)], t.impact = size(t.record_ids), "
+        "t.stake = reduce(s = 0.0, x IN t.stake_records | s + toFloat(split(x, '|')[2])) "
+        "RETURN t.id AS id",
+        {
+            "id": task_id,
+            "settled": sorted(set(settled)),
+            "updated_at": before.get("updated_at") or "",
+            "status": before.get("status") or "open",
+            "closed_at": before.get("closed_at"),
+        },
+    )
+    return bool(rows)

@@ -13,8 +13,10 @@ none, the golden town of its best candidate). For a caller with datasets hidden 
   <weight>``: the dataset is the text before the first colon), and the queue is ordered by them;
 - its name shows where the caller may see the record it came from (a task stored before ``named_by``
   was kept: where it may see all its records);
-- its town shows where its records write it, or where the caller may see that candidate's golden town
-  (as a warning's town); a town it may not see neither finds the task nor groups it in
+- its town shows where its records write it in a town column the caller may see (one of its records
+  the caller may see is of a dataset whose town column it may see: a town column stricter than its
+  dataset hides it), or, for records that write none, where the caller may see that candidate's
+  golden town (as a warning's town); a town it may not see neither finds the task nor groups it in
   :func:`town_queues` (it counts as none).
 
 A caller who may see everything gets the stored task unchanged.
@@ -74,9 +76,14 @@ def _seen(sight: Visibility) -> str:
             "WITH t, datasets, split(split(t.candidates, '\"enterprise_id\": \"')[1], '\"')[0] AS best "
             "OPTIONAL MATCH (c:Enterprise {id: best}) "
         )
+        # The town its records write (the name key carries it) shows where one of the records the
+        # caller may see is of a dataset whose town column it may see (``golden['town']``: the datasets
+        # whose statement of a town it may see, column by column); one taken from the best candidate,
+        # for records that write none, where it may see that golden town.
         town = (
-            "CASE WHEN (t.mention_key STARTS WITH 'name:' AND NOT t.mention_key ENDS WITH '|') "
-            f"OR (c.town = t.town AND {sight.shows('town', 'c')}) THEN t.town END"
+            "CASE WHEN t.mention_key STARTS WITH 'name:' AND NOT t.mention_key ENDS WITH '|' "
+            "THEN CASE WHEN any(d IN datasets WHERE d IN $golden_town) THEN t.town END "
+            f"WHEN c.town = t.town AND {sight.shows('town', 'c')} THEN t.town END"
         )
     return (
         f"WITH t, {datasets} AS datasets {keep}"

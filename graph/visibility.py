@@ -30,16 +30,39 @@ class Visibility:
     ``figures``: the metric sources (``<dataset>:<metric>``, :func:`~entgraph.graph.metric_queries.
     source_label`) whose figures the caller may see, or None for all of them: what a warning computed
     from departments' figures may show of them (``warning_queries``).
+
+    ``facts``: for each record -> fact node relation listed (``IN_PARK``, ``RECORDS_EVENT`` ...), the
+    datasets whose statement of it the caller may see: those of ``datasets`` whose columns making the
+    link (the park column, the event's kind and number ...) it may see in full. A relation not listed:
+    as any record the caller may see states it.
+
+    ``columns``: the columns (``<dataset>:<field>``) of datasets the caller may see whose values it may
+    not see in full, among those that write fact nodes' properties: a property of a shared node shows
+    only where a record states it in a column the caller may see (:meth:`stated_props`).
     """
 
     datasets: tuple[str, ...] | None = None
     golden: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     figures: tuple[str, ...] | None = None
+    facts: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    columns: tuple[str, ...] = ()
 
     @property
     def everything(self) -> bool:
         """Whether the caller may see every record, golden value and figure: nothing to test."""
-        return self.datasets is None and not self.golden and self.figures is None
+        return (
+            self.datasets is None
+            and not self.golden
+            and self.figures is None
+            and not self.facts
+            and not self.columns
+        )
+
+    @property
+    def sifts_facts(self) -> bool:
+        """Whether a shared fact node's properties must be sifted for the caller: some record or column
+        that may have written them is hidden from it (else the node shows as it is)."""
+        return self.datasets is not None or bool(self.columns)
 
     def keep_known(self, var: str = "e", carry: str = "e") -> str:
         """Cypher clauses keeping the rows whose enterprise ``var`` is known to the caller, with the
@@ -79,6 +102,52 @@ class Visibility:
             return "true"
         return f"{var}.dataset IN $known_datasets"
 
+    def sees_fact(self, var: str, relation: str) -> str:
+        """A Cypher predicate: the caller may see that source record ``var`` states its ``relation``
+        link (a park, a chain, a credit event ...): :meth:`sees_record`, narrowed to the datasets whose
+        columns making that link it may see (``facts``)."""
+        if relation not in self.facts:
+            return self.sees_record(var)
+        return f"{var}.dataset IN $fact_{relation}"
+
+    def stated_props(self, node: str = "n", records: str = "rs", identity: str = "") -> str:
+        """Cypher for the properties of fact node ``node`` as the caller may see them, given
+        ``records``: a list of its live records the caller may see. A node's properties are its records'
+        fields (each load ``SET n += props``, the last record written wins), so it holds what records of
+        datasets hidden from the caller wrote: a property shows where a record of them states the same
+        value in a column the caller may see (``columns``); ``key`` (every record pointing at the node
+        states its key fields) and those ``identity`` (a Cypher predicate on ``k``) names always do. A
+        list of ``[name, value]`` pairs (Cypher cannot build a map with computed keys; read it with
+        ``dict``), or the node's map for a caller from whom nothing is sifted."""
+        if not self.sifts_facts:
+            return f"properties({node})"
+        extra = f" OR ({identity})" if identity else ""
+        return (
+            f"[k IN keys({node}) WHERE k = 'key'{extra} OR any(x IN {records} WHERE x[k] = {node}[k]"
+            f"{self._column_shown('x', 'k')}) | [k, {node}[k]]]"
+        )
+
+    def stated(self, prop: str, node: str, records: str) -> str:
+        """Cypher for the property ``prop`` of fact node ``node`` where one of ``records`` (as in
+        :meth:`stated_props`) states it in a column the caller may see, else null."""
+        if not self.sifts_facts:
+            return f"{node}.{prop}"
+        shown = self._column_shown("x", f"'{prop}'")
+        return f"CASE WHEN any(x IN {records} WHERE x.{prop} = {node}.{prop}{shown}) THEN {node}.{prop} END"
+
+    def column_value(self, prop: str, record: str) -> str:
+        """Cypher for field ``prop`` of source record ``record`` where the caller may see its column
+        (the record itself being one it may see), else null."""
+        if not self.columns:
+            return f"{record}.{prop}"
+        return f"CASE WHEN NOT ({record}.dataset + ':{prop}') IN $hidden_columns THEN {record}.{prop} END"
+
+    def _column_shown(self, record: str, prop: str) -> str:
+        """`` AND <the column of field prop (a Cypher string) of record is not hidden>``, or nothing."""
+        if not self.columns:
+            return ""
+        return f" AND NOT ({record}.dataset + ':' + {prop}) IN $hidden_columns"
+
     def shows(self, prop: str, var: str = "e") -> str:
         """A Cypher predicate: the caller may see the golden ``prop`` of enterprise ``var``."""
         if prop not in self.golden:
@@ -98,6 +167,9 @@ class Visibility:
             out["known_datasets"] = list(self.datasets)
         if self.figures is not None:
             out["figure_sources"] = list(self.figures)
+        out |= {f"fact_{relation}": list(datasets) for relation, datasets in self.facts.items()}
+        if self.columns:
+            out["hidden_columns"] = list(self.columns)
         return out
 
 

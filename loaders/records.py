@@ -304,6 +304,27 @@ def _link_plan(spec: DatasetSpec) -> tuple[tuple[str, str, str, str, str], ...]:
     return _planned(spec, "links", build)
 
 
+def fact_columns(spec: DatasetSpec) -> dict[str, tuple[tuple[str, ...], tuple[str, ...]]]:
+    """Per record -> fact node relation a row of ``spec`` may make (as :func:`_links` makes them):
+    the fields that make the link (a subject's town, park ... column; a node's key fields) and the
+    fields whose values it writes onto the node (its properties). What the API asks a caller may see
+    of a fact, column by column (``api/visibility.py``)."""
+    out: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {}
+
+    def add(relation: str, keys: Sequence[str], props: Sequence[str]) -> None:
+        old_keys, old_props = out.get(relation, ((), ()))
+        out[relation] = (
+            tuple(dict.fromkeys((*old_keys, *keys))),
+            tuple(dict.fromkeys((*old_props, *props))),
+        )
+
+    for name, relation, *_ in _link_plan(spec):
+        add(relation, (name,), ())
+    for node in spec.nodes:
+        add(node.relation, node.key, node.properties)
+    return out
+
+
 def _links(spec: DatasetSpec, fields: Mapping[str, Any]) -> list[Link]:
     links: list[Link] = []
     for name, relation, label, prefix, prop in _link_plan(spec):

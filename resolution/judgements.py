@@ -10,8 +10,11 @@ A judgement is what a person decided, kept forever (an undo marks it undone, it 
 
 Mention keys are ``mention:<record id>|<party>`` for one record, or ``name:<normalised name>|<town>``
 for every record that writes that name in that town, so a decision about a name also settles next
-month's rows. The resolver replays the active judgements on every run: nothing a steward decided is
-ever undone by new data, retraining or a rerun from scratch.
+month's rows. A ``link``, ``reject`` or ``unsure`` judgement may instead be scoped to some mentions
+(``mentions``: ``<record id>|<party>`` ids): it is then a decision about each of them alone, as if made
+under its ``mention:`` key, and settles no other record of the name (a steward deciding a task for the
+records it may see, ``resolution/steward.py``). The resolver replays the active judgements on every run:
+nothing a steward decided is ever undone by new data, retraining or a rerun from scratch.
 """
 
 from __future__ import annotations
@@ -58,6 +61,11 @@ def name_key(signature: str) -> str:
     return f"name:{signature}"
 
 
+# Kinds that may be scoped to some of their subject's mentions (merges are about enterprises, splits
+# about one mention already).
+_SCOPED_KINDS = ("link", "reject", "unsure")
+
+
 class JudgementBook:
     """Active judgements, indexed for replay. Later judgements on the same subject win."""
 
@@ -72,7 +80,14 @@ class JudgementBook:
             self._apply(row)
 
     def _apply(self, j: Mapping[str, Any]) -> None:
-        kind, subject, obj = j["kind"], j["subject"], j["object"]
+        kind, obj = j["kind"], j["object"]
+        # A judgement scoped to some mentions (``mentions``: a steward deciding a task for the records
+        # it may see) is a decision about each of them, as a record-level judgement would be.
+        scope = j.get("mentions") if kind in _SCOPED_KINDS else None
+        for subject in [mention_key(m) for m in scope] if scope else [j["subject"]]:
+            self._apply_to(kind, subject, obj)
+
+    def _apply_to(self, kind: str, subject: str, obj: str) -> None:
         if kind == "link":
             self.links[subject] = obj
             self.negatives.discard((subject, obj))

@@ -11,7 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from entgraph.errors import EntgraphError
@@ -75,7 +75,16 @@ class Steward:
     """Operations as ``user`` may see the graph (``sight``; the CLI's steward sees everything): an
     enterprise, record or judgement hidden from it is unknown to it (``no enterprise …``, ``no source
     record …``, ``no judgement …``, as for an id that does not exist), and a task's candidates are the
-    enterprises it knows, numbered among themselves (``graph/steward_queries.py``)."""
+    enterprises it knows, numbered among themselves (``graph/steward_queries.py``).
+
+    It decides only about records it may see. A task is what its records of datasets the user may see
+    make of it; deciding one that also holds records hidden from it (accept, reject, unsure, link)
+    makes a judgement scoped to its own mentions (``mentions``: it settles those, and not the name's
+    other or later records, ``resolution/judgements.py``), and the task is handed back, holding the
+    hidden records alone, to the stewards who may see them (``steward_queries.hand_back``). Undoing a
+    judgement that also covers records hidden from it withdraws it for the user's records only: the
+    same decision, by the same steward at the same time, is kept for the others.
+    """
 
     def __init__(
         self,
@@ -118,7 +127,9 @@ class Steward:
         return rw.town_queues(self.store, status)
 
     def task(self, task_id: str) -> dict[str, Any]:
-        task = rw.task(self.store, task_id)
+        """One task as the user may see it (:meth:`_part`), with its candidates, records and stake."""
+        stored = rw.task(self.store, task_id)
+        task = self._part(stored) if stored is not None else None
         if task is None:
             raise StewardError(f"no steward task {task_id}; `entgraph steward tasks` lists them")
         task["candidates"] = self._known_candidates(json.loads(task.get("candidates") or "[]"))
@@ -139,7 +150,7 @@ class Steward:
                 f"task {task_id} has {len(candidates)} candidate(s); choose 1..{len(candidates)}"
             )
         target = candidates[candidate - 1]["enterprise_id"]
-        return self._judge("link", task["mention_key"], target, reason, task["record_ids"], task_id)
+        return self._decide(task, "link", target, reason)
 
     def accept_many(self, task_ids: Sequence[str], reason: str = "") -> BulkOutcome:
         """Each task's name is its best candidate: one judgement per task (each undoable on its own),
@@ -148,7 +159,9 @@ class Steward:
         ids = list(dict.fromkeys(task_ids))
         if not ids:
             raise StewardError("name the tasks to accept (T-…)")
-        found = rw.tasks_by_id(self.store, ids)
+        stored = rw.tasks_by_id(self.store, ids)
+        seen = self._seen_records([r for task in stored.values() for r in task.get("record_ids") or []])
+        found = {task_id: part for task_id, task in stored.items() if (part := self._part(task, seen))}
         missing = [task_id for task_id in ids if task_id not in found]
         if missing:
             raise StewardError(
@@ -173,14 +186,18 @@ class Steward:
             target = candidates[0]["enterprise_id"]
             judgement = Judgement.new("link", task["mention_key"], target, self.user, reason, task_id)
             task_records = list(task.get("record_ids") or [])
-            rows.append({**judgement.props(), "records": task_records})
+            rows.append({**judgement.props(), "records": task_records, **_scoped(task)})
             records.update(task_records)
             outcomes.append(TaskOutcome(task_id, judgement))
         if not rows:
             return BulkOutcome(outcomes, ResolveSummary())
         rw.save_judgements(self.store, rows)
         rw.mark_pending(self.store, sorted(records))
-        return BulkOutcome(outcomes, self.resolver.run())
+        summary = self.resolver.run()
+        for outcome in outcomes:
+            if outcome.judgement is not None:
+                self._hand_back(found[outcome.task_id])
+        return BulkOutcome(outcomes, summary)
 
     def reject(self, task_id: str, enterprise_id: str | None = None, reason: str = "") -> Outcome:
         """The task's name is not that candidate (default: none of them)."""
@@ -193,25 +210,22 @@ class Steward:
             raise StewardError(f"task {task_id} has no candidate to reject; name the enterprise")
         outcome = None
         for target in targets:
-            outcome = self._judge(
-                "reject", task["mention_key"], target, reason, task["record_ids"], task_id, resolve=False
-            )
+            outcome = self._decide(task, "reject", target, reason, resolve=False)
         assert outcome is not None
-        return Outcome(outcome.judgement, self.resolver.run())
+        summary = self.resolver.run()
+        self._hand_back(task)
+        return Outcome(outcome.judgement, summary)
 
     def unsure(self, task_id: str, reason: str = "") -> Outcome:
         task = self.task(task_id)
         best = task["candidates"][0]["enterprise_id"] if task["candidates"] else ""
-        return self._judge("unsure", task["mention_key"], best, reason, task["record_ids"], task_id)
+        return self._decide(task, "unsure", best, reason)
 
     def link(self, task_or_record: str, enterprise_id: str, reason: str = "") -> Outcome:
         """Link a task's name, or one record (``<record id>|<party>``), to an enterprise of your choice."""
         self._require_enterprise(enterprise_id)
         if task_or_record.startswith("T-"):
-            task = self.task(task_or_record)
-            return self._judge(
-                "link", task["mention_key"], enterprise_id, reason, task["record_ids"], task_or_record
-            )
+            return self._decide(self.task(task_or_record), "link", enterprise_id, reason)
         record_id, party = split_mention(task_or_record)
         self._require_records([record_id])
         key = mention_key(mention_id(record_id, party))
@@ -261,16 +275,18 @@ class Steward:
     def undo(self, judgement_id: str, reason: str = "") -> Outcome:
         """Withdraw a judgement; its records are resolved again as if it had never been made."""
         # as the user may see it: one naming an enterprise or holding only records hidden from it is not
-        # there; its records are read whole below (an undo resolves them all again, as the judgement did)
-        row = sq.judgement(self.store, judgement_id, self.sight)
-        if row is not None:
-            row = rw.judgement(self.store, judgement_id)
-        if row is None:
+        # there; of the others it withdraws the decision about its records (kept for the rest)
+        seen = sq.judgement(self.store, judgement_id, self.sight)
+        row = rw.judgement(self.store, judgement_id) if seen is not None else None
+        if seen is None or row is None:
             raise StewardError(f"no judgement {judgement_id}; `entgraph steward judgements` lists them")
         if row.get("undone"):
             raise StewardError(f"judgement {judgement_id} was already undone at {row['undone_at']}")
         judgement = Judgement(**{k: row.get(k, "") for k in Judgement.__dataclass_fields__})
-        records = list(row.get("records") or [])
+        records = list(seen.get("records") or [])
+        hidden = [r for r in row.get("records") or [] if r not in records]
+        if hidden and row["kind"] in ("link", "reject", "unsure"):
+            self._keep_for_others(row, hidden)
         affected = [row["object"]]
         if row["kind"] == "merge":
             rw.remove_redirect(self.store, row["subject"])
@@ -348,19 +364,89 @@ class Steward:
         records: Sequence[str],
         task_id: str = "",
         resolve: bool = True,
+        scope: dict[str, Any] | None = None,
     ) -> Outcome:
-        judgement = self._save(kind, subject, obj, reason, records, task_id)
+        judgement = self._save(kind, subject, obj, reason, records, task_id, scope)
         rw.mark_pending(self.store, records)
         if task_id and kind == "unsure":
             rw.close_tasks(self.store, [task_id], "unsure", judgement.at)
         return Outcome(judgement, self.resolver.run() if resolve else ResolveSummary())
 
+    def _decide(
+        self, task: dict[str, Any], kind: Kind, obj: str, reason: str, resolve: bool = True
+    ) -> Outcome:
+        """A judgement about task ``task`` (as :meth:`task` gives it): about the records the user may
+        see of it, scoped to their mentions when it holds others, and then the task handed back."""
+        outcome = self._judge(
+            kind, task["mention_key"], obj, reason, task["record_ids"], task["id"], resolve, _scoped(task)
+        )
+        if resolve:
+            self._hand_back(task)
+        return outcome
+
+    def _hand_back(self, task: dict[str, Any]) -> None:
+        """Leave a task the user decided for its records alone to those who may see the others."""
+        if task.get("hidden_records"):
+            sq.hand_back(self.store, task["id"], task["record_ids"], task)
+
     def _save(
-        self, kind: Kind, subject: str, obj: str, reason: str, records: Sequence[str], task_id: str = ""
+        self,
+        kind: Kind,
+        subject: str,
+        obj: str,
+        reason: str,
+        records: Sequence[str],
+        task_id: str = "",
+        scope: dict[str, Any] | None = None,
     ) -> Judgement:
         judgement = Judgement.new(kind, subject, obj, self.user, reason, task_id)
-        rw.save_judgement(self.store, {**judgement.props(), "records": list(records)})
+        rw.save_judgement(self.store, {**judgement.props(), "records": list(records), **(scope or {})})
         return judgement
+
+    def _keep_for_others(self, row: dict[str, Any], hidden: list[str]) -> None:
+        """Before the user withdraws judgement ``row`` for the records it may see, keep it for
+        ``hidden`` (the others): the same decision, by the same steward at the same time, scoped to
+        their mentions (read from the judgement's scope, or its task's mentions)."""
+        mentions = list(row.get("mentions") or [])
+        if not mentions and row.get("task"):
+            mentions = list((rw.task(self.store, row["task"]) or {}).get("mention_ids") or [])
+        others = set(hidden)
+        mentions = [m for m in mentions if split_mention(m)[0] in others]
+        if not mentions:
+            return
+        kept = Judgement.new(row["kind"], row["subject"], row["object"], row["user"], row.get("reason") or "")
+        kept = replace(kept, at=row["at"], task=row.get("task") or "")
+        rw.save_judgement(
+            self.store, {**kept.props(), "records": hidden, "mentions": mentions, "kept_from": row["id"]}
+        )
+
+    def _part(self, task: dict[str, Any], seen: set[str] | None = None) -> dict[str, Any] | None:
+        """A stored task as the user may see it: ``record_ids``, ``mention_ids`` and ``stake_records``
+        of its records of datasets it may see, ``hidden_records`` the others (``seen``: the visible
+        records, when already read). None when they are all hidden."""
+        records = list(task.get("record_ids") or [])
+        if self.sight.datasets is None:
+            return {**task, "hidden_records": []}
+        seen = self._seen_records(records) if seen is None else seen
+        if not any(r in seen for r in records):
+            return None
+
+        def mine(items: str) -> list[str]:
+            return [x for x in task.get(items) or [] if split_mention(x)[0] in seen]
+
+        return {
+            **task,
+            "record_ids": [r for r in records if r in seen],
+            "mention_ids": mine("mention_ids"),
+            "stake_records": [x for x in task.get("stake_records") or [] if x.split("|")[0] in seen],
+            "hidden_records": [r for r in records if r not in seen],
+        }
+
+    def _seen_records(self, record_ids: Sequence[str]) -> set[str]:
+        """Those of ``record_ids`` the user may see (all, for a user who sees every dataset)."""
+        if self.sight.datasets is None:
+            return set(record_ids)
+        return sq.visible_records(self.store, record_ids, self.sight) if record_ids else set()
 
     def _known(self, enterprise_ids: Sequence[str]) -> set[str] | None:
         """Those of ``enterprise_ids`` the user knows; None when it knows every enterprise."""
@@ -389,6 +475,12 @@ class Steward:
     def _linked(self, mention_ids: Sequence[str]) -> list[dict[str, Any]]:
         record_ids = [split_mention(m)[0] for m in mention_ids]
         return rw.record_links(self.store, record_ids)
+
+
+def _scoped(task: dict[str, Any]) -> dict[str, Any]:
+    """What scopes a judgement about ``task`` (as :meth:`Steward.task` gives it) to the mentions the
+    user may see of it: nothing when it may see them all (a judgement about the name)."""
+    return {"mentions": list(task["mention_ids"])} if task.get("hidden_records") else {}
 
 
 def _branch_pair(a: dict[str, Any], b: dict[str, Any]) -> bool:

@@ -432,14 +432,7 @@ def _sides(store: GraphStore) -> dict[str, list[str]]:
 @pytest.fixture(scope="module")
 def closed_client(resolved_city: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[TestClient]:
     """The read-only city under the closed catalog: only refused mutations run against it."""
-    app = create_app(
-        settings_for(tmp_path_factory.mktemp("steward-closed"), resolved_city.model),
-        resolved_city.store,
-        closed_catalog(resolved_city.catalog),
-        query=StewardRoot,
-        mutation=StewardMutation,
-    )
-    with TestClient(app) as test_client:
+    with _closed_app(resolved_city, tmp_path_factory.mktemp("steward-closed")) as test_client:
         yield test_client
 
 
@@ -504,3 +497,179 @@ def test_a_steward_does_not_see_judgements_about_what_it_may_not_see(
         own_id = own["mergeEnterprises"]["judgement"]["id"]
         assert [j["id"] for j in ok(api, trail)["judgements"]] == [own_id]
         assert ok(api, UNDO, j=own_id)["undoJudgement"]["taskStatus"] is None
+
+
+# --- a task only part of whose records the steward may see ----------------------------------------------
+#
+# A task gathers the records writing one name in one town, whatever their dataset. One holding a record
+# of a register closed to the steward (beside records it may see) is decided, by the steward, for its
+# records alone: the others are another department's to decide, and nothing in the answer says they
+# are there (as ``pinMeter`` leaves a meter's links to enterprises the steward may not see).
+
+HIDDEN_RECORD = "jj_tax_registration:" + "f" * 24
+ACCEPT_TASK = f'mutation($t: String!) {{ acceptTask(id: $t, reason: "same phone") {{ {PAYLOAD} }} }}'
+REJECT_TASK = f"mutation($t: String!, $e: String) {{ rejectTask(id: $t, enterpriseId: $e) {{ {PAYLOAD} }} }}"
+UNDO_JUDGEMENT = f"mutation($j: String!) {{ undoJudgement(id: $j) {{ {PAYLOAD} }} }}"
+JUDGED = "query($s: String) { judgements(subject: $s) { id kind user records undone } }"
+
+
+def _mixed_task(store: GraphStore) -> dict[str, Any]:
+    """An open task of records the steward may see, joined by a closed register's record writing the
+    same name (no town, as the task's key): as a resolver run meeting both would have left it. Returns
+    the task as stored before."""
+    task = store.read(
+        "MATCH (t:StewardTask {status: 'open'}) WHERE t.mention_key ENDS WITH '|' "
+        "AND none(d IN t.datasets WHERE d IN $closed) RETURN properties(t) AS t ORDER BY t.id LIMIT 1",
+        {"closed": list(CLOSED)},
+    )[0]["t"]
+    store.write(
+        "CREATE (:SourceRecord:TaxRegistration {id: $id, dataset: 'jj_tax_registration', "
+        "taxpayer_name: $name, file_name: '税务登记.xlsx', sheet: 'Sheet1', row: 2})",
+        {"id": HIDDEN_RECORD, "name": task["name"]},
+    )
+    store.write(
+        "MATCH (t:StewardTask {id: $t}) SET t.record_ids = t.record_ids + [$id], "
+        "t.mention_ids = t.mention_ids + [$id + '|subject'], "
+        "t.datasets = t.datasets + ['jj_tax_registration'], "
+        "t.stake_records = t.stake_records + [$id + '|tax|5.0'], "
+        "t.impact = t.impact + 1, t.stake = t.stake + 5.0",
+        {"t": task["id"], "id": HIDDEN_RECORD},
+    )
+    return task
+
+
+def _book(store: GraphStore) -> Any:
+    from entgraph.graph import resolution_writer as rw
+    from entgraph.resolution.judgements import JudgementBook
+
+    return JudgementBook(rw.judgements(store))
+
+
+def _keys(mention: str, task: dict[str, Any]) -> list[str]:
+    """The judgement keys a resolver run gives a mention of the task: its own, then the task's name."""
+    return [f"mention:{mention}", task["mention_key"]]
+
+
+@pytest.fixture
+def mixed_client(resolved_city_copy: Any, tmp_path: Path) -> Iterator[TestClient]:
+    """A private copy of the city under the closed catalog (stewards may not see its registers)."""
+    with _closed_app(resolved_city_copy, tmp_path) as test_client:
+        yield test_client
+
+
+def _closed_app(city: Any, home: Path) -> TestClient:
+    """The steward API over ``city`` under the closed catalog (a context manager, as TestClient is)."""
+    app = create_app(
+        settings_for(home, city.model),
+        city.store,
+        closed_catalog(city.catalog),
+        query=StewardRoot,
+        mutation=StewardMutation,
+    )
+    return TestClient(app)
+
+
+def _quiet(body: dict[str, Any]) -> None:
+    """Nothing in an answer names the record the caller may not see, nor its register."""
+    text = str(body)
+    assert HIDDEN_RECORD not in text and "jj_tax_registration" not in text, body
+
+
+def test_a_steward_accepts_a_task_for_the_records_it_may_see(
+    mixed_client: TestClient, resolved_city_copy: Any
+) -> None:
+    store = resolved_city_copy.store
+    before = _mixed_task(store)
+    hidden = f"{HIDDEN_RECORD}|subject"
+    shown = ok(mixed_client, TASK, id=before["id"])["stewardTask"]
+    assert shown["mentions"] == before["mention_ids"] and shown["impact"] == before["impact"]
+    chosen = shown["candidates"][0]["enterpriseId"]
+
+    body = gql(mixed_client, ACCEPT_TASK, STEWARD, t=before["id"])
+    _quiet(body)
+    accepted = data_of(body)["acceptTask"]
+    # The answer is the one a task of its records alone would give.
+    assert accepted["judgement"]["records"] == before["record_ids"]
+    assert accepted["taskStatus"] == "resolved" and accepted["changedEnterprises"] == [chosen]
+    assert set(mention_links(store, before["mention_ids"]).values()) == {chosen}
+    # The closed register's record is as it was: not linked, not decided for the name's later rows ...
+    assert mention_links(store, [hidden]) == {hidden: None}
+    book = _book(store)
+    assert book.link_for(_keys(hidden, before)) is None
+    assert book.link_for(_keys(before["mention_ids"][0], before)) == chosen
+    # ... and waits in the task, open, for a steward who may see it: the steward no longer sees the task.
+    stored = store.read("MATCH (t:StewardTask {id: $id}) RETURN properties(t) AS t", {"id": before["id"]})
+    assert (stored[0]["t"]["status"], stored[0]["t"]["record_ids"]) == ("open", [HIDDEN_RECORD])
+    assert error_code(gql(mixed_client, TASK, STEWARD, id=before["id"])) == "NOT_FOUND"
+    admin = bearer(Role.ADMIN, "root")
+    assert ok(mixed_client, TASK, admin, id=before["id"])["stewardTask"]["mentions"] == [hidden]
+    ok(mixed_client, ACCEPT_TASK, admin, t=before["id"])
+    assert mention_links(store, [hidden])[hidden] is not None
+
+
+ACCEPT_TASKS = """mutation($ids: [String!]!) { acceptTasks(ids: $ids) {
+  outcomes { taskId accepted taskStatus judgement { records } } changedEnterprises } }"""
+
+
+def test_a_steward_accepts_tasks_in_bulk_for_the_records_it_may_see(
+    mixed_client: TestClient, resolved_city_copy: Any
+) -> None:
+    store = resolved_city_copy.store
+    before = _mixed_task(store)
+    hidden = f"{HIDDEN_RECORD}|subject"
+    body = gql(mixed_client, ACCEPT_TASKS, STEWARD, ids=[before["id"]])
+    _quiet(body)
+    outcome = data_of(body)["acceptTasks"]["outcomes"][0]
+    assert outcome["accepted"] and outcome["taskStatus"] == "resolved"
+    assert outcome["judgement"]["records"] == before["record_ids"]
+    assert mention_links(store, [hidden]) == {hidden: None}
+    assert _book(store).link_for(_keys(hidden, before)) is None
+    status = store.read("MATCH (t:StewardTask {id: $id}) RETURN t.status AS s", {"id": before["id"]})
+    assert status == [{"s": "open"}]
+
+
+def test_a_steward_rejects_a_candidate_for_the_records_it_may_see(
+    mixed_client: TestClient, resolved_city_copy: Any
+) -> None:
+    store = resolved_city_copy.store
+    before = _mixed_task(store)
+    hidden = f"{HIDDEN_RECORD}|subject"
+    chosen = ok(mixed_client, TASK, id=before["id"])["stewardTask"]["candidates"][0]["enterpriseId"]
+    body = gql(mixed_client, REJECT_TASK, STEWARD, t=before["id"], e=chosen)
+    _quiet(body)
+    assert data_of(body)["rejectTask"]["judgement"]["records"] == before["record_ids"]
+    # Its "not that one" holds for its records, not for the closed register's, which it left alone.
+    book = _book(store)
+    assert book.forbids(_keys(before["mention_ids"][0], before), chosen)
+    assert not book.forbids(_keys(hidden, before), chosen)
+    flags = store.read("MATCH (r:SourceRecord {id: $id}) RETURN r.to_resolve AS p", {"id": HIDDEN_RECORD})
+    assert flags == [{"p": None}] and mention_links(store, [hidden]) == {hidden: None}
+
+
+def test_a_steward_undoes_a_judgement_for_the_records_it_may_see(
+    mixed_client: TestClient, resolved_city_copy: Any
+) -> None:
+    store = resolved_city_copy.store
+    before = _mixed_task(store)
+    hidden = f"{HIDDEN_RECORD}|subject"
+    admin = bearer(Role.ADMIN, "root")
+    # The admin, who sees every register, decides the whole task: the name is its best candidate.
+    judgement = ok(mixed_client, ACCEPT_TASK, admin, t=before["id"])["acceptTask"]["judgement"]
+    chosen = judgement["object"]
+    assert set(mention_links(store, [*before["mention_ids"], hidden]).values()) == {chosen}
+
+    # The steward withdraws it: for its records; the closed register's keeps the admin's decision.
+    body = gql(mixed_client, UNDO_JUDGEMENT, STEWARD, j=judgement["id"])
+    _quiet(body)
+    undone = data_of(body)["undoJudgement"]
+    assert undone["judgement"]["undone"] and undone["judgement"]["records"] == before["record_ids"]
+    assert mention_links(store, [hidden]) == {hidden: chosen}
+    book = _book(store)
+    assert book.link_for(_keys(hidden, before)) == chosen
+    assert book.link_for(_keys(before["mention_ids"][0], before)) is None
+    trail = ok(mixed_client, JUDGED, admin, s=before["mention_key"])["judgements"]
+    kept = [j for j in trail if not j["undone"]]
+    assert [(j["user"], j["records"]) for j in kept] == [("root", [HIDDEN_RECORD])]
+    assert [j["id"] for j in ok(mixed_client, JUDGED, s=before["mention_key"])["judgements"]] == [
+        judgement["id"]
+    ]
