@@ -36,6 +36,7 @@ from strawberry.types.unset import UNSET
 
 from entgraph.api.auth import ApiKeyFile, Authenticator, Principal, Role
 from entgraph.api.body_limit import BodyLimitMiddleware
+from entgraph.api.caller_gate import CallerGate
 from entgraph.api.context import Context
 from entgraph.api.errors import (
     STORE_DOWN,
@@ -238,12 +239,10 @@ def create_app(
     )
 
     async def context_getter(request: Request) -> Context:
-        principal = authenticator.authenticate(request.headers)
+        # authenticated and rate-limited by the caller gate (api/caller_gate.py); refused credentials
+        # reach here unauthenticated, and are refused now with GraphQL's answer
+        principal = getattr(request.state, "principal", None) or authenticator.authenticate(request.headers)
         request.state.principal = principal
-        # a request weighs one, plus one per 2 KB of body: big documents are what costs CPU to refuse
-        declared = request.headers.get("content-length", "")
-        weight = 1 + (int(declared) // 2048 if declared.isdigit() else 0)
-        limiter.check(principal, request.client.host if request.client else None, weight)
         return Context(
             settings,
             resources.open_store(),
@@ -282,6 +281,7 @@ def create_app(
         mount_console(app)
     # inside the request log (which then logs the 413), outside everything that reads a body
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.api_max_body_bytes)
+    app.add_middleware(CallerGate, authenticator=authenticator, limiter=limiter)  # before any body is read
     app.add_middleware(RequestLogMiddleware)  # added last: outermost, so it sees every response
     return app
 

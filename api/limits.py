@@ -49,10 +49,12 @@ from graphql import (
     GraphQLError,
     GraphQLNamedType,
     GraphQLSchema,
+    GraphQLSyntaxError,
     InlineFragmentNode,
     IntValueNode,
     OperationDefinitionNode,
     SelectionSetNode,
+    Source,
     VariableNode,
     get_named_type,
     is_list_type,
@@ -65,6 +67,7 @@ from strawberry.schema.schema import validate_document
 
 from entgraph.api.errors import ErrorCode
 from entgraph.api.input_limits import InputLimits, document_errors, input_limit_error, variable_errors
+from entgraph.api.token_count import count_tokens
 from entgraph.settings import Settings
 
 T = TypeVar("T")
@@ -364,6 +367,8 @@ _PARSED = _Remembered()
 # comments and whitespace too. Real documents (the full panorama, the console's pages) are 1-5 KB.
 MAX_DOCUMENT_CHARS = 32 * 1024
 _PLACEHOLDER = parse("{ __typename }")
+# graphql-core's words when it stops at the limit (api/errors.py maps them to LIMIT_EXCEEDED tokens)
+_TOO_MANY_TOKENS = f"Document contains more than {MAX_TOKENS} tokens. Parsing aborted."
 # execution context id -> (its query, its refusal), until validation reads it
 _REFUSED: dict[int, tuple[str | None, GraphQLError]] = {}
 
@@ -387,6 +392,11 @@ class ParsedDocuments(SchemaExtension):
             return
         key = _Remembered.key(query)
         cached = _PARSED.get(key)
+        if cached is None and count_tokens(query) > MAX_TOKENS:
+            # Not lexed either: counted in C, refused as the parser would refuse it (api/token_count.py).
+            _refuse(context, GraphQLSyntaxError(Source(query), 0, _TOO_MANY_TOKENS))
+            yield
+            return
         if cached is None:
             try:
                 cached = await off_the_loop(parse, query, max_tokens=MAX_TOKENS)

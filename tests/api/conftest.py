@@ -8,6 +8,7 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
+from typing import Any
 
 import pytest
 import uvicorn
@@ -94,14 +95,17 @@ def served(resolved_city: City, tmp_path_factory: pytest.TempPathFactory) -> Ite
         api_cors_origins=HOSTILE_ORIGIN,
         api_rate_anonymous=1000.0,  # the rate-limit test builds its own app; the rest must not trip it
     )
+    with _over_tcp(create_app(settings, resolved_city.store, resolved_city.catalog)) as base:
+        served = Served(base, keys)
+        yield served
+        served.http.close()
+
+
+@contextmanager
+def _over_tcp(app: Any) -> Iterator[str]:
+    """``app`` served by uvicorn on a loopback port in a thread; yields its base URL."""
     port = _free_port()
-    config = uvicorn.Config(
-        create_app(settings, resolved_city.store, resolved_city.catalog),
-        host="127.0.0.1",
-        port=port,
-        log_level="warning",
-        access_log=False,
-    )
+    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", access_log=False)
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
@@ -109,8 +113,14 @@ def served(resolved_city: City, tmp_path_factory: pytest.TempPathFactory) -> Ite
     while not server.started:
         assert time.monotonic() < deadline, "uvicorn did not start"
         time.sleep(0.05)
-    served = Served(f"http://127.0.0.1:{port}", keys)
-    yield served
-    served.http.close()
-    server.should_exit = True
-    thread.join(10)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(10)
+
+
+@pytest.fixture(scope="session")
+def over_tcp() -> Callable[[Any], AbstractContextManager[str]]:
+    """``with over_tcp(app) as base_url``: an app served over TCP, as attackers' tools reach it."""
+    return _over_tcp

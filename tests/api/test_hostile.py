@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import re
+import socket
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -215,6 +217,54 @@ def test_an_anonymous_flood_gets_429_and_a_keyed_caller_does_not(resolved_city: 
     with TestClient(create_app(settings, resolved_city.store, resolved_city.catalog)) as client:
         codes = [client.post("/graphql", json=heavy).status_code for _ in range(3)]
         assert codes == [200, 200, 429]
+
+
+def _raw_post(base: str, headers: str, body: bytes = b"", timeout: float = 5.0) -> tuple[int, str, bytes]:
+    """Send a request line, ``headers`` and ``body`` over a bare socket; (status, headers, body)."""
+    host, port = base.removeprefix("http://").split(":")
+    with socket.create_connection((host, int(port)), timeout=timeout) as sock:
+        sock.sendall(f"POST /graphql HTTP/1.1\r\nHost: {host}\r\n{headers}\r\n".encode() + body)
+        answer = b""
+        while b"\r\n\r\n" not in answer:
+            chunk = sock.recv(65536)
+            if not chunk:
+                break
+            answer += chunk
+        head, _, rest = answer.partition(b"\r\n\r\n")
+        status = int(head.split()[1])
+        length = int(re.search(rb"(?i)content-length: *(\d+)", head).group(1))  # type: ignore[union-attr]
+        while len(rest) < length:
+            rest += sock.recv(65536)
+        return status, head.decode("latin-1").lower(), rest
+
+
+def test_a_caller_over_its_rate_is_refused_before_its_body_is_read(
+    resolved_city: City, tmp_path: Path, over_tcp: Any
+) -> None:
+    settings = Settings(
+        home=tmp_path, api_mode="production", api_keys_file=tmp_path / "api-keys.toml",
+        api_rate_anonymous=1.0, api_rate_authenticated=1000.0,
+    )  # fmt: skip
+    small = json.dumps({"query": "{ me { role } }"}).encode()
+    json_headers = f"Content-Type: application/json\r\nContent-Length: {len(small)}\r\n"
+    with over_tcp(create_app(settings, resolved_city.store, resolved_city.catalog)) as base:
+        assert _raw_post(base, json_headers, small)[0] == 200
+        statuses = [_raw_post(base, json_headers, small)[0] for _ in range(3)]
+        assert statuses[-1] == 429, statuses  # the bucket (1/s, 2 s of burst) is spent
+        # 50 MB declared, 10 bytes sent: answered at once, without waiting for (or reading) the rest
+        big = "Content-Type: application/json\r\nContent-Length: 50000000\r\n"
+        started = time.monotonic()
+        status, head, body = _raw_post(base, big, b'{"query": ')
+        assert (status, json.loads(body)["errors"][0]["extensions"]["code"]) == (429, "RATE_LIMITED")
+        assert "connection: close" in head and "retry-after" in head
+        assert time.monotonic() - started < 2
+        # a wrong key is no way round the address's limit: counted as anonymous, refused as such
+        wrong = json_headers + "X-API-Key: eg_not_a_key\r\n"
+        status, head, body = _raw_post(base, wrong, small)
+        assert status == 429 and "connection: close" not in head  # a small body is read: kept alive
+    with over_tcp(create_app(settings, resolved_city.store, resolved_city.catalog)) as base:
+        status, _, body = _raw_post(base, json_headers + "X-API-Key: eg_not_a_key\r\n", small)
+        assert status == 401  # within its rate, a wrong key is told why
 
 
 # -- 1: the store's time limit ----------------------------------------------------------------------
