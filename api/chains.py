@@ -27,8 +27,6 @@ from entgraph.api.context import Context
 from entgraph.api.enterprise import (
     Enterprise,
     EnterpriseEdge,
-    PageInfo,
-    _check_first,
     decode_cursor,
     encode_cursor,
     facts_loader,
@@ -37,6 +35,7 @@ from entgraph.api.enterprise import (
 from entgraph.api.errors import BadInput, Forbidden, NotFound
 from entgraph.api.limits import DEFAULT_LIST_SIZE
 from entgraph.api.metrics import visible_sources
+from entgraph.api.pagination import PageInfo, check_first
 from entgraph.api.visibility import may_see_fact, visibility
 from entgraph.graph import chain_queries, metric_queries
 from entgraph.graph.api_queries import FACT_RELATIONS
@@ -116,7 +115,7 @@ class ChainSegment:
     async def enterprises(
         self, info: Info[Context, None], first: int = 20, after: str | None = None
     ) -> ChainEnterpriseConnection:
-        first = _check_first(first)
+        first = check_first(first)
         after_id = decode_cursor(after) if after else ""
         ids = await _segment_loader(info).load((self.chain, self.year, self.position, after_id, first + 1))
         nodes = await node_loader(info).load_many(ids[:first])
@@ -300,7 +299,7 @@ async def chain_neighbours(
     relations: list[ChainRelation] | None,
     first: int,
 ) -> list[ChainNeighbour]:
-    first = _check_first(first)
+    first = check_first(first)
     rows = await facts_loader(info).load(enterprise_id)
     memberships: dict[str, dict[int, set[str]]] = defaultdict(lambda: defaultdict(set))
     for row in rows:

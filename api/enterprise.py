@@ -27,9 +27,6 @@ fact node, an honour's date or a mortgage's amount, where such a record states t
 
 from __future__ import annotations
 
-import base64
-import binascii
-import json
 import re
 from collections.abc import Callable, Hashable, Sequence
 from enum import StrEnum
@@ -38,10 +35,12 @@ from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 import strawberry
 from strawberry.types import Info
 
+from entgraph.api import pagination
 from entgraph.api.context import Context
 from entgraph.api.errors import BadInput, Forbidden, NotFound
 from entgraph.api.masking import Decision, column_sharing, policy
 from entgraph.api.metrics import MetricSeries, enterprise_metrics
+from entgraph.api.pagination import PageInfo, check_first
 from entgraph.api.visibility import (
     UNKNOWN_PERSONAL,
     fact_datasets,
@@ -52,14 +51,13 @@ from entgraph.api.visibility import (
 )
 from entgraph.graph import api_queries, fact_queries, land_credit_queries
 from entgraph.loaders.spec import Sharing
-from entgraph.resolution.enterprises import _kind as kind_of
+from entgraph.resolution.enterprises import kind_of
 from entgraph.resolution.golden import GOLDEN_FIELDS
 
 if TYPE_CHECKING:
     from entgraph.api.chains import ChainNeighbour, ChainRelation
     from entgraph.api.telemetry import Meter, MeterSeries, SeriesInterval, Warning
 
-MAX_PAGE = 100  # hard cap on ``first`` of every list here (the cost limit assumes lists honour it)
 _SEARCH_CANDIDATES = 1000  # full-text hits considered before paging by id
 
 K = TypeVar("K", bound=Hashable)
@@ -67,16 +65,10 @@ K = TypeVar("K", bound=Hashable)
 _PHONE_REASONS = {"PHONE", "LEGAL_REP_AND_PHONE"}
 
 
-def _check_first(first: int) -> int:
-    if first < 0 or first > MAX_PAGE:
-        raise BadInput(f"first must be between 0 and {MAX_PAGE}", argument="first", max=MAX_PAGE)
-    return first
-
-
 # --- loaders ---------------------------------------------------------------------------------------
 
 
-def _loader(
+def batched_loader(
     info: Info[Context, None], name: str, fetch: Callable[[list[K]], dict[K, Any]], default: Any = None
 ) -> Any:
     """This request's loader ``name``: keys batched into one ``fetch`` call, run off the event loop."""
@@ -116,14 +108,14 @@ def node_loader(info: Info[Context, None]) -> Any:
     """Enterprise nodes by id; None for an id unknown, or unknown to the caller (only datasets hidden
     from it know of the enterprise). Every Enterprise the API returns is loaded here."""
     store, sight = info.context.store, visibility(info.context)
-    return _loader(
+    return batched_loader(
         info, "enterprise.node", lambda ids: _by_id(api_queries.enterprises(store, ids, sight), "e")
     )
 
 
 def survivor_loader(info: Info[Context, None]) -> Any:
     store = info.context.store
-    return _loader(
+    return batched_loader(
         info, "enterprise.survivor", lambda ids: _by_id(api_queries.lookup_ids(store, ids), "survivor")
     )
 
@@ -137,7 +129,7 @@ def code_loader(info: Info[Context, None]) -> Any:
             found.setdefault(row["code"], row["id"])  # ordered by id: a stable pick among duplicates
         return found
 
-    return _loader(info, "enterprise.by_code", fetch)
+    return batched_loader(info, "enterprise.by_code", fetch)
 
 
 def records_loader(info: Info[Context, None]) -> Any:
@@ -148,26 +140,26 @@ def records_loader(info: Info[Context, None]) -> Any:
         rows = api_queries.source_records(context.store, ids, n, context.visible_datasets())
         return _by_id(rows, "records")
 
-    return _loader(info, "enterprise.records", _limited(fetch), [])
+    return batched_loader(info, "enterprise.records", _limited(fetch), [])
 
 
 def family_loader(info: Info[Context, None]) -> Any:
     store = info.context.store
-    return _loader(
+    return batched_loader(
         info, "enterprise.family", lambda ids: {r["id"]: r for r in api_queries.family(store, ids)}
     )
 
 
 def facts_loader(info: Info[Context, None]) -> Any:
     store = info.context.store
-    return _loader(info, "enterprise.facts", lambda ids: _grouped(api_queries.facts(store, ids)), [])
+    return batched_loader(info, "enterprise.facts", lambda ids: _grouped(api_queries.facts(store, ids)), [])
 
 
 def event_loader(info: Info[Context, None]) -> Any:
     """Credit events by key, with their properties as the caller may see them: a property some record
     of a dataset hidden from it wrote onto the shared node is left out (``land_credit_queries``)."""
     store, sight = info.context.store, visibility(info.context)
-    return _loader(
+    return batched_loader(
         info,
         "enterprise.credit_events",
         lambda keys: _by_key(land_credit_queries.credit_events(store, keys, sight)),
@@ -181,7 +173,7 @@ def fact_props_loader(info: Info[Context, None], relation: str) -> Any:
     store, sight = info.context.store, visibility(info.context)
     label = _FACT_LABELS[relation]
     identity = fact_queries.KIND_IN_KEY if label == "Honor" else ""
-    return _loader(
+    return batched_loader(
         info,
         f"enterprise.{relation}",
         lambda keys: _by_key(fact_queries.fact_props(store, label, relation, keys, sight, identity)),
@@ -197,7 +189,7 @@ def parcel_props_loader(info: Info[Context, None]) -> Any:
     area only a record of a dataset hidden from it wrote onto the shared node is left out
     (``land_credit_queries.parcels``)."""
     store, sight = info.context.store, visibility(info.context)
-    return _loader(
+    return batched_loader(
         info,
         "enterprise.parcels",
         lambda keys: {row["key"]: row["p"] for row in land_credit_queries.parcels(store, keys, sight)},
@@ -220,7 +212,7 @@ def related_loader(info: Info[Context, None]) -> Any:
         rows = api_queries.related(context.store, ids, n, datasets, visibility(context))
         return _grouped([r for r in rows if phones or r["reason"] not in _PHONE_REASONS])
 
-    return _loader(info, "enterprise.related", _limited(fetch), [])
+    return batched_loader(info, "enterprise.related", _limited(fetch), [])
 
 
 async def _enterprises(info: Info[Context, None], ids: Sequence[str]) -> list[Enterprise]:
@@ -474,7 +466,7 @@ class Enterprise:
         description="Linked records (any party) of datasets the caller may see, newest load first."
     )
     async def source_records(self, info: Info[Context, None], first: int = 50) -> list[SourceRecord]:
-        rows = await records_loader(info).load((self.props["id"], _check_first(first)))
+        rows = await records_loader(info).load((self.props["id"], check_first(first)))
         return [SourceRecord(**row) for row in rows]
 
     @strawberry.field(description="The enterprise this one is a branch (分公司) of.")
@@ -669,7 +661,7 @@ class Enterprise:
         "parcel or a mortgage with this one."
     )
     async def related(self, info: Info[Context, None], first: int = 20) -> list[Relation]:
-        rows = await related_loader(info).load((self.props["id"], _check_first(first)))
+        rows = await related_loader(info).load((self.props["id"], check_first(first)))
         order = list(RelationReason)
         rows = sorted(rows, key=lambda r: (order.index(RelationReason(r["reason"])), r["other"]))[:first]
         nodes = await node_loader(info).load_many([r["other"] for r in rows])
@@ -681,12 +673,6 @@ class Enterprise:
 
 
 # --- connection ------------------------------------------------------------------------------------
-
-
-@strawberry.type
-class PageInfo:
-    has_next_page: bool
-    end_cursor: str | None
 
 
 @strawberry.type
@@ -710,47 +696,28 @@ class EnterpriseConnection:
         )
 
 
-_CURSOR_PREFIX = "enterprise:"
-_SORTED_PREFIX = "enterprises:"
-
-
 def encode_cursor(enterprise_id: str) -> str:
-    return base64.urlsafe_b64encode((_CURSOR_PREFIX + enterprise_id).encode()).decode()
+    return pagination.encode_cursor("enterprise", enterprise_id)
 
 
 def decode_cursor(cursor: str) -> str:
-    text = _cursor_text(cursor)
-    if not text.startswith(_CURSOR_PREFIX):
-        raise BadInput("after is not a cursor this API returned", argument="after")
-    return text.removeprefix(_CURSOR_PREFIX)
-
-
-def _cursor_text(cursor: str) -> str:
-    try:
-        return base64.urlsafe_b64decode(cursor.encode()).decode()
-    except (binascii.Error, UnicodeDecodeError, ValueError):
-        return ""
+    return pagination.decode_cursor("enterprise", cursor)
 
 
 def encode_sorted_cursor(sort: str, key: Any, enterprise_id: str) -> str:
     """A position in a listing sorted by ``sort``: the row's sort key and id (keyset paging)."""
-    payload = json.dumps([sort, key, enterprise_id], ensure_ascii=False)
-    return base64.urlsafe_b64encode((_SORTED_PREFIX + payload).encode()).decode()
+    return pagination.encode_cursor("enterprises", [sort, key, enterprise_id])
 
 
 def decode_sorted_cursor(cursor: str, sort: str) -> tuple[Any, str]:
     """(key, id) of a cursor from a listing with the same ``sort``; id cursors serve the id order."""
-    text = _cursor_text(cursor)
-    if text.startswith(_CURSOR_PREFIX) and sort == "id":
-        enterprise_id = text.removeprefix(_CURSOR_PREFIX)
+    if sort == "id" and pagination.cursor_text(cursor).startswith("enterprise:"):
+        enterprise_id = decode_cursor(cursor)
         return enterprise_id, enterprise_id
-    try:
-        cursor_sort, key, enterprise_id = json.loads(text.removeprefix(_SORTED_PREFIX))
-    except (ValueError, TypeError):
-        cursor_sort = None
-    if not text.startswith(_SORTED_PREFIX) or cursor_sort != sort:
+    position = pagination.decode_cursor("enterprises", cursor, json_position=True)
+    if not (isinstance(position, list) and len(position) == 3 and position[0] == sort):
         raise BadInput("after is not a cursor this API returned for this sort order", argument="after")
-    return key, enterprise_id
+    return position[1], position[2]
 
 
 # --- root fields -----------------------------------------------------------------------------------
@@ -975,7 +942,7 @@ class EnterpriseQuery:
         first: int = 20,
         after: str | None = None,
     ) -> EnterpriseConnection:
-        first = _check_first(first)
+        first = check_first(first)
         wanted = filter or EnterpriseFilter()
         order = sort or EnterpriseSort()
         if wanted.credit_event and policy(Sharing(credit=True), info.context.principal.role) is Decision.NULL:

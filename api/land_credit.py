@@ -31,8 +31,6 @@ Access:
 
 from __future__ import annotations
 
-import base64
-import binascii
 import datetime as dt
 import re
 from collections.abc import Sequence
@@ -42,18 +40,11 @@ import strawberry
 from strawberry.types import Info
 
 from entgraph.api.context import Context
-from entgraph.api.enterprise import (
-    MAX_PAGE,
-    Enterprise,
-    PageInfo,
-    _check_first,
-    _loader,
-    node_loader,
-    survivor_loader,
-)
+from entgraph.api.enterprise import Enterprise, batched_loader, node_loader, survivor_loader
 from entgraph.api.errors import BadInput, Forbidden, NotFound
 from entgraph.api.limits import DEFAULT_LIST_SIZE
 from entgraph.api.masking import Decision, column_sharing, policy
+from entgraph.api.pagination import MAX_PAGE, PageInfo, check_first, decode_cursor, encode_cursor
 from entgraph.api.visibility import may_see_fact, visibility
 from entgraph.graph import land_credit_queries as queries
 from entgraph.loaders.spec import Role as ColumnRole
@@ -77,22 +68,6 @@ def _number(value: Any) -> float | None:
 
 
 # --- cursors and arguments ------------------------------------------------------------------------
-
-
-def _encode(prefix: str, key: str) -> str:
-    return base64.urlsafe_b64encode(f"{prefix}:{key}".encode()).decode()
-
-
-def _decode(prefix: str, cursor: str | None) -> str:
-    if not cursor:
-        return ""
-    try:
-        text = base64.urlsafe_b64decode(cursor.encode()).decode()
-    except (binascii.Error, UnicodeDecodeError, ValueError):
-        text = ""
-    if not text.startswith(prefix + ":"):
-        raise BadInput("after is not a cursor this field returned", argument="after")
-    return text.removeprefix(prefix + ":")
 
 
 _PARTIAL_DATE = re.compile(r"^(\d{4})(?:-(\d{2}))?(?:-(\d{2}))?$")
@@ -237,19 +212,21 @@ def _grouped(rows: list[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
 def parcel_loader(info: Info[Context, None]) -> Any:
     """Parcels' node properties as records the caller may see state them (``queries.parcels``)."""
     store, sight = info.context.store, visibility(info.context)
-    return _loader(
+    return batched_loader(
         info, "land.parcel", lambda keys: {r["key"]: r["p"] for r in queries.parcels(store, keys, sight)}
     )
 
 
 def parcel_records_loader(info: Info[Context, None]) -> Any:
     store = info.context.store
-    return _loader(info, "land.records", lambda keys: _grouped(queries.parcel_records(store, keys)), [])
+    return batched_loader(
+        info, "land.records", lambda keys: _grouped(queries.parcel_records(store, keys)), []
+    )
 
 
 def event_records_loader(info: Info[Context, None]) -> Any:
     store = info.context.store
-    return _loader(
+    return batched_loader(
         info, "credit.records", lambda keys: _grouped(queries.credit_event_records(store, keys)), []
     )
 
@@ -624,8 +601,8 @@ class LandCreditQuery:
         first: int = 20,
         after: str | None = None,
     ) -> LandParcelConnection:
-        first = _check_first(first)
-        after_key = _decode("parcel", after)
+        first = check_first(first)
+        after_key = decode_cursor("parcel", after) if after else ""
         context = info.context
         store = context.store
         among: list[str] | None = None
@@ -650,7 +627,7 @@ class LandCreditQuery:
         found = await parcel_loader(info).load_many(keys[:first])
         # A page leaves out parcels only datasets hidden from the caller know; the cursor still moves on.
         edges = [
-            LandParcelEdge(cursor=_encode("parcel", parcel.props["key"]), node=parcel)
+            LandParcelEdge(cursor=encode_cursor("parcel", parcel.props["key"]), node=parcel)
             for parcel in await _parcels_as_seen(info, found)
         ]
         return LandParcelConnection(
@@ -677,8 +654,8 @@ class LandCreditQuery:
         after: str | None = None,
     ) -> CreditEventConnection:
         _credit_cleared(info)
-        first = _check_first(first)
-        after_key = _decode("credit-event", after)
+        first = check_first(first)
+        after_key = decode_cursor("credit-event", after) if after else ""
         low, high = _period(date_from, date_to)
         context = info.context
         rows = await context.in_thread(
@@ -694,7 +671,7 @@ class LandCreditQuery:
         )
         edges = [
             CreditEventEdge(
-                cursor=_encode("credit-event", row["key"]),
+                cursor=encode_cursor("credit-event", row["key"]),
                 node=CreditEventEntry(props=row["props"], on=_text(row["decided"])),
             )
             for row in rows[:first]
@@ -734,7 +711,7 @@ class LandCreditQuery:
     async def mortgage_network(
         self, info: Info[Context, None], enterprise: strawberry.ID, depth: int = 1, first: int = 50
     ) -> MortgageNetwork:
-        first = _check_first(first)
+        first = check_first(first)
         if depth < 1 or depth > MAX_DEPTH:
             raise BadInput(f"depth must be between 1 and {MAX_DEPTH}", argument="depth", max=MAX_DEPTH)
         survivor = await _survivor(info, str(enterprise))

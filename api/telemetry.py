@@ -34,6 +34,7 @@ from entgraph.api.context import Context
 from entgraph.api.errors import BadInput, NotFound
 from entgraph.api.limits import DEFAULT_LIST_SIZE
 from entgraph.api.masking import column_sharing, mask_kind
+from entgraph.api.pagination import MAX_PAGE, PageInfo, decode_cursor, encode_cursor
 from entgraph.api.visibility import visibility
 from entgraph.graph import api_queries
 from entgraph.graph import meter_queries as mq
@@ -267,8 +268,9 @@ class WarningEdge:
 class WarningConnection:
     total_count: int
     edges: list[WarningEdge]
-    has_next_page: bool
-    end_cursor: str | None
+    page_info: PageInfo
+    has_next_page: bool = strawberry.field(deprecation_reason="Use pageInfo { hasNextPage }, as every list.")
+    end_cursor: str | None = strawberry.field(deprecation_reason="Use pageInfo { endCursor }, as every list.")
 
 
 @strawberry.type(description="Messages the ingester could not store, by reason.")
@@ -580,28 +582,35 @@ class TelemetryQuery:
         first: int = 20,
         after: str | None = None,
     ) -> WarningConnection:
-        if not 1 <= first <= 100:
-            raise BadInput("first must be between 1 and 100", argument="first")
+        if not 1 <= first <= MAX_PAGE:
+            raise BadInput(f"first must be between 1 and {MAX_PAGE}", argument="first")
+        position = decode_cursor("warning", after, json_position=True) if after else None
+        if position is not None and not (
+            isinstance(position, list) and len(position) == 2 and isinstance(position[0], int)
+        ):
+            raise BadInput("after is not a cursor this field returned", argument="after")
         context = info.context
-        try:
-            page = await context.in_thread(
-                wq.by_town,
-                context.store,
-                town,
-                list(_statuses(statuses)),
-                rules,
-                first,
-                after,
-                visibility(context),
-            )
-        except ValueError as exc:  # a cursor the API did not issue
-            raise BadInput(str(exc), argument="after") from None
-        edges = [WarningEdge(cursor=wq.cursor(w), node=Warning(props=w)) for w in page["items"]]
+        page = await context.in_thread(
+            wq.by_town,
+            context.store,
+            town,
+            list(_statuses(statuses)),
+            rules,
+            first,
+            tuple(position) if position else None,
+            visibility(context),
+        )
+        edges = [
+            WarningEdge(cursor=encode_cursor("warning", [w["opened_at"], w["id"]]), node=Warning(props=w))
+            for w in page["items"]
+        ]
+        end_cursor = edges[-1].cursor if edges else None
         return WarningConnection(
             total_count=int(page["total"]),
             edges=edges,
+            page_info=PageInfo(has_next_page=bool(page["has_next"]), end_cursor=end_cursor),
             has_next_page=bool(page["has_next"]),
-            end_cursor=page["end_cursor"],
+            end_cursor=end_cursor,
         )
 
     @strawberry.field(description="One warning with its history.", permission_classes=ANALYST_UP)

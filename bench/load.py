@@ -41,7 +41,7 @@ def headers(catalog: Catalog) -> list[str]:
 
 
 def make_rows(n: int, cols: list[str]) -> list[list]:
-    from entgraph.resolution.identifiers import make_credit_code
+    from entgraph.identity.codes import make_credit_code
 
     out = []
     for i in range(n):

@@ -414,37 +414,24 @@ def for_enterprises(
     return found
 
 
-def cursor(warning: dict[str, Any]) -> str:
-    """The keyset cursor of a warning in ``by_town``'s order."""
-    return f"{warning['opened_at']}:{warning['id']}"
-
-
-def _after(after: str | None) -> tuple[int | None, str | None]:
-    if after is None:
-        return None, None
-    at, sep, wid = after.partition(":")
-    if not sep or not at.isdigit() or not wid:
-        raise ValueError(f"bad cursor {after!r}: pass the end_cursor of the previous page")
-    return int(at), wid
-
-
 def by_town(
     store: GraphStore,
     town: str,
     statuses: Sequence[str] | None = None,
     rules: Sequence[str] | None = None,
     first: int = 20,
-    after: str | None = None,
+    after: tuple[int, str] | None = None,
     sight: Visibility = EVERYTHING,
 ) -> dict[str, Any]:
-    """A page of a town's warnings, newest first (then by id): ``{total, items, end_cursor, has_next}``.
+    """A page of a town's warnings, newest first (then by id): ``{total, items, last, has_next}``.
 
     ``total`` counts every warning matching the filters, not just this page; ``after`` is the previous
-    page's ``end_cursor`` (keyset pagination: a page costs the same however deep it is). Only warnings
-    the caller (``sight``) may see whose town it may see (see the module docstring) are in a town."""
+    page's ``last`` (its last warning's ``(opened_at, id)``: keyset pagination, a page costs the same
+    however deep it is). Only warnings the caller (``sight``) may see whose town it may see (see the
+    module docstring) are in a town."""
     if first < 1:
         raise ValueError("first must be at least 1")
-    at, wid = _after(after)
+    at, wid = after if after is not None else (None, None)
     params = {
         "town": town,
         "statuses": _statuses(statuses),
@@ -476,6 +463,6 @@ def by_town(
     return {
         "total": int(total),
         "items": items,
-        "end_cursor": cursor(items[-1]) if items else None,
+        "last": (items[-1]["opened_at"], items[-1]["id"]) if items else None,
         "has_next": len(rows) > first,
     }

@@ -20,10 +20,10 @@ from typing import Any
 from entgraph.graph import resolution_writer as rw
 from entgraph.graph.port import GraphStore
 from entgraph.graph.search_text import search_tokens
+from entgraph.identity.chinese_names import parse_name
+from entgraph.identity.codes import parse_credit_code
 from entgraph.resolution.golden import GoldenRecord, Source
-from entgraph.resolution.identifiers import parse_credit_code
 from entgraph.resolution.mentions import Mention
-from entgraph.resolution.names import parse_name
 
 MAX_NAMES = 20  # name variants kept per enterprise for matching; the rest add little and cost rows
 
@@ -145,7 +145,7 @@ class EnterpriseIndex:
             props["name_tokens"] = search_tokens(
                 " ".join(filter(None, [props.get("name"), *(props.get("former_names") or [])]))
             )
-            props["kind"] = _kind(props)
+            props["kind"] = kind_of(props)
             rows.append({"id": eid, "props": {k: v for k, v in props.items() if k != "id"}})
         return rows
 
@@ -158,7 +158,9 @@ class EnterpriseIndex:
             yield (props | golden.props() if golden else props), self.resolve_id(eid)
 
 
-def _kind(props: Mapping[str, Any]) -> str:
+def kind_of(props: Mapping[str, Any]) -> str:
+    """An enterprise's kind from its properties: a branch, an individual business (个体工商户) or an
+    enterprise."""
     name = props.get("name") or next(iter(props.get("names") or []), None)
     parts = parse_name(name) if name else None
     if parts and parts.branch:

@@ -14,8 +14,7 @@ from typing import Any
 
 import pyarrow as pa
 
-from entgraph.resolution.mentions import Mention
-from entgraph.resolution.names import (
+from entgraph.identity.chinese_names import (
     NameParts,
     core_pinyin,
     normalise_address,
@@ -24,6 +23,7 @@ from entgraph.resolution.names import (
     parse_name,
     trade_name_pinyin,
 )
+from entgraph.resolution.mentions import Mention
 
 # what a name gives (name_features), then what the record's other columns give
 NAME_FEATURES = (

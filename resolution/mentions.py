@@ -13,14 +13,14 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from entgraph.loaders.spec import ColumnSpec, DatasetSpec, Role, Subject
-from entgraph.resolution.identifiers import (
+from entgraph.identity.chinese_names import parse_name
+from entgraph.identity.codes import (
     normalise_code,
     org_code_of,
     parse_credit_code,
     taxpayer_id_to_credit_code,
 )
-from entgraph.resolution.names import parse_name
+from entgraph.loaders.spec import ColumnSpec, DatasetSpec, Role, Subject
 
 # Roles a mention carries into matching and into the golden record.
 ATTRIBUTE_ROLES: dict[Role, str] = {

@@ -18,7 +18,8 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from entgraph.resolution import identifiers, names
+from entgraph.identity import chinese_names as names
+from entgraph.identity import codes
 
 log = logging.getLogger(__name__)
 
@@ -29,7 +30,7 @@ def fingerprint() -> str:
     """What a parse depends on besides its text: the parsing code and the libraries it reads with."""
     digest = hashlib.blake2b(digest_size=12)
     digest.update(f"format {FORMAT}".encode())
-    for module in (names, identifiers):
+    for module in (names, codes):
         digest.update(Path(module.__file__ or "").read_bytes())
     for library in ("opencc", "pypinyin"):
         try:

@@ -35,6 +35,8 @@ import psutil
 from entgraph.errors import EntgraphError
 from entgraph.graph import resolution_writer as rw
 from entgraph.graph.port import GraphStore
+from entgraph.identity.chinese_names import parent_name, parse_name
+from entgraph.identity.codes import division_name
 from entgraph.loaders.registry import Catalog
 from entgraph.loaders.spec import DatasetSpec
 from entgraph.resolution import features as ft
@@ -49,11 +51,9 @@ from entgraph.resolution.enterprises import (
 from entgraph.resolution.fidelity import NameFidelity, Parts
 from entgraph.resolution.fidelity import observations as fidelity_observations
 from entgraph.resolution.golden import DEFAULT_SOURCE_PRIORITY, source_of
-from entgraph.resolution.identifiers import division_name
 from entgraph.resolution.judgements import Judgement, JudgementBook, mention_key, name_key
 from entgraph.resolution.matching import Candidate, MatchModel, MatchSettings
 from entgraph.resolution.mentions import Mention, enterprise_parties, mentions_of
-from entgraph.resolution.names import parent_name, parse_name
 from entgraph.resolution.sound_alike import SoundAlikeTally, SoundIndex, other_evidence
 from entgraph.resolution.stake import StakeTable
 

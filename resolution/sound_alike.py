@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from entgraph.resolution.names import NameParts, core_pinyin, parse_name
+from entgraph.identity.chinese_names import NameParts, core_pinyin, parse_name
 
 MIN_SEEN = 30  # coded records in the situation before the tally is trusted at all
 STEP = "sound-alike"

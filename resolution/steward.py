@@ -19,12 +19,12 @@ from entgraph.graph import resolution_writer as rw
 from entgraph.graph import steward_queries as sq
 from entgraph.graph.port import GraphStore
 from entgraph.graph.visibility import EVERYTHING, Visibility
+from entgraph.identity.chinese_names import parse_name
 from entgraph.loaders.registry import Catalog
 from entgraph.resolution.enterprises import provisional_id
 from entgraph.resolution.golden import GOLDEN_FIELDS, recompute
 from entgraph.resolution.judgements import Judgement, Kind, mention_key
 from entgraph.resolution.mentions import mention_id, mentions_of, split_mention
-from entgraph.resolution.names import parse_name
 from entgraph.resolution.resolver import Resolver, ResolveSummary
 from entgraph.resolution.stake import StakeLine, default_table
 

@@ -50,17 +50,17 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from entgraph.loaders.spec import Role
-from entgraph.loaders.synthetic.datasets import DatasetPlan, GenRow
-from entgraph.loaders.synthetic.population import Population
-from entgraph.resolution.identifiers import (
+from entgraph.identity.chinese_names import NameParts, parse_name
+from entgraph.identity.codes import (
     normalise_code,
     org_code_of,
     parse_credit_code,
     taxpayer_id_to_credit_code,
 )
+from entgraph.loaders.spec import Role
+from entgraph.loaders.synthetic.datasets import DatasetPlan, GenRow
+from entgraph.loaders.synthetic.population import Population
 from entgraph.resolution.mentions import enterprise_parties
-from entgraph.resolution.names import NameParts, parse_name
 
 AMBIGUOUS_HEADER = ("file", "sheet", "row", "party", "reason")
 

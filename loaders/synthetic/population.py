@@ -32,7 +32,7 @@ REVOKED = "吊销"
 @cache
 def identifiers() -> Any:
     """The identifier module (check characters are computed there, never here)."""
-    from entgraph.resolution import identifiers as ids
+    from entgraph.identity import codes as ids
 
     return ids
 

@@ -647,7 +647,7 @@ def walk(api: GraphQLClient, role: Role, document: str, root: str, **variables: 
         if "totalCount" in page:
             totals.add(page["totalCount"])
         nodes += [edge["node"] for edge in page["edges"]]
-        info = page.get("pageInfo") or {"hasNextPage": page["hasNextPage"], "endCursor": page["endCursor"]}
+        info = page["pageInfo"]
         if not info["hasNextPage"]:
             return nodes, totals
         after = info["endCursor"]
@@ -1212,7 +1212,7 @@ def peer_group_shown(sight: Sight, warning: Any) -> bool:
 
 WARNINGS = """query ($town: String!, $after: String, $statuses: [String!]) {
   warnings(town: $town, statuses: $statuses, first: 100, after: $after) {
-    totalCount hasNextPage endCursor
+    totalCount pageInfo { hasNextPage endCursor }
     edges { node { id town enterpriseId evidence messageZh messageEn } } } }"""
 ONE_WARNING = "query ($id: String!) { warning(id: $id) { id town enterpriseId evidence messageZh } }"
 WARNING_FIELDS = "id town enterpriseId evidence messageZh messageEn"

@@ -281,13 +281,19 @@ def test_warnings_per_enterprise_and_per_town_with_pages(warning_api: GraphQLCli
         assert warning_api.error_codes(doc) == ["BAD_INPUT"]
     doc = (
         'query ($after: String) { warnings(town: "磁灶镇", first: 2, after: $after) '
-        "{ totalCount hasNextPage endCursor edges { node { id } } } }"
+        "{ totalCount pageInfo { hasNextPage endCursor } edges { cursor node { id } } } }"
     )
     page1 = warning_api.data(doc)["warnings"]
-    page2 = warning_api.data(doc, after=page1["endCursor"])["warnings"]
-    assert page1["totalCount"] == 3 and page1["hasNextPage"] and not page2["hasNextPage"]
+    page2 = warning_api.data(doc, after=page1["pageInfo"]["endCursor"])["warnings"]
+    assert page1["totalCount"] == 3 and page1["pageInfo"]["hasNextPage"]
+    assert not page2["pageInfo"]["hasNextPage"]
+    assert page1["pageInfo"]["endCursor"] == page1["edges"][-1]["cursor"]
     ids = [e["node"]["id"] for e in page1["edges"] + page2["edges"]]
     assert len(set(ids)) == 3
+    # a cursor is for its own list: an enterprise listing's is refused here, as is one made up
+    listing = warning_api.data("{ enterprises(first: 1) { pageInfo { endCursor } } }")
+    for foreign in (listing["enterprises"]["pageInfo"]["endCursor"], "garbage"):
+        assert warning_api.error_codes(doc, after=foreign) == ["BAD_INPUT"]
     public = warning_api.data('{ enterprise(id: "E1") { warnings { id } } }', role=Role.PUBLIC)
     assert public["enterprise"]["warnings"] is None
     assert warning_api.error_codes('{ warnings(town: "磁灶镇") { totalCount } }', role=Role.PUBLIC) == [

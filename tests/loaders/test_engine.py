@@ -62,7 +62,7 @@ def make_spec() -> DatasetSpec:
 
 
 def valid_code(n: int) -> str:
-    from entgraph.resolution.identifiers import make_credit_code
+    from entgraph.identity.codes import make_credit_code
 
     return make_credit_code("350582", f"{n:08d}")
 

@@ -23,6 +23,7 @@ import pytest
 
 from entgraph.graph import EmbeddedServer
 from entgraph.graph.falkordb_store import FalkorDBStore
+from entgraph.identity.codes import is_valid_credit_code, normalise_code, org_code_of
 from entgraph.loaders import cli as load_cli
 from entgraph.loaders.engine import Loader, LoadResult
 from entgraph.loaders.readers import FileRejected, open_table
@@ -30,7 +31,6 @@ from entgraph.loaders.records import BoundColumn, ParsedRow, parse_row
 from entgraph.loaders.registry import Catalog, Feed
 from entgraph.loaders.spec import DatasetSpec
 from entgraph.resolution.export import LinkRow, export_links
-from entgraph.resolution.identifiers import is_valid_credit_code, normalise_code, org_code_of
 from entgraph.resolution.mentions import mentions_of
 from entgraph.resolution.resolver import Resolver
 

@@ -15,9 +15,9 @@ from pathlib import Path
 import pytest
 from python_calamine import CalamineWorkbook
 
+from entgraph.identity.codes import is_valid_credit_code, is_valid_resident_id
 from entgraph.loaders.spec import DatasetSpec, FieldType, Role, Subject
 from entgraph.loaders.synthetic import NoiseProfile, build_population, catalog_specs, generate_city
-from entgraph.resolution.identifiers import is_valid_credit_code, is_valid_resident_id
 
 # Small specs covering the roles and shapes the catalog uses: a register, two-party and bank-party land
 # records, a utility feed keyed by account number, region indicators, meter readings, a traditional-

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from entgraph.identity.codes import is_valid_credit_code, org_code_of
 from entgraph.loaders import normalise
 from entgraph.loaders import readers as rd
 from entgraph.loaders.spec import DatasetSpec, FieldType, Role
@@ -26,7 +27,6 @@ from entgraph.loaders.synthetic.profiles import (
     get_profile,
     is_register,
 )
-from entgraph.resolution.identifiers import is_valid_credit_code, org_code_of
 
 PREFIXES = ("晋江市", "福建", "泉州", "石狮市", "南安市", "惠安县", "安溪县", "丰泽区", "鲤城区", "洛江区")
 FORMS = sorted((f for f, _ in nm.LEGAL_FORMS), key=len, reverse=True)

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from entgraph.identity.codes import make_credit_code, make_org_code
 from entgraph.loaders.registry import Catalog
-from entgraph.resolution.identifiers import make_credit_code, make_org_code
 from entgraph.resolution.mentions import enterprise_parties, mention_id, mentions_of, split_mention
 
 CODE = make_credit_code("350582", "12345678")

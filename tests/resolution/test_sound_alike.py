@@ -12,9 +12,9 @@ from pathlib import Path
 import pytest
 
 from entgraph.graph.falkordb_store import FalkorDBStore
+from entgraph.identity.codes import make_credit_code
 from entgraph.loaders.engine import Loader
 from entgraph.loaders.registry import Catalog
-from entgraph.resolution.identifiers import make_credit_code
 from entgraph.resolution.matching import default_settings
 from entgraph.resolution.resolver import Resolver
 from entgraph.resolution.sound_alike import MIN_SEEN, SoundAlikeTally, SoundIndex

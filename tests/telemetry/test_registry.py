@@ -8,9 +8,9 @@ from collections.abc import Iterator
 import pytest
 
 from entgraph.graph.falkordb_store import FalkorDBStore
+from entgraph.identity.codes import make_credit_code
 from entgraph.loaders.registry import Catalog
 from entgraph.loaders.spec import Role
-from entgraph.resolution.identifiers import make_credit_code
 from entgraph.telemetry import registry
 from entgraph.testing import City
 

@@ -400,7 +400,7 @@ def test_by_town_pages_with_a_total(graph: FalkorDBStore) -> None:
         pages += 1
         if not page["has_next"]:
             break
-        after = page["end_cursor"]
+        after = page["last"]
     assert pages == 3
     assert seen == [
         "zero_consumption:E1:2026-10",
@@ -413,8 +413,6 @@ def test_by_town_pages_with_a_total(graph: FalkorDBStore) -> None:
     assert (open_drops["total"], open_drops["has_next"]) == (3, False)
     assert [w["id"] for w in open_drops["items"]] == seen[1:4]
     assert wq.by_town(graph, "无此镇")["total"] == 0
-    with pytest.raises(ValueError, match="bad cursor"):
-        wq.by_town(graph, "榕城区", after="garbage")
 
 
 def test_for_enterprises_answers_many_in_one_round_trip(graph: FalkorDBStore) -> None:

@@ -180,7 +180,7 @@ export const UPLOADS = `query Uploads($dataset: String) {
 
 export const WARNINGS = `query Warnings($town: String!, $statuses: [String!], $after: String) {
   warnings(town: $town, statuses: $statuses, first: 50, after: $after) {
-    totalCount hasNextPage endCursor
+    totalCount pageInfo { hasNextPage endCursor }
     edges { node { id rule severity period status messageZh messageEn town enterpriseId meterId openedAt updatedAt feedback
       history { at actor fromStatus toStatus note } } }
   }

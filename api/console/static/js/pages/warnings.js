@@ -30,8 +30,8 @@ export async function renderWarnings(main, { query, go, toast, showError }) {
     const page = data.warnings;
     replace(count, t("warnings.count", { count: page.totalCount }));
     for (const edge of page.edges) list.appendChild(card(edge.node, toast, showError));
-    after = page.endCursor;
-    more.hidden = !page.hasNextPage;
+    after = page.pageInfo.endCursor;
+    more.hidden = !page.pageInfo.hasNextPage;
   };
   more.addEventListener("click", () => load().catch(showError));
   await load();

@@ -12,9 +12,7 @@ from collections import Counter
 
 import pytest
 
-from entgraph.loaders.synthetic.noise import noisy_name
-from entgraph.loaders.synthetic.population import build_population
-from entgraph.resolution.names import (
+from entgraph.identity.chinese_names import (
     NameParts,
     name_variants,
     normalise_address,
@@ -25,6 +23,8 @@ from entgraph.resolution.names import (
     parse_name,
     trade_name_pinyin,
 )
+from entgraph.loaders.synthetic.noise import noisy_name
+from entgraph.loaders.synthetic.population import build_population
 
 
 def parts(raw: str) -> NameParts:

@@ -11,7 +11,7 @@ import random
 
 import pytest
 
-from entgraph.resolution.identifiers import (
+from entgraph.identity.codes import (
     CREDIT_CODE_ALPHABET,
     CreditCode,
     credit_code_check_char,
@@ -402,7 +402,7 @@ def test_division_name(division: str | None, name: str | None) -> None:
 
 
 def test_a_truncated_credit_code_is_not_an_old_taxpayer_id() -> None:
-    from entgraph.resolution.identifiers import is_division_code, taxpayer_id_to_org_code
+    from entgraph.identity.codes import is_division_code, taxpayer_id_to_org_code
 
     assert is_division_code("350582") and not is_division_code("913505") and not is_division_code("99000a")
     assert taxpayer_id_to_org_code("91350582MA4MHM5") is None

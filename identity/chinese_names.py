@@ -42,7 +42,7 @@ from typing import NamedTuple
 
 import opencc
 
-from entgraph.resolution.identifiers import DIVISIONS
+from entgraph.identity.codes import DIVISIONS
 
 __all__ = [
     "NameParts",
