@@ -1,6 +1,6 @@
 """The enterprise panorama: ``enterprise``, ``enterprises`` and the ``Enterprise`` type.
 
-:class:`EnterpriseQuery` holds the root fields; the lead merges it into ``Query``. Every list or
+:class:`EnterpriseQuery` holds the root fields; api/schema.py merges it into ``Query``. Every list or
 neighbour of an enterprise is read through a per-request DataLoader keyed by enterprise id (Cypher in
 ``graph/api_queries.py``, one ``UNWIND $ids`` statement per loader), so a panorama costs the same few
 store round trips whether the enterprise has two records or two thousand, and a page of 20 enterprises

@@ -1,7 +1,7 @@
 """Land and credit: land parcels with their holders and transfer history, credit events by kind and
 period, and mortgage networks (who is mortgaged to whom).
 
-:class:`LandCreditQuery` holds the root fields; the lead merges it into ``Query``. The Cypher lives in
+:class:`LandCreditQuery` holds the root fields; api/schema.py merges it into ``Query``. The Cypher lives in
 ``graph/land_credit_queries.py``. Every list is read in batches: a page of parcels or events costs a
 fixed number of store round trips (the page, then one ``UNWIND`` per DataLoader), and the enterprises
 on them are loaded through the panorama's :func:`~entgraph.api.enterprise.node_loader`, so each

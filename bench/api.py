@@ -47,8 +47,8 @@ from entgraph.graph import (
 from entgraph.graph.metric_queries import MetricSource
 from entgraph.graph.port import GraphStore
 from entgraph.loaders.registry import Catalog
-from entgraph.loaders.synthetic import generate_city
 from entgraph.settings import Settings
+from entgraph.synthetic import generate_city
 from entgraph.telemetry.payloads import Reading
 from entgraph.telemetry.rollup import metric_sources
 from entgraph.telemetry.series_store import SeriesReader, SeriesWriter

@@ -22,7 +22,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from entgraph.loaders.synthetic import generate_city
+from entgraph.synthetic import generate_city
 
 ENTGRAPH = str(Path(sys.executable).with_name("entgraph"))
 

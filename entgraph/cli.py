@@ -34,7 +34,7 @@ LAZY: dict[str, tuple[str, str, str]] = {
         "Load department files: validate every row, write records with provenance, report refused rows.",
     ),
     "generate": (
-        "entgraph.loaders.synthetic.cli",
+        "entgraph.synthetic.cli",
         "generate_command",
         "Generate a synthetic 晋江: one file per dataset spec plus truth.csv, bad_rows.csv, enterprises.csv.",
     ),

@@ -17,11 +17,11 @@ from entgraph.graph import PLATFORM_SCHEMA, open_store, showcase
 from entgraph.graph import resolution_writer as rw
 from entgraph.loaders.engine import Loader, LoadResult
 from entgraph.loaders.registry import Catalog
-from entgraph.loaders.synthetic import generate_city
 from entgraph.resolution.evaluate import ambiguous_beside, evaluate, read_truth
 from entgraph.resolution.export import export_links, link_rows
 from entgraph.resolution.resolver import Bands, Resolver
 from entgraph.settings import Settings
+from entgraph.synthetic import generate_city
 
 GOLDEN_SHOWN = ("name", "legal_rep", "town", "address", "industry_code", "status")
 

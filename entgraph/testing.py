@@ -19,8 +19,8 @@ from entgraph.graph.falkordb_store import FalkorDBStore
 from entgraph.graph.port import GraphStore, Params, Row
 from entgraph.loaders.engine import Loader
 from entgraph.loaders.registry import Catalog
-from entgraph.loaders.synthetic import generate_city
 from entgraph.resolution.resolver import Resolver
+from entgraph.synthetic import generate_city
 from entgraph.telemetry import registry
 
 

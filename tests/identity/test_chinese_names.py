@@ -23,8 +23,8 @@ from entgraph.identity.chinese_names import (
     parse_name,
     trade_name_pinyin,
 )
-from entgraph.loaders.synthetic.noise import noisy_name
-from entgraph.loaders.synthetic.population import build_population
+from entgraph.synthetic.noise import noisy_name
+from entgraph.synthetic.population import build_population
 
 
 def parts(raw: str) -> NameParts:

@@ -12,7 +12,7 @@ import pytest
 from entgraph.graph.falkordb_store import FalkorDBStore
 from entgraph.loaders.engine import Loader
 from entgraph.loaders.registry import Catalog
-from entgraph.loaders.synthetic import generate_city
+from entgraph.synthetic import generate_city
 
 
 @pytest.fixture(scope="module")

@@ -16,11 +16,11 @@ from entgraph.graph import resolution_writer as rw
 from entgraph.graph.falkordb_store import FalkorDBStore
 from entgraph.loaders.engine import Loader
 from entgraph.loaders.registry import Catalog
-from entgraph.loaders.synthetic import generate_city
 from entgraph.resolution.evaluate import evaluate, read_truth
 from entgraph.resolution.export import COLUMNS, export_links, link_rows
 from entgraph.resolution.resolver import Bands, Resolver
 from entgraph.resolution.steward import Steward, StewardError
+from entgraph.synthetic import generate_city
 
 pytestmark = pytest.mark.slow
 

@@ -11,8 +11,8 @@ from entgraph.graph import EmbeddedServer
 from entgraph.graph.falkordb_store import FalkorDBStore
 from entgraph.loaders.engine import Loader
 from entgraph.loaders.registry import Catalog
-from entgraph.loaders.synthetic import generate_city
 from entgraph.resolution.resolver import Resolver
+from entgraph.synthetic import generate_city
 from entgraph.testing import kill_midway
 
 SCRIPT = """

@@ -17,8 +17,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from entgraph.loaders.spec import ColumnSpec, DatasetSpec, FieldType, Role, Subject
-from entgraph.loaders.synthetic import names as nm
-from entgraph.loaders.synthetic.population import Enterprise
+from entgraph.synthetic import name_parts as nm
+from entgraph.synthetic.population import Enterprise
 
 Value = Any
 Gen = Callable[["RowCtx"], Value]

@@ -32,9 +32,9 @@ def generate_command(
     profile: str = _PROFILE,
 ) -> None:
     """Generate a synthetic 晋江: one file per dataset spec plus truth.csv, bad_rows.csv, enterprises.csv."""
-    from entgraph.loaders.synthetic.city import FORMATS, catalog_specs, generate_city
-    from entgraph.loaders.synthetic.files import FileSummary
-    from entgraph.loaders.synthetic.profiles import PROFILES
+    from entgraph.synthetic.city import FORMATS, catalog_specs, generate_city
+    from entgraph.synthetic.files import FileSummary
+    from entgraph.synthetic.profiles import PROFILES
 
     if formats not in FORMATS:
         raise ConfigurationError(f"--formats must be one of {', '.join(FORMATS)}, not {formats!r}")

@@ -23,8 +23,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from functools import cache
 
-from entgraph.loaders.synthetic import names as nm
-from entgraph.loaders.synthetic.population import CODE_CHARS, NameParts, identifiers
+from entgraph.synthetic import name_parts as nm
+from entgraph.synthetic.population import CODE_CHARS, NameParts, identifiers
 
 NAME_KINDS: tuple[tuple[str, float], ...] = (
     ("abbreviation", 0.2),

@@ -58,9 +58,9 @@ from entgraph.identity.codes import (
     taxpayer_id_to_credit_code,
 )
 from entgraph.loaders.spec import Role
-from entgraph.loaders.synthetic.datasets import DatasetPlan, GenRow
-from entgraph.loaders.synthetic.population import Population
 from entgraph.resolution.mentions import enterprise_parties
+from entgraph.synthetic.datasets import DatasetPlan, GenRow
+from entgraph.synthetic.population import Population
 
 AMBIGUOUS_HEADER = ("file", "sheet", "row", "party", "reason")
 

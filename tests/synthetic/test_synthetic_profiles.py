@@ -16,9 +16,9 @@ from entgraph.identity.codes import is_valid_credit_code, org_code_of
 from entgraph.loaders import normalise
 from entgraph.loaders import readers as rd
 from entgraph.loaders.spec import DatasetSpec, FieldType, Role
-from entgraph.loaders.synthetic import catalog_specs, generate_city
-from entgraph.loaders.synthetic import names as nm
-from entgraph.loaders.synthetic.profiles import (
+from entgraph.synthetic import catalog_specs, generate_city
+from entgraph.synthetic import name_parts as nm
+from entgraph.synthetic.profiles import (
     INDEPENDENT,
     JINJIANG,
     PROFILES,
@@ -295,7 +295,7 @@ def test_generate_command_profile(tmp_path: Path) -> None:
     import typer
     from typer.testing import CliRunner
 
-    from entgraph.loaders.synthetic.cli import generate_command
+    from entgraph.synthetic.cli import generate_command
 
     app = typer.Typer()
     app.command()(generate_command)

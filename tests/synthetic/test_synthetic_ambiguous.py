@@ -15,10 +15,10 @@ from entgraph.identity.codes import org_code_of, parse_credit_code, taxpayer_id_
 from entgraph.loaders import normalise
 from entgraph.loaders import readers as rd
 from entgraph.loaders.spec import DatasetSpec, Role
-from entgraph.loaders.synthetic import catalog_specs, generate_city
-from entgraph.loaders.synthetic.ambiguous import AMBIGUOUS_HEADER
-from entgraph.loaders.synthetic.profiles import get_profile
 from entgraph.resolution.mentions import enterprise_parties
+from entgraph.synthetic import catalog_specs, generate_city
+from entgraph.synthetic.ambiguous import AMBIGUOUS_HEADER
+from entgraph.synthetic.profiles import get_profile
 
 IDENTIFYING = (
     Role.ACCOUNT_NUMBER, Role.PHONE, Role.LEGAL_REPRESENTATIVE, Role.CONTACT_PERSON, Role.ADDRESS,

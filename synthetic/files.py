@@ -14,7 +14,7 @@ from typing import Any
 
 import xlsxwriter
 
-from entgraph.loaders.synthetic.datasets import DatasetPlan, GenRow
+from entgraph.synthetic.datasets import DatasetPlan, GenRow
 
 Emit = Callable[[GenRow, str, int], None]
 CREATED = dt.datetime(2023, 5, 10, 9, 0, 0)  # fixed document date: same seed, same bytes

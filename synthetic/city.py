@@ -25,8 +25,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from entgraph.loaders.spec import DatasetSpec
-from entgraph.loaders.synthetic.ambiguous import AmbiguousWriter
-from entgraph.loaders.synthetic.datasets import (
+from entgraph.synthetic.ambiguous import AmbiguousWriter
+from entgraph.synthetic.datasets import (
     DatasetPlan,
     GenRow,
     Picker,
@@ -35,10 +35,10 @@ from entgraph.loaders.synthetic.datasets import (
     plan_dataset,
     plant_malformed,
 )
-from entgraph.loaders.synthetic.files import FileSummary, write_table
-from entgraph.loaders.synthetic.noise import NoiseProfile
-from entgraph.loaders.synthetic.population import Population, build_population
-from entgraph.loaders.synthetic.profiles import CityProfile, get_profile, is_register, shared_core_share
+from entgraph.synthetic.files import FileSummary, write_table
+from entgraph.synthetic.noise import NoiseProfile
+from entgraph.synthetic.population import Population, build_population
+from entgraph.synthetic.profiles import CityProfile, get_profile, is_register, shared_core_share
 
 GENERATOR_VERSION = 1
 FILES_DIR = "."  # department files sit directly in DIR, so `entgraph load DIR/*` loads them
@@ -223,7 +223,7 @@ def generate_city(
         ambiguous_mentions=ambiguous.ambiguous,
     )
     manifest = {
-        "generator": "entgraph.loaders.synthetic",
+        "generator": "entgraph.synthetic",
         "version": GENERATOR_VERSION,
         "seed": seed,
         "n_enterprises": n_enterprises,

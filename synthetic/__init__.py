@@ -9,10 +9,10 @@ singles the enterprise out) and ``manifest.json``. ``profile=`` (a ``CityProfile
 shapes the city with other habits than 晋江's (docs/synthetic-profiles.md).
 """
 
-from entgraph.loaders.synthetic.city import CitySummary, catalog_specs, generate_city
-from entgraph.loaders.synthetic.noise import NoiseProfile
-from entgraph.loaders.synthetic.population import Enterprise, Population, build_population
-from entgraph.loaders.synthetic.profiles import PROFILES, CityProfile, FeedHabits, get_profile
+from entgraph.synthetic.city import CitySummary, catalog_specs, generate_city
+from entgraph.synthetic.noise import NoiseProfile
+from entgraph.synthetic.population import Enterprise, Population, build_population
+from entgraph.synthetic.profiles import PROFILES, CityProfile, FeedHabits, get_profile
 
 __all__ = [
     "PROFILES",

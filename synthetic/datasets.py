@@ -19,11 +19,11 @@ from itertools import accumulate
 from typing import Any
 
 from entgraph.loaders.spec import ColumnSpec, DatasetSpec, FieldType, Frequency, Role, Subject
-from entgraph.loaders.synthetic import names as nm
-from entgraph.loaders.synthetic import noise as nz
-from entgraph.loaders.synthetic.population import Enterprise, NameParts, Population, weighted
-from entgraph.loaders.synthetic.profiles import JINJIANG, CityProfile, FeedHabits
-from entgraph.loaders.synthetic.values import (
+from entgraph.synthetic import name_parts as nm
+from entgraph.synthetic import noise as nz
+from entgraph.synthetic.population import Enterprise, NameParts, Population, weighted
+from entgraph.synthetic.profiles import JINJIANG, CityProfile, FeedHabits
+from entgraph.synthetic.values import (
     AMOUNT_UNITS,
     ColumnPlan,
     Party,

@@ -17,7 +17,7 @@ from python_calamine import CalamineWorkbook
 
 from entgraph.identity.codes import is_valid_credit_code, is_valid_resident_id
 from entgraph.loaders.spec import DatasetSpec, FieldType, Role, Subject
-from entgraph.loaders.synthetic import NoiseProfile, build_population, catalog_specs, generate_city
+from entgraph.synthetic import NoiseProfile, build_population, catalog_specs, generate_city
 
 # Small specs covering the roles and shapes the catalog uses: a register, two-party and bank-party land
 # records, a utility feed keyed by account number, region indicators, meter readings, a traditional-
@@ -810,7 +810,7 @@ def test_generate_command(tmp_path: Path) -> None:
     import typer
     from typer.testing import CliRunner
 
-    from entgraph.loaders.synthetic.cli import generate_command
+    from entgraph.synthetic.cli import generate_command
 
     app = typer.Typer()
     app.command()(generate_command)

@@ -16,8 +16,8 @@ from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from entgraph.loaders.synthetic.noise import NoiseProfile
-    from entgraph.loaders.synthetic.population import Population
+    from entgraph.synthetic.noise import NoiseProfile
+    from entgraph.synthetic.population import Population
 
 REGISTER_WORDS = ("市场监管", "市场监督")  # the market regulator: the register of every firm
 TAX_WORDS = ("税务",)

@@ -17,8 +17,8 @@ from functools import cache
 from itertools import accumulate
 from typing import Any, TypeVar
 
-from entgraph.loaders.synthetic import names as nm
-from entgraph.loaders.synthetic.profiles import JINJIANG, CityProfile
+from entgraph.synthetic import name_parts as nm
+from entgraph.synthetic.profiles import JINJIANG, CityProfile
 
 T = TypeVar("T")
 # characters GB 32100 allows (no I O S V Z): org-code bodies inside credit codes must use these
