@@ -38,7 +38,7 @@ from entgraph.api.metrics import visible_sources
 from entgraph.api.pagination import PageInfo, check_first
 from entgraph.api.visibility import may_see_fact, visibility
 from entgraph.graph import chain_queries, metric_queries
-from entgraph.graph.api_queries import FACT_RELATIONS
+from entgraph.graph.enterprise_queries import FACT_RELATIONS
 from entgraph.loaders.spec import Role as ColumnRole
 
 POSITIONS = ("上游", "中游", "下游")  # supply order

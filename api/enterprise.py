@@ -2,7 +2,7 @@
 
 :class:`EnterpriseQuery` holds the root fields; api/schema.py merges it into ``Query``. Every list or
 neighbour of an enterprise is read through a per-request DataLoader keyed by enterprise id (Cypher in
-``graph/api_queries.py``, one ``UNWIND $ids`` statement per loader), so a panorama costs the same few
+``graph/enterprise_queries.py``, one ``UNWIND $ids`` statement per loader), so a panorama costs the same few
 store round trips whether the enterprise has two records or two thousand, and a page of 20 enterprises
 costs the same as one.
 
@@ -14,7 +14,7 @@ fact node, an honour's date or a mortgage's amount, where such a record states t
 - an enterprise only records of datasets hidden from the caller are about does not exist for it: it is
   not found by id or credit code, listed, searched, counted in a facet, nor shown as anyone's relation,
   parent or branch (:func:`~entgraph.api.visibility.visibility`, tested in the statements of
-  ``graph/api_queries.py``);
+  ``graph/enterprise_queries.py``);
 - each golden value is seen as the catalog column that stated it (``golden_sources`` names the dataset;
   of that dataset's columns that could have, the strictest for the caller's role decides): shown,
   masked (personal data) or null. A value hidden from the caller neither matches its filter, counts in
@@ -49,7 +49,7 @@ from entgraph.api.visibility import (
     may_see_fact,
     visibility,
 )
-from entgraph.graph import api_queries, fact_queries, land_credit_queries
+from entgraph.graph import enterprise_queries, fact_queries, land_credit_queries
 from entgraph.loaders.spec import Sharing
 from entgraph.resolution.enterprises import kind_of
 from entgraph.resolution.golden import GOLDEN_FIELDS
@@ -109,14 +109,14 @@ def node_loader(info: Info[Context, None]) -> Any:
     from it know of the enterprise). Every Enterprise the API returns is loaded here."""
     store, sight = info.context.store, visibility(info.context)
     return batched_loader(
-        info, "enterprise.node", lambda ids: _by_id(api_queries.enterprises(store, ids, sight), "e")
+        info, "enterprise.node", lambda ids: _by_id(enterprise_queries.enterprises(store, ids, sight), "e")
     )
 
 
 def survivor_loader(info: Info[Context, None]) -> Any:
     store = info.context.store
     return batched_loader(
-        info, "enterprise.survivor", lambda ids: _by_id(api_queries.lookup_ids(store, ids), "survivor")
+        info, "enterprise.survivor", lambda ids: _by_id(enterprise_queries.lookup_ids(store, ids), "survivor")
     )
 
 
@@ -125,7 +125,7 @@ def code_loader(info: Info[Context, None]) -> Any:
 
     def fetch(codes: list[str]) -> dict[str, str]:
         found: dict[str, str] = {}
-        for row in api_queries.ids_by_credit_code(store, codes):
+        for row in enterprise_queries.ids_by_credit_code(store, codes):
             found.setdefault(row["code"], row["id"])  # ordered by id: a stable pick among duplicates
         return found
 
@@ -137,7 +137,7 @@ def records_loader(info: Info[Context, None]) -> Any:
 
     def fetch(ids: list[str], n: int) -> dict[str, list[Any]]:
         # Records of datasets the caller may see: that a 失信 list names it is credit data itself.
-        rows = api_queries.source_records(context.store, ids, n, context.visible_datasets())
+        rows = enterprise_queries.source_records(context.store, ids, n, context.visible_datasets())
         return _by_id(rows, "records")
 
     return batched_loader(info, "enterprise.records", _limited(fetch), [])
@@ -146,13 +146,15 @@ def records_loader(info: Info[Context, None]) -> Any:
 def family_loader(info: Info[Context, None]) -> Any:
     store = info.context.store
     return batched_loader(
-        info, "enterprise.family", lambda ids: {r["id"]: r for r in api_queries.family(store, ids)}
+        info, "enterprise.family", lambda ids: {r["id"]: r for r in enterprise_queries.family(store, ids)}
     )
 
 
 def facts_loader(info: Info[Context, None]) -> Any:
     store = info.context.store
-    return batched_loader(info, "enterprise.facts", lambda ids: _grouped(api_queries.facts(store, ids)), [])
+    return batched_loader(
+        info, "enterprise.facts", lambda ids: _grouped(enterprise_queries.facts(store, ids)), []
+    )
 
 
 def event_loader(info: Info[Context, None]) -> Any:
@@ -209,7 +211,7 @@ def related_loader(info: Info[Context, None]) -> Any:
         # for roles that see phones.
         phones = policy(UNKNOWN_PERSONAL, context.principal.role) is not Decision.NULL
         datasets = {rel: fact_datasets(context, rel) for rel in ("CONCERNS_PARCEL", "SECURED_BY")}
-        rows = api_queries.related(context.store, ids, n, datasets, visibility(context))
+        rows = enterprise_queries.related(context.store, ids, n, datasets, visibility(context))
         return _grouped([r for r in rows if phones or r["reason"] not in _PHONE_REASONS])
 
     return batched_loader(info, "enterprise.related", _limited(fetch), [])
@@ -339,7 +341,7 @@ def _facts(
     """The rows of ``relation`` stated by records this caller may see, in columns it may see: an
     honour from a list open to the public shows to everyone, one only a conditionally shared dataset
     states shows to staff, a park only a closed park column states to none but the admin."""
-    wanted = api_queries.FACT_RELATIONS[relation]
+    wanted = enterprise_queries.FACT_RELATIONS[relation]
     return [
         r
         for r in rows
@@ -692,7 +694,11 @@ class EnterpriseConnection:
     async def total_count(self, info: Info[Context, None]) -> int:
         store = info.context.store
         return await info.context.in_thread(
-            api_queries.enterprise_count, store, self.only_ids, self.town_filter, visibility(info.context)
+            enterprise_queries.enterprise_count,
+            store,
+            self.only_ids,
+            self.town_filter,
+            visibility(info.context),
         )
 
 
@@ -795,19 +801,19 @@ def _matching_ids(context: Context, search: str | None, wanted: EnterpriseFilter
     store = context.store
     sets: list[set[str]] = []
     if search is not None and search.strip():
-        sets.append(set(api_queries.search_ids(store, search.strip(), _SEARCH_CANDIDATES)))
+        sets.append(set(enterprise_queries.search_ids(store, search.strip(), _SEARCH_CANDIDATES)))
     # Facts count as records of datasets the caller may see state them (in columns it may see), as in
     # the panorama.
     if wanted.industry:
         sight, datasets = visibility(context), fact_datasets(context, "IN_INDUSTRY")
-        sets.append(set(api_queries.ids_in_industry(store, wanted.industry, datasets, sight)))
-    for name, (relation, _, _) in api_queries.FACT_FILTERS.items():
+        sets.append(set(enterprise_queries.ids_in_industry(store, wanted.industry, datasets, sight)))
+    for name, (relation, _, _) in enterprise_queries.FACT_FILTERS.items():
         value = getattr(wanted, name)
         if value:
             datasets = fact_datasets(context, relation)
-            sets.append(set(api_queries.ids_with_fact(store, name, value, datasets)))
+            sets.append(set(enterprise_queries.ids_with_fact(store, name, value, datasets)))
     if wanted.size:
-        sets.append(set(api_queries.ids_with_size(store, _size_datasets(context), wanted.size)))
+        sets.append(set(enterprise_queries.ids_with_size(store, _size_datasets(context), wanted.size)))
     if not sets:
         return None
     return sorted(set.intersection(*sets))
@@ -839,14 +845,14 @@ _DIVISION = re.compile(r"[A-Z]?\d{2}|[A-Z]")
 
 async def _fact_facet(info: Info[Context, None], name: str) -> list[FacetValue]:
     context = info.context
-    datasets = fact_datasets(context, api_queries.FACT_FILTERS[name][0])  # as the filter counts them
-    rows = await context.in_thread(api_queries.fact_facet, context.store, name, datasets)
+    datasets = fact_datasets(context, enterprise_queries.FACT_FILTERS[name][0])  # as the filter counts them
+    rows = await context.in_thread(enterprise_queries.fact_facet, context.store, name, datasets)
     return _facet(rows)
 
 
 def industry_facet(rows: list[dict[str, Any]]) -> list[FacetValue]:
     """Count live enterprises per industry division from ``(id, code, name)`` rows
-    (:func:`api_queries.industry_codes`): an enterprise counts once for each division any of its codes
+    (:func:`enterprise_queries.industry_codes`): an enterprise counts once for each division any of its codes
     starts with, exactly as ``filter: {industry}`` matches prefixes."""
     codes: dict[str, set[str]] = {}
     names: dict[str, str] = {}
@@ -871,7 +877,9 @@ class EnterpriseFacets:
     )
     async def towns(self, info: Info[Context, None]) -> list[FacetValue]:
         context = info.context
-        return _facet(await context.in_thread(api_queries.town_facet, context.store, visibility(context)))
+        return _facet(
+            await context.in_thread(enterprise_queries.town_facet, context.store, visibility(context))
+        )
 
     @strawberry.field(
         description="filter.industry: the GB/T 4754 divisions (C19, or 19 for codes written without "
@@ -883,7 +891,7 @@ class EnterpriseFacets:
         context = info.context
         datasets = fact_datasets(context, "IN_INDUSTRY")  # as filter.industry counts them
         rows = await context.in_thread(
-            api_queries.industry_codes, context.store, datasets, visibility(context)
+            enterprise_queries.industry_codes, context.store, datasets, visibility(context)
         )
         return industry_facet(rows)
 
@@ -901,7 +909,9 @@ class EnterpriseFacets:
     )
     async def sizes(self, info: Info[Context, None]) -> list[FacetValue]:
         datasets = _size_datasets(info.context)
-        return _facet(await info.context.in_thread(api_queries.size_facet, info.context.store, datasets))
+        return _facet(
+            await info.context.in_thread(enterprise_queries.size_facet, info.context.store, datasets)
+        )
 
 
 @strawberry.type
@@ -954,7 +964,7 @@ class EnterpriseQuery:
         def run() -> tuple[list[str] | None, list[dict[str, Any]]]:
             only = _matching_ids(context, search, wanted)
             # One more than asked for tells whether there is a next page without a count.
-            rows = api_queries.enterprise_page(
+            rows = enterprise_queries.enterprise_page(
                 context.store,
                 only,
                 town,

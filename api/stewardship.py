@@ -43,7 +43,7 @@ from entgraph.api.context import Context
 from entgraph.api.errors import ApiError, BadInput, NotFound
 from entgraph.api.masking import mask_kind
 from entgraph.api.visibility import golden_value, visibility
-from entgraph.graph import api_queries, task_queries
+from entgraph.graph import enterprise_queries, task_queries
 from entgraph.graph import resolution_writer as rw
 from entgraph.graph import steward_queries as sq
 from entgraph.resolution.enterprises import provisional_id
@@ -605,12 +605,12 @@ def _page(first: int) -> int:
 
 def _enterprise_loader(info: Info[Context, None]):
     """Enterprises by id, merged-away ones included; None for one only datasets hidden from the caller
-    know (the panorama's rule: ``api_queries.enterprises``)."""
+    know (the panorama's rule: ``enterprise_queries.enterprises``)."""
     context = info.context
     sight = visibility(context)
 
     async def load(ids: list[str]) -> list[dict[str, Any] | None]:
-        rows = await context.in_thread(api_queries.enterprises, context.store, ids, sight)
+        rows = await context.in_thread(enterprise_queries.enterprises, context.store, ids, sight)
         found = {row["id"]: row["e"] for row in rows}
         return [found.get(i) for i in ids]
 

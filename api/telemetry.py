@@ -36,12 +36,12 @@ from entgraph.api.limits import DEFAULT_LIST_SIZE
 from entgraph.api.masking import column_sharing, mask_kind
 from entgraph.api.pagination import MAX_PAGE, PageInfo, decode_cursor, encode_cursor
 from entgraph.api.visibility import visibility
-from entgraph.graph import api_queries
+from entgraph.graph import enterprise_queries
 from entgraph.graph import meter_queries as mq
 from entgraph.graph import warning_queries as wq
 from entgraph.loaders.spec import DatasetSpec
 from entgraph.localtime import CST, DAY_MS, local_ms
-from entgraph.telemetry import registry
+from entgraph.telemetry import meter_registry as registry
 
 STEWARD_ONLY = [requires("steward")]
 ANALYST_UP = [requires("analyst")]
@@ -732,7 +732,9 @@ async def _check_known(info: Info[Context, None], enterprise_ids: list[str]) -> 
     sight = visibility(context)
     if sight.datasets is None or not enterprise_ids:
         return
-    rows = await context.in_thread(api_queries.enterprises, context.store, sorted(set(enterprise_ids)), sight)
+    rows = await context.in_thread(
+        enterprise_queries.enterprises, context.store, sorted(set(enterprise_ids)), sight
+    )
     missing = sorted(set(enterprise_ids) - {row["id"] for row in rows})
     if missing:
         raise BadInput(f"no live enterprise with id {', '.join(missing)}", argument="enterpriseIds")

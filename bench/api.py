@@ -10,7 +10,7 @@ readings (a tenth of them falling silent two days ago) and judged (``entgraph te
 evaluate``), so a panorama's meters, their daily series and its warnings are real work, once too.
 The API runs as ``entgraph serve`` in its own process, exactly as deployed on one machine; the clients
 are asyncio tasks in this process, each sending its next request as soon as the last answers, for
-``--seconds``. The floor runs the panorama's statements (``graph/api_queries.py``) straight on the
+``--seconds``. The floor runs the panorama's statements (``graph/enterprise_queries.py``) straight on the
 store, and its meters' series query on the series store, with the same number of threads. Goals
 (issue 5): panorama p95 under 50 ms at 50 clients, and API time at most 3x the floor.
 """
@@ -37,8 +37,8 @@ import httpx
 
 from entgraph.api.testing import FULL_PANORAMA
 from entgraph.graph import (
-    api_queries,
     chain_queries,
+    enterprise_queries,
     meter_queries,
     metric_queries,
     open_store,
@@ -185,13 +185,13 @@ def panorama_floor(
 ) -> None:
     """The panorama's store reads, in the API's order, each for one enterprise, and its meters' daily
     series (the API's default 90-day window) from the series store."""
-    survivor = api_queries.lookup_ids(store, [enterprise_id])[0]["survivor"]
+    survivor = enterprise_queries.lookup_ids(store, [enterprise_id])[0]["survivor"]
     ids = [survivor]
-    api_queries.enterprises(store, ids)
-    api_queries.source_records(store, ids, 100)
-    family = api_queries.family(store, ids)
-    api_queries.facts(store, ids)
-    related = api_queries.related(store, ids, 20)
+    enterprise_queries.enterprises(store, ids)
+    enterprise_queries.source_records(store, ids, 100)
+    family = enterprise_queries.family(store, ids)
+    enterprise_queries.facts(store, ids)
+    related = enterprise_queries.related(store, ids, 20)
     metric_queries.series(store, ids, sources)
     meters = [r["meter"] for r in meter_queries.meters_of(store, ids)]
     if meters:
@@ -203,7 +203,7 @@ def panorama_floor(
     warning_queries.for_enterprises(store, ids, ["open", "acknowledged"])
     others = sorted({r["other"] for r in related} | set(family[0]["branches"] if family else []))
     if others:
-        api_queries.enterprises(store, others)
+        enterprise_queries.enterprises(store, others)
 
 
 def floor(

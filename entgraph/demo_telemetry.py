@@ -24,7 +24,7 @@ from entgraph.graph import open_store, showcase
 from entgraph.graph.meter_queries import known_meters
 from entgraph.loaders.registry import Catalog
 from entgraph.settings import Settings
-from entgraph.telemetry import registry
+from entgraph.telemetry import meter_registry as registry
 from entgraph.telemetry.broker import embedded_broker
 from entgraph.telemetry.cli import evaluate_warnings
 from entgraph.telemetry.rollup import rollup

@@ -21,7 +21,7 @@ from entgraph.loaders.engine import Loader
 from entgraph.loaders.registry import Catalog
 from entgraph.resolution.resolver import Resolver
 from entgraph.synthetic import generate_city
-from entgraph.telemetry import registry
+from entgraph.telemetry import meter_registry as registry
 
 
 @dataclass(frozen=True)

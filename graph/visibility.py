@@ -1,7 +1,7 @@
 """What one caller may see of the enterprises, as Cypher: :class:`Visibility`.
 
 The API works it out from the catalog's sharing and the caller's role (``api/visibility.py``); the
-statements of ``graph/api_queries.py``, ``chain_queries.py``, ``land_credit_queries.py``,
+statements of ``graph/enterprise_queries.py``, ``chain_queries.py``, ``land_credit_queries.py``,
 ``warning_queries.py`` and ``meter_queries.py`` take it and test it themselves, so a page, a count and
 a facet agree and nothing is fetched only to be dropped. A caller who may see everything
 (:data:`EVERYTHING`, and staff under a catalog without 不予共享 datasets) adds nothing to a statement.

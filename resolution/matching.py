@@ -79,7 +79,7 @@ from splink.internals.settings import Settings
 from entgraph.resolution import features
 
 __all__ = [
-    "FEATURE_COLUMNS",
+    "MATCH_COLUMNS",
     "BlockingCount",
     "Candidate",
     "MatchModel",
@@ -95,7 +95,7 @@ __all__ = [
 
 # The platform's feature rows (resolution/features.py) less the raw name, which only the baseline
 # compares: input tables are copied with exactly the model's columns.
-FEATURE_COLUMNS: tuple[str, ...] = tuple(c for c in features.FEATURE_COLUMNS if c != "raw_name")
+MATCH_COLUMNS: tuple[str, ...] = tuple(c for c in features.FEATURE_COLUMNS if c != "raw_name")
 
 _FORMAT = "entgraph.resolution.matching/1"
 log = logging.getLogger(__name__)
@@ -432,7 +432,7 @@ class MatchSettings:
 def default_settings() -> MatchSettings:
     return MatchSettings(
         name="entgraph",
-        columns=FEATURE_COLUMNS,
+        columns=MATCH_COLUMNS,
         comparisons=default_comparisons(),
         blocking_rules=default_blocking_rules(),
     )

@@ -110,7 +110,7 @@ def ingest(
     """Receive meter readings over MQTT and store them, acknowledging each message only once stored."""
     from entgraph.graph.connect import open_store
     from entgraph.telemetry.ingester import Ingester, IngestSettings, IngestStats
-    from entgraph.telemetry.registry import known_meters
+    from entgraph.telemetry.meter_registry import known_meters
     from entgraph.telemetry.series_store import SHARDS, SeriesWriter
 
     settings = _settings(ctx)
@@ -240,7 +240,7 @@ def meters_sync(ctx: typer.Context) -> None:
     """Link meters to enterprises (credit code, utility account, name); rerun after resolving."""
     from entgraph.graph.connect import open_store
     from entgraph.loaders.registry import Catalog
-    from entgraph.telemetry import registry
+    from entgraph.telemetry import meter_registry as registry
 
     settings = _settings(ctx)
     with open_store(settings) as store:
@@ -280,7 +280,7 @@ def meters_pin(
     import getpass
 
     from entgraph.graph.connect import open_store
-    from entgraph.telemetry import registry
+    from entgraph.telemetry import meter_registry as registry
 
     settings = _settings(ctx)
     with open_store(settings) as store:

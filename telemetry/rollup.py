@@ -24,7 +24,7 @@ from entgraph.graph import source_writer
 from entgraph.graph.metric_queries import MetricSource
 from entgraph.graph.port import GraphStore
 from entgraph.loaders.registry import Catalog
-from entgraph.telemetry.registry import attached_to
+from entgraph.telemetry.meter_registry import attached_to
 from entgraph.telemetry.series_store import SeriesReader
 
 # (device feed, metric, record field, unit): what telemetry's monthly totals are, as metric sources.

@@ -37,7 +37,7 @@ from entgraph.graph.port import GraphStore
 from entgraph.graph.warning_queries import Finding
 from entgraph.loaders.registry import Catalog
 from entgraph.localtime import CST
-from entgraph.telemetry.registry import exclusive_owners
+from entgraph.telemetry.meter_registry import exclusive_owners
 from entgraph.telemetry.rollup import metric_sources
 from entgraph.telemetry.series_store import SeriesReader
 

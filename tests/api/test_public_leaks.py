@@ -49,7 +49,7 @@ from entgraph.loaders.registry import Catalog, Feed
 from entgraph.loaders.spec import DatasetSpec, Sharing, Usage
 from entgraph.resolution.mentions import ATTRIBUTE_ROLES
 from entgraph.settings import Settings
-from entgraph.telemetry import registry
+from entgraph.telemetry import meter_registry as registry
 from entgraph.telemetry.rollup import metric_sources
 from entgraph.telemetry.warnings import (
     Finding,

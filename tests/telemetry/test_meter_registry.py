@@ -11,7 +11,7 @@ from entgraph.graph.falkordb_store import FalkorDBStore
 from entgraph.identity.codes import make_credit_code
 from entgraph.loaders.registry import Catalog
 from entgraph.loaders.spec import Role
-from entgraph.telemetry import registry
+from entgraph.telemetry import meter_registry as registry
 from entgraph.testing import City
 
 CODE_A = make_credit_code("350582", "MA000001")

@@ -1,4 +1,4 @@
-"""All Cypher the enterprise API needs (``api/enterprise.py``).
+"""Enterprises as the API reads them: panoramas, listings, search, facets, related (``api/enterprise.py``).
 
 Every function that serves a per-enterprise field takes a *list* of enterprise ids and answers for all
 of them in one statement (``UNWIND $ids``): the API's DataLoaders collect the ids of one request and call
