@@ -50,8 +50,8 @@ from entgraph.api.errors import (
 from entgraph.api.rate_limit import RateLimiter
 from entgraph.api.reports import register_reports
 from entgraph.api.schema import Mutation, Query, build_schema
+from entgraph.catalog.registry import Catalog
 from entgraph.graph.port import GraphStore, QueryTimedOut, StoreUnavailable
-from entgraph.loaders.registry import Catalog
 from entgraph.settings import Settings
 from entgraph.telemetry.series_store import SeriesReader
 

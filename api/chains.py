@@ -37,9 +37,9 @@ from entgraph.api.limits import DEFAULT_LIST_SIZE
 from entgraph.api.metrics import visible_sources
 from entgraph.api.pagination import PageInfo, check_first
 from entgraph.api.visibility import may_see_fact, visibility
+from entgraph.catalog.spec import Role as ColumnRole
 from entgraph.graph import chain_queries, metric_queries
 from entgraph.graph.enterprise_queries import FACT_RELATIONS
-from entgraph.loaders.spec import Role as ColumnRole
 
 POSITIONS = ("上游", "中游", "下游")  # supply order
 # The figures chain aggregates add up, by GraphQL field.

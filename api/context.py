@@ -17,10 +17,10 @@ from strawberry.fastapi import BaseContext
 
 from entgraph.api.auth import Principal, Role
 from entgraph.api.masking import Decision, MaskKind, apply, policy
+from entgraph.catalog.registry import Catalog
+from entgraph.catalog.spec import DatasetSpec, Sharing
 from entgraph.errors import ConfigurationError
 from entgraph.graph.port import GraphStore
-from entgraph.loaders.registry import Catalog
-from entgraph.loaders.spec import DatasetSpec, Sharing
 from entgraph.settings import Settings
 from entgraph.telemetry.series_store import SeriesReader
 

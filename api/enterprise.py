@@ -49,8 +49,8 @@ from entgraph.api.visibility import (
     may_see_fact,
     visibility,
 )
+from entgraph.catalog.spec import Sharing
 from entgraph.graph import enterprise_queries, fact_queries, land_credit_queries
-from entgraph.loaders.spec import Sharing
 from entgraph.resolution.enterprises import kind_of
 from entgraph.resolution.golden import GOLDEN_FIELDS
 

@@ -18,9 +18,9 @@ from entgraph.api.auth import Role, requires
 from entgraph.api.context import Context
 from entgraph.api.errors import BadInput, NotFound
 from entgraph.api.reports import report_file, report_url
+from entgraph.catalog.spec import DatasetSpec
+from entgraph.catalog.timeliness import FeedStatus, feed_status
 from entgraph.graph import source_writer
-from entgraph.loaders.spec import DatasetSpec
-from entgraph.loaders.timeliness import FeedStatus, feed_status
 from entgraph.localtime import CST
 
 MAX_UPLOADS = 500

@@ -46,9 +46,9 @@ from entgraph.api.limits import DEFAULT_LIST_SIZE
 from entgraph.api.masking import Decision, column_sharing, policy
 from entgraph.api.pagination import MAX_PAGE, PageInfo, check_first, decode_cursor, encode_cursor
 from entgraph.api.visibility import may_see_fact, visibility
+from entgraph.catalog.spec import Role as ColumnRole
+from entgraph.catalog.spec import Sharing
 from entgraph.graph import land_credit_queries as queries
-from entgraph.loaders.spec import Role as ColumnRole
-from entgraph.loaders.spec import Sharing
 
 MAX_DEPTH = 3  # mortgageNetwork: hops followed at most
 # Lists without a ``first`` (a parcel's history, a record's parties ...) stop at the size the cost limit

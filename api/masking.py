@@ -1,6 +1,6 @@
 """Field-level masking: what each role sees of a field, from the catalog's sharing attributes.
 
-Every column of every dataset spec carries a :class:`~entgraph.loaders.spec.Sharing` (dataset default,
+Every column of every dataset spec carries a :class:`~entgraph.catalog.spec.Sharing` (dataset default,
 overridable per column): its usage class in the city's data-sharing catalogue (无条件使用 / 有条件使用 /
 不予共享), whether it is open to the public (面向社会开放), whether it is credit data (信用信息) and
 whether it is personal data. :func:`policy` turns that and a role into one of three decisions:
@@ -32,8 +32,8 @@ from enum import StrEnum
 from typing import Any
 
 from entgraph.api.auth import Role
-from entgraph.loaders.spec import ColumnSpec, DatasetSpec, FieldType, Sharing, Usage
-from entgraph.loaders.spec import Role as ColumnRole
+from entgraph.catalog.spec import ColumnSpec, DatasetSpec, FieldType, Sharing, Usage
+from entgraph.catalog.spec import Role as ColumnRole
 
 
 class Decision(StrEnum):

@@ -21,10 +21,10 @@ from entgraph.api.auth import Role
 from entgraph.api.context import Context
 from entgraph.api.errors import BadInput
 from entgraph.api.masking import Decision, column_sharing, policy
+from entgraph.catalog.registry import Catalog
+from entgraph.catalog.spec import DatasetSpec, Sharing
 from entgraph.graph import metric_queries
 from entgraph.graph.metric_queries import MetricSource
-from entgraph.loaders.registry import Catalog
-from entgraph.loaders.spec import DatasetSpec, Sharing
 from entgraph.telemetry.rollup import metric_sources
 
 

@@ -48,12 +48,12 @@ from openpyxl.utils.exceptions import InvalidFileException
 from entgraph.api.auth import Authenticator, Role, role_required
 from entgraph.api.errors import NotFound
 from entgraph.api.masking import Decision, MaskKind, mask_kind, mask_value, policy
+from entgraph.catalog.registry import Catalog
+from entgraph.catalog.spec import ColumnSpec, DatasetSpec
 from entgraph.errors import ConfigurationError
 from entgraph.graph import source_writer
 from entgraph.graph.port import GraphStore
 from entgraph.loaders.normalise import normalise_header
-from entgraph.loaders.registry import Catalog
-from entgraph.loaders.spec import ColumnSpec, DatasetSpec
 from entgraph.settings import Settings
 
 REPORT_ROLE = Role.ANALYST

@@ -36,10 +36,10 @@ from entgraph.api.limits import DEFAULT_LIST_SIZE
 from entgraph.api.masking import column_sharing, mask_kind
 from entgraph.api.pagination import MAX_PAGE, PageInfo, decode_cursor, encode_cursor
 from entgraph.api.visibility import visibility
+from entgraph.catalog.spec import DatasetSpec
 from entgraph.graph import enterprise_queries
 from entgraph.graph import meter_queries as mq
 from entgraph.graph import warning_queries as wq
-from entgraph.loaders.spec import DatasetSpec
 from entgraph.localtime import CST, DAY_MS, local_ms
 from entgraph.telemetry import meter_registry as registry
 

@@ -36,6 +36,7 @@ from typing import Any
 import httpx
 
 from entgraph.api.testing import FULL_PANORAMA
+from entgraph.catalog.registry import Catalog
 from entgraph.graph import (
     chain_queries,
     enterprise_queries,
@@ -46,7 +47,6 @@ from entgraph.graph import (
 )
 from entgraph.graph.metric_queries import MetricSource
 from entgraph.graph.port import GraphStore
-from entgraph.loaders.registry import Catalog
 from entgraph.settings import Settings
 from entgraph.synthetic import generate_city
 from entgraph.telemetry.payloads import Reading

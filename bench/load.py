@@ -26,10 +26,10 @@ from pathlib import Path
 
 import xlsxwriter
 
+from entgraph.catalog.registry import Catalog
 from entgraph.graph import open_store, source_writer
 from entgraph.graph.embedded_server import EmbeddedServer
 from entgraph.loaders.engine import Loader
-from entgraph.loaders.registry import Catalog
 from entgraph.settings import Settings
 
 DATASET = "jj_tax_net_receipts"
@@ -151,7 +151,7 @@ import json, sys, time
 from pathlib import Path
 from entgraph.graph import open_store
 from entgraph.loaders.engine import Loader
-from entgraph.loaders.registry import Catalog
+from entgraph.catalog.registry import Catalog
 from entgraph.settings import Settings
 settings = Settings(home=Path(sys.argv[1]), graph_name="bench_million")
 with open_store(settings) as store:

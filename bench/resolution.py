@@ -50,7 +50,7 @@ RESOLVE = """
 import dataclasses, sys
 from splink import block_on
 from entgraph.graph import open_store
-from entgraph.loaders.registry import Catalog
+from entgraph.catalog.registry import Catalog
 from entgraph.resolution.matching import baseline_settings
 from entgraph.resolution.resolver import Resolver
 from entgraph.settings import Settings

@@ -11,12 +11,12 @@ from __future__ import annotations
 
 import typer
 
+from entgraph.catalog.registry import Catalog
 from entgraph.display import pad
 from entgraph.errors import EntgraphError
 from entgraph.graph import PLATFORM_SCHEMA, open_store, showcase
 from entgraph.graph import resolution_writer as rw
 from entgraph.loaders.engine import Loader, LoadResult
-from entgraph.loaders.registry import Catalog
 from entgraph.resolution.evaluate import ambiguous_beside, evaluate, read_truth
 from entgraph.resolution.export import export_links, link_rows
 from entgraph.resolution.resolver import Bands, Resolver

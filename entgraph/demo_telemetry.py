@@ -19,10 +19,10 @@ from pathlib import Path
 
 import typer
 
+from entgraph.catalog.registry import Catalog
 from entgraph.errors import EntgraphError
 from entgraph.graph import open_store, showcase
 from entgraph.graph.meter_queries import known_meters
-from entgraph.loaders.registry import Catalog
 from entgraph.settings import Settings
 from entgraph.telemetry import meter_registry as registry
 from entgraph.telemetry.broker import embedded_broker

@@ -14,11 +14,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from entgraph.catalog.registry import Catalog
 from entgraph.graph import EmbeddedServer
 from entgraph.graph.falkordb_store import FalkorDBStore
 from entgraph.graph.port import GraphStore, Params, Row
 from entgraph.loaders.engine import Loader
-from entgraph.loaders.registry import Catalog
 from entgraph.resolution.resolver import Resolver
 from entgraph.synthetic import generate_city
 from entgraph.telemetry import meter_registry as registry

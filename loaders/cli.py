@@ -14,8 +14,8 @@ from entgraph.display import pad
 from entgraph.errors import EntgraphError
 
 if TYPE_CHECKING:
+    from entgraph.catalog.registry import Catalog
     from entgraph.loaders.engine import LoadResult
-    from entgraph.loaders.registry import Catalog
     from entgraph.settings import Settings
 
 feeds_app = typer.Typer(
@@ -33,7 +33,7 @@ _STATUS_ZH = {
 
 
 def catalog_for(settings: Settings, spec_dirs: list[Path] | None = None) -> Catalog:
-    from entgraph.loaders.registry import Catalog
+    from entgraph.catalog.registry import Catalog
 
     return Catalog.load([*settings.spec_dirs, *(spec_dirs or [])])
 
@@ -143,8 +143,8 @@ def status(
     spec_dir: list[Path] = _SPEC_DIR,
 ) -> None:
     """Per department and dataset: the last period received and whether it is on time, late or missing."""
+    from entgraph.catalog.timeliness import feed_status
     from entgraph.graph import open_store, source_writer
-    from entgraph.loaders.timeliness import feed_status
 
     settings: Settings = ctx.obj
     moment = _as_of(as_of)

@@ -22,6 +22,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from entgraph.catalog.registry import Catalog, Feed
+from entgraph.catalog.spec import DatasetSpec
+from entgraph.catalog.timeliness import last_ended_period, period_from_file_name
 from entgraph.graph import source_writer
 from entgraph.graph.port import GraphStore
 from entgraph.graph.source_writer import RecordRow
@@ -42,11 +45,8 @@ from entgraph.loaders.records import (
     is_blank,
     is_totals,
 )
-from entgraph.loaders.registry import Catalog, Feed
 from entgraph.loaders.report import write_report
 from entgraph.loaders.rowwork import BuiltRow, build_row
-from entgraph.loaders.spec import DatasetSpec
-from entgraph.loaders.timeliness import last_ended_period, period_from_file_name
 
 MAX_ISSUES_KEPT = 50_000  # past this the report says how many more there were
 MAX_REFUSED_ROWS_KEPT = 50_000

@@ -26,9 +26,9 @@ from decimal import Decimal, InvalidOperation
 from functools import lru_cache
 from typing import Any
 
+from entgraph.catalog.spec import ColumnSpec, FieldType, Role
 from entgraph.identity import codes as ids
 from entgraph.loaders.readers import base as _reader_base
-from entgraph.loaders.spec import ColumnSpec, FieldType, Role
 
 __all__ = [
     "NULL_TOKENS",

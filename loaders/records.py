@@ -16,9 +16,9 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any, Literal, TypeVar
 
+from entgraph.catalog.spec import ColumnSpec, DatasetSpec, FieldType, Role, Subject
 from entgraph.graph.source_writer import Link
 from entgraph.loaders.normalise import CellError, FormulaCellError, Period, parse_cell, to_simplified
-from entgraph.loaders.spec import ColumnSpec, DatasetSpec, FieldType, Role, Subject
 
 T = TypeVar("T")
 

@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from entgraph.catalog.spec import DatasetSpec
 from entgraph.graph.source_writer import Link
 from entgraph.loaders.records import (
     BoundColumn,
@@ -21,7 +22,6 @@ from entgraph.loaders.records import (
     parse_row,
     record_props,
 )
-from entgraph.loaders.spec import DatasetSpec
 
 
 @dataclass(slots=True)

@@ -14,8 +14,8 @@ import typer
 from entgraph.display import pad
 
 if TYPE_CHECKING:
+    from entgraph.catalog.registry import Catalog
     from entgraph.graph.port import GraphStore
-    from entgraph.loaders.registry import Catalog
     from entgraph.resolution.resolver import Resolver
     from entgraph.resolution.steward import BulkOutcome, Outcome, Steward
     from entgraph.settings import Settings
@@ -34,7 +34,7 @@ _TASK_IDS = typer.Argument(None, help="T-… (several: each takes its best candi
 
 
 def _catalog(settings: Settings) -> Catalog:
-    from entgraph.loaders.registry import Catalog
+    from entgraph.catalog.registry import Catalog
 
     return Catalog.load(settings.spec_dirs)
 

@@ -18,9 +18,9 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from entgraph.catalog.registry import Catalog
 from entgraph.graph import resolution_writer as rw
 from entgraph.graph.port import GraphStore
-from entgraph.loaders.registry import Catalog
 from entgraph.resolution.mentions import enterprise_parties, split_mention
 
 COLUMNS = ("file", "sheet", "row", "dataset", "enterprise_id", "method", "probability", "party")

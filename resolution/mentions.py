@@ -13,6 +13,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from entgraph.catalog.spec import ColumnSpec, DatasetSpec, Role, Subject
 from entgraph.identity.chinese_names import parse_name
 from entgraph.identity.codes import (
     normalise_code,
@@ -20,7 +21,6 @@ from entgraph.identity.codes import (
     parse_credit_code,
     taxpayer_id_to_credit_code,
 )
-from entgraph.loaders.spec import ColumnSpec, DatasetSpec, Role, Subject
 
 # Roles a mention carries into matching and into the golden record.
 ATTRIBUTE_ROLES: dict[Role, str] = {

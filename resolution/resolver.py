@@ -32,13 +32,13 @@ from typing import Any
 
 import psutil
 
+from entgraph.catalog.registry import Catalog
+from entgraph.catalog.spec import DatasetSpec
 from entgraph.errors import EntgraphError
 from entgraph.graph import resolution_writer as rw
 from entgraph.graph.port import GraphStore
 from entgraph.identity.chinese_names import parent_name, parse_name
 from entgraph.identity.codes import division_name
-from entgraph.loaders.registry import Catalog
-from entgraph.loaders.spec import DatasetSpec
 from entgraph.resolution import features as ft
 from entgraph.resolution import name_memo
 from entgraph.resolution.ambiguity import REQUIRED_BITS, Separation, separation

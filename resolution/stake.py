@@ -20,9 +20,9 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from entgraph.catalog.registry import Catalog
+from entgraph.catalog.spec import DatasetSpec
 from entgraph.errors import ConfigurationError
-from entgraph.loaders.registry import Catalog
-from entgraph.loaders.spec import DatasetSpec
 
 STAKE_TABLE = Path(__file__).resolve().parent / "stake.toml"
 OTHER = "other"

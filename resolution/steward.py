@@ -14,13 +14,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
+from entgraph.catalog.registry import Catalog
 from entgraph.errors import EntgraphError
 from entgraph.graph import resolution_writer as rw
 from entgraph.graph import steward_queries as sq
 from entgraph.graph.port import GraphStore
 from entgraph.graph.visibility import EVERYTHING, Visibility
 from entgraph.identity.chinese_names import parse_name
-from entgraph.loaders.registry import Catalog
 from entgraph.resolution.enterprises import provisional_id
 from entgraph.resolution.golden import GOLDEN_FIELDS, recompute
 from entgraph.resolution.judgements import Judgement, Kind, mention_key

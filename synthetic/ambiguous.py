@@ -50,6 +50,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from entgraph.catalog.spec import Role
 from entgraph.identity.chinese_names import NameParts, parse_name
 from entgraph.identity.codes import (
     normalise_code,
@@ -57,7 +58,6 @@ from entgraph.identity.codes import (
     parse_credit_code,
     taxpayer_id_to_credit_code,
 )
-from entgraph.loaders.spec import Role
 from entgraph.resolution.mentions import enterprise_parties
 from entgraph.synthetic.datasets import DatasetPlan, GenRow
 from entgraph.synthetic.population import Population

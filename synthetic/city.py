@@ -24,7 +24,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from entgraph.loaders.spec import DatasetSpec
+from entgraph.catalog.spec import DatasetSpec
 from entgraph.synthetic.ambiguous import AmbiguousWriter
 from entgraph.synthetic.datasets import (
     DatasetPlan,
@@ -86,7 +86,7 @@ class CitySummary:
 
 def catalog_specs(spec_dirs: Sequence[Path] = ()) -> list[DatasetSpec]:
     """Every table-shaped dataset in the built-in catalog (and the given spec folders)."""
-    from entgraph.loaders.registry import Catalog
+    from entgraph.catalog.registry import Catalog
 
     return [feed.spec for feed in Catalog.load(list(spec_dirs), entry_points=False) if feed.loader is None]
 
@@ -251,7 +251,7 @@ def generate_city(
 
 def _name_check(specs: Sequence[DatasetSpec]) -> Callable[[str, DatasetSpec], bool]:
     """Whether the loader's detection by file name picks this dataset first for a file name."""
-    from entgraph.loaders.registry import Catalog, Feed
+    from entgraph.catalog.registry import Catalog, Feed
 
     catalog = Catalog(Feed(spec) for spec in specs)
 

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from itertools import accumulate
 from typing import Any
 
-from entgraph.loaders.spec import ColumnSpec, DatasetSpec, FieldType, Frequency, Role, Subject
+from entgraph.catalog.spec import ColumnSpec, DatasetSpec, FieldType, Frequency, Role, Subject
 from entgraph.synthetic import name_parts as nm
 from entgraph.synthetic import noise as nz
 from entgraph.synthetic.population import Enterprise, NameParts, Population, weighted

@@ -16,7 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from entgraph.loaders.spec import ColumnSpec, DatasetSpec, FieldType, Role, Subject
+from entgraph.catalog.spec import ColumnSpec, DatasetSpec, FieldType, Role, Subject
 from entgraph.synthetic import name_parts as nm
 from entgraph.synthetic.population import Enterprise
 

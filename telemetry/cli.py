@@ -238,8 +238,8 @@ def _local(ms: int) -> str:
 @meters_app.command("sync")
 def meters_sync(ctx: typer.Context) -> None:
     """Link meters to enterprises (credit code, utility account, name); rerun after resolving."""
+    from entgraph.catalog.registry import Catalog
     from entgraph.graph.connect import open_store
-    from entgraph.loaders.registry import Catalog
     from entgraph.telemetry import meter_registry as registry
 
     settings = _settings(ctx)
@@ -337,8 +337,8 @@ def meters_event(
 @telemetry_app.command("rollup")
 def rollup_command(ctx: typer.Context) -> None:
     """Write each attached meter's monthly consumption into the graph as enterprise metrics."""
+    from entgraph.catalog.registry import Catalog
     from entgraph.graph.connect import open_store
-    from entgraph.loaders.registry import Catalog
     from entgraph.telemetry.rollup import rollup
     from entgraph.telemetry.series_store import SeriesReader
 
@@ -391,8 +391,8 @@ def status(ctx: typer.Context) -> None:
 
 def evaluate_warnings(settings: Settings, now_ms: int | None = None) -> dict[str, int]:
     """Run the warning rules over the graph and the series store; open, refresh or keep warnings."""
+    from entgraph.catalog.registry import Catalog
     from entgraph.graph.connect import open_store
-    from entgraph.loaders.registry import Catalog
     from entgraph.telemetry.series_store import SeriesReader
     from entgraph.telemetry.warnings import evaluate_city, load_rules
 

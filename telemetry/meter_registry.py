@@ -24,13 +24,13 @@ from collections import Counter, defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
+from entgraph.catalog.registry import Catalog
+from entgraph.catalog.spec import DatasetSpec, Role, Subject
 from entgraph.graph import meter_queries as mq
 from entgraph.graph.port import GraphStore
 from entgraph.graph.visibility import EVERYTHING, Visibility
 from entgraph.identity.chinese_names import normalise_text
 from entgraph.identity.codes import is_valid_credit_code, normalise_code
-from entgraph.loaders.registry import Catalog
-from entgraph.loaders.spec import DatasetSpec, Role, Subject
 from entgraph.telemetry.payloads import utility_of_unit
 
 UTILITIES = ("electricity", "water")

@@ -19,11 +19,11 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
+from entgraph.catalog.registry import Catalog
 from entgraph.graph import meter_queries as mq
 from entgraph.graph import source_writer
 from entgraph.graph.metric_queries import MetricSource
 from entgraph.graph.port import GraphStore
-from entgraph.loaders.registry import Catalog
 from entgraph.telemetry.meter_registry import attached_to
 from entgraph.telemetry.series_store import SeriesReader
 

@@ -30,12 +30,12 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from entgraph.catalog.registry import Catalog
 from entgraph.errors import ConfigurationError
 from entgraph.graph import metric_queries, warning_queries
 from entgraph.graph.metric_queries import MetricSource, source_label
 from entgraph.graph.port import GraphStore
 from entgraph.graph.warning_queries import Finding
-from entgraph.loaders.registry import Catalog
 from entgraph.localtime import CST
 from entgraph.telemetry.meter_registry import exclusive_owners
 from entgraph.telemetry.rollup import metric_sources

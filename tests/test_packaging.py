@@ -35,7 +35,7 @@ def test_data_files_are_declared_for_the_folders_that_hold_them() -> None:
     config = _setuptools()
     data = config["package-data"]
     for package, path in (
-        ("entgraph.loaders.catalog", "loaders/catalog"),
+        ("entgraph.catalog.specs", "catalog/specs"),
         ("entgraph.api.console.static.js", "api/console/static/js"),
     ):
         assert package in data and any((ROOT / path).glob(data[package][0])), package

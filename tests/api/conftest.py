@@ -17,8 +17,8 @@ from fastapi.testclient import TestClient
 from entgraph.api.app import create_app
 from entgraph.api.auth import ApiKeyFile, Role
 from entgraph.api.testing import HOSTILE_SECRET, GraphQLClient, Served
+from entgraph.catalog.registry import Catalog
 from entgraph.graph.falkordb_store import FalkorDBStore
-from entgraph.loaders.registry import Catalog
 from entgraph.settings import Settings
 from entgraph.testing import City, CountingStore
 

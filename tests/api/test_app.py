@@ -20,9 +20,9 @@ from entgraph.api.auth import ApiKeyFile, Role
 from entgraph.api.context import Context
 from entgraph.api.schema import Query
 from entgraph.api.testing import api_settings
+from entgraph.catalog.registry import Catalog
 from entgraph.graph import EmbeddedServer
 from entgraph.graph.falkordb_store import FalkorDBStore
-from entgraph.loaders.registry import Catalog
 
 
 @pytest.fixture

@@ -22,10 +22,10 @@ from entgraph.api.auth import ApiKeyFile, Role, issue_token, requires
 from entgraph.api.context import Context
 from entgraph.api.schema import Query
 from entgraph.api.testing import api_settings
+from entgraph.catalog.registry import Catalog
 from entgraph.cli import app as cli_app
 from entgraph.errors import ConfigurationError
 from entgraph.graph.falkordb_store import FalkorDBStore
-from entgraph.loaders.registry import Catalog
 from entgraph.settings import Settings
 
 SECRET = "s" * 40

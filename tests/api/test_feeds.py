@@ -16,10 +16,10 @@ from entgraph.api.app import create_app
 from entgraph.api.auth import Role, issue_token
 from entgraph.api.schema import Query
 from entgraph.api.testing import data_of, post_graphql
+from entgraph.catalog.registry import Catalog
+from entgraph.catalog.timeliness import CST, feed_status
 from entgraph.graph import source_writer
 from entgraph.loaders.engine import Loader
-from entgraph.loaders.registry import Catalog
-from entgraph.loaders.timeliness import CST, feed_status
 from entgraph.settings import Settings
 
 SECRET = "s" * 40

@@ -18,9 +18,9 @@ from entgraph.api.context import Context
 from entgraph.api.limits import _PARSED, DEFAULT_LIST_SIZE, MAX_TOKENS, Measure, _Remembered, measure
 from entgraph.api.schema import Query
 from entgraph.api.testing import api_settings
+from entgraph.catalog.registry import Catalog
 from entgraph.graph import EmbeddedServer
 from entgraph.graph.falkordb_store import FalkorDBStore
-from entgraph.loaders.registry import Catalog
 from entgraph.settings import Settings
 
 # Resolvers record that they ran: a refused query must not run any.

@@ -17,10 +17,10 @@ from entgraph.api.auth import ApiKeyFile, Role
 from entgraph.api.context import Context
 from entgraph.api.masking import Decision, MaskKind, apply, column_sharing, mask_kind, mask_value, policy
 from entgraph.api.schema import Query
+from entgraph.catalog.registry import Catalog
+from entgraph.catalog.spec import Sharing, Usage
 from entgraph.graph import EmbeddedServer
 from entgraph.graph.falkordb_store import FalkorDBStore
-from entgraph.loaders.registry import Catalog
-from entgraph.loaders.spec import Sharing, Usage
 from entgraph.settings import Settings
 
 SHOW, MASK, NULL = Decision.SHOW, Decision.MASK, Decision.NULL

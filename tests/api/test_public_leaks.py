@@ -42,11 +42,11 @@ from entgraph.api.enterprise import industry_facet
 from entgraph.api.masking import Decision, column_sharing, policy
 from entgraph.api.schema import build_schema
 from entgraph.api.testing import FULL_PANORAMA, GraphQLClient
+from entgraph.catalog.registry import Catalog, Feed
+from entgraph.catalog.spec import DatasetSpec, Sharing, Usage
 from entgraph.graph import warning_queries as wq
 from entgraph.graph.falkordb_store import FalkorDBStore
 from entgraph.graph.port import Params, Row
-from entgraph.loaders.registry import Catalog, Feed
-from entgraph.loaders.spec import DatasetSpec, Sharing, Usage
 from entgraph.resolution.mentions import ATTRIBUTE_ROLES
 from entgraph.settings import Settings
 from entgraph.telemetry import meter_registry as registry

@@ -16,8 +16,8 @@ from entgraph.api.app import create_app
 from entgraph.api.auth import ApiKeyFile, Role
 from entgraph.api.reports import XLSX
 from entgraph.api.testing import bearer, data_of, post_graphql
+from entgraph.catalog.registry import Catalog
 from entgraph.graph.falkordb_store import FalkorDBStore
-from entgraph.loaders.registry import Catalog
 from entgraph.settings import Settings
 
 SECRET = "r" * 40

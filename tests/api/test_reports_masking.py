@@ -20,11 +20,11 @@ from entgraph.api.auth import Role
 from entgraph.api.masking import apply, mask_kind
 from entgraph.api.reports import ISSUES_SHEET, SUMMARY_SHEET, TO_FIX_SHEET, masked_report, report_url
 from entgraph.api.testing import bearer
+from entgraph.catalog.registry import Catalog
 from entgraph.graph import EmbeddedServer
 from entgraph.graph.falkordb_store import FalkorDBStore
 from entgraph.loaders.engine import Loader
 from entgraph.loaders.records import RowIssue
-from entgraph.loaders.registry import Catalog
 from entgraph.loaders.report import write_report
 from entgraph.settings import Settings
 from entgraph.testing import write_csv

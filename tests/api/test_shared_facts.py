@@ -15,9 +15,9 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from entgraph.api.auth import Role
+from entgraph.catalog.registry import Catalog, Feed
+from entgraph.catalog.spec import Sharing, Usage
 from entgraph.graph.falkordb_store import FalkorDBStore
-from entgraph.loaders.registry import Catalog, Feed
-from entgraph.loaders.spec import Sharing, Usage
 from entgraph.testing import City
 
 CLOSED = Sharing(usage=Usage.NOT_SHARED)

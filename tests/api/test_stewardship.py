@@ -17,9 +17,9 @@ from entgraph.api.auth import Role, issue_token
 from entgraph.api.schema import Query
 from entgraph.api.stewardship import StewardMutation
 from entgraph.api.testing import data_of, post_graphql
+from entgraph.catalog.registry import Catalog, Feed
+from entgraph.catalog.spec import Sharing, Usage
 from entgraph.graph.port import GraphStore
-from entgraph.loaders.registry import Catalog, Feed
-from entgraph.loaders.spec import Sharing, Usage
 from entgraph.settings import Settings
 
 SECRET = "s" * 40

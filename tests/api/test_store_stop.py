@@ -15,8 +15,8 @@ from fastapi.testclient import TestClient
 
 from entgraph.api.app import create_app
 from entgraph.api.testing import api_settings
+from entgraph.catalog.registry import Catalog
 from entgraph.graph.connect import embedded_server
-from entgraph.loaders.registry import Catalog
 from entgraph.settings import Settings
 
 

@@ -13,10 +13,10 @@ import pytest
 
 from entgraph.api.auth import Role
 from entgraph.api.testing import GraphQLClient
+from entgraph.catalog.registry import Catalog
+from entgraph.catalog.spec import Sharing, Usage
 from entgraph.graph import warning_queries as wq
 from entgraph.graph.falkordb_store import FalkorDBStore
-from entgraph.loaders.registry import Catalog
-from entgraph.loaders.spec import Sharing, Usage
 from entgraph.localtime import CST
 from entgraph.telemetry.payloads import Reading, Rejection
 from entgraph.telemetry.series_store import SeriesReader, SeriesWriter

@@ -18,8 +18,8 @@ from entgraph.api.app import create_app
 from entgraph.api.console import STATIC
 from entgraph.api.limits import Limits, measure
 from entgraph.api.schema import Mutation, Query
+from entgraph.catalog.registry import Catalog
 from entgraph.graph.falkordb_store import FalkorDBStore
-from entgraph.loaders.registry import Catalog
 from entgraph.settings import Settings
 
 JS = STATIC / "js"

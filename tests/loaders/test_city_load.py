@@ -9,9 +9,9 @@ from pathlib import Path
 import openpyxl
 import pytest
 
+from entgraph.catalog.registry import Catalog
 from entgraph.graph.falkordb_store import FalkorDBStore
 from entgraph.loaders.engine import Loader
-from entgraph.loaders.registry import Catalog
 from entgraph.synthetic import generate_city
 
 

@@ -12,12 +12,12 @@ import openpyxl
 import pytest
 import xlsxwriter
 
+from entgraph.catalog.registry import Catalog, Feed
+from entgraph.catalog.spec import DatasetSpec
 from entgraph.graph import EmbeddedServer
 from entgraph.graph.falkordb_store import FalkorDBStore
 from entgraph.loaders.engine import Loader
 from entgraph.loaders.readers import FileRejected
-from entgraph.loaders.registry import Catalog, Feed
-from entgraph.loaders.spec import DatasetSpec
 from entgraph.testing import kill_midway
 
 HEADERS = ["纳税人识别号", "纳税人名称", "所属期", "实缴金额（元）", "入库日期", "乡镇街道"]
@@ -253,7 +253,7 @@ from pathlib import Path
 from entgraph.graph.embedded_server import EmbeddedServer
 from entgraph.graph.falkordb_store import FalkorDBStore
 from entgraph.loaders.engine import Loader
-from entgraph.loaders.registry import Catalog, Feed
+from entgraph.catalog.registry import Catalog, Feed
 sys.path.insert(0, {tests!r})
 from test_engine import make_spec
 store = FalkorDBStore({graph!r}, server=EmbeddedServer(Path({home!r})), batch_size=500)

@@ -7,6 +7,7 @@ from decimal import Decimal
 
 import pytest
 
+from entgraph.catalog.spec import ColumnSpec, FieldType
 from entgraph.loaders.normalise import (
     NULL_TOKENS,
     CellError,
@@ -28,7 +29,6 @@ from entgraph.loaders.normalise import (
     parse_quantity,
     parse_year,
 )
-from entgraph.loaders.spec import ColumnSpec, FieldType
 
 HUAWEI = "914403001922038216"  # a real, valid credit code
 ID_LIKE_CREDIT = "350582199001010693"  # a resident id that also passes the credit-code check

@@ -21,6 +21,8 @@ from typing import Any
 import openpyxl
 import pytest
 
+from entgraph.catalog.registry import Catalog, Feed
+from entgraph.catalog.spec import DatasetSpec
 from entgraph.graph import EmbeddedServer
 from entgraph.graph.falkordb_store import FalkorDBStore
 from entgraph.identity.codes import is_valid_credit_code, normalise_code, org_code_of
@@ -28,8 +30,6 @@ from entgraph.loaders import cli as load_cli
 from entgraph.loaders.engine import Loader, LoadResult
 from entgraph.loaders.readers import FileRejected, open_table
 from entgraph.loaders.records import BoundColumn, ParsedRow, parse_row
-from entgraph.loaders.registry import Catalog, Feed
-from entgraph.loaders.spec import DatasetSpec
 from entgraph.resolution.export import LinkRow, export_links
 from entgraph.resolution.mentions import mentions_of
 from entgraph.resolution.resolver import Resolver

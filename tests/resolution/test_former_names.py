@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 
+from entgraph.catalog.registry import Catalog
 from entgraph.graph.falkordb_store import FalkorDBStore
 from entgraph.identity.codes import make_credit_code
 from entgraph.loaders.engine import Loader
-from entgraph.loaders.registry import Catalog
 from entgraph.resolution.features import former_names
 from entgraph.resolution.mentions import Mention
 from entgraph.resolution.resolver import Resolver

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from entgraph.catalog.registry import Catalog
 from entgraph.identity.codes import make_credit_code, make_org_code
-from entgraph.loaders.registry import Catalog
 from entgraph.resolution.mentions import enterprise_parties, mention_id, mentions_of, split_mention
 
 CODE = make_credit_code("350582", "12345678")
@@ -82,7 +82,7 @@ def test_a_mention_id_splits_back_into_record_and_party() -> None:
 def test_no_org_code_is_taken_out_of_a_taxpayer_id_the_loader_found_invalid() -> None:
     """A 9-character org code in a taxpayer-id column that failed its check (or a rounded number) is
     evidence only: it names no enterprise (issue 16)."""
-    from entgraph.loaders.spec import Role
+    from entgraph.catalog.spec import Role
     from entgraph.resolution.mentions import _Codes
 
     valid = _Codes()

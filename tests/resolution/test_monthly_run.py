@@ -8,11 +8,11 @@ from pathlib import Path
 
 import pytest
 
+from entgraph.catalog.registry import Catalog
 from entgraph.graph.falkordb_store import FalkorDBStore
 from entgraph.identity import chinese_names as names
 from entgraph.identity.codes import make_credit_code
 from entgraph.loaders.engine import Loader
-from entgraph.loaders.registry import Catalog
 from entgraph.resolution import name_memo
 from entgraph.resolution.enterprises import EnterpriseIndex
 from entgraph.resolution.golden import Source

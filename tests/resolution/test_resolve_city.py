@@ -11,11 +11,11 @@ from pathlib import Path
 
 import pytest
 
+from entgraph.catalog.registry import Catalog
 from entgraph.graph import EmbeddedServer
 from entgraph.graph import resolution_writer as rw
 from entgraph.graph.falkordb_store import FalkorDBStore
 from entgraph.loaders.engine import Loader
-from entgraph.loaders.registry import Catalog
 from entgraph.resolution.evaluate import evaluate, read_truth
 from entgraph.resolution.export import COLUMNS, export_links, link_rows
 from entgraph.resolution.resolver import Bands, Resolver

@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
+from entgraph.catalog.registry import Catalog
 from entgraph.graph import EmbeddedServer
 from entgraph.graph.falkordb_store import FalkorDBStore
 from entgraph.loaders.engine import Loader
-from entgraph.loaders.registry import Catalog
 from entgraph.resolution.resolver import Resolver
 from entgraph.synthetic import generate_city
 from entgraph.testing import kill_midway
@@ -19,7 +19,7 @@ SCRIPT = """
 from pathlib import Path
 from entgraph.graph.embedded_server import EmbeddedServer
 from entgraph.graph.falkordb_store import FalkorDBStore
-from entgraph.loaders.registry import Catalog
+from entgraph.catalog.registry import Catalog
 from entgraph.resolution.resolver import Resolver
 from entgraph.testing import kill_midway
 # small batches: the links are written in many statements, so there is a moment to kill it in

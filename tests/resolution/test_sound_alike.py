@@ -11,10 +11,10 @@ from pathlib import Path
 
 import pytest
 
+from entgraph.catalog.registry import Catalog
 from entgraph.graph.falkordb_store import FalkorDBStore
 from entgraph.identity.codes import make_credit_code
 from entgraph.loaders.engine import Loader
-from entgraph.loaders.registry import Catalog
 from entgraph.resolution.matching import default_settings
 from entgraph.resolution.resolver import Resolver
 from entgraph.resolution.sound_alike import MIN_SEEN, SoundAlikeTally, SoundIndex

@@ -15,8 +15,8 @@ from pathlib import Path
 import pytest
 from python_calamine import CalamineWorkbook
 
+from entgraph.catalog.spec import DatasetSpec, FieldType, Role, Subject
 from entgraph.identity.codes import is_valid_credit_code, is_valid_resident_id
-from entgraph.loaders.spec import DatasetSpec, FieldType, Role, Subject
 from entgraph.synthetic import NoiseProfile, build_population, catalog_specs, generate_city
 
 # Small specs covering the roles and shapes the catalog uses: a register, two-party and bank-party land

@@ -10,11 +10,11 @@ from pathlib import Path
 
 import pytest
 
+from entgraph.catalog.spec import DatasetSpec, Role
 from entgraph.identity.chinese_names import NameParts, parse_name
 from entgraph.identity.codes import org_code_of, parse_credit_code, taxpayer_id_to_credit_code
 from entgraph.loaders import normalise
 from entgraph.loaders import readers as rd
-from entgraph.loaders.spec import DatasetSpec, Role
 from entgraph.resolution.mentions import enterprise_parties
 from entgraph.synthetic import catalog_specs, generate_city
 from entgraph.synthetic.ambiguous import AMBIGUOUS_HEADER

@@ -12,10 +12,10 @@ from pathlib import Path
 
 import pytest
 
+from entgraph.catalog.spec import DatasetSpec, FieldType, Role
 from entgraph.identity.codes import is_valid_credit_code, org_code_of
 from entgraph.loaders import normalise
 from entgraph.loaders import readers as rd
-from entgraph.loaders.spec import DatasetSpec, FieldType, Role
 from entgraph.synthetic import catalog_specs, generate_city
 from entgraph.synthetic import name_parts as nm
 from entgraph.synthetic.profiles import (

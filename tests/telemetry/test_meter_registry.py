@@ -7,10 +7,10 @@ from collections.abc import Iterator
 
 import pytest
 
+from entgraph.catalog.registry import Catalog
+from entgraph.catalog.spec import Role
 from entgraph.graph.falkordb_store import FalkorDBStore
 from entgraph.identity.codes import make_credit_code
-from entgraph.loaders.registry import Catalog
-from entgraph.loaders.spec import Role
 from entgraph.telemetry import meter_registry as registry
 from entgraph.testing import City
 

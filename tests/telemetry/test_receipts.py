@@ -6,10 +6,10 @@ from __future__ import annotations
 import datetime as dt
 from pathlib import Path
 
+from entgraph.catalog.registry import Catalog
+from entgraph.catalog.timeliness import feed_status
 from entgraph.graph import source_writer
 from entgraph.graph.falkordb_store import FalkorDBStore
-from entgraph.loaders.registry import Catalog
-from entgraph.loaders.timeliness import feed_status
 from entgraph.localtime import CST, date_start_ms
 from entgraph.telemetry.payloads import Reading
 from entgraph.telemetry.rollup import record_receipts

@@ -9,13 +9,13 @@ from typing import Any
 
 import pytest
 
+from entgraph.catalog.registry import Catalog
 from entgraph.errors import ConfigurationError
 from entgraph.graph import metric_queries
 from entgraph.graph import warning_queries as wq
 from entgraph.graph.falkordb_store import FalkorDBStore
 from entgraph.graph.metric_queries import MetricSource
 from entgraph.graph.port import GraphSchema, Params, PropertyIndex, Row, UniqueKey
-from entgraph.loaders.registry import Catalog
 from entgraph.telemetry.payloads import Reading
 from entgraph.telemetry.series_store import SeriesReader, SeriesWriter
 from entgraph.telemetry.warnings import (

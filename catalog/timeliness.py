@@ -16,7 +16,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from entgraph.loaders.spec import DatasetSpec, Frequency
+from entgraph.catalog.spec import DatasetSpec, Frequency
 from entgraph.localtime import CST
 
 Status = Literal["on_time", "late", "missing", "not_due", "no_deadline"]

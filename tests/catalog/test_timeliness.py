@@ -6,8 +6,8 @@ import datetime as dt
 
 import pytest
 
-from entgraph.loaders.spec import DatasetSpec
-from entgraph.loaders.timeliness import CST, feed_status, period_end, previous_period
+from entgraph.catalog.spec import DatasetSpec
+from entgraph.catalog.timeliness import CST, feed_status, period_end, previous_period
 
 
 def spec(frequency: str, deadline: str | None) -> DatasetSpec:
@@ -51,7 +51,7 @@ def test_period_end_is_the_start_of_the_next_period(label: str, end: str) -> Non
 
 
 def test_previous_period_crosses_years() -> None:
-    from entgraph.loaders.spec import Frequency
+    from entgraph.catalog.spec import Frequency
 
     assert previous_period("2023-01", Frequency.MONTHLY) == "2022-12"
     assert previous_period("2023-Q1", Frequency.QUARTERLY) == "2022-Q4"
@@ -124,15 +124,15 @@ def test_feeds_without_a_deadline_report_the_last_period_only() -> None:
     ],
 )
 def test_period_from_file_name(name: str, frequency: str, period: str | None) -> None:
-    from entgraph.loaders.spec import Frequency
-    from entgraph.loaders.timeliness import period_from_file_name
+    from entgraph.catalog.spec import Frequency
+    from entgraph.catalog.timeliness import period_from_file_name
 
     assert period_from_file_name(name, Frequency(frequency)) == period
 
 
 def test_last_ended_period() -> None:
-    from entgraph.loaders.spec import Frequency
-    from entgraph.loaders.timeliness import last_ended_period
+    from entgraph.catalog.spec import Frequency
+    from entgraph.catalog.timeliness import last_ended_period
 
     assert last_ended_period(at("2023-05-03 10:00"), Frequency.MONTHLY) == "2023-04"
     assert last_ended_period(at("2023-01-10"), Frequency.ANNUAL) == "2022"

@@ -1,6 +1,6 @@
 """Dataset specs: every department feed described as data, read by one loading engine.
 
-A spec is a TOML file (``loaders/catalog/*.toml`` ships all 84 seed datasets; integrators add their own).
+A spec is a TOML file (``catalog/specs/*.toml`` ships all 84 seed datasets; integrators add their own).
 It says what the feed is (department, title exactly as the seed writes it, frequency, deadline), what
 its columns are (the seed's Chinese header -> field, type, required, role, sharing attributes), and
 what its rows become in the graph (a source-record label, derived nodes, metrics).

@@ -1,6 +1,6 @@
 """docs/catalog.md, generated from the built-in specs so that it cannot drift from them.
 
-    python -m entgraph.loaders.catalog_doc > docs/catalog.md
+    python -m entgraph.catalog.markdown > docs/catalog.md
 
 A test compares the committed document with ``catalog_markdown`` of the built-in catalog.
 """
@@ -12,22 +12,22 @@ from collections import Counter
 from collections.abc import Iterable
 from pathlib import Path
 
-from entgraph.loaders.spec import DatasetSpec, load_spec
+from entgraph.catalog.spec import DatasetSpec, load_spec
 
-CATALOG = Path(__file__).resolve().parent / "catalog"
+CATALOG = Path(__file__).resolve().parent / "specs"
 CITY_ORDER = {"晋江": 0, "乌海": 1}
 
 INTRO = """\
 # Dataset catalog
 
-`loaders/catalog/` ships one spec per dataset of the seed documents: the Jinjiang platform's data
+`catalog/specs/` ships one spec per dataset of the seed documents: the Jinjiang platform's data
 collection table (seed 002, 晋政办〔2023〕13号 附件2, with the delivery duties of 附件1) and Wuhai's data
 collection division of labour (seed 000, 乌海政办字〔2020〕32号 附件, written in traditional characters;
 headers here are simplified). Each spec says what a department sends, how often and by when, what
 each column means and who may see it, and what its rows become in the graph (see
 [graph-model.md](graph-model.md) and [adding-a-loader.md](adding-a-loader.md)).
 
-This page is generated from the specs (`python -m entgraph.loaders.catalog_doc > docs/catalog.md`);
+This page is generated from the specs (`python -m entgraph.catalog.markdown > docs/catalog.md`);
 `tests/loaders/test_catalog.py` fails when it is out of date, and checks every spec against
 `shared/catalog/seed_datasets.csv`.
 """

@@ -16,10 +16,10 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
+from entgraph.catalog.spec import DatasetSpec, load_spec
 from entgraph.errors import ConfigurationError
-from entgraph.loaders.spec import DatasetSpec, load_spec
 
-BUILTIN_CATALOG = Path(__file__).resolve().parent / "catalog"
+BUILTIN_CATALOG = Path(__file__).resolve().parent / "specs"
 ENTRY_POINT_GROUP = "entgraph.loaders"
 
 RawRow = tuple[str, int, dict[str, Any]]

@@ -13,10 +13,9 @@ from pathlib import Path
 
 import pytest
 
-from entgraph.loaders.catalog_doc import catalog_markdown
-from entgraph.loaders.normalise import normalise_header
-from entgraph.loaders.registry import BUILTIN_CATALOG
-from entgraph.loaders.spec import (
+from entgraph.catalog.markdown import catalog_markdown
+from entgraph.catalog.registry import BUILTIN_CATALOG
+from entgraph.catalog.spec import (
     IDENTITY_ROLES,
     DatasetSpec,
     FieldType,
@@ -26,6 +25,7 @@ from entgraph.loaders.spec import (
     Usage,
     load_spec,
 )
+from entgraph.loaders.normalise import normalise_header
 
 REPO = Path(__file__).resolve().parents[2]
 # A copy of the workspace's shared/catalog/seed_datasets.csv (the 84 datasets as the seeds name them),
@@ -305,7 +305,7 @@ def test_closed_categories(specs: dict[Path, DatasetSpec]) -> None:
 
 
 def test_file_patterns_pick_the_right_dataset(specs: dict[Path, DatasetSpec]) -> None:
-    from entgraph.loaders.registry import Catalog, Feed
+    from entgraph.catalog.registry import Catalog, Feed
 
     catalog = Catalog(Feed(spec) for spec in specs.values())
     problems = []
@@ -324,5 +324,5 @@ def test_file_patterns_pick_the_right_dataset(specs: dict[Path, DatasetSpec]) ->
 def test_catalog_doc_is_current(specs: dict[Path, DatasetSpec]) -> None:
     expected = catalog_markdown(specs.values())
     assert DOC.read_text(encoding="utf-8") == expected, (
-        "docs/catalog.md is out of date: python -m entgraph.loaders.catalog_doc > docs/catalog.md"
+        "docs/catalog.md is out of date: python -m entgraph.catalog.markdown > docs/catalog.md"
     )
