@@ -42,6 +42,7 @@ from entgraph.graph import meter_queries as mq
 from entgraph.graph import warning_queries as wq
 from entgraph.localtime import CST, DAY_MS, local_ms
 from entgraph.telemetry import meter_registry as registry
+from entgraph.telemetry import warning_lifecycle
 
 STEWARD_ONLY = [requires("steward")]
 ANALYST_UP = [requires("analyst")]
@@ -744,7 +745,7 @@ async def _transition(info: Info[Context, None], warning_id: str, status: str, n
     context = info.context
     try:
         found = await context.in_thread(
-            wq.set_status,
+            warning_lifecycle.set_status,
             context.store,
             warning_id,
             status,
@@ -753,8 +754,8 @@ async def _transition(info: Info[Context, None], warning_id: str, status: str, n
             int(time.time() * 1000),
             visibility(context),
         )
-    except wq.UnknownWarning as exc:
+    except warning_lifecycle.UnknownWarning as exc:
         raise NotFound(str(exc)) from None
-    except wq.WarningError as exc:
+    except warning_lifecycle.WarningError as exc:
         raise BadInput(str(exc), argument="note" if "note" in str(exc) else "id") from None
     return Warning(props=found)

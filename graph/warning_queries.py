@@ -8,7 +8,7 @@ Model::
     (w)-[:HAS_ACTION]->(a:WarningAction {id, warning, actor, at, from_status, to_status, note})
 
 A warning's id is ``rule:subject:period`` (see ``telemetry/warnings.py``), so evaluating the same data
-again finds the same node: :func:`upsert_findings` is idempotent, never reopens a resolved warning, and a
+again finds the same node: :func:`upsert_warnings` is idempotent, never reopens a resolved warning, and a
 condition that comes back in a later period is a new warning. ``evidence`` is a JSON string: its keys
 differ by rule and nobody queries inside it.
 
@@ -26,22 +26,20 @@ with peers); to others they are null in the evidence and ``***`` in the messages
 ``masked_en``, rendered by the rule with the figures left out). A warning stored before its sources
 were recorded has none to go by: such a caller gets no evidence and no messages.
 
-Status lifecycle: ``open`` → ``acknowledged`` → ``resolved`` (or ``open`` → ``resolved``); resolving
-needs a feedback note, resolved is final. Every transition, and the opening, is a ``WarningAction`` node
-rather than a JSON list on the warning: appending a node is one conditional statement (no read-modify-
-write of a list two stewards could race on), its deterministic id makes a retried write harmless (the
-port may retry any write), and the audit trail stays queryable by actor or time.
+Which status may follow which is ``telemetry/warning_lifecycle.py``'s to say. Every transition, and
+the opening, is a ``WarningAction`` node rather than a JSON list on the warning: appending a node is one
+conditional statement (no read-modify-write of a list two stewards could race on), its deterministic id
+makes a retried write harmless (the port may retry any write), and the audit trail stays queryable by
+actor or time.
 """
 
 from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Sequence
 from typing import Any
 
-from entgraph.errors import EntgraphError
 from entgraph.graph.port import GraphSchema, GraphStore, PropertyIndex, Row, UniqueKey
 from entgraph.graph.visibility import EVERYTHING, Visibility
 
@@ -51,48 +49,7 @@ WARNING_SCHEMA = GraphSchema(
     indexes=(PropertyIndex("Warning", "town"),),
 )
 
-STATUSES = ("open", "acknowledged", "resolved")
-# Allowed moves; resolved is final: a condition that comes back is a new warning (a new period).
-TRANSITIONS: dict[str, frozenset[str]] = {
-    "open": frozenset({"acknowledged", "resolved"}),
-    "acknowledged": frozenset({"resolved"}),
-    "resolved": frozenset(),
-}
-SYSTEM_ACTOR = "system"
-
-
-class WarningError(EntgraphError):
-    """A warning cannot be changed as asked."""
-
-
-class UnknownWarning(WarningError):
-    """No warning has that id."""
-
-
-class InvalidTransition(WarningError):
-    """The status change is not allowed from the warning's current status, or lacks its note."""
-
-
-@dataclass(frozen=True)
-class Finding:
-    """One rule's verdict about one enterprise (or meter) for one period, before it is stored."""
-
-    id: str  # rule:subject:period
-    rule: str
-    severity: str
-    period: str
-    message_zh: str
-    message_en: str
-    enterprise_id: str | None = None
-    meter_id: str | None = None
-    town: str | None = None
-    evidence: dict[str, Any] = field(default_factory=dict)
-    # What the figures it states were computed from (``<dataset>:<metric>``), which evidence keys hold
-    # them, and the messages without them (``***``): for callers who may not see every source.
-    figure_sources: tuple[str, ...] = ()
-    figures: tuple[str, ...] = ()
-    masked_zh: str | None = None
-    masked_en: str | None = None
+STATUSES = ("open", "acknowledged", "resolved")  # which may follow which: telemetry/warning_lifecycle.py
 
 
 def enterprise_profiles(store: GraphStore, ids: Sequence[str]) -> list[Row]:
@@ -141,49 +98,27 @@ _UPSERT = (
 )
 
 
-def _finding_row(f: Finding, now_ms: int) -> dict[str, Any]:
-    return {
-        "id": f.id,
-        "rule": f.rule,
-        "severity": f.severity,
-        "period": f.period,
-        "message_zh": f.message_zh,
-        "message_en": f.message_en,
-        "evidence": json.dumps(f.evidence, ensure_ascii=False, sort_keys=True),
-        "town": f.town,
-        "enterprise": f.enterprise_id,
-        "meter": f.meter_id,
-        "now": now_ms,
-        "figure_sources": sorted(set(f.figure_sources)),
-        "figures": list(f.figures),
-        "masked_zh": f.masked_zh if f.figures else None,
-        "masked_en": f.masked_en if f.figures else None,
-    }
-
-
-def upsert_findings(store: GraphStore, findings: Iterable[Finding], now_ms: int) -> dict[str, int]:
-    """Store an evaluation's findings: ``{created, refreshed, kept_resolved}``.
-
-    New ids open a warning; open and acknowledged ones get the new evidence, message and severity;
-    resolved ones are not touched."""
-    unique = {f.id: f for f in findings}  # the last of duplicate ids wins, as a re-run would
+def upsert_warnings(store: GraphStore, rows: list[dict[str, Any]], now_ms: int, actor: str) -> dict[str, int]:
+    """Store warnings (``rows`` of the properties in the model above, one per id): ``{created, refreshed,
+    kept_resolved}``. New ids open a warning (its opening action by ``actor``); open and acknowledged
+    ones get the new properties; resolved ones are not touched."""
     counts = {"created": 0, "refreshed": 0, "kept_resolved": 0}
-    ids = sorted(unique)
-    for start in range(0, len(ids), store.batch_size):
-        batch = ids[start : start + store.batch_size]
+    for start in range(0, len(rows), store.batch_size):
+        batch = rows[start : start + store.batch_size]
         known = {
             row["id"]: row["status"]
             for row in store.read(
-                "UNWIND $ids AS id MATCH (w:Warning {id: id}) RETURN id, w.status AS status", {"ids": batch}
+                "UNWIND $ids AS id MATCH (w:Warning {id: id}) RETURN id, w.status AS status",
+                {"ids": [r["id"] for r in batch]},
             )
         }
-        for i in batch:
-            status = known.get(i)
+        for row in batch:
+            status = known.get(row["id"])
             key = "created" if status is None else "kept_resolved" if status == "resolved" else "refreshed"
             counts[key] += 1
-        rows = [_finding_row(unique[i], now_ms) for i in batch if known.get(i) != "resolved"]
-        if rows:
-            store.write(_UPSERT, {"rows": rows, "actor": SYSTEM_ACTOR})
+        fresh = [{**r, "now": now_ms} for r in batch if known.get(r["id"]) != "resolved"]
+        if fresh:
+            store.write(_UPSERT, {"rows": fresh, "actor": actor})
     return counts
 
 
@@ -200,59 +135,34 @@ _TRANSITION = (
 )
 
 
-def set_status(
-    store: GraphStore,
-    warning_id: str,
-    status: str,
-    note: str | None,
-    actor: str,
-    now_ms: int,
-    sight: Visibility = EVERYTHING,
-) -> dict[str, Any]:
-    """Move a warning to ``status`` (acknowledged, with an optional note, or resolved, with the feedback
-    note it needs); returns the warning with its history, as the caller (``sight``) may see it. Raises
-    :class:`UnknownWarning` (also for a warning the caller may not see) or :class:`InvalidTransition`."""
-    if status not in STATUSES:
-        raise InvalidTransition(f"unknown status {status!r}: use one of {', '.join(STATUSES)}")
-    if not actor.strip():
-        raise InvalidTransition("a status change must name who makes it (actor)")
-    note = note.strip() if note and note.strip() else None
-    if status == "resolved" and note is None:
-        raise InvalidTransition(f"resolving warning {warning_id} needs a feedback note saying what was found")
-    current = _status(store, warning_id, sight)
-    if status not in TRANSITIONS[current]:
-        raise InvalidTransition(f"warning {warning_id} is {current}: it cannot become {status}")
-    action = f"{warning_id}#{now_ms}#{status}"
+def move_status(
+    store: GraphStore, warning_id: str, old: str, new: str, now_ms: int, *,
+    note: str | None, feedback: str | None, actor: str, action: str,
+) -> bool:  # fmt: skip
+    """Move the warning from ``old`` to ``new`` with its action node ``action``; False when it was no
+    longer ``old`` (or is unknown)."""
     rows = store.write(
         _TRANSITION,
         {
-            "id": warning_id,
-            "old": current,
-            "new": status,
-            "now": now_ms,
-            "note": note,
-            "feedback": note if status == "resolved" else None,
-            "actor": actor,
-            "action": action,
+            "id": warning_id, "old": old, "new": new, "now": now_ms, "note": note,
+            "feedback": feedback, "actor": actor, "action": action,
         },
-    )
-    if not rows and not store.read("MATCH (a:WarningAction {id: $a}) RETURN a.id AS id", {"a": action}):
-        # no row and no action of ours: someone changed the status between our read and our write (a
-        # retried write of ours would have left the action behind)
-        raise InvalidTransition(f"warning {warning_id} changed meanwhile (now {_status(store, warning_id)})")
-    found = get(store, warning_id, sight)
-    assert found is not None  # it was there a moment ago and warnings are never deleted
-    return found
+    )  # fmt: skip
+    return bool(rows)
 
 
-def _status(store: GraphStore, warning_id: str, sight: Visibility = EVERYTHING) -> str:
+def action_recorded(store: GraphStore, action: str) -> bool:
+    """Whether the action node ``action`` exists (a retried write may have made it)."""
+    return bool(store.read("MATCH (a:WarningAction {id: $a}) RETURN a.id AS id", {"a": action}))
+
+
+def status_of(store: GraphStore, warning_id: str, sight: Visibility = EVERYTHING) -> str | None:
+    """The warning's status; None for an unknown id or one the caller (``sight``) may not see."""
     rows = store.read(
         f"MATCH (w:Warning {{id: $id}}) {_concerning(sight, 'w')}RETURN w.status AS status",
         {"id": warning_id, **sight.params()},
     )
-    if not rows:
-        raise UnknownWarning(f"no warning has id {warning_id!r}")
-    return str(rows[0]["status"])
+    return str(rows[0]["status"]) if rows else None
 
 
 # --- reading ----------------------------------------------------------------------------------------

@@ -441,15 +441,15 @@ def warnings_list(
 def _transition(ctx: typer.Context, warning_id: str, status: str, note: str | None) -> None:
     import getpass
 
-    from entgraph.graph import warning_queries as wq
     from entgraph.graph.connect import open_store
+    from entgraph.telemetry import warning_lifecycle
 
     settings = _settings(ctx)
     with open_store(settings) as store:
         try:
-            wq.set_status(store, warning_id, status, note, settings.user or getpass.getuser(),
-                          int(time.time() * 1000))  # fmt: skip
-        except wq.WarningError as exc:
+            warning_lifecycle.set_status(store, warning_id, status, note, settings.user or getpass.getuser(),
+                                         int(time.time() * 1000))  # fmt: skip
+        except warning_lifecycle.WarningError as exc:
             raise typer.BadParameter(str(exc)) from None
     typer.echo(f"{warning_id}: {status}")
 

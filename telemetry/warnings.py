@@ -3,7 +3,7 @@
 Rules are data (:class:`WarningRules`, read from TOML by :func:`load_rules`); :func:`evaluate` is a pure
 function of :class:`Facts` (what :func:`collect_facts` reads from the graph) and the rules, so the same
 facts always give the same findings, with the same ids. Storing them and their lifecycle (open →
-acknowledged → resolved) is ``graph/warning_queries.py``. See ``docs/warnings.md``.
+acknowledged → resolved) is ``warning_lifecycle.py``. See ``docs/warnings.md``.
 
 Months are calendar months in China Standard Time; only complete months are judged (the month ``as_of``
 falls in is still being reported), and only the last ``lookback_months`` of them, so a first run does
@@ -35,11 +35,11 @@ from entgraph.errors import ConfigurationError
 from entgraph.graph import metric_queries, warning_queries
 from entgraph.graph.metric_queries import MetricSource, source_label
 from entgraph.graph.port import GraphStore
-from entgraph.graph.warning_queries import Finding
 from entgraph.localtime import CST
 from entgraph.telemetry.meter_registry import exclusive_owners
 from entgraph.telemetry.rollup import metric_sources
 from entgraph.telemetry.series_store import SeriesReader
+from entgraph.telemetry.warning_lifecycle import Finding, store_findings
 
 __all__ = [
     "ELECTRICITY",
@@ -304,7 +304,7 @@ def evaluate_city(
     last_seen = reader.last_seen(sorted(meter_owners))
     facts = collect_facts(store, metric_sources(catalog), last_seen, meter_owners)
     findings = evaluate(facts, rules, as_of_ms)
-    return {"findings": len(findings), **warning_queries.upsert_findings(store, findings, as_of_ms)}
+    return {"findings": len(findings), **store_findings(store, findings, as_of_ms)}
 
 
 def evaluate(facts: Facts, rules: WarningRules, as_of_ms: int) -> list[Finding]:

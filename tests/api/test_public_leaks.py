@@ -50,6 +50,7 @@ from entgraph.graph.port import Params, Row
 from entgraph.resolution.mentions import ATTRIBUTE_ROLES
 from entgraph.settings import Settings
 from entgraph.telemetry import meter_registry as registry
+from entgraph.telemetry import warning_lifecycle
 from entgraph.telemetry.rollup import metric_sources
 from entgraph.telemetry.warnings import (
     Finding,
@@ -1124,7 +1125,7 @@ T_WARNED = 1_790_000_000_000  # when the warnings below were opened (2026-09)
 @dataclass(frozen=True)
 class Warned:
     apis: dict[str, tuple[GraphQLClient, Catalog]]
-    warnings: list[wq.Finding]  # the findings stored
+    warnings: list[warning_lifecycle.Finding]  # the findings stored
     shared_meter: str
     pinned: list[str]  # the enterprises the shared meter was pinned to
 
@@ -1151,25 +1152,25 @@ def warned(
         for e in facts.enterprises.values():
             key = _peer_groups(e.industry)[0]
             findings += [
-                wq.Finding(
+                warning_lifecycle.Finding(
                     f"tax_per_kwh_low:{e.id}:2026-Q3", "tax_per_kwh_low", "high", "2026-Q3",
                     f"{e.name}单位电耗税收低于同行业（{key}，9家）第10百分位",
                     f"{e.name}: below its peers' ({key}, 9 enterprises) 10th percentile",
                     enterprise_id=e.id, town=e.town, evidence={"peer_group": key, "peers": 9},
                 ),
-                wq.Finding(
+                warning_lifecycle.Finding(
                     f"zero_consumption:{e.id}:2026-07", "zero_consumption", "high", "2026-07",
                     f"{e.name}自2026-07起连续3个月用电量为零", f"{e.name}: zero electricity",
                     enterprise_id=e.id, town=e.town, evidence={"months": 3},
                 ),
             ]  # fmt: skip
         findings.append(
-            wq.Finding(
+            warning_lifecycle.Finding(
                 "meter_silent:M-NOBODY:2026-09-01", "meter_silent", "medium", "2026-09-01", "电表", "m"
             )
         )
         store.ensure_schema(wq.WARNING_SCHEMA)
-        wq.upsert_findings(store, findings, T_WARNED)
+        warning_lifecycle.store_findings(store, findings, T_WARNED)
         strict = strict_catalog(resolved_city.catalog)
         hidden = sight_of(city_graph, strict, Role.STEWARD).hidden_only
         everyone = sight_of(city_graph, resolved_city.catalog, Role.PUBLIC).visible
@@ -1397,7 +1398,7 @@ def test_a_warning_shows_only_figures_the_callers_datasets_state(
         "tax_per_kwh_low:E-G",
     }, "the figures raise a warning of each kind about the enterprises meant"
     store.ensure_schema(wq.WARNING_SCHEMA)
-    wq.upsert_findings(store, findings, FIGURES_AS_OF)
+    warning_lifecycle.store_findings(store, findings, FIGURES_AS_OF)
     catalogs = {"builtin": catalog, "strict": strict_catalog(catalog, HIDDEN_FIGURES)}
     problems, masked = [], Counter()
     for name, served in catalogs.items():

@@ -18,6 +18,7 @@ from entgraph.catalog.spec import Sharing, Usage
 from entgraph.graph import warning_queries as wq
 from entgraph.graph.falkordb_store import FalkorDBStore
 from entgraph.localtime import CST
+from entgraph.telemetry import warning_lifecycle
 from entgraph.telemetry.payloads import Reading, Rejection
 from entgraph.telemetry.series_store import SeriesReader, SeriesWriter
 from entgraph.testing import City, CountingStore
@@ -243,7 +244,7 @@ def warning_api(
     )
     g.ensure_schema(wq.WARNING_SCHEMA)
     findings = [
-        wq.Finding(
+        warning_lifecycle.Finding(
             f"zero_consumption:E1:2026-0{m}",
             "zero_consumption",
             "high",
@@ -256,11 +257,11 @@ def warning_api(
         )
         for m in (7, 8, 9)
     ] + [
-        wq.Finding(
+        warning_lifecycle.Finding(
             "sudden_drop:E2:2026-09", "sudden_drop", "medium", "2026-09", "骤降", "drop", enterprise_id="E2"
         )
     ]
-    wq.upsert_findings(g, findings, T0)
+    warning_lifecycle.store_findings(g, findings, T0)
     with serve_city(warning_store, resolved_city.catalog, tmp_path) as api:
         yield api
 

@@ -16,6 +16,7 @@ from entgraph.graph import warning_queries as wq
 from entgraph.graph.falkordb_store import FalkorDBStore
 from entgraph.graph.metric_queries import MetricSource
 from entgraph.graph.port import GraphSchema, Params, PropertyIndex, Row, UniqueKey
+from entgraph.telemetry import warning_lifecycle
 from entgraph.telemetry.payloads import Reading
 from entgraph.telemetry.series_store import SeriesReader, SeriesWriter
 from entgraph.telemetry.warnings import (
@@ -293,12 +294,12 @@ def finding(
 
 
 def test_upserting_twice_gives_one_warning_with_fresh_evidence(graph: FalkorDBStore) -> None:
-    assert wq.upsert_findings(graph, [finding("E1", "2026-10", kwh=1)], NOW) == {
+    assert warning_lifecycle.store_findings(graph, [finding("E1", "2026-10", kwh=1)], NOW) == {
         "created": 1,
         "refreshed": 0,
         "kept_resolved": 0,
     }
-    assert wq.upsert_findings(graph, [finding("E1", "2026-10", kwh=2)], NOW + 1) == {
+    assert warning_lifecycle.store_findings(graph, [finding("E1", "2026-10", kwh=2)], NOW + 1) == {
         "created": 0,
         "refreshed": 1,
         "kept_resolved": 0,
@@ -310,25 +311,27 @@ def test_upserting_twice_gives_one_warning_with_fresh_evidence(graph: FalkorDBSt
     assert (w["status"], w["evidence"], w["opened_at"], w["updated_at"]) == ("open", {"kwh": 2}, NOW, NOW + 1)
     assert [h["to_status"] for h in w["history"]] == ["open"]  # the opening is recorded once
     # the same condition in a later period is a new warning
-    wq.upsert_findings(graph, [finding("E1", "2026-11")], NOW + 2)
+    warning_lifecycle.store_findings(graph, [finding("E1", "2026-11")], NOW + 2)
     assert len(wq.for_enterprises(graph, ["E1"])["E1"]) == 2
 
 
 def test_resolving_needs_a_note_and_stays_resolved(graph: FalkorDBStore) -> None:
     wid = "sudden_drop:E1:2026-10"
-    wq.upsert_findings(graph, [finding("E1", "2026-10", kwh=1)], NOW)
-    with pytest.raises(wq.InvalidTransition, match="feedback note"):
-        wq.set_status(graph, wid, "resolved", "  ", "alice", NOW + 1)
-    with pytest.raises(wq.UnknownWarning, match="no warning has id"):
-        wq.set_status(graph, "sudden_drop:E9:2026-10", "acknowledged", None, "alice", NOW + 1)
-    with pytest.raises(wq.InvalidTransition, match="unknown status"):
-        wq.set_status(graph, wid, "closed", "x", "alice", NOW + 1)
-    resolved = wq.set_status(graph, wid, "resolved", "企业已停产，已核实", "bob", NOW + 2)
+    warning_lifecycle.store_findings(graph, [finding("E1", "2026-10", kwh=1)], NOW)
+    with pytest.raises(warning_lifecycle.InvalidTransition, match="feedback note"):
+        warning_lifecycle.set_status(graph, wid, "resolved", "  ", "alice", NOW + 1)
+    with pytest.raises(warning_lifecycle.UnknownWarning, match="no warning has id"):
+        warning_lifecycle.set_status(graph, "sudden_drop:E9:2026-10", "acknowledged", None, "alice", NOW + 1)
+    with pytest.raises(warning_lifecycle.InvalidTransition, match="unknown status"):
+        warning_lifecycle.set_status(graph, wid, "closed", "x", "alice", NOW + 1)
+    resolved = warning_lifecycle.set_status(graph, wid, "resolved", "企业已停产，已核实", "bob", NOW + 2)
     assert (resolved["status"], resolved["feedback"]) == ("resolved", "企业已停产，已核实")
-    with pytest.raises(wq.InvalidTransition, match="is resolved: it cannot become acknowledged"):
-        wq.set_status(graph, wid, "acknowledged", None, "alice", NOW + 3)
+    with pytest.raises(
+        warning_lifecycle.InvalidTransition, match="is resolved: it cannot become acknowledged"
+    ):
+        warning_lifecycle.set_status(graph, wid, "acknowledged", None, "alice", NOW + 3)
     # re-evaluation does not reopen or rewrite it
-    counts = wq.upsert_findings(graph, [finding("E1", "2026-10", kwh=5)], NOW + 4)
+    counts = warning_lifecycle.store_findings(graph, [finding("E1", "2026-10", kwh=5)], NOW + 4)
     assert counts == {"created": 0, "refreshed": 0, "kept_resolved": 1}
     w = wq.get(graph, wid)
     assert w is not None and (w["status"], w["evidence"], w["updated_at"]) == (
@@ -340,12 +343,14 @@ def test_resolving_needs_a_note_and_stays_resolved(graph: FalkorDBStore) -> None
 
 def test_every_transition_is_kept_as_history(graph: FalkorDBStore) -> None:
     wid = "sudden_drop:E1:2026-10"
-    wq.upsert_findings(graph, [finding("E1", "2026-10")], NOW)
-    acked = wq.set_status(graph, wid, "acknowledged", None, "alice", NOW + 10)
+    warning_lifecycle.store_findings(graph, [finding("E1", "2026-10")], NOW)
+    acked = warning_lifecycle.set_status(graph, wid, "acknowledged", None, "alice", NOW + 10)
     assert acked["status"] == "acknowledged"
     # an acknowledged warning still takes fresh evidence
-    assert wq.upsert_findings(graph, [finding("E1", "2026-10", kwh=7)], NOW + 15)["refreshed"] == 1
-    wq.set_status(graph, wid, "resolved", "现场核查：设备检修", "bob", NOW + 20)
+    assert (
+        warning_lifecycle.store_findings(graph, [finding("E1", "2026-10", kwh=7)], NOW + 15)["refreshed"] == 1
+    )
+    warning_lifecycle.set_status(graph, wid, "resolved", "现场核查：设备检修", "bob", NOW + 20)
     w = wq.get(graph, wid)
     assert w is not None and w["evidence"] == {"kwh": 7}
     assert w["history"] == [
@@ -376,19 +381,19 @@ class RetryingStore(FalkorDBStore):
 def test_retried_writes_leave_one_warning_and_one_action_per_change(graph: FalkorDBStore) -> None:
     retrying = RetryingStore(graph)
     wid = "sudden_drop:E1:2026-10"
-    wq.upsert_findings(retrying, [finding("E1", "2026-10")], NOW)
-    resolved = wq.set_status(retrying, wid, "resolved", "已核实", "bob", NOW + 1)
+    warning_lifecycle.store_findings(retrying, [finding("E1", "2026-10")], NOW)
+    resolved = warning_lifecycle.set_status(retrying, wid, "resolved", "已核实", "bob", NOW + 1)
     assert [h["to_status"] for h in resolved["history"]] == ["open", "resolved"]
     assert graph.read("MATCH (w:Warning)-[c:CONCERNS]->() RETURN count(c) AS n") == [{"n": 1}]
 
 
 def test_by_town_pages_with_a_total(graph: FalkorDBStore) -> None:
     # five warnings in 榕城区 opened at three times, one in 普宁市
-    wq.upsert_findings(graph, [finding("E1", "2026-08"), finding("E2", "2026-08")], NOW)
-    wq.upsert_findings(graph, [finding("E1", "2026-09"), finding("E2", "2026-09")], NOW + 1)
-    wq.upsert_findings(graph, [finding("E1", "2026-10", rule="zero_consumption")], NOW + 2)
-    wq.upsert_findings(graph, [finding("E3", "2026-10", town="普宁市")], NOW + 2)
-    wq.set_status(graph, "sudden_drop:E2:2026-08", "resolved", "误报", "bob", NOW + 3)
+    warning_lifecycle.store_findings(graph, [finding("E1", "2026-08"), finding("E2", "2026-08")], NOW)
+    warning_lifecycle.store_findings(graph, [finding("E1", "2026-09"), finding("E2", "2026-09")], NOW + 1)
+    warning_lifecycle.store_findings(graph, [finding("E1", "2026-10", rule="zero_consumption")], NOW + 2)
+    warning_lifecycle.store_findings(graph, [finding("E3", "2026-10", town="普宁市")], NOW + 2)
+    warning_lifecycle.set_status(graph, "sudden_drop:E2:2026-08", "resolved", "误报", "bob", NOW + 3)
 
     seen: list[str] = []
     after = None
@@ -416,10 +421,10 @@ def test_by_town_pages_with_a_total(graph: FalkorDBStore) -> None:
 
 
 def test_for_enterprises_answers_many_in_one_round_trip(graph: FalkorDBStore) -> None:
-    wq.upsert_findings(
+    warning_lifecycle.store_findings(
         graph, [finding("E1", "2026-09"), finding("E1", "2026-10"), finding("E3", "2026-10")], NOW
     )
-    wq.set_status(graph, "sudden_drop:E1:2026-09", "acknowledged", "已联系", "alice", NOW + 1)
+    warning_lifecycle.set_status(graph, "sudden_drop:E1:2026-09", "acknowledged", "已联系", "alice", NOW + 1)
     counting = CountingStore(graph)
     found = wq.for_enterprises(counting, ["E1", "E2", "E3", "E404"])
     assert counting.reads == 1
