@@ -20,7 +20,7 @@ from entgraph.api.errors import BadInput, NotFound
 from entgraph.api.reports import report_file, report_url
 from entgraph.catalog.spec import DatasetSpec
 from entgraph.catalog.timeliness import FeedStatus, feed_status
-from entgraph.graph import source_writer
+from entgraph.graph import upload_queries
 from entgraph.localtime import CST
 
 MAX_UPLOADS = 500
@@ -133,7 +133,7 @@ class FeedsQuery:
             raise BadInput(f"asOf must lie between {EARLIEST_AS_OF} and {LATEST_AS_OF}")
         # A date means its start in China time, as `entgraph feeds status --as-of 2023-05-16` does.
         moment = dt.datetime.combine(as_of, dt.time(), CST) if as_of else dt.datetime.now(CST)
-        uploads = await info.context.in_thread(source_writer.uploads, info.context.store)
+        uploads = await info.context.in_thread(upload_queries.uploads, info.context.store)
         by_dataset: dict[str, list[dict[str, Any]]] = defaultdict(list)
         for upload in uploads:
             by_dataset[upload["dataset"]].append(upload)
@@ -153,7 +153,7 @@ class FeedsQuery:
         if dataset and dataset not in {spec.key for spec in info.context.catalog.specs}:
             raise NotFound(f"no dataset {dataset!r} in the catalog; the datasets field lists the keys")
         rows = await info.context.in_thread(
-            source_writer.recent_uploads, info.context.store, dataset, min(first, MAX_UPLOADS)
+            upload_queries.recent_uploads, info.context.store, dataset, min(first, MAX_UPLOADS)
         )
         settings = info.context.settings
         return [_upload(row, report_file(settings, row) is not None) for row in rows]

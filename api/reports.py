@@ -51,7 +51,7 @@ from entgraph.api.masking import Decision, MaskKind, mask_kind, mask_value, poli
 from entgraph.catalog.registry import Catalog
 from entgraph.catalog.spec import ColumnSpec, DatasetSpec
 from entgraph.errors import ConfigurationError
-from entgraph.graph import source_writer
+from entgraph.graph import upload_queries
 from entgraph.graph.port import GraphStore
 from entgraph.loaders.normalise import normalise_header
 from entgraph.settings import Settings
@@ -299,7 +299,7 @@ def register_reports(
             raise role_required(REPORT_ROLE)  # -> the app's 403, with the API's error body
         if not _SANE_UPLOAD_ID.match(upload_id):  # NUL or control characters, or no id's length
             raise NotFound("no such upload")
-        upload = source_writer.upload(store(), upload_id)
+        upload = upload_queries.upload(store(), upload_id)
         if upload is None:
             raise NotFound(f"no upload {upload_id}")
         path = report_file(settings, upload)

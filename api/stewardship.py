@@ -43,8 +43,7 @@ from entgraph.api.context import Context
 from entgraph.api.errors import ApiError, BadInput, NotFound
 from entgraph.api.masking import mask_kind
 from entgraph.api.visibility import golden_value, visibility
-from entgraph.graph import enterprise_queries, task_queries
-from entgraph.graph import resolution_writer as rw
+from entgraph.graph import enterprise_queries, judgement_queries, mention_queries, task_queries
 from entgraph.graph import steward_queries as sq
 from entgraph.resolution.enterprises import provisional_id
 from entgraph.resolution.mentions import party_fields, split_mention
@@ -201,7 +200,7 @@ class StewardTask:
     async def records(self, info: Info[Context, None], first: int = 100) -> list[TaskRecord]:
         wanted = self.record_ids[: _page(first)]
         # One statement for all records; the fields come from their properties and the catalog.
-        rows = await info.context.in_thread(rw.records_by_id, info.context.store, wanted)
+        rows = await info.context.in_thread(mention_queries.records_by_id, info.context.store, wanted)
         parties = _parties(self.mentions)
         return [_task_record(info.context, row, parties.get(row["id"])) for row in rows]
 
@@ -462,7 +461,11 @@ def _run_bulk(context: Context, ids: list[str], reason: str) -> BulkAcceptPayloa
     store = steward.store
     with _OPERATIONS:
         records = sorted(
-            {r for task in rw.tasks_by_id(store, ids).values() for r in task.get("record_ids") or []}
+            {
+                r
+                for task in task_queries.tasks_by_id(store, ids).values()
+                for r in task.get("record_ids") or []
+            }
         )
         records = _visible(steward, records)
         before = _links(store, records)
@@ -523,14 +526,14 @@ def _api_error(exc: StewardError) -> ApiError:
 
 def _task_records(task_id: str) -> Scope:
     def scope(store: Any) -> list[str]:
-        task = rw.task(store, task_id)
+        task = task_queries.task(store, task_id)
         return list(task.get("record_ids") or []) if task else []
 
     return scope
 
 
 def _enterprise_records(enterprise_ids: Sequence[str]) -> Scope:
-    return lambda store: rw.records_of_enterprises(store, list(enterprise_ids))
+    return lambda store: mention_queries.records_of_enterprises(store, list(enterprise_ids))
 
 
 def _fixed(record_ids: Sequence[str]) -> Scope:
@@ -541,7 +544,7 @@ def _undo_records(judgement_id: str) -> Scope:
     """What an undo resolves again: the judgement's records, and those of the enterprises it named."""
 
     def scope(store: Any) -> list[str]:
-        row = rw.judgement(store, judgement_id)
+        row = judgement_queries.judgement(store, judgement_id)
         if row is None:
             return []
         enterprises = [row["object"]]
@@ -549,7 +552,9 @@ def _undo_records(judgement_id: str) -> Scope:
             enterprises.append(row["subject"])
         elif row["kind"] == "split":
             enterprises.append(provisional_id(row["subject"].removeprefix("mention:")))
-        return sorted(set(row.get("records") or []) | set(rw.records_of_enterprises(store, enterprises)))
+        return sorted(
+            set(row.get("records") or []) | set(mention_queries.records_of_enterprises(store, enterprises))
+        )
 
     return scope
 
@@ -567,7 +572,7 @@ def _task_status(steward: Steward, task_ids: Sequence[str]) -> dict[str, str | N
     """Each task's status after an operation as the caller may see it: a task it decided for its own
     records, handed back to the stewards who may see its other records, is resolved for it (as it is
     when it held its records alone). Unknown tasks have no entry."""
-    stored = rw.tasks_by_id(steward.store, list(task_ids))
+    stored = task_queries.tasks_by_id(steward.store, list(task_ids))
     gone = set(task_queries.hidden(steward.store, list(stored), steward.sight)) if stored else set()
     return {tid: "resolved" if tid in gone else task.get("status") for tid, task in stored.items()}
 
@@ -575,7 +580,7 @@ def _task_status(steward: Steward, task_ids: Sequence[str]) -> dict[str, str | N
 def _links(store: Any, record_ids: Sequence[str]) -> dict[tuple[str, str], str]:
     if not record_ids:
         return {}
-    rows = rw.record_links(store, list(record_ids))
+    rows = mention_queries.record_links(store, list(record_ids))
     return {(row["record_id"], row["party"]): row["enterprise_id"] for row in rows}
 
 

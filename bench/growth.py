@@ -16,9 +16,9 @@ import tempfile
 import time
 from pathlib import Path
 
-from entgraph.graph import open_store, source_writer
+from entgraph.graph import open_store, record_queries
 from entgraph.graph.embedded_server import EmbeddedServer
-from entgraph.graph.source_writer import Link, RecordRow
+from entgraph.loaders.records import Link, RecordRow
 from entgraph.settings import Settings
 
 TOWNS = ["青阳街道", "梅岭街道", "西园街道", "罗山街道", "陈埭镇", "池店镇", "安海镇", "磁灶镇"]
@@ -48,7 +48,7 @@ def run(settings: Settings, rows: int, slice_rows: int, label_by_set: bool) -> l
     rates: list[float] = []
     with open_store(settings) as store:
         store.clear()
-        store.ensure_schema(source_writer.source_schema(["Town"]))
+        store.ensure_schema(record_queries.source_schema(["Town"]))
         batch = store.batch_size
         started = time.perf_counter()
         for start in range(0, rows, batch):
@@ -56,7 +56,9 @@ def run(settings: Settings, rows: int, slice_rows: int, label_by_set: bool) -> l
             if label_by_set:
                 store.write(LABEL_BY_SET, {"rows": [{"id": r.id, "props": dict(r.props)} for r in records]})
             else:
-                source_writer.write_records(store, "TaxReceipt", records, replaced=set(), to_resolve=True)
+                record_queries.write_records(
+                    store, "TaxReceipt", [r.as_graph_row() for r in records], replaced=set(), to_resolve=True
+                )
             done = start + len(records)
             if done % slice_rows == 0 or done == rows:
                 now = time.perf_counter()

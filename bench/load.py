@@ -27,7 +27,7 @@ from pathlib import Path
 import xlsxwriter
 
 from entgraph.catalog.registry import Catalog
-from entgraph.graph import open_store, source_writer
+from entgraph.graph import open_store, record_queries
 from entgraph.graph.embedded_server import EmbeddedServer
 from entgraph.loaders.engine import Loader
 from entgraph.settings import Settings
@@ -114,22 +114,22 @@ def measure(settings: Settings, n: int, tmp: Path) -> dict:
             loader = Loader(store, catalog, tmp / "reports")
             batch = loader.batch_size
             prepared = [
-                source_writer.RecordRow(
-                    r["id"],
-                    r["h"],
-                    r["p"],
-                    [
-                        source_writer.Link(x["rel"], x["label"], x["key"], x["props"])
+                {
+                    "id": r["id"],
+                    "hash": r["h"],
+                    "props": r["p"],
+                    "links": [
+                        {"relation": x["rel"], "label": x["label"], "key": x["key"], "props": x["props"]}
                         for x in r["links"]
                         if x["rel"] is not None
                     ],
-                )
+                }
                 for r in records
             ]
-            assert all(len(p.links) == 1 for p in prepared)  # each receipt names its town
+            assert all(len(p["links"]) == 1 for p in prepared)  # each receipt names its town
             started = time.perf_counter()
             for i in range(0, len(prepared), batch):
-                source_writer.write_records(store, "TaxReceipt", prepared[i : i + batch], replaced=set())
+                record_queries.write_records(store, "TaxReceipt", prepared[i : i + batch], replaced=set())
             raw_s = time.perf_counter() - started
             started = time.perf_counter()
             again = loader.load(path, DATASET)

@@ -14,8 +14,7 @@ import typer
 from entgraph.catalog.registry import Catalog
 from entgraph.display import pad
 from entgraph.errors import EntgraphError
-from entgraph.graph import PLATFORM_SCHEMA, open_store, showcase
-from entgraph.graph import resolution_writer as rw
+from entgraph.graph import PLATFORM_SCHEMA, open_store, showcase, task_queries
 from entgraph.loaders.engine import Loader, LoadResult
 from entgraph.resolution.evaluate import ambiguous_beside, evaluate, read_truth
 from entgraph.resolution.export import export_links, link_rows
@@ -74,7 +73,7 @@ def run_demo(settings: Settings, enterprises: int = 1000, seed: int = 1) -> str 
         out = settings.home / "links.csv"
         export_links(store, catalog, out)
         shown = _show_one(store)
-        tasks = rw.tasks(store, "open")
+        tasks = task_queries.tasks(store, "open")
         typer.echo(f"    {len(tasks)} steward tasks open (entgraph steward tasks); links exported to {out}")
     return shown
 

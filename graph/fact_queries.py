@@ -1,7 +1,7 @@
 """Fact nodes as one caller may see them: :func:`fact_props`.
 
 A fact node (an honour, a mortgage, a credit event, a land parcel ...) is shared by every record that
-states it, and each load writes its record's fields onto it (``graph/source_writer.py``: ``SET n +=
+states it, and each load writes its record's fields onto it (``graph/record_queries.py``: ``SET n +=
 props``), so the node holds what records of datasets hidden from a caller wrote beside what the ones it
 may see state. What it may see of the node is worked out from the records it may see
 (:meth:`~entgraph.graph.visibility.Visibility.stated_props`), in the statement.

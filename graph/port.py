@@ -14,7 +14,7 @@ import itertools
 from abc import ABC, abstractmethod
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 from entgraph.errors import EntgraphError
 
@@ -115,7 +115,10 @@ class FullTextHit:
     score: float
 
 
-def batched(rows: Iterable[Mapping[str, Any]], size: int) -> Iterator[list[Mapping[str, Any]]]:
+T = TypeVar("T")
+
+
+def batched(rows: Iterable[T], size: int) -> Iterator[list[T]]:
     """Yield lists of at most ``size`` rows without materialising the whole input."""
     iterator = iter(rows)
     while batch := list(itertools.islice(iterator, size)):

@@ -11,7 +11,7 @@ it, whether it reads or acts:
   it (its ``object``; a merge's ``subject`` too) and it has no records or one of them is visible; its
   ``records`` are then the visible ones alone.
 
-A caller who may see everything gets the statements of ``resolution_writer`` unchanged. A task it
+A caller who may see everything gets the statements of ``judgement_queries`` unchanged. A task it
 decides for the records it may see is handed back to those who may see the others (:func:`hand_back`).
 """
 
@@ -20,7 +20,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from entgraph.graph import resolution_writer as rw
+from entgraph.graph import judgement_queries
 from entgraph.graph.port import GraphStore
 from entgraph.graph.visibility import EVERYTHING, Visibility
 
@@ -71,7 +71,7 @@ def audit_trail(
     """Judgements the caller may see, newest first, undone ones included; ``about``: only those naming
     it on either side."""
     if sight.datasets is None:
-        return rw.audit_trail(store, first, about)
+        return judgement_queries.audit_trail(store, first, about)
     where = "WHERE j.subject = $about OR j.object = $about " if about else ""
     rows = store.read(
         f"MATCH (j:Judgement) {where}" + _seen(sight) + "RETURN j AS j, records ORDER BY j.at DESC "
@@ -84,7 +84,7 @@ def audit_trail(
 def judgement(store: GraphStore, judgement_id: str, sight: Visibility = EVERYTHING) -> dict[str, Any] | None:
     """One judgement as the caller may see it; None for an unknown id and for one it may not see."""
     if sight.datasets is None:
-        return rw.judgement(store, judgement_id)
+        return judgement_queries.judgement(store, judgement_id)
     rows = store.read(
         "MATCH (j:Judgement {id: $id}) " + _seen(sight) + "RETURN j AS j, records",
         {"id": judgement_id, **sight.params()},
@@ -97,7 +97,7 @@ def judgements_by_id(
 ) -> list[dict[str, Any]]:
     """The judgements of ``judgement_ids`` the caller may see, as it may see them."""
     if sight.datasets is None:
-        return rw.judgements_by_id(store, judgement_ids)
+        return judgement_queries.judgements_by_id(store, judgement_ids)
     rows = store.read(
         "UNWIND $ids AS id MATCH (j:Judgement {id: id}) " + _seen(sight) + "RETURN j AS j, records",
         {"ids": list(judgement_ids), **sight.params()},

@@ -1,6 +1,7 @@
-"""The stewards' review queue as one caller may see it: :func:`tasks`, :func:`task`, :func:`town_queues`.
+"""The stewards' review queue: read as one caller may see it (:func:`tasks`, :func:`task`,
+:func:`town_queues`), written by resolution and stewards (:func:`upsert_tasks`, :func:`settle_tasks`).
 
-A task (``resolution_writer.upsert_tasks``) gathers the records writing one name in one town; what it
+A task (:func:`upsert_tasks`) gathers the records writing one name in one town; what it
 shows comes from them: its ``datasets``, ``record_ids``, ``mention_ids``, ``stake_records`` (hence
 ``impact`` and ``stake``), its ``name`` (as the record ``named_by`` names it wrote it) and its ``town``
 (the town its records write, which the name key ``name:<name>|<town>`` carries, or, when they write
@@ -24,10 +25,10 @@ A caller who may see everything gets the stored task unchanged.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from entgraph.graph.port import GraphStore, Row
+from entgraph.graph.port import GraphStore, Row, batched
 from entgraph.graph.visibility import EVERYTHING, Visibility
 
 TASK_ORDERS = {
@@ -197,3 +198,79 @@ def hidden(store: GraphStore, task_ids: Sequence[str], sight: Visibility = EVERY
         )
     seen = {row["id"] for row in rows}
     return [i for i in task_ids if i not in seen]
+
+
+# --- writing the queue (resolution and stewards) ---------------------------------------------
+
+
+def upsert_tasks(store: GraphStore, rows: Sequence[Mapping[str, Any]]) -> None:
+    """Open (or reopen) tasks; the records of a name accumulate over the runs that meet it, and so does
+    what is at stake: ``stake_records`` (``<record id>|<category>|<weight>``, one per record, see
+    resolution/stake.py) sum to ``stake``."""
+    store.write_batches(
+        "UNWIND $rows AS row MERGE (t:StewardTask {id: row.id}) "
+        "WITH t, row, [y IN coalesce(t.stake_records, []) | split(y, '|')[0]] AS staked "
+        "SET t.record_ids = coalesce(t.record_ids, []) "
+        "+ [x IN row.record_ids WHERE NOT x IN coalesce(t.record_ids, [])], "
+        "t.mention_ids = coalesce(t.mention_ids, []) "
+        "+ [x IN row.mention_ids WHERE NOT x IN coalesce(t.mention_ids, [])], "
+        "t.datasets = coalesce(t.datasets, []) "
+        "+ [x IN row.datasets WHERE NOT x IN coalesce(t.datasets, [])], "
+        "t.stake_records = coalesce(t.stake_records, []) "
+        "+ [x IN coalesce(row.stake_records, []) WHERE NOT split(x, '|')[0] IN staked], "
+        # named_by: the mention whose record the name and town were taken from (the run's first), so
+        # that a caller who may not see that record's dataset is not shown them (graph/task_queries.py)
+        "t.mention_key = row.mention_key, t.name = row.name, t.town = row.town, "
+        "t.named_by = row.mention_ids[0], "
+        "t.candidates = row.candidates, t.status = row.status, "
+        "t.created_at = coalesce(t.created_at, row.created_at), t.updated_at = row.created_at "
+        "WITH t SET t.impact = size(t.record_ids), "
+        "t.stake = reduce(s = 0.0, x IN t.stake_records | s + toFloat(split(x, '|')[2]))",
+        ({"id": r["id"], **dict(r["props"])} for r in rows),
+    )
+
+
+def close_tasks(store: GraphStore, task_ids: Iterable[str], status: str, at: str) -> None:
+    for chunk in batched(list(task_ids), 2_000):
+        store.write(
+            "UNWIND $ids AS id MATCH (t:StewardTask {id: id}) WHERE t.status = 'open' "
+            "SET t.status = $status, t.closed_at = $at",
+            {"ids": chunk, "status": status, "at": at},
+        )
+
+
+def open_task_ids(store: GraphStore) -> set[str]:
+    """Ids of the open steward tasks (a city has tens of thousands at most: one read)."""
+    return {row["id"] for row in store.read("MATCH (t:StewardTask {status: 'open'}) RETURN t.id AS id")}
+
+
+def settle_tasks(store: GraphStore, rows: Sequence[Mapping[str, Any]], status: str, at: str) -> None:
+    """The mentions a run decided (``rows``: task ``id`` and its ``decided`` mention ids) leave their
+    open tasks: a task with none left waiting closes with ``status`` (keeping its records, as history),
+    one with some left keeps only those, with their records and stakes: records of its name that a
+    steward (perhaps another, who may see them) must still decide."""
+    for chunk in batched(list(rows), 500):
+        store.write(
+            "UNWIND $rows AS row MATCH (t:StewardTask {id: row.id}) WHERE t.status = 'open' "
+            "WITH t, [m IN t.mention_ids WHERE NOT m IN row.decided] AS waiting "
+            "WITH t, waiting WHERE size(waiting) = 0 SET t.status = $status, t.closed_at = $at",
+            {"rows": chunk, "status": status, "at": at},
+        )
+        store.write(
+            "UNWIND $rows AS row MATCH (t:StewardTask {id: row.id}) WHERE t.status = 'open' "
+            "WITH t, [m IN t.mention_ids WHERE NOT m IN row.decided] AS waiting "
+            "WITH t, waiting WHERE size(waiting) < size(t.mention_ids) "
+            "WITH t, waiting, "
+            "[r IN t.record_ids WHERE any(m IN waiting WHERE m STARTS WITH (r + '|'))] AS kept "
+            "SET t.mention_ids = waiting, t.record_ids = kept, t.impact = size(kept), "
+            "t.stake_records = [x IN coalesce(t.stake_records, []) WHERE split(x, '|')[0] IN kept] "
+            "WITH t SET t.stake = reduce(s = 0.0, x IN t.stake_records | s + toFloat(split(x, '|')[2]))",
+            {"rows": chunk},
+        )
+
+
+def tasks_by_id(store: GraphStore, task_ids: Sequence[str]) -> dict[str, dict[str, Any]]:
+    rows = store.read(
+        "UNWIND $ids AS id MATCH (t:StewardTask {id: id}) RETURN t AS t", {"ids": list(task_ids)}
+    )
+    return {row["t"]["id"]: dict(row["t"]) for row in rows}

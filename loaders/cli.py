@@ -144,13 +144,13 @@ def status(
 ) -> None:
     """Per department and dataset: the last period received and whether it is on time, late or missing."""
     from entgraph.catalog.timeliness import feed_status
-    from entgraph.graph import open_store, source_writer
+    from entgraph.graph import open_store, upload_queries
 
     settings: Settings = ctx.obj
     moment = _as_of(as_of)
     catalog = catalog_for(settings, spec_dir)
     with open_store(settings) as store:
-        uploads = source_writer.uploads(store)
+        uploads = upload_queries.uploads(store)
     by_dataset: dict[str, list[dict]] = {}
     for upload in uploads:
         by_dataset.setdefault(upload["dataset"], []).append(upload)

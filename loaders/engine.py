@@ -25,9 +25,8 @@ from typing import Any
 from entgraph.catalog.registry import Catalog, Feed
 from entgraph.catalog.spec import DatasetSpec
 from entgraph.catalog.timeliness import last_ended_period, period_from_file_name
-from entgraph.graph import source_writer
+from entgraph.graph import record_queries, upload_queries
 from entgraph.graph.port import GraphStore
-from entgraph.graph.source_writer import RecordRow
 from entgraph.loaders.normalise import header_unit, normalise_header
 from entgraph.loaders.readers import (
     FileRejected,
@@ -40,6 +39,7 @@ from entgraph.loaders.readers import (
 )
 from entgraph.loaders.records import (
     BoundColumn,
+    RecordRow,
     RowIssue,
     bind_columns,
     is_blank,
@@ -141,7 +141,7 @@ class Loader:
         self.report_dir = report_dir
         self.batch_size = batch_size or store.batch_size
         labels = {node.label for spec in catalog.specs for node in spec.nodes}
-        store.ensure_schema(source_writer.source_schema(labels))
+        store.ensure_schema(record_queries.source_schema(labels))
 
     # -- public -----------------------------------------------------------------------------------
 
@@ -156,8 +156,8 @@ class Loader:
         result = LoadResult(path, spec.key, spec.title, f"{spec.key}:{sha[:24]}", sha)
         run = _Run(result, spec, self.store, self.batch_size, now)
 
-        source_writer.record_dataset(self.store, _dataset_props(spec))
-        source_writer.record_upload(self.store, self._upload_props(run, status="running"))
+        upload_queries.record_dataset(self.store, _dataset_props(spec))
+        upload_queries.record_upload(self.store, self._upload_props(run, status="running"))
         # This thread parses (pure Python) while the writer thread mostly waits on the store's socket.
         # At Python's default 5 ms switch interval each of the writer's wake-ups waits for the parser
         # to let go of the GIL, and the writer falls behind: 2.3k rows/s at 5 ms, 2.9k at 0.5 ms
@@ -182,8 +182,8 @@ class Loader:
             }
         # Only another version of this file can hold records this one lacks; the first upload of a
         # file name (the common case, and every 1M-row first load) skips the pass over its records.
-        if source_writer.has_other_version(self.store, spec.key, path.name, result.upload_id):
-            result.retired = source_writer.retire_missing(
+        if upload_queries.has_other_version(self.store, spec.key, path.name, result.upload_id):
+            result.retired = record_queries.retire_missing(
                 self.store,
                 spec.key,
                 path.name,
@@ -191,7 +191,7 @@ class Loader:
                 result.upload_id,
             )
         result.report_path = self._report(run)
-        source_writer.record_upload(self.store, self._upload_props(run, status="done"))
+        upload_queries.record_upload(self.store, self._upload_props(run, status="done"))
         return result
 
     def detect(self, path: Path) -> Feed:
@@ -351,7 +351,7 @@ class Loader:
         rows: dict[str, RecordRow] = {}
         for record, _ in batch:
             rows[record.id] = record  # a natural key repeated in one batch: the later row wins
-        known = source_writer.existing_hashes(run.store, list(rows))
+        known = record_queries.existing_hashes(run.store, list(rows))
         fresh = [r for r in rows.values() if r.id not in known]
         changed = [r for r in rows.values() if r.id in known and known[r.id] != r.content_hash]
         # A record already written by this run came back under a repeated key: counted as a duplicate.
@@ -362,10 +362,10 @@ class Loader:
             len(rows) - len(fresh) - len(changed) - len(repeated - {r.id for r in changed})
         )
         run.flushed.update(_id_digest(r) for r in rows)
-        source_writer.write_records(
+        record_queries.write_records(
             run.store,
             run.spec.record_label,
-            fresh + changed,
+            [r.as_graph_row() for r in fresh + changed],
             replaced={r.id for r in changed},
             to_resolve=run.spec.names_enterprises,
         )

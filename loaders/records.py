@@ -1,7 +1,7 @@
 """One department row -> one validated source record (or the reasons it was refused).
 
 Pure functions of (spec, header mapping, cells): no I/O, so they are cheap to test and to run in
-parallel. The engine adds provenance and writes records through the graph writer.
+parallel. The engine adds provenance and writes records through ``graph/record_queries.py``.
 """
 
 from __future__ import annotations
@@ -17,7 +17,6 @@ from decimal import Decimal
 from typing import Any, Literal, TypeVar
 
 from entgraph.catalog.spec import ColumnSpec, DatasetSpec, FieldType, Role, Subject
-from entgraph.graph.source_writer import Link
 from entgraph.loaders.normalise import CellError, FormulaCellError, Period, parse_cell, to_simplified
 
 T = TypeVar("T")
@@ -35,6 +34,34 @@ _CODE_FLAGS = {
 }
 # Flags that put a warning in the clerk's report (the others are notes on the record only).
 _REPORTED_FLAGS = _CODE_FLAGS | {"numeric_code", "not_text"}
+
+
+@dataclass(frozen=True)
+class Link:
+    """An edge from a record to a node identified by ``label`` + ``key`` (a town, a parcel, ...)."""
+
+    relation: str
+    label: str
+    key: str
+    props: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class RecordRow:
+    """A record ready to write: its id, content hash, properties and links."""
+
+    id: str
+    content_hash: str
+    props: Mapping[str, Any]
+    links: Sequence[Link] = ()
+
+    def as_graph_row(self) -> dict[str, Any]:
+        """The plain data ``graph/record_queries.write_records`` takes."""
+        links = [
+            {"relation": k.relation, "label": k.label, "key": k.key, "props": dict(k.props)}
+            for k in self.links
+        ]
+        return {"id": self.id, "hash": self.content_hash, "props": dict(self.props), "links": links}
 
 
 @dataclass(frozen=True)

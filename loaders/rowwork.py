@@ -13,9 +13,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from entgraph.catalog.spec import DatasetSpec
-from entgraph.graph.source_writer import Link
 from entgraph.loaders.records import (
     BoundColumn,
+    Link,
     ParsedRow,
     RowIssue,
     content_hash,

@@ -144,12 +144,12 @@ def evaluate_command(
 
 def _describe(store: GraphStore, catalog: Catalog, record_ids: list[str]) -> dict[str, dict[str, Any]]:
     """Per record: the name each party is written with, and the explanation of each party's link."""
-    from entgraph.graph import resolution_writer as rw
+    from entgraph.graph import mention_queries
     from entgraph.resolution.mentions import mentions_of
 
     specs = {spec.key: spec for spec in catalog.specs}
     out = {}
-    for row in rw.describe_records(store, record_ids):
+    for row in mention_queries.describe_records(store, record_ids):
         record = row["r"]
         spec = specs.get(record.get("dataset"))
         names = {m.party: m.name for m in mentions_of(spec, record)} if spec else {}
@@ -421,11 +421,10 @@ def undo_command(
 @steward_app.command("judgements")
 def judgements_command(ctx: typer.Context) -> None:
     """Every judgement ever made (undone ones marked), oldest first."""
-    from entgraph.graph import open_store
-    from entgraph.graph import resolution_writer as rw
+    from entgraph.graph import judgement_queries, open_store
 
     with open_store(ctx.obj) as store:
-        rows = rw.judgements(store, include_undone=True)
+        rows = judgement_queries.judgements(store, include_undone=True)
     for j in rows:
         flag = f"  UNDONE by {j.get('undone_by')}" if j.get("undone") else ""
         typer.echo(

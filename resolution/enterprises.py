@@ -17,7 +17,7 @@ import hashlib
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from entgraph.graph import resolution_writer as rw
+from entgraph.graph import canonical_queries
 from entgraph.graph.port import GraphStore
 from entgraph.graph.search_text import search_tokens
 from entgraph.identity.chinese_names import parse_name
@@ -52,7 +52,8 @@ class EnterpriseIndex:
         self.touched: set[str] = set()
         self.created: set[str] = set()
         self.run_id: str | None = None  # stamped on enterprises this run creates (for roll-back)
-        # read with only what matching needs (rw.MATCH_PROPERTIES): whole before a golden record is made
+        # read with only what matching needs (canonical_queries.MATCH_PROPERTIES): whole before a
+        # golden record is made
         self.partial: set[str] = set()
         for props in enterprises:
             self._index(dict(props))
@@ -60,7 +61,10 @@ class EnterpriseIndex:
     @classmethod
     def load(cls, store: GraphStore) -> EnterpriseIndex:
         """The city's enterprises with what matching needs of them; ``read_whole`` before updating one."""
-        index = cls(rw.all_enterprises(store, properties=rw.MATCH_PROPERTIES), rw.redirects(store))
+        index = cls(
+            canonical_queries.all_enterprises(store, properties=canonical_queries.MATCH_PROPERTIES),
+            canonical_queries.redirects(store),
+        )
         index.partial = set(index.props)
         return index
 
@@ -69,7 +73,7 @@ class EnterpriseIndex:
         every property and source, and a property not read would be written back empty."""
         wanted = sorted({eid for eid in enterprise_ids if eid in self.partial})
         for start in range(0, len(wanted), 5_000):
-            for props in rw.enterprises_by_id(store, wanted[start : start + 5_000]):
+            for props in canonical_queries.enterprises_by_id(store, wanted[start : start + 5_000]):
                 self.props[props["id"]] = props
         self.partial.difference_update(wanted)
 

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from entgraph.catalog.registry import Catalog
-from entgraph.graph import resolution_writer as rw
+from entgraph.graph import mention_queries, task_queries
 from entgraph.graph.port import GraphStore
 from entgraph.resolution.mentions import enterprise_parties, split_mention
 
@@ -67,7 +67,7 @@ def link_rows(store: GraphStore, catalog: Catalog, page: int = 5_000) -> Iterato
     # another awaiting a steward: both are exported)
     awaiting: dict[str, set[str]] = {}
     for status in ("open", "unsure"):
-        for task in rw.tasks(store, status):
+        for task in task_queries.tasks(store, status):
             for mention in task.get("mention_ids") or []:
                 record_id, party = split_mention(mention)
                 awaiting.setdefault(record_id, set()).add(party)
@@ -75,7 +75,7 @@ def link_rows(store: GraphStore, catalog: Catalog, page: int = 5_000) -> Iterato
         is_enterprise = bool(enterprise_parties(spec))
         after = ""
         while True:
-            rows = rw.links_page(store, spec.key, after, page)
+            rows = mention_queries.links_page(store, spec.key, after, page)
             if not rows:
                 break
             after = rows[-1]["id"]

@@ -35,7 +35,14 @@ import psutil
 from entgraph.catalog.registry import Catalog
 from entgraph.catalog.spec import DatasetSpec
 from entgraph.errors import EntgraphError
-from entgraph.graph import resolution_writer as rw
+from entgraph.graph import (
+    canonical_queries,
+    judgement_queries,
+    mention_queries,
+    resolution_schema,
+    run_queries,
+    task_queries,
+)
 from entgraph.graph.port import GraphStore
 from entgraph.identity.chinese_names import parent_name, parse_name
 from entgraph.identity.codes import division_name
@@ -157,14 +164,14 @@ class Resolver:
     # --- entry point ------------------------------------------------------------------------------
 
     def run(self, from_scratch: bool = False, retrain: bool = False) -> ResolveSummary:
-        self.store.ensure_schema(rw.RESOLUTION_SCHEMA)
+        self.store.ensure_schema(resolution_schema.RESOLUTION_SCHEMA)
         self._recover()
         if from_scratch:
-            rw.reset_resolution(self.store)
+            run_queries.reset_resolution(self.store)
         summary = ResolveSummary()
         self.now = dt.datetime.now(dt.UTC).isoformat(timespec="microseconds")
         run_id = f"R-{uuid.uuid4().hex[:16]}"
-        rw.start_run(
+        run_queries.start_run(
             self.store,
             {
                 "id": run_id,
@@ -174,10 +181,12 @@ class Resolver:
                 "pid": os.getpid(),
             },
         )
-        self.book = JudgementBook(rw.judgements(self.store))
+        self.book = JudgementBook(judgement_queries.judgements(self.store))
         if not from_scratch and self._nothing_to_do():
             # a scheduled run with nothing new: no reason to read the city's enterprises
-            rw.finish_run(self.store, run_id, {"status": "done", "finished_at": _now(), "records": 0})
+            run_queries.finish_run(
+                self.store, run_id, {"status": "done", "finished_at": _now(), "records": 0}
+            )
             return summary
         self._read_city()
         self.index.run_id = run_id
@@ -222,7 +231,7 @@ class Resolver:
                 model.close()
         self.progress("writing links, enterprises and steward tasks")
         self._write(pending, decided, tasks, record_ids, summary)
-        rw.finish_run(
+        run_queries.finish_run(
             self.store,
             run_id,
             {
@@ -248,14 +257,14 @@ class Resolver:
 
     def _nothing_to_do(self) -> bool:
         """No record waits, and every merge judgement is in place (a rerun from scratch replays them)."""
-        if rw.anything_pending(self.store):
+        if mention_queries.anything_pending(self.store):
             return False
-        placed = rw.redirects(self.store) if self.book.merges else {}
+        placed = canonical_queries.redirects(self.store) if self.book.merges else {}
         return all(placed.get(loser) == survivor for loser, survivor in self.book.merges.items())
 
     def _recover(self) -> None:
         """Roll back a run that died before finishing, so its half-written state cannot steer this one."""
-        for run in rw.unfinished_runs(self.store):
+        for run in run_queries.unfinished_runs(self.store):
             here = run.get("host") == socket.gethostname()
             alive = (
                 psutil.pid_exists(int(run.get("pid") or 0)) and run.get("pid") != os.getpid()
@@ -268,7 +277,7 @@ class Resolver:
                     "on this graph; wait for it to finish"
                 )
             log.warning("rolling back resolution run %s, which did not finish", run["id"])
-            rw.roll_back_run(self.store, run["id"])
+            run_queries.roll_back_run(self.store, run["id"])
 
     # --- reading ----------------------------------------------------------------------------------
 
@@ -281,7 +290,7 @@ class Resolver:
         pending: list[_Pending] = []
         record_ids: list[str] = []
         for spec in self._enterprise_specs():
-            for record in rw.pending_records(self.store, spec.key):
+            for record in mention_queries.pending_records(self.store, spec.key):
                 record_ids.append(record["id"])
                 period = record.get("period")
                 period = intern(period) if type(period) is str else period
@@ -304,7 +313,7 @@ class Resolver:
             if split_off in self.index.redirects and split_off not in self.book.merges:
                 # split again after an undo: the split-off enterprise stands on its own once more
                 del self.index.redirects[split_off]
-                rw.remove_redirect(self.store, split_off)
+                canonical_queries.remove_redirect(self.store, split_off)
             return _Decision(self.index.ensure(split_off), "split")
         linked = self.book.link_for(item.keys)
         if linked is not None:
@@ -319,7 +328,7 @@ class Resolver:
     def _by_codes(self, undecided: list[_Pending], learned: dict[str, str]) -> dict[str, _Decision]:
         """Organisation codes and remembered identifiers, once every coded mention has its enterprise."""
         keys = sorted({k for p in undecided for k in p.mention.identifiers})
-        remembered = rw.identifier_links(self.store, keys) if keys else {}
+        remembered = canonical_queries.identifier_links(self.store, keys) if keys else {}
         remembered |= learned
         out: dict[str, _Decision] = {}
         for item in undecided:
@@ -346,7 +355,7 @@ class Resolver:
         for loser, survivor in self.book.merges.items():
             if self.index.redirects.get(loser) != survivor and loser in self.index and survivor in self.index:
                 self.index.redirects[loser] = survivor
-                rw.set_redirect(self.store, loser, survivor)
+                canonical_queries.set_redirect(self.store, loser, survivor)
                 summary.merged += 1
 
     def _merge_provisional_into_new(self, summary: ResolveSummary) -> None:
@@ -359,7 +368,7 @@ class Resolver:
             if loser and loser in self.index and loser not in self.index.redirects:
                 if self.book.merges.get(loser) == eid:  # decided before (a run that was rolled back)
                     self.index.redirects[loser] = eid
-                    rw.set_redirect(self.store, loser, eid)
+                    canonical_queries.set_redirect(self.store, loser, eid)
                     continue
                 self._system_merge(
                     loser, eid, f"组织机构代码 {org} 与统一社会信用代码一致 (org code inside credit code)"
@@ -368,12 +377,12 @@ class Resolver:
 
     def _system_merge(self, loser: str, survivor: str, reason: str) -> None:
         judgement = Judgement.new("merge", loser, survivor, SYSTEM_USER, reason)
-        rw.save_judgement(self.store, judgement.props())
+        judgement_queries.save_judgement(self.store, judgement.props())
         self.book.merges[loser] = survivor
         self.index.redirects[loser] = survivor
         self.index.touched.add(survivor)
-        rw.set_redirect(self.store, loser, survivor)
-        rw.mark_pending(self.store, rw.records_of_enterprises(self.store, [loser]))
+        canonical_queries.set_redirect(self.store, loser, survivor)
+        mention_queries.mark_pending(self.store, mention_queries.records_of_enterprises(self.store, [loser]))
 
     # --- probabilistic matching -------------------------------------------------------------------
 
@@ -844,8 +853,8 @@ class Resolver:
         summary.enterprises_created = len(self.index.created)
         summary.enterprises_coded = sum(1 for eid in self.index.created if not eid.startswith("P-"))
         enterprise_rows = self.index.rows_to_write()
-        rw.upsert_enterprises(self.store, enterprise_rows)
-        rw.set_legal_representatives(
+        canonical_queries.upsert_enterprises(self.store, enterprise_rows)
+        canonical_queries.set_legal_representatives(
             self.store,
             [
                 {"enterprise": row["id"], "name": rep, "key": f"{rep}|{row['id']}"}
@@ -854,7 +863,7 @@ class Resolver:
             ],
         )
         self._branch_links()
-        rw.set_registration_regions(
+        canonical_queries.set_registration_regions(
             self.store,
             [
                 {"enterprise": eid, "region": region, "division": self.index.props[eid]["division"]}
@@ -862,15 +871,17 @@ class Resolver:
                 if (region := division_name(self.index.props[eid].get("division")))
             ],
         )
-        rw.write_links(self.store, links(), self.now)  # counts methods and fills `learned` as it goes
-        rw.remember_identifiers(self.store, learned)
+        mention_queries.write_links(
+            self.store, links(), self.now
+        )  # counts methods and fills `learned` as it goes
+        canonical_queries.remember_identifiers(self.store, learned)
         task_rows = _group_tasks(tasks.values(), self.now, StakeTable.load(self.catalog))
-        rw.upsert_tasks(self.store, task_rows)
+        task_queries.upsert_tasks(self.store, task_rows)
         summary.tasks = sum(row["props"]["impact"] for row in task_rows)
         summary.task_groups = len(task_rows)
         # A task closes when every mention of its key is decided (by a steward, or by new evidence).
         self._settle_tasks(pending, decided)
-        rw.mark_resolved(self.store, record_ids)
+        mention_queries.mark_resolved(self.store, record_ids)
         if name_memo.size() > self._parses_before:  # new names: next month need not parse them again
             name_memo.save(self._memo_path)
 
@@ -878,7 +889,7 @@ class Resolver:
         """Take the mentions this run decided (by a steward, or by new evidence) out of the open tasks
         they were in; a task closes once none is left, not when one of its records is decided (a
         record-level decision, or one for the records a steward may see, leaves the others waiting)."""
-        existing = rw.open_task_ids(self.store)
+        existing = task_queries.open_task_ids(self.store)
         settled: dict[str, list[str]] = defaultdict(list)
         for item in pending:
             if item.mention.id in decided:
@@ -887,7 +898,7 @@ class Resolver:
                     if task_id in existing:
                         settled[task_id].append(item.mention.id)
         rows = [{"id": task_id, "decided": ids} for task_id, ids in sorted(settled.items())]
-        rw.settle_tasks(self.store, rows, "resolved", self.now)
+        task_queries.settle_tasks(self.store, rows, "resolved", self.now)
 
     def _branch_links(self) -> None:
         rows = []
@@ -898,7 +909,7 @@ class Resolver:
             parent_id = self.index.by_name.get(parent) if parent else None
             if parent_id and parent_id != eid:
                 rows.append({"branch": eid, "parent": self.index.resolve_id(parent_id)})
-        rw.set_branch_links(self.store, rows)
+        canonical_queries.set_branch_links(self.store, rows)
 
 
 def _with_former(
@@ -952,7 +963,8 @@ def _group_tasks(tasks: Iterable[dict[str, Any]], now: str, stakes: Any = None) 
 
     Each task is weighed by what is at stake (``resolution/stake.py``): its records' datasets' weights
     (``stakes``, a ``StakeTable``; by default the packaged table over the built-in catalog), one
-    ``<record id>|<category>|<weight>`` entry per record, summed by ``rw.upsert_tasks`` over the runs.
+    ``<record id>|<category>|<weight>`` entry per record, summed by ``task_queries.upsert_tasks`` over
+    the runs.
     """
     from entgraph.resolution.stake import default_table, stake_of
 

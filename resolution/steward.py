@@ -16,7 +16,7 @@ from typing import Any
 
 from entgraph.catalog.registry import Catalog
 from entgraph.errors import EntgraphError
-from entgraph.graph import resolution_writer as rw
+from entgraph.graph import canonical_queries, judgement_queries, mention_queries, task_queries
 from entgraph.graph import steward_queries as sq
 from entgraph.graph.port import GraphStore
 from entgraph.graph.visibility import EVERYTHING, Visibility
@@ -115,7 +115,7 @@ class Steward:
         """The queue: largest stake first (``order="impact"``: most records first); ``min_probability``
         keeps tasks whose best candidate reaches it."""
         try:
-            rows = rw.tasks(self.store, status, town, dataset, order)
+            rows = task_queries.tasks(self.store, status, town, dataset, order)
         except ValueError as exc:
             raise StewardError(str(exc)) from None
         if min_probability is not None:
@@ -124,18 +124,18 @@ class Steward:
 
     def towns(self, status: str = "open") -> list[dict[str, Any]]:
         """Per town: its tasks, their records and stake (what each town has to verify)."""
-        return rw.town_queues(self.store, status)
+        return task_queries.town_queues(self.store, status)
 
     def task(self, task_id: str) -> dict[str, Any]:
         """One task as the user may see it (:meth:`_part`), with its candidates, records and stake."""
-        stored = rw.task(self.store, task_id)
+        stored = task_queries.task(self.store, task_id)
         task = self._part(stored) if stored is not None else None
         if task is None:
             raise StewardError(f"no steward task {task_id}; `entgraph steward tasks` lists them")
         task["candidates"] = self._known_candidates(json.loads(task.get("candidates") or "[]"))
         for candidate in task["candidates"]:
-            candidate["enterprise"] = rw.enterprise(self.store, candidate["enterprise_id"])
-        task["records"] = rw.records_by_id(self.store, task.get("record_ids") or [])
+            candidate["enterprise"] = canonical_queries.enterprise(self.store, candidate["enterprise_id"])
+        task["records"] = mention_queries.records_by_id(self.store, task.get("record_ids") or [])
         task["stake_lines"] = stake_lines(task)
         return task
 
@@ -159,7 +159,7 @@ class Steward:
         ids = list(dict.fromkeys(task_ids))
         if not ids:
             raise StewardError("name the tasks to accept (T-…)")
-        stored = rw.tasks_by_id(self.store, ids)
+        stored = task_queries.tasks_by_id(self.store, ids)
         seen = self._seen_records([r for task in stored.values() for r in task.get("record_ids") or []])
         found = {task_id: part for task_id, task in stored.items() if (part := self._part(task, seen))}
         missing = [task_id for task_id in ids if task_id not in found]
@@ -191,8 +191,8 @@ class Steward:
             outcomes.append(TaskOutcome(task_id, judgement))
         if not rows:
             return BulkOutcome(outcomes, ResolveSummary())
-        rw.save_judgements(self.store, rows)
-        rw.mark_pending(self.store, sorted(records))
+        judgement_queries.save_judgements(self.store, rows)
+        mention_queries.mark_pending(self.store, sorted(records))
         summary = self.resolver.run()
         for outcome in outcomes:
             if outcome.judgement is not None:
@@ -244,10 +244,10 @@ class Steward:
                 f"{loser} and {survivor} are a branch and its parent (分公司/总公司): distinct enterprises, "
                 "never merged"
             )
-        records = rw.records_of_enterprises(self.store, [loser])
+        records = mention_queries.records_of_enterprises(self.store, [loser])
         judgement = self._save("merge", loser, survivor, reason, records)
-        rw.set_redirect(self.store, loser, survivor)
-        rw.mark_pending(self.store, records)
+        canonical_queries.set_redirect(self.store, loser, survivor)
+        mention_queries.mark_pending(self.store, records)
         return Outcome(judgement, self.resolver.run())
 
     def split(self, mention_ids: Sequence[str], reason: str = "") -> Outcome:
@@ -277,7 +277,7 @@ class Steward:
         # as the user may see it: one naming an enterprise or holding only records hidden from it is not
         # there; of the others it withdraws the decision about its records (kept for the rest)
         seen = sq.judgement(self.store, judgement_id, self.sight)
-        row = rw.judgement(self.store, judgement_id) if seen is not None else None
+        row = judgement_queries.judgement(self.store, judgement_id) if seen is not None else None
         if seen is None or row is None:
             raise StewardError(f"no judgement {judgement_id}; `entgraph steward judgements` lists them")
         if row.get("undone"):
@@ -289,26 +289,32 @@ class Steward:
             self._keep_for_others(row, hidden)
         affected = [row["object"]]
         if row["kind"] == "merge":
-            rw.remove_redirect(self.store, row["subject"])
-            records = sorted(set(records) | set(rw.records_of_enterprises(self.store, [row["object"]])))
+            canonical_queries.remove_redirect(self.store, row["subject"])
+            records = sorted(
+                set(records) | set(mention_queries.records_of_enterprises(self.store, [row["object"]]))
+            )
             affected.append(row["subject"])
             # The survivor learned the loser's names; both relearn from their own records, which are
             # all resolved again below (coded ones first, so names are back before anything is matched).
-            rw.reset_profiles(self.store, affected, GOLDEN_FIELDS)
+            canonical_queries.reset_profiles(self.store, affected, GOLDEN_FIELDS)
         elif row["kind"] == "split":
             # The enterprise the split created stood only for the split-off record: it redirects back,
             # so it cannot compete with the original for the record it was made for.
             split_off = provisional_id(row["subject"].removeprefix("mention:"))
-            if rw.enterprise(self.store, split_off) is not None:
-                rw.set_redirect(self.store, split_off, row["object"])
-            records = sorted(set(records) | set(rw.records_of_enterprises(self.store, [split_off])))
+            if canonical_queries.enterprise(self.store, split_off) is not None:
+                canonical_queries.set_redirect(self.store, split_off, row["object"])
+            records = sorted(
+                set(records) | set(mention_queries.records_of_enterprises(self.store, [split_off]))
+            )
         else:
-            records = sorted(set(records) | set(rw.records_of_enterprises(self.store, [row["object"]])))
+            records = sorted(
+                set(records) | set(mention_queries.records_of_enterprises(self.store, [row["object"]]))
+            )
             if row["kind"] == "link":
                 # The enterprise learned the linked name from the steward's link; unlearned, so the
                 # matcher cannot put the records straight back where the withdrawn judgement put them.
-                rw.reset_profiles(self.store, [row["object"]], GOLDEN_FIELDS)
-        rw.save_judgement(
+                canonical_queries.reset_profiles(self.store, [row["object"]], GOLDEN_FIELDS)
+        judgement_queries.save_judgement(
             self.store,
             {
                 "id": judgement_id,
@@ -318,13 +324,13 @@ class Steward:
                 "undo_reason": reason,
             },
         )
-        rw.mark_pending(self.store, records)
+        mention_queries.mark_pending(self.store, records)
         summary = self.resolver.run()
         self.recompute_golden(affected)
         return Outcome(judgement, summary)
 
     def judgements(self, include_undone: bool = True) -> list[dict[str, Any]]:
-        return rw.judgements(self.store, include_undone=include_undone)
+        return judgement_queries.judgements(self.store, include_undone=include_undone)
 
     # --- golden records -------------------------------------------------------------------------
 
@@ -332,7 +338,7 @@ class Steward:
         """Golden records from scratch, for enterprises that lost records (split, undo)."""
         specs = {spec.key: spec for spec in self.catalog.specs}
         by_enterprise: dict[str, list] = {eid: [] for eid in enterprise_ids}
-        for row in rw.linked_mentions(self.store, list(enterprise_ids)):
+        for row in mention_queries.linked_mentions(self.store, list(enterprise_ids)):
             spec = specs.get(row["r"].get("dataset"))
             if spec is None:
                 continue
@@ -343,8 +349,8 @@ class Steward:
         for eid, mentions in by_enterprise.items():
             golden = recompute(mentions, self.resolver.source_priority)
             rows.append({"id": eid, "props": golden.props()})
-        rw.upsert_enterprises(self.store, rows)
-        rw.set_legal_representatives(
+        canonical_queries.upsert_enterprises(self.store, rows)
+        canonical_queries.set_legal_representatives(
             self.store,
             [
                 {"enterprise": row["id"], "name": rep, "key": f"{rep}|{row['id']}"}
@@ -367,9 +373,9 @@ class Steward:
         scope: dict[str, Any] | None = None,
     ) -> Outcome:
         judgement = self._save(kind, subject, obj, reason, records, task_id, scope)
-        rw.mark_pending(self.store, records)
+        mention_queries.mark_pending(self.store, records)
         if task_id and kind == "unsure":
-            rw.close_tasks(self.store, [task_id], "unsure", judgement.at)
+            task_queries.close_tasks(self.store, [task_id], "unsure", judgement.at)
         return Outcome(judgement, self.resolver.run() if resolve else ResolveSummary())
 
     def _decide(
@@ -400,7 +406,9 @@ class Steward:
         scope: dict[str, Any] | None = None,
     ) -> Judgement:
         judgement = Judgement.new(kind, subject, obj, self.user, reason, task_id)
-        rw.save_judgement(self.store, {**judgement.props(), "records": list(records), **(scope or {})})
+        judgement_queries.save_judgement(
+            self.store, {**judgement.props(), "records": list(records), **(scope or {})}
+        )
         return judgement
 
     def _keep_for_others(self, row: dict[str, Any], hidden: list[str]) -> None:
@@ -409,14 +417,14 @@ class Steward:
         their mentions (read from the judgement's scope, or its task's mentions)."""
         mentions = list(row.get("mentions") or [])
         if not mentions and row.get("task"):
-            mentions = list((rw.task(self.store, row["task"]) or {}).get("mention_ids") or [])
+            mentions = list((task_queries.task(self.store, row["task"]) or {}).get("mention_ids") or [])
         others = set(hidden)
         mentions = [m for m in mentions if split_mention(m)[0] in others]
         if not mentions:
             return
         kept = Judgement.new(row["kind"], row["subject"], row["object"], row["user"], row.get("reason") or "")
         kept = replace(kept, at=row["at"], task=row.get("task") or "")
-        rw.save_judgement(
+        judgement_queries.save_judgement(
             self.store, {**kept.props(), "records": hidden, "mentions": mentions, "kept_from": row["id"]}
         )
 
@@ -459,7 +467,7 @@ class Steward:
         return [c for c in candidates if known is None or c["enterprise_id"] in known]
 
     def _require_enterprise(self, enterprise_id: str) -> dict[str, Any]:
-        row = rw.enterprise(self.store, enterprise_id)
+        row = canonical_queries.enterprise(self.store, enterprise_id)
         known = self._known([enterprise_id]) if row is not None else None
         if row is None or (known is not None and enterprise_id not in known):
             raise StewardError(f"no enterprise {enterprise_id}")
@@ -474,7 +482,7 @@ class Steward:
 
     def _linked(self, mention_ids: Sequence[str]) -> list[dict[str, Any]]:
         record_ids = [split_mention(m)[0] for m in mention_ids]
-        return rw.record_links(self.store, record_ids)
+        return mention_queries.record_links(self.store, record_ids)
 
 
 def _scoped(task: dict[str, Any]) -> dict[str, Any]:

@@ -21,7 +21,7 @@ from typing import Any
 
 from entgraph.catalog.registry import Catalog
 from entgraph.graph import meter_queries as mq
-from entgraph.graph import source_writer
+from entgraph.graph import upload_queries
 from entgraph.graph.metric_queries import MetricSource
 from entgraph.graph.port import GraphStore
 from entgraph.telemetry.meter_registry import attached_to
@@ -134,7 +134,7 @@ def record_receipts(store: GraphStore, reader: SeriesReader, known: dict[str, An
         if metric is None or metric[0] not in known:
             continue
         label = (dt.date(1970, 1, 1) + dt.timedelta(days=int(day))).isoformat()
-        source_writer.record_upload(
+        upload_queries.record_upload(
             store,
             {
                 "id": f"telemetry:{metric[0]}:{label}",

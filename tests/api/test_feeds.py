@@ -18,7 +18,7 @@ from entgraph.api.schema import Query
 from entgraph.api.testing import data_of, post_graphql
 from entgraph.catalog.registry import Catalog
 from entgraph.catalog.timeliness import CST, feed_status
-from entgraph.graph import source_writer
+from entgraph.graph import record_queries, upload_queries
 from entgraph.loaders.engine import Loader
 from entgraph.settings import Settings
 
@@ -80,7 +80,7 @@ def test_the_catalog_is_public(client: TestClient) -> None:
 def test_feed_status_is_what_the_cli_reports(client: TestClient, resolved_city: Any) -> None:
     query = """query($on: Date, $dep: String) { feedStatus(asOf: $on, department: $dep) {
       dataset department lastPeriod currentPeriod status periods(first: 3) { period status } } }"""
-    uploads = source_writer.uploads(resolved_city.store)
+    uploads = upload_queries.uploads(resolved_city.store)
     specs = {spec.key: spec for spec in resolved_city.catalog.specs}
     for as_of in ("2023-01-20", "2030-01-01"):
         rows = ok(client, query, on=as_of)["feedStatus"]
@@ -126,7 +126,7 @@ def test_upload_counts_are_what_was_loaded(client: TestClient, resolved_city: An
         assert upload["dataset"] == dataset and upload["status"] == "done"
         assert upload["loaded"] == upload["new"] + upload["updated"]
         # A first load: every loaded row is a new record of this file in the graph.
-        assert upload["new"] == source_writer.record_count(store, dataset, upload["fileName"])
+        assert upload["new"] == record_queries.record_count(store, dataset, upload["fileName"])
         assert (upload["updated"], upload["unchanged"]) == (0, 0)
         assert (
             upload["rowsRead"]

@@ -539,10 +539,10 @@ def _mixed_task(store: GraphStore) -> dict[str, Any]:
 
 
 def _book(store: GraphStore) -> Any:
-    from entgraph.graph import resolution_writer as rw
+    from entgraph.graph import judgement_queries
     from entgraph.resolution.judgements import JudgementBook
 
-    return JudgementBook(rw.judgements(store))
+    return JudgementBook(judgement_queries.judgements(store))
 
 
 def _keys(mention: str, task: dict[str, Any]) -> list[str]:

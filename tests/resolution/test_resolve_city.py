@@ -12,8 +12,7 @@ from pathlib import Path
 import pytest
 
 from entgraph.catalog.registry import Catalog
-from entgraph.graph import EmbeddedServer
-from entgraph.graph import resolution_writer as rw
+from entgraph.graph import EmbeddedServer, judgement_queries, mention_queries, task_queries
 from entgraph.graph.falkordb_store import FalkorDBStore
 from entgraph.loaders.engine import Loader
 from entgraph.resolution.evaluate import evaluate, read_truth
@@ -142,7 +141,9 @@ def test_every_party_awaiting_a_steward_is_exported(
     resolver: Resolver, loaded: FalkorDBStore, catalog: Catalog
 ) -> None:
     """A record may have one party linked and another awaiting a steward: both are exported."""
-    waiting = {mention for task in rw.tasks(loaded, "open") for mention in task.get("mention_ids") or []}
+    waiting = {
+        mention for task in task_queries.tasks(loaded, "open") for mention in task.get("mention_ids") or []
+    }
     assert waiting
     exported = {f"{row.record_id}|{row.party}": row.method for row in link_rows(loaded, catalog)}
     assert {m: exported.get(m) for m in waiting} == dict.fromkeys(waiting, "awaiting_steward")
@@ -178,7 +179,7 @@ def test_split_then_undo(resolver: Resolver, loaded: FalkorDBStore, catalog: Cat
     moved = _links(loaded)[(record, party)]
     assert moved != enterprise and moved.startswith("P-")
     # replayed: a rerun does not put it back
-    rw.mark_pending(loaded, [record])
+    mention_queries.mark_pending(loaded, [record])
     resolver.run()
     assert _links(loaded)[(record, party)] == moved
     steward.undo(outcome.judgement.id)
@@ -249,7 +250,7 @@ def test_task_accept_reject_unsure_and_undo(
     wide = Resolver(loaded, catalog, resolver.model_path, Bands(link=0.999999, review=0.05))
     steward = Steward(loaded, catalog, wide, "tester")
     record, _party, _enterprise = _some_splink_link(loaded)
-    rw.mark_pending(loaded, [record])
+    mention_queries.mark_pending(loaded, [record])
     wide.run()
     tasks = steward.tasks()
     assert tasks, "a link below 0.999999 must become a task in the wide band"
@@ -258,17 +259,17 @@ def test_task_accept_reject_unsure_and_undo(
     best = task["candidates"][0]["enterprise_id"]
 
     accepted = steward.accept(task["id"])
-    assert rw.task(loaded, task["id"])["status"] == "resolved"
+    assert task_queries.task(loaded, task["id"])["status"] == "resolved"
     assert all(
         _links(loaded).get((rid, "subject")) == best
         for rid in task["record_ids"]
         if (rid, "subject") in _links(loaded)
     )
     steward.undo(accepted.judgement.id)
-    assert rw.task(loaded, task["id"])["status"] == "open"
+    assert task_queries.task(loaded, task["id"])["status"] == "open"
 
     rejected = steward.reject(task["id"], best, reason="different legal representative")
-    current = steward.task(task["id"]) if rw.task(loaded, task["id"])["status"] == "open" else None
+    current = steward.task(task["id"]) if task_queries.task(loaded, task["id"])["status"] == "open" else None
     if current is not None:
         assert best not in [c["enterprise_id"] for c in current["candidates"]]
     now = _links(loaded)
@@ -288,9 +289,9 @@ def test_task_accept_reject_unsure_and_undo(
     assert not still, (task["mention_key"], still)
     steward.undo(rejected.judgement.id)
 
-    if rw.task(loaded, task["id"])["status"] == "open":
+    if task_queries.task(loaded, task["id"])["status"] == "open":
         steward.unsure(task["id"])
-        assert rw.task(loaded, task["id"])["status"] == "unsure"
+        assert task_queries.task(loaded, task["id"])["status"] == "unsure"
         assert task["id"] in {t["id"] for t in steward.tasks("unsure")}
     resolver.run()  # back to the default band
 
@@ -313,7 +314,7 @@ def test_judgements_survive_a_rerun_from_scratch(
     assert after[(record, party)] == other
     same = sum(after.get(k) == v for k, v in coded_before.items())
     assert same >= 0.99 * len(coded_before)
-    active = [j for j in rw.judgements(loaded) if j["kind"] == "link" and j["object"] == other]
+    active = [j for j in judgement_queries.judgements(loaded) if j["kind"] == "link" and j["object"] == other]
     assert active and json.dumps(active[0]["records"])
 
 

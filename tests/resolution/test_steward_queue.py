@@ -13,8 +13,7 @@ import pytest
 from typer.testing import CliRunner
 
 from entgraph.cli import app
-from entgraph.graph import EmbeddedServer
-from entgraph.graph import resolution_writer as rw
+from entgraph.graph import EmbeddedServer, judgement_queries, resolution_schema, task_queries
 from entgraph.graph.falkordb_store import FalkorDBStore
 from entgraph.loaders.engine import Loader
 from entgraph.resolution.resolver import Resolver, _group_tasks
@@ -76,7 +75,7 @@ def test_the_table_is_data(tmp_path: Path) -> None:
 
 def test_tasks_are_ordered_by_stake_then_impact_and_queued_per_town(falkordb_graph: FalkorDBStore) -> None:
     store = falkordb_graph
-    store.ensure_schema(rw.RESOLUTION_SCHEMA)
+    store.ensure_schema(resolution_schema.RESOLUTION_SCHEMA)
     park = "name:园区甲|安海镇"
     taxed = "name:税电乙|安海镇"
     bigger_park = "name:园区丙|池店镇"
@@ -87,32 +86,32 @@ def test_tasks_are_ordered_by_stake_then_impact_and_queued_per_town(falkordb_gra
         _row(taxed, "R-e1", "wh_enterprise_electricity"),
         *(_row(bigger_park, f"R-q{n}", "jj_park_enterprises", "池店镇") for n in range(3)),
     ]
-    rw.upsert_tasks(store, _group_tasks(rows, NOW))
-    by_stake = rw.tasks(store)
+    task_queries.upsert_tasks(store, _group_tasks(rows, NOW))
+    by_stake = task_queries.tasks(store)
     ids = {t["mention_key"]: t["id"] for t in by_stake}
     # equal impact (2 records each): the tax and electricity records rank above the park list's
     assert [t["mention_key"] for t in by_stake] == [taxed, bigger_park, park]
     assert [t["stake"] for t in by_stake] == [9.0, 1.5, 1.0]
-    assert [t["mention_key"] for t in rw.tasks(store, order="impact")] == [bigger_park, taxed, park]
+    assert [t["mention_key"] for t in task_queries.tasks(store, order="impact")] == [bigger_park, taxed, park]
     assert describe(stake_lines(by_stake[0])) == "1 税务 tax record (×5), 1 电力 electricity record (×4)"
 
     # records accumulate over runs, and so does the stake: a record met again is not counted twice
     again = [_row(park, "R-p2", "jj_park_enterprises"), _row(park, "R-t9", "jj_tax_net_receipts")]
-    rw.upsert_tasks(store, _group_tasks(again, NOW))
-    task = rw.task(store, ids[park])
+    task_queries.upsert_tasks(store, _group_tasks(again, NOW))
+    task = task_queries.task(store, ids[park])
     assert (task["impact"], task["stake"]) == (3, 6.0)
-    assert rw.tasks(store)[0]["id"] == ids[taxed]
+    assert task_queries.tasks(store)[0]["id"] == ids[taxed]
 
-    queues = {q["town"]: q for q in rw.town_queues(store)}
+    queues = {q["town"]: q for q in task_queries.town_queues(store)}
     assert set(queues) == {"安海镇", "池店镇"}
     for town, queue in queues.items():
-        mine = rw.tasks(store, town=town)
+        mine = task_queries.tasks(store, town=town)
         assert queue["tasks"] == len(mine)
         assert queue["records"] == sum(t["impact"] for t in mine)
         assert queue["stake"] == pytest.approx(sum(t["stake"] for t in mine))
-    assert [q["town"] for q in rw.town_queues(store)] == ["安海镇", "池店镇"]  # largest stake first
+    assert [q["town"] for q in task_queries.town_queues(store)] == ["安海镇", "池店镇"]  # largest stake first
     with pytest.raises(ValueError, match="order"):
-        rw.tasks(store, order="name")
+        task_queries.tasks(store, order="name")
 
 
 # --- bulk accept on a resolved city -----------------------------------------------------------------
@@ -124,7 +123,7 @@ def _open_with_candidates(steward: Steward, **filters: Any) -> list[dict[str, An
 
 def _task_judgements(store: FalkorDBStore) -> list[dict[str, Any]]:
     """Active judgements made on tasks (not the resolver's own merges)."""
-    return [j for j in rw.judgements(store) if j.get("task")]
+    return [j for j in judgement_queries.judgements(store) if j.get("task")]
 
 
 def _runs(store: FalkorDBStore) -> int:
@@ -151,7 +150,7 @@ def test_bulk_accept_by_ids_one_judgement_each_one_run_each_undone_alone(resolve
         j = judgements[task["id"]]
         assert (j["kind"], j["object"], j["subject"]) == ("link", best[task["id"]], task["mention_key"])
         assert j["reason"] == "reviewed together" and set(j["records"]) == set(task["record_ids"])
-        assert rw.task(store, task["id"])["status"] == "resolved"
+        assert task_queries.task(store, task["id"])["status"] == "resolved"
         assert set(mention_links(store, task["mention_ids"]).values()) == {(best[task["id"]], "steward")}
 
     # a task accepted twice is skipped, and says so
@@ -188,7 +187,7 @@ def test_cli_bulk_accept_by_filter_shows_then_needs_yes(
     runner = CliRunner()
     towns = runner.invoke(app, ["steward", "towns"], env=env)
     assert towns.exit_code == 0, towns.output
-    queues = rw.town_queues(store)
+    queues = task_queries.town_queues(store)
     total = next(line.split() for line in towns.output.splitlines() if line.startswith("total"))
     assert total[1:3] == [str(sum(q["tasks"] for q in queues)), str(sum(q["records"] for q in queues))]
     assert all((q["town"] or "(none)") in towns.output for q in queues)
@@ -211,7 +210,7 @@ def test_cli_bulk_accept_by_filter_shows_then_needs_yes(
     assert sorted(j["task"] for j in judgements) == sorted(t["id"] for t in chosen)
     assert {j["user"] for j in judgements} == {"town-steward"}
     for task in chosen:
-        assert rw.task(store, task["id"])["status"] == "resolved"
+        assert task_queries.task(store, task["id"])["status"] == "resolved"
 
     both = runner.invoke(app, ["steward", "accept", chosen[0]["id"], "--town", "安海镇"], env=env)
     assert both.exit_code != 0 and "not both" in both.output
@@ -254,7 +253,7 @@ def test_deciding_one_record_of_a_task_leaves_the_task_open_with_the_others(
     target = json.loads(task["candidates"])[0]["enterprise_id"]
 
     steward.link(first, target, reason="this record only")
-    after = rw.task(store, task["id"])
+    after = task_queries.task(store, task["id"])
     assert after["status"] == "open", "the other record still waits for a steward"
     assert first not in after["mention_ids"] and second in after["mention_ids"]
     assert after["impact"] == len(after["record_ids"]) == len(task["record_ids"]) - 1
@@ -263,5 +262,5 @@ def test_deciding_one_record_of_a_task_leaves_the_task_open_with_the_others(
 
     # deciding the rest (the task's name) closes it
     steward.link(task["id"], target, reason="the rest too")
-    assert rw.task(store, task["id"])["status"] == "resolved"
+    assert task_queries.task(store, task["id"])["status"] == "resolved"
     assert mention_links(store, [second])[second] == (target, "steward")

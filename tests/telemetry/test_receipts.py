@@ -8,7 +8,7 @@ from pathlib import Path
 
 from entgraph.catalog.registry import Catalog
 from entgraph.catalog.timeliness import feed_status
-from entgraph.graph import source_writer
+from entgraph.graph import upload_queries
 from entgraph.graph.falkordb_store import FalkorDBStore
 from entgraph.localtime import CST, date_start_ms
 from entgraph.telemetry.payloads import Reading
@@ -39,7 +39,7 @@ def test_days_of_readings_are_received_uploads_judged_on_time_or_late(
     with SeriesReader(tmp_path) as reader:
         assert record_receipts(falkordb_graph, reader, known, now) == 3
         assert record_receipts(falkordb_graph, reader, known, now + HOUR) == 3  # rewritten, not doubled
-    uploads = source_writer.uploads(falkordb_graph, "wh_meter_electricity")
+    uploads = upload_queries.uploads(falkordb_graph, "wh_meter_electricity")
     assert sorted(u["periods"][0] for u in uploads) == ["2026-11-28", "2026-11-29"]
     assert {u["file_name"] for u in uploads} == {"MQTT telemetry"} and uploads[0]["rows_read"] == 24
     as_of = dt.datetime(2026, 12, 1, 12, tzinfo=CST)
@@ -49,5 +49,5 @@ def test_days_of_readings_are_received_uploads_judged_on_time_or_late(
     assert by_day["2026-11-28"] == "on_time" and by_day["2026-11-29"] == "late", by_day
     assert by_day["2026-11-30"] == "missing"  # nothing came that day
     assert status.last_period == "2026-11-29"
-    water = source_writer.uploads(falkordb_graph, "wh_meter_water")
+    water = upload_queries.uploads(falkordb_graph, "wh_meter_water")
     assert [u["periods"] for u in water] == [["2026-11-29"]]

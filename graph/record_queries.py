@@ -1,14 +1,12 @@
-"""Writes loaded department records, their derived nodes and their uploads into the graph.
+"""Loaded department records in the graph: their keys, their writes (with derived nodes) and retirement.
 
-The loaders hand over plain data (no spec objects): a record label, rows of ``{id, hash, props, links}``
-and upload summaries. Every statement is an idempotent MERGE keyed on a unique id, so a load killed
-half-way and run again converges to exactly the rows of one clean load.
+The loaders hand over plain data (no spec objects): a record label and rows of ``{id, hash, props,
+links}``, each link ``{relation, label, key, props}``. Every statement is an idempotent MERGE keyed on a
+unique id, so a load killed half-way and run again converges to exactly the rows of one clean load.
 
 Graph shape written here (see docs/graph-model.md):
     (:SourceRecord:<Label> {id, dataset, file_name, file_sha256, sheet, row, upload_id, content_hash, ...})
     (:SourceRecord)-[:<REL>]->(:<Node> {key, ...})   towns, industries, parcels, mortgages, honours ...
-    (:Upload {id, dataset, file_name, file_sha256, rows_read, loaded, rejected, unchanged, ...})
-    (:Upload)-[:OF_DATASET]->(:Dataset {key, title, department, city})
 """
 
 from __future__ import annotations
@@ -16,30 +14,11 @@ from __future__ import annotations
 import re
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
 from typing import Any
 
 from entgraph.graph.port import GraphSchema, GraphStore, PropertyIndex, QueryError, UniqueKey
 
 _IDENT = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
-
-
-@dataclass(frozen=True)
-class Link:
-    """An edge from a record to a node identified by ``label`` + ``key``."""
-
-    relation: str
-    label: str
-    key: str
-    props: Mapping[str, Any] = field(default_factory=dict)
-
-
-@dataclass(frozen=True)
-class RecordRow:
-    id: str
-    content_hash: str
-    props: Mapping[str, Any]
-    links: Sequence[Link] = ()
 
 
 def source_schema(node_labels: Iterable[str]) -> GraphSchema:
@@ -74,11 +53,12 @@ def existing_hashes(store: GraphStore, ids: Sequence[str]) -> dict[str, str]:
 def write_records(
     store: GraphStore,
     record_label: str,
-    rows: Sequence[RecordRow],
+    rows: Sequence[Mapping[str, Any]],
     replaced: set[str],
     to_resolve: bool = False,
 ) -> None:
-    """MERGE records and their links. ``replaced``: ids whose old links must go (their content changed).
+    """MERGE records (``{id, hash, props, links}``) and their links. ``replaced``: ids whose old links
+    must go (their content changed).
 
     ``to_resolve``: flag the records (new or changed) as work for resolution (``to_resolve = 1``,
     indexed), so a resolution run finds them without scanning every record ever loaded.
@@ -98,13 +78,13 @@ def write_records(
         f"UNWIND $rows AS row MERGE (r:SourceRecord:{label} {{id: row.id}}) SET r += row.props"
         + (", r.to_resolve = 1" if to_resolve else "")
         + " REMOVE r.retired",
-        {"rows": [{"id": r.id, "props": dict(r.props)} for r in rows]},
+        {"rows": [{"id": r["id"], "props": dict(r["props"])} for r in rows]},
     )
     groups: dict[tuple[str, str], list[dict[str, Any]]] = defaultdict(list)
     for row in rows:
-        for link in row.links:
-            groups[(link.relation, link.label)].append(
-                {"id": row.id, "key": link.key, "props": dict(link.props)}
+        for link in row["links"]:
+            groups[(link["relation"], link["label"])].append(
+                {"id": row["id"], "key": link["key"], "props": dict(link.get("props") or {})}
             )
     # CREATE, not MERGE, for the edge: these records have no derived edges (new, or theirs were just
     # deleted), and MERGE would look through every edge of a town or industry node that 100k records
@@ -120,7 +100,7 @@ def write_records(
     # rerun sees it as changed and writes it (and its links) again, instead of skipping it as unchanged.
     store.write(
         "UNWIND $rows AS row MATCH (r:SourceRecord {id: row.id}) SET r.content_hash = row.hash",
-        {"rows": [{"id": r.id, "hash": r.content_hash} for r in rows]},
+        {"rows": [{"id": r["id"], "hash": r["hash"]} for r in rows]},
     )
 
 
@@ -159,44 +139,6 @@ def retire_missing(
         after = ids[-1]
 
 
-def has_other_version(store: GraphStore, dataset: str, file_name: str, upload_id: str) -> bool:
-    """Was a file of this name uploaded to this dataset before with other content?"""
-    rows = store.read(
-        "MATCH (u:Upload) WHERE u.dataset = $dataset AND u.file_name = $file AND u.id <> $upload "
-        "RETURN count(u) AS c",
-        {"dataset": dataset, "file": file_name, "upload": upload_id},
-    )
-    return rows[0]["c"] > 0
-
-
-def record_dataset(store: GraphStore, dataset: Mapping[str, Any]) -> None:
-    store.write(
-        "MERGE (d:Dataset {key: $d.key}) SET d.title = $d.title, d.department = $d.department, "
-        "d.city = $d.city, d.frequency = $d.frequency, d.subject = $d.subject",
-        {"d": dict(dataset)},
-    )
-
-
-def record_upload(store: GraphStore, upload: Mapping[str, Any]) -> None:
-    """Create or update an upload's summary (status 'running' at start, 'done' at the end)."""
-    store.write(
-        "MERGE (u:Upload {id: $u.id}) SET u += $u, u.received_at = coalesce(u.received_at, $u.started_at) "
-        "WITH u MATCH (d:Dataset {key: $u.dataset}) MERGE (u)-[:OF_DATASET]->(d)",
-        {"u": dict(upload)},
-    )
-
-
-def uploads(store: GraphStore, dataset: str | None = None) -> list[dict[str, Any]]:
-    """Upload summaries, newest first."""
-    where = "WHERE u.dataset = $dataset " if dataset else ""
-    return [
-        row["u"]
-        for row in store.read(
-            f"MATCH (u:Upload) {where}RETURN u ORDER BY u.started_at DESC", {"dataset": dataset}
-        )
-    ]
-
-
 def record_count(store: GraphStore, dataset: str, file_name: str | None = None) -> int:
     where = "r.dataset = $dataset AND r.retired IS NULL" + (" AND r.file_name = $file" if file_name else "")
     return store.read(
@@ -208,21 +150,3 @@ def _ident(name: str) -> str:
     if not _IDENT.match(name):
         raise QueryError(f"not a valid label or relation name: {name!r}")
     return name
-
-
-def recent_uploads(store: GraphStore, dataset: str | None, first: int) -> list[dict[str, Any]]:
-    """The ``first`` newest upload summaries (of one dataset, or of all): the API pages, the CLI reads all."""
-    where = "WHERE u.dataset = $dataset " if dataset else ""
-    return [
-        dict(row["u"])
-        for row in store.read(
-            f"MATCH (u:Upload) {where}RETURN u ORDER BY u.started_at DESC, u.id LIMIT $first",
-            {"dataset": dataset, "first": first},
-        )
-    ]
-
-
-def upload(store: GraphStore, upload_id: str) -> dict[str, Any] | None:
-    """One upload's summary by id, or None."""
-    rows = store.read("MATCH (u:Upload {id: $id}) RETURN u", {"id": upload_id})
-    return dict(rows[0]["u"]) if rows else None
