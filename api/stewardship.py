@@ -43,7 +43,7 @@ from entgraph.api.context import Context
 from entgraph.api.errors import ApiError, BadInput, NotFound
 from entgraph.api.masking import mask_kind
 from entgraph.api.visibility import golden_value, visibility
-from entgraph.graph import enterprise_queries, judgement_queries, mention_queries, task_queries
+from entgraph.graph import enterprise_queries, judgement_queries, mention_queries, meter_queries, task_queries
 from entgraph.graph import steward_queries as sq
 from entgraph.resolution.enterprises import provisional_id
 from entgraph.resolution.mentions import party_fields, split_mention
@@ -57,6 +57,7 @@ from entgraph.resolution.steward import (
     best_probability,
     stake_lines,
 )
+from entgraph.telemetry.meter_registry import undo_pin
 
 STEWARD_ONLY = [requires(Role.STEWARD)]
 MAX_PAGE = 500
@@ -208,7 +209,7 @@ class StewardTask:
 @strawberry.type(description="A steward's decision, kept forever (an undo marks it, never deletes it).")
 class Judgement:
     id: str
-    kind: str = strawberry.field(description="link, reject, unsure, merge or split.")
+    kind: str = strawberry.field(description="link, reject, unsure, merge, split or meter (a meter attachment).")
     subject: str = strawberry.field(
         description="A mention key (name:… / mention:…) or, for merge, the loser."
     )
@@ -406,6 +407,8 @@ class StewardMutation:
         permission_classes=STEWARD_ONLY,
     )
     async def undo_judgement(self, info: Info[Context, None], id: str, reason: str = "") -> StewardPayload:
+        if await info.context.in_thread(_attaches_a_meter, info.context, id):
+            return await info.context.in_thread(_undo_meter_judgement, info.context, id, reason)
         return await _operate(info, _undo_records(id), lambda s: s.undo(id, reason), undo_of=id)
 
 
@@ -510,11 +513,43 @@ def _steward(context: Context) -> Steward:
     settings = context.settings
     bands = Bands(link=settings.link_threshold, review=settings.review_threshold)
     resolver = Resolver(context.store, context.catalog, settings.model_path, bands, threads=settings.threads)
+    # It acts as the caller may see the graph: what is hidden from it is unknown to it.
+    return Steward(context.store, context.catalog, resolver, _user(context), visibility(context))
+
+
+def _user(context: Context) -> str:
     # Judgements record who decided; an API key has a name, a token a subject. The role is the fallback
     # so a judgement is never anonymous.
-    user = context.principal.subject or context.principal.role.value
-    # It acts as the caller may see the graph: what is hidden from it is unknown to it.
-    return Steward(context.store, context.catalog, resolver, user, visibility(context))
+    return context.principal.subject or context.principal.role.value
+
+
+def _attaches_a_meter(context: Context, judgement_id: str) -> bool:
+    """Whether ``judgement_id`` is a meter judgement the caller may see (the registry undoes those)."""
+    row = sq.judgement(context.store, judgement_id, visibility(context))
+    return row is not None and row.get("kind") == "meter"
+
+
+def _undo_meter_judgement(context: Context, judgement_id: str, reason: str) -> StewardPayload:
+    """Withdraw a steward's meter attachment: the meter is the registry's again (``meter_registry``)."""
+    store = context.store
+    meter = [(judgement_queries.judgement(store, judgement_id) or {}).get("meter") or ""]
+    before = {row["enterprise"] for row in meter_queries.owners(store, meter)}
+    with _OPERATIONS:
+        try:
+            undo_pin(store, context.catalog, judgement_id, _user(context), reason)
+        except ValueError as exc:
+            raise _api_error(StewardError(str(exc))) from None
+    after = {row["enterprise"] for row in meter_queries.owners(store, meter)}
+    row = sq.judgement(store, judgement_id, visibility(context))
+    assert row is not None  # the caller saw it a moment ago; judgements are never deleted
+    known = sq.known_enterprises(store, sorted(before ^ after), visibility(context))
+    return StewardPayload(
+        judgement=_judgement(row),
+        changed_enterprises=sorted(known),
+        task_id=None,
+        task_status=None,
+        summary=f"meter {row.get('meter')} is the registry's again",
+    )
 
 
 def _api_error(exc: StewardError) -> ApiError:

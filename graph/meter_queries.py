@@ -1,12 +1,16 @@
 """All Cypher of the meter registry: which enterprise(s) each meter measures.
 
 Graph shape (docs/graph-model.md):
-    (:SourceRecord:MeterReading)-[:READS]->(:Meter {key, meter_id, account_no, utility, review, pinned})
+    (:SourceRecord:MeterReading)-[:READS]->(:Meter {key, meter_id, account_no, utility, review, judgement})
     (:Meter)-[:METERS {via, evidence, shared, at}]->(:Enterprise)
+    (:Judgement {kind: 'meter', subject: 'meter:<key>', enterprises, kept, ...})   a steward's decision
 
 ``Meter`` nodes are written by the loaders (the device feeds' rows) or registered by hand for a meter
 first heard over MQTT. The registry links them; ``via`` says why (credit code, utility account, name,
-steward). A steward's attachment pins the meter: later syncs leave it alone, forever.
+steward). A steward's attachment is a ``Judgement`` (kind ``meter``, as every steward decision is one):
+while it stands, syncs leave the meter alone; ``Meter.judgement`` names the judgement last applied to
+its links, so a judgement saved but not yet applied (a crash between the two) is applied by the next
+sync.
 
 A meter's ``key`` is the loaders' (``电能表|<id>``, ``水表|<id>``); telemetry knows a meter by its device
 id alone (``meter_id``), which device serials make unique across utilities.
@@ -28,21 +32,62 @@ from entgraph.graph.port import GraphSchema, GraphStore, PropertyIndex, Row, Uni
 from entgraph.graph.visibility import EVERYTHING, Visibility
 
 METER_SCHEMA = GraphSchema(
-    unique=(UniqueKey("Meter", "key"),),
-    indexes=(PropertyIndex("Meter", "review"), PropertyIndex("Meter", "meter_id")),
+    unique=(UniqueKey("Meter", "key"), UniqueKey("Judgement", "id")),
+    indexes=(
+        PropertyIndex("Meter", "review"),
+        PropertyIndex("Meter", "meter_id"),
+        PropertyIndex("Judgement", "subject"),
+        PropertyIndex("Judgement", "kind"),
+    ),
+)
+SUBJECT = "meter:"  # a meter judgement's subject is ``meter:<key>``
+# A row's meter has no standing judgement (one not undone): only then may the registry change its links.
+_UNJUDGED = (
+    "OPTIONAL MATCH (j:Judgement {subject: row.subject}) WHERE j.undone IS NULL "
+    "WITH m, row, count(j) AS judged WHERE judged = 0 "
 )
 
 
-def meter_mentions(store: GraphStore, only_unattached: bool) -> list[Row]:
-    """``{meter, utility, dataset, code, name, account, n}``: the identities the device feeds' rows give
-    each meter, counted. Pinned meters are left out: a steward has decided them."""
-    where = "m.pinned IS NULL" + (" AND m.attached_at IS NULL" if only_unattached else "")
+def meter_mentions(store: GraphStore, only_unattached: bool, keys: Sequence[str] | None = None) -> list[Row]:
+    """``{key, meter, dataset, code, name, account, n}``: the identities the device feeds' rows give
+    each meter (or each of ``keys``), counted."""
+    head = "UNWIND $keys AS k MATCH (m:Meter {key: k}) " if keys is not None else "MATCH (m:Meter) "
+    where = "m.attached_at IS NULL" if only_unattached else "true"
     return store.read(
-        f"MATCH (m:Meter) WITH m WHERE {where} "
+        f"{head}WITH m WHERE {where} "
         "MATCH (r:SourceRecord)-[:READS]->(m) WITH m, r WHERE r.retired IS NULL "
         "RETURN m.key AS key, m.meter_id AS meter, r.dataset AS dataset, r.credit_code AS code, "
-        "r.enterprise_name AS name, r.account_no AS account, count(*) AS n"
+        "r.enterprise_name AS name, r.account_no AS account, count(*) AS n",
+        {"keys": list(keys or [])},
     )
+
+
+def standing_judgements(store: GraphStore) -> list[Row]:
+    """Every meter judgement not undone, oldest first (a later one on the same meter wins), with the
+    judgement its meter's links were last set by (``applied``; null when none or no such meter)."""
+    return store.read(
+        "MATCH (j:Judgement {kind: 'meter'}) WITH j WHERE j.undone IS NULL "
+        "OPTIONAL MATCH (m:Meter {key: j.meter_key}) "
+        "RETURN j AS j, m.judgement AS applied ORDER BY j.at, j.id"
+    )
+
+
+def legacy_pins(store: GraphStore) -> list[Row]:
+    """Meters pinned before pins were judgements (``pinned`` flag), with their steward's and other
+    links: ``{key, meter, utility, actor, at, steward, others}``."""
+    return store.read(
+        "MATCH (m:Meter) WITH m WHERE m.pinned = true "
+        "OPTIONAL MATCH (m)-[x:METERS]->(e:Enterprise) "
+        "WITH m, collect(CASE WHEN x.via = 'steward' THEN e.id END) AS steward, "
+        "collect(CASE WHEN x.via <> 'steward' THEN e.id END) AS others "
+        "RETURN m.key AS key, m.meter_id AS meter, m.utility AS utility, m.pinned_by AS actor, "
+        "m.attached_at AS at, steward, others"
+    )
+
+
+def forget_legacy_pin(store: GraphStore, key: str) -> None:
+    """Drop the old ``pinned`` flag once its judgement is saved and applied."""
+    store.write("MATCH (m:Meter {key: $key}) REMOVE m.pinned, m.pinned_by", {"key": key})
 
 
 def enterprises_by_code(store: GraphStore, codes: Sequence[str]) -> dict[str, str]:
@@ -88,15 +133,17 @@ def write_attachments(store: GraphStore, rows: Sequence[Mapping[str, Any]], now_
     ``{key, meter, utility, review, owners: [{id, via, evidence}]}``."""
     if not rows:
         return
-    params = [{**r, "at": now_ms} for r in rows]
+    params = [{**r, "at": now_ms, "subject": SUBJECT + r["key"]} for r in rows]
     store.write_batches(
-        "UNWIND $rows AS row MATCH (m:Meter {key: row.key}) WITH m, row WHERE m.pinned IS NULL "
-        "OPTIONAL MATCH (m)-[old:METERS]->(:Enterprise) DELETE old",
+        "UNWIND $rows AS row MATCH (m:Meter {key: row.key}) "
+        + _UNJUDGED
+        + "OPTIONAL MATCH (m)-[old:METERS]->(:Enterprise) DELETE old",
         params,
     )
     store.write_batches(
-        "UNWIND $rows AS row MATCH (m:Meter {key: row.key}) WITH m, row WHERE m.pinned IS NULL "
-        "SET m.meter_id = row.meter, m.utility = row.utility, m.review = row.review, "
+        "UNWIND $rows AS row MATCH (m:Meter {key: row.key}) "
+        + _UNJUDGED
+        + "SET m.meter_id = row.meter, m.utility = row.utility, m.review = row.review, "
         "m.owners = size(row.owners), m.attached_at = row.at "
         "WITH m, row UNWIND row.owners AS o MATCH (e:Enterprise {id: o.id}) "
         "MERGE (m)-[x:METERS]->(e) SET x.via = o.via, x.evidence = o.evidence, "
@@ -105,21 +152,26 @@ def write_attachments(store: GraphStore, rows: Sequence[Mapping[str, Any]], now_
     )
 
 
-def pin(
-    store: GraphStore, key: str, meter: str, utility: str, enterprise_ids: Sequence[str], actor: str,
-    now_ms: int, sight: Visibility = EVERYTHING,
-) -> list[str]:  # fmt: skip
-    """A steward's decision: ``meter`` measures exactly ``enterprise_ids`` (several: a shared meter) of
-    the enterprises the steward (``sight``) knows. Its links to enterprises hidden from the steward are
-    kept as they are: they are another department's knowledge, which the steward can neither see nor
-    judge, and refusing the pin would tell it that they exist. The meter's ``owners``, ``review`` and
-    ``shared`` count them too. Registers the meter (under ``key``) when it is new. Returns the ids the
-    steward linked."""
+def register(store: GraphStore, key: str, meter: str, utility: str) -> None:
+    """Make sure meter ``key`` exists (a meter first heard over MQTT has no device-feed rows)."""
     store.write(
         "MERGE (m:Meter {key: $key}) SET m.meter_id = $meter, m.utility = coalesce(m.utility, $utility)",
         {"key": key, "meter": meter, "utility": utility},
     )
-    kept = hidden_owners(store, key, sight)
+
+
+def apply_judgement(
+    store: GraphStore, key: str, enterprise_ids: Sequence[str], kept: Sequence[str], actor: str,
+    judgement_id: str, now_ms: int,
+) -> list[str]:  # fmt: skip
+    """Set meter ``key``'s links as judgement ``judgement_id`` decided: exactly ``enterprise_ids``
+    (several: a shared meter), besides its links to ``kept``, the enterprises hidden from the steward
+    that it neither saw nor judged (those still linked stay as they are; the meter's ``owners``,
+    ``review`` and ``shared`` count them too). Idempotent. Returns the ids linked by the judgement."""
+    kept = [r["id"] for r in store.read(
+        "MATCH (m:Meter {key: $key})-[:METERS]->(e:Enterprise) WITH e WHERE e.id IN $kept RETURN e.id AS id",
+        {"key": key, "kept": list(kept)},
+    )]  # fmt: skip
     ids = list(dict.fromkeys(enterprise_ids))
     owners = len(set(ids) | set(kept))
     params = {"key": key, "kept": kept, "owners": owners}
@@ -135,7 +187,7 @@ def pin(
             params,
         )
     rows = store.write(
-        "MATCH (m:Meter {key: $key}) SET m.pinned = true, m.pinned_by = $actor, m.attached_at = $now, "
+        "MATCH (m:Meter {key: $key}) SET m.attached_at = $now, "
         "m.owners = $owners, m.review = CASE WHEN $owners = 0 THEN 'unattached' "
         "WHEN $owners > 1 THEN 'shared' ELSE null END "
         "WITH m UNWIND $ids AS id MATCH (e:Enterprise {id: id}) "
@@ -143,7 +195,19 @@ def pin(
         "x.at = $now RETURN e.id AS id",
         {"key": key, "ids": ids, "owners": owners, "actor": actor, "now": now_ms},
     )
+    # last: a crash before this leaves the judgement unapplied, and the next sync applies it again
+    store.write("MATCH (m:Meter {key: $key}) SET m.judgement = $j", {"key": key, "j": judgement_id})
     return [r["id"] for r in rows]
+
+
+def release(store: GraphStore, key: str) -> None:
+    """After its judgement is undone, meter ``key`` is the registry's again: the steward's links go and
+    the next sync of it decides (``attached_at`` cleared so an incremental sync takes it too)."""
+    store.write(
+        "MATCH (m:Meter {key: $key}) REMOVE m.judgement, m.attached_at "
+        "WITH m OPTIONAL MATCH (m)-[x:METERS {via: 'steward'}]->(:Enterprise) DELETE x",
+        {"key": key},
+    )
 
 
 def hidden_owners(store: GraphStore, key: str, sight: Visibility = EVERYTHING) -> list[str]:

@@ -8,8 +8,8 @@ it, whether it reads or acts:
 - a record is visible when its dataset is (record ids are ``<dataset>:<hex>``, but the record's own
   ``dataset`` is read: an id is only a name);
 - a judgement is there for it as a task is (``task_queries``): when it names no enterprise hidden from
-  it (its ``object``; a merge's ``subject`` too) and it has no records or one of them is visible; its
-  ``records`` are then the visible ones alone.
+  it (its ``object``; a merge's ``subject`` too; a meter judgement's ``enterprises``) and it has no
+  records or one of them is visible; its ``records`` are then the visible ones alone.
 
 A caller who may see everything gets the statements of ``judgement_queries`` unchanged. A task it
 decides for the records it may see is handed back to those who may see the others (:func:`hand_back`).
@@ -50,11 +50,14 @@ def _seen(sight: Visibility) -> str:
     if sight.datasets is None:
         return "WITH j, j.records AS records "
     mine = "[x IN coalesce(j.records, []) WHERE split(x, ':')[0] IN $known_datasets]"
+    # the enterprises it names: a meter judgement's (several: a shared meter), else its object
+    named = "CASE WHEN size(coalesce(j.enterprises, [])) > 0 THEN j.enterprises ELSE [j.object] END"
     return (
-        f"WITH j, {mine} AS records WHERE size(coalesce(j.records, [])) = 0 OR size(records) > 0 "
-        "OPTIONAL MATCH (o:Enterprise {id: j.object}) "
-        + sight.mark_known("o", "j, records, o", "known_o")
-        + "WITH j, records, known_o WHERE known_o "
+        f"WITH j WHERE size(coalesce(j.records, [])) = 0 OR size({mine}) > 0 "
+        f"UNWIND {named} AS named OPTIONAL MATCH (o:Enterprise {{id: named}}) "
+        + sight.mark_known("o", "j, o", "known_o")
+        + "WITH j, collect(known_o) AS known WHERE all(k IN known WHERE k) "
+        f"WITH j, {mine} AS records "
         "OPTIONAL MATCH (s:Enterprise {id: j.subject}) WHERE j.kind = 'merge' "
         + sight.mark_known("s", "j, records, s", "known_s")
         + "WITH j, records WHERE known_s "

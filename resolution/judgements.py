@@ -7,6 +7,9 @@ A judgement is what a person decided, kept forever (an undo marks it undone, it 
 * ``unsure`` the steward could not tell; the task is parked, nothing is linked
 * ``merge``  enterprise ``subject`` is the same as ``object`` (the survivor); subject redirects to it
 * ``split``  mention ``subject`` is not ``object`` and stands as its own enterprise
+* ``meter``  meter ``subject`` (``meter:<key>``) measures exactly ``enterprises`` (``object``: the first
+  of them, or empty) — the meter registry's (``telemetry/meter_registry.py``), which replays it; the
+  resolver has nothing to replay in it
 
 Mention keys are ``mention:<record id>|<party>`` for one record, or ``name:<normalised name>|<town>``
 for every record that writes that name in that town, so a decision about a name also settles next
@@ -25,8 +28,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any, Literal
 
-Kind = Literal["link", "reject", "unsure", "merge", "split"]
-KINDS: tuple[str, ...] = ("link", "reject", "unsure", "merge", "split")
+Kind = Literal["link", "reject", "unsure", "merge", "split", "meter"]
+KINDS: tuple[str, ...] = ("link", "reject", "unsure", "merge", "split", "meter")
 
 
 @dataclass(frozen=True, slots=True)

@@ -282,6 +282,11 @@ class Steward:
             raise StewardError(f"no judgement {judgement_id}; `entgraph steward judgements` lists them")
         if row.get("undone"):
             raise StewardError(f"judgement {judgement_id} was already undone at {row['undone_at']}")
+        if row["kind"] == "meter":
+            raise StewardError(
+                f"judgement {judgement_id} attaches a meter: undo it with `entgraph telemetry meters unpin "
+                f"{judgement_id}` (or the undoJudgement mutation), which gives the meter back to the registry"
+            )
         judgement = Judgement(**{k: row.get(k, "") for k in Judgement.__dataclass_fields__})
         records = list(seen.get("records") or [])
         hidden = [r for r in row.get("records") or [] if r not in records]

@@ -275,8 +275,9 @@ def meters_pin(
     utility: str = typer.Option(
         "electricity", help="electricity or water (for a meter new to the registry)."
     ),
+    reason: str = typer.Option("", help="Why (kept with the judgement)."),
 ) -> None:
-    """A steward's decision: METER measures exactly these enterprises. Kept forever; syncs leave it."""
+    """A steward's decision: METER measures exactly these enterprises, kept as a judgement."""
     import getpass
 
     from entgraph.graph.connect import open_store
@@ -285,10 +286,36 @@ def meters_pin(
     settings = _settings(ctx)
     with open_store(settings) as store:
         try:
-            linked = registry.pin(store, meter, utility, enterprise, settings.user or getpass.getuser())
+            linked = registry.pin(
+                store, meter, utility, enterprise, settings.user or getpass.getuser(), reason=reason
+            )
         except ValueError as exc:
             raise typer.BadParameter(str(exc)) from None
     typer.echo(f"{meter} pinned to {', '.join(linked)}")
+
+
+@meters_app.command("unpin")
+def meters_unpin(
+    ctx: typer.Context,
+    judgement: str = typer.Argument(..., help="The pin's judgement id (`entgraph steward judgements`)."),
+    reason: str = typer.Option("", help="Why it is withdrawn."),
+) -> None:
+    """Withdraw a steward's pin: the meter goes back to its previous pin, or to the registry's evidence."""
+    import getpass
+
+    from entgraph.catalog.registry import Catalog
+    from entgraph.graph.connect import open_store
+    from entgraph.telemetry import meter_registry as registry
+
+    settings = _settings(ctx)
+    with open_store(settings) as store:
+        try:
+            row = registry.undo_pin(
+                store, Catalog.load(settings.spec_dirs), judgement, settings.user or getpass.getuser(), reason
+            )
+        except ValueError as exc:
+            raise typer.BadParameter(str(exc)) from None
+    typer.echo(f"{judgement} undone: meter {row.get('meter')} is the registry's again")
 
 
 @meters_app.command("event")

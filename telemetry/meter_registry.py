@@ -13,24 +13,32 @@ are read as mentions and linked with the resolution's own evidence, strongest fi
 One enterprise with many meters (一户多表) is simply several meters pointing at it. A meter whose
 mentions name different enterprises (多户一表, one meter shared by several firms) is linked to all of
 them and flagged ``shared`` for stewards: its consumption is not added to any one firm's totals until a
-steward decides. A meter nothing links is flagged ``unattached``. A steward's decision (``pin``) is kept
-forever: syncs never touch a pinned meter.
+steward decides. A meter nothing links is flagged ``unattached``.
+
+A steward's decision (:func:`pin`) is a judgement like any other steward decision (kind ``meter``,
+``resolution/judgements.py``): kept forever, shown in the audit trail, and replayed: while it stands,
+syncs leave the meter alone, and a sync applies any judgement not yet applied (saved just before a
+crash). Undoing it (:func:`undo_pin`) gives the meter back to the evidence, or to the steward's previous
+judgement on it when one still stands.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import time
 from collections import Counter, defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
 from entgraph.catalog.registry import Catalog
 from entgraph.catalog.spec import DatasetSpec, Role, Subject
+from entgraph.graph import judgement_queries
 from entgraph.graph import meter_queries as mq
 from entgraph.graph.port import GraphStore
 from entgraph.graph.visibility import EVERYTHING, Visibility
 from entgraph.identity.chinese_names import normalise_text
 from entgraph.identity.codes import is_valid_credit_code, normalise_code
+from entgraph.resolution.judgements import Judgement
 from entgraph.telemetry.payloads import utility_of_unit
 
 UTILITIES = ("electricity", "water")
@@ -96,13 +104,22 @@ class _Meter:
 
 
 def sync(
-    store: GraphStore, catalog: Catalog, only_new: bool = False, now_ms: int | None = None
+    store: GraphStore,
+    catalog: Catalog,
+    only_new: bool = False,
+    now_ms: int | None = None,
+    keys: Sequence[str] | None = None,
 ) -> SyncReport:
-    """Link every (or every not yet linked) unpinned meter to its enterprise(s). Idempotent: rerunning
-    after a crash, or after resolution changed, converges to the same links."""
+    """Link every (or every not yet linked, or each of ``keys``) meter no steward has judged to its
+    enterprise(s), after applying the steward's judgements. Idempotent: rerunning after a crash, or after
+    resolution changed, converges to the same links."""
     store.ensure_schema(mq.METER_SCHEMA)
+    now_ms = now_ms if now_ms is not None else int(time.time() * 1000)
+    _judge_legacy_pins(store)
+    judged = replay(store, now_ms)
     feeds = MeterFeeds.from_catalog(catalog)
-    meters = _gather(mq.meter_mentions(store, only_new), feeds)
+    mentions = mq.meter_mentions(store, only_new, keys)
+    meters = [m for m in _gather(mentions, feeds) if m.key not in judged]
     by_code = mq.enterprises_by_code(store, sorted({c for m in meters for c in m.codes}))
     account_keys = {
         (m.key, a): [f"account:{d}:{a}" for d in feeds.account_departments.get(m.utility or "", ())]
@@ -125,8 +142,44 @@ def sync(
         else:
             report.attached += 1
         report.by_via.update(o["via"] for o in owners)
-    mq.write_attachments(store, rows, now_ms if now_ms is not None else int(time.time() * 1000))
+    mq.write_attachments(store, rows, now_ms)
     return report
+
+
+def replay(store: GraphStore, now_ms: int) -> set[str]:
+    """Apply every standing meter judgement not yet applied (the latest per meter); the keys of the
+    meters a steward has decided, which the evidence must leave alone."""
+    latest: dict[str, dict] = {}
+    for row in mq.standing_judgements(store):
+        latest[row["j"]["meter_key"]] = {**row["j"], "applied": row["applied"]}
+    for key, j in latest.items():
+        if j["applied"] != j["id"]:
+            mq.register(store, key, j["meter"], j["utility"])
+            mq.apply_judgement(store, key, j["enterprises"], j.get("kept") or [], j["user"], j["id"], now_ms)
+    return set(latest)
+
+
+def _judge_legacy_pins(store: GraphStore) -> None:
+    """Meters pinned before pins were judgements (a ``pinned`` flag) get the judgement they stand for."""
+    for row in mq.legacy_pins(store):
+        at = dt.datetime.fromtimestamp((row["at"] or 0) / 1000, dt.UTC).isoformat(timespec="microseconds")
+        judgement = _judgement(
+            row["key"], row["meter"], row["utility"], sorted(row["steward"]), row["actor"] or "steward",
+            sorted(row["others"]), "pinned before pins were judgements",
+        )  # fmt: skip
+        judgement_queries.save_judgement(store, {**judgement, "at": at})
+        mq.apply_judgement(store, row["key"], judgement["enterprises"], judgement["kept"],
+                           judgement["user"], judgement["id"], row["at"] or 0)  # fmt: skip
+        mq.forget_legacy_pin(store, row["key"])
+
+
+def _judgement(
+    key: str, meter: str, utility: str | None, ids: list[str], actor: str, kept: list[str], reason: str
+) -> dict:
+    """A meter judgement's properties: ``object`` the first enterprise (empty: the meter is nobody's)."""
+    j = Judgement.new("meter", mq.SUBJECT + key, ids[0] if ids else "", actor, reason)
+    return {**j.props(), "enterprises": ids, "kept": kept, "meter_key": key, "meter": meter,
+            "utility": utility, "records": []}  # fmt: skip
 
 
 def _gather(rows: Iterable[dict], feeds: MeterFeeds) -> list[_Meter]:
@@ -206,9 +259,11 @@ def pin(
     enterprise_ids: list[str],
     actor: str,
     sight: Visibility = EVERYTHING,
+    reason: str = "",
 ) -> list[str]:
-    """A steward's decision, kept forever (see module doc), about the enterprises it knows (``sight``):
-    the meter's links to others stay (``meter_queries.pin``)."""
+    """A steward's decision, saved as a judgement (see module doc), about the enterprises it knows
+    (``sight``): the meter's links to others stay (``meter_queries.apply_judgement``). Returns the ids
+    linked."""
     if utility not in UTILITIES:
         raise ValueError(f"utility must be one of {', '.join(UTILITIES)}, not {utility!r}")
     missing = sorted(set(enterprise_ids) - mq.live_enterprises(store, enterprise_ids))
@@ -218,7 +273,36 @@ def pin(
     # The same id can name an electricity and a water meter: pin the one of this utility.
     existing = [r["key"] for r in mq.registered_as(store, meter) if r["utility"] in (utility, None)]
     key = existing[0] if existing else f"{METER_KIND[utility]}|{meter}"
-    return mq.pin(store, key, meter, utility, enterprise_ids, actor, int(time.time() * 1000), sight)
+    mq.register(store, key, meter, utility)
+    ids = list(dict.fromkeys(enterprise_ids))
+    judgement = _judgement(key, meter, utility, ids, actor, mq.hidden_owners(store, key, sight), reason)
+    judgement_queries.save_judgement(store, judgement)  # first: a crash after it is replayed by a sync
+    return mq.apply_judgement(
+        store, key, ids, judgement["kept"], actor, judgement["id"], int(time.time() * 1000)
+    )
+
+
+def undo_pin(store: GraphStore, catalog: Catalog, judgement_id: str, actor: str, reason: str = "") -> dict:
+    """Withdraw a meter judgement: the meter goes back to the steward's previous standing judgement on
+    it, or else to what the evidence says (a sync of that meter). Returns the judgement as stored now."""
+    row = judgement_queries.judgement(store, judgement_id)
+    if row is None or row.get("kind") != "meter":
+        raise ValueError(f"no meter judgement {judgement_id}")
+    if row.get("undone"):
+        raise ValueError(f"judgement {judgement_id} was already undone at {row['undone_at']}")
+    at = dt.datetime.now(dt.UTC).isoformat(timespec="microseconds")
+    judgement_queries.save_judgement(
+        store,
+        {"id": judgement_id, "undone": True, "undone_by": actor, "undone_at": at, "undo_reason": reason},
+    )
+    key = row["meter_key"]
+    mq.release(store, key)
+    now_ms = int(time.time() * 1000)
+    if key not in replay(store, now_ms):
+        sync(store, catalog, keys=[key], now_ms=now_ms)
+    found = judgement_queries.judgement(store, judgement_id)
+    assert found is not None
+    return found
 
 
 def known_meters(store: GraphStore) -> set[str]:

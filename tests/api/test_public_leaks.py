@@ -1531,6 +1531,8 @@ CREATE (:SourceRecord {id: 'jj_tax_registration:h', dataset: 'jj_tax_registratio
 """
 PIN_METER = """mutation ($ids: [String!]!) { pinMeter(meterId: "M-9", enterpriseIds: $ids) {
   enterpriseIds shared review } }"""
+AUDIT_TRAIL = "{ judgements(first: 50) { id kind object } }"
+UNDO = """mutation ($id: String!) { undoJudgement(id: $id) { judgement { id undone } changedEnterprises } }"""
 
 
 def test_a_stewards_pin_leaves_the_meters_links_to_enterprises_it_may_not_see(
@@ -1555,6 +1557,15 @@ def test_a_stewards_pin_leaves_the_meters_links_to_enterprises_it_may_not_see(
         # the admin sees both: a shared meter, for its review
         admin = api.data(SHARED_REVIEW, Role.ADMIN)["metersForReview"]
         assert [sorted(m["enterpriseIds"]) for m in admin if m["meterId"] == "M-9"] == [["E-H", "E-W"]]
+        # a pin is a judgement: in the audit trail only for those who know every enterprise it names
+        trail = {j["object"]: j for j in api.data(AUDIT_TRAIL, Role.STEWARD)["judgements"]}
+        assert set(trail) == {"E-W"} and trail["E-W"]["kind"] == "meter"
+        first = {j["object"]: j["id"] for j in api.data(AUDIT_TRAIL, Role.ADMIN)["judgements"]}["E-V"]
+        assert api.error_codes(UNDO, Role.STEWARD, id=first) == ["NOT_FOUND"]
+        # withdrawn, the meter goes back to the pin before it (which named E-H), told only as E-W's
+        undone = api.data(UNDO, Role.STEWARD, id=trail["E-W"]["id"])["undoJudgement"]
+        assert undone["judgement"]["undone"] and undone["changedEnterprises"] == ["E-V", "E-W"]
+        assert owners() == {"E-V": True, "E-H": True}
         # an admin's pin replaces every link: it sees them all
         api.data(PIN_METER, Role.ADMIN, ids=["E-V"])
         assert owners() == {"E-V": False}

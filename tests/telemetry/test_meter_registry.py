@@ -4,13 +4,17 @@ from __future__ import annotations
 
 import csv
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
 from entgraph.catalog.registry import Catalog
 from entgraph.catalog.spec import Role
+from entgraph.graph import judgement_queries
 from entgraph.graph.falkordb_store import FalkorDBStore
 from entgraph.identity.codes import make_credit_code
+from entgraph.resolution.resolver import Resolver
+from entgraph.resolution.steward import Steward, StewardError
 from entgraph.telemetry import meter_registry as registry
 from entgraph.testing import City
 
@@ -139,6 +143,88 @@ def test_a_stewards_pin_is_kept_by_later_syncs(graph: FalkorDBStore, catalog: Ca
         registry.pin(graph, "M-X", "gas", ["E-A"], actor="steward-1")
     registry.pin(graph, "M-NEW", "water", ["E-A"], actor="steward-1")  # first heard over MQTT
     assert "M-NEW" in registry.known_meters(graph)
+
+
+def test_a_pin_is_a_judgement_kept_with_who_when_and_why(graph: FalkorDBStore, catalog: Catalog) -> None:
+    _meter(graph, "M-SHARED", [(CODE_A, "", ""), (CODE_B, "", "")])
+    registry.sync(graph, catalog)
+    registry.pin(graph, "M-SHARED", "electricity", ["E-B", "E-A"], actor="steward-1", reason="现场核实")
+    [j] = [j for j in judgement_queries.judgements(graph) if j["kind"] == "meter"]
+    assert (j["subject"], j["object"], j["enterprises"], j["user"], j["reason"]) == (
+        "meter:电能表|M-SHARED", "E-B", ["E-B", "E-A"], "steward-1", "现场核实",
+    )  # fmt: skip
+    assert [row["id"] for row in judgement_queries.audit_trail(graph, 10)] == [j["id"]]
+    assert graph.read("MATCH (m:Meter {meter_id: 'M-SHARED'}) RETURN m.judgement AS j") == [{"j": j["id"]}]
+    # the resolver has nothing to replay in it, and a steward's undo of records points to the registry
+    registry.sync(graph, catalog)
+    assert _links(graph) == {"M-SHARED": [("E-A", "steward", True), ("E-B", "steward", True)]}
+
+
+def test_a_pin_saved_but_not_applied_is_applied_by_the_next_sync(
+    graph: FalkorDBStore, catalog: Catalog
+) -> None:
+    """A crash between saving the judgement and linking the meter loses nothing: the sync replays it."""
+    _meter(graph, "M1", [(CODE_A, "", "")])
+    registry.sync(graph, catalog)
+    judgement = {
+        "id": "J-crashed", "kind": "meter", "subject": "meter:电能表|M1", "object": "E-C", "user": "s1",
+        "at": "2026-12-01T00:00:00+00:00", "reason": "", "task": "", "records": [], "enterprises": ["E-C"],
+        "kept": [], "meter_key": "电能表|M1", "meter": "M1", "utility": "electricity",
+    }  # fmt: skip
+    judgement_queries.save_judgement(graph, judgement)
+    assert _links(graph) == {"M1": [("E-A", "credit_code", False)]}  # saved, not applied
+    report = registry.sync(graph, catalog)
+    assert _links(graph) == {"M1": [("E-C", "steward", False)]}
+    assert report.meters == 0  # the judged meter is not the evidence's to decide
+    assert graph.read("MATCH (m:Meter {meter_id: 'M1'}) RETURN m.judgement AS j") == [{"j": "J-crashed"}]
+
+
+def test_undoing_a_pin_gives_the_meter_back_to_the_previous_pin_then_to_the_evidence(
+    graph: FalkorDBStore, catalog: Catalog
+) -> None:
+    _meter(graph, "M1", [(CODE_A, "", "")])
+    registry.sync(graph, catalog)
+    registry.pin(graph, "M1", "electricity", ["E-B"], actor="s1")
+    registry.pin(graph, "M1", "electricity", ["E-C"], actor="s2")
+    first, second = sorted(
+        (j for j in judgement_queries.judgements(graph) if j["kind"] == "meter"), key=lambda j: j["at"]
+    )
+    undone = registry.undo_pin(graph, catalog, second["id"], "s3", "看错了")
+    assert (undone["undone"], undone["undone_by"], undone["undo_reason"]) == (True, "s3", "看错了")
+    assert _links(graph) == {"M1": [("E-B", "steward", False)]}  # the earlier pin stands again
+    with pytest.raises(ValueError, match="already undone"):
+        registry.undo_pin(graph, catalog, second["id"], "s3")
+    registry.undo_pin(graph, catalog, first["id"], "s3")
+    assert _links(graph) == {"M1": [("E-A", "credit_code", False)]}  # the evidence decides again
+    registry.sync(graph, catalog)
+    assert _links(graph) == {"M1": [("E-A", "credit_code", False)]}
+    with pytest.raises(ValueError, match="no meter judgement"):
+        registry.undo_pin(graph, catalog, "J-nope", "s3")
+
+
+def test_a_pin_from_before_judgements_becomes_one(graph: FalkorDBStore, catalog: Catalog) -> None:
+    """Stores written when a pin was a ``pinned`` flag on the meter keep the decision, as a judgement."""
+    _meter(graph, "M1", [(CODE_A, "", "")])
+    graph.write(
+        "MATCH (m:Meter {meter_id: 'M1'}), (e:Enterprise {id: 'E-C'}) "
+        "SET m.pinned = true, m.pinned_by = 'old-steward', m.attached_at = 1700000000000 "
+        "CREATE (m)-[:METERS {via: 'steward', evidence: 'old-steward', shared: false}]->(e)"
+    )
+    registry.sync(graph, catalog)
+    assert _links(graph) == {"M1": [("E-C", "steward", False)]}
+    [j] = [j for j in judgement_queries.judgements(graph) if j["kind"] == "meter"]
+    assert (j["user"], j["enterprises"], j["at"][:10]) == ("old-steward", ["E-C"], "2023-11-14")
+    assert graph.read("MATCH (m:Meter {meter_id: 'M1'}) RETURN m.pinned AS p") == [{"p": None}]
+
+
+def test_a_steward_cannot_undo_a_pin_as_a_record_judgement(
+    graph: FalkorDBStore, catalog: Catalog, tmp_path: Path
+) -> None:
+    registry.pin(graph, "M-NEW", "water", ["E-A"], actor="s1")
+    [j] = judgement_queries.judgements(graph)
+    steward = Steward(graph, catalog, Resolver(graph, catalog, tmp_path / "model.json"), "s2")
+    with pytest.raises(StewardError, match="meters unpin"):
+        steward.undo(j["id"])
 
 
 def test_the_generated_citys_meters_attach_to_their_true_owners(resolved_city: City) -> None:
