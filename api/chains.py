@@ -1,4 +1,5 @@
-"""Industry chains (产业链): ``industryChains``, ``industryChain(name)`` and ``Enterprise.chainNeighbours``.
+"""Industry chains (产业链): ``industryChains`` and ``industryChain(name)``; ``Enterprise.chainNeighbours``
+is ``api/enterprise.py``'s.
 
 A chain has three segments in supply order, 上游 → 中游 → 下游; the chain feed states, per year, which
 enterprise sits in which segment. From that the API answers who is in each segment in a year, how the
@@ -24,14 +25,9 @@ import strawberry
 from strawberry.types import Info
 
 from entgraph.api.context import Context
-from entgraph.api.enterprise import (
-    Enterprise,
-    EnterpriseEdge,
-    decode_cursor,
-    encode_cursor,
-    facts_loader,
-    node_loader,
-)
+from entgraph.api.enterprise import POSITIONS, Enterprise, position_order
+from entgraph.api.enterprise_listing import EnterpriseEdge, decode_cursor, encode_cursor
+from entgraph.api.enterprise_loaders import node_loader, segment_loader
 from entgraph.api.errors import BadInput, Forbidden, NotFound
 from entgraph.api.limits import DEFAULT_LIST_SIZE
 from entgraph.api.metrics import visible_sources
@@ -41,16 +37,8 @@ from entgraph.catalog.spec import Role as ColumnRole
 from entgraph.graph import chain_queries, metric_queries
 from entgraph.graph.enterprise_queries import FACT_RELATIONS
 
-POSITIONS = ("上游", "中游", "下游")  # supply order
 # The figures chain aggregates add up, by GraphQL field.
 AGGREGATE_METRICS = {"tax": "tax", "electricity_kwh": "electricity_kwh", "output_value": "output_value"}
-
-
-@strawberry.enum(description="Where another enterprise sits along a chain relative to this one.")
-class ChainRelation(StrEnum):
-    UPSTREAM = "upstream"  # the segment before this one's: likely suppliers
-    DOWNSTREAM = "downstream"  # the segment after: likely customers
-    PEER = "peer"  # the same segment
 
 
 @strawberry.enum(description="How chain aggregates are grouped.")
@@ -58,22 +46,6 @@ class ChainGrouping(StrEnum):
     SEGMENT = "segment"
     TOWN = "town"
     SEGMENT_AND_TOWN = "segment_and_town"
-
-
-def _segment_loader(info: Info[Context, None]) -> Any:
-    """Keys ``(chain, year, position | None, after, size)`` -> enterprise ids, one read per batch."""
-    context = info.context
-
-    async def load(keys: list[tuple[str, int, str | None, str, int]]) -> list[list[str]]:
-        wants = [
-            {"want": i, "chain": c, "year": y, "position": p, "after": a, "size": n}
-            for i, (c, y, p, a, n) in enumerate(keys)
-        ]
-        rows = await context.in_thread(chain_queries.segment_pages, context.store, wants, visibility(context))
-        found = {row["want"]: row["ids"] for row in rows}
-        return [found.get(i, []) for i in range(len(keys))]
-
-    return context.loader("chain.segment", load)
 
 
 def _counts_loader(info: Info[Context, None]) -> Any:
@@ -91,10 +63,6 @@ def _counts_loader(info: Info[Context, None]) -> Any:
         return [found.get(c, {}) for c in chains]
 
     return context.loader("chain.counts", load)
-
-
-def _order(position: str) -> int:
-    return POSITIONS.index(position) if position in POSITIONS else len(POSITIONS)
 
 
 @strawberry.type(description="A page of a segment's enterprises in id order (relay-style).")
@@ -117,7 +85,7 @@ class ChainSegment:
     ) -> ChainEnterpriseConnection:
         first = check_first(first)
         after_id = decode_cursor(after) if after else ""
-        ids = await _segment_loader(info).load((self.chain, self.year, self.position, after_id, first + 1))
+        ids = await segment_loader(info).load((self.chain, self.year, self.position, after_id, first + 1))
         nodes = await node_loader(info).load_many(ids[:first])
         edges = [EnterpriseEdge(cursor=encode_cursor(n["id"]), node=Enterprise(props=n)) for n in nodes if n]
         return ChainEnterpriseConnection(
@@ -181,7 +149,7 @@ class IndustryChain:
                 for (y, position), n in counts.items()
                 if y == chosen and position is not None
             ),
-            key=lambda s: _order(s.position),
+            key=lambda s: position_order(s.position),
         )
 
     @strawberry.field(
@@ -203,7 +171,7 @@ class IndustryChain:
                 for (y, p), n in counts.items()
                 if p is not None
             ),
-            key=lambda s: (s.year, _order(s.position)),
+            key=lambda s: (s.year, position_order(s.position)),
         )
 
     @strawberry.field(description="Links between consecutive segments present in a year (default: latest).")
@@ -268,87 +236,9 @@ class IndustryChain:
                 output_value=g["output_value"],
             )
             for (position, town), g in sorted(
-                groups.items(), key=lambda item: (_order(item[0][0] or ""), item[0][1] or "")
+                groups.items(), key=lambda item: (position_order(item[0][0] or ""), item[0][1] or "")
             )
         ]
-
-
-@strawberry.type(description="Another enterprise along a chain, and why it is listed.")
-class ChainNeighbour:
-    enterprise: Enterprise
-    chain: str
-    year: int
-    relation: ChainRelation
-    position: str = strawberry.field(description="The other enterprise's segment.")
-    reason: str = strawberry.field(description="Why it is a neighbour, in words.")
-
-
-def _wanted(own: str, relation: ChainRelation) -> str | None:
-    if own not in POSITIONS:
-        return own if relation is ChainRelation.PEER else None
-    step = {ChainRelation.UPSTREAM: -1, ChainRelation.DOWNSTREAM: 1, ChainRelation.PEER: 0}[relation]
-    index = POSITIONS.index(own) + step
-    return POSITIONS[index] if 0 <= index < len(POSITIONS) else None
-
-
-async def chain_neighbours(
-    info: Info[Context, None],
-    enterprise_id: str,
-    chain: str | None,
-    year: int | None,
-    relations: list[ChainRelation] | None,
-    first: int,
-) -> list[ChainNeighbour]:
-    first = check_first(first)
-    rows = await facts_loader(info).load(enterprise_id)
-    memberships: dict[str, dict[int, set[str]]] = defaultdict(lambda: defaultdict(set))
-    for row in rows:
-        if row["relation"] != FACT_RELATIONS["chains"] or row["party"] != "subject":
-            continue
-        if not may_see_fact(info.context, row["record"].get("dataset"), FACT_RELATIONS["chains"]):
-            continue  # as Enterprise.chains shows them
-        if row["record"]["year"] is None or row["record"]["position"] is None:
-            continue
-        memberships[row["node"]["key"]][int(row["record"]["year"])].add(row["record"]["position"])
-    if chain is not None:
-        memberships = defaultdict(lambda: defaultdict(set), {chain: memberships.get(chain, {})})
-    wants: list[tuple[str, int, str, ChainRelation, str]] = []
-    for key, by_year in sorted(memberships.items()):
-        chosen = year if year is not None else max(by_year, default=None)
-        if chosen is None:
-            continue
-        for own in sorted(by_year.get(chosen, ()), key=_order):
-            for relation in relations or list(ChainRelation):
-                target = _wanted(own, relation)
-                if target is not None:
-                    wants.append((key, chosen, target, relation, own))
-    # first + 1: the enterprise itself may be among its peers.
-    pages = await _segment_loader(info).load_many([(c, y, p, "", first + 1) for c, y, p, _, _ in wants])
-    found: list[tuple[str, str, int, str, ChainRelation, str]] = []
-    for (key, chosen, target, relation, own), ids in zip(wants, pages, strict=True):
-        found += [(other, key, chosen, target, relation, own) for other in ids if other != enterprise_id]
-    found = found[:first]
-    nodes = await node_loader(info).load_many([f[0] for f in found])
-    words = {ChainRelation.UPSTREAM: "upstream of", ChainRelation.DOWNSTREAM: "downstream of"}
-    return [
-        ChainNeighbour(
-            enterprise=Enterprise(props=node),
-            chain=key,
-            year=chosen,
-            relation=relation,
-            position=target,
-            reason=(
-                f"in {target} of {key} in {chosen}, "
-                + (
-                    f"the segment {words[relation]} this one's {own}"
-                    if relation in words
-                    else "as this one is"
-                )
-            ),
-        )
-        for (_, key, chosen, target, relation, own), node in zip(found, nodes, strict=True)
-        if node is not None
-    ]
 
 
 def _chain_cleared(info: Info[Context, None]) -> None:

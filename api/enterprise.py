@@ -1,10 +1,11 @@
-"""The enterprise panorama: ``enterprise``, ``enterprises`` and the ``Enterprise`` type.
+"""The enterprise panorama: the ``Enterprise`` type and everything an enterprise links to.
 
-:class:`EnterpriseQuery` holds the root fields; api/schema.py merges it into ``Query``. Every list or
-neighbour of an enterprise is read through a per-request DataLoader keyed by enterprise id (Cypher in
-``graph/enterprise_queries.py``, one ``UNWIND $ids`` statement per loader), so a panorama costs the same few
-store round trips whether the enterprise has two records or two thousand, and a page of 20 enterprises
-costs the same as one.
+The root fields that find and list enterprises are ``api/enterprise_listing.py``; the chains' own
+fields (``industryChain``) are ``api/chains.py``; both build on this module, which imports neither.
+Every list or neighbour of an enterprise is read through a per-request DataLoader keyed by enterprise id
+(``api/enterprise_loaders.py``, one ``UNWIND $ids`` statement per loader), so a panorama costs the same
+few store round trips whether the enterprise has two records or two thousand, and a page of 20
+enterprises costs the same as one.
 
 What a caller sees follows the sharing of the datasets that state it, as facts do (a fact shows when a
 record of a dataset the caller may see states it, in columns it may see in full; a property of a shared
@@ -27,197 +28,67 @@ fact node, an honour's date or a mortgage's amount, where such a record states t
 
 from __future__ import annotations
 
-import re
-from collections.abc import Callable, Hashable, Sequence
+from collections import defaultdict
+from collections.abc import Sequence
 from enum import StrEnum
-from typing import TYPE_CHECKING, Annotated, Any, TypeVar
+from typing import Annotated, Any
 
 import strawberry
 from strawberry.types import Info
 
-from entgraph.api import pagination
 from entgraph.api.context import Context
-from entgraph.api.errors import BadInput, Forbidden, NotFound
-from entgraph.api.masking import Decision, column_sharing, policy
+from entgraph.api.enterprise_loaders import (
+    event_loader,
+    fact_props_loader,
+    facts_loader,
+    family_loader,
+    node_loader,
+    parcel_props_loader,
+    records_loader,
+    related_loader,
+    segment_loader,
+)
+from entgraph.api.masking import Decision, policy
 from entgraph.api.metrics import MetricSeries, enterprise_metrics
-from entgraph.api.pagination import PageInfo, check_first
+from entgraph.api.pagination import check_first
+from entgraph.api.telemetry import (
+    Meter,
+    MeterSeries,
+    SeriesInterval,
+    Warning,
+    enterprise_consumption,
+    enterprise_meters,
+    enterprise_warnings,
+)
 from entgraph.api.visibility import (
-    UNKNOWN_PERSONAL,
-    fact_datasets,
     golden_sources,
     golden_value,
     may_see_fact,
     visibility,
 )
 from entgraph.catalog.spec import Sharing
-from entgraph.graph import enterprise_queries, fact_queries, land_credit_queries
+from entgraph.graph import enterprise_queries
+from entgraph.graph.enterprise_queries import FACT_RELATIONS
 from entgraph.resolution.enterprises import kind_of
 from entgraph.resolution.golden import GOLDEN_FIELDS
 
-if TYPE_CHECKING:
-    from entgraph.api.chains import ChainNeighbour, ChainRelation
-    from entgraph.api.telemetry import Meter, MeterSeries, SeriesInterval, Warning
-
-_SEARCH_CANDIDATES = 1000  # full-text hits considered before paging by id
-
-K = TypeVar("K", bound=Hashable)
-
-_PHONE_REASONS = {"PHONE", "LEGAL_REP_AND_PHONE"}
+POSITIONS = ("上游", "中游", "下游")  # a chain's segments in supply order
 
 
-# --- loaders ---------------------------------------------------------------------------------------
+def position_order(position: str) -> int:
+    """A segment's place in supply order (an unknown one last)."""
+    return POSITIONS.index(position) if position in POSITIONS else len(POSITIONS)
 
 
-def batched_loader(
-    info: Info[Context, None], name: str, fetch: Callable[[list[K]], dict[K, Any]], default: Any = None
-) -> Any:
-    """This request's loader ``name``: keys batched into one ``fetch`` call, run off the event loop."""
-    context = info.context
-
-    async def load(keys: list[K]) -> Sequence[Any]:
-        found = await context.in_thread(fetch, keys)
-        return [found.get(key, default) for key in keys]
-
-    return context.loader(name, load)
+@strawberry.enum(description="Where another enterprise sits along a chain relative to this one.")
+class ChainRelation(StrEnum):
+    UPSTREAM = "upstream"  # the segment before this one's: likely suppliers
+    DOWNSTREAM = "downstream"  # the segment after: likely customers
+    PEER = "peer"  # the same segment
 
 
-def _by_id(rows: list[dict[str, Any]], column: str) -> dict[str, Any]:
-    return {row["id"]: row[column] for row in rows}
-
-
-def _grouped(rows: list[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
-    out: dict[str, list[dict[str, Any]]] = {}
-    for row in rows:
-        out.setdefault(row["id"], []).append(row)
-    return out
-
-
-def _limited(
-    fetch: Callable[[list[str], int], dict[str, list[Any]]],
-) -> Callable[[list[tuple[str, int]]], dict[tuple[str, int], list[Any]]]:
-    """Turn a fetch by (ids, limit) into one keyed by (id, first): one read with the largest limit."""
-
-    def run(keys: list[tuple[str, int]]) -> dict[tuple[str, int], list[Any]]:
-        found = fetch(sorted({k[0] for k in keys}), max(k[1] for k in keys))
-        return {(eid, first): found.get(eid, [])[:first] for eid, first in keys}
-
-    return run
-
-
-def node_loader(info: Info[Context, None]) -> Any:
-    """Enterprise nodes by id; None for an id unknown, or unknown to the caller (only datasets hidden
-    from it know of the enterprise). Every Enterprise the API returns is loaded here."""
-    store, sight = info.context.store, visibility(info.context)
-    return batched_loader(
-        info, "enterprise.node", lambda ids: _by_id(enterprise_queries.enterprises(store, ids, sight), "e")
-    )
-
-
-def survivor_loader(info: Info[Context, None]) -> Any:
-    store = info.context.store
-    return batched_loader(
-        info, "enterprise.survivor", lambda ids: _by_id(enterprise_queries.lookup_ids(store, ids), "survivor")
-    )
-
-
-def code_loader(info: Info[Context, None]) -> Any:
-    store = info.context.store
-
-    def fetch(codes: list[str]) -> dict[str, str]:
-        found: dict[str, str] = {}
-        for row in enterprise_queries.ids_by_credit_code(store, codes):
-            found.setdefault(row["code"], row["id"])  # ordered by id: a stable pick among duplicates
-        return found
-
-    return batched_loader(info, "enterprise.by_code", fetch)
-
-
-def records_loader(info: Info[Context, None]) -> Any:
-    context = info.context
-
-    def fetch(ids: list[str], n: int) -> dict[str, list[Any]]:
-        # Records of datasets the caller may see: that a 失信 list names it is credit data itself.
-        rows = enterprise_queries.source_records(context.store, ids, n, context.visible_datasets())
-        return _by_id(rows, "records")
-
-    return batched_loader(info, "enterprise.records", _limited(fetch), [])
-
-
-def family_loader(info: Info[Context, None]) -> Any:
-    store = info.context.store
-    return batched_loader(
-        info, "enterprise.family", lambda ids: {r["id"]: r for r in enterprise_queries.family(store, ids)}
-    )
-
-
-def facts_loader(info: Info[Context, None]) -> Any:
-    store = info.context.store
-    return batched_loader(
-        info, "enterprise.facts", lambda ids: _grouped(enterprise_queries.facts(store, ids)), []
-    )
-
-
-def event_loader(info: Info[Context, None]) -> Any:
-    """Credit events by key, with their properties as the caller may see them: a property some record
-    of a dataset hidden from it wrote onto the shared node is left out (``land_credit_queries``)."""
-    store, sight = info.context.store, visibility(info.context)
-    return batched_loader(
-        info,
-        "enterprise.credit_events",
-        lambda keys: _by_key(land_credit_queries.credit_events(store, keys, sight)),
-    )
-
-
-def fact_props_loader(info: Info[Context, None], relation: str) -> Any:
-    """Fact nodes of ``relation`` (honours, mortgages) by key, with their properties as the caller may
-    see them: what records of datasets hidden from it, or columns it may not see, wrote onto the
-    shared node is left out (``fact_queries.fact_props``)."""
-    store, sight = info.context.store, visibility(info.context)
-    label = _FACT_LABELS[relation]
-    identity = fact_queries.KIND_IN_KEY if label == "Honor" else ""
-    return batched_loader(
-        info,
-        f"enterprise.{relation}",
-        lambda keys: _by_key(fact_queries.fact_props(store, label, relation, keys, sight, identity)),
-    )
-
-
-# The node label of each fact relation whose properties the panorama shows beyond the node's key.
-_FACT_LABELS = {"AWARDS": "Honor", "SECURED_BY": "Mortgage"}
-
-
-def parcel_props_loader(info: Info[Context, None]) -> Any:
-    """Land parcels by key, with their properties as the caller may see them: a number, location or
-    area only a record of a dataset hidden from it wrote onto the shared node is left out
-    (``land_credit_queries.parcels``)."""
-    store, sight = info.context.store, visibility(info.context)
-    return batched_loader(
-        info,
-        "enterprise.parcels",
-        lambda keys: {row["key"]: row["p"] for row in land_credit_queries.parcels(store, keys, sight)},
-    )
-
-
-def _by_key(rows: list[dict[str, Any]]) -> dict[str, Any]:
-    return {row["key"]: row["props"] for row in rows}
-
-
-def related_loader(info: Info[Context, None]) -> Any:
-    context = info.context
-
-    def fetch(ids: list[str], n: int) -> dict[str, list[dict[str, Any]]]:
-        # Relations come from what the caller may see: a parcel or mortgage shared in records of
-        # datasets open to its role (in columns it may see), and a shared phone (personal data) only
-        # for roles that see phones.
-        phones = policy(UNKNOWN_PERSONAL, context.principal.role) is not Decision.NULL
-        datasets = {rel: fact_datasets(context, rel) for rel in ("CONCERNS_PARCEL", "SECURED_BY")}
-        rows = enterprise_queries.related(context.store, ids, n, datasets, visibility(context))
-        return _grouped([r for r in rows if phones or r["reason"] not in _PHONE_REASONS])
-
-    return batched_loader(info, "enterprise.related", _limited(fetch), [])
-
-
-async def _enterprises(info: Info[Context, None], ids: Sequence[str]) -> list[Enterprise]:
+async def enterprises_by_id(info: Info[Context, None], ids: Sequence[str]) -> list[Enterprise]:
+    """The enterprises of ``ids`` the caller may see, in order (one batched read)."""
     nodes = await node_loader(info).load_many(list(ids))
     return [Enterprise(props=node) for node in nodes if node is not None]
 
@@ -482,7 +353,7 @@ class Enterprise:
     @strawberry.field
     async def branches(self, info: Info[Context, None]) -> list[Enterprise]:
         family = await family_loader(info).load(self.props["id"])
-        return await _enterprises(info, sorted(family["branches"]) if family else [])
+        return await enterprises_by_id(info, sorted(family["branches"]) if family else [])
 
     async def _fact_rows(self, info: Info[Context, None]) -> list[dict[str, Any]]:
         return await facts_loader(info).load(self.props["id"])
@@ -606,10 +477,7 @@ class Enterprise:
         description="Meters measuring it (一户多表: several), each with why the registry attached it, its "
         "series and its completeness."
     )
-    async def meters(
-        self, info: Info[Context, None], first: int = 20
-    ) -> list[Annotated[Meter, strawberry.lazy("entgraph.api.telemetry")]]:
-        from entgraph.api.telemetry import enterprise_meters
+    async def meters(self, info: Info[Context, None], first: int = 20) -> list[Meter]:
 
         return await enterprise_meters(info, self.props["id"], first)
 
@@ -621,14 +489,14 @@ class Enterprise:
         self,
         info: Info[Context, None],
         utility: str = "electricity",
-        interval: Annotated[SeriesInterval, strawberry.lazy("entgraph.api.telemetry")] | None = None,
+        interval: SeriesInterval | None = None,
         start: Annotated[str | None, strawberry.argument(name="from")] = None,
         end: Annotated[str | None, strawberry.argument(name="to")] = None,
-    ) -> Annotated[MeterSeries, strawberry.lazy("entgraph.api.telemetry")] | None:
-        from entgraph.api.telemetry import SeriesInterval as Step
-        from entgraph.api.telemetry import enterprise_consumption
+    ) -> MeterSeries | None:
 
-        return await enterprise_consumption(info, self.props["id"], utility, interval or Step.DAY, start, end)
+        return await enterprise_consumption(
+            info, self.props["id"], utility, interval or SeriesInterval.DAY, start, end
+        )
 
     @strawberry.field(
         description="Its warnings (default: open and acknowledged), newest first, at most ``first`` "
@@ -636,8 +504,7 @@ class Enterprise:
     )
     async def warnings(
         self, info: Info[Context, None], statuses: list[str] | None = None, first: int = 20
-    ) -> list[Annotated[Warning, strawberry.lazy("entgraph.api.telemetry")]] | None:
-        from entgraph.api.telemetry import enterprise_warnings
+    ) -> list[Warning] | None:
 
         return await enterprise_warnings(info, self.props["id"], statuses, first)
 
@@ -651,11 +518,9 @@ class Enterprise:
         info: Info[Context, None],
         chain: str | None = None,
         year: int | None = None,
-        relations: list[Annotated[ChainRelation, strawberry.lazy("entgraph.api.chains")]] | None = None,
+        relations: list[ChainRelation] | None = None,
         first: int = 20,
-    ) -> list[Annotated[ChainNeighbour, strawberry.lazy("entgraph.api.chains")]]:
-        from entgraph.api.chains import chain_neighbours  # chains imports this module
-
+    ) -> list[ChainNeighbour]:
         return await chain_neighbours(info, self.props["id"], chain, year, relations, first)
 
     @strawberry.field(
@@ -674,326 +539,82 @@ class Enterprise:
         ]
 
 
-# --- connection ------------------------------------------------------------------------------------
+@strawberry.type(description="Another enterprise along a chain, and why it is listed.")
+class ChainNeighbour:
+    enterprise: Enterprise
+    chain: str
+    year: int
+    relation: ChainRelation
+    position: str = strawberry.field(description="The other enterprise's segment.")
+    reason: str = strawberry.field(description="Why it is a neighbour, in words.")
 
 
-@strawberry.type
-class EnterpriseEdge:
-    cursor: str
-    node: Enterprise
+def _wanted(own: str, relation: ChainRelation) -> str | None:
+    if own not in POSITIONS:
+        return own if relation is ChainRelation.PEER else None
+    step = {ChainRelation.UPSTREAM: -1, ChainRelation.DOWNSTREAM: 1, ChainRelation.PEER: 0}[relation]
+    index = POSITIONS.index(own) + step
+    return POSITIONS[index] if 0 <= index < len(POSITIONS) else None
 
 
-@strawberry.type(description="A page of enterprises in id order (relay-style).")
-class EnterpriseConnection:
-    edges: list[EnterpriseEdge]
-    page_info: PageInfo
-    only_ids: strawberry.Private[list[str] | None]
-    town_filter: strawberry.Private[str | None]
-
-    @strawberry.field(description="How many enterprises match, over all pages.")
-    async def total_count(self, info: Info[Context, None]) -> int:
-        store = info.context.store
-        return await info.context.in_thread(
-            enterprise_queries.enterprise_count,
-            store,
-            self.only_ids,
-            self.town_filter,
-            visibility(info.context),
-        )
-
-
-def encode_cursor(enterprise_id: str) -> str:
-    return pagination.encode_cursor("enterprise", enterprise_id)
-
-
-def decode_cursor(cursor: str) -> str:
-    return pagination.decode_cursor("enterprise", cursor)
-
-
-def encode_sorted_cursor(sort: str, key: Any, enterprise_id: str) -> str:
-    """A position in a listing sorted by ``sort``: the row's sort key and id (keyset paging)."""
-    return pagination.encode_cursor("enterprises", [sort, key, enterprise_id])
-
-
-def decode_sorted_cursor(cursor: str, sort: str) -> tuple[Any, str]:
-    """(key, id) of a cursor from a listing with the same ``sort``; id cursors serve the id order."""
-    if sort == "id" and pagination.cursor_text(cursor).startswith("enterprise:"):
-        enterprise_id = decode_cursor(cursor)
-        return enterprise_id, enterprise_id
-    position = pagination.decode_cursor("enterprises", cursor, json_position=True)
-    if not (isinstance(position, list) and len(position) == 3 and position[0] == sort):
-        raise BadInput("after is not a cursor this API returned for this sort order", argument="after")
-    return position[1], position[2]
-
-
-# --- root fields -----------------------------------------------------------------------------------
-
-
-async def _find(info: Info[Context, None], enterprise_id: str | None, credit_code: str | None) -> Enterprise:
-    if (enterprise_id is None) == (credit_code is None):
-        raise BadInput("give exactly one of id and creditCode")
-    wanted = enterprise_id
-    if credit_code is not None:
-        wanted = await code_loader(info).load(credit_code.strip().upper())
-    survivor = await survivor_loader(info).load(wanted) if wanted else None
-    node = await node_loader(info).load(survivor) if survivor else None
-    if node is None:
-        asked = f"id {enterprise_id}" if enterprise_id is not None else f"credit code {credit_code}"
-        raise NotFound(f"no enterprise with {asked}")
-    return Enterprise(props=node, redirected_from=wanted if wanted != survivor else None)
-
-
-@strawberry.enum(description="Orders of the enterprise listing; ties are broken by id.")
-class EnterpriseSortField(StrEnum):
-    ID = "id"
-    NAME = "name"
-    REGISTERED_CAPITAL = "registered_capital"
-    ESTABLISHED = "established"
-
-
-@strawberry.enum
-class SortDirection(StrEnum):
-    ASC = "asc"
-    DESC = "desc"
-
-
-@strawberry.input(description="Sort order of a listing (default: by id, ascending).")
-class EnterpriseSort:
-    field: EnterpriseSortField = EnterpriseSortField.ID
-    direction: SortDirection = SortDirection.ASC
-
-
-@strawberry.input(description="Filters of the enterprise listing; all given filters must hold.")
-class EnterpriseFilter:
-    town: str | None = strawberry.field(default=None, description="The golden town (镇/街道).")
-    industry: str | None = strawberry.field(
-        default=None,
-        description="An industry code prefix (GB/T 4754: C, C19, C195 ...) or an industry name.",
-    )
-    chain: str | None = strawberry.field(default=None, description="An industry chain name (产业链).")
-    honour: str | None = strawberry.field(
-        default=None, description="An honour kind (高新技术企业, 专精特新 ...)."
-    )
-    credit_event: str | None = strawberry.field(
-        default=None,
-        description="A credit event kind (法院失信被执行人信息, 法人红名单信息 ...). "
-        "Credit data: not for public callers.",
-    )
-    size: str | None = strawberry.field(
-        default=None, description="A stated enterprise size: 大型/中型/小型/微型."
-    )
-
-
-def _size_datasets(context: Context) -> list[str]:
-    """The datasets whose stated sizes the caller may see: it may see the dataset and, in full, its
-    ``enterprise_size`` column (a size column stricter than its dataset states nothing to it)."""
+async def chain_neighbours(
+    info: Info[Context, None],
+    enterprise_id: str,
+    chain: str | None,
+    year: int | None,
+    relations: list[ChainRelation] | None,
+    first: int,
+) -> list[ChainNeighbour]:
+    first = check_first(first)
+    rows = await facts_loader(info).load(enterprise_id)
+    memberships: dict[str, dict[int, set[str]]] = defaultdict(lambda: defaultdict(set))
+    for row in rows:
+        if row["relation"] != FACT_RELATIONS["chains"] or row["party"] != "subject":
+            continue
+        if not may_see_fact(info.context, row["record"].get("dataset"), FACT_RELATIONS["chains"]):
+            continue  # as Enterprise.chains shows them
+        if row["record"]["year"] is None or row["record"]["position"] is None:
+            continue
+        memberships[row["node"]["key"]][int(row["record"]["year"])].add(row["record"]["position"])
+    if chain is not None:
+        memberships = defaultdict(lambda: defaultdict(set), {chain: memberships.get(chain, {})})
+    wants: list[tuple[str, int, str, ChainRelation, str]] = []
+    for key, by_year in sorted(memberships.items()):
+        chosen = year if year is not None else max(by_year, default=None)
+        if chosen is None:
+            continue
+        for own in sorted(by_year.get(chosen, ()), key=position_order):
+            for relation in relations or list(ChainRelation):
+                target = _wanted(own, relation)
+                if target is not None:
+                    wants.append((key, chosen, target, relation, own))
+    # first + 1: the enterprise itself may be among its peers.
+    pages = await segment_loader(info).load_many([(c, y, p, "", first + 1) for c, y, p, _, _ in wants])
+    found: list[tuple[str, str, int, str, ChainRelation, str]] = []
+    for (key, chosen, target, relation, own), ids in zip(wants, pages, strict=True):
+        found += [(other, key, chosen, target, relation, own) for other in ids if other != enterprise_id]
+    found = found[:first]
+    nodes = await node_loader(info).load_many([f[0] for f in found])
+    words = {ChainRelation.UPSTREAM: "upstream of", ChainRelation.DOWNSTREAM: "downstream of"}
     return [
-        feed.spec.key
-        for feed in context.catalog
-        if any(c.field == "enterprise_size" for c in feed.spec.columns)
-        and context.may_see(feed.spec.key)
-        and policy(column_sharing(feed.spec, "enterprise_size"), context.principal.role) is Decision.SHOW
+        ChainNeighbour(
+            enterprise=Enterprise(props=node),
+            chain=key,
+            year=chosen,
+            relation=relation,
+            position=target,
+            reason=(
+                f"in {target} of {key} in {chosen}, "
+                + (
+                    f"the segment {words[relation]} this one's {own}"
+                    if relation in words
+                    else "as this one is"
+                )
+            ),
+        )
+        for (_, key, chosen, target, relation, own), node in zip(found, nodes, strict=True)
+        if node is not None
     ]
 
 
-def _matching_ids(context: Context, search: str | None, wanted: EnterpriseFilter) -> list[str] | None:
-    """Ids matching the search and the fact filters (intersected), or None when neither narrows."""
-    store = context.store
-    sets: list[set[str]] = []
-    if search is not None and search.strip():
-        sets.append(set(enterprise_queries.search_ids(store, search.strip(), _SEARCH_CANDIDATES)))
-    # Facts count as records of datasets the caller may see state them (in columns it may see), as in
-    # the panorama.
-    if wanted.industry:
-        sight, datasets = visibility(context), fact_datasets(context, "IN_INDUSTRY")
-        sets.append(set(enterprise_queries.ids_in_industry(store, wanted.industry, datasets, sight)))
-    for name, (relation, _, _) in enterprise_queries.FACT_FILTERS.items():
-        value = getattr(wanted, name)
-        if value:
-            datasets = fact_datasets(context, relation)
-            sets.append(set(enterprise_queries.ids_with_fact(store, name, value, datasets)))
-    if wanted.size:
-        sets.append(set(enterprise_queries.ids_with_size(store, _size_datasets(context), wanted.size)))
-    if not sets:
-        return None
-    return sorted(set.intersection(*sets))
-
-
-# --- facets of the listing's filters ----------------------------------------------------------------
-
-
-@strawberry.type(description="One value of an enterprise-listing filter and how many enterprises it finds.")
-class FacetValue:
-    value: str = strawberry.field(description="Exactly what the filter key of this facet takes.")
-    label: str | None = strawberry.field(
-        description="A display name when the data gives one (an industry's or chain's name), else null."
-    )
-    count: int = strawberry.field(
-        description="Live enterprises that enterprises(filter: {<key>: value}) finds (its totalCount)."
-    )
-
-
-def _facet(rows: list[dict[str, Any]]) -> list[FacetValue]:
-    values = [FacetValue(value=str(r["value"]), label=r.get("label"), count=int(r["count"])) for r in rows]
-    return sorted(values, key=lambda v: (-v.count, v.value))
-
-
-# The division a GB/T 4754 code is in, as written: C1951 -> C19, 1951 -> 19, C19 -> C19; a bare
-# section letter stays itself. A prefix of the code, so ``filter: {industry: <it>}`` matches the code.
-_DIVISION = re.compile(r"[A-Z]?\d{2}|[A-Z]")
-
-
-async def _fact_facet(info: Info[Context, None], name: str) -> list[FacetValue]:
-    context = info.context
-    datasets = fact_datasets(context, enterprise_queries.FACT_FILTERS[name][0])  # as the filter counts them
-    rows = await context.in_thread(enterprise_queries.fact_facet, context.store, name, datasets)
-    return _facet(rows)
-
-
-def industry_facet(rows: list[dict[str, Any]]) -> list[FacetValue]:
-    """Count live enterprises per industry division from ``(id, code, name)`` rows
-    (:func:`enterprise_queries.industry_codes`): an enterprise counts once for each division any of its codes
-    starts with, exactly as ``filter: {industry}`` matches prefixes."""
-    codes: dict[str, set[str]] = {}
-    names: dict[str, str] = {}
-    for row in rows:
-        code = str(row["code"])
-        codes.setdefault(row["id"], set()).add(code)
-        if row.get("name"):
-            names.setdefault(code, row["name"])
-    divisions = {m.group(0) for c in set().union(*codes.values()) if (m := _DIVISION.match(c))}
-    counts = {d: sum(any(c.startswith(d) for c in cs) for cs in codes.values()) for d in divisions}
-    return _facet([{"value": d, "label": names.get(d), "count": n} for d, n in counts.items()])
-
-
-@strawberry.type(
-    description="The values the enterprise listing's filters take, each with how many live enterprises "
-    "it finds: one aggregate statement per facet asked for. Credit events are left out (credit data)."
-)
-class EnterpriseFacets:
-    @strawberry.field(
-        description="filter.town: the golden towns. Aggregates over every live enterprise (a scan of "
-        "the Enterprise label)."
-    )
-    async def towns(self, info: Info[Context, None]) -> list[FacetValue]:
-        context = info.context
-        return _facet(
-            await context.in_thread(enterprise_queries.town_facet, context.store, visibility(context))
-        )
-
-    @strawberry.field(
-        description="filter.industry: the GB/T 4754 divisions (C19, or 19 for codes written without "
-        "their section letter) of golden codes and of the industries subject records state, named when "
-        "an industry node of that code has a name. The most expensive facet: one row per (enterprise, "
-        "code) is read and grouped in the API."
-    )
-    async def industries(self, info: Info[Context, None]) -> list[FacetValue]:
-        context = info.context
-        datasets = fact_datasets(context, "IN_INDUSTRY")  # as filter.industry counts them
-        rows = await context.in_thread(
-            enterprise_queries.industry_codes, context.store, datasets, visibility(context)
-        )
-        return industry_facet(rows)
-
-    @strawberry.field(description="filter.chain: industry chain names (产业链).")
-    async def chains(self, info: Info[Context, None]) -> list[FacetValue]:
-        return await _fact_facet(info, "chain")
-
-    @strawberry.field(description="filter.honour: honour kinds (高新技术企业, 专精特新 ...).")
-    async def honours(self, info: Info[Context, None]) -> list[FacetValue]:
-        return await _fact_facet(info, "honour")
-
-    @strawberry.field(
-        description="filter.size: the sizes (大型/中型/小型/微型) stated by records with an "
-        "enterprise_size column."
-    )
-    async def sizes(self, info: Info[Context, None]) -> list[FacetValue]:
-        datasets = _size_datasets(info.context)
-        return _facet(
-            await info.context.in_thread(enterprise_queries.size_facet, info.context.store, datasets)
-        )
-
-
-@strawberry.type
-class EnterpriseQuery:
-    @strawberry.field(
-        description="One enterprise by id or by credit code (exactly one). A merged-away id returns "
-        "its survivor, with redirectedFrom set."
-    )
-    async def enterprise(
-        self,
-        info: Info[Context, None],
-        id: str | None = None,
-        credit_code: str | None = None,
-    ) -> Enterprise:
-        return await _find(info, id, credit_code)
-
-    @strawberry.field(
-        description="Facets for the enterprises filters: for town, industry, chain, honour and size, the "
-        "values present with how many live enterprises each finds, most first (then by value)."
-    )
-    def enterprise_facets(self) -> EnterpriseFacets:
-        return EnterpriseFacets()
-
-    @strawberry.field(
-        description="Live enterprises (merged-away ids are never listed), optionally by name search "
-        "(full-text over name bigrams, then a substring scan) and filters, in ``sort`` order; "
-        "relay-style pages of at most 100."
-    )
-    async def enterprises(
-        self,
-        info: Info[Context, None],
-        search: str | None = None,
-        town: Annotated[
-            str | None, strawberry.argument(deprecation_reason="Use filter: {town: ...}.")
-        ] = None,
-        filter: EnterpriseFilter | None = None,
-        sort: EnterpriseSort | None = None,
-        first: int = 20,
-        after: str | None = None,
-    ) -> EnterpriseConnection:
-        first = check_first(first)
-        wanted = filter or EnterpriseFilter()
-        order = sort or EnterpriseSort()
-        if wanted.credit_event and policy(Sharing(credit=True), info.context.principal.role) is Decision.NULL:
-            raise Forbidden("filtering by credit events needs a role cleared for credit data")
-        town = wanted.town or town
-        position = decode_sorted_cursor(after, order.field.value) if after else None
-        context = info.context
-
-        def run() -> tuple[list[str] | None, list[dict[str, Any]]]:
-            only = _matching_ids(context, search, wanted)
-            # One more than asked for tells whether there is a next page without a count.
-            rows = enterprise_queries.enterprise_page(
-                context.store,
-                only,
-                town,
-                first + 1,
-                sort=order.field.value,
-                descending=order.direction is SortDirection.DESC,
-                after=position,
-                sight=visibility(context),
-            )
-            return only, rows
-
-        only, rows = await context.in_thread(run)
-        keys = {row["id"]: row["key"] for row in rows[:first]}
-        page = await _enterprises(info, [row["id"] for row in rows[:first]])
-
-        def cursor(enterprise_id: str) -> str:
-            if order.field is EnterpriseSortField.ID:
-                return encode_cursor(enterprise_id)
-            return encode_sorted_cursor(order.field.value, keys[enterprise_id], enterprise_id)
-
-        edges = [EnterpriseEdge(cursor=cursor(e.props["id"]), node=e) for e in page]
-        return EnterpriseConnection(
-            edges=edges,
-            page_info=PageInfo(
-                has_next_page=len(rows) > first, end_cursor=edges[-1].cursor if edges else None
-            ),
-            only_ids=only,
-            town_filter=town,
-        )
-
-
-__all__ = ["Enterprise", "EnterpriseConnection", "EnterpriseQuery", "encode_cursor"]
+__all__ = ["Enterprise", "enterprises_by_id"]

@@ -209,7 +209,9 @@ class StewardTask:
 @strawberry.type(description="A steward's decision, kept forever (an undo marks it, never deletes it).")
 class Judgement:
     id: str
-    kind: str = strawberry.field(description="link, reject, unsure, merge, split or meter (a meter attachment).")
+    kind: str = strawberry.field(
+        description="link, reject, unsure, merge, split or meter (a meter attachment)."
+    )
     subject: str = strawberry.field(
         description="A mention key (name:… / mention:…) or, for merge, the loser."
     )

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from entgraph.api.auth import Role
-from entgraph.api.enterprise import industry_facet
+from entgraph.api.enterprise_listing import industry_facet
 from entgraph.api.testing import GraphQLClient
 
 FACETS = """{ enterpriseFacets {

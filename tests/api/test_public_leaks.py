@@ -38,7 +38,7 @@ from graphql import (
 )
 
 from entgraph.api.auth import Role
-from entgraph.api.enterprise import industry_facet
+from entgraph.api.enterprise_listing import industry_facet
 from entgraph.api.masking import Decision, column_sharing, policy
 from entgraph.api.schema import build_schema
 from entgraph.api.testing import FULL_PANORAMA, GraphQLClient
