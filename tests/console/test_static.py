@@ -112,6 +112,31 @@ def test_index_loads_only_files_that_exist_and_nothing_from_elsewhere() -> None:
             assert (path.parent / imported).resolve().is_file(), (path.name, imported)
 
 
+def test_the_consoles_modules_import_one_way() -> None:
+    """main.js wires the pages; pages and helpers never import it back, and no modules import in a
+    circle (a circle of ES modules runs one of them half-initialised)."""
+    imports = {
+        path.resolve(): [
+            (path.parent / imported).resolve()
+            for imported in re.findall(r'from "(\.[^"]+)"', path.read_text(encoding="utf-8"))
+        ]
+        for path in JS.rglob("*.js")
+    }
+    main = (JS / "main.js").resolve()
+    assert all(main not in targets for targets in imports.values())
+    done: set[Path] = set()
+
+    def visit(module: Path, trail: tuple[Path, ...]) -> None:
+        assert module not in trail, " -> ".join(p.name for p in (*trail, module))
+        if module not in done:
+            for target in imports.get(module, []):
+                visit(target, (*trail, module))
+            done.add(module)
+
+    for module in imports:
+        visit(module, ())
+
+
 def _client(store: FalkorDBStore, tmp_path: Path, **overrides: object) -> TestClient:
     settings = Settings(home=tmp_path, api_keys_file=tmp_path / "keys.toml", **overrides)
     return TestClient(create_app(settings, store, Catalog.load(entry_points=False)))

@@ -27,6 +27,11 @@ export const session = {
   principal: { role: "public", subject: null },
 };
 
+// The schema's Role enum comes back as its name (ANALYST); the console speaks in role values.
+export function principalOf(me) {
+  return { role: String(me.role).toLowerCase(), subject: me.subject };
+}
+
 const RANKS = { public: 0, analyst: 1, steward: 2, admin: 3 };
 
 export function can(role) {

@@ -2,7 +2,7 @@
 // #/chains/…, #/steward, #/audit, #/feeds, #/warnings, #/login). Each page is a module exporting
 // render(main, route) that may return a cleanup function (charts to dispose, keys to release).
 
-import { can, gql, session } from "./api.js";
+import { can, gql, principalOf, session } from "./api.js";
 import { h, params, replace } from "./dom.js";
 import { lang, setLang, t } from "./i18n.js";
 import * as Q from "./queries.js";
@@ -102,7 +102,7 @@ async function logout() {
 async function refreshPrincipal() {
   try {
     const { data } = await gql(Q.ME);
-    session.principal = normalise(data.me);
+    session.principal = principalOf(data.me);
   } catch (error) {
     // A key the server no longer accepts (revoked, expired): drop it and carry on as the public.
     if (error.status === 401) {
@@ -113,11 +113,6 @@ async function refreshPrincipal() {
       showError(error);
     }
   }
-}
-
-// The schema's Role enum comes back as its name (ANALYST); the console speaks in role values.
-export function normalise(me) {
-  return { role: String(me.role).toLowerCase(), subject: me.subject };
 }
 
 async function route() {

@@ -1,10 +1,9 @@
 // Login: an API key (egk_…) or a bearer token, checked by asking the API who it is (me { role }).
 // Anonymous visitors are the public role: masked data, no stewardship.
 
-import { ApiError, gql, session } from "../api.js";
+import { ApiError, gql, principalOf, session } from "../api.js";
 import { h, replace } from "../dom.js";
 import { t } from "../i18n.js";
-import { normalise } from "../main.js";
 import * as Q from "../queries.js";
 
 export async function renderLogin(main, { go }) {
@@ -24,7 +23,7 @@ export async function renderLogin(main, { go }) {
     session.login(input.value);
     try {
       const { data } = await gql(Q.ME, {}, { quiet: true });
-      session.principal = normalise(data.me);
+      session.principal = principalOf(data.me);
       go("/search");
     } catch (error) {
       if (previous) session.login(previous);
