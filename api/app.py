@@ -1,4 +1,6 @@
-"""The FastAPI application: GraphQL at ``/graphql``, upload reports at ``/reports/{upload id}``
+"""The FastAPI application: GraphQL, upload reports, health probes and the console.
+
+GraphQL at ``/graphql``, upload reports at ``/reports/{upload id}``
 (``api/reports.py``), probes at ``/healthz`` and ``/readyz``.
 
 Everything the app needs is handed to :func:`create_app` (settings, and optionally an open store and a

@@ -1,5 +1,6 @@
-"""Industry chains (产业链): ``industryChains`` and ``industryChain(name)``; ``Enterprise.chainNeighbours``
-is ``api/enterprise.py``'s.
+"""Industry chains (产业链) over GraphQL: ``industryChains`` and ``industryChain(name)``.
+
+``Enterprise.chainNeighbours`` is ``api/enterprise.py``'s.
 
 A chain has three segments in supply order, 上游 → 中游 → 下游; the chain feed states, per year, which
 enterprise sits in which segment. From that the API answers who is in each segment in a year, how the

@@ -1,5 +1,4 @@
-"""Finding and listing enterprises: ``enterprise``, ``enterprises`` (search, filters, sort, relay pages)
-and ``enterpriseFacets``.
+"""Finding and listing enterprises: the ``enterprise``, ``enterprises`` and ``enterpriseFacets`` fields.
 
 :class:`EnterpriseQuery` holds the root fields; api/schema.py merges it into ``Query``. A listing pages
 by keyset (the sort key and id in the cursor), so a deep page costs what the first does; what a caller

@@ -1,4 +1,6 @@
-"""Land and credit: land parcels with their holders and transfer history, credit events by kind and
+"""Land and credit over GraphQL: parcels, credit events and mortgage networks.
+
+Land parcels with their holders and transfer history, credit events by kind and
 period, and mortgage networks (who is mortgaged to whom).
 
 :class:`LandCreditQuery` holds the root fields; api/schema.py merges it into ``Query``. The Cypher lives in

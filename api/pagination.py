@@ -1,5 +1,4 @@
-"""Paging, the same for every list of the API: ``first`` checked against one cap, relay's ``PageInfo``,
-and one cursor codec.
+"""Paging for every list of the API: one cap on ``first``, one ``PageInfo``, one cursor codec.
 
 A cursor is opaque to clients: URL-safe base64 of ``<kind>:<position>``, the position a key as text or
 a JSON array (a sort key and an id). The kind is the list's (``enterprise``, ``parcel``, ``warning``

@@ -1,6 +1,7 @@
-"""Per-caller rate limits: a token bucket per API key or token subject, and per client address for
-anonymous callers (stricter). Over the limit: HTTP 429 with ``Retry-After`` and the API's error body
-(``RATE_LIMITED``).
+"""Per-caller rate limits: a token bucket per key, token subject or client address.
+
+Anonymous callers are limited per client address, more strictly. Over the limit: HTTP 429 with
+``Retry-After`` and the API's error body (``RATE_LIMITED``).
 
 Checked when the caller is known (after authentication, before the request body is parsed), in the
 process that serves the request: with ``entgraph serve --workers N`` each worker keeps its own buckets,

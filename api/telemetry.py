@@ -1,5 +1,8 @@
-"""Meters, their series, and warnings: ``Enterprise.meters``, ``Enterprise.warnings``, ``warnings``,
-``warning``, ``metersForReview``, ``telemetryQuarantine`` and the warning and meter mutations.
+"""Meters, their series and warnings over GraphQL.
+
+``Enterprise.meters``, ``Enterprise.consumption``, ``Enterprise.warnings``, ``warnings``, ``warning``,
+``meterReview`` (and the deprecated ``metersForReview``), ``telemetryQuarantine`` and the warning and meter
+mutations.
 
 Series come from the series store's reader (Parquet published by the ingester, queried with DuckDB in
 this process); the registry and warnings from the graph. Every list goes through a DataLoader, so a

@@ -26,12 +26,12 @@ from entgraph.api.auth import Role
 from entgraph.api.context import Context
 from entgraph.api.masking import Decision, MaskKind, column_sharing, mask_kind, policy, strictest
 from entgraph.api.metrics import sources_visible_to
+from entgraph.catalog.fact_links import fact_columns
 from entgraph.catalog.registry import Catalog
 from entgraph.catalog.spec import DatasetSpec, Sharing
 from entgraph.errors import ConfigurationError
 from entgraph.graph.land_credit_queries import EVENT_DATE_FIELDS
 from entgraph.graph.visibility import Visibility
-from entgraph.loaders.records import fact_columns
 from entgraph.resolution.golden import GOLDEN_FIELDS
 from entgraph.resolution.mentions import ATTRIBUTE_ROLES
 from entgraph.telemetry.rollup import metric_sources

@@ -1,5 +1,6 @@
-"""API latency on a generated city: a full panorama and a chain query over HTTP, at 1 and 50 clients,
-against the same panorama as direct Cypher in the same run (the floor).
+"""API latency on a generated city against direct Cypher in the same run (the floor).
+
+A full panorama and a chain query over HTTP, at 1 and 50 clients.
 
     python -m bench.api [--enterprises 50000] [--home DIR] [--seconds 15] [--clients 1 50] [--workers N]
 

@@ -1,5 +1,7 @@
-"""How long a command takes before it does anything: ``entgraph --help`` and a sub-command's ``--help``,
-against a bare Python start in the same run (these machines are noisy; the ratio is the figure).
+"""How long a command takes before it does anything, against a bare Python start.
+
+``entgraph --help`` and a sub-command's ``--help``, against a bare Python start in the same run (these
+machines are noisy; the ratio is the figure).
 
     python -m bench.cli_startup [--runs 7] [--json out.json]
 

@@ -1,6 +1,8 @@
-"""The API under hostile input (issue 15): each bomb's answer time and code, a normal panorama's p95
-while 4 clients send each bomb without pause (against the same panorama idle, in the same run), and the
-server's RSS after 1,000 hostile requests (against its RSS before them).
+"""The API under hostile input (issue 15): bombs, a panorama under floods, memory after them.
+
+Each bomb's answer time and code, a normal panorama's p95 while 4 clients send each bomb without pause
+(against the same panorama idle, in the same run), and the server's RSS after 1,000 hostile requests
+(against its RSS before them).
 
     python -m bench.hostile [--enterprises 1000] [--home DIR] [--seconds 8]
 

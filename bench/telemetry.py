@@ -1,5 +1,7 @@
-"""Telemetry figures in one run: receive rates against a bare subscriber, a day's backfill, series query
-latency, and two ingesters sharing a subscription.
+"""Telemetry figures in one run: receive rates, backfill, series queries, shared subscriptions.
+
+Receive rates against a bare subscriber, a day's backfill, series query latency, and two ingesters
+sharing a subscription.
 
     python -m bench.telemetry [--single 50000] [--batch-meters 1000] [--backfill-meters 10000] [--quick]
 

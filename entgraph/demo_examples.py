@@ -1,5 +1,6 @@
-"""The queries the demo prints: each for a named role, with the city's real ids and towns, as a curl
-command that works when pasted (tests run every one of them as printed)."""
+"""The example queries the demo prints, one per role, as curl commands that work when pasted.
+
+Each names its role and uses the city's real ids and towns; tests run every one of them as printed."""
 
 from __future__ import annotations
 

@@ -1,6 +1,7 @@
-"""The background services the demo needs (the embedded graph store, the MQTT broker): what it started
-it stops when it ends, however it ends (Ctrl-C too); what was running before it is left running, and
-either way it says so."""
+"""The demo's background services: the embedded graph store and the MQTT broker.
+
+What the demo started it stops when it ends, however it ends (Ctrl-C too); what was running before it is
+left running, and either way it says so."""
 
 from __future__ import annotations
 

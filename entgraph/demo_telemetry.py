@@ -1,5 +1,7 @@
-"""The demo's telemetry act: meters attached, mosquitto started, an ingester and the simulator running
-in the background, monthly totals and warnings written, live series served.
+"""The demo's telemetry act: meters, broker, ingester, simulator, rollups and warnings.
+
+Meters attached, mosquitto started, an ingester and the simulator running in the background,
+monthly totals and warnings written, live series served.
 
 The ingester and the simulator are the real commands (``entgraph telemetry ingest`` / ``simulate``) as
 child processes, so the demo shows what an operator would run; :class:`Telemetry` stops them (the

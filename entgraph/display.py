@@ -1,5 +1,7 @@
-"""Text for the terminal, aligned by display width: a Chinese character takes two columns, so padding
-by len() leaves every table with Chinese names ragged."""
+"""Terminal text aligned by display width, so tables with Chinese names line up.
+
+A Chinese character takes two columns, so padding by len() leaves every table with Chinese names
+ragged."""
 
 from __future__ import annotations
 

@@ -1,5 +1,7 @@
-"""Fixtures' building blocks shared by the test suite and the benchmarks: a generated, loaded and
-resolved city in its own graph on an embedded server."""
+"""Building blocks of the test fixtures and benchmarks: a generated, loaded, resolved city.
+
+Shared by the test suite and the benchmarks: a generated, loaded and resolved city in its own graph
+on an embedded server, a store that counts round trips, and a harness that kills a command midway."""
 
 from __future__ import annotations
 

@@ -1,5 +1,7 @@
-"""Canonical enterprises as resolution keeps them: golden records, redirects of merged-away ids,
-identifiers seen with a code, legal representatives, registration regions and branches."""
+"""Canonical enterprises in Cypher: golden records, redirects, identifiers and relations.
+
+As resolution keeps them: golden records, redirects of merged-away ids, identifiers seen with a code,
+legal representatives, registration regions and branches."""
 
 from __future__ import annotations
 

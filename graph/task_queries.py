@@ -1,4 +1,6 @@
-"""The stewards' review queue: read as one caller may see it (:func:`tasks`, :func:`task`,
+"""The stewards' review queue in Cypher: tasks read as a caller may see them, and written.
+
+Read as one caller may see it (:func:`tasks`, :func:`task`,
 :func:`town_queues`), written by resolution and stewards (:func:`upsert_tasks`, :func:`settle_tasks`).
 
 A task (:func:`upsert_tasks`) gathers the records writing one name in one town; what it

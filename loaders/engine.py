@@ -27,7 +27,9 @@ from entgraph.catalog.spec import DatasetSpec
 from entgraph.catalog.timeliness import last_ended_period, period_from_file_name
 from entgraph.graph import record_queries, upload_queries
 from entgraph.graph.port import GraphStore
+from entgraph.loaders.columns import BoundColumn, bind_columns, is_blank, is_totals
 from entgraph.loaders.normalise import header_unit, normalise_header
+from entgraph.loaders.parsing import RowIssue
 from entgraph.loaders.readers import (
     FileRejected,
     HeaderMatch,
@@ -37,16 +39,8 @@ from entgraph.loaders.readers import (
     nearest_headers,
     open_table,
 )
-from entgraph.loaders.records import (
-    BoundColumn,
-    RecordRow,
-    RowIssue,
-    bind_columns,
-    is_blank,
-    is_totals,
-)
+from entgraph.loaders.records import BuiltRow, RecordRow, build_row
 from entgraph.loaders.report import write_report
-from entgraph.loaders.rowwork import BuiltRow, build_row
 
 MAX_ISSUES_KEPT = 50_000  # past this the report says how many more there were
 MAX_REFUSED_ROWS_KEPT = 50_000

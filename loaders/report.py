@@ -20,7 +20,7 @@ from openpyxl import Workbook
 from openpyxl.cell import WriteOnlyCell
 from openpyxl.styles import Font, PatternFill
 
-from entgraph.loaders.records import RowIssue
+from entgraph.loaders.parsing import RowIssue
 
 _FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 _BOLD = Font(bold=True)

@@ -1,5 +1,6 @@
-"""How faithfully each department writes a registered name's region and legal form: learned from the
-records whose enterprise is known without them.
+"""How faithfully each department writes a registered name's region and legal form.
+
+Learned from the records whose enterprise is known without them.
 
 Departments drop, bracket or write out an enterprise's region prefix and swap its legal form by habit
 (a tax register copies the registered name; a power company writes 恒达鞋业 or 恒达(晋江)鞋业有限公司).

@@ -1,5 +1,7 @@
-"""A name written like no registered enterprise but sounding like exactly one: a slip of the pinyin input
-method (华达 typed 化达, 荣鑫 typed 容鑫), linked when the city's coded records say such names are that
+"""Names that sound like exactly one registered enterprise: slips of the pinyin input method.
+
+A name written like no registered enterprise but sounding like exactly one is a slip of the pinyin
+input method (华达 typed 化达, 荣鑫 typed 容鑫), linked when the city's coded records say such names are that
 enterprise often enough.
 
 The matcher weighs "same core pinyin" as an average over random pairs: in a city where one core in

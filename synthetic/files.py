@@ -1,5 +1,7 @@
-"""Writing one dataset's rows as a department would: .xlsx (title rows, cover sheets, split sheets) or .csv
-(UTF-8, UTF-8 with BOM, GBK), reporting every data row's position (spreadsheet row / CSV line number).
+"""Writing one dataset's rows as a department would, as .xlsx or .csv.
+
+.xlsx with title rows, cover sheets and split sheets, or .csv in UTF-8, UTF-8 with BOM or GBK; reporting
+every data row's position (spreadsheet row / CSV line number).
 """
 
 from __future__ import annotations

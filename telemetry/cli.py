@@ -1,5 +1,6 @@
-"""``entgraph telemetry ...``: the broker, the ingester, the simulator, the meter registry, rollups,
-warnings and the quarantine."""
+"""``entgraph telemetry ...``: the commands of the telemetry package.
+
+The broker, the ingester, the simulator, the meter registry, rollups, warnings and the quarantine."""
 
 from __future__ import annotations
 

@@ -1,5 +1,6 @@
-"""What a cell's number format says about its value, for the few formats whose meaning the bare value
-loses: percentages, and dates that show only a month or a year.
+"""What a cell's number format says about its value (percentages, month or year dates).
+
+Only for the few formats whose meaning the bare value loses.
 
 Excel stores ``50%`` as 0.5 and a typed ``2023年4月`` as the date 2023-04-01; only the number format
 (``0%``, ``yyyy"年"m"月"``) says the clerk meant fifty percent and the whole of April. The readers ask

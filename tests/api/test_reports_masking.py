@@ -24,7 +24,7 @@ from entgraph.catalog.registry import Catalog
 from entgraph.graph import EmbeddedServer
 from entgraph.graph.falkordb_store import FalkorDBStore
 from entgraph.loaders.engine import Loader
-from entgraph.loaders.records import RowIssue
+from entgraph.loaders.parsing import RowIssue
 from entgraph.loaders.report import write_report
 from entgraph.settings import Settings
 from entgraph.testing import write_csv

@@ -27,9 +27,10 @@ from entgraph.graph import EmbeddedServer
 from entgraph.graph.falkordb_store import FalkorDBStore
 from entgraph.identity.codes import is_valid_credit_code, normalise_code, org_code_of
 from entgraph.loaders import cli as load_cli
+from entgraph.loaders.columns import BoundColumn
 from entgraph.loaders.engine import Loader, LoadResult
+from entgraph.loaders.parsing import ParsedRow, parse_row
 from entgraph.loaders.readers import FileRejected, open_table
-from entgraph.loaders.records import BoundColumn, ParsedRow, parse_row
 from entgraph.resolution.export import LinkRow, export_links
 from entgraph.resolution.mentions import mentions_of
 from entgraph.resolution.resolver import Resolver
