@@ -39,8 +39,7 @@ from strawberry.types.unset import UNSET
 from entgraph.api.auth import ApiKeyFile, Authenticator, Principal, Role
 from entgraph.api.body_limit import BodyLimitMiddleware
 from entgraph.api.caller_gate import CallerGate
-from entgraph.api.context import Context
-from entgraph.api.errors import (
+from entgraph.api.client_errors import (
     STORE_DOWN,
     ApiError,
     ErrorCode,
@@ -49,6 +48,7 @@ from entgraph.api.errors import (
     error_body,
     internal_message,
 )
+from entgraph.api.context import Context
 from entgraph.api.rate_limit import RateLimiter
 from entgraph.api.reports import register_reports
 from entgraph.api.schema import Mutation, Query, build_schema
@@ -58,7 +58,7 @@ from entgraph.settings import Settings
 from entgraph.telemetry.series_store import SeriesReader
 
 access_log = logging.getLogger("entgraph.api.access")
-error_log = logging.getLogger("entgraph.api.errors")
+error_log = logging.getLogger("entgraph.api.client_errors")
 
 REQUEST_ID_HEADER = "X-Request-ID"
 # A caller's request id is echoed into our logs and headers: accept only short, plain tokens so it

@@ -37,7 +37,7 @@ from pydantic import SecretStr
 from strawberry.permission import BasePermission
 from strawberry.types import Info
 
-from entgraph.api.errors import Forbidden, Unauthenticated
+from entgraph.api.client_errors import Forbidden, Unauthenticated
 from entgraph.errors import ConfigurationError
 
 log = logging.getLogger("entgraph.api.auth")

@@ -14,7 +14,7 @@ import json
 from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from entgraph.api.errors import ErrorCode, error_body
+from entgraph.api.client_errors import ErrorCode, error_body
 
 DRAIN_FACTOR = 32  # 8 MB at the default limit: a stray upload, not a flood
 

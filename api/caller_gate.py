@@ -22,7 +22,7 @@ from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from entgraph.api.auth import ANONYMOUS, Authenticator, Principal
-from entgraph.api.errors import ApiError, RateLimited, error_body
+from entgraph.api.client_errors import ApiError, RateLimited, error_body
 from entgraph.api.rate_limit import RateLimiter
 
 GATED_PATH = "/graphql"

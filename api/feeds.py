@@ -15,8 +15,8 @@ import strawberry
 from strawberry.types import Info
 
 from entgraph.api.auth import Role, requires
+from entgraph.api.client_errors import BadInput, NotFound
 from entgraph.api.context import Context
-from entgraph.api.errors import BadInput, NotFound
 from entgraph.api.reports import report_file, report_url
 from entgraph.catalog.spec import DatasetSpec
 from entgraph.catalog.timeliness import FeedStatus, feed_status

@@ -37,7 +37,7 @@ from graphql import (
     StringValueNode,
 )
 
-from entgraph.api.errors import ErrorCode
+from entgraph.api.client_errors import ErrorCode
 from entgraph.settings import Settings
 
 MAX_REPEATS = 20

@@ -41,10 +41,10 @@ from typing import Annotated, Any
 import strawberry
 from strawberry.types import Info
 
+from entgraph.api.client_errors import BadInput, Forbidden, NotFound
 from entgraph.api.context import Context
 from entgraph.api.enterprise import Enterprise
 from entgraph.api.enterprise_loaders import batched_loader, node_loader, survivor_loader
-from entgraph.api.errors import BadInput, Forbidden, NotFound
 from entgraph.api.limits import DEFAULT_LIST_SIZE
 from entgraph.api.masking import Decision, column_sharing, policy
 from entgraph.api.pagination import MAX_PAGE, PageInfo, check_first, decode_cursor, encode_cursor

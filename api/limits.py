@@ -65,7 +65,7 @@ from graphql import (
 from strawberry.extensions import MaxTokensLimiter, SchemaExtension
 from strawberry.schema.schema import validate_document
 
-from entgraph.api.errors import ErrorCode
+from entgraph.api.client_errors import ErrorCode
 from entgraph.api.input_limits import InputLimits, document_errors, input_limit_error, variable_errors
 from entgraph.api.token_count import count_tokens
 from entgraph.settings import Settings
@@ -367,7 +367,7 @@ _PARSED = _Remembered()
 # comments and whitespace too. Real documents (the full panorama, the console's pages) are 1-5 KB.
 MAX_DOCUMENT_CHARS = 32 * 1024
 _PLACEHOLDER = parse("{ __typename }")
-# graphql-core's words when it stops at the limit (api/errors.py maps them to LIMIT_EXCEEDED tokens)
+# graphql-core's words when it stops at the limit (api/client_errors.py maps them to LIMIT_EXCEEDED tokens)
 _TOO_MANY_TOKENS = f"Document contains more than {MAX_TOKENS} tokens. Parsing aborted."
 # execution context id -> (its query, its refusal), until validation reads it
 _REFUSED: dict[int, tuple[str | None, GraphQLError]] = {}

@@ -18,8 +18,8 @@ import strawberry
 from strawberry.types import Info
 
 from entgraph.api.auth import Role
+from entgraph.api.client_errors import BadInput
 from entgraph.api.context import Context
-from entgraph.api.errors import BadInput
 from entgraph.api.masking import Decision, column_sharing, policy
 from entgraph.catalog.registry import Catalog
 from entgraph.catalog.spec import DatasetSpec, Sharing

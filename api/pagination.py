@@ -15,7 +15,7 @@ from typing import Any
 
 import strawberry
 
-from entgraph.api.errors import BadInput
+from entgraph.api.client_errors import BadInput
 
 MAX_PAGE = 100  # hard cap on ``first`` of every list (the cost limit assumes lists honour it)
 

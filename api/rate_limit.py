@@ -20,7 +20,7 @@ import time
 from collections import OrderedDict
 
 from entgraph.api.auth import Principal
-from entgraph.api.errors import RateLimited
+from entgraph.api.client_errors import RateLimited
 
 MAX_CALLERS = 10_000
 BURST_SECONDS = 2.0  # a bucket holds this many seconds' worth of requests

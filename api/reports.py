@@ -46,7 +46,7 @@ from openpyxl.cell import WriteOnlyCell
 from openpyxl.utils.exceptions import InvalidFileException
 
 from entgraph.api.auth import Authenticator, Role, role_required
-from entgraph.api.errors import NotFound
+from entgraph.api.client_errors import NotFound
 from entgraph.api.masking import Decision, MaskKind, mask_kind, mask_value, policy
 from entgraph.catalog.registry import Catalog
 from entgraph.catalog.spec import ColumnSpec, DatasetSpec

@@ -20,9 +20,9 @@ from strawberry.types import Info
 
 from entgraph.api.auth import Role
 from entgraph.api.chains import ChainQuery
+from entgraph.api.client_errors import ApiSchema, ErrorShaping
 from entgraph.api.context import Context
 from entgraph.api.enterprise_listing import EnterpriseQuery
-from entgraph.api.errors import ApiSchema, ErrorShaping
 from entgraph.api.feeds import FeedsQuery
 from entgraph.api.input_limits import InputLimits
 from entgraph.api.land_credit import LandCreditQuery

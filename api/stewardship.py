@@ -39,8 +39,8 @@ import strawberry
 from strawberry.types import Info
 
 from entgraph.api.auth import Role, requires
+from entgraph.api.client_errors import ApiError, BadInput, NotFound
 from entgraph.api.context import Context
-from entgraph.api.errors import ApiError, BadInput, NotFound
 from entgraph.api.masking import mask_kind
 from entgraph.api.visibility import golden_value, visibility
 from entgraph.graph import enterprise_queries, judgement_queries, mention_queries, meter_queries, task_queries

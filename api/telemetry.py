@@ -33,11 +33,11 @@ from strawberry.scalars import JSON
 from strawberry.types import Info
 
 from entgraph.api.auth import Role, requires
+from entgraph.api.client_errors import BadInput, NotFound
 from entgraph.api.context import Context
-from entgraph.api.errors import BadInput, NotFound
 from entgraph.api.limits import DEFAULT_LIST_SIZE
 from entgraph.api.masking import column_sharing, mask_kind
-from entgraph.api.pagination import MAX_PAGE, PageInfo, decode_cursor, encode_cursor
+from entgraph.api.pagination import MAX_PAGE, PageInfo, check_first, decode_cursor, encode_cursor
 from entgraph.api.visibility import visibility
 from entgraph.catalog.spec import DatasetSpec
 from entgraph.graph import enterprise_queries
@@ -275,6 +275,18 @@ class WarningConnection:
     page_info: PageInfo
     has_next_page: bool = strawberry.field(deprecation_reason="Use pageInfo { hasNextPage }, as every list.")
     end_cursor: str | None = strawberry.field(deprecation_reason="Use pageInfo { endCursor }, as every list.")
+
+
+@strawberry.type
+class MeterEdge:
+    cursor: str
+    node: Meter
+
+
+@strawberry.type(description="A page of meters waiting for a steward, in meter id order.")
+class MeterConnection:
+    edges: list[MeterEdge]
+    page_info: PageInfo
 
 
 @strawberry.type(description="Messages the ingester could not store, by reason.")
@@ -625,8 +637,39 @@ class TelemetryQuery:
         return Warning(props=found)
 
     @strawberry.field(
+        description="Meters waiting for a steward, shared (多户一表) or unattached, in meter id order: "
+        "relay-style pages of at most 100.",
+        permission_classes=STEWARD_ONLY,
+    )
+    async def meter_review(
+        self, info: Info[Context, None], review: str = "shared", first: int = 50, after: str | None = None
+    ) -> MeterConnection:
+        if review not in ("shared", "unattached"):
+            raise BadInput("review must be shared or unattached", argument="review")
+        first = check_first(first)
+        position = decode_cursor("meter", after) if after else ""
+        context = info.context
+        rows = await context.in_thread(
+            mq.meters_for_review, context.store, review, first + 1, position, visibility(context)
+        )
+        edges = [
+            MeterEdge(
+                cursor=encode_cursor("meter", r["meter"]),
+                node=_meter(context, {**r, "review": review}, list(r["enterprises"])),
+            )
+            for r in rows[:first]
+        ]
+        return MeterConnection(
+            edges=edges,
+            page_info=PageInfo(
+                has_next_page=len(rows) > first, end_cursor=edges[-1].cursor if edges else None
+            ),
+        )
+
+    @strawberry.field(
         description="Meters waiting for a steward: SHARED (多户一表) or UNATTACHED.",
         permission_classes=STEWARD_ONLY,
+        deprecation_reason="Use meterReview: a connection, as every list.",
     )
     async def meters_for_review(
         self, info: Info[Context, None], review: str = "shared", first: int = 50, after: str = ""

@@ -36,7 +36,7 @@ from typing import Any
 
 import httpx
 
-from entgraph.api.testing import FULL_PANORAMA
+from entgraph.api.graphql_client import FULL_PANORAMA
 from entgraph.catalog.registry import Catalog
 from entgraph.graph import (
     chain_queries,

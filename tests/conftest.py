@@ -10,10 +10,10 @@ from pathlib import Path
 import pytest
 
 from entgraph.catalog.registry import Catalog
+from entgraph.city_fixtures import City, build_city
 from entgraph.graph import EmbeddedServer, GraphStore
 from entgraph.graph.falkordb_store import FalkorDBStore
 from entgraph.graph.neo4j_store import Neo4jStore
-from entgraph.testing import City, build_city
 
 REPO = Path(__file__).resolve().parents[1]
 

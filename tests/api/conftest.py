@@ -16,11 +16,11 @@ from fastapi.testclient import TestClient
 
 from entgraph.api.app import create_app
 from entgraph.api.auth import ApiKeyFile, Role
-from entgraph.api.testing import HOSTILE_SECRET, GraphQLClient, Served
+from entgraph.api.graphql_client import HOSTILE_SECRET, GraphQLClient, Served
 from entgraph.catalog.registry import Catalog
+from entgraph.city_fixtures import City, CountingStore
 from entgraph.graph.falkordb_store import FalkorDBStore
 from entgraph.settings import Settings
-from entgraph.testing import City, CountingStore
 
 API_SECRET = "s" * 40
 

@@ -18,8 +18,8 @@ from strawberry.types import Info
 from entgraph.api.app import create_app
 from entgraph.api.auth import ApiKeyFile, Role
 from entgraph.api.context import Context
+from entgraph.api.graphql_client import api_settings
 from entgraph.api.schema import Query
-from entgraph.api.testing import api_settings
 from entgraph.catalog.registry import Catalog
 from entgraph.graph import EmbeddedServer
 from entgraph.graph.falkordb_store import FalkorDBStore
@@ -185,7 +185,7 @@ def test_an_unexpected_error_is_internal_with_the_request_id_and_no_internals(
     for internal in ("hunter2", "MATCH", "RuntimeError", "Traceback", "internal.py"):
         assert internal not in text
     # The operators get everything, under the same request id.
-    logged = [r for r in caplog.records if r.name == "entgraph.api.errors" and r.exc_info]
+    logged = [r for r in caplog.records if r.name == "entgraph.api.client_errors" and r.exc_info]
     assert len(logged) == 1
     assert "oops-1" in logged[0].getMessage()
     assert "hunter2" in str(logged[0].exc_info[1])

@@ -20,8 +20,8 @@ from typer.testing import CliRunner
 from entgraph.api.app import create_app
 from entgraph.api.auth import ApiKeyFile, Role, issue_token, requires
 from entgraph.api.context import Context
+from entgraph.api.graphql_client import api_settings
 from entgraph.api.schema import Query
-from entgraph.api.testing import api_settings
 from entgraph.catalog.registry import Catalog
 from entgraph.cli import app as cli_app
 from entgraph.errors import ConfigurationError

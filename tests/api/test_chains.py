@@ -13,7 +13,7 @@ from fastapi.testclient import TestClient
 
 from entgraph.api.app import create_app
 from entgraph.api.auth import Role
-from entgraph.api.testing import GraphQLClient
+from entgraph.api.graphql_client import GraphQLClient
 from entgraph.catalog.registry import Catalog
 from entgraph.graph.falkordb_store import FalkorDBStore
 from entgraph.settings import Settings

@@ -8,8 +8,8 @@ from typing import Any
 import pytest
 
 from entgraph.api.auth import Role
+from entgraph.api.graphql_client import FULL_PANORAMA, GraphQLClient
 from entgraph.api.masking import Decision, policy
-from entgraph.api.testing import FULL_PANORAMA, GraphQLClient
 from entgraph.graph.falkordb_store import FalkorDBStore
 from entgraph.graph.port import Row
 

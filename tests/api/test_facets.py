@@ -10,7 +10,7 @@ import pytest
 
 from entgraph.api.auth import Role
 from entgraph.api.enterprise_listing import industry_facet
-from entgraph.api.testing import GraphQLClient
+from entgraph.api.graphql_client import GraphQLClient
 
 FACETS = """{ enterpriseFacets {
   towns { value label count } industries { value label count } chains { value label count }

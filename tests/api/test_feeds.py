@@ -14,8 +14,8 @@ from pydantic import SecretStr
 
 from entgraph.api.app import create_app
 from entgraph.api.auth import Role, issue_token
+from entgraph.api.graphql_client import data_of, post_graphql
 from entgraph.api.schema import Query
-from entgraph.api.testing import data_of, post_graphql
 from entgraph.catalog.registry import Catalog
 from entgraph.catalog.timeliness import CST, feed_status
 from entgraph.graph import record_queries, upload_queries

@@ -21,13 +21,13 @@ import strawberry
 
 from entgraph.api.app import create_app
 from entgraph.api.auth import ApiKeyFile, Role
+from entgraph.api.graphql_client import HOSTILE_SECRET as SECRET
+from entgraph.api.graphql_client import Served
 from entgraph.api.schema import Query
-from entgraph.api.testing import HOSTILE_SECRET as SECRET
-from entgraph.api.testing import Served
+from entgraph.city_fixtures import City
 from entgraph.graph import EmbeddedServer
 from entgraph.graph.falkordb_store import FalkorDBStore
 from entgraph.settings import Settings
-from entgraph.testing import City
 
 
 def _code(errors: list[dict[str, Any]]) -> str:

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from entgraph.api.auth import Role
-from entgraph.api.testing import GraphQLClient
+from entgraph.api.graphql_client import GraphQLClient
 from entgraph.graph.falkordb_store import FalkorDBStore
 from entgraph.graph.port import Row
 

@@ -15,9 +15,9 @@ from strawberry.types import Info
 
 from entgraph.api.app import create_app
 from entgraph.api.context import Context
+from entgraph.api.graphql_client import api_settings
 from entgraph.api.limits import _PARSED, DEFAULT_LIST_SIZE, MAX_TOKENS, Measure, _Remembered, measure
 from entgraph.api.schema import Query
-from entgraph.api.testing import api_settings
 from entgraph.catalog.registry import Catalog
 from entgraph.graph import EmbeddedServer
 from entgraph.graph.falkordb_store import FalkorDBStore

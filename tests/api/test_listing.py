@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from entgraph.api.auth import Role
-from entgraph.api.testing import GraphQLClient
+from entgraph.api.graphql_client import GraphQLClient
 from entgraph.graph.falkordb_store import FalkorDBStore
 
 LISTING = """

@@ -39,11 +39,12 @@ from graphql import (
 
 from entgraph.api.auth import Role
 from entgraph.api.enterprise_listing import industry_facet
+from entgraph.api.graphql_client import FULL_PANORAMA, GraphQLClient
 from entgraph.api.masking import Decision, column_sharing, policy
 from entgraph.api.schema import build_schema
-from entgraph.api.testing import FULL_PANORAMA, GraphQLClient
 from entgraph.catalog.registry import Catalog, Feed
 from entgraph.catalog.spec import DatasetSpec, Sharing, Usage
+from entgraph.city_fixtures import City
 from entgraph.graph import warning_queries as wq
 from entgraph.graph.falkordb_store import FalkorDBStore
 from entgraph.graph.port import Params, Row
@@ -60,7 +61,6 @@ from entgraph.telemetry.warnings import (
     collect_facts,
     evaluate,
 )
-from entgraph.testing import City
 
 # Shorter texts (是, 大型, 2023 ...) are shared by open and closed columns alike: not secrets.
 MIN_SECRET_LENGTH = 6
@@ -1423,7 +1423,7 @@ def _names(props: dict[str, Any]) -> set[str]:
     return {n for n in [props.get("name"), *(props.get("former_names") or [])] if n}
 
 
-REVIEW = '{ metersForReview(review: "shared", first: 500) { meterId enterpriseIds } }'
+REVIEW = '{ meterReview(review: "shared", first: 100) { edges { node { meterId enterpriseIds } } } }'
 PIN = 'mutation ($ids: [String!]!) { pinMeter(meterId: "M-PROBE", enterpriseIds: $ids) { enterpriseIds } }'
 
 
@@ -1433,7 +1433,8 @@ def test_meters_name_only_enterprises_the_caller_may_see(
     api, role, sight = warned_case
     if refused(api, role, REVIEW):
         return
-    meters = {m["meterId"]: m["enterpriseIds"] for m in api.data(REVIEW, role)["metersForReview"]}
+    edges = api.data(REVIEW, role)["meterReview"]["edges"]
+    meters = {e["node"]["meterId"]: e["node"]["enterpriseIds"] for e in edges}
     # shared (多户一表) only between enterprises the caller may see (see the test below)
     visible = sorted(e for e in warned.pinned if e in sight.visible)
     assert sorted(meters.get(warned.shared_meter, [])) == (visible if len(visible) > 1 else [])

@@ -13,7 +13,7 @@ from fastapi.testclient import TestClient
 
 from entgraph.api.app import create_app
 from entgraph.api.auth import Role
-from entgraph.api.testing import FULL_PANORAMA, GraphQLClient
+from entgraph.api.graphql_client import FULL_PANORAMA, GraphQLClient
 from entgraph.graph.falkordb_store import FalkorDBStore
 from entgraph.graph.port import Params, Row
 from entgraph.settings import Settings

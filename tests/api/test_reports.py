@@ -14,8 +14,8 @@ from openpyxl import load_workbook
 
 from entgraph.api.app import create_app
 from entgraph.api.auth import ApiKeyFile, Role
+from entgraph.api.graphql_client import bearer, data_of, post_graphql
 from entgraph.api.reports import XLSX
-from entgraph.api.testing import bearer, data_of, post_graphql
 from entgraph.catalog.registry import Catalog
 from entgraph.graph.falkordb_store import FalkorDBStore
 from entgraph.settings import Settings

@@ -17,17 +17,17 @@ from openpyxl import Workbook, load_workbook
 
 from entgraph.api.app import create_app
 from entgraph.api.auth import Role
+from entgraph.api.graphql_client import bearer
 from entgraph.api.masking import apply, mask_kind
 from entgraph.api.reports import ISSUES_SHEET, SUMMARY_SHEET, TO_FIX_SHEET, masked_report, report_url
-from entgraph.api.testing import bearer
 from entgraph.catalog.registry import Catalog
+from entgraph.city_fixtures import write_csv
 from entgraph.graph import EmbeddedServer
 from entgraph.graph.falkordb_store import FalkorDBStore
 from entgraph.loaders.engine import Loader
 from entgraph.loaders.parsing import RowIssue
 from entgraph.loaders.report import write_report
 from entgraph.settings import Settings
-from entgraph.testing import write_csv
 
 SECRET = "m" * 40
 SHEETS = [SUMMARY_SHEET, ISSUES_SHEET, TO_FIX_SHEET]

@@ -17,8 +17,8 @@ from typing import Any
 from entgraph.api.auth import Role
 from entgraph.catalog.registry import Catalog, Feed
 from entgraph.catalog.spec import Sharing, Usage
+from entgraph.city_fixtures import City
 from entgraph.graph.falkordb_store import FalkorDBStore
-from entgraph.testing import City
 
 CLOSED = Sharing(usage=Usage.NOT_SHARED)
 STAFF = (Role.ANALYST, Role.STEWARD)

@@ -14,9 +14,9 @@ from pydantic import SecretStr
 
 from entgraph.api.app import create_app
 from entgraph.api.auth import Role, issue_token
-from entgraph.api.testing import data_of, post_graphql
+from entgraph.api.graphql_client import data_of, post_graphql
+from entgraph.city_fixtures import mention_links
 from entgraph.settings import Settings
-from entgraph.testing import mention_links
 
 SECRET = "q" * 40
 QUEUE = """query($order: TaskOrder!) { stewardTasks(first: 50, orderBy: $order) {

@@ -14,9 +14,9 @@ from pydantic import SecretStr
 
 from entgraph.api.app import create_app
 from entgraph.api.auth import Role, issue_token
+from entgraph.api.graphql_client import data_of, post_graphql
 from entgraph.api.schema import Query
 from entgraph.api.stewardship import StewardMutation
-from entgraph.api.testing import data_of, post_graphql
 from entgraph.catalog.registry import Catalog, Feed
 from entgraph.catalog.spec import Sharing, Usage
 from entgraph.graph.port import GraphStore

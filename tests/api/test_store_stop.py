@@ -14,7 +14,7 @@ import psutil
 from fastapi.testclient import TestClient
 
 from entgraph.api.app import create_app
-from entgraph.api.testing import api_settings
+from entgraph.api.graphql_client import api_settings
 from entgraph.catalog.registry import Catalog
 from entgraph.graph.connect import embedded_server
 from entgraph.settings import Settings

@@ -12,16 +12,16 @@ from typing import Any
 import pytest
 
 from entgraph.api.auth import Role
-from entgraph.api.testing import GraphQLClient
+from entgraph.api.graphql_client import GraphQLClient
 from entgraph.catalog.registry import Catalog
 from entgraph.catalog.spec import Sharing, Usage
+from entgraph.city_fixtures import City, CountingStore
 from entgraph.graph import warning_queries as wq
 from entgraph.graph.falkordb_store import FalkorDBStore
 from entgraph.localtime import CST
 from entgraph.telemetry import warning_lifecycle
 from entgraph.telemetry.payloads import Reading, Rejection
 from entgraph.telemetry.series_store import SeriesReader, SeriesWriter
-from entgraph.testing import City, CountingStore
 
 DAY0 = dt.datetime(2026, 11, 2, tzinfo=CST)  # a Monday, China time
 T0 = int(DAY0.timestamp() * 1000)
@@ -366,7 +366,29 @@ def test_a_steward_pins_a_shared_meter(warning_api: GraphQLClient) -> None:
     review = warning_api.data('{ metersForReview(review: "shared") { meterId enterpriseIds } }')[
         "metersForReview"
     ]
-    assert review == [{"meterId": "M9", "enterpriseIds": ["E1", "E2"]}]
+    assert review == [{"meterId": "M9", "enterpriseIds": ["E1", "E2"]}]  # the deprecated list still answers
+
+
+def test_the_meter_review_queue_pages_like_every_list(warning_api: GraphQLClient) -> None:
+    pin = (
+        "mutation ($m: String!, $ids: [String!]!) { pinMeter(meterId: $m, enterpriseIds: $ids) { meterId } }"
+    )
+    for meter in ("M1", "M2", "M3"):
+        warning_api.data(pin, m=meter, ids=["E1", "E2"])
+    page = """query ($after: String) { meterReview(review: "shared", first: 2, after: $after) {
+      edges { cursor node { meterId enterpriseIds } } pageInfo { hasNextPage endCursor } } }"""
+    first = warning_api.data(page)["meterReview"]
+    assert [e["node"]["meterId"] for e in first["edges"]] == ["M1", "M2"]
+    assert first["pageInfo"] == {"hasNextPage": True, "endCursor": first["edges"][-1]["cursor"]}
+    rest = warning_api.data(page, after=first["pageInfo"]["endCursor"])["meterReview"]
+    assert [e["node"]["meterId"] for e in rest["edges"]] == ["M3"]
+    assert rest["pageInfo"]["hasNextPage"] is False
+    assert warning_api.error_codes(page, after="M2") == ["BAD_INPUT"]  # a cursor is opaque, not a meter id
+    too_many = "{ meterReview(first: 101) { pageInfo { hasNextPage } } }"
+    assert warning_api.error_codes(too_many) == ["BAD_INPUT"]
+    assert warning_api.error_codes("{ meterReview { pageInfo { hasNextPage } } }", role=Role.ANALYST) == [
+        "FORBIDDEN"
+    ]
 
 
 def test_an_enterprises_consumption_sums_its_own_meters(telemetry_api: GraphQLClient, metered: dict) -> None:

@@ -8,8 +8,8 @@ import random
 import pytest
 from graphql.language import Lexer, Source, TokenKind
 
+from entgraph.api.graphql_client import FULL_PANORAMA, post_graphql
 from entgraph.api.limits import MAX_TOKENS
-from entgraph.api.testing import FULL_PANORAMA, post_graphql
 from entgraph.api.token_count import count_tokens
 
 PIECES = [

@@ -26,13 +26,13 @@ import httpx
 import pytest
 
 from entgraph.api.auth import ApiKeyFile, Role
+from entgraph.city_fixtures import City, build_city
 from entgraph.graph import EmbeddedServer
 from entgraph.localtime import CST
 from entgraph.settings import Settings
 from entgraph.telemetry.cli import evaluate_warnings
 from entgraph.telemetry.payloads import Reading
 from entgraph.telemetry.series_store import SeriesWriter
-from entgraph.testing import City, build_city
 
 # As ./dev looks for it: the variable, then chromium on PATH, then Debian's place.
 CHROMIUM = os.environ.get("ENTGRAPH_CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"

@@ -9,7 +9,7 @@ from typing import Any
 
 import openpyxl
 
-from entgraph.testing import City
+from entgraph.city_fixtures import City
 
 NAME = "query ($id: String) { enterprise(id: $id) { id name } }"
 

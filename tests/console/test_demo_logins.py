@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from entgraph.api.auth import ApiKeyFile, Authenticator
-from entgraph.api.errors import Unauthenticated
+from entgraph.api.client_errors import Unauthenticated
 from entgraph.demo import DEMO_ROLES, demo_logins, print_console
 from entgraph.settings import Settings
 

@@ -14,11 +14,11 @@ import xlsxwriter
 
 from entgraph.catalog.registry import Catalog, Feed
 from entgraph.catalog.spec import DatasetSpec
+from entgraph.city_fixtures import kill_midway
 from entgraph.graph import EmbeddedServer
 from entgraph.graph.falkordb_store import FalkorDBStore
 from entgraph.loaders.engine import Loader
 from entgraph.loaders.readers import FileRejected
-from entgraph.testing import kill_midway
 
 HEADERS = ["纳税人识别号", "纳税人名称", "所属期", "实缴金额（元）", "入库日期", "乡镇街道"]
 

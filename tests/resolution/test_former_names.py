@@ -10,13 +10,13 @@ from pathlib import Path
 import pytest
 
 from entgraph.catalog.registry import Catalog
+from entgraph.city_fixtures import write_csv
 from entgraph.graph.falkordb_store import FalkorDBStore
 from entgraph.identity.codes import make_credit_code
 from entgraph.loaders.engine import Loader
 from entgraph.resolution.features import former_names
 from entgraph.resolution.mentions import Mention
 from entgraph.resolution.resolver import Resolver
-from entgraph.testing import write_csv
 
 pytestmark = pytest.mark.slow
 

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from entgraph.catalog.registry import Catalog
+from entgraph.city_fixtures import write_csv
 from entgraph.graph.falkordb_store import FalkorDBStore
 from entgraph.identity import chinese_names as names
 from entgraph.identity.codes import make_credit_code
@@ -18,7 +19,6 @@ from entgraph.resolution.enterprises import EnterpriseIndex
 from entgraph.resolution.golden import Source
 from entgraph.resolution.mentions import Mention
 from entgraph.resolution.resolver import Resolver
-from entgraph.testing import write_csv
 
 REGISTER = [
     ("晋江市恒达鞋业有限公司", "王建国", "13905951001", "陈埭镇江头村", "鞋、服装制造", "陈埭镇"),

@@ -8,12 +8,12 @@ from pathlib import Path
 import pytest
 
 from entgraph.catalog.registry import Catalog
+from entgraph.city_fixtures import kill_midway
 from entgraph.graph import EmbeddedServer
 from entgraph.graph.falkordb_store import FalkorDBStore
 from entgraph.loaders.engine import Loader
 from entgraph.resolution.resolver import Resolver
 from entgraph.synthetic import generate_city
-from entgraph.testing import kill_midway
 
 SCRIPT = """
 from pathlib import Path
@@ -21,7 +21,7 @@ from entgraph.graph.embedded_server import EmbeddedServer
 from entgraph.graph.falkordb_store import FalkorDBStore
 from entgraph.catalog.registry import Catalog
 from entgraph.resolution.resolver import Resolver
-from entgraph.testing import kill_midway
+from entgraph.city_fixtures import kill_midway
 # small batches: the links are written in many statements, so there is a moment to kill it in
 store = FalkorDBStore({graph!r}, server=EmbeddedServer(Path({home!r})), batch_size=20)
 Resolver(store, Catalog.load(entry_points=False), Path({model!r})).run()

@@ -12,13 +12,13 @@ from pathlib import Path
 import pytest
 
 from entgraph.catalog.registry import Catalog
+from entgraph.city_fixtures import write_csv
 from entgraph.graph.falkordb_store import FalkorDBStore
 from entgraph.identity.codes import make_credit_code
 from entgraph.loaders.engine import Loader
 from entgraph.resolution.matching import default_settings
 from entgraph.resolution.resolver import Resolver
 from entgraph.resolution.sound_alike import MIN_SEEN, SoundAlikeTally, SoundIndex
-from entgraph.testing import write_csv
 
 # first characters a clerk's input method swaps for another of the same sound
 SLIPS = dict(zip("华丰盛祥源泰金永建", "化峰胜翔元太今勇健", strict=True))

@@ -12,6 +12,7 @@ from urllib.parse import quote
 import pytest
 from typer.testing import CliRunner
 
+from entgraph.city_fixtures import mention_links, write_csv
 from entgraph.cli import app
 from entgraph.graph import EmbeddedServer, judgement_queries, resolution_schema, task_queries
 from entgraph.graph.falkordb_store import FalkorDBStore
@@ -19,7 +20,6 @@ from entgraph.loaders.engine import Loader
 from entgraph.resolution.resolver import Resolver, _group_tasks
 from entgraph.resolution.stake import StakeTable, default_table, describe, stake_of
 from entgraph.resolution.steward import Steward, StewardError, stake_lines
-from entgraph.testing import mention_links, write_csv
 
 NOW = "2025-06-01T08:00:00+00:00"
 

@@ -10,13 +10,13 @@ import pytest
 
 from entgraph.catalog.registry import Catalog
 from entgraph.catalog.spec import Role
+from entgraph.city_fixtures import City
 from entgraph.graph import judgement_queries
 from entgraph.graph.falkordb_store import FalkorDBStore
 from entgraph.identity.codes import make_credit_code
 from entgraph.resolution.resolver import Resolver
 from entgraph.resolution.steward import Steward, StewardError
 from entgraph.telemetry import meter_registry as registry
-from entgraph.testing import City
 
 CODE_A = make_credit_code("350582", "MA000001")
 CODE_B = make_credit_code("350582", "MA000002")

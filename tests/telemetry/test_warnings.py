@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 from entgraph.catalog.registry import Catalog
+from entgraph.city_fixtures import CountingStore
 from entgraph.errors import ConfigurationError
 from entgraph.graph import metric_queries
 from entgraph.graph import warning_queries as wq
@@ -30,7 +31,6 @@ from entgraph.telemetry.warnings import (
     evaluate_city,
     load_rules,
 )
-from entgraph.testing import CountingStore
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "telemetry" / "warning_rules.example.toml"
 # 2026-11-30 10:00 CST: the last complete month is 2026-10; the default lookback judges 08, 09 and 10.

@@ -27,7 +27,7 @@ from strawberry.types import ExecutionContext
 
 from entgraph.graph.port import QueryTimedOut, StoreUnavailable
 
-log = logging.getLogger("entgraph.api.errors")
+log = logging.getLogger("entgraph.api.client_errors")
 
 
 class ErrorCode(StrEnum):
