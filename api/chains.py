@@ -27,9 +27,9 @@ from strawberry.types import Info
 
 from entgraph.api.client_errors import BadInput, Forbidden, NotFound
 from entgraph.api.context import Context
+from entgraph.api.dataloaders import node_loader, segment_loader
 from entgraph.api.enterprise import POSITIONS, Enterprise, position_order
 from entgraph.api.enterprise_listing import EnterpriseEdge, decode_cursor, encode_cursor
-from entgraph.api.enterprise_loaders import node_loader, segment_loader
 from entgraph.api.limits import DEFAULT_LIST_SIZE
 from entgraph.api.metrics import visible_sources
 from entgraph.api.pagination import PageInfo, check_first

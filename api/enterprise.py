@@ -3,7 +3,7 @@
 The root fields that find and list enterprises are ``api/enterprise_listing.py``; the chains' own
 fields (``industryChain``) are ``api/chains.py``; both build on this module, which imports neither.
 Every list or neighbour of an enterprise is read through a per-request DataLoader keyed by enterprise id
-(``api/enterprise_loaders.py``, one ``UNWIND $ids`` statement per loader), so a panorama costs the same
+(``api/dataloaders.py``, one ``UNWIND $ids`` statement per loader), so a panorama costs the same
 few store round trips whether the enterprise has two records or two thousand, and a page of 20
 enterprises costs the same as one.
 
@@ -37,7 +37,7 @@ import strawberry
 from strawberry.types import Info
 
 from entgraph.api.context import Context
-from entgraph.api.enterprise_loaders import (
+from entgraph.api.dataloaders import (
     event_loader,
     fact_props_loader,
     facts_loader,

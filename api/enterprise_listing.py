@@ -17,8 +17,8 @@ from strawberry.types import Info
 from entgraph.api import pagination
 from entgraph.api.client_errors import BadInput, Forbidden, NotFound
 from entgraph.api.context import Context
+from entgraph.api.dataloaders import code_loader, node_loader, survivor_loader
 from entgraph.api.enterprise import Enterprise, enterprises_by_id
-from entgraph.api.enterprise_loaders import code_loader, node_loader, survivor_loader
 from entgraph.api.masking import Decision, column_sharing, policy
 from entgraph.api.pagination import PageInfo, check_first
 from entgraph.api.visibility import fact_datasets, visibility

@@ -6,7 +6,7 @@ period, and mortgage networks (who is mortgaged to whom).
 :class:`LandCreditQuery` holds the root fields; api/schema.py merges it into ``Query``. The Cypher lives in
 ``graph/land_credit_queries.py``. Every list is read in batches: a page of parcels or events costs a
 fixed number of store round trips (the page, then one ``UNWIND`` per DataLoader), and the enterprises
-on them are loaded through the panorama's :func:`~entgraph.api.enterprise_loaders.node_loader`, so each
+on them are loaded through the panorama's :func:`~entgraph.api.dataloaders.node_loader`, so each
 enterprise is read once per request however many records name it.
 
 Access:
@@ -43,8 +43,8 @@ from strawberry.types import Info
 
 from entgraph.api.client_errors import BadInput, Forbidden, NotFound
 from entgraph.api.context import Context
+from entgraph.api.dataloaders import batched_loader, node_loader, survivor_loader
 from entgraph.api.enterprise import Enterprise
-from entgraph.api.enterprise_loaders import batched_loader, node_loader, survivor_loader
 from entgraph.api.limits import DEFAULT_LIST_SIZE
 from entgraph.api.masking import Decision, column_sharing, policy
 from entgraph.api.pagination import MAX_PAGE, PageInfo, check_first, decode_cursor, encode_cursor
