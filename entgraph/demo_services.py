@@ -10,7 +10,7 @@ from collections.abc import Callable
 
 import typer
 
-from entgraph.graph import embedded_server
+from entgraph.graph.connect import managed_server, runs_embedded
 from entgraph.settings import Settings
 
 
@@ -30,9 +30,9 @@ class DemoServices:
 
     def note_store(self) -> None:
         """Call before anything opens the store: an embedded store not running now is the demo's."""
-        if self.settings.graph.strip() != "embedded":
+        if not runs_embedded(self.settings):
             return  # a server of the operator's (Neo4j, a FalkorDB URL): never ours to stop
-        server = embedded_server(self.settings)
+        server = managed_server(self.settings)
         if server.is_alive():
             self.kept.append("the graph store")
         else:

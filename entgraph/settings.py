@@ -23,8 +23,9 @@ class Settings(BaseSettings):
     graph: str = Field(
         default="embedded",
         description=(
-            "Which graph store: 'embedded' (FalkorDB started by entgraph), "
-            "'falkordb://[:PASSWORD@]HOST:PORT' (a FalkorDB server), or 'neo4j' / a neo4j:// or bolt:// URI."
+            "Which graph store: 'embedded' (FalkorDB started by entgraph), 'neo4j-embedded' (Neo4j "
+            "Community started by entgraph), 'falkordb://[:PASSWORD@]HOST:PORT' (a FalkorDB server), or "
+            "'neo4j' / a neo4j:// or bolt:// URI."
         ),
     )
     graph_name: str = Field(default="entgraph", description="Graph (FalkorDB key / Neo4j database) name.")
@@ -42,6 +43,10 @@ class Settings(BaseSettings):
         default="", description="Extra folders of dataset spec files (*.toml), separated by ':'."
     )
     store_start_timeout: float = Field(default=60.0, gt=0, description="Seconds to wait for the store.")
+    neo4j_heap: str = Field(default="512m", description="JVM heap of the embedded Neo4j (java -Xmx).")
+    neo4j_pagecache: str = Field(
+        default="256m", description="Page cache of the embedded Neo4j (server.memory.pagecache.size)."
+    )
     store_autostart: bool = Field(
         default=True,
         description="Start the embedded store on first use; false: only 'entgraph store start' starts it "

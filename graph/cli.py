@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from entgraph.graph.connect import embedded_server, open_store
+from entgraph.graph.connect import managed_server, open_store, runs_embedded
 from entgraph.graph.model import PLATFORM_SCHEMA
 from entgraph.settings import Settings
 
@@ -17,14 +17,17 @@ def _settings(ctx: typer.Context) -> Settings:
 
 @store_app.command("start")
 def start(ctx: typer.Context) -> None:
-    """Start the embedded FalkorDB server (no-op when it already runs) and bootstrap the schema."""
+    """Start the embedded store (FalkorDB, or Neo4j with ENTGRAPH_GRAPH=neo4j-embedded; no-op when it
+    already runs) and bootstrap the schema."""
     settings = _settings(ctx)
     _require_embedded(settings, "start")
-    info = embedded_server(settings).ensure_running()
+    server = managed_server(settings)
+    info = server.ensure_running()
     with open_store(settings) as store:
         store.ensure_schema(PLATFORM_SCHEMA)
-    where = f"unix socket {info.socket}" if info.socket else f"127.0.0.1:{info.port}"
-    typer.echo(f"store running: pid {info.pid}, {where}, data in {settings.home.absolute() / 'falkordb'}")
+    socket = getattr(info, "socket", None)
+    where = f"unix socket {socket}" if socket else f"127.0.0.1:{info.port}"
+    typer.echo(f"store running: pid {info.pid}, {where}, data in {server.dir}")
 
 
 @store_app.command("stop")
@@ -32,7 +35,7 @@ def stop(ctx: typer.Context) -> None:
     """Stop the embedded server; its data stays on disk."""
     settings = _settings(ctx)
     _require_embedded(settings, "stop")
-    if embedded_server(settings).stop():
+    if managed_server(settings).stop():
         typer.echo("store stopped")
     else:
         typer.echo("store was not running")
@@ -42,8 +45,8 @@ def stop(ctx: typer.Context) -> None:
 def status(ctx: typer.Context) -> None:
     """Say whether the store answers; exit code 1 when it does not."""
     settings = _settings(ctx)
-    if settings.graph.strip() == "embedded":
-        state = embedded_server(settings).status()
+    if runs_embedded(settings):
+        state = managed_server(settings).status()
         if not state.running:
             typer.echo(f"store {state.detail}; data in {state.dir}")
             raise typer.Exit(1)
@@ -58,7 +61,7 @@ def status(ctx: typer.Context) -> None:
 
 
 def _require_embedded(settings: Settings, verb: str) -> None:
-    if settings.graph.strip() != "embedded":
+    if not runs_embedded(settings):
         typer.echo(
             f"ENTGRAPH_GRAPH={settings.graph!r} is a server entgraph does not run; "
             f"nothing to {verb} (use 'entgraph store status' to check it)",

@@ -1,6 +1,7 @@
 """Choose and open the configured graph store from one setting, ``ENTGRAPH_GRAPH``.
 
 - ``embedded`` (default): FalkorDB started by entgraph under ``ENTGRAPH_HOME``
+- ``neo4j-embedded``: Neo4j Community started by entgraph under ``ENTGRAPH_HOME`` (``neo4j_server.py``)
 - ``falkordb://[:PASSWORD@]HOST:PORT``: a FalkorDB server run by someone else
 - ``neo4j``: Neo4j at ``NEO4J_URI``; or the URI itself (``neo4j://``, ``neo4j+s://``, ``bolt://`` ...)
 
@@ -16,7 +17,8 @@ from urllib.parse import unquote, urlsplit
 from entgraph.errors import ConfigurationError
 from entgraph.graph.embedded_server import EmbeddedServer
 from entgraph.graph.falkordb_store import FalkorDBStore
-from entgraph.graph.port import GraphStore
+from entgraph.graph.neo4j_server import EmbeddedNeo4j
+from entgraph.graph.port import GraphStore, StoreUnavailable
 from entgraph.settings import Settings
 
 NEO4J_SCHEMES = ("neo4j", "neo4j+s", "neo4j+ssc", "bolt", "bolt+s", "bolt+ssc")
@@ -24,6 +26,28 @@ NEO4J_SCHEMES = ("neo4j", "neo4j+s", "neo4j+ssc", "bolt", "bolt+s", "bolt+ssc")
 
 def embedded_server(settings: Settings) -> EmbeddedServer:
     return EmbeddedServer(settings.home, port=settings.store_port, start_timeout=settings.store_start_timeout)
+
+
+def embedded_neo4j(settings: Settings) -> EmbeddedNeo4j:
+    return EmbeddedNeo4j(
+        settings.home,
+        port=settings.store_port,
+        start_timeout=max(settings.store_start_timeout, 120.0),  # a JVM's cold start, and a recovery
+        heap=settings.neo4j_heap,
+        pagecache=settings.neo4j_pagecache,
+    )
+
+
+def runs_embedded(settings: Settings) -> bool:
+    """Whether the configured store is one entgraph runs itself (FalkorDB or Neo4j)."""
+    return settings.graph.strip() in ("embedded", "neo4j-embedded")
+
+
+def managed_server(settings: Settings) -> EmbeddedServer | EmbeddedNeo4j:
+    """The server entgraph runs for the configured store (see :func:`runs_embedded`)."""
+    return (
+        embedded_neo4j(settings) if settings.graph.strip() == "neo4j-embedded" else embedded_server(settings)
+    )
 
 
 def open_store(
@@ -52,6 +76,24 @@ def open_store(
             start=settings.store_autostart if start is None else start,
             restart=restart,
         )
+    if target == "neo4j-embedded":
+        from entgraph.graph.neo4j_store import Neo4jStore
+
+        server = embedded_neo4j(settings)
+        autostart = settings.store_autostart if start is None else start
+        if autostart:
+            info = server.ensure_running(unless_stopped=restart is False)
+        else:
+            state = server.status()
+            if not state.running or state.info is None:
+                raise StoreUnavailable(
+                    f"the embedded Neo4j in {server.dir} is {state.detail}; `entgraph store start` starts it"
+                )
+            info = state.info
+        return Neo4jStore(
+            info.uri, "neo4j", "", batch_size=settings.batch_size, read_timeout_ms=timeout,
+            server=server, restart=autostart if restart is None else restart,
+        )  # fmt: skip
     scheme = target.split("://", 1)[0] if "://" in target else target
     if scheme == "falkordb":
         url = urlsplit(target)
@@ -87,6 +129,6 @@ def open_store(
             read_timeout_ms=timeout,
         )
     raise ConfigurationError(
-        f"ENTGRAPH_GRAPH={target!r} is not a store entgraph knows; use 'embedded', "
+        f"ENTGRAPH_GRAPH={target!r} is not a store entgraph knows; use 'embedded', 'neo4j-embedded', "
         "'falkordb://[:PASSWORD@]HOST:PORT', 'neo4j' (with NEO4J_URI) or a neo4j:// URI"
     )

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import logging
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import neo4j
 from neo4j import GraphDatabase
@@ -36,6 +36,9 @@ from entgraph.graph.port import (
 )
 from entgraph.graph.search_text import query_tokens
 
+if TYPE_CHECKING:
+    from entgraph.graph.neo4j_server import EmbeddedNeo4j
+
 # The driver logs connection failures as warnings; we raise them as one clear error instead, so keep
 # Python's last-resort handler from printing them a second time.
 logging.getLogger("neo4j").addHandler(logging.NullHandler())
@@ -53,14 +56,25 @@ class Neo4jStore(GraphStore):
         batch_size: int = 2000,
         connect_timeout: float = 10.0,
         read_timeout_ms: int | None = None,
+        server: EmbeddedNeo4j | None = None,
+        restart: bool = True,
     ) -> None:
         self.uri = uri
+        # The embedded Neo4j entgraph runs (None for a server run by others): restarted once after a
+        # crash when ``restart``, as the embedded FalkorDB is, never after an operator's stop.
+        self._server = server
+        self._restart = restart
         self.database = database
         self.batch_size = batch_size
         self.read_timeout_ms = read_timeout_ms or None
         try:
             self._driver = GraphDatabase.driver(
-                uri, auth=(user, password), connection_timeout=connect_timeout, max_transaction_retry_time=30
+                uri,
+                auth=(user, password),
+                connection_timeout=connect_timeout,
+                # a cluster's leader change takes seconds; our own embedded server that died will not
+                # come back by waiting, we restart it (see _run)
+                max_transaction_retry_time=2 if server is not None else 30,
             )
             self._driver.verify_connectivity()
         except neo4j_errors.AuthError as exc:
@@ -76,12 +90,30 @@ class Neo4jStore(GraphStore):
 
     @property
     def location(self) -> str:
-        return f"Neo4j at {self.uri}" + (f" (database {self.database})" if self.database else "")
+        where = (
+            f"embedded Neo4j at {self.uri}, data in {self._server.dir}"
+            if self._server
+            else f"Neo4j at {self.uri}"
+        )
+        return where + (f" (database {self.database})" if self.database else "")
 
     def _session(self, mode: str) -> neo4j.Session:
         return self._driver.session(database=self.database, default_access_mode=mode)
 
     def _run(self, cypher: str, params: Params | None, mode: str, limit_ms: int | None = None) -> list[Row]:
+        try:
+            return self._run_once(cypher, params, mode, limit_ms)
+        except StoreUnavailable:
+            if self._server is None or not self._restart:
+                raise
+            # Our own server died: start it again (not if the operator stopped it) and retry once;
+            # every statement of ours is idempotent, so a write that did land is harmless to repeat.
+            self._server.ensure_running(unless_stopped=True)
+            return self._run_once(cypher, params, mode, limit_ms)
+
+    def _run_once(
+        self, cypher: str, params: Params | None, mode: str, limit_ms: int | None = None
+    ) -> list[Row]:
         # None: the server's default (db.transaction.timeout); the driver takes seconds.
         @neo4j.unit_of_work(timeout=limit_ms / 1000 if limit_ms else None)
         def work(tx: neo4j.ManagedTransaction) -> list[Row]:
@@ -96,7 +128,7 @@ class Neo4jStore(GraphStore):
             raise ConstraintViolation(f"uniqueness constraint violated: {exc.message}") from exc
         except neo4j_errors.AuthError as exc:
             raise StoreAuthError(f"{self.location} refused our credentials: {exc.message}") from exc
-        except neo4j_errors.ServiceUnavailable as exc:
+        except (neo4j_errors.ServiceUnavailable, neo4j_errors.SessionExpired) as exc:
             raise StoreUnavailable(f"cannot reach {self.location}: {exc}") from exc
         except neo4j_errors.Neo4jError as exc:
             if _timed_out(exc):
@@ -143,6 +175,11 @@ class Neo4jStore(GraphStore):
                 f"cannot create the constraint, the graph already holds duplicates: {exc.message}"
             ) from exc
         except neo4j_errors.Neo4jError as exc:
+            if "Constraint" in (exc.code or "") and "Failed" in (exc.code or ""):
+                # ConstraintCreationFailed / ConstraintValidationFailed: the data breaks the new rule
+                raise ConstraintViolation(
+                    f"cannot create the constraint, the graph already holds duplicates: {exc.message}"
+                ) from exc
             raise QueryError(f"Neo4j rejected schema statement ({exc.message}): {statement}") from exc
 
     def fulltext_search(self, label: str, text: str, limit: int = 20) -> list[FullTextHit]:

@@ -129,7 +129,9 @@ class GraphStore(ABC):
     """A graph database behind the platform.
 
     Implementations: ``FalkorDBStore`` (embedded default, or a FalkorDB server) and ``Neo4jStore``
-    (production). Both are safe to share between threads.
+    (production). Both are safe to share between threads. Statements use the openCypher both accept;
+    property values are what both store: numbers, strings, booleans and lists of one type (Neo4j
+    refuses a mixed list as a property, and a map as a property at all).
     """
 
     backend: str

@@ -13,6 +13,7 @@ from entgraph.catalog.registry import Catalog
 from entgraph.city_fixtures import City, build_city
 from entgraph.graph import EmbeddedServer, GraphStore
 from entgraph.graph.falkordb_store import FalkorDBStore
+from entgraph.graph.neo4j_server import EmbeddedNeo4j
 from entgraph.graph.neo4j_store import Neo4jStore
 
 REPO = Path(__file__).resolve().parents[1]
@@ -50,16 +51,40 @@ def server(tmp_path: Path) -> Iterator[EmbeddedServer]:
     srv.stop()
 
 
-def neo4j_store_or_skip() -> Neo4jStore:
-    uri = os.environ.get("NEO4J_URI")
-    if not uri:
-        pytest.skip("NEO4J_URI is not set: the Neo4j contract tests need a disposable Neo4j server")
-    return Neo4jStore(
-        uri,
-        os.environ.get("NEO4J_USER", "neo4j"),
-        os.environ.get("NEO4J_PASSWORD", ""),
-        database=os.environ.get("NEO4J_DATABASE"),
-    )
+class Neo4jServers:
+    """Embedded Neo4j servers for the session, one per name (Community has one database a server, so
+    graphs that must coexist, a shared city and a test's own graph, each get a server)."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.servers: dict[str, EmbeddedNeo4j] = {}
+
+    def store(self, name: str) -> Neo4jStore:
+        """A store on server ``name`` (started on first use); NEO4J_URI, when set, serves every name."""
+        uri = os.environ.get("NEO4J_URI")
+        if uri:
+            return Neo4jStore(
+                uri,
+                os.environ.get("NEO4J_USER", "neo4j"),
+                os.environ.get("NEO4J_PASSWORD", ""),
+                database=os.environ.get("NEO4J_DATABASE"),
+            )
+        if name not in self.servers:
+            self.servers[name] = EmbeddedNeo4j(self.root / name, heap="384m", pagecache="64m")
+        server = self.servers[name]
+        info = server.ensure_running()
+        return Neo4jStore(info.uri, "neo4j", "", server=server)
+
+    def stop(self) -> None:
+        for server in self.servers.values():
+            server.stop()
+
+
+@pytest.fixture(scope="session")
+def neo4j_servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Neo4jServers]:
+    servers = Neo4jServers(tmp_path_factory.mktemp("neo4j"))
+    yield servers
+    servers.stop()
 
 
 @pytest.fixture(params=["falkordb", "neo4j"])
@@ -69,7 +94,7 @@ def store(request: pytest.FixtureRequest) -> Iterator[GraphStore]:
         shared: EmbeddedServer = request.getfixturevalue("shared_server")
         opened: GraphStore = FalkorDBStore(f"test-{uuid.uuid4().hex[:12]}", server=shared)
     else:
-        opened = neo4j_store_or_skip()
+        opened = request.getfixturevalue("neo4j_servers").store("graphs")
     opened.clear()
     yield opened
     opened.clear()
@@ -77,13 +102,13 @@ def store(request: pytest.FixtureRequest) -> Iterator[GraphStore]:
 
 
 @pytest.fixture
-def reopen(store: GraphStore) -> Callable[[], GraphStore]:
+def reopen(store: GraphStore, request: pytest.FixtureRequest) -> Callable[[], GraphStore]:
     """Open a second, independent connection to the graph behind ``store``."""
 
     def _reopen() -> GraphStore:
         if isinstance(store, FalkorDBStore):
             return FalkorDBStore(store.graph_name, server=store._server)
-        return neo4j_store_or_skip()
+        return request.getfixturevalue("neo4j_servers").store("graphs")
 
     return _reopen
 

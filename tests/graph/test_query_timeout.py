@@ -51,7 +51,7 @@ def limited(shared_server: EmbeddedServer) -> Iterator[FalkorDBStore]:
     store.close()
 
 
-# --- both adapters (Neo4j when NEO4J_URI is set) ----------------------------------------------------
+# --- both adapters ---------------------------------------------------------------------------------
 
 
 def test_a_read_past_its_limit_is_stopped_and_the_store_answers_again(store: GraphStore) -> None:
@@ -228,6 +228,7 @@ def _neo4j_store(execute) -> tuple[Neo4jStore, list]:
     store = Neo4jStore.__new__(Neo4jStore)
     store.uri, store.database, store.batch_size, store.read_timeout_ms = "neo4j://test", None, 10, 2500
     store._driver = mock.Mock(session=lambda **kwargs: Session())
+    store._server, store._restart = None, False
     return store, asked
 
 
