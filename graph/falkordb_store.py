@@ -15,6 +15,7 @@ reads are then sent with at most its ``TIMEOUT_MAX``.
 from __future__ import annotations
 
 import contextlib
+import re
 import time
 from collections.abc import Callable
 from typing import Any
@@ -35,6 +36,7 @@ from entgraph.graph.port import (
     GraphStore,
     Params,
     QueryError,
+    QueryPlan,
     QueryTimedOut,
     Row,
     StoreAuthError,
@@ -44,6 +46,8 @@ from entgraph.graph.port import (
 from entgraph.graph.search_text import query_tokens
 
 _CONSTRAINT_WAIT_S = 60.0
+_SCAN = re.compile(r"(?:Node By Label Scan|All Node Scan) \| \(([^)]*)\)")
+_INDEX_READ = re.compile(r"Node By Index Scan \| \(([^)]*)\)")
 
 
 class FalkorDBStore(GraphStore):
@@ -230,8 +234,15 @@ class FalkorDBStore(GraphStore):
         return [FullTextHit(row["props"], float(row["score"])) for row in rows]
 
     def explain(self, cypher: str, params: Params | None = None) -> str:
-        """FalkorDB's execution plan of a statement, as text (for tests that guard query plans)."""
+        """FalkorDB's execution plan of a statement, as text."""
         return str(self._translated(lambda: self._graph.explain(cypher, dict(params or {})), cypher))
+
+    def plan(self, cypher: str, params: Params | None = None) -> QueryPlan:
+        text = self.explain(cypher, params)
+        # "Node By Label Scan | (r:SourceRecord)", "All Node Scan | (n)", "Node By Index Scan | (r:X)"
+        scans = [m.group(1).partition(":")[2] for m in _SCAN.finditer(text)]
+        index = [m.group(1).partition(":")[2] for m in _INDEX_READ.finditer(text)]
+        return QueryPlan(tuple(scans), tuple(index), text)
 
     def health(self) -> StoreHealth:
         try:

@@ -288,7 +288,7 @@ def meters_for_review(
     is shared between enterprises the caller knows (see the module docstring)."""
     known = "" if sight.datasets is None else sight.mark_known("e", "m, key, e", "known_e")
     enterprise = "e.id" if sight.datasets is None else "CASE WHEN known_e THEN e.id END"
-    return store.read(
+    rows = store.read(
         "MATCH (m:Meter {review: $review}) WITH m, m.meter_id AS key WHERE key > $after "
         f"OPTIONAL MATCH (m)-[x:METERS]->(e:Enterprise) {known}"
         f"WITH key, m, collect({enterprise}) AS enterprises "
@@ -297,6 +297,8 @@ def meters_for_review(
         "size(enterprises) > 1 AS shared ORDER BY key LIMIT $first",
         {"review": review, "first": first, "after": after, **sight.params()},
     )
+    # collect() keeps no order a store promises (FalkorDB's and Neo4j's differ): ids in order
+    return [{**row, "enterprises": sorted(row["enterprises"])} for row in rows]
 
 
 # --- telemetry's monthly totals as enterprise metrics -------------------------------------------------

@@ -14,6 +14,7 @@ does not retry it), raised as ``QueryTimedOut``. Writes get no timeout of ours, 
 from __future__ import annotations
 
 import logging
+import re
 import time
 from typing import TYPE_CHECKING, Any
 
@@ -28,6 +29,7 @@ from entgraph.graph.port import (
     GraphStore,
     Params,
     QueryError,
+    QueryPlan,
     QueryTimedOut,
     Row,
     StoreAuthError,
@@ -145,25 +147,36 @@ class Neo4jStore(GraphStore):
         return self._run(cypher, params, neo4j.WRITE_ACCESS)
 
     def ensure_schema(self, schema: GraphSchema) -> None:
-        for key in schema.unique:
-            self._ddl(
-                f"CREATE CONSTRAINT {key.label}_{key.property}_unique IF NOT EXISTS "
-                f"FOR (n:{key.label}) REQUIRE n.{key.property} IS UNIQUE"
-            )
-        for idx in schema.indexes:
-            self._ddl(
-                f"CREATE INDEX {idx.label}_{idx.property} IF NOT EXISTS "
-                f"FOR (n:{idx.label}) ON (n.{idx.property})"
-            )
-        for ft in schema.fulltext:
-            props = ", ".join(f"n.{p}" for p in ft.properties)
-            # Properties hold search_tokens() output, so a whitespace analyzer matches FalkorDB exactly.
-            self._ddl(
-                f"CREATE FULLTEXT INDEX {_fulltext_index(ft.label)} IF NOT EXISTS "
-                f"FOR (n:{ft.label}) ON EACH [{props}] "
-                "OPTIONS {indexConfig: {`fulltext.analyzer`: 'whitespace'}}"
-            )
+        """Create what ``schema`` asks for, idempotently, and keep a ledger of it (``SchemaItem`` nodes:
+        name, definition, version, when): an item whose definition changed since it was applied (a
+        full-text index over other properties, say) is dropped and created anew as its next version,
+        which ``IF NOT EXISTS`` alone would never do."""
+        ledger = {
+            row["name"]: row["definition"]
+            for row in self.read("MATCH (s:SchemaItem) RETURN s.name AS name, s.definition AS definition")
+        }
+        changed = []
+        for name, kind, create in _schema_statements(schema):
+            if name in ledger and ledger[name] != create:
+                self._ddl(f"DROP {kind} {name} IF EXISTS")
+            self._ddl(create)
+            if ledger.get(name) != create:
+                changed.append({"name": name, "definition": create})
         self._ddl("CALL db.awaitIndexes(300)")
+        if changed:  # recorded once built: a crash before this reapplies them, harmlessly
+            self.write(
+                "UNWIND $rows AS row MERGE (s:SchemaItem {name: row.name}) "
+                "SET s.definition = row.definition, s.version = coalesce(s.version, 0) + 1, "
+                "s.applied_at = datetime().epochMillis",
+                {"rows": changed},
+            )
+
+    def applied_schema(self) -> list[dict[str, Any]]:
+        """The schema ledger: ``{name, definition, version, applied_at}`` of each item, by name."""
+        return self.read(
+            "MATCH (s:SchemaItem) RETURN s.name AS name, s.definition AS definition, s.version AS version, "
+            "s.applied_at AS applied_at ORDER BY name"
+        )
 
     def _ddl(self, statement: str) -> None:
         # Schema statements cannot run inside an explicit transaction function.
@@ -186,12 +199,44 @@ class Neo4jStore(GraphStore):
         tokens = query_tokens(text)
         if not tokens:
             return []
-        rows = self.read(
-            "CALL db.index.fulltext.queryNodes($index, $text) YIELD node, score "
-            "RETURN properties(node) AS props, score ORDER BY score DESC LIMIT $limit",
-            {"index": _fulltext_index(label), "text": " OR ".join(tokens), "limit": limit},
-        )
+        try:
+            rows = self.read(
+                "CALL db.index.fulltext.queryNodes($index, $text) YIELD node, score "
+                "RETURN properties(node) AS props, score ORDER BY score DESC LIMIT $limit",
+                {"index": _fulltext_index(label), "text": " OR ".join(tokens), "limit": limit},
+            )
+        except QueryError as exc:
+            if "no such fulltext schema index" in str(exc):
+                return []  # as FalkorDB answers a graph without the index: nothing found by it
+            raise
         return [FullTextHit(row["props"], float(row["score"])) for row in rows]
+
+    def plan(self, cypher: str, params: Params | None = None) -> QueryPlan:
+        try:
+            with self._session(neo4j.READ_ACCESS) as session:
+                tree = session.run("EXPLAIN " + cypher, dict(params or {})).consume().plan or {}
+        except neo4j_errors.Neo4jError as exc:
+            raise QueryError(f"Neo4j could not plan the statement ({exc.message}): {cypher[:200]}") from exc
+        scans: list[str] = []
+        index: list[str] = []
+        lines: list[str] = []
+
+        def walk(op: dict[str, Any], depth: int) -> None:
+            kind = str(op.get("operatorType", "")).split("@")[0]
+            details = str((op.get("args") or {}).get("Details", ""))
+            lines.append(f"{'  ' * depth}{kind} | {details}")
+            label = _LABEL.search(details)
+            if kind == "AllNodesScan":
+                scans.append("")
+            elif kind == "NodeByLabelScan":
+                scans.append(label.group(1) if label else "")
+            elif "Index" in kind and label:  # NodeIndexSeek, NodeUniqueIndexSeek, NodeIndexScan ...
+                index.append(label.group(1))
+            for child in op.get("children") or []:
+                walk(child, depth + 1)
+
+        walk(tree, 0)
+        return QueryPlan(tuple(scans), tuple(index), "\n".join(lines))
 
     def health(self) -> StoreHealth:
         try:
@@ -217,6 +262,31 @@ class Neo4jStore(GraphStore):
 
     def close(self) -> None:
         self._driver.close()
+
+
+_LABEL = re.compile(r"\w+:(\w+)")
+
+
+def _schema_statements(schema: GraphSchema) -> list[tuple[str, str, str]]:
+    """``(name, CONSTRAINT | INDEX, CREATE statement)`` of every item of ``schema``."""
+    items = []
+    for key in schema.unique:
+        name = f"{key.label}_{key.property}_unique"
+        items.append((name, "CONSTRAINT", f"CREATE CONSTRAINT {name} IF NOT EXISTS "
+                      f"FOR (n:{key.label}) REQUIRE n.{key.property} IS UNIQUE"))  # fmt: skip
+    for idx in schema.indexes:
+        name = f"{idx.label}_{idx.property}"
+        items.append(
+            (name, "INDEX", f"CREATE INDEX {name} IF NOT EXISTS FOR (n:{idx.label}) ON (n.{idx.property})")
+        )
+    for ft in schema.fulltext:
+        name = _fulltext_index(ft.label)
+        props = ", ".join(f"n.{p}" for p in ft.properties)
+        # Properties hold search_tokens() output, so a whitespace analyzer matches FalkorDB exactly.
+        analyzer = "OPTIONS {indexConfig: {`fulltext.analyzer`: 'whitespace'}}"
+        create = f"CREATE FULLTEXT INDEX {name} IF NOT EXISTS FOR (n:{ft.label}) ON EACH [{props}] {analyzer}"
+        items.append((name, "INDEX", create))
+    return items
 
 
 def _fulltext_index(label: str) -> str:

@@ -115,6 +115,17 @@ class FullTextHit:
     score: float
 
 
+@dataclass(frozen=True)
+class QueryPlan:
+    """Where a statement's plan reads nodes from, in each store's words made one: the labels it scans
+    whole (``""``: every node), and the labels it starts from through an index. For the tests that
+    guard query plans (no statement may start from every source record)."""
+
+    scans: tuple[str, ...]
+    index_reads: tuple[str, ...]
+    text: str  # the store's own rendering, for messages
+
+
 T = TypeVar("T")
 
 
@@ -175,6 +186,10 @@ class GraphStore(ABC):
     @abstractmethod
     def ensure_schema(self, schema: GraphSchema) -> None:
         """Create the constraints and indexes that do not exist yet (idempotent)."""
+
+    @abstractmethod
+    def plan(self, cypher: str, params: Params | None = None) -> QueryPlan:
+        """The store's plan for a statement, without running it."""
 
     @abstractmethod
     def fulltext_search(self, label: str, text: str, limit: int = 20) -> list[FullTextHit]:

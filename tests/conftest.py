@@ -1,4 +1,8 @@
-"""Shared fixtures: real stores only. Each embedded server a test starts is stopped by the fixture."""
+"""Shared fixtures: real stores only. Each embedded server a test starts is stopped by the fixture.
+
+``--graph-store neo4j`` (or ``ENTGRAPH_TEST_STORE=neo4j``) runs the graph fixtures (``fresh_graph``, the
+resolved cities) on embedded Neo4j servers instead of the embedded FalkorDB: ``./dev test`` runs the
+tests marked ``stores`` (every path from load to API on a store) that way too, after the whole suite."""
 
 from __future__ import annotations
 
@@ -10,13 +14,28 @@ from pathlib import Path
 import pytest
 
 from entgraph.catalog.registry import Catalog
-from entgraph.city_fixtures import City, build_city
+from entgraph.city_fixtures import City, build_city, fresh_falkordb
 from entgraph.graph import EmbeddedServer, GraphStore
 from entgraph.graph.falkordb_store import FalkorDBStore
 from entgraph.graph.neo4j_server import EmbeddedNeo4j
 from entgraph.graph.neo4j_store import Neo4jStore
 
 REPO = Path(__file__).resolve().parents[1]
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--graph-store",
+        choices=("falkordb", "neo4j"),
+        default=os.environ.get("ENTGRAPH_TEST_STORE", "falkordb"),
+        help="the store behind fresh_graph and the resolved cities (default falkordb)",
+    )
+
+
+@pytest.fixture(scope="session")
+def graph_store(request: pytest.FixtureRequest) -> str:
+    """Which store the graph fixtures run on: 'falkordb' or 'neo4j' (``--graph-store``)."""
+    return str(request.config.getoption("--graph-store"))
 
 
 @pytest.fixture(scope="session")
@@ -36,8 +55,33 @@ def shared_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Embedded
 
 @pytest.fixture
 def falkordb_graph(shared_server: EmbeddedServer) -> Iterator[FalkorDBStore]:
-    """A fresh graph on the shared embedded server, cleared afterwards (FalkorDB only)."""
+    """A fresh graph on the shared embedded FalkorDB, cleared afterwards (for FalkorDB's own tests)."""
     opened = FalkorDBStore(f"t-{uuid.uuid4().hex[:12]}", server=shared_server)
+    yield opened
+    opened.clear()
+    opened.close()
+
+
+def _graph_on(request: pytest.FixtureRequest, name: str) -> GraphStore:
+    """A new, empty graph named ``name`` on the store the run tests (``--graph-store``)."""
+    if request.getfixturevalue("graph_store") == "neo4j":
+        opened: GraphStore = request.getfixturevalue("neo4j_servers").store(name)
+        opened.clear()
+        return opened
+    return fresh_falkordb(request.getfixturevalue("shared_server"), name)
+
+
+@pytest.fixture(scope="session")
+def new_graph(request: pytest.FixtureRequest) -> Callable[[str], GraphStore]:
+    """Open a new, empty graph on the store the run tests; ``name`` keeps graphs that must coexist apart
+    (on Neo4j, one server a name). The caller clears and closes it."""
+    return lambda name: _graph_on(request, name)
+
+
+@pytest.fixture
+def fresh_graph(request: pytest.FixtureRequest) -> Iterator[GraphStore]:
+    """A fresh graph on the store the run tests (FalkorDB, or Neo4j with ``--graph-store neo4j``)."""
+    opened = _graph_on(request, "graphs")
     yield opened
     opened.clear()
     opened.close()
@@ -122,18 +166,18 @@ def city_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="session")
-def resolved_city(shared_server: EmbeddedServer, city_root: Path) -> Iterator[City]:
+def resolved_city(request: pytest.FixtureRequest, city_root: Path) -> Iterator[City]:
     """Read-only (tests must not change it): a resolved 150-enterprise city, all 84 feeds."""
-    city = build_city(shared_server, city_root, "api-city")
+    city = build_city(_graph_on(request, "api-city"), city_root)
     yield city
     city.store.clear()
     city.store.close()
 
 
 @pytest.fixture
-def resolved_city_copy(shared_server: EmbeddedServer, city_root: Path) -> Iterator[City]:
+def resolved_city_copy(request: pytest.FixtureRequest, city_root: Path) -> Iterator[City]:
     """A private resolved city for tests that change it (steward mutations)."""
-    city = build_city(shared_server, city_root, "api-city-rw")
+    city = build_city(_graph_on(request, "api-city-rw"), city_root)
     yield city
     city.store.clear()
     city.store.close()

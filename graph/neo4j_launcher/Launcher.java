@@ -176,10 +176,8 @@ public final class Launcher {
             if (port == 0) fail(EXIT_FAILURE, "cannot determine the Bolt port chosen for port 0: " + e);
         }
 
-        String version = db.executeTransactionally(
-                "CALL dbms.components() YIELD versions, edition RETURN versions[0] + ' ' + edition AS v",
-                java.util.Map.of(), r -> r.hasNext() ? String.valueOf(r.next().get("v")) : "?");
-        ERR.printf(Locale.ROOT, "entgraph-neo4j: Neo4j %s started in %d ms, home %s%n",
+        String version = DatabaseManagementServiceBuilder.class.getPackage().getImplementationVersion();
+        ERR.printf(Locale.ROOT, "entgraph-neo4j: Neo4j %s community started in %d ms, home %s%n",
                 version, (System.nanoTime() - t0) / 1_000_000, homeDir);
 
         String shownHost = host.contains(":") ? "[" + host + "]" : host;

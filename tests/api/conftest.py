@@ -19,14 +19,14 @@ from entgraph.api.auth import ApiKeyFile, Role
 from entgraph.api.graphql_client import HOSTILE_SECRET, GraphQLClient, Served
 from entgraph.catalog.registry import Catalog
 from entgraph.city_fixtures import City, CountingStore
-from entgraph.graph.falkordb_store import FalkorDBStore
+from entgraph.graph.port import GraphStore
 from entgraph.settings import Settings
 
 API_SECRET = "s" * 40
 
 
 @contextmanager
-def _served(store: FalkorDBStore, catalog: Catalog, home: Path) -> Iterator[GraphQLClient]:
+def _served(store: GraphStore, catalog: Catalog, home: Path) -> Iterator[GraphQLClient]:
     """The served schema over HTTP, in development mode with generous cost and depth limits (the
     limits have their own tests); callers pick a role per query."""
     settings = Settings(
@@ -65,9 +65,9 @@ def city_api(
 
 
 @pytest.fixture
-def graph_api(falkordb_graph: FalkorDBStore, tmp_path: Path) -> Iterator[GraphQLClient]:
-    """The API on this test's own empty graph (``falkordb_graph``), for hand-made data."""
-    with _served(falkordb_graph, Catalog.load(entry_points=False), tmp_path) as api:
+def graph_api(fresh_graph: GraphStore, tmp_path: Path) -> Iterator[GraphQLClient]:
+    """The API on this test's own empty graph (``fresh_graph``), for hand-made data."""
+    with _served(fresh_graph, Catalog.load(entry_points=False), tmp_path) as api:
         yield api
 
 

@@ -23,11 +23,12 @@ from entgraph.api.schema import Query
 from entgraph.catalog.registry import Catalog
 from entgraph.graph import EmbeddedServer
 from entgraph.graph.falkordb_store import FalkorDBStore
+from entgraph.graph.port import GraphStore
 
 
 @pytest.fixture
-def store(falkordb_graph: FalkorDBStore) -> FalkorDBStore:
-    return falkordb_graph
+def store(fresh_graph: GraphStore) -> FalkorDBStore:
+    return fresh_graph
 
 
 @pytest.fixture

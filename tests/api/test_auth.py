@@ -26,6 +26,7 @@ from entgraph.catalog.registry import Catalog
 from entgraph.cli import app as cli_app
 from entgraph.errors import ConfigurationError
 from entgraph.graph.falkordb_store import FalkorDBStore
+from entgraph.graph.port import GraphStore
 from entgraph.settings import Settings
 
 SECRET = "s" * 40
@@ -38,8 +39,8 @@ def make_settings(home: Path, **overrides: Any) -> Settings:
 
 
 @pytest.fixture
-def store(falkordb_graph: FalkorDBStore) -> FalkorDBStore:
-    return falkordb_graph
+def store(fresh_graph: GraphStore) -> FalkorDBStore:
+    return fresh_graph
 
 
 @strawberry.type

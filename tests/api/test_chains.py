@@ -16,7 +16,10 @@ from entgraph.api.auth import Role
 from entgraph.api.graphql_client import GraphQLClient
 from entgraph.catalog.registry import Catalog
 from entgraph.graph.falkordb_store import FalkorDBStore
+from entgraph.graph.port import GraphStore
 from entgraph.settings import Settings
+
+pytestmark = pytest.mark.stores
 
 SEGMENTS = """
 query ($name: String!, $year: Int) { industryChain(name: $name) {
@@ -224,12 +227,12 @@ AGGREGATES = """query ($by: ChainGrouping!) { industryChain(name: "鞋服产业�
 
 
 @pytest.fixture
-def known(falkordb_graph: FalkorDBStore, tmp_path: Path) -> Any:
-    falkordb_graph.write(KNOWN)
+def known(fresh_graph: GraphStore, tmp_path: Path) -> Any:
+    fresh_graph.write(KNOWN)
     settings = Settings(
         home=tmp_path, api_mode="development", api_jwt_secret="k" * 40, api_keys_file=tmp_path / "keys.toml"
     )
-    with TestClient(create_app(settings, falkordb_graph, Catalog.load(entry_points=False))) as client:
+    with TestClient(create_app(settings, fresh_graph, Catalog.load(entry_points=False))) as client:
         yield GraphQLClient(client, "k" * 40, default_role=Role.ANALYST)
 
 

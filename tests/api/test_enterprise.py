@@ -11,7 +11,9 @@ from entgraph.api.auth import Role
 from entgraph.api.graphql_client import FULL_PANORAMA, GraphQLClient
 from entgraph.api.masking import Decision, policy
 from entgraph.graph.falkordb_store import FalkorDBStore
-from entgraph.graph.port import Row
+from entgraph.graph.port import GraphStore, Row
+
+pytestmark = pytest.mark.stores
 
 PANORAMA = FULL_PANORAMA
 
@@ -57,10 +59,8 @@ def test_unknown_enterprise_is_not_found_and_bad_arguments_are_bad_input(client:
     assert client.error_codes('{ enterprise(id: "a", creditCode: "b") { id } }') == ["BAD_INPUT"]
 
 
-def test_a_merged_id_redirects_to_its_survivor(
-    falkordb_graph: FalkorDBStore, graph_api: GraphQLClient
-) -> None:
-    falkordb_graph.write(
+def test_a_merged_id_redirects_to_its_survivor(fresh_graph: GraphStore, graph_api: GraphQLClient) -> None:
+    fresh_graph.write(
         "CREATE (:Enterprise {id: 'E-OLD', name: '旧公司', credit_code: 'OLD', merged_into: 'E-NEW'})"
         "-[:REDIRECTS_TO]->(:Enterprise {id: 'E-NEW', name: '新公司', credit_code: 'NEW'})"
     )
@@ -152,7 +152,7 @@ def test_related_enterprises_share_a_phone(client: GraphQLClient, resolved_city:
 
 
 def test_a_shared_parcel_relates_enterprises_only_through_records_the_caller_may_see(
-    graph_api: GraphQLClient, falkordb_graph: FalkorDBStore
+    graph_api: GraphQLClient, fresh_graph: GraphStore
 ) -> None:
     # E-A and E-B are on land transfers of one parcel (有条件使用), E-A and E-C on land grants of another
     # (open to the public); E-D was on a grant of the first, since retired.
@@ -162,7 +162,7 @@ def test_a_shared_parcel_relates_enterprises_only_through_records_the_caller_may
             f"dataset: '{dataset}'{retired}}})-[:CONCERNS_PARCEL]->({parcel})"
         )
 
-    falkordb_graph.write(
+    fresh_graph.write(
         "CREATE (a:Enterprise {id: 'E-A', name: '甲'}), (b:Enterprise {id: 'E-B', name: '乙'}), "
         "(c:Enterprise {id: 'E-C', name: '丙'}), (d:Enterprise {id: 'E-D', name: '丁'}), "
         "(p:LandParcel {key: 'P-1'}), (q:LandParcel {key: 'P-2'}), "
@@ -271,11 +271,11 @@ def test_personal_fields_are_masked_by_role(client: GraphQLClient, resolved_city
 
 
 def test_facts_show_as_the_datasets_stating_them_allow(
-    graph_api: GraphQLClient, falkordb_graph: FalkorDBStore
+    graph_api: GraphQLClient, fresh_graph: GraphStore
 ) -> None:
     # An honour from a list the city publishes (无条件使用, open) and one only a conditionally shared
     # register states: the public sees the first; staff see both.
-    falkordb_graph.write(
+    fresh_graph.write(
         "CREATE (e:Enterprise {id: 'E-A', name: '甲'}), "
         "(e)<-[:ABOUT {party: 'subject'}]-(:SourceRecord {id: 'h1', dataset: 'jj_specialised_sme'})"
         "-[:AWARDS]->(:Honor {key: 'H-1', kind: '专精特新中小企业'}), "

@@ -150,12 +150,10 @@ OFFICE = Path(__file__).parents[1] / "fixtures" / "office"
     ],
 )
 def test_an_upload_accounts_for_every_row_it_read(
-    falkordb_graph: Any, graph_api: Any, tmp_path: Path, name: str, skipped: dict[str, int]
+    fresh_graph: Any, graph_api: Any, tmp_path: Path, name: str, skipped: dict[str, int]
 ) -> None:
     """Rows skipped on purpose (totals, blanks, hidden sheets) are counted, and the counts add up."""
-    result = Loader(falkordb_graph, Catalog.load(entry_points=False), tmp_path / "reports").load(
-        OFFICE / name
-    )
+    result = Loader(fresh_graph, Catalog.load(entry_points=False), tmp_path / "reports").load(OFFICE / name)
     (upload,) = graph_api.data(UPLOADS, Role.ANALYST, d=result.dataset, n=5)["uploads"]
     parts = {k: upload[k] for k in ("skippedBlank", "skippedTotals", "skippedHidden")}
     assert parts == {"skippedBlank": 0, "skippedTotals": 0, "skippedHidden": result.skipped_hidden} | skipped

@@ -10,7 +10,9 @@ import pytest
 from entgraph.api.auth import Role
 from entgraph.api.graphql_client import GraphQLClient
 from entgraph.graph.falkordb_store import FalkorDBStore
-from entgraph.graph.port import Row
+from entgraph.graph.port import GraphStore, Row
+
+pytestmark = pytest.mark.stores
 
 HISTORY = """
 query ($key: String!) { parcel(key: $key) {
@@ -206,9 +208,9 @@ CREATE (u:SourceRecord:LandAllocation {id: 'u0', dataset: 'jj_land_allocations'}
 
 def test_history_is_in_date_order_and_the_latest_subject_holds(
     graph_api: GraphQLClient,
-    falkordb_graph: FalkorDBStore,
+    fresh_graph: GraphStore,
 ) -> None:
-    client, store = graph_api, falkordb_graph
+    client, store = graph_api, fresh_graph
     store.write(HAND_MADE_PARCEL)
     parcel = client.data(HISTORY, key="P-1")["parcel"]
     history = parcel["history"]
@@ -246,9 +248,9 @@ def test_history_is_in_date_order_and_the_latest_subject_holds(
 
 
 def test_record_values_follow_their_columns_sharing(
-    graph_api: GraphQLClient, falkordb_graph: FalkorDBStore
+    graph_api: GraphQLClient, fresh_graph: GraphStore
 ) -> None:
-    client, store = graph_api, falkordb_graph
+    client, store = graph_api, fresh_graph
     store.write(HAND_MADE_PARCEL)
     # Land grants are publicly announced (无条件使用, open); transfers, allocations and certificates are
     # 有条件使用: the public sees the parcel as the grant states it, and who holds it by that record.
@@ -263,10 +265,10 @@ def test_record_values_follow_their_columns_sharing(
 
 
 def test_a_parcel_only_hidden_datasets_know_is_not_found_for_the_public(
-    graph_api: GraphQLClient, falkordb_graph: FalkorDBStore
+    graph_api: GraphQLClient, fresh_graph: GraphStore
 ) -> None:
     key = "闽(2023)晋江市不动产权第1号"
-    falkordb_graph.write(
+    fresh_graph.write(
         "CREATE (p:LandParcel {key: $key, certificate_no: $key}), "
         "(:SourceRecord {id: 'c9', dataset: 'wh_land_certificates'})-[:REGISTERS_TITLE]->(p)",
         {"key": key},
@@ -484,9 +486,9 @@ def write_mortgages(store: FalkorDBStore) -> None:
 
 
 def test_mortgage_network_depth_follows_links_both_ways(
-    graph_api: GraphQLClient, falkordb_graph: FalkorDBStore
+    graph_api: GraphQLClient, fresh_graph: GraphStore
 ) -> None:
-    client, store = graph_api, falkordb_graph
+    client, store = graph_api, fresh_graph
     write_mortgages(store)
 
     def keys(depth: int, center: str = "E-A") -> list[tuple[str, int]]:

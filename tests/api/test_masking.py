@@ -23,6 +23,8 @@ from entgraph.graph import EmbeddedServer
 from entgraph.graph.falkordb_store import FalkorDBStore
 from entgraph.settings import Settings
 
+pytestmark = pytest.mark.stores
+
 SHOW, MASK, NULL = Decision.SHOW, Decision.MASK, Decision.NULL
 U, C, N = Usage.UNCONDITIONAL, Usage.CONDITIONAL, Usage.NOT_SHARED
 

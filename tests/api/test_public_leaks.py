@@ -44,10 +44,10 @@ from entgraph.api.masking import Decision, column_sharing, policy
 from entgraph.api.schema import build_schema
 from entgraph.catalog.registry import Catalog, Feed
 from entgraph.catalog.spec import DatasetSpec, Sharing, Usage
-from entgraph.city_fixtures import City
+from entgraph.city_fixtures import City, RecordingStore
 from entgraph.graph import warning_queries as wq
 from entgraph.graph.falkordb_store import FalkorDBStore
-from entgraph.graph.port import Params, Row
+from entgraph.graph.port import GraphStore, Row
 from entgraph.resolution.mentions import ATTRIBUTE_ROLES
 from entgraph.settings import Settings
 from entgraph.telemetry import meter_registry as registry
@@ -556,23 +556,11 @@ def test_sorted_listings_order_and_page_by_what_the_caller_may_see(
     assert present == sorted(present, reverse=True), "the order follows values the caller may not see"
 
 
-class _Recording(FalkorDBStore):
-    """The city's store, keeping each distinct statement read (and its parameters)."""
-
-    def __init__(self, store: FalkorDBStore) -> None:
-        self.__dict__.update(store.__dict__)
-        self.statements: dict[str, Params | None] = {}
-
-    def read(self, cypher: str, params: Params | None = None, *args: Any, **kwargs: Any) -> list[Row]:
-        self.statements.setdefault(cypher, params)
-        return super().read(cypher, params, *args, **kwargs)
-
-
 def test_what_hides_enterprises_and_golden_values_scans_no_records(
     resolved_city: City, serve_city: Any, tmp_path: Any, city_graph: dict[str, Any]
 ) -> None:
     # Knowing an enterprise walks its own records from it; nothing starts from every record.
-    store = _Recording(resolved_city.store)
+    store = RecordingStore(resolved_city.store)
     sight = sight_of(city_graph, resolved_city.catalog, Role.PUBLIC)
     visible = sorted(sight.visible)[0]
     town = min(t for p in city_graph["live"].values() if (t := p.get("town")))
@@ -596,9 +584,8 @@ def _record_scans(store, statements, checked) -> list:
     """The statements whose plan starts from a scan of every record (or of every node)."""
     offenders = []
     for cypher in checked:
-        plan = store.explain(cypher, statements[cypher])
-        scans = re.findall(r"(?:Node By Label Scan|All Node Scan) \| \(([^)]*)\)", plan)
-        if any("SourceRecord" in scan or ":" not in scan for scan in scans):
+        scans = store.plan(cypher, statements[cypher]).scans
+        if any(scan in ("SourceRecord", "") for scan in scans):
             offenders.append((scans, cypher))
     return offenders
 
@@ -992,12 +979,12 @@ EVENTS = """query ($town: String) { creditEvents(town: $town) { totalCount
 
 
 def test_parcels_and_credit_events_are_found_only_through_records_the_caller_may_see(
-    falkordb_graph: FalkorDBStore, resolved_city: City, serve_city: Any, tmp_path: Any
+    fresh_graph: GraphStore, resolved_city: City, serve_city: Any, tmp_path: Any
 ) -> None:
-    falkordb_graph.write(HAND_MADE)
+    fresh_graph.write(HAND_MADE)
     # the credit register is 不予共享 here: E-B is known to it alone, EV-2 reported by it alone
     catalog = strict_catalog(resolved_city.catalog, ("wh_credit_wuhai",))
-    with serve_city(falkordb_graph, catalog, tmp_path) as api:
+    with serve_city(fresh_graph, catalog, tmp_path) as api:
 
         def parcels(role: Role, town: str | None) -> list[dict[str, Any]]:
             return [e["node"] for e in api.data(TOWN_PARCELS, role, town=town)["parcels"]["edges"]]
@@ -1049,11 +1036,11 @@ PANORAMA_EVENTS = f'{{ enterprise(id: "E-A") {{ creditEvents {{ {EVENT_FIELDS} }
 
 
 def test_a_credit_event_shows_only_what_records_the_caller_may_see_state(
-    falkordb_graph: FalkorDBStore, resolved_city: City, serve_city: Any, tmp_path: Any
+    fresh_graph: GraphStore, resolved_city: City, serve_city: Any, tmp_path: Any
 ) -> None:
-    falkordb_graph.write(SHARED_EVENT)
+    fresh_graph.write(SHARED_EVENT)
     catalog = strict_catalog(resolved_city.catalog, ("wh_credit_wuhai",))
-    with serve_city(falkordb_graph, catalog, tmp_path) as api:
+    with serve_city(fresh_graph, catalog, tmp_path) as api:
 
         def listed(role: Role, **period: str) -> list[dict[str, Any]]:
             found = api.data(EVENT_NODES, role, **period)
@@ -1094,7 +1081,7 @@ def test_what_hides_chains_events_parcels_warnings_and_meters_scans_no_records(
 ) -> None:
     # As for the listing: a steward with hidden datasets (the strict catalog) walks from chains, events,
     # towns, warnings, meters and tasks to their records, never from every record.
-    store = _Recording(resolved_city.store)
+    store = RecordingStore(resolved_city.store)
     town = min(t for p in city_graph["live"].values() if (t := p.get("town")))
     chain = resolved_city.store.read("MATCH (c:IndustryChain) RETURN c.key AS key ORDER BY key LIMIT 1")[0][
         "key"
@@ -1381,9 +1368,9 @@ def _figure_problems(full: Finding, node: dict[str, Any], shown: bool) -> list[s
 
 
 def test_a_warning_shows_only_figures_the_callers_datasets_state(
-    falkordb_graph: FalkorDBStore, resolved_city: City, serve_city: Any, tmp_path_factory: Any
+    fresh_graph: GraphStore, resolved_city: City, serve_city: Any, tmp_path_factory: Any
 ) -> None:
-    store = falkordb_graph
+    store = fresh_graph
     ids = [f"E-{e}" for e in "ABCDEFG"]
     store.write("UNWIND $ids AS id CREATE (:Enterprise {id: id, name: '企业' + id})", {"ids": ids})
     store.write(
@@ -1497,10 +1484,10 @@ PARCEL_VIEWS = """{ enterprise(id: "E-A") { parcels { key parcelNo location area
 
 
 def test_a_parcel_shows_only_what_records_the_caller_may_see_state(
-    falkordb_graph: FalkorDBStore, resolved_city: City, serve_city: Any, tmp_path: Any
+    fresh_graph: GraphStore, resolved_city: City, serve_city: Any, tmp_path: Any
 ) -> None:
-    falkordb_graph.write(SHARED_PARCEL)
-    with serve_city(falkordb_graph, strict_catalog(resolved_city.catalog), tmp_path) as api:
+    fresh_graph.write(SHARED_PARCEL)
+    with serve_city(fresh_graph, strict_catalog(resolved_city.catalog), tmp_path) as api:
         # Only the grant is visible to them: its parcel number; the location and area on the node are
         # the transfer's, which the grant does not state (it states others, overwritten).
         for role in (Role.PUBLIC, Role.ANALYST, Role.STEWARD):
@@ -1537,9 +1524,9 @@ UNDO = """mutation ($id: String!) { undoJudgement(id: $id) { judgement { id undo
 
 
 def test_a_stewards_pin_leaves_the_meters_links_to_enterprises_it_may_not_see(
-    falkordb_graph: FalkorDBStore, resolved_city: City, serve_city: Any, tmp_path: Any
+    fresh_graph: GraphStore, resolved_city: City, serve_city: Any, tmp_path: Any
 ) -> None:
-    store = falkordb_graph
+    store = fresh_graph
     store.write(METERED)
     registry.pin(store, "M-9", "electricity", ["E-V", "E-H"], "registry")
 
@@ -1597,10 +1584,10 @@ TASK_WITH_CANDIDATES = """query ($min: Float) {
 
 
 def test_a_candidate_the_steward_may_not_know_is_not_listed(
-    falkordb_graph: FalkorDBStore, resolved_city: City, serve_city: Any, tmp_path: Any
+    fresh_graph: GraphStore, resolved_city: City, serve_city: Any, tmp_path: Any
 ) -> None:
-    falkordb_graph.write(HIDDEN_CANDIDATE, {"candidates": TASK_CANDIDATES})
-    with serve_city(falkordb_graph, strict_catalog(resolved_city.catalog), tmp_path) as api:
+    fresh_graph.write(HIDDEN_CANDIDATE, {"candidates": TASK_CANDIDATES})
+    with serve_city(fresh_graph, strict_catalog(resolved_city.catalog), tmp_path) as api:
         # Left out as every list leaves out an enterprise the caller may not know, not even its id; the
         # others numbered among themselves (no gap says one was there), and the task's best candidate
         # is the best the steward knows.

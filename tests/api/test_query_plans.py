@@ -1,11 +1,10 @@
 """Every statement the API sends must start from an index or a small label, never from a scan of all
 source records: FalkorDB's planner starts from the records when a MATCH's WHERE filters them, which
 made a panorama cost O(records in the city). This test runs the API's queries against the resolved
-city, captures each distinct statement, and reads FalkorDB's plan for it."""
+city, captures each distinct statement, and reads the store's plan for it (FalkorDB's and Neo4j's)."""
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 import pytest
@@ -14,9 +13,11 @@ from fastapi.testclient import TestClient
 from entgraph.api.app import create_app
 from entgraph.api.auth import Role
 from entgraph.api.graphql_client import FULL_PANORAMA, GraphQLClient
-from entgraph.graph.falkordb_store import FalkorDBStore
-from entgraph.graph.port import Params, Row
+from entgraph.city_fixtures import RecordingStore
+from entgraph.graph.port import GraphStore, Params
 from entgraph.settings import Settings
+
+pytestmark = pytest.mark.stores
 
 # Scans of the enterprise label that are accepted: substring search (the full-text index's fallback
 # for text it cannot tokenise), an industry-code prefix, and the town and industry facets (aggregates
@@ -29,17 +30,7 @@ ALLOWED_ENTERPRISE_SCANS = (
 )
 
 
-class RecordingStore(FalkorDBStore):
-    def __init__(self, store: FalkorDBStore) -> None:
-        self.__dict__.update(store.__dict__)
-        self.statements: dict[str, Params | None] = {}
-
-    def read(self, cypher: str, params: Params | None = None, **options: Any) -> list[Row]:
-        self.statements.setdefault(cypher, params)
-        return super().read(cypher, params, **options)
-
-
-def first(store: FalkorDBStore, cypher: str) -> Any:
+def first(store: GraphStore, cypher: str) -> Any:
     rows = store.read(cypher)
     return next(iter(rows[0].values())) if rows else None
 
@@ -108,14 +99,12 @@ def test_no_statement_scans_every_record_or_node(
     store = resolved_city.store
     offenders = []
     for cypher, params in statements.items():
-        plan = store.explain(cypher, params)
-        scans = re.findall(r"(?:Node By Label Scan|All Node Scan) \| \(([^)]*)\)", plan)
+        scans = store.plan(cypher, params).scans
         bad = [
-            scan
+            scan or "(every node)"
             for scan in scans
-            if "SourceRecord" in scan
-            or ":" not in scan
-            or ("Enterprise" in scan and not any(a in cypher for a in ALLOWED_ENTERPRISE_SCANS))
+            if scan in ("SourceRecord", "")
+            or (scan == "Enterprise" and not any(a in cypher for a in ALLOWED_ENTERPRISE_SCANS))
         ]
         if bad:
             offenders.append((bad, cypher))

@@ -17,7 +17,7 @@ from entgraph.api.auth import ApiKeyFile, Role
 from entgraph.api.graphql_client import bearer, data_of, post_graphql
 from entgraph.api.reports import XLSX
 from entgraph.catalog.registry import Catalog
-from entgraph.graph.falkordb_store import FalkorDBStore
+from entgraph.graph.port import GraphStore
 from entgraph.settings import Settings
 
 SECRET = "r" * 40
@@ -102,9 +102,7 @@ def test_unknown_uploads_are_not_found(client: TestClient) -> None:
     assert response.json()["errors"][0]["extensions"]["code"] == "NOT_FOUND"
 
 
-def test_a_report_path_outside_the_report_dir_is_refused(
-    falkordb_graph: FalkorDBStore, tmp_path: Path
-) -> None:
+def test_a_report_path_outside_the_report_dir_is_refused(fresh_graph: GraphStore, tmp_path: Path) -> None:
     home = tmp_path / "home"
     inside = home / "reports" / "x" / "ok.report.xlsx"
     inside.parent.mkdir(parents=True)
@@ -117,13 +115,13 @@ def test_a_report_path_outside_the_report_dir_is_refused(
         "dots": str(home / "reports" / ".." / ".." / "secret.xlsx"),
         "gone": str(home / "reports" / "x" / "missing.xlsx"),
     }
-    falkordb_graph.write(
+    fresh_graph.write(
         "UNWIND $rows AS row CREATE (:Upload {id: row.id, dataset: 'x', file_name: 'f.xlsx', "
         "status: 'done', started_at: '2024-01-01', report_path: row.path})",
         {"rows": [{"id": key, "path": path} for key, path in paths.items()]},
     )
     settings = settings_for(home, tmp_path / "keys.toml")
-    with TestClient(create_app(settings, falkordb_graph, Catalog.load(entry_points=False))) as client:
+    with TestClient(create_app(settings, fresh_graph, Catalog.load(entry_points=False))) as client:
         reports = {
             u["id"]: u["errorReport"] for u in data_of(post_graphql(client, UPLOADS, analyst()))["uploads"]
         }

@@ -24,6 +24,7 @@ from entgraph.catalog.registry import Catalog
 from entgraph.city_fixtures import write_csv
 from entgraph.graph import EmbeddedServer
 from entgraph.graph.falkordb_store import FalkorDBStore
+from entgraph.graph.port import GraphStore
 from entgraph.loaders.engine import Loader
 from entgraph.loaders.parsing import RowIssue
 from entgraph.loaders.report import write_report
@@ -248,14 +249,14 @@ def test_a_hidden_column_quoted_by_an_issue_is_hidden_there_too(loaded: Loaded, 
 
 
 def test_a_stored_report_that_is_no_workbook_is_served_to_admins_only(
-    falkordb_graph: FalkorDBStore, tmp_path: Path
+    fresh_graph: GraphStore, tmp_path: Path
 ) -> None:
     """No masked copy can be made of a file that is not a workbook: analysts get a 404, not its bytes."""
     home = tmp_path / "home"
     fake = home / "reports" / "x" / "fake.report.xlsx"
     fake.parent.mkdir(parents=True)
     fake.write_bytes(b"PK 13912345678")
-    falkordb_graph.write(
+    fresh_graph.write(
         "CREATE (:Upload {id: 'fake', dataset: 'jj_enterprise_registration', file_name: 'f.xlsx', "
         "status: 'done', started_at: '2024-01-01', report_path: $path})",
         {"path": str(fake)},
@@ -263,7 +264,7 @@ def test_a_stored_report_that_is_no_workbook_is_served_to_admins_only(
     settings = Settings(
         home=home, api_mode="development", api_jwt_secret=SECRET, api_keys_file=home / "keys.toml"
     )
-    with TestClient(create_app(settings, falkordb_graph, Catalog.load(entry_points=False))) as client:
+    with TestClient(create_app(settings, fresh_graph, Catalog.load(entry_points=False))) as client:
         for role in (Role.ANALYST, Role.STEWARD):
             response = client.get("/reports/fake", headers=bearer(SECRET, role, "r"))
             assert response.status_code == 404

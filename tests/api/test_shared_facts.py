@@ -18,7 +18,7 @@ from entgraph.api.auth import Role
 from entgraph.catalog.registry import Catalog, Feed
 from entgraph.catalog.spec import Sharing, Usage
 from entgraph.city_fixtures import City
-from entgraph.graph.falkordb_store import FalkorDBStore
+from entgraph.graph.port import GraphStore
 
 CLOSED = Sharing(usage=Usage.NOT_SHARED)
 STAFF = (Role.ANALYST, Role.STEWARD)
@@ -80,14 +80,14 @@ CHAIN_FACET = "{ enterpriseFacets { chains { value count } honours { value count
 
 
 def test_a_shared_fact_shows_only_what_records_the_caller_may_see_state(
-    falkordb_graph: FalkorDBStore, resolved_city: City, serve_city: Any, tmp_path: Any
+    fresh_graph: GraphStore, resolved_city: City, serve_city: Any, tmp_path: Any
 ) -> None:
-    falkordb_graph.write(SHARED_FACTS)
+    fresh_graph.write(SHARED_FACTS)
     copies = {
         "jj_high_tech_recertified": "jj_high_tech_enterprises",
         "jj_industry_chains_draft": "jj_industry_chains",
     }
-    with serve_city(falkordb_graph, with_closed_copies(resolved_city.catalog, copies), tmp_path) as api:
+    with serve_city(fresh_graph, with_closed_copies(resolved_city.catalog, copies), tmp_path) as api:
         for role in (Role.PUBLIC, *STAFF):
             # The open list states the certificate, but not the date on the node (the closed one's).
             honours = api.data(HONOURS, role)["enterprise"]["honours"]
@@ -141,12 +141,10 @@ COLUMN_VIEWS = """{ enterprise(id: "E-A") { parks { name } creditEvents { key do
 
 
 def test_a_value_from_a_column_the_caller_may_not_see_does_not_show(
-    falkordb_graph: FalkorDBStore, resolved_city: City, serve_city: Any, tmp_path: Any
+    fresh_graph: GraphStore, resolved_city: City, serve_city: Any, tmp_path: Any
 ) -> None:
-    falkordb_graph.write(COLUMN_FACTS)
-    with serve_city(
-        falkordb_graph, with_closed_columns(resolved_city.catalog, COLUMNS_CLOSED), tmp_path
-    ) as api:
+    fresh_graph.write(COLUMN_FACTS)
+    with serve_city(fresh_graph, with_closed_columns(resolved_city.catalog, COLUMNS_CLOSED), tmp_path) as api:
         event = {"key": "行政处罚|D-3", "documentNo": "D-3", "reason": None, "decidedOn": "2021-05-05"}
         for role in STAFF:
             found = api.data(COLUMN_VIEWS, role)
@@ -190,11 +188,11 @@ TASK_TOWNS = """query ($town: String) { stewardTask(id: "T-1") { town }
 
 
 def test_a_task_shows_a_town_only_where_the_caller_may_see_the_town_column(
-    falkordb_graph: FalkorDBStore, resolved_city: City, serve_city: Any, tmp_path: Any
+    fresh_graph: GraphStore, resolved_city: City, serve_city: Any, tmp_path: Any
 ) -> None:
-    falkordb_graph.write(TOWN_TASK)
+    fresh_graph.write(TOWN_TASK)
     catalog = with_closed_columns(resolved_city.catalog, {"jj_above_scale_enterprises": ["town"]})
-    with serve_city(falkordb_graph, catalog, tmp_path) as api:
+    with serve_city(fresh_graph, catalog, tmp_path) as api:
         found = api.data(TASK_TOWNS, Role.STEWARD, town="青阳街道")
         # the task is the steward's (its record's dataset is), its town is not (that column is closed)
         assert found["stewardTask"] == {"town": None}

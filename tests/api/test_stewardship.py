@@ -22,6 +22,8 @@ from entgraph.catalog.spec import Sharing, Usage
 from entgraph.graph.port import GraphStore
 from entgraph.settings import Settings
 
+pytestmark = pytest.mark.stores
+
 SECRET = "s" * 40
 StewardRoot = Query  # the served root query holds these fields
 

@@ -17,11 +17,13 @@ from entgraph.catalog.registry import Catalog
 from entgraph.catalog.spec import Sharing, Usage
 from entgraph.city_fixtures import City, CountingStore
 from entgraph.graph import warning_queries as wq
-from entgraph.graph.falkordb_store import FalkorDBStore
+from entgraph.graph.port import GraphStore
 from entgraph.localtime import CST
 from entgraph.telemetry import warning_lifecycle
 from entgraph.telemetry.payloads import Reading, Rejection
 from entgraph.telemetry.series_store import SeriesReader, SeriesWriter
+
+pytestmark = pytest.mark.stores
 
 DAY0 = dt.datetime(2026, 11, 2, tzinfo=CST)  # a Monday, China time
 T0 = int(DAY0.timestamp() * 1000)
@@ -224,20 +226,20 @@ def test_quarantine_is_counted_and_shown_to_stewards_only(telemetry_api: GraphQL
 
 
 @pytest.fixture
-def warning_store(falkordb_graph: FalkorDBStore) -> Any:
+def warning_store(fresh_graph: GraphStore) -> Any:
     """This test's graph, counting its reads."""
-    return CountingStore(falkordb_graph)
+    return CountingStore(fresh_graph)
 
 
 @pytest.fixture
 def warning_api(
-    falkordb_graph: FalkorDBStore,
+    fresh_graph: GraphStore,
     warning_store: Any,
     resolved_city: City,
     serve_city: Callable[..., Any],
     tmp_path: Path,
 ) -> Iterator[GraphQLClient]:
-    g = falkordb_graph
+    g = fresh_graph
     g.write(
         "CREATE (:Enterprise {id: 'E1', name: '甲公司', town: '磁灶镇'}), "
         "(:Enterprise {id: 'E2', name: '乙'})"

@@ -26,7 +26,7 @@ import httpx
 import pytest
 
 from entgraph.api.auth import ApiKeyFile, Role
-from entgraph.city_fixtures import City, build_city
+from entgraph.city_fixtures import City, build_city, fresh_falkordb
 from entgraph.graph import EmbeddedServer
 from entgraph.localtime import CST
 from entgraph.settings import Settings
@@ -131,9 +131,8 @@ def console(shared_server: EmbeddedServer, tmp_path_factory: pytest.TempPathFact
             "or set ENTGRAPH_CHROMIUM to a Chromium binary"
         )
     home = tmp_path_factory.mktemp("console-home")
-    city = build_city(
-        shared_server, tmp_path_factory.mktemp("console-city"), "console", report_dir=home / "reports"
-    )
+    store = fresh_falkordb(shared_server, "console")
+    city = build_city(store, tmp_path_factory.mktemp("console-city"), report_dir=home / "reports")
     (home / "resolution").mkdir()
     shutil.copy(city.model, home / "resolution" / "model.json")
     keys = ApiKeyFile(home / "api-keys.toml")

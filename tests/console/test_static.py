@@ -20,6 +20,7 @@ from entgraph.api.limits import Limits, measure
 from entgraph.api.schema import Mutation, Query
 from entgraph.catalog.registry import Catalog
 from entgraph.graph.falkordb_store import FalkorDBStore
+from entgraph.graph.port import GraphStore
 from entgraph.settings import Settings
 
 JS = STATIC / "js"
@@ -142,8 +143,8 @@ def _client(store: FalkorDBStore, tmp_path: Path, **overrides: object) -> TestCl
     return TestClient(create_app(settings, store, Catalog.load(entry_points=False)))
 
 
-def test_served_at_console_with_security_headers(falkordb_graph: FalkorDBStore, tmp_path: Path) -> None:
-    with _client(falkordb_graph, tmp_path) as client:
+def test_served_at_console_with_security_headers(fresh_graph: GraphStore, tmp_path: Path) -> None:
+    with _client(fresh_graph, tmp_path) as client:
         root = client.get("/", follow_redirects=False)
         assert root.status_code == 307 and root.headers["location"] == "/console/"
         page = client.get("/console/")
@@ -158,8 +159,8 @@ def test_served_at_console_with_security_headers(falkordb_graph: FalkorDBStore, 
         assert client.get("/console/../api/app.py").status_code == 404
 
 
-def test_the_console_can_be_turned_off(falkordb_graph: FalkorDBStore, tmp_path: Path) -> None:
-    with _client(falkordb_graph, tmp_path, api_console=False) as client:
+def test_the_console_can_be_turned_off(fresh_graph: GraphStore, tmp_path: Path) -> None:
+    with _client(fresh_graph, tmp_path, api_console=False) as client:
         assert client.get("/console/").status_code == 404
         assert client.get("/", follow_redirects=False).status_code == 404
         me = client.post("/graphql", json={"query": "{ me { role } }"}).json()

@@ -15,7 +15,7 @@ from entgraph.child_process import wait_exit
 from entgraph.graph.connect import open_store
 from entgraph.graph.neo4j_server import EmbeddedNeo4j, build_launcher
 from entgraph.graph.neo4j_store import Neo4jStore
-from entgraph.graph.port import StoreUnavailable
+from entgraph.graph.port import FullTextIndex, GraphSchema, PropertyIndex, StoreUnavailable, UniqueKey
 from entgraph.settings import Settings
 
 pytestmark = pytest.mark.slow
@@ -94,3 +94,27 @@ def test_a_configured_port_in_use_is_a_clear_error(tmp_path: Path) -> None:
         server = EmbeddedNeo4j(tmp_path, port=taken.getsockname()[1], heap="256m", pagecache="32m")
         with pytest.raises(StoreUnavailable, match=r"already in use|is taken"):
             server.ensure_running()
+
+
+def test_schema_items_are_versioned_and_a_changed_definition_is_migrated(neo4j: EmbeddedNeo4j) -> None:
+    store = _store(neo4j)
+    first = GraphSchema(
+        unique=(UniqueKey("Thing", "key"),),
+        indexes=(PropertyIndex("Thing", "town"),),
+        fulltext=(FullTextIndex("Thing", ("name_tokens",)),),
+    )
+    store.ensure_schema(first)
+    store.ensure_schema(first)  # idempotent: nothing new to record
+    assert {r["name"]: r["version"] for r in store.applied_schema()} == {
+        "Thing_fulltext": 1, "Thing_key_unique": 1, "Thing_town": 1,
+    }  # fmt: skip
+    # The full-text index now covers another property: IF NOT EXISTS alone would keep the old one.
+    second = GraphSchema(unique=first.unique, indexes=first.indexes,
+                         fulltext=(FullTextIndex("Thing", ("alias_tokens",)),))  # fmt: skip
+    store.write("CREATE (:Thing {key: 'a', alias_tokens: '恒安 安纸'})")
+    store.ensure_schema(second)
+    assert {r["name"]: r["version"] for r in store.applied_schema()}["Thing_fulltext"] == 2
+    assert [h.properties["key"] for h in store.fulltext_search("Thing", "恒安")] == ["a"]
+    store.clear()
+    assert store.applied_schema() == []
+    store.close()

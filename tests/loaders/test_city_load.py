@@ -10,9 +10,11 @@ import openpyxl
 import pytest
 
 from entgraph.catalog.registry import Catalog
-from entgraph.graph.falkordb_store import FalkorDBStore
+from entgraph.graph.port import GraphStore
 from entgraph.loaders.engine import Loader
 from entgraph.synthetic import generate_city
+
+pytestmark = pytest.mark.stores
 
 
 @pytest.fixture(scope="module")
@@ -23,8 +25,8 @@ def city(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture
-def store(falkordb_graph: FalkorDBStore) -> FalkorDBStore:
-    return falkordb_graph
+def store(fresh_graph: GraphStore) -> GraphStore:
+    return fresh_graph
 
 
 def reported_rows(report: Path) -> set[tuple[str, int]]:
@@ -34,7 +36,7 @@ def reported_rows(report: Path) -> set[tuple[str, int]]:
 
 @pytest.mark.slow
 def test_a_generated_city_loads_whole_reports_bad_rows_and_reloads_unchanged(
-    city: Path, store: FalkorDBStore, tmp_path: Path
+    city: Path, store: GraphStore, tmp_path: Path
 ) -> None:
     loader = Loader(store, Catalog.load(), tmp_path / "reports")
     files = sorted(p for p in city.iterdir() if p.is_file())

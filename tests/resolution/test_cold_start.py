@@ -14,6 +14,7 @@ import pytest
 from entgraph.catalog.registry import Catalog
 from entgraph.city_fixtures import write_csv
 from entgraph.graph.falkordb_store import FalkorDBStore
+from entgraph.graph.port import GraphStore
 from entgraph.identity.codes import make_credit_code
 from entgraph.loaders.engine import Loader
 from entgraph.resolution.resolver import Resolver
@@ -60,8 +61,8 @@ def register() -> list[dict[str, str]]:
 
 
 @pytest.fixture
-def store(falkordb_graph: FalkorDBStore) -> FalkorDBStore:
-    return falkordb_graph
+def store(fresh_graph: GraphStore) -> FalkorDBStore:
+    return fresh_graph
 
 
 def _load(store: FalkorDBStore, tmp: Path, *files: Path) -> None:

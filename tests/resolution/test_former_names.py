@@ -11,7 +11,7 @@ import pytest
 
 from entgraph.catalog.registry import Catalog
 from entgraph.city_fixtures import write_csv
-from entgraph.graph.falkordb_store import FalkorDBStore
+from entgraph.graph.port import GraphStore
 from entgraph.identity.codes import make_credit_code
 from entgraph.loaders.engine import Loader
 from entgraph.resolution.features import former_names
@@ -70,7 +70,7 @@ def test_former_names_come_from_the_column_and_the_name_cell() -> None:
 
 
 def test_a_feed_giving_the_former_name_finds_a_register_that_still_has_it(
-    falkordb_graph: FalkorDBStore, tmp_path: Path
+    fresh_graph: GraphStore, tmp_path: Path
 ) -> None:
     rnd = random.Random(3)
     register = [(OLD, "13905950001")] + [
@@ -82,7 +82,7 @@ def test_a_feed_giving_the_former_name_finds_a_register_that_still_has_it(
     specs.mkdir()
     (specs / "t_renamed_enterprises.toml").write_text(RENAMED_SPEC, encoding="utf-8")
     catalog = Catalog.load([specs], entry_points=False)
-    loader = Loader(falkordb_graph, catalog, tmp_path / "reports")
+    loader = Loader(fresh_graph, catalog, tmp_path / "reports")
     files = [
         write_csv(
             tmp_path / "市场主体登记信息.csv",
@@ -104,8 +104,8 @@ def test_a_feed_giving_the_former_name_finds_a_register_that_still_has_it(
     for path in files:
         result = loader.load(path)
         assert result.loaded == result.rows_read, result
-    Resolver(falkordb_graph, catalog, tmp_path / "model.json").run()
-    rows = falkordb_graph.read(
+    Resolver(fresh_graph, catalog, tmp_path / "model.json").run()
+    rows = fresh_graph.read(
         "MATCH (r:SourceRecord)-[a:ABOUT]->(e:Enterprise) WHERE r.dataset IN $d "
         "RETURN r.enterprise_name AS name, r.dataset AS d, e.id AS e, a.method AS m, a.explanation AS x",
         {"d": ["t_renamed_enterprises", "jj_gazelle_enterprises"]},

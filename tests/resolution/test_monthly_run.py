@@ -11,6 +11,7 @@ import pytest
 from entgraph.catalog.registry import Catalog
 from entgraph.city_fixtures import write_csv
 from entgraph.graph.falkordb_store import FalkorDBStore
+from entgraph.graph.port import GraphStore
 from entgraph.identity import chinese_names as names
 from entgraph.identity.codes import make_credit_code
 from entgraph.loaders.engine import Loader
@@ -79,7 +80,7 @@ def _load(store: FalkorDBStore, catalog: Catalog, path: Path) -> None:
 
 
 def test_a_monthly_run_updates_enterprises_whole(
-    falkordb_graph: FalkorDBStore, tmp_path: Path, fresh_memo: None
+    fresh_graph: GraphStore, tmp_path: Path, fresh_memo: None
 ) -> None:
     catalog = Catalog.load(entry_points=False)
     codes = [make_credit_code("350582", f"MA{k:06d}") for k in range(len(REGISTER))]
@@ -89,13 +90,13 @@ def test_a_monthly_run_updates_enterprises_whole(
         [[n, rep, phone, addr, code, scope, town] for (n, rep, phone, addr, scope, town), code in zip(
             REGISTER, codes, strict=True)],
     )  # fmt: skip
-    _load(falkordb_graph, catalog, tmp_path / "企业登记信息.csv")
-    Resolver(falkordb_graph, catalog, tmp_path / "model.json").run()
+    _load(fresh_graph, catalog, tmp_path / "企业登记信息.csv")
+    Resolver(fresh_graph, catalog, tmp_path / "model.json").run()
     memo = json.loads((tmp_path / "name-memo.json").read_text(encoding="utf-8"))
     assert {n for n, *_ in REGISTER} <= set(memo["parsed"])  # the next run parses none of them
 
     # the index a run starts from holds what matching needs, not golden sources nor business scope
-    index = EnterpriseIndex.load(falkordb_graph)
+    index = EnterpriseIndex.load(fresh_graph)
     first = f"E-{codes[0]}"
     assert index.partial == set(index.props) and "golden_sources" not in index.props[first]
     with pytest.raises(RuntimeError, match="read whole"):
@@ -107,10 +108,10 @@ def test_a_monthly_run_updates_enterprises_whole(
         ["社会信用代码（纳税人识别号）", "纳税人名称", "法定代表人姓名"],
         [[codes[0], "晋江市恒达鞋业有限公司", "王小明"]],
     )
-    _load(falkordb_graph, catalog, tmp_path / "一般纳税人登记清册.csv")
-    summary = Resolver(falkordb_graph, catalog, tmp_path / "model.json").run()
+    _load(fresh_graph, catalog, tmp_path / "一般纳税人登记清册.csv")
+    summary = Resolver(fresh_graph, catalog, tmp_path / "model.json").run()
     assert summary.methods == {"credit_code": 1}
-    (row,) = falkordb_graph.read("MATCH (e:Enterprise {id: $id}) RETURN e AS e", {"id": first})
+    (row,) = fresh_graph.read("MATCH (e:Enterprise {id: $id}) RETURN e AS e", {"id": first})
     props = dict(row["e"])
     # what the index did not read is still there, and its sources still say where it came from
     assert props["business_scope"] == "鞋、服装制造"

@@ -5,15 +5,14 @@ from __future__ import annotations
 
 import csv
 import json
-import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 
 from entgraph.catalog.registry import Catalog
-from entgraph.graph import EmbeddedServer, judgement_queries, mention_queries, task_queries
-from entgraph.graph.falkordb_store import FalkorDBStore
+from entgraph.graph import judgement_queries, mention_queries, task_queries
+from entgraph.graph.port import GraphStore
 from entgraph.loaders.engine import Loader
 from entgraph.resolution.evaluate import evaluate, read_truth
 from entgraph.resolution.export import COLUMNS, export_links, link_rows
@@ -21,7 +20,7 @@ from entgraph.resolution.resolver import Bands, Resolver
 from entgraph.resolution.steward import Steward, StewardError
 from entgraph.synthetic import generate_city
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.stores]
 
 
 @pytest.fixture(scope="module")
@@ -33,9 +32,9 @@ def city(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="module")
 def loaded(
-    shared_server: EmbeddedServer, city: Path, catalog: Catalog, tmp_path_factory
-) -> Iterator[FalkorDBStore]:
-    store = FalkorDBStore(f"resolve-{uuid.uuid4().hex[:10]}", server=shared_server)
+    new_graph: Callable[[str], GraphStore], city: Path, catalog: Catalog, tmp_path_factory
+) -> Iterator[GraphStore]:
+    store = new_graph("resolve")
     loader = Loader(store, catalog, tmp_path_factory.mktemp("reports"))
     for path in sorted(p for p in city.iterdir() if p.is_file()):
         loader.load(path)
@@ -50,7 +49,7 @@ def model_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="module")
-def resolver(loaded: FalkorDBStore, catalog: Catalog, model_path: Path) -> Resolver:
+def resolver(loaded: GraphStore, catalog: Catalog, model_path: Path) -> Resolver:
     resolver = Resolver(loaded, catalog, model_path, Bands())
     summary = resolver.run()
     assert summary.trained and model_path.exists()
@@ -67,14 +66,14 @@ def resolver(loaded: FalkorDBStore, catalog: Catalog, model_path: Path) -> Resol
     return resolver
 
 
-def _links(store: FalkorDBStore) -> dict[tuple[str, str], str]:
+def _links(store: GraphStore) -> dict[tuple[str, str], str]:
     rows = store.read(
         "MATCH (r:SourceRecord)-[a:ABOUT]->(e:Enterprise) RETURN r.id AS r, a.party AS p, e.id AS e"
     )
     return {(row["r"], row["p"]): row["e"] for row in rows}
 
 
-def test_coded_records_link_to_ids_derived_from_their_code(resolver: Resolver, loaded: FalkorDBStore) -> None:
+def test_coded_records_link_to_ids_derived_from_their_code(resolver: Resolver, loaded: GraphStore) -> None:
     rows = loaded.read(
         "MATCH (r:SourceRecord)-[a:ABOUT {method: 'credit_code'}]->(e:Enterprise) "
         "RETURN e.id AS id, e.credit_code AS code LIMIT 200"
@@ -93,7 +92,7 @@ def test_coded_records_link_to_ids_derived_from_their_code(resolver: Resolver, l
 class _Watched:
     """The real store, with the Cypher of every read kept (to see what a run bothered to read)."""
 
-    def __init__(self, store: FalkorDBStore) -> None:
+    def __init__(self, store: GraphStore) -> None:
         self._store, self.reads = store, []
 
     def read(self, query, params=None, **options):
@@ -105,7 +104,7 @@ class _Watched:
 
 
 def test_a_second_run_finds_nothing_to_do(
-    resolver: Resolver, loaded: FalkorDBStore, catalog: Catalog, model_path: Path
+    resolver: Resolver, loaded: GraphStore, catalog: Catalog, model_path: Path
 ) -> None:
     before = _links(loaded)
     watched = _Watched(loaded)
@@ -119,7 +118,7 @@ def test_a_second_run_finds_nothing_to_do(
 
 
 def test_export_has_one_line_per_row_and_party(
-    resolver: Resolver, loaded: FalkorDBStore, catalog: Catalog, tmp_path: Path, city: Path
+    resolver: Resolver, loaded: GraphStore, catalog: Catalog, tmp_path: Path, city: Path
 ) -> None:
     out = tmp_path / "links.csv"
     count = export_links(loaded, catalog, out)
@@ -138,7 +137,7 @@ def test_export_has_one_line_per_row_and_party(
 
 
 def test_every_party_awaiting_a_steward_is_exported(
-    resolver: Resolver, loaded: FalkorDBStore, catalog: Catalog
+    resolver: Resolver, loaded: GraphStore, catalog: Catalog
 ) -> None:
     """A record may have one party linked and another awaiting a steward: both are exported."""
     waiting = {
@@ -150,7 +149,7 @@ def test_every_party_awaiting_a_steward_is_exported(
 
 
 def test_resolution_is_accurate_on_the_small_city(
-    resolver: Resolver, loaded: FalkorDBStore, catalog: Catalog, city: Path
+    resolver: Resolver, loaded: GraphStore, catalog: Catalog, city: Path
 ) -> None:
     result = evaluate(read_truth(city / "truth" / "truth.csv"), link_rows(loaded, catalog))
     assert result.codeless > 100
@@ -159,11 +158,11 @@ def test_resolution_is_accurate_on_the_small_city(
     assert result.steward_share <= 0.10, result.lines()
 
 
-def _steward(loaded: FalkorDBStore, catalog: Catalog, resolver: Resolver) -> Steward:
+def _steward(loaded: GraphStore, catalog: Catalog, resolver: Resolver) -> Steward:
     return Steward(loaded, catalog, resolver, "tester")
 
 
-def _some_splink_link(loaded: FalkorDBStore) -> tuple[str, str, str]:
+def _some_splink_link(loaded: GraphStore) -> tuple[str, str, str]:
     rows = loaded.read(
         "MATCH (r:SourceRecord)-[a:ABOUT]->(e:Enterprise) WHERE a.method IN ['splink', 'org_code'] "
         "RETURN r.id AS r, a.party AS p, e.id AS e ORDER BY r.id LIMIT 1"
@@ -172,7 +171,7 @@ def _some_splink_link(loaded: FalkorDBStore) -> tuple[str, str, str]:
     return rows[0]["r"], rows[0]["p"], rows[0]["e"]
 
 
-def test_split_then_undo(resolver: Resolver, loaded: FalkorDBStore, catalog: Catalog) -> None:
+def test_split_then_undo(resolver: Resolver, loaded: GraphStore, catalog: Catalog) -> None:
     steward = _steward(loaded, catalog, resolver)
     record, party, enterprise = _some_splink_link(loaded)
     outcome = steward.split([f"{record}|{party}"], reason="different phone")
@@ -187,7 +186,7 @@ def test_split_then_undo(resolver: Resolver, loaded: FalkorDBStore, catalog: Cat
 
 
 def test_merge_then_undo_and_branches_are_never_merged(
-    resolver: Resolver, loaded: FalkorDBStore, catalog: Catalog
+    resolver: Resolver, loaded: GraphStore, catalog: Catalog
 ) -> None:
     steward = _steward(loaded, catalog, resolver)
     pair = loaded.read(
@@ -222,7 +221,7 @@ def test_merge_then_undo_and_branches_are_never_merged(
 
 
 def test_link_a_record_to_another_enterprise_then_undo(
-    resolver: Resolver, loaded: FalkorDBStore, catalog: Catalog
+    resolver: Resolver, loaded: GraphStore, catalog: Catalog
 ) -> None:
     steward = _steward(loaded, catalog, resolver)
     record, party, enterprise = _some_splink_link(loaded)
@@ -243,9 +242,7 @@ def test_link_a_record_to_another_enterprise_then_undo(
     assert _links(loaded)[(record, party)] == enterprise
 
 
-def test_task_accept_reject_unsure_and_undo(
-    resolver: Resolver, loaded: FalkorDBStore, catalog: Catalog
-) -> None:
+def test_task_accept_reject_unsure_and_undo(resolver: Resolver, loaded: GraphStore, catalog: Catalog) -> None:
     # Widen the review band so that this small city surely has tasks.
     wide = Resolver(loaded, catalog, resolver.model_path, Bands(link=0.999999, review=0.05))
     steward = Steward(loaded, catalog, wide, "tester")
@@ -297,7 +294,7 @@ def test_task_accept_reject_unsure_and_undo(
 
 
 def test_judgements_survive_a_rerun_from_scratch(
-    resolver: Resolver, loaded: FalkorDBStore, catalog: Catalog
+    resolver: Resolver, loaded: GraphStore, catalog: Catalog
 ) -> None:
     steward = _steward(loaded, catalog, resolver)
     record, party, enterprise = _some_splink_link(loaded)
@@ -319,7 +316,7 @@ def test_judgements_survive_a_rerun_from_scratch(
 
 
 def test_enterprises_carry_golden_values_region_and_representative(
-    resolver: Resolver, loaded: FalkorDBStore
+    resolver: Resolver, loaded: GraphStore
 ) -> None:
     rows = loaded.read(
         "MATCH (e:Enterprise)-[:REGISTERED_IN]->(g:Region) WHERE e.credit_code STARTS WITH '9135058' "

@@ -14,6 +14,7 @@ import pytest
 from entgraph.catalog.registry import Catalog
 from entgraph.city_fixtures import write_csv
 from entgraph.graph.falkordb_store import FalkorDBStore
+from entgraph.graph.port import GraphStore
 from entgraph.identity.codes import make_credit_code
 from entgraph.loaders.engine import Loader
 from entgraph.resolution.matching import default_settings
@@ -126,10 +127,8 @@ def _steps(link: tuple[str, str, list] | None) -> list[str]:
 
 
 @pytest.mark.slow
-def test_a_sound_alike_links_when_coded_records_vouch_for_it(
-    falkordb_graph: FalkorDBStore, tmp_path: Path
-) -> None:
-    rest, slipped, twins, links, tally = _run(falkordb_graph, tmp_path, honest=True)
+def test_a_sound_alike_links_when_coded_records_vouch_for_it(fresh_graph: GraphStore, tmp_path: Path) -> None:
+    rest, slipped, twins, links, tally = _run(fresh_graph, tmp_path, honest=True)
     assert (tally.hits, tally.seen) == (40, 40)
     *bare, (_, phoned_code) = rest
     by_rule = 0
@@ -148,9 +147,9 @@ def test_a_sound_alike_links_when_coded_records_vouch_for_it(
 
 @pytest.mark.slow
 def test_a_sound_alike_waits_where_coded_records_say_it_is_someone_else(
-    falkordb_graph: FalkorDBStore, tmp_path: Path
+    fresh_graph: GraphStore, tmp_path: Path
 ) -> None:
-    rest, slipped, _, links, tally = _run(falkordb_graph, tmp_path, honest=False)
+    rest, slipped, _, links, tally = _run(fresh_graph, tmp_path, honest=False)
     assert (tally.hits, tally.seen) == (0, 40)
     assert not any("sound-alike" in _steps(links.get(w)) for w in slipped), "the rule fired anyway"
     linked = [w for (_, code), w in zip(rest, slipped, strict=True) if links.get(w, ("",))[0] == f"E-{code}"]

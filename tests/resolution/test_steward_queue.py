@@ -7,19 +7,21 @@ import json
 import shutil
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote
 
 import pytest
 from typer.testing import CliRunner
 
-from entgraph.city_fixtures import mention_links, write_csv
+from entgraph.city_fixtures import graph_env, mention_links, write_csv
 from entgraph.cli import app
-from entgraph.graph import EmbeddedServer, judgement_queries, resolution_schema, task_queries
+from entgraph.graph import judgement_queries, resolution_schema, task_queries
 from entgraph.graph.falkordb_store import FalkorDBStore
+from entgraph.graph.port import GraphStore
 from entgraph.loaders.engine import Loader
 from entgraph.resolution.resolver import Resolver, _group_tasks
 from entgraph.resolution.stake import StakeTable, default_table, describe, stake_of
 from entgraph.resolution.steward import Steward, StewardError, stake_lines
+
+pytestmark = pytest.mark.stores
 
 NOW = "2025-06-01T08:00:00+00:00"
 
@@ -73,8 +75,8 @@ def test_the_table_is_data(tmp_path: Path) -> None:
         StakeTable.load(path=own)
 
 
-def test_tasks_are_ordered_by_stake_then_impact_and_queued_per_town(falkordb_graph: FalkorDBStore) -> None:
-    store = falkordb_graph
+def test_tasks_are_ordered_by_stake_then_impact_and_queued_per_town(fresh_graph: GraphStore) -> None:
+    store = fresh_graph
     store.ensure_schema(resolution_schema.RESOLUTION_SCHEMA)
     park = "name:园区甲|安海镇"
     taxed = "name:税电乙|安海镇"
@@ -164,9 +166,7 @@ def test_bulk_accept_by_ids_one_judgement_each_one_run_each_undone_alone(resolve
     assert [j["task"] for j in _task_judgements(store)] == [second["id"]]
 
 
-def test_cli_bulk_accept_by_filter_shows_then_needs_yes(
-    resolved_city_copy: Any, shared_server: EmbeddedServer, tmp_path: Path
-) -> None:
+def test_cli_bulk_accept_by_filter_shows_then_needs_yes(resolved_city_copy: Any, tmp_path: Path) -> None:
     store, catalog = resolved_city_copy.store, resolved_city_copy.catalog
     steward = Steward(store, catalog, Resolver(store, catalog, resolved_city_copy.model), "tester")
     # the reviewed group: every open task whose best candidate is likely
@@ -177,13 +177,7 @@ def test_cli_bulk_accept_by_filter_shows_then_needs_yes(
 
     (tmp_path / "resolution").mkdir()
     shutil.copy(resolved_city_copy.model, tmp_path / "resolution" / "model.json")
-    info = shared_server.ensure_running()
-    env = {
-        "ENTGRAPH_HOME": str(tmp_path),
-        "ENTGRAPH_GRAPH": f"falkordb://:{quote(shared_server.password, safe='')}@127.0.0.1:{info.port}",
-        "ENTGRAPH_GRAPH_NAME": store.graph_name,
-        "ENTGRAPH_USER": "town-steward",
-    }
+    env = {"ENTGRAPH_HOME": str(tmp_path), "ENTGRAPH_USER": "town-steward", **graph_env(store)}
     runner = CliRunner()
     towns = runner.invoke(app, ["steward", "towns"], env=env)
     assert towns.exit_code == 0, towns.output

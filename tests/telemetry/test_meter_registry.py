@@ -13,18 +13,21 @@ from entgraph.catalog.spec import Role
 from entgraph.city_fixtures import City
 from entgraph.graph import judgement_queries
 from entgraph.graph.falkordb_store import FalkorDBStore
+from entgraph.graph.port import GraphStore
 from entgraph.identity.codes import make_credit_code
 from entgraph.resolution.resolver import Resolver
 from entgraph.resolution.steward import Steward, StewardError
 from entgraph.telemetry import meter_registry as registry
+
+pytestmark = pytest.mark.stores
 
 CODE_A = make_credit_code("350582", "MA000001")
 CODE_B = make_credit_code("350582", "MA000002")
 
 
 @pytest.fixture
-def graph(falkordb_graph: FalkorDBStore) -> Iterator[FalkorDBStore]:
-    g = falkordb_graph
+def graph(fresh_graph: GraphStore) -> Iterator[FalkorDBStore]:
+    g = fresh_graph
     g.write(
         "CREATE (:Enterprise {id: 'E-A', credit_code: $a, name: '晋江甲纺织有限公司', names: []}), "
         "(:Enterprise {id: 'E-B', credit_code: $b, name: '晋江乙鞋业有限公司', names: ['乙鞋业']}), "

@@ -10,13 +10,13 @@ from typing import Any
 import pytest
 
 from entgraph.catalog.registry import Catalog
-from entgraph.city_fixtures import CountingStore
+from entgraph.city_fixtures import CountingStore, RetryingStore
 from entgraph.errors import ConfigurationError
 from entgraph.graph import metric_queries
 from entgraph.graph import warning_queries as wq
 from entgraph.graph.falkordb_store import FalkorDBStore
 from entgraph.graph.metric_queries import MetricSource
-from entgraph.graph.port import GraphSchema, Params, PropertyIndex, Row, UniqueKey
+from entgraph.graph.port import GraphSchema, GraphStore, PropertyIndex, UniqueKey
 from entgraph.telemetry import warning_lifecycle
 from entgraph.telemetry.payloads import Reading
 from entgraph.telemetry.series_store import SeriesReader, SeriesWriter
@@ -31,6 +31,8 @@ from entgraph.telemetry.warnings import (
     evaluate_city,
     load_rules,
 )
+
+pytestmark = pytest.mark.stores
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "telemetry" / "warning_rules.example.toml"
 # 2026-11-30 10:00 CST: the last complete month is 2026-10; the default lookback judges 08, 09 and 10.
@@ -262,9 +264,9 @@ NOW = AS_OF
 
 
 @pytest.fixture
-def graph(falkordb_graph: FalkorDBStore) -> FalkorDBStore:
-    falkordb_graph.ensure_schema(SCHEMA)
-    falkordb_graph.write(
+def graph(fresh_graph: GraphStore) -> FalkorDBStore:
+    fresh_graph.ensure_schema(SCHEMA)
+    fresh_graph.write(
         "UNWIND $rows AS row CREATE (:Enterprise {id: row.id, name: row.name, town: row.town})",
         {
             "rows": [
@@ -274,7 +276,7 @@ def graph(falkordb_graph: FalkorDBStore) -> FalkorDBStore:
             ]
         },
     )
-    return falkordb_graph
+    return fresh_graph
 
 
 def finding(
@@ -365,17 +367,6 @@ def test_every_transition_is_kept_as_history(graph: FalkorDBStore) -> None:
         },
     ]
     assert wq.get(graph, "nope") is None
-
-
-class RetryingStore(FalkorDBStore):
-    """The same graph, running every write twice, as the adapter does when a reply is lost."""
-
-    def __init__(self, store: FalkorDBStore) -> None:
-        self.__dict__.update(store.__dict__)
-
-    def write(self, cypher: str, params: Params | None = None) -> list[Row]:
-        super().write(cypher, params)
-        return super().write(cypher, params)
 
 
 def test_retried_writes_leave_one_warning_and_one_action_per_change(graph: FalkorDBStore) -> None:
@@ -508,11 +499,10 @@ def test_collect_facts_picks_the_right_months_and_figures(graph: FalkorDBStore) 
 
 
 def test_the_figures_statement_starts_from_the_dataset_index(graph: FalkorDBStore) -> None:
-    plan = graph.explain(
+    plan = graph.plan(
         metric_queries._CITY, {"datasets": ["power_a"], "sources": [{"dataset": "power_a", "value": "kwh"}]}
     )
-    assert "Node By Index Scan | (r:SourceRecord)" in plan
-    assert "Label Scan | (r:SourceRecord)" not in plan
+    assert "SourceRecord" in plan.index_reads and "SourceRecord" not in plan.scans, plan.text
 
 
 def test_evaluating_the_city_judges_exclusive_meters_and_a_rerun_doubles_nothing(
