@@ -67,11 +67,14 @@ query ($name: String!) { industryChain(name: $name) {
 """
 
 
+STORE = "embedded"  # --store: the embedded FalkorDB, or neo4j-embedded
+
+
 def environment(home: Path) -> dict[str, str]:
     return {
         **os.environ,
         "ENTGRAPH_HOME": str(home),
-        "ENTGRAPH_GRAPH": "embedded",
+        "ENTGRAPH_GRAPH": STORE,
         "ENTGRAPH_GRAPH_NAME": GRAPH_NAME,
         "ENTGRAPH_API_MAX_COST": "100000",
     }
@@ -97,11 +100,17 @@ def build_city(home: Path, enterprises: int, seed: int) -> dict[str, Any]:
     entgraph(["load", *sorted(str(p) for p in city.iterdir() if p.is_file())], env)
     loaded = time.perf_counter()
     entgraph(["resolve"], env)
+    resolved = time.perf_counter()
+    with open_store(Settings(home=home, graph=STORE, graph_name=GRAPH_NAME)) as store:
+        rows = store.read("MATCH (r:SourceRecord) RETURN count(r) AS n")[0]["n"]
     facts = {
         "enterprises": enterprises,
+        "store": STORE,
+        "records": rows,
         "generate_s": generated - started,
         "load_s": loaded - generated,
-        "resolve_s": time.perf_counter() - loaded,
+        "load_rows_per_s": rows / (loaded - generated),
+        "resolve_s": resolved - loaded,
     }
     marker.write_text(json.dumps(facts), encoding="utf-8")
     return facts
@@ -260,11 +269,18 @@ def main() -> None:
     parser.add_argument("--clients", type=int, nargs="+", default=[1, 50])
     parser.add_argument("--workers", type=int, default=1, help="entgraph serve --workers")
     parser.add_argument("--json", type=Path)
+    parser.add_argument(
+        "--store", choices=("embedded", "neo4j-embedded"), default="embedded",
+        help="the graph store: the embedded FalkorDB (default) or the embedded Neo4j",
+    )  # fmt: skip
     args = parser.parse_args()
-    home = args.home or Path(tempfile.gettempdir()) / f"entgraph-bench-api-{args.enterprises}"
+    global STORE
+    STORE = args.store
+    suffix = "" if STORE == "embedded" else "-neo4j"
+    home = args.home or Path(tempfile.gettempdir()) / f"entgraph-bench-api-{args.enterprises}{suffix}"
     env = environment(home)
     city = build_city(home, args.enterprises, args.seed)
-    settings = Settings(home=home, graph_name=GRAPH_NAME)
+    settings = Settings(home=home, graph=STORE, graph_name=GRAPH_NAME)
     city["telemetry"] = add_telemetry(home, settings)
     print(f"city: {json.dumps(city)}", flush=True)
     with open_store(settings) as store, SeriesReader(settings.series_dir) as reader:
