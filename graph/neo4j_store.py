@@ -247,6 +247,9 @@ class Neo4jStore(GraphStore):
                 "latency_ms": (time.perf_counter() - started) * 1000,
                 "database": self.database or "(default)",
             }
+            if self._server is not None:  # ours: which process, and how much it keeps on disk
+                status = self._server.status()
+                facts |= {"pid": status.info.pid if status.info else None, "data_bytes": status.data_bytes}
             return StoreHealth(True, self.backend, self.location, "answering", facts)
         except (StoreUnavailable, StoreAuthError, QueryTimedOut) as exc:
             return StoreHealth(False, self.backend, self.location, str(exc))

@@ -81,7 +81,10 @@ def test_settings_open_the_embedded_neo4j_and_status_needs_it_running(tmp_path: 
         open_store(settings, start=False)
     try:
         with open_store(settings) as store:
-            assert store.health().ok and "embedded Neo4j" in store.health().location
+            health = store.health()
+            assert health.ok and "embedded Neo4j" in health.location
+            assert health.facts["pid"] == EmbeddedNeo4j(tmp_path).status().info.pid
+            assert health.facts["data_bytes"] > 0
             assert store.read("RETURN 1 + 1 AS two") == [{"two": 2}]
     finally:
         EmbeddedNeo4j(tmp_path).stop()
