@@ -60,6 +60,29 @@ class Settings(BaseSettings):
         default=0.5, gt=0, lt=1, description="Match probability from which it goes to a steward instead."
     )
     threads: int = Field(default=2, ge=1, le=256, description="Threads for matching (DuckDB).")
+    match_engine: Literal["duckdb", "spark"] = Field(
+        default="duckdb",
+        description="Where the matcher scores pairs: 'duckdb' (in process) or 'spark' (Splink's SparkAPI; "
+        "needs pip install 'entgraph[spark]' and Java 17 or 21). Training always runs in DuckDB.",
+    )
+    spark_master: str = Field(
+        default="local[2]",
+        description="Spark master for --engine spark: local[N], spark://HOST:7077, yarn or k8s://...",
+    )
+    spark_driver_memory: str = Field(default="2g", description="spark.driver.memory for --engine spark.")
+    spark_partitions: int = Field(
+        default=4, ge=1, description="Spark shuffle partitions: 2-3x the executor cores."
+    )
+    spark_jaro_winkler: Literal["duckdb", "jar"] = Field(
+        default="duckdb",
+        description="'duckdb': Jaro-Winkler exactly as DuckDB computes it (a Python UDF, so the same "
+        "links); 'jar': Splink's JVM function, faster, may differ on pairs near a threshold.",
+    )
+    spark_work_dir: Path | None = Field(
+        default=None,
+        description="Where Spark jobs exchange Parquet and checkpoint (default $ENTGRAPH_HOME/spark); "
+        "on a cluster, storage the driver and every executor see.",
+    )
     user: str | None = Field(
         default=None, description="Who is acting (steward judgements record it); else the login name."
     )
@@ -178,6 +201,10 @@ class Settings(BaseSettings):
     @property
     def report_dir(self) -> Path:
         return self.home / "reports"
+
+    @property
+    def spark_dir(self) -> Path:
+        return self.spark_work_dir or self.home / "spark"
 
     @property
     def model_path(self) -> Path:

@@ -5,7 +5,8 @@ from __future__ import annotations
 import getpass
 import json
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -16,6 +17,7 @@ from entgraph.display import pad
 if TYPE_CHECKING:
     from entgraph.catalog.registry import Catalog
     from entgraph.graph.port import GraphStore
+    from entgraph.resolution.matching import PairScorer
     from entgraph.resolution.resolver import Resolver
     from entgraph.resolution.steward import BulkOutcome, Outcome, Steward
     from entgraph.settings import Settings
@@ -62,6 +64,25 @@ def _progress() -> Callable[[str], None]:
     return say
 
 
+@contextmanager
+def _scorer(settings: Settings) -> Iterator[PairScorer | None]:
+    """The Spark scorer when the engine is spark (started on first use, always stopped), else None."""
+    if settings.match_engine != "spark":
+        yield None
+        return
+    from entgraph.resolution.spark_scoring import SparkOptions, SparkScorer
+
+    options = SparkOptions(
+        work_dir=settings.spark_dir,
+        master=settings.spark_master,
+        driver_memory=settings.spark_driver_memory,
+        partitions=settings.spark_partitions,
+        jaro_winkler=settings.spark_jaro_winkler,
+    )
+    with SparkScorer(options) as scorer:
+        yield scorer
+
+
 def resolve_command(
     ctx: typer.Context,
     from_scratch: bool = typer.Option(
@@ -70,12 +91,24 @@ def resolve_command(
     retrain: bool = typer.Option(False, "--retrain", help="Train the matcher again from coded records."),
     link_threshold: float | None = typer.Option(None, help="Override ENTGRAPH_LINK_THRESHOLD."),
     review_threshold: float | None = typer.Option(None, help="Override ENTGRAPH_REVIEW_THRESHOLD."),
+    engine: str | None = typer.Option(
+        None,
+        "--engine",
+        help="Where the matcher scores pairs: duckdb or spark (ENTGRAPH_MATCH_ENGINE; Spark's master "
+        "is ENTGRAPH_SPARK_MASTER, local[2] by default).",
+        show_default=False,
+    ),
 ) -> None:
     """Link pending records to canonical enterprises (codes first, then Splink, then stewards)."""
     from entgraph.graph import open_store
     from entgraph.resolution.resolver import Bands, Resolver
+    from entgraph.resolution.spark_scoring import SparkUnavailable
 
     settings: Settings = ctx.obj
+    if engine is not None:
+        if engine not in ("duckdb", "spark"):
+            raise typer.BadParameter(f"{engine!r}: choose duckdb or spark", param_hint="--engine")
+        settings = settings.model_copy(update={"match_engine": engine})
     try:
         bands = Bands(
             link=link_threshold or settings.link_threshold,
@@ -84,11 +117,21 @@ def resolve_command(
     except ValueError as exc:
         raise typer.BadParameter(str(exc)) from None
     catalog = _catalog(settings)
-    with open_store(settings) as store:
+    with open_store(settings) as store, _scorer(settings) as scorer:
         resolver = Resolver(
-            store, catalog, settings.model_path, bands, threads=settings.threads, progress=_progress()
+            store,
+            catalog,
+            settings.model_path,
+            bands,
+            threads=settings.threads,
+            progress=_progress(),
+            scorer=scorer,
         )
-        summary = resolver.run(from_scratch=from_scratch, retrain=retrain)
+        try:
+            summary = resolver.run(from_scratch=from_scratch, retrain=retrain)
+        except SparkUnavailable as exc:
+            typer.echo(f"error: {exc}", err=True)
+            raise typer.Exit(2) from None
     if summary.training:
         saved = f"; saved to {settings.model_path}" if summary.trained else ""
         typer.echo(f"{summary.training}{saved}")

@@ -62,7 +62,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import duckdb
 import pyarrow as pa
@@ -84,6 +84,7 @@ __all__ = [
     "Candidate",
     "MatchModel",
     "MatchSettings",
+    "PairScorer",
     "ScoreStats",
     "baseline",
     "baseline_settings",
@@ -541,6 +542,27 @@ def _one(con: duckdb.DuckDBPyConnection, sql: str) -> tuple[Any, ...]:
     return con.sql(sql).fetchall()[0]
 
 
+class PairScorer(Protocol):
+    """Scores blocked pairs on another engine (``spark_scoring.SparkScorer``). Inputs and the
+    output are Parquet folders in a job directory the scorer hands out, so that a cluster's
+    executors can read them."""
+
+    def job_dir(self) -> Path: ...
+
+    def finish_job(self, path: Path) -> None: ...
+
+    def predict_between(
+        self,
+        model: Mapping[str, Any],
+        left: Path,
+        right: Path,
+        term_frequencies: Mapping[str, Path],
+        threshold_match_weight: float | None,
+        columns: Sequence[str],
+        out: Path,
+    ) -> None: ...
+
+
 def _as_arrow(table: Any) -> pa.Table:
     """pyarrow Tables pass through; anything ``pa.table`` understands (a pandas DataFrame, a dict of
     columns, an Arrow stream) is converted."""
@@ -558,6 +580,10 @@ class MatchModel:
     when ``memory_limit`` is reached (a fresh temporary directory when not given). Inputs are
     copied into DuckDB per call and dropped afterwards, so the connection holds no data between
     calls.
+
+    ``scorer``: where :meth:`score` runs Splink's prediction (None: here, in DuckDB). Training always
+    runs in DuckDB: it reads a bounded sample (``max_training_rows``), and Spark's hash differs from
+    DuckDB's, so the same city would not give the same model there. The caller owns the scorer.
     """
 
     def __init__(
@@ -568,8 +594,10 @@ class MatchModel:
         memory_limit: str = "2GB",
         duckdb_path: str | Path | None = None,
         temp_directory: str | Path | None = None,
+        scorer: PairScorer | None = None,
     ) -> None:
         self.settings = settings or default_settings()
+        self._scorer = scorer
         self._model: dict[str, Any] | None = None
         self.training: TrainingReport | None = None
         self.last_score_stats: ScoreStats | None = None
@@ -874,26 +902,15 @@ class MatchModel:
             if _one(self._con, f"select count(*) from {right_name} where {_q(label)} is null")[0]:
                 raise ValueError(f"every right-hand row needs an {label}")
             self._cool_hot_keys(left_name, right_name)
-            left_sdf = db.register(left_name, table_name=f"{left_name}_sdf")
-            right_sdf = db.register(right_name, table_name=f"{right_name}_sdf")
-            linker = Linker(right_sdf, model, log_level=None, validate_settings=False)
-            for col in _tf_columns(model):
-                tf_name = tables.create(_tf_sql(right_name, col, label))
-                linker.table_management.register_term_frequency_lookup(
-                    db.register(tf_name, table_name=f"{tf_name}_sdf"), col
-                )
-            predictions = linker.inference.predict_between(
-                left_sdf,
-                right_sdf,
-                threshold_match_weight=threshold_match_weight,
-                warning_mode="never",
-            )
-            pairs = _one(self._con, f"select count(*) from {predictions.physical_name}")[0]
+            tf_names = {col: tables.create(_tf_sql(right_name, col, label)) for col in _tf_columns(model)}
+            predict = self._predict_here if self._scorer is None else self._predict_elsewhere
+            predictions = predict(db, tables, left_name, right_name, tf_names, threshold_match_weight)
+            pairs = _one(self._con, f"select count(*) from {predictions}")[0]
             wanted = ", ".join(_q(c) for c in _output_columns(model, label))
             # streamed in batches: the whole result as one Arrow table beside the Candidates built
             # from it doubled the peak
             best = self._con.sql(
-                f"""select {wanted} from {predictions.physical_name}
+                f"""select {wanted} from {predictions}
                     qualify row_number() over (
                         partition by unique_id_l, {_q(label + "_r")}
                         order by match_weight desc, unique_id_r) = 1
@@ -908,6 +925,62 @@ class MatchModel:
             seconds=time.perf_counter() - started,
         )
         return candidates
+
+    def _predict_here(
+        self,
+        db: DuckDBAPI,
+        tables: _Tables,
+        left: str,
+        right: str,
+        term_frequencies: Mapping[str, str],
+        threshold: float | None,
+    ) -> str:
+        """Splink's predict_between in this DuckDB; the name of the scored pairs' table."""
+        left_sdf = db.register(left, table_name=f"{left}_sdf")
+        right_sdf = db.register(right, table_name=f"{right}_sdf")
+        linker = Linker(right_sdf, self._require_model(), log_level=None, validate_settings=False)
+        for col, tf_name in term_frequencies.items():
+            linker.table_management.register_term_frequency_lookup(
+                db.register(tf_name, table_name=f"{tf_name}_sdf"), col
+            )
+        predictions = linker.inference.predict_between(
+            left_sdf, right_sdf, threshold_match_weight=threshold, warning_mode="never"
+        )
+        return predictions.physical_name
+
+    def _predict_elsewhere(
+        self,
+        db: DuckDBAPI,
+        tables: _Tables,
+        left: str,
+        right: str,
+        term_frequencies: Mapping[str, str],
+        threshold: float | None,
+    ) -> str:
+        """The same prediction on the scorer (Spark), from the same prepared tables: they go over as
+        Parquet and the scored pairs come back as Parquet, into a table here."""
+        assert self._scorer is not None
+        job = self._scorer.job_dir()
+        try:
+
+            def export(table: str, name: str) -> Path:
+                path = job / f"{name}.parquet"
+                self._con.execute(f"copy {table} to '{path.as_posix()}' (format parquet)")
+                return path
+
+            out = job / "predictions"
+            self._scorer.predict_between(
+                self._require_model(),
+                export(left, "left"),
+                export(right, "right"),
+                {col: export(tf, f"tf_{col}") for col, tf in term_frequencies.items()},
+                threshold,
+                _output_columns(self._require_model(), self.settings.label_column),
+                out,
+            )
+            return tables.create(f"select * from read_parquet('{(out / '*.parquet').as_posix()}')")
+        finally:
+            self._scorer.finish_job(job)
 
     def _cool_hot_keys(self, left: str, right: str) -> None:
         """A derived blocking key shared by more than ``max_block_rows`` enterprise rows blocks

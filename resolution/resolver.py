@@ -59,7 +59,7 @@ from entgraph.resolution.fidelity import NameFidelity, Parts
 from entgraph.resolution.fidelity import observations as fidelity_observations
 from entgraph.resolution.golden import DEFAULT_SOURCE_PRIORITY, source_of
 from entgraph.resolution.judgements import Judgement, JudgementBook, mention_key, name_key
-from entgraph.resolution.matching import Candidate, MatchModel, MatchSettings
+from entgraph.resolution.matching import Candidate, MatchModel, MatchSettings, PairScorer
 from entgraph.resolution.mentions import Mention, enterprise_parties, mentions_of
 from entgraph.resolution.sound_alike import SoundAlikeTally, SoundIndex, other_evidence
 from entgraph.resolution.stake import StakeTable
@@ -149,8 +149,10 @@ class Resolver:
         threads: int = 2,
         match_settings: MatchSettings | None = None,
         progress: Callable[[str], None] | None = None,
+        scorer: PairScorer | None = None,
     ) -> None:
         self.store = store
+        self.scorer = scorer  # None: the matcher scores in DuckDB; else e.g. Spark (the caller closes it)
         # told each phase as it starts (the CLI prints it with the time taken so far): a city's run takes
         # minutes, and a terminal silent that long looks hung
         self.progress = progress or (lambda _phase: None)
@@ -400,7 +402,9 @@ class Resolver:
         if not to_match:
             return None  # coded records need no model at all
         if self.model_path.exists() and not retrain:
-            saved = MatchModel.from_json(self.model_path.read_text(encoding="utf-8"), threads=self.threads)
+            saved = MatchModel.from_json(
+                self.model_path.read_text(encoding="utf-8"), threads=self.threads, scorer=self.scorer
+            )
             # counted cheaply (names per enterprise), not built: most runs keep the saved model
             labels = {
                 (p.mention.name, decided[p.mention.id].enterprise_id)
@@ -417,7 +421,7 @@ class Resolver:
         enterprises = self._right_rows()
         unlabelled, _ = self._profiles(to_match)
         self.progress("training the matcher")
-        model = MatchModel(self.match_settings, threads=self.threads)
+        model = MatchModel(self.match_settings, threads=self.threads, scorer=self.scorer)
         try:
             report = model.train(
                 ft.to_table(labelled),
