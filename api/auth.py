@@ -1,10 +1,15 @@
 """Who is calling, and what their role lets them do.
 
-Roles are ordered: ``admin`` ⊇ ``steward`` ⊇ ``analyst`` ⊇ ``public``. A caller proves a role in one of
-two ways, or sends no credentials and is ``public``:
+Roles are ordered: ``admin`` ⊇ ``steward`` ⊇ ``analyst`` ⊇ ``public``. Beside them are the collection
+channels' roles, each with a **scope**: ``department`` (scope ``<city>:<department>`` as the catalog names
+it, e.g. ``晋江:市税务局``) submits that department's datasets, and ``enterprise`` (scope: its unified
+social credit code) reports for that one enterprise. Both read the graph as ``public`` does and see only
+what they submitted and its outcome; ``admin`` may do what either may. A caller proves a role in one
+of two ways, or sends no credentials and is ``public``:
 
 - ``Authorization: Bearer <JWT>``, HS256-signed with ``ENTGRAPH_API_JWT_SECRET``, claims ``sub``,
-  ``role`` and ``exp`` (all required). For single sign-on gateways and development.
+  ``role`` and ``exp`` (all required), and ``scope`` for the channel roles. For single sign-on gateways
+  and development.
 - ``X-API-Key: <key>`` for services. The keys file (``ENTGRAPH_API_KEYS_FILE``) holds only the SHA-256
   of each key, so a leaked file grants nothing; keys are compared in constant time.
 
@@ -47,19 +52,30 @@ KEY_PREFIX = "egk_"  # makes a leaked key recognisable to secret scanners and to
 
 
 class Role(StrEnum):
-    """Access roles, from least to most trusted."""
+    """Access roles: the nested chain from least to most trusted, then the collection channels' roles."""
 
     PUBLIC = "public"  # anyone: only data open to the public
     ANALYST = "analyst"  # city departments' analysts: shared data, personal data masked
     STEWARD = "steward"  # data stewards: everything shared, unmasked; resolve matches
     ADMIN = "admin"  # operators: also data marked 不予共享
+    DEPARTMENT = "department"  # a department's clerks: upload and dock its datasets (scope: city:department)
+    ENTERPRISE = "enterprise"  # an enterprise's reporter: direct reports, honours (scope: its credit code)
 
     @property
     def rank(self) -> int:
+        """Rank in reading the graph: the channel roles read as the public does."""
         return _RANKS[self]
 
+    @property
+    def is_channel(self) -> bool:
+        """A collection channel's role: scoped, and beside the nested chain rather than in it."""
+        return self in _CHANNELS
+
     def covers(self, other: Role) -> bool:
-        """Whether this role may do what ``other`` may (roles are nested)."""
+        """Whether this role may do what ``other`` may: the nested chain by rank; a channel role's
+        rights belong to that role itself and to ``admin`` only."""
+        if other.is_channel:
+            return self is other or self is Role.ADMIN
         return self.rank >= other.rank
 
     @classmethod
@@ -70,7 +86,29 @@ class Role(StrEnum):
             raise ValueError(f"unknown role {value!r}; roles are {', '.join(cls)}") from None
 
 
-_RANKS = {role: rank for rank, role in enumerate(Role)}
+_RANKS = {
+    Role.PUBLIC: 0,
+    Role.ANALYST: 1,
+    Role.STEWARD: 2,
+    Role.ADMIN: 3,
+    Role.DEPARTMENT: 0,
+    Role.ENTERPRISE: 0,
+}
+_CHANNELS = frozenset({Role.DEPARTMENT, Role.ENTERPRISE})
+
+
+def check_scope(role: Role, scope: str | None) -> str | None:
+    """The scope a principal of ``role`` carries, trimmed: required for the channel roles (what they may
+    submit for), refused for the others (whose reach is the role alone). Raises ``ValueError``."""
+    scope = (scope or "").strip() or None
+    if role.is_channel and scope is None:
+        what = "city:department" if role is Role.DEPARTMENT else "the enterprise's credit code"
+        raise ValueError(f"the {role.value} role needs a scope ({what})")
+    if not role.is_channel and scope is not None:
+        raise ValueError(f"the {role.value} role takes no scope")
+    if role is Role.DEPARTMENT and scope is not None and ":" not in scope:
+        raise ValueError(f"a department scope is 'city:department' (e.g. 晋江:市税务局), not {scope!r}")
+    return scope
 
 
 @dataclass(frozen=True)
@@ -80,6 +118,7 @@ class Principal:
     role: Role
     subject: str | None = None  # the token's ``sub`` or the API key's name; None when anonymous
     method: Literal["anonymous", "token", "api_key"] = "anonymous"
+    scope: str | None = None  # department (city:department) or enterprise (credit code) roles only
 
 
 ANONYMOUS = Principal(Role.PUBLIC)
@@ -88,10 +127,19 @@ ANONYMOUS = Principal(Role.PUBLIC)
 # -- bearer tokens ---------------------------------------------------------------------------------
 
 
-def issue_token(secret: SecretStr, role: Role, subject: str, ttl_seconds: int) -> str:
-    """A signed token for ``subject`` with ``role`` that expires after ``ttl_seconds``."""
+def issue_token(
+    secret: SecretStr, role: Role, subject: str, ttl_seconds: int, scope: str | None = None
+) -> str:
+    """A signed token for ``subject`` with ``role`` (and ``scope``) that expires after ``ttl_seconds``."""
     now = datetime.now(UTC)
-    claims = {"sub": subject, "role": role.value, "iat": now, "exp": now + timedelta(seconds=ttl_seconds)}
+    claims: dict[str, Any] = {
+        "sub": subject,
+        "role": role.value,
+        "iat": now,
+        "exp": now + timedelta(seconds=ttl_seconds),
+    }
+    if scope is not None:
+        claims["scope"] = check_scope(role, scope)
     return jwt.encode(claims, secret.get_secret_value(), algorithm=JWT_ALGORITHM)
 
 
@@ -133,6 +181,11 @@ def verify_token(token: str, secret: SecretStr | None, max_days: int = DEFAULT_M
     subject = str(claims["sub"]).strip()
     if not subject:
         raise Unauthenticated("the bearer token has an empty 'sub' claim")
+    raw_scope = claims.get("scope")
+    try:
+        scope = check_scope(role, raw_scope if isinstance(raw_scope, str) else None)
+    except ValueError as exc:
+        raise Unauthenticated(f"the bearer token's 'scope' claim does not hold: {exc}") from None
     # A token is a credential that cannot be revoked: one that lives for years is a standing key.
     now = datetime.now(UTC).timestamp()
     issued = claims.get("iat")
@@ -142,7 +195,7 @@ def verify_token(token: str, secret: SecretStr | None, max_days: int = DEFAULT_M
             f"the bearer token lives longer than {max_days} days (ENTGRAPH_API_MAX_TOKEN_DAYS); "
             "issue a shorter one"
         )
-    return Principal(role, subject, "token")
+    return Principal(role, subject, "token", scope)
 
 
 # -- API keys --------------------------------------------------------------------------------------
@@ -154,6 +207,7 @@ class ApiKeyEntry:
     role: Role
     name: str
     created: str = ""
+    scope: str | None = None  # the channel roles' scope (see check_scope)
 
 
 def key_digest(key: str) -> str:
@@ -204,11 +258,15 @@ class ApiKeyFile:
                 found = entry
         return found
 
-    def create(self, role: Role, name: str) -> str:
+    def create(self, role: Role, name: str, scope: str | None = None) -> str:
         """Make a new key for ``name``; store its digest and return the key (shown once, never kept)."""
         name = name.strip()
         if not name:
             raise ConfigurationError("an API key needs a name (who or what uses it)")
+        try:
+            scope = check_scope(role, scope)
+        except ValueError as exc:
+            raise ConfigurationError(str(exc)) from None
         with self._lock:
             entries = self._read()
             if any(entry.name == name for entry in entries):
@@ -217,7 +275,7 @@ class ApiKeyFile:
                 )
             key = KEY_PREFIX + secrets.token_urlsafe(32)
             created = datetime.now(UTC).isoformat(timespec="seconds")
-            self._write([*entries, ApiKeyEntry(key_digest(key), role, name, created)])
+            self._write([*entries, ApiKeyEntry(key_digest(key), role, name, created, scope)])
             self._stamp = None  # re-read on next use
             return key
 
@@ -267,14 +325,18 @@ class ApiKeyFile:
             raise ConfigurationError(f"{where}: needs a table with 'role' and 'name'")
         try:
             role = Role.parse(str(value.get("role", "")))
+            raw_scope = value.get("scope")
+            scope = check_scope(role, raw_scope if isinstance(raw_scope, str) else None)
         except ValueError as exc:
             raise ConfigurationError(f"{where}: {exc}") from None
-        return ApiKeyEntry(digest, role, value["name"], str(value.get("created", "")))
+        return ApiKeyEntry(digest, role, value["name"], str(value.get("created", "")), scope)
 
     def _write(self, entries: list[ApiKeyEntry]) -> None:
         if self._is_json:
             payload = {
-                e.digest: {"role": e.role.value, "name": e.name, "created": e.created} for e in entries
+                e.digest: {"role": e.role.value, "name": e.name, "created": e.created}
+                | ({"scope": e.scope} if e.scope else {})
+                for e in entries
             }
             text = json.dumps(payload, ensure_ascii=False, indent=2) + "\n"
         else:
@@ -291,6 +353,8 @@ class ApiKeyFile:
                     f"name = {json.dumps(e.name, ensure_ascii=False)}",
                     f"created = {json.dumps(e.created)}",
                 ]
+                if e.scope:
+                    lines.append(f"scope = {json.dumps(e.scope, ensure_ascii=False)}")
             text = "\n".join(lines) + "\n"
         self.path.parent.mkdir(parents=True, exist_ok=True)
         # Write beside and rename: a reader (the running server) sees the old or the new file, never half.
@@ -332,7 +396,7 @@ class Authenticator:
             entry = self.keys.lookup(api_key.strip())
             if entry is None:
                 raise Unauthenticated("unknown API key")
-            return Principal(entry.role, entry.name, "api_key")
+            return Principal(entry.role, entry.name, "api_key", entry.scope)
         return ANONYMOUS
 
 

@@ -40,15 +40,41 @@ def _role(value: str) -> Role:
         raise typer.BadParameter(str(exc)) from None
 
 
+def _scope(ctx: typer.Context, role: Role, scope: str | None) -> str | None:
+    """The scope checked against the role and the catalog: a department the catalog names, a valid
+    credit code (a typo would make a key that can submit nothing)."""
+    from entgraph.api.auth import Role, check_scope
+    from entgraph.catalog.registry import Catalog
+    from entgraph.identity.codes import is_valid_credit_code
+
+    try:
+        scope = check_scope(role, scope)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--scope") from None
+    if role is Role.DEPARTMENT and scope is not None:
+        catalog = Catalog.load(_settings(ctx).spec_dirs)
+        known = sorted({f"{feed.spec.city}:{feed.spec.department}" for feed in catalog})
+        if scope not in known:
+            message = f"{scope!r} owns no dataset; one of: {', '.join(known)}"
+            raise typer.BadParameter(message, param_hint="--scope")
+    if role is Role.ENTERPRISE and scope is not None and not is_valid_credit_code(scope):
+        message = f"{scope!r} is not a valid unified social credit code"
+        raise typer.BadParameter(message, param_hint="--scope")
+    return scope
+
+
 @api_key_app.command("create")
 def create_key(
     ctx: typer.Context,
-    role: str = typer.Option(..., help="public, analyst, steward or admin."),
+    role: str = typer.Option(..., help="public, analyst, steward, admin, department or enterprise."),
     name: str = typer.Option(..., help="Who or what uses the key (unique; used to revoke it)."),
+    scope: str | None = typer.Option(
+        None, help="department: city:department (晋江:市税务局); enterprise: its credit code."
+    ),
 ) -> None:
     """Make a key and print it once; only its SHA-256 is stored (ENTGRAPH_API_KEYS_FILE)."""
     keys = _keys(ctx)
-    key = keys.create(_role(role), name)
+    key = keys.create(_role(role), name, _scope(ctx, _role(role), scope))
     typer.echo(key)
     typer.echo(
         f"API key for {name!r} ({_role(role).value}) stored as a hash in {keys.path}; "
@@ -66,7 +92,8 @@ def list_keys(ctx: typer.Context) -> None:
         typer.echo(f"no API keys in {keys.path}")
         return
     for entry in entries:
-        typer.echo(f"{entry.name}\t{entry.role.value}\t{entry.created}\tsha256:{entry.digest[:12]}")
+        role = f"{entry.role.value}:{entry.scope}" if entry.scope else entry.role.value
+        typer.echo(f"{entry.name}\t{role}\t{entry.created}\tsha256:{entry.digest[:12]}")
 
 
 @api_key_app.command("revoke")
@@ -82,9 +109,12 @@ def revoke_key(ctx: typer.Context, name: str = typer.Argument(..., help="The key
 
 def api_token_command(
     ctx: typer.Context,
-    role: str = typer.Option(..., help="public, analyst, steward or admin."),
+    role: str = typer.Option(..., help="public, analyst, steward, admin, department or enterprise."),
     sub: str = typer.Option(..., help="Subject: who the token is for."),
     ttl: int = typer.Option(3600, min=1, help="Seconds until it expires."),
+    scope: str | None = typer.Option(
+        None, help="department: city:department (晋江:市税务局); enterprise: its credit code."
+    ),
 ) -> None:
     """Print a signed bearer token (HS256, ENTGRAPH_API_JWT_SECRET); for development and testing."""
     from entgraph.api.auth import issue_token
@@ -94,7 +124,7 @@ def api_token_command(
         raise ConfigurationError(
             "ENTGRAPH_API_JWT_SECRET is not set; set it (32+ characters) here and on the server"
         )
-    typer.echo(issue_token(secret, _role(role), sub, ttl))
+    typer.echo(issue_token(secret, _role(role), sub, ttl, _scope(ctx, _role(role), scope)))
 
 
 def serve_command(

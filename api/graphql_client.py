@@ -65,9 +65,16 @@ def data_of(body: dict[str, Any]) -> dict[str, Any]:
     return body["data"]
 
 
-def bearer(secret: str, role: Role, subject: str = "tester") -> dict[str, str]:
-    """An Authorization header with a fresh JWT for ``role``, signed with ``secret``."""
-    return {"Authorization": f"Bearer {issue_token(SecretStr(secret), role, subject, 60)}"}
+# A scope for each channel role, for tests that try every role: a department the built-in catalog
+# names and a valid credit code.
+SAMPLE_SCOPES: dict[Role, str] = {Role.DEPARTMENT: "晋江:市税务局", Role.ENTERPRISE: "91350582MA2XN6QLXM"}
+
+
+def bearer(secret: str, role: Role, subject: str = "tester", scope: str | None = None) -> dict[str, str]:
+    """An Authorization header with a fresh JWT for ``role``, signed with ``secret`` (a channel role
+    gets its sample scope unless one is given)."""
+    token = issue_token(SecretStr(secret), role, subject, 60, scope or SAMPLE_SCOPES.get(role))
+    return {"Authorization": f"Bearer {token}"}
 
 
 class GraphQLClient:

@@ -51,6 +51,10 @@ class PrincipalType:
     subject: str | None = strawberry.field(
         description="The token's subject or the API key's name; null for anonymous callers."
     )
+    scope: str | None = strawberry.field(
+        default=None,
+        description="DEPARTMENT: the city:department it submits for; ENTERPRISE: its credit code.",
+    )
 
 
 @strawberry.type
@@ -70,7 +74,7 @@ class PlatformQuery:
     @strawberry.field(description="Who the API takes the caller to be.")
     def me(self, info: Info[Context, None]) -> PrincipalType:
         principal = info.context.principal
-        return PrincipalType(role=principal.role, subject=principal.subject)
+        return PrincipalType(role=principal.role, subject=principal.subject, scope=principal.scope)
 
 
 # The root query: each domain module defines its own root type beside its resolvers; they are merged

@@ -16,7 +16,7 @@ from fastapi.testclient import TestClient
 
 from entgraph.api.app import create_app
 from entgraph.api.auth import ApiKeyFile, Role
-from entgraph.api.graphql_client import HOSTILE_SECRET, GraphQLClient, Served
+from entgraph.api.graphql_client import HOSTILE_SECRET, SAMPLE_SCOPES, GraphQLClient, Served
 from entgraph.catalog.registry import Catalog
 from entgraph.city_fixtures import City, CountingStore
 from entgraph.graph.port import GraphStore
@@ -86,7 +86,11 @@ def _free_port() -> int:
 def served(resolved_city: City, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
     home = tmp_path_factory.mktemp("hostile")
     keys_file = ApiKeyFile(home / "api-keys.toml")
-    keys = {role: keys_file.create(role, f"hostile-{role.value}") for role in Role if role is not Role.PUBLIC}
+    keys = {
+        role: keys_file.create(role, f"hostile-{role.value}", SAMPLE_SCOPES.get(role))
+        for role in Role
+        if role is not Role.PUBLIC
+    }
     settings = Settings(
         home=home,
         api_mode="production",

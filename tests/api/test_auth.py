@@ -299,3 +299,63 @@ def test_api_token_cli_round_trip(tmp_path: Path, client: TestClient) -> None:
     assert no_secret.exit_code != 0
     assert isinstance(no_secret.exception, ConfigurationError)
     assert "ENTGRAPH_API_JWT_SECRET" in str(no_secret.exception)
+
+
+# -- the collection channels' roles ----------------------------------------------------------------
+
+ME_SCOPED = "{ me { role subject scope } }"
+TAX = "晋江:市税务局"
+CODE = "91350582MA2XN6QLXM"
+
+
+def test_channel_roles_stand_beside_the_chain() -> None:
+    for channel in (Role.DEPARTMENT, Role.ENTERPRISE):
+        assert channel.covers(channel) and Role.ADMIN.covers(channel)
+        for other in (Role.PUBLIC, Role.ANALYST, Role.STEWARD):
+            assert not other.covers(channel), (other, channel)
+        assert channel.covers(Role.PUBLIC) and not channel.covers(Role.ANALYST)
+    assert not Role.DEPARTMENT.covers(Role.ENTERPRISE) and not Role.ENTERPRISE.covers(Role.DEPARTMENT)
+
+
+def test_a_channel_token_carries_its_scope_and_needs_one(client: TestClient) -> None:
+    scoped = post(client, ME_SCOPED, **bearer(token("department", "tax clerk", scope=TAX)))
+    assert scoped.json()["data"] == {"me": {"role": "DEPARTMENT", "subject": "tax clerk", "scope": TAX}}
+    reporter = post(
+        client, ME_SCOPED, **bearer(issue_token(SecretStr(SECRET), Role.ENTERPRISE, "张会计", 60, CODE))
+    )
+    assert reporter.json()["data"]["me"] == {"role": "ENTERPRISE", "subject": "张会计", "scope": CODE}
+    assert_unauthenticated(post(client, ME, **bearer(token("enterprise", "x"))), "needs a scope")
+    assert_unauthenticated(
+        post(client, ME, **bearer(token("department", "x", scope="市税务局"))), "city:department"
+    )
+    assert_unauthenticated(post(client, ME, **bearer(token("analyst", "x", scope=TAX))), "takes no scope")
+
+
+def test_channel_keys_keep_their_scope_in_the_keys_file(
+    tmp_path: Path, store: FalkorDBStore, catalog: Catalog
+) -> None:
+    keys = ApiKeyFile(tmp_path / "api-keys.toml")
+    key = keys.create(Role.DEPARTMENT, "tax uploads", TAX)
+    with pytest.raises(ConfigurationError, match="needs a scope"):
+        keys.create(Role.ENTERPRISE, "no scope")
+    assert [(e.name, e.scope) for e in ApiKeyFile(keys.path).check()] == [("tax uploads", TAX)]
+    with TestClient(create_app(make_settings(tmp_path), store, catalog)) as client:
+        me = post(client, ME_SCOPED, **{"X-API-Key": key}).json()["data"]["me"]
+    assert me == {"role": "DEPARTMENT", "subject": "tax uploads", "scope": TAX}
+
+
+def test_channel_key_cli_checks_the_scope_against_the_catalog(tmp_path: Path) -> None:
+    runner = CliRunner()
+
+    def create(*args: str) -> Any:
+        # wide, so that Rich's error box keeps each message on one line
+        return runner.invoke(cli_app, ["api-key", "create", *args], env=cli_env(tmp_path, COLUMNS="400"))
+
+    made = create("--role", "department", "--name", "tax", "--scope", TAX)
+    assert made.exit_code == 0, made.output
+    unknown = create("--role", "department", "--name", "x", "--scope", "晋江:市魔法局")
+    assert unknown.exit_code == 2 and "owns no dataset" in unknown.output and TAX in unknown.output
+    bad_code = create("--role", "enterprise", "--name", "y", "--scope", "91350582MA2XN6QL4E")
+    assert bad_code.exit_code == 2 and "not a valid unified social credit code" in bad_code.output
+    listed = runner.invoke(cli_app, ["api-key", "list"], env=cli_env(tmp_path))
+    assert f"tax\tdepartment:{TAX}" in listed.stdout

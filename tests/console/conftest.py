@@ -26,6 +26,7 @@ import httpx
 import pytest
 
 from entgraph.api.auth import ApiKeyFile, Role
+from entgraph.api.graphql_client import SAMPLE_SCOPES
 from entgraph.city_fixtures import City, build_city, fresh_falkordb
 from entgraph.graph import EmbeddedServer
 from entgraph.localtime import CST
@@ -137,7 +138,9 @@ def console(shared_server: EmbeddedServer, tmp_path_factory: pytest.TempPathFact
     shutil.copy(city.model, home / "resolution" / "model.json")
     keys = ApiKeyFile(home / "api-keys.toml")
     credentials = {
-        role.value: keys.create(role, f"{role.value}-user") for role in Role if role is not Role.PUBLIC
+        role.value: keys.create(role, f"{role.value}-user", SAMPLE_SCOPES.get(role))
+        for role in Role
+        if role is not Role.PUBLIC
     }
 
     metered = city.store.read(
