@@ -1,7 +1,7 @@
-"""The FastAPI application: GraphQL, upload reports, health probes and the console.
+"""The FastAPI application: GraphQL, uploads and their reports, health probes and the console.
 
-GraphQL at ``/graphql``, upload reports at ``/reports/{upload id}``
-(``api/reports.py``), probes at ``/healthz`` and ``/readyz``.
+GraphQL at ``/graphql``, file uploads at ``/uploads`` (``api/uploads.py``), upload reports at
+``/reports/{upload id}`` (``api/reports.py``), probes at ``/healthz`` and ``/readyz``.
 
 Everything the app needs is handed to :func:`create_app` (settings, and optionally an open store and a
 catalog, which tests and embedding programs pass in); nothing is read from module globals, so two apps
@@ -52,6 +52,7 @@ from entgraph.api.context import Context
 from entgraph.api.rate_limit import RateLimiter
 from entgraph.api.reports import register_reports
 from entgraph.api.schema import Mutation, Query, build_schema
+from entgraph.api.uploads import register_uploads
 from entgraph.catalog.registry import Catalog
 from entgraph.graph.port import GraphStore, QueryTimedOut, StoreUnavailable
 from entgraph.settings import Settings
@@ -265,6 +266,7 @@ def create_app(
     )
 
     register_reports(app, settings, authenticator, resources.open_store, lambda: resources.catalog)
+    register_uploads(app, settings, authenticator, resources.open_store, lambda: resources.catalog)
 
     _register_error_handlers(app)
     _register_probes(app, resources, authenticator)
@@ -282,7 +284,11 @@ def create_app(
 
         mount_console(app)
     # inside the request log (which then logs the 413), outside everything that reads a body
-    app.add_middleware(BodyLimitMiddleware, max_bytes=settings.api_max_body_bytes)
+    app.add_middleware(
+        BodyLimitMiddleware,
+        max_bytes=settings.api_max_body_bytes,
+        larger={"/uploads": settings.upload_max_bytes},
+    )
     app.add_middleware(CallerGate, authenticator=authenticator, limiter=limiter)  # before any body is read
     app.add_middleware(RequestLogMiddleware)  # added last: outermost, so it sees every response
     return app

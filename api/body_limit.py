@@ -24,18 +24,24 @@ class _TooLarge(Exception):
 
 
 class BodyLimitMiddleware:
-    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+    """``max_bytes`` for every path but those starting with a prefix in ``larger`` (file uploads),
+    which get their own limit."""
+
+    def __init__(self, app: ASGIApp, max_bytes: int, larger: dict[str, int] | None = None) -> None:
         self.app = app
         self.max_bytes = max_bytes
+        self.larger = larger or {}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        path = scope.get("path", "")
+        limit = next((n for prefix, n in self.larger.items() if path.startswith(prefix)), self.max_bytes)
         declared = Headers(scope=scope).get("content-length")
-        if declared is not None and (not declared.isdigit() or int(declared) > self.max_bytes):
-            await self._drain(receive)
-            await self._refuse(send, int(declared) if declared.isdigit() else None)
+        if declared is not None and (not declared.isdigit() or int(declared) > limit):
+            await self._drain(receive, limit)
+            await self._refuse(send, int(declared) if declared.isdigit() else None, limit)
             return
         seen = 0
         started = False
@@ -45,7 +51,7 @@ class BodyLimitMiddleware:
             message = await receive()
             if message["type"] == "http.request":
                 seen += len(message.get("body", b""))
-                if seen > self.max_bytes:
+                if seen > limit:
                     raise _TooLarge
             return message
 
@@ -59,14 +65,14 @@ class BodyLimitMiddleware:
             await self.app(scope, counted, watched)
         except _TooLarge:
             if not started:
-                await self._drain(receive)
-                await self._refuse(send, None)
+                await self._drain(receive, limit)
+                await self._refuse(send, None, limit)
 
-    async def _drain(self, receive: Receive) -> None:
+    async def _drain(self, receive: Receive, limit: int) -> None:
         """Read and drop what the client is still sending, up to ``DRAIN_FACTOR`` x the limit, so an
         ordinary HTTP client (which sends its whole body before reading) gets the 413 rather than a
         reset connection; past that the connection is closed on it."""
-        left = self.max_bytes * DRAIN_FACTOR
+        left = min(limit, self.max_bytes) * DRAIN_FACTOR
         while left > 0:
             message = await receive()
             if message["type"] != "http.request":
@@ -75,12 +81,12 @@ class BodyLimitMiddleware:
             if not message.get("more_body", False):
                 return
 
-    async def _refuse(self, send: Send, declared: int | None) -> None:
-        details = {"limit": "body_bytes", "max": self.max_bytes}
+    async def _refuse(self, send: Send, declared: int | None, limit: int) -> None:
+        details = {"limit": "body_bytes", "max": limit}
         if declared is not None:
             details["actual"] = declared
         body = error_body(
-            f"the request body exceeds the body_bytes limit ({self.max_bytes} bytes)",
+            f"the request body exceeds the body_bytes limit ({limit} bytes)",
             ErrorCode.LIMIT_EXCEEDED,
             **details,
         )

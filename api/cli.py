@@ -53,7 +53,7 @@ def _scope(ctx: typer.Context, role: Role, scope: str | None) -> str | None:
         raise typer.BadParameter(str(exc), param_hint="--scope") from None
     if role is Role.DEPARTMENT and scope is not None:
         catalog = Catalog.load(_settings(ctx).spec_dirs)
-        known = sorted({f"{feed.spec.city}:{feed.spec.department}" for feed in catalog})
+        known = sorted({feed.spec.owner for feed in catalog})
         if scope not in known:
             message = f"{scope!r} owns no dataset; one of: {', '.join(known)}"
             raise typer.BadParameter(message, param_hint="--scope")

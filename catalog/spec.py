@@ -259,6 +259,11 @@ class DatasetSpec(BaseModel):
         return self
 
     @property
+    def owner(self) -> str:
+        """The department that submits it, as a department role's scope names it: ``city:department``."""
+        return f"{self.city}:{self.department}"
+
+    @property
     def names_enterprises(self) -> bool:
         """Do its rows name enterprises (as subject or party)? Then resolution links them."""
         return self.subject is Subject.ENTERPRISE or bool(self.parties)

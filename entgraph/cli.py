@@ -33,6 +33,11 @@ LAZY: dict[str, tuple[str, str, str]] = {
         "load_command",
         "Load department files: validate every row, write records with provenance, report refused rows.",
     ),
+    "worker": (
+        "entgraph.loaders.cli",
+        "worker_command",
+        "Load the files submitted over HTTP and in the console (the upload queue), one dataset at a time.",
+    ),
     "generate": (
         "entgraph.synthetic.cli",
         "generate_command",

@@ -114,6 +114,11 @@ class Settings(BaseSettings):
     api_max_body_bytes: int = Field(
         default=256 * 1024, ge=1024, description="Largest request body the API reads (bytes); larger: 413."
     )
+    upload_max_bytes: int = Field(
+        default=512 * 1024 * 1024,
+        ge=1024,
+        description="Largest request body POST /uploads reads (bytes): department files of 200,000+ rows.",
+    )
     api_max_string_length: int = Field(
         default=1000, ge=16, description="Longest string argument or variable value (characters)."
     )
@@ -201,6 +206,11 @@ class Settings(BaseSettings):
     @property
     def report_dir(self) -> Path:
         return self.home / "reports"
+
+    @property
+    def inbox_dir(self) -> Path:
+        """Files submitted over HTTP, kept as received (one folder per upload job)."""
+        return self.home / "inbox"
 
     @property
     def spark_dir(self) -> Path:

@@ -1,0 +1,162 @@
+"""Department uploads over HTTP: submit files to the upload queue, follow each job, list one's own.
+
+    POST /uploads            multipart: one or more ``file`` parts, optional ``dataset`` (key or title);
+                             202 with the queued jobs. A department (its scope) or an admin.
+    GET  /uploads            the caller's jobs, newest first (a department: its own; staff: all)
+    GET  /uploads/{job}      one job: status, counts, the refusal's reason, the report's URL
+    POST /uploads/{job}/retry  a failed job queued again (admin)
+
+Nothing is loaded inside the request: the file goes to the inbox and a worker (``entgraph worker``)
+loads it, exactly as ``entgraph load`` would. The row report is ``GET /reports/{uploadId}``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
+from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import UploadFile
+
+from entgraph.api.auth import Authenticator, Principal, Role
+from entgraph.api.client_errors import BadInput, Forbidden, NotFound
+from entgraph.api.reports import report_url
+from entgraph.catalog.registry import Catalog
+from entgraph.graph import intake_queries
+from entgraph.graph.port import GraphStore
+from entgraph.loaders.intake import Inbox, SubmissionRefused
+from entgraph.settings import Settings
+
+MAX_FILES = 20  # per request: a department's monthly batch, not a dump of its archive
+MAX_LISTED = 200
+_FIELDS = {
+    "id": "id",
+    "status": "status",
+    "dataset": "dataset",
+    "file_name": "fileName",
+    "bytes": "bytes",
+    "submitted_by": "submittedBy",
+    "scope": "department",
+    "submitted_at": "submittedAt",
+    "started_at": "startedAt",
+    "finished_at": "finishedAt",
+    "attempts": "attempts",
+    "rows_read": "rowsRead",
+    "new": "new",
+    "updated": "updated",
+    "unchanged": "unchanged",
+    "rejected": "rejected",
+    "duplicates": "duplicates",
+    "retired": "retired",
+    "warnings": "warnings",
+    "upload_id": "uploadId",
+    "message": "message",
+}
+
+
+def job_json(job: dict[str, Any]) -> dict[str, Any]:
+    """A job as the API shows it (camelCase; no server paths, no worker names)."""
+    out = {name: job.get(field) for field, name in _FIELDS.items()}
+    out["reportUrl"] = report_url(job["upload_id"]) if job.get("upload_id") else None
+    return out
+
+
+def _submitter(principal: Principal) -> str | None:
+    """The scope a submission is made under: a department's; None for an admin (any dataset)."""
+    if principal.role is Role.DEPARTMENT:
+        return principal.scope
+    if principal.role is Role.ADMIN:
+        return None
+    raise Forbidden("submitting files needs the department role (or admin)", requiredRole="department")
+
+
+def may_see(principal: Principal, job: dict[str, Any]) -> bool:
+    """Staff see every job; a department its own; nobody else any."""
+    if principal.role is Role.DEPARTMENT:
+        return job.get("scope") == principal.scope
+    return principal.role.covers(Role.ANALYST)
+
+
+def register_uploads(
+    app: FastAPI,
+    settings: Settings,
+    authenticator: Authenticator,
+    store: Callable[[], GraphStore],
+    catalog: Callable[[], Catalog],
+) -> None:
+    inboxes: list[Inbox] = []
+
+    def inbox() -> Inbox:
+        if not inboxes:  # made on first use: its schema needs the open store
+            inboxes.append(Inbox(store(), catalog(), settings.inbox_dir))
+        return inboxes[0]
+
+    def principal_of(request: Request) -> Principal:
+        principal = authenticator.authenticate(request.headers)
+        request.state.principal = principal  # for the access log
+        return principal
+
+    @app.post("/uploads", status_code=202, include_in_schema=False)
+    async def submit(request: Request) -> JSONResponse:
+        principal = principal_of(request)
+        scope = _submitter(principal)
+        # Starlette spools each file part to a temporary file past 1 MB: the body is never held whole
+        form = await request.form(max_files=MAX_FILES, max_fields=10)
+        try:
+            files = [part for part in form.getlist("file") if isinstance(part, UploadFile)]
+            dataset = form.get("dataset")
+            if dataset is not None and not isinstance(dataset, str):
+                raise BadInput("'dataset' is a text field: the dataset's key or title")
+            if not files:
+                raise BadInput("send the file(s) as multipart/form-data parts named 'file'")
+            jobs = []
+            for part in files:
+                try:
+                    job = await run_in_threadpool(
+                        inbox().accept,
+                        part.file,
+                        part.filename or "",
+                        submitted_by=principal.subject or "anonymous",
+                        scope=scope,
+                        dataset=dataset or None,
+                    )
+                except SubmissionRefused as exc:
+                    raise BadInput(str(exc), file=part.filename) from None
+                jobs.append(job_json(job))
+        finally:
+            await form.close()
+        return JSONResponse({"jobs": jobs}, status_code=202)
+
+    @app.get("/uploads", include_in_schema=False)
+    def list_jobs(request: Request, first: int = 50) -> dict[str, Any]:
+        principal = principal_of(request)
+        if principal.role is Role.DEPARTMENT:
+            scope = principal.scope
+        elif principal.role.covers(Role.ANALYST):
+            scope = None
+        else:
+            raise Forbidden("upload jobs are for the department that sent them and for staff")
+        rows = intake_queries.jobs(store(), scope, max(1, min(first, MAX_LISTED)))
+        return {"jobs": [job_json(job) for job in rows]}
+
+    @app.get("/uploads/{job_id}", include_in_schema=False)
+    def get_job(job_id: str, request: Request) -> dict[str, Any]:
+        principal = principal_of(request)
+        job = intake_queries.job(store(), job_id[:100])
+        # another department's job answers as a missing one: its existence is not ours to tell
+        if job is None or not may_see(principal, job):
+            raise NotFound(f"no upload job {job_id[:100]}")
+        return job_json(job)
+
+    @app.post("/uploads/{job_id}/retry", include_in_schema=False)
+    def retry(job_id: str, request: Request) -> dict[str, Any]:
+        principal = principal_of(request)
+        if not principal.role.covers(Role.ADMIN):
+            raise Forbidden("retrying a failed upload job needs the admin role", requiredRole="admin")
+        if not intake_queries.retry(store(), job_id[:100]):
+            raise NotFound(f"no failed upload job {job_id[:100]}")
+        job = intake_queries.job(store(), job_id[:100])
+        assert job is not None
+        return job_json(job)

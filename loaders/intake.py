@@ -1,0 +1,269 @@
+"""The upload queue: files departments submit are kept in an inbox and loaded by a worker, never in a request.
+
+    submit (HTTP, console) -> Inbox.accept: file to $ENTGRAPH_HOME/inbox/<job>/<name>, then a queued job
+    entgraph worker        -> Worker: claim the oldest job whose dataset is free, load it as
+                              `entgraph load` does, record the outcome on the job
+
+The file is on disk (flushed) before its job exists, so a job never points at nothing; the job is a node
+in the graph, so the API, the console and every worker see one queue. One load at a time per dataset
+(a lease per dataset); a worker that dies leaves a job whose heartbeat stops, and the next worker to
+look puts it back. A load run twice is the same load (``Loader`` is idempotent), so a rerun after a
+crash neither loses nor doubles a row. Files stay in the inbox as the record of what was received.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import logging
+import os
+import re
+import socket
+import threading
+import uuid
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, BinaryIO
+
+import psutil
+
+from entgraph.catalog.registry import Catalog
+from entgraph.catalog.spec import DatasetSpec
+from entgraph.errors import EntgraphError
+from entgraph.graph import intake_queries
+from entgraph.graph.port import GraphStore
+from entgraph.loaders.engine import Loader, LoadResult
+from entgraph.loaders.readers import FileRejected
+
+log = logging.getLogger(__name__)
+
+CHUNK = 1 << 20
+ACCEPTED_SUFFIXES = (".xlsx", ".xls", ".xlsm", ".csv", ".txt", ".tsv", ".et", ".ods")
+_UNSAFE = re.compile(r"[\x00-\x1f\x7f/\\]")
+
+
+class SubmissionRefused(EntgraphError):
+    """A submission the inbox will not take: the sentence says why and what to send instead."""
+
+
+def owned_datasets(catalog: Catalog, scope: str) -> list[DatasetSpec]:
+    """The datasets the department ``scope`` (``city:department``) owns in the catalog."""
+    return [feed.spec for feed in catalog if feed.spec.owner == scope]
+
+
+def _now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+def _iso(moment: dt.datetime) -> str:
+    return moment.isoformat(timespec="milliseconds")
+
+
+class Inbox:
+    """Takes files in: writes each to disk, then queues its job."""
+
+    def __init__(self, store: GraphStore, catalog: Catalog, root: Path) -> None:
+        self.store = store
+        self.catalog = catalog
+        self.root = root
+        store.ensure_schema(intake_queries.INTAKE_SCHEMA)
+
+    def accept(
+        self,
+        source: BinaryIO,
+        file_name: str,
+        *,
+        submitted_by: str,
+        scope: str | None,
+        dataset: str | None = None,
+    ) -> dict[str, Any]:
+        """Queue ``source`` (read to its end) as ``file_name``. ``scope``: the submitting department
+        (``city:department``), which must own ``dataset``; None for an admin."""
+        name = self._safe_name(file_name)
+        spec = self._dataset(dataset, scope)
+        job_id = f"J-{_now():%Y%m%d%H%M%S}-{uuid.uuid4().hex[:10]}"
+        folder = self.root / job_id
+        folder.mkdir(parents=True)
+        path = folder / name
+        digest = hashlib.sha256()
+        size = 0
+        with path.open("wb") as out:
+            while chunk := source.read(CHUNK):
+                digest.update(chunk)
+                size += len(chunk)
+                out.write(chunk)
+            out.flush()
+            os.fsync(out.fileno())
+        if size == 0:
+            path.unlink()
+            folder.rmdir()
+            raise SubmissionRefused(f"{name} is empty: send the file with its rows")
+        return intake_queries.submit(
+            self.store,
+            {
+                "id": job_id,
+                "dataset": spec.key if spec else None,
+                "file_name": name,
+                "path": str(path),
+                "bytes": size,
+                "file_sha256": digest.hexdigest(),
+                "submitted_by": submitted_by,
+                "scope": scope,
+                "submitted_at": _iso(_now()),
+            },
+        )
+
+    def _safe_name(self, file_name: str) -> str:
+        name = Path((file_name or "").replace("\\", "/")).name.strip()
+        if not name or _UNSAFE.search(name) or name in {".", ".."} or len(name) > 200:
+            raise SubmissionRefused(
+                f"{file_name!r} is not a usable file name; name the file as the clerk saved it"
+            )
+        if not name.lower().endswith(ACCEPTED_SUFFIXES):
+            raise SubmissionRefused(
+                f"{name}: only spreadsheets and text exports are loaded ({', '.join(ACCEPTED_SUFFIXES)})"
+            )
+        return name
+
+    def _dataset(self, dataset: str | None, scope: str | None) -> DatasetSpec | None:
+        if not dataset:
+            if scope is not None and not owned_datasets(self.catalog, scope):
+                raise SubmissionRefused(f"{scope} owns no dataset in the catalog")
+            return None
+        try:
+            spec = self.catalog.get(dataset).spec
+        except EntgraphError:
+            raise SubmissionRefused(f"no dataset {dataset!r} in the catalog") from None
+        if scope is not None and spec.owner != scope:
+            raise SubmissionRefused(
+                f"{spec.key} ({spec.title}) belongs to {spec.owner}, not to {scope}; "
+                f"{scope} submits: {', '.join(s.key for s in owned_datasets(self.catalog, scope))}"
+            )
+        return spec
+
+
+class Worker:
+    """Loads queued files one at a time (a dataset at a time across workers), crash-safe."""
+
+    def __init__(
+        self,
+        store: GraphStore,
+        catalog: Catalog,
+        report_dir: Path,
+        *,
+        lease_seconds: float = 60.0,
+        heartbeat_seconds: float = 5.0,
+        batch_size: int | None = None,
+    ) -> None:
+        self.store = store
+        self.catalog = catalog
+        self.report_dir = report_dir
+        self.lease = dt.timedelta(seconds=lease_seconds)
+        self.heartbeat_seconds = heartbeat_seconds
+        self.batch_size = batch_size
+        self.host = socket.gethostname()
+        self.id = f"{self.host}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
+        store.ensure_schema(intake_queries.INTAKE_SCHEMA)
+
+    def recover(self) -> list[str]:
+        """Requeue the jobs of workers that stopped: on this host, a pid that is gone; anywhere, a
+        heartbeat older than the lease."""
+        dead = [w for w in intake_queries.running_workers(self.store) if self._dead(w)]
+        requeued = intake_queries.requeue_stale(self.store, _iso(_now() - self.lease), dead)
+        for job_id in requeued:
+            log.warning("requeued upload job %s: its worker stopped before finishing", job_id)
+        return requeued
+
+    def _dead(self, worker: str | None) -> bool:
+        host, _, rest = (worker or "").partition(":")
+        pid = rest.partition(":")[0]
+        return (
+            host == self.host
+            and pid.isdigit()
+            and int(pid) != os.getpid()
+            and not psutil.pid_exists(int(pid))
+        )
+
+    def run_once(self) -> dict[str, Any] | None:
+        """Handle the next job, if any; the job as it ended."""
+        self.recover()
+        now = _now()
+        job = intake_queries.claim_next(self.store, self.id, _iso(now), _iso(now + self.lease))
+        if job is None:
+            return None
+        log.info("loading upload job %s (%s)", job["id"], job["file_name"])
+        beating = threading.Event()
+        progress: dict[str, Any] = {}
+        beat = threading.Thread(target=self._beat, args=(job["id"], beating, progress), daemon=True)
+        beat.start()
+        try:
+            outcome = self._load(job, progress)
+        finally:
+            beating.set()
+            beat.join()
+        intake_queries.finish(self.store, job["id"], self.id, outcome | {"finished_at": _iso(_now())})
+        return intake_queries.job(self.store, job["id"])
+
+    def run(
+        self, stop: threading.Event, poll_seconds: float = 1.0, on_job: Callable[[dict], None] | None = None
+    ) -> None:
+        """Until ``stop`` is set: handle jobs, waiting ``poll_seconds`` when there are none."""
+        while not stop.is_set():
+            try:
+                handled = self.run_once()
+            except Exception:  # the store went away for a moment: keep the worker alive, try again
+                log.exception("upload worker: could not take the next job")
+                handled = None
+            if handled is not None:
+                if on_job:
+                    on_job(handled)
+                continue
+            stop.wait(poll_seconds)
+
+    def _beat(self, job_id: str, stop: threading.Event, progress: dict[str, Any]) -> None:
+        while not stop.wait(self.heartbeat_seconds):
+            now = _now()
+            try:
+                intake_queries.heartbeat(
+                    self.store, job_id, self.id, _iso(now), _iso(now + self.lease), **progress
+                )
+            except Exception as exc:  # a missed beat is retried at the next; the lease covers several
+                log.warning("upload job %s: heartbeat failed: %s", job_id, exc)
+
+    def _load(self, job: dict[str, Any], progress: dict[str, Any]) -> dict[str, Any]:
+        path = Path(job["path"])
+
+        def note(result: LoadResult) -> None:
+            progress["rows_read"] = result.rows_read
+
+        loader = Loader(self.store, self.catalog, self.report_dir, self.batch_size, progress=note)
+        try:
+            spec = self.catalog.get(job["dataset"]).spec if job.get("dataset") else loader.detect(path).spec
+            scope = job.get("scope")
+            if scope is not None and spec.owner != scope:
+                return {
+                    "status": "refused",
+                    "dataset": spec.key,
+                    "message": f"{path.name} is {spec.key} ({spec.title}), which belongs to "
+                    f"{spec.owner}, not to {scope}",
+                }
+            result = loader.load(path, dataset=spec.key)
+        except FileRejected as exc:
+            return {"status": "refused", "message": str(exc)}
+        except Exception as exc:
+            log.exception("upload job %s failed", job["id"])
+            return {"status": "failed", "message": f"{type(exc).__name__}: {exc}"}
+        return {
+            "status": "done",
+            "dataset": result.dataset,
+            "upload_id": result.upload_id,
+            "rows_read": result.rows_read,
+            "new": result.new,
+            "updated": result.updated,
+            "unchanged": result.unchanged,
+            "rejected": result.rejected,
+            "duplicates": result.duplicates,
+            "retired": result.retired,
+            "warnings": result.warnings,
+            "message": None,
+        }
