@@ -28,6 +28,7 @@ from typing import Any
 from cross_web import HTTPException
 from fastapi import FastAPI, Request
 from fastapi.encoders import jsonable_encoder
+from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse, Response
 from starlette.concurrency import run_in_threadpool
@@ -49,6 +50,7 @@ from entgraph.api.client_errors import (
     internal_message,
 )
 from entgraph.api.context import Context
+from entgraph.api.docking import register_docking
 from entgraph.api.rate_limit import RateLimiter
 from entgraph.api.reports import register_reports
 from entgraph.api.schema import Mutation, Query, build_schema
@@ -237,7 +239,7 @@ def create_app(
     app = FastAPI(
         title="entgraph",
         lifespan=lifespan,
-        # The OpenAPI page only describes the probes and /graphql; keep it off in production.
+        # The OpenAPI page describes uploads and docking (docs/openapi.json); off in production.
         openapi_url="/openapi.json" if development else None,
     )
 
@@ -267,6 +269,7 @@ def create_app(
 
     register_reports(app, settings, authenticator, resources.open_store, lambda: resources.catalog)
     register_uploads(app, settings, authenticator, resources.open_store, lambda: resources.catalog)
+    register_docking(app, settings, authenticator, resources.open_store, lambda: resources.catalog)
 
     _register_error_handlers(app)
     _register_probes(app, resources, authenticator)
@@ -287,11 +290,28 @@ def create_app(
     app.add_middleware(
         BodyLimitMiddleware,
         max_bytes=settings.api_max_body_bytes,
-        larger={"/uploads": settings.upload_max_bytes},
+        larger={"/uploads": settings.upload_max_bytes, "/docking/": settings.upload_max_bytes},
     )
     app.add_middleware(CallerGate, authenticator=authenticator, limiter=limiter)  # before any body is read
     app.add_middleware(RequestLogMiddleware)  # added last: outermost, so it sees every response
     return app
+
+
+def openapi_document() -> str:
+    """The OpenAPI description of the plain HTTP routes (uploads, docking), as docs/openapi.json holds
+    it; GraphQL describes itself (schema.graphql)."""
+    import tempfile
+    from pathlib import Path
+
+    with tempfile.TemporaryDirectory() as home:
+        app = create_app(Settings(home=Path(home), api_mode="development", api_console=False))
+        document = app.openapi()
+    document["info"]["description"] = (
+        "entgraph's collection channels over HTTP: department uploads (multipart files) and system docking "
+        "(JSON or CSV record batches). Authenticate with X-API-Key or a bearer token of the department "
+        "role (scope city:department) or admin. GraphQL is at /graphql (schema.graphql)."
+    )
+    return json.dumps(document, ensure_ascii=False, indent=2, sort_keys=True) + "\n"
 
 
 def app_from_environment() -> FastAPI:
@@ -329,6 +349,14 @@ def _register_error_handlers(app: FastAPI) -> None:
             status_code=429,
             headers={"Retry-After": str(exc.extensions.get("retryAfter", 1))},
         )
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid_request(request: Request, exc: RequestValidationError) -> JSONResponse:
+        # a plain route's missing header or bad parameter: the API's BAD_INPUT, not FastAPI's own shape
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in e.get('loc', ()))}: {e.get('msg', '')}" for e in exc.errors()[:5]
+        )
+        return JSONResponse(error_body(f"bad request: {problems}", ErrorCode.BAD_INPUT), status_code=400)
 
     @app.exception_handler(ApiError)
     async def api_error(request: Request, exc: ApiError) -> JSONResponse:

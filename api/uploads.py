@@ -63,7 +63,7 @@ def job_json(job: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def _submitter(principal: Principal) -> str | None:
+def submitter(principal: Principal) -> str | None:
     """The scope a submission is made under: a department's; None for an admin (any dataset)."""
     if principal.role is Role.DEPARTMENT:
         return principal.scope
@@ -98,10 +98,39 @@ def register_uploads(
         request.state.principal = principal  # for the access log
         return principal
 
-    @app.post("/uploads", status_code=202, include_in_schema=False)
+    @app.post(
+        "/uploads",
+        status_code=202,
+        tags=["uploads"],
+        summary="Submit department files to the upload queue",
+        openapi_extra={
+            "requestBody": {
+                "required": True,
+                "content": {
+                    "multipart/form-data": {
+                        "schema": {
+                            "type": "object",
+                            "required": ["file"],
+                            "properties": {
+                                "file": {
+                                    "type": "array",
+                                    "items": {"type": "string", "format": "binary"},
+                                    "description": f"xlsx, xls, csv ... (at most {MAX_FILES} a request)",
+                                },
+                                "dataset": {
+                                    "type": "string",
+                                    "description": "The dataset's key or title; omitted: recognised.",
+                                },
+                            },
+                        }
+                    }
+                },
+            }
+        },
+    )
     async def submit(request: Request) -> JSONResponse:
         principal = principal_of(request)
-        scope = _submitter(principal)
+        scope = submitter(principal)
         # Starlette spools each file part to a temporary file past 1 MB: the body is never held whole
         form = await request.form(max_files=MAX_FILES, max_fields=10)
         try:
@@ -129,7 +158,7 @@ def register_uploads(
             await form.close()
         return JSONResponse({"jobs": jobs}, status_code=202)
 
-    @app.get("/uploads", include_in_schema=False)
+    @app.get("/uploads", tags=["uploads"], summary="The caller's upload jobs, newest first")
     def list_jobs(request: Request, first: int = 50) -> dict[str, Any]:
         principal = principal_of(request)
         if principal.role is Role.DEPARTMENT:
@@ -141,7 +170,7 @@ def register_uploads(
         rows = intake_queries.jobs(store(), scope, max(1, min(first, MAX_LISTED)))
         return {"jobs": [job_json(job) for job in rows]}
 
-    @app.get("/uploads/{job_id}", include_in_schema=False)
+    @app.get("/uploads/{job_id}", tags=["uploads"], summary="One upload job: status, counts, report")
     def get_job(job_id: str, request: Request) -> dict[str, Any]:
         principal = principal_of(request)
         job = intake_queries.job(store(), job_id[:100])
@@ -150,7 +179,7 @@ def register_uploads(
             raise NotFound(f"no upload job {job_id[:100]}")
         return job_json(job)
 
-    @app.post("/uploads/{job_id}/retry", include_in_schema=False)
+    @app.post("/uploads/{job_id}/retry", tags=["uploads"], summary="Queue a failed job again (admin)")
     def retry(job_id: str, request: Request) -> dict[str, Any]:
         principal = principal_of(request)
         if not principal.role.covers(Role.ADMIN):

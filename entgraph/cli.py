@@ -206,19 +206,26 @@ def _demo_telemetry(
 
 @app.command("export-schema")
 def export_schema(
-    out: str = typer.Option("schema.graphql", help="Where to write the SDL."),
+    out: str | None = typer.Option(None, help="Where to write (schema.graphql, or docs/openapi.json)."),
     check: bool = typer.Option(False, help="Exit 1 if the file differs from the code instead of writing."),
+    openapi: bool = typer.Option(False, "--openapi", help="The OpenAPI of uploads and docking instead."),
 ) -> None:
-    """Write the GraphQL SDL exported from the code (schema.graphql at the repository root)."""
+    """Write the GraphQL SDL (schema.graphql) or, with --openapi, the HTTP routes' OpenAPI
+    (docs/openapi.json), exported from the code."""
     from pathlib import Path
 
-    from entgraph.api.schema import schema_sdl
+    if openapi:
+        from entgraph.api.app import openapi_document
 
-    sdl = schema_sdl()
-    path = Path(out)
+        sdl, path = openapi_document(), Path(out or "docs/openapi.json")
+    else:
+        from entgraph.api.schema import schema_sdl
+
+        sdl, path = schema_sdl(), Path(out or "schema.graphql")
     if check:
         if not path.exists() or path.read_text(encoding="utf-8") != sdl:
-            typer.echo(f"{path} is out of date; run: entgraph export-schema --out {path}", err=True)
+            flag = " --openapi" if openapi else ""
+            typer.echo(f"{path} is out of date; run: entgraph export-schema{flag} --out {path}", err=True)
             raise typer.Exit(1)
         typer.echo(f"{path} matches the code")
         return

@@ -25,12 +25,13 @@ INTAKE_SCHEMA = GraphSchema(
 ACTIVE = ("queued", "running")
 
 
-def submit(store: GraphStore, job: Mapping[str, Any]) -> dict[str, Any]:
-    """Record a queued job (its file is already on disk); a job id submitted again is the same job."""
+def submit(store: GraphStore, job: Mapping[str, Any], status: str = "queued") -> dict[str, Any]:
+    """Record a job (its file is already on disk), ``queued`` unless said (a sync's batch is only
+    ``received``: it loads with its sync); a job id submitted again is the same job."""
     rows = store.write(
-        "MERGE (j:UploadJob {id: $job.id}) ON CREATE SET j += $job, j.status = 'queued', j.attempts = 0 "
+        "MERGE (j:UploadJob {id: $job.id}) ON CREATE SET j += $job, j.status = $status, j.attempts = 0 "
         "RETURN j AS j",
-        {"job": dict(job)},
+        {"job": dict(job), "status": status},
     )
     return dict(rows[0]["j"])
 
@@ -123,6 +124,23 @@ def jobs(store: GraphStore, scope: str | None, first: int) -> list[dict[str, Any
         for row in store.read(
             f"MATCH (j:UploadJob) {where}RETURN j AS j ORDER BY j.submitted_at DESC, j.id DESC LIMIT $first",
             {"scope": scope, "first": first},
+        )
+    ]
+
+
+def docking_jobs(
+    store: GraphStore, dataset: str, scope: str | None, since: str, first: int
+) -> list[dict[str, Any]]:
+    """Docking jobs of ``dataset`` (of one department's scope, or all) after the cursor ``since``
+    (``submitted_at|id``), oldest first."""
+    scoped = "AND j.scope = $scope " if scope is not None else ""
+    return [
+        dict(row["j"])
+        for row in store.read(
+            "MATCH (j:UploadJob) WHERE j.dataset = $dataset AND j.kind STARTS WITH 'docking' "
+            f"{scoped}AND (j.submitted_at + '|' + j.id) > $since "
+            "RETURN j AS j ORDER BY j.submitted_at, j.id LIMIT $first",
+            {"dataset": dataset, "scope": scope, "since": since, "first": first},
         )
     ]
 

@@ -139,6 +139,16 @@ def retire_missing(
         after = ids[-1]
 
 
+def retire(store: GraphStore, ids: Sequence[str], upload_id: str) -> int:
+    """Retire the active records among ``ids`` (a docking batch's deletions); how many were active."""
+    rows = store.write(
+        "UNWIND $ids AS id MATCH (r:SourceRecord {id: id}) WHERE r.retired IS NULL "
+        "SET r.retired = true, r.retired_by = $upload RETURN count(r) AS n",
+        {"ids": list(ids), "upload": upload_id},
+    )
+    return int(rows[0]["n"]) if rows else 0
+
+
 def record_count(store: GraphStore, dataset: str, file_name: str | None = None) -> int:
     where = "r.dataset = $dataset AND r.retired IS NULL" + (" AND r.file_name = $file" if file_name else "")
     return store.read(

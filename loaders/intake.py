@@ -15,9 +15,12 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import io
+import json
 import logging
 import os
 import re
+import shutil
 import socket
 import threading
 import uuid
@@ -30,7 +33,7 @@ import psutil
 from entgraph.catalog.registry import Catalog
 from entgraph.catalog.spec import DatasetSpec
 from entgraph.errors import EntgraphError
-from entgraph.graph import intake_queries
+from entgraph.graph import intake_queries, record_queries
 from entgraph.graph.port import GraphStore
 from entgraph.loaders.engine import Loader, LoadResult
 from entgraph.loaders.readers import FileRejected
@@ -38,6 +41,7 @@ from entgraph.loaders.readers import FileRejected
 log = logging.getLogger(__name__)
 
 CHUNK = 1 << 20
+DELETIONS = "deletions.json"  # beside a docking batch's rows: record ids it retires
 ACCEPTED_SUFFIXES = (".xlsx", ".xls", ".xlsm", ".csv", ".txt", ".tsv", ".et", ".ods")
 _UNSAFE = re.compile(r"[\x00-\x1f\x7f/\\]")
 
@@ -57,6 +61,11 @@ def _now() -> dt.datetime:
 
 def _iso(moment: dt.datetime) -> str:
     return moment.isoformat(timespec="milliseconds")
+
+
+def now_iso() -> str:
+    """Now, as jobs record their times (UTC, milliseconds: ISO strings that sort as times do)."""
+    return _iso(_now())
 
 
 class Inbox:
@@ -80,10 +89,45 @@ class Inbox:
         """Queue ``source`` (read to its end) as ``file_name``. ``scope``: the submitting department
         (``city:department``), which must own ``dataset``; None for an admin."""
         name = self._safe_name(file_name)
-        spec = self._dataset(dataset, scope)
+        spec = self.dataset(dataset, scope) if dataset else self._any_owned(scope)
         job_id = f"J-{_now():%Y%m%d%H%M%S}-{uuid.uuid4().hex[:10]}"
+        return self._queue(job_id, source, name, spec, submitted_by, scope, {})
+
+    def accept_bytes(
+        self,
+        job_id: str,
+        body: bytes,
+        file_name: str,
+        *,
+        dataset: str,
+        submitted_by: str,
+        scope: str | None,
+        deletions: list[str] | None = None,
+        **extra: Any,
+    ) -> dict[str, Any]:
+        """Queue a body made here (a docking batch) under ``job_id``; ``deletions``: record ids to
+        retire once its rows are loaded."""
+        spec = self.dataset(dataset, scope)
+        props = dict(extra)
+        if deletions:
+            props["deletions"] = len(deletions)
+        return self._queue(
+            job_id, io.BytesIO(body), self._safe_name(file_name), spec, submitted_by, scope, props, deletions
+        )
+
+    def _queue(
+        self,
+        job_id: str,
+        source: BinaryIO,
+        name: str,
+        spec: DatasetSpec | None,
+        submitted_by: str,
+        scope: str | None,
+        extra: dict[str, Any],
+        deletions: list[str] | None = None,
+    ) -> dict[str, Any]:
         folder = self.root / job_id
-        folder.mkdir(parents=True)
+        folder.mkdir(parents=True, exist_ok=True)
         path = folder / name
         digest = hashlib.sha256()
         size = 0
@@ -94,9 +138,10 @@ class Inbox:
                 out.write(chunk)
             out.flush()
             os.fsync(out.fileno())
-        if size == 0:
-            path.unlink()
-            folder.rmdir()
+        if deletions:
+            (folder / DELETIONS).write_text(json.dumps(deletions), encoding="utf-8")
+        elif size == 0:
+            shutil.rmtree(folder, ignore_errors=True)
             raise SubmissionRefused(f"{name} is empty: send the file with its rows")
         return intake_queries.submit(
             self.store,
@@ -109,7 +154,8 @@ class Inbox:
                 "file_sha256": digest.hexdigest(),
                 "submitted_by": submitted_by,
                 "scope": scope,
-                "submitted_at": _iso(_now()),
+                "submitted_at": now_iso(),
+                **extra,
             },
         )
 
@@ -125,11 +171,13 @@ class Inbox:
             )
         return name
 
-    def _dataset(self, dataset: str | None, scope: str | None) -> DatasetSpec | None:
-        if not dataset:
-            if scope is not None and not owned_datasets(self.catalog, scope):
-                raise SubmissionRefused(f"{scope} owns no dataset in the catalog")
-            return None
+    def _any_owned(self, scope: str | None) -> None:
+        """A file to be recognised by the worker: its department must own something to be."""
+        if scope is not None and not owned_datasets(self.catalog, scope):
+            raise SubmissionRefused(f"{scope} owns no dataset in the catalog")
+
+    def dataset(self, dataset: str, scope: str | None) -> DatasetSpec:
+        """The catalog's ``dataset`` (key or title), if ``scope`` (a department; None: admin) owns it."""
         try:
             spec = self.catalog.get(dataset).spec
         except EntgraphError:
@@ -247,14 +295,18 @@ class Worker:
                     "message": f"{path.name} is {spec.key} ({spec.title}), which belongs to "
                     f"{spec.owner}, not to {scope}",
                 }
-            result = loader.load(path, dataset=spec.key)
+            result = loader.load(path, dataset=spec.key) if path.stat().st_size else None
+            deleted = self._delete(path.parent / DELETIONS, result.upload_id if result else job["id"])
         except FileRejected as exc:
             return {"status": "refused", "message": str(exc)}
         except Exception as exc:
             log.exception("upload job %s failed", job["id"])
             return {"status": "failed", "message": f"{type(exc).__name__}: {exc}"}
+        if result is None:  # a docking batch of deletions only
+            return {"status": "done", "dataset": spec.key, "deleted": deleted, "message": None}
         return {
             "status": "done",
+            "deleted": deleted,
             "dataset": result.dataset,
             "upload_id": result.upload_id,
             "rows_read": result.rows_read,
@@ -267,3 +319,10 @@ class Worker:
             "warnings": result.warnings,
             "message": None,
         }
+
+    def _delete(self, listing: Path, upload_id: str) -> int:
+        """Retire the records a docking batch deletes (after its rows: a batch that upserts and deletes
+        one key ends with it deleted)."""
+        if not listing.is_file():
+            return 0
+        return record_queries.retire(self.store, json.loads(listing.read_text(encoding="utf-8")), upload_id)

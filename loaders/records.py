@@ -190,12 +190,19 @@ def build_row(
 def record_id(spec: DatasetSpec, file_name: str, sheet: str, row: int, parsed: ParsedRow) -> str:
     """``dataset:`` + a digest of the row's natural key (``record_key``) when it has one, else of its
     place (file name, sheet, row)."""
-    key_fields: Sequence[str] = spec.record_key
-    values = [parsed.fields.get(f) for f in key_fields]
-    if key_fields and all(v is not None for v in values):
-        basis = "key|" + "|".join(str(v) for v in values)
-    else:
-        basis = f"pos|{file_name}|{sheet}|{row}"
+    values = [parsed.fields.get(f) for f in spec.record_key]
+    if spec.record_key and all(v is not None for v in values):
+        return keyed_record_id(spec, values)
+    return _id(spec, f"pos|{file_name}|{sheet}|{row}")
+
+
+def keyed_record_id(spec: DatasetSpec, values: Sequence[Any]) -> str:
+    """The id of the record whose ``record_key`` fields hold ``values`` (parsed), wherever it came from:
+    a file, another file, or a docking batch."""
+    return _id(spec, "key|" + "|".join(str(v) for v in values))
+
+
+def _id(spec: DatasetSpec, basis: str) -> str:
     return f"{spec.key}:{hashlib.blake2b(basis.encode('utf-8'), digest_size=12).hexdigest()}"
 
 
@@ -206,6 +213,7 @@ __all__ = [
     "build_row",
     "content_hash",
     "graph_value",
+    "keyed_record_id",
     "period_label",
     "record_props",
 ]

@@ -12,6 +12,19 @@ def test_schema_graphql_matches_the_code() -> None:
     assert committed == schema_sdl(), "schema.graphql drifted: run `entgraph export-schema`"
 
 
+def test_openapi_json_matches_the_code() -> None:
+    """docs/openapi.json (uploads and docking) is what the app serves at /openapi.json."""
+    from entgraph.api.app import openapi_document
+
+    committed = (REPO / "docs" / "openapi.json").read_text(encoding="utf-8")
+    assert committed == openapi_document(), (
+        "docs/openapi.json drifted: run `entgraph export-schema --openapi`"
+    )
+    assert {"/uploads", "/docking/{dataset}", "/docking/{dataset}/batches"} <= set(
+        __import__("json").loads(committed)["paths"]
+    )
+
+
 def test_the_demos_example_queries_are_valid_and_within_the_default_limits() -> None:
     """Each printed example validates and stays within the default depth, alias and cost limits (the
     served demo test runs them as printed, for the role each names)."""

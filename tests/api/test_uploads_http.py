@@ -213,3 +213,134 @@ def test_a_worker_killed_mid_upload_loses_and_doubles_nothing(
         _records(fresh_graph, REGISTRATION) == again.unchanged == seen == done["rowsRead"] - done["rejected"]
     )
     assert done["unchanged"] + done["updated"] >= partial > 0 and done["new"] > 0
+
+
+# -- system docking ---------------------------------------------------------------------------------
+
+
+def _rows(path: Path) -> list[dict[str, str]]:
+    """The file's records as JSON records keyed by the seed's headers (its first line is a title)."""
+    import csv
+
+    lines = path.read_text(encoding="utf-8-sig").splitlines()[1:]
+    return [dict(row) for row in csv.DictReader(lines)]
+
+
+@pytest.fixture
+def worker(server: Server) -> Iterator[None]:
+    process = _start(["worker", "--poll", "0.1"], server.env, server.home / "worker.log")
+    yield
+    _stop(process)
+
+
+def _push(server: Server, who: str, key: str, body: Any = None, **params: str) -> httpx.Response:
+    headers = {**server.as_(who), "Idempotency-Key": key}
+    if isinstance(body, bytes):
+        return server.http.post(
+            f"/docking/{REGISTRATION}",
+            headers={**headers, "Content-Type": "text/csv"},
+            content=body,
+            params=params,
+        )
+    return server.http.post(f"/docking/{REGISTRATION}", headers=headers, json=body, params=params)
+
+
+def test_docking_upserts_deletes_and_is_idempotent(
+    server: Server, worker: None, city: Path, catalog: Catalog, fresh_graph: GraphStore
+) -> None:
+    rows = _rows(_file(city, catalog, REGISTRATION))[:100]
+    sent = _push(server, "tax", "batch-1", {"records": rows})
+    assert sent.status_code == 202, sent.text
+    done = server.wait("tax", sent.json()["id"], ("done", "refused", "failed"))
+    assert done["status"] == "done" and done["new"] == 100 and done["rowsRead"] == 100, done
+    assert _records(fresh_graph, REGISTRATION) == 100
+
+    again = _push(server, "tax", "batch-1", {"records": rows})  # a processor resending after a timeout
+    assert again.status_code == 202 and again.json()["id"] == done["id"] and again.json()["status"] == "done"
+    reused = _push(server, "tax", "batch-1", {"records": rows[:5]})
+    assert (
+        reused.status_code == 400
+        and reused.json()["errors"][0]["extensions"]["reason"] == "IDEMPOTENCY_KEY_REUSED"
+    )
+
+    # our field names work as the headers do; a changed record updates, deletions retire by key
+    changed = {
+        "taxpayer_id": rows[0]["社会信用代码（纳税人识别号）"],
+        "taxpayer_name": "改名后的公司",
+        "town": "安海镇",
+    }
+    gone = [{"社会信用代码（纳税人识别号）": r["社会信用代码（纳税人识别号）"]} for r in rows[1:4]]
+    second = _push(server, "tax", "batch-2", {"records": [changed], "deletions": gone})
+    done2 = server.wait("tax", second.json()["id"], ("done", "refused", "failed"))
+    assert done2["status"] == "done" and done2["updated"] == 1, done2
+    assert _records(fresh_graph, REGISTRATION) == 97
+
+    as_csv = (
+        "社会信用代码（纳税人识别号）,纳税人名称\n"
+        + "\n".join(
+            f"{r['社会信用代码（纳税人识别号）']},{r['纳税人名称']}"
+            for r in _rows(_file(city, catalog, REGISTRATION))[100:110]
+        )
+    ).encode()
+    third = _push(server, "tax", "batch-3", as_csv)
+    assert server.wait("tax", third.json()["id"], ("done", "refused", "failed"))["new"] == 10
+
+    listed = server.http.get(f"/docking/{REGISTRATION}/batches", headers=server.as_("tax")).json()
+    assert [b["id"] for b in listed["batches"]] == [done["id"], done2["id"], third.json()["id"]]
+    after = server.http.get(
+        f"/docking/{REGISTRATION}/batches", headers=server.as_("tax"), params={"since": listed["cursor"]}
+    ).json()
+    assert after["batches"] == [] and after["cursor"] == listed["cursor"]
+    cursor_after_first = server.http.get(
+        f"/docking/{REGISTRATION}/batches", headers=server.as_("tax"), params={"first": 1}
+    ).json()["cursor"]
+    rest = server.http.get(
+        f"/docking/{REGISTRATION}/batches", headers=server.as_("tax"), params={"since": cursor_after_first}
+    ).json()
+    assert [b["id"] for b in rest["batches"]] == [done2["id"], third.json()["id"]]
+    assert (
+        server.http.get(f"/docking/{REGISTRATION}/batches", headers=server.as_("stats")).json()["batches"]
+        == []
+    )
+
+
+def test_a_full_volume_sync_retires_what_it_omits(
+    server: Server, worker: None, city: Path, catalog: Catalog, fresh_graph: GraphStore
+) -> None:
+    rows = _rows(_file(city, catalog, REGISTRATION))[:100]
+    for n, part in enumerate((rows[:50], rows[50:])):
+        received = _push(server, "tax", f"s1-{n}", {"records": part}, sync="s1", channel="xinyong")
+        assert received.status_code == 202 and received.json()["status"] == "received", received.text
+    first = server.http.post(
+        f"/docking/{REGISTRATION}/syncs/s1/complete", headers=server.as_("tax"), params={"channel": "xinyong"}
+    )
+    assert server.wait("tax", first.json()["id"], ("done", "refused", "failed"))["new"] == 100
+    assert _records(fresh_graph, REGISTRATION) == 100
+
+    _push(server, "tax", "s2-0", {"records": rows[:80]}, sync="s2", channel="xinyong")
+    second = server.http.post(
+        f"/docking/{REGISTRATION}/syncs/s2/complete", headers=server.as_("tax"), params={"channel": "xinyong"}
+    )
+    done = server.wait("tax", second.json()["id"], ("done", "refused", "failed"))
+    assert done["status"] == "done" and done["retired"] == 20 and done["unchanged"] == 80, done
+    assert _records(fresh_graph, REGISTRATION) == 80
+
+
+def test_docking_refuses_what_it_cannot_take(server: Server, city: Path, catalog: Catalog) -> None:
+    rows = _rows(_file(city, catalog, REGISTRATION))[:3]
+    other = _push(server, "stats", "x-1", {"records": rows})
+    assert other.status_code == 400 and "not to 晋江:市统计局" in other.json()["errors"][0]["message"]
+    unknown = _push(server, "tax", "x-2", {"records": [{"no_such_field": 1}]})
+    assert (
+        unknown.status_code == 400
+        and "has no field 'no_such_field'" in unknown.json()["errors"][0]["message"]
+    )
+    keyless = server.http.post(
+        "/docking/jj_tax_declarations",
+        headers={**server.as_("tax"), "Idempotency-Key": "k"},
+        json={"records": rows},
+    )
+    assert keyless.status_code == 400 and "declares no record key" in keyless.json()["errors"][0]["message"]
+    no_key = server.http.post(f"/docking/{REGISTRATION}", headers=server.as_("tax"), json={"records": rows})
+    assert no_key.status_code == 400 and "Idempotency-Key" in no_key.json()["errors"][0]["message"]
+    assert _push(server, "analyst", "x-3", {"records": rows}).status_code == 403
