@@ -176,6 +176,14 @@ def console(shared_server: EmbeddedServer, tmp_path_factory: pytest.TempPathFact
             stderr=subprocess.STDOUT,
         )
     base = f"http://127.0.0.1:{port}"
+    # the upload queue's worker, as a deployment runs it beside the server
+    with (home / "worker.log").open("w") as out:
+        worker = subprocess.Popen(
+            [sys.executable, "-m", "entgraph.cli", "worker", "--poll", "0.2"],
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
     try:
         _wait_ready(base, process, log)
         shots = Path(os.environ.get("ENTGRAPH_SCREENSHOTS") or tmp_path_factory.mktemp("screenshots"))
@@ -192,11 +200,12 @@ def console(shared_server: EmbeddedServer, tmp_path_factory: pytest.TempPathFact
             process,
         )
     finally:
-        process.terminate()
-        try:
-            process.wait(15)
-        except subprocess.TimeoutExpired:
-            process.kill()
+        for running in (worker, process):
+            running.terminate()
+            try:
+                running.wait(15)
+            except subprocess.TimeoutExpired:
+                running.kill()
         city.store.clear()
         city.store.close()
 

@@ -237,6 +237,48 @@ def test_feeds_board_and_a_row_error_report_download(console: Any, open_as: Any,
     assert len(workbook.sheetnames) >= 2
 
 
+def test_a_department_uploads_a_file_and_downloads_its_report(
+    console: Any, open_as: Any, tmp_path: Any
+) -> None:
+    registrations = next(p for p in console.city.files.iterdir() if p.name.startswith("税务登记信息"))
+    # a clerk's new export: the same register with one row gone bad, under this month's name
+    raw = registrations.read_bytes()
+    encoding = "utf-8-sig" if raw.startswith(b"\xef\xbb\xbf") else "gb18030"  # as the clerk saved it
+    lines = raw.decode(encoding).splitlines()
+    cells = lines[3].split(",")
+    cells[1] = ""  # 纳税人名称 is required: the row is refused and the report says why
+    lines[3] = ",".join(cells)
+    sent = tmp_path / "税务登记信息_2023-05.csv"
+    sent.write_bytes(("\r\n".join(lines) + "\r\n").encode(encoding))
+
+    page = open_as("department", "/upload")
+    assert (
+        page.locator('[data-nav="upload"]').count() == 1 and page.locator('[data-nav="steward"]').count() == 0
+    )
+    assert page.locator('[data-testid="upload-scope"]').inner_text() == "晋江:市税务局"
+    options = page.locator('[data-testid="upload-dataset"] option').all_inner_texts()
+    assert any("jj_tax_registration" in o for o in options) and not any(
+        "jj_key_enterprise_electricity" in o for o in options
+    )
+    page.select_option('[data-testid="upload-dataset"]', "jj_tax_registration")
+    page.set_input_files('[data-testid="upload-files"]', str(sent))
+    page.click('[data-testid="upload-send"]')
+    done = page.locator(f'tr[data-status="done"]:has-text("{sent.name}")')
+    done.wait_for(timeout=90_000)
+    assert int(done.locator("td").nth(8).inner_text().replace(",", "")) >= 1, "the bad row is refused"
+    page.locator('[data-testid="timeliness"]').wait_for()
+    shoot(console, page, "upload")
+    with page.expect_download() as download:
+        done.locator('[data-testid="job-report"]').click()
+    saved = tmp_path / "report.xlsx"
+    download.value.save_as(saved)
+    workbook = openpyxl.load_workbook(saved, read_only=True)
+    assert len(workbook.sheetnames) >= 2
+
+    analyst = open_as("analyst", "/search")
+    assert analyst.locator('[data-nav="upload"]').count() == 0
+
+
 def test_a_steward_acknowledges_then_resolves_a_warning(console: Any, open_as: Any) -> None:
     assert console.warning_town, "the departments' figures raise warnings in some town"
     page = open_as("steward", f"/warnings?town={console.warning_town}")

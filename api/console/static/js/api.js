@@ -29,13 +29,18 @@ export const session = {
 
 // The schema's Role enum comes back as its name (ANALYST); the console speaks in role values.
 export function principalOf(me) {
-  return { role: String(me.role).toLowerCase(), subject: me.subject };
+  return { role: String(me.role).toLowerCase(), subject: me.subject, scope: me.scope || null };
 }
 
-const RANKS = { public: 0, analyst: 1, steward: 2, admin: 3 };
+// The nested chain by rank; the collection channels' roles (a department, an enterprise) read as the
+// public does, and their own pages are theirs and the admin's only (api/auth.py, Role.covers).
+const RANKS = { public: 0, department: 0, enterprise: 0, analyst: 1, steward: 2, admin: 3 };
+const CHANNELS = new Set(["department", "enterprise"]);
 
 export function can(role) {
-  return RANKS[session.principal.role] >= RANKS[role];
+  const mine = session.principal.role;
+  if (CHANNELS.has(role)) return mine === role || mine === "admin";
+  return RANKS[mine] >= RANKS[role];
 }
 
 function authHeaders() {
@@ -108,4 +113,36 @@ export async function download(path, filename) {
   link.click();
   link.remove();
   setTimeout(() => URL.revokeObjectURL(url), 10_000);
+}
+
+// A plain JSON route behind the API's auth (GET /uploads ...): the body, or an ApiError.
+export async function rest(path) {
+  const response = await fetch(new URL(`..${path}`, document.baseURI), { headers: { Accept: "application/json", ...authHeaders() } });
+  const body = await response.json().catch(() => ({}));
+  if (!response.ok) throw new ApiError(body.errors?.[0]?.message || `HTTP ${response.status}`, body.errors?.[0]?.extensions?.code, response.status);
+  return body;
+}
+
+// Files to the upload queue (POST /uploads, multipart), with the bytes sent so far reported to
+// onProgress (0..1): XMLHttpRequest, because fetch cannot tell how much of a body has gone.
+export function uploadFiles(files, dataset, onProgress) {
+  return new Promise((resolve, reject) => {
+    const form = new FormData();
+    for (const file of files) form.append("file", file, file.name);
+    if (dataset) form.append("dataset", dataset);
+    const xhr = new XMLHttpRequest();
+    xhr.open("POST", new URL("../uploads", document.baseURI));
+    for (const [name, value] of Object.entries(authHeaders())) xhr.setRequestHeader(name, value);
+    xhr.upload.onprogress = (event) => event.lengthComputable && onProgress(event.loaded / event.total);
+    xhr.onload = () => {
+      let body = {};
+      try {
+        body = JSON.parse(xhr.responseText);
+      } catch {}
+      if (xhr.status === 202) resolve(body.jobs);
+      else reject(new ApiError(body.errors?.[0]?.message || `HTTP ${xhr.status}`, body.errors?.[0]?.extensions?.code, xhr.status));
+    };
+    xhr.onerror = () => reject(new ApiError("network", "NETWORK", 0));
+    xhr.send(form);
+  });
 }

@@ -10,6 +10,7 @@ import { renderAudit, renderSteward } from "./pages/steward.js";
 import { renderChains } from "./pages/chains.js";
 import { renderEnterprise } from "./pages/enterprise.js";
 import { renderFeeds } from "./pages/feeds.js";
+import { renderUpload } from "./pages/upload.js";
 import { renderLogin } from "./pages/login.js";
 import { renderSearch } from "./pages/search.js";
 import { renderWarnings } from "./pages/warnings.js";
@@ -21,6 +22,7 @@ const ROUTES = [
   { pattern: /^\/steward(?:\/(.+))?$/, render: renderSteward, nav: "steward", role: "steward" },
   { pattern: /^\/audit$/, render: renderAudit, nav: "steward", role: "steward" },
   { pattern: /^\/feeds$/, render: renderFeeds, nav: "feeds" },
+  { pattern: /^\/upload$/, render: renderUpload, nav: "upload", role: "department" },
   { pattern: /^\/warnings$/, render: renderWarnings, nav: "warnings", role: "analyst" },
   { pattern: /^\/login$/, render: renderLogin, nav: "login" },
 ];
@@ -30,6 +32,7 @@ const NAV = [
   { key: "chains", href: "#/chains", role: "analyst" },
   { key: "steward", href: "#/steward", role: "steward" },
   { key: "feeds", href: "#/feeds" },
+  { key: "upload", href: "#/upload", role: "department" },
   { key: "warnings", href: "#/warnings", role: "analyst" },
 ];
 

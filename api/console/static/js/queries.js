@@ -3,7 +3,7 @@
 // schema change that breaks the console fails a test rather than a page. Keep one `const` per document,
 // written as a template literal whose only substitutions are other consts of this file.
 
-export const ME = `query Me { me { role subject } }`;
+export const ME = `query Me { me { role subject scope } }`;
 
 // The town list alone (the warnings page's selector): the other facets, industries above all, are
 // the expensive ones.

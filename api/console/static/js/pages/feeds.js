@@ -24,7 +24,7 @@ export async function renderFeeds(main, { query, go, showError }) {
     can("analyst") ? [h("h2", {}, t("feeds.uploads")), uploadTable(uploads.data.uploads, showError)] : h("p", { class: "muted" }, t("feeds.uploadsHidden")));
 }
 
-function board(feeds) {
+export function board(feeds) {
   const byDepartment = new Map();
   for (const f of feeds) {
     if (!byDepartment.has(f.department)) byDepartment.set(f.department, []);
