@@ -37,6 +37,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from strawberry.fastapi import GraphQLRouter
 from strawberry.types.unset import UNSET
 
+from entgraph.api.activity import ActivityMark
 from entgraph.api.auth import ApiKeyFile, Authenticator, Principal, Role
 from entgraph.api.body_limit import BodyLimitMiddleware
 from entgraph.api.caller_gate import CallerGate
@@ -57,6 +58,7 @@ from entgraph.api.schema import Mutation, Query, build_schema
 from entgraph.api.uploads import register_uploads
 from entgraph.catalog.registry import Catalog
 from entgraph.graph.port import GraphStore, QueryTimedOut, StoreUnavailable
+from entgraph.loaders.intake import api_activity_mark
 from entgraph.settings import Settings
 from entgraph.telemetry.series_store import SeriesReader
 
@@ -243,7 +245,10 @@ def create_app(
         openapi_url="/openapi.json" if development else None,
     )
 
+    activity = ActivityMark(api_activity_mark(settings.home))
+
     async def context_getter(request: Request) -> Context:
+        activity.touch()  # the upload worker writes short batches while people are reading
         # authenticated and rate-limited by the caller gate (api/caller_gate.py); refused credentials
         # reach here unauthenticated, and are refused now with GraphQL's answer
         principal = getattr(request.state, "principal", None) or authenticator.authenticate(request.headers)

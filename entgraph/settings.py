@@ -114,6 +114,20 @@ class Settings(BaseSettings):
     api_max_body_bytes: int = Field(
         default=256 * 1024, ge=1024, description="Largest request body the API reads (bytes); larger: 413."
     )
+    worker_nice: int = Field(
+        default=10,
+        ge=0,
+        le=19,
+        description="How much `entgraph worker` yields the CPU to the API (nice): loads are batch work, "
+        "answers to people are not.",
+    )
+    worker_busy_batch_size: int = Field(
+        default=50,
+        ge=1,
+        le=100_000,
+        description="Rows per write in `entgraph worker` while the API is answering queries (else "
+        "ENTGRAPH_BATCH_SIZE): FalkorDB's reads wait for a write, so short writes keep answers quick.",
+    )
     upload_max_bytes: int = Field(
         default=512 * 1024 * 1024,
         ge=1024,

@@ -198,11 +198,12 @@ def worker_command(
     poll: float = typer.Option(1.0, min=0.05, help="Seconds between looks at an empty queue."),
 ) -> None:
     """Load the files submitted over HTTP and in the console (the upload queue), one dataset at a time."""
+    import os
     import signal
     import threading
 
     from entgraph.graph import open_store
-    from entgraph.loaders.intake import Worker
+    from entgraph.loaders.intake import Worker, api_activity_mark, busy_aware_batch_size
 
     settings: Settings = ctx.obj
     stop = threading.Event()
@@ -218,8 +219,12 @@ def worker_command(
         )
         typer.echo(f"{job['id']} {job['file_name']} -> {job['status']}{counts}", err=True)
 
+    os.nice(settings.worker_nice)  # loads are batch work: the API's answers come first on a shared machine
+    batch_size = busy_aware_batch_size(
+        api_activity_mark(settings.home), settings.batch_size, settings.worker_busy_batch_size
+    )
     with open_store(settings) as store:
-        worker = Worker(store, catalog_for(settings), settings.report_dir)
+        worker = Worker(store, catalog_for(settings), settings.report_dir, batch_size=batch_size)
         typer.echo(f"upload worker {worker.id} on {store.backend}", err=True)
         if once:
             while (job := worker.run_once()) is not None:

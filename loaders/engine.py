@@ -125,7 +125,7 @@ class Loader:
         store: GraphStore,
         catalog: Catalog,
         report_dir: Path,
-        batch_size: int | None = None,
+        batch_size: int | Callable[[], int] | None = None,
         progress: Callable[[LoadResult], None] | None = None,
     ) -> None:
         self.store = store
@@ -133,7 +133,10 @@ class Loader:
         self.progress = progress
         self.catalog = catalog
         self.report_dir = report_dir
-        self.batch_size = batch_size or store.batch_size
+        # a callable is asked again after each batch (the upload worker writes smaller batches while
+        # the API is answering people: FalkorDB's reads wait for a write to finish)
+        self._batch_size = batch_size if callable(batch_size) else lambda: batch_size or store.batch_size
+        self.batch_size = self._batch_size()
         labels = {node.label for spec in catalog.specs for node in spec.nodes}
         store.ensure_schema(record_queries.source_schema(labels))
 
@@ -148,7 +151,7 @@ class Loader:
         spec = feed.spec
         now = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
         result = LoadResult(path, spec.key, spec.title, f"{spec.key}:{sha[:24]}", sha)
-        run = _Run(result, spec, self.store, self.batch_size, now)
+        run = _Run(result, spec, self.store, self._batch_size(), now)
 
         upload_queries.record_dataset(self.store, _dataset_props(spec))
         upload_queries.record_upload(self.store, self._upload_props(run, status="running"))
@@ -332,6 +335,7 @@ class Loader:
         if not run.pending:
             return
         batch, run.pending = run.pending, []
+        run.batch_size = self._batch_size()
         self._written(run)
         run.writing = run.writer.submit(self._write, run, batch)
 

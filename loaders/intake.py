@@ -23,6 +23,7 @@ import re
 import shutil
 import socket
 import threading
+import time
 import uuid
 from collections.abc import Callable
 from pathlib import Path
@@ -201,7 +202,7 @@ class Worker:
         *,
         lease_seconds: float = 60.0,
         heartbeat_seconds: float = 5.0,
-        batch_size: int | None = None,
+        batch_size: int | Callable[[], int] | None = None,
     ) -> None:
         self.store = store
         self.catalog = catalog
@@ -326,3 +327,25 @@ class Worker:
         if not listing.is_file():
             return 0
         return record_queries.retire(self.store, json.loads(listing.read_text(encoding="utf-8")), upload_id)
+
+
+def api_activity_mark(home: Path) -> Path:
+    """The file the API touches while it answers people (api/activity.py) and the worker looks at."""
+    return home / "run" / "api-activity"
+
+
+def busy_aware_batch_size(
+    mark: Path, quiet: int, busy: int, within_seconds: float = 2.0
+) -> Callable[[], int]:
+    """Rows per write: ``busy`` while the API answered a query in the last ``within_seconds``, else
+    ``quiet``. On FalkorDB a read waits for the write in progress, so while people are reading, short
+    writes keep their answers quick; with no one reading, long writes load fastest."""
+
+    def size() -> int:
+        try:
+            recent = time.time() - mark.stat().st_mtime < within_seconds
+        except OSError:
+            recent = False
+        return busy if recent else quiet
+
+    return size
