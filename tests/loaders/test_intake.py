@@ -8,6 +8,7 @@ import io
 import os
 import subprocess
 import sys
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -170,3 +171,40 @@ def test_a_worker_killed_mid_load_is_replaced_and_nothing_is_lost_or_doubled(
     expected = Loader(fresh_graph, catalog, tmp_path / "again").load(path)
     assert expected.new == 0 and expected.updated == 0, "the rerun left nothing to load"
     assert len(_records(fresh_graph, REGISTRATION)) == expected.unchanged > partial
+
+
+def test_the_worker_writes_short_batches_while_the_api_answers_people(
+    fresh_graph: GraphStore, city: Path, catalog: Catalog, tmp_path: Path
+) -> None:
+    from entgraph.api.activity import ActivityMark
+    from entgraph.city_fixtures import twin_of
+    from entgraph.loaders.intake import api_activity_mark, busy_aware_batch_size
+
+    mark = api_activity_mark(tmp_path)
+    size = busy_aware_batch_size(mark, quiet=40, busy=7, within_seconds=2.0)
+    assert size() == 40, "no mark yet: nobody is reading"
+    ActivityMark(mark).touch()
+    assert size() == 7
+    os.utime(mark, (time.time() - 5, time.time() - 5))
+    assert size() == 40, "a stale mark: the API has been quiet"
+
+    written: list[int] = []
+
+    def write(self: GraphStore, cypher: str, params: dict | None = None) -> list:
+        if cypher.startswith("UNWIND $rows AS row MERGE (r:SourceRecord"):
+            written.append(len((params or {})["rows"]))
+        return super(type(self), self).write(cypher, params)
+
+    # the API starts answering half-way through the load: the batches after that are short
+    state = {"calls": 0}
+
+    def sized() -> int:
+        state["calls"] += 1
+        if state["calls"] == 3:
+            ActivityMark(mark).touch()
+        return size()
+
+    os.utime(mark, (time.time() - 5, time.time() - 5))
+    path = _file(city, catalog, REGISTRATION)
+    Loader(twin_of(fresh_graph, write=write), catalog, tmp_path / "reports", batch_size=sized).load(path)
+    assert written[0] == 40 and set(written[2:-1]) == {7}, written
