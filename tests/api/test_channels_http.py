@@ -1,5 +1,8 @@
-"""Department uploads through the real server: ``entgraph serve`` and ``entgraph worker`` as processes, files
-sent over HTTP, the worker killed mid-load and replaced, and every role kept to its own."""
+"""The collection channels through the real server: ``entgraph serve`` and ``entgraph worker`` as processes.
+
+Files uploaded and batches docked over HTTP, the worker killed mid-load and replaced, enterprises'
+direct reports drafted, refused, submitted and corrected, and every role kept to its own.
+"""
 
 from __future__ import annotations
 
@@ -369,3 +372,81 @@ def test_the_documented_docking_client_pushes_a_file_in_batches(
         assert len(lines) == 4 and lines[-1].startswith("3 batches held"), done.stdout
         assert all(" done: " in line for line in lines[:3]), done.stdout
     assert _records(fresh_graph, REGISTRATION) == 250
+
+
+# -- enterprise direct reports ------------------------------------------------------------------------
+
+ENTERPRISE_CODE = SAMPLE_SCOPES[Role.ENTERPRISE]
+OPERATIONS = "wh_enterprise_operations"
+
+
+def test_an_enterprise_drafts_submits_and_corrects_its_report(
+    server: Server, worker: None, fresh_graph: GraphStore
+) -> None:
+    me = server.as_("enterprise")
+    forms = server.http.get("/direct/forms", headers=me).json()
+    assert forms["enterprise"] == ENTERPRISE_CODE
+    operations = next(f for f in forms["forms"] if f["dataset"] == OPERATIONS)
+    period = operations["period"]
+    assert (
+        period
+        and operations["due"]
+        and {"工业总产值", "职工人数"} <= {f["label"] for f in operations["fields"]}
+    )
+
+    draft = server.http.put(
+        f"/direct/{OPERATIONS}/draft", headers=me, json={"period": period, "values": {"工业总产值": "88"}}
+    )
+    assert draft.status_code == 200, draft.text
+    again = server.http.get("/direct/forms", headers=me).json()
+    assert next(f for f in again["forms"] if f["dataset"] == OPERATIONS)["draft"] == {"gross_output": "88"}
+
+    bad = server.http.post(
+        f"/direct/{OPERATIONS}", headers=me, json={"period": period, "values": {"工业总产值": "很多"}}
+    )
+    assert bad.status_code == 400
+    [issue] = bad.json()["errors"][0]["extensions"]["issues"]
+    assert issue["field"] == "工业总产值" and issue["reasonZh"]
+
+    sent = server.http.post(
+        f"/direct/{OPERATIONS}",
+        headers=me,
+        json={"period": period, "values": {"工业总产值": "88", "职工人数": "40"}},
+    )
+    assert sent.status_code == 202, sent.text
+    assert sent.json()["version"] == 1
+    done = server.wait("admin", sent.json()["job_id"], ("done", "refused", "failed"))
+    assert done["status"] == "done" and done["new"] == 1, done
+    fixed = server.http.post(
+        f"/direct/{OPERATIONS}",
+        headers=me,
+        json={"period": period, "values": {"工业总产值": "90", "职工人数": "40"}},
+    )
+    assert fixed.json()["version"] == 2
+    assert server.wait("admin", fixed.json()["job_id"], ("done", "refused", "failed"))["updated"] == 1
+    versions = server.http.get("/direct/history", headers=me).json()["versions"]
+    assert [v["version"] for v in versions] == [2, 1]
+    rows = fresh_graph.read(
+        "MATCH (r:SourceRecord {dataset: $d}) RETURN r.credit_code AS c, r.gross_output AS g",
+        {"d": OPERATIONS},
+    )
+    assert rows == [{"c": ENTERPRISE_CODE, "g": 900_000.0}]
+
+    # the department roles, the public and staff do not report for an enterprise
+    for who in ("tax", "analyst", None):
+        assert (
+            server.http.post(
+                f"/direct/{OPERATIONS}", headers=server.as_(who), json={"period": period, "values": {}}
+            ).status_code
+            == 403
+        )
+    # staff list who reported the month before and not this one
+    reminders = server.http.get(
+        "/direct/reminders", headers=server.as_("analyst"), params={"dataset": OPERATIONS, "period": period}
+    )
+    assert reminders.status_code == 200 and reminders.json()["enterprises"] == []
+    sheet = server.http.get(
+        "/direct/reminders", headers=server.as_("analyst"), params={"dataset": OPERATIONS, "format": "xlsx"}
+    )
+    assert sheet.status_code == 200 and sheet.content[:2] == b"PK"
+    assert server.http.get("/direct/reminders", headers=me, params={"dataset": OPERATIONS}).status_code == 403
