@@ -56,7 +56,8 @@ class Form:
     title: str
     frequency: str
     period: str | None  # the period to report now; None for on-change reports
-    due: str | None  # its deadline (ISO, China Standard Time)
+    due: str | None  # its deadline (ISO, China Standard Time): the instant it passes
+    due_by: str | None  # the last day to report on (the deadline's eve when it falls at midnight)
     fields: tuple[FormField, ...]
 
 
@@ -87,13 +88,14 @@ def _field(column: ColumnSpec) -> FormField:
 def form(spec: DatasetSpec, now: dt.datetime | None = None) -> Form:
     """The form of ``spec`` for the period to report at ``now``."""
     moment = now or dt.datetime.now(CST)
-    period = due = None
+    period = due = due_by = None
     if spec.frequency is not Frequency.ON_CHANGE:
         period = last_ended_period(moment, spec.frequency)
         if spec.deadline is not None:
-            due = (period_end(period) + spec.deadline).isoformat()
+            deadline = period_end(period) + spec.deadline
+            due, due_by = deadline.isoformat(), (deadline - dt.timedelta(microseconds=1)).date().isoformat()
     fields = tuple(_field(c) for c in spec.columns if c.field not in _FIXED and c.role != "period")
-    return Form(spec.key, spec.title, str(spec.frequency), period, due, fields)
+    return Form(spec.key, spec.title, str(spec.frequency), period, due, due_by, fields)
 
 
 class DirectReports:

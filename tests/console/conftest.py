@@ -233,9 +233,13 @@ def open_as(browser: Any, console: Console) -> Iterator[Any]:
     the page logged an error or a script threw."""
     contexts, problems = [], PageProblems()
 
-    def _open(role: str = "public", path: str = "/search", lang: str | None = "zh") -> Any:
+    def _open(
+        role: str = "public", path: str = "/search", lang: str | None = "zh", phone: bool = False
+    ) -> Any:
+        # phone: a 390 x 844 touch screen (an iPhone 12's CSS pixels), as a reporter or a town's checker holds
+        size = {"width": 390, "height": 844} if phone else {"width": 1400, "height": 1000}
         context = browser.new_context(
-            viewport={"width": 1400, "height": 1000}, accept_downloads=True, locale="zh-CN"
+            viewport=size, accept_downloads=True, locale="zh-CN", is_mobile=phone, has_touch=phone
         )
         contexts.append(context)
         # lang=None: leave the language to the console (and to what the test clicks).

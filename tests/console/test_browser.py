@@ -7,6 +7,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
+import httpx
 import openpyxl
 
 from entgraph.city_fixtures import City
@@ -277,6 +278,30 @@ def test_a_department_uploads_a_file_and_downloads_its_report(
 
     analyst = open_as("analyst", "/search")
     assert analyst.locator('[data-nav="upload"]').count() == 0
+
+
+def test_an_enterprise_fills_and_submits_its_direct_report_on_a_phone(console: Any, open_as: Any) -> None:
+    page = open_as("enterprise", "/report?dataset=wh_enterprise_operations", phone=True)
+    form = page.locator('[data-testid="report-form"][data-dataset="wh_enterprise_operations"]')
+    form.wait_for()
+    assert page.evaluate("document.documentElement.scrollWidth") <= 390, "nothing wider than the phone"
+    form.locator('[data-field="gross_output"] input').fill("很多")
+    form.locator('[data-field="employees"] input').fill("85")
+    open_as.expected.append(r"status of 400")  # the refused submission, on purpose
+    page.click('[data-testid="report-submit"]')
+    problem = form.locator('[data-field="gross_output"] .field-error')
+    problem.wait_for()
+    assert problem.inner_text(), "the field says what is wrong with it"
+    page.click('[data-testid="report-draft"]')
+    page.locator("#toast:not([hidden])").wait_for()
+    form.locator('[data-field="gross_output"] input').fill("1200.5")
+    page.click('[data-testid="report-submit"]')
+    page.locator('[data-testid="report-history"] tr[data-version="1"]').wait_for()
+    shoot(console, page, "direct-report-phone", full_page=True)
+    history = httpx.get(
+        f"{console.base}/direct/history", headers={"X-API-Key": console.keys["enterprise"]}
+    ).json()["versions"]
+    assert [(v["version"], v["values"]["gross_output"]) for v in history] == [(1, "1200.5")]
 
 
 def test_a_steward_acknowledges_then_resolves_a_warning(console: Any, open_as: Any) -> None:

@@ -33,6 +33,7 @@ def test_forms_come_from_the_four_direct_report_specs(catalog: Catalog) -> None:
     monthly = form(catalog.get(OPERATIONS).spec, dt.datetime(2026, 12, 3, 10, tzinfo=CST))
     # P5D after the month ends: through the 5th (the catalog's timeliness rule, as the board counts it)
     assert monthly.period == "2026-11" and monthly.due == "2026-12-06T00:00:00+08:00"
+    assert monthly.due_by == "2026-12-05"  # "次月5日前": the 5th is the last day
     labels = {f.label: f for f in monthly.fields}
     assert "统一社会信用代码" not in labels and "所属期" not in labels  # the reporter's code; the period
     assert labels["工业总产值"].unit == "万元" and labels["工业总产值"].type == "amount"

@@ -146,3 +146,19 @@ export function uploadFiles(files, dataset, onProgress) {
     xhr.send(form);
   });
 }
+
+// A JSON body to a plain route (PUT/POST /direct ...): the answer, or an ApiError whose ``details``
+// holds the error's extensions (a refused form's per-field ``issues``).
+export async function sendJson(method, path, payload) {
+  const response = await fetch(new URL(`..${path}`, document.baseURI), {
+    method,
+    headers: { "Content-Type": "application/json", Accept: "application/json", ...authHeaders() },
+    body: JSON.stringify(payload),
+  });
+  const body = await response.json().catch(() => ({}));
+  if (response.ok) return body;
+  const error = body.errors?.[0];
+  const failure = new ApiError(error?.message || `HTTP ${response.status}`, error?.extensions?.code, response.status);
+  failure.details = error?.extensions || {};
+  throw failure;
+}

@@ -10,6 +10,7 @@ import { renderAudit, renderSteward } from "./pages/steward.js";
 import { renderChains } from "./pages/chains.js";
 import { renderEnterprise } from "./pages/enterprise.js";
 import { renderFeeds } from "./pages/feeds.js";
+import { renderReport } from "./pages/report.js";
 import { renderUpload } from "./pages/upload.js";
 import { renderLogin } from "./pages/login.js";
 import { renderSearch } from "./pages/search.js";
@@ -23,6 +24,7 @@ const ROUTES = [
   { pattern: /^\/audit$/, render: renderAudit, nav: "steward", role: "steward" },
   { pattern: /^\/feeds$/, render: renderFeeds, nav: "feeds" },
   { pattern: /^\/upload$/, render: renderUpload, nav: "upload", role: "department" },
+  { pattern: /^\/report$/, render: renderReport, nav: "report", role: "enterprise" },
   { pattern: /^\/warnings$/, render: renderWarnings, nav: "warnings", role: "analyst" },
   { pattern: /^\/login$/, render: renderLogin, nav: "login" },
 ];
@@ -33,6 +35,7 @@ const NAV = [
   { key: "steward", href: "#/steward", role: "steward" },
   { key: "feeds", href: "#/feeds" },
   { key: "upload", href: "#/upload", role: "department" },
+  { key: "report", href: "#/report", role: "enterprise" },
   { key: "warnings", href: "#/warnings", role: "analyst" },
 ];
 
