@@ -212,6 +212,7 @@ class Worker:
         self.batch_size = batch_size
         self.host = socket.gethostname()
         self.id = f"{self.host}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
+        self._loader: Loader | None = None
         store.ensure_schema(intake_queries.INTAKE_SCHEMA)
 
     def recover(self) -> list[str]:
@@ -285,7 +286,10 @@ class Worker:
         def note(result: LoadResult) -> None:
             progress["rows_read"] = result.rows_read
 
-        loader = Loader(self.store, self.catalog, self.report_dir, self.batch_size, progress=note)
+        if self._loader is None:  # one per worker: its schema check is paid once, not per small batch
+            self._loader = Loader(self.store, self.catalog, self.report_dir, self.batch_size)
+        loader = self._loader
+        loader.progress = note
         try:
             spec = self.catalog.get(job["dataset"]).spec if job.get("dataset") else loader.detect(path).spec
             scope = job.get("scope")
