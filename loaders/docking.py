@@ -153,6 +153,8 @@ class Docking:
             )
         file_name = f"{spec.key}_{channel}_{key}.csv"
         extra = {"kind": "docking", "channel": channel, "idempotency_key": key, "body_sha256": digest}
+        if records:
+            extra["rows"] = len(records)
         return self.inbox.accept_bytes(
             job_id,
             body,

@@ -43,6 +43,8 @@ log = logging.getLogger(__name__)
 
 CHUNK = 1 << 20
 DELETIONS = "deletions.json"  # beside a docking batch's rows: record ids it retires
+PIPELINED_BATCHES = 4  # a job of known size is written in about this many batches ...
+MIN_PIPELINED_BATCH = 100  # ... of at least this many rows
 ACCEPTED_SUFFIXES = (".xlsx", ".xls", ".xlsm", ".csv", ".txt", ".tsv", ".et", ".ods")
 _UNSAFE = re.compile(r"[\x00-\x1f\x7f/\\]")
 
@@ -209,7 +211,8 @@ class Worker:
         self.report_dir = report_dir
         self.lease = dt.timedelta(seconds=lease_seconds)
         self.heartbeat_seconds = heartbeat_seconds
-        self.batch_size = batch_size
+        self._base_size = batch_size if callable(batch_size) else lambda: batch_size or store.batch_size
+        self._job_rows = 0  # rows of the job being loaded, when known (docking batches, direct reports)
         self.host = socket.gethostname()
         self.id = f"{self.host}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
         self._loader: Loader | None = None
@@ -280,14 +283,23 @@ class Worker:
             except Exception as exc:  # a missed beat is retried at the next; the lease covers several
                 log.warning("upload job %s: heartbeat failed: %s", job_id, exc)
 
+    def _batch_size(self) -> int:
+        """The base size, cut so a job of known size writes in a few batches: the loader parses one batch
+        while the store writes the one before, and a job in one batch would do neither at once."""
+        base = self._base_size()
+        if not self._job_rows:
+            return base
+        return min(base, max(MIN_PIPELINED_BATCH, -(-self._job_rows // PIPELINED_BATCHES)))
+
     def _load(self, job: dict[str, Any], progress: dict[str, Any]) -> dict[str, Any]:
         path = Path(job["path"])
+        self._job_rows = int(job.get("rows") or 0)
 
         def note(result: LoadResult) -> None:
             progress["rows_read"] = result.rows_read
 
         if self._loader is None:  # one per worker: its schema check is paid once, not per small batch
-            self._loader = Loader(self.store, self.catalog, self.report_dir, self.batch_size)
+            self._loader = Loader(self.store, self.catalog, self.report_dir, self._batch_size)
         loader = self._loader
         loader.progress = note
         try:
