@@ -18,9 +18,10 @@ from entgraph.api.auth import Role, requires
 from entgraph.api.client_errors import BadInput, NotFound
 from entgraph.api.context import Context
 from entgraph.api.reports import report_file, report_url
-from entgraph.catalog.spec import DatasetSpec
-from entgraph.catalog.timeliness import FeedStatus, feed_status
-from entgraph.graph import upload_queries
+from entgraph.catalog.spec import DatasetSpec, Frequency
+from entgraph.catalog.timeliness import FeedStatus, feed_status, previous_period
+from entgraph.graph import direct_report_queries, upload_queries
+from entgraph.loaders.direct_reports import DIRECT
 from entgraph.localtime import CST
 
 MAX_UPLOADS = 500
@@ -68,7 +69,13 @@ class FeedTimeliness:
     status: str = strawberry.field(
         description="Of currentPeriod: on_time, late, missing, not_due, no_deadline."
     )
-    history: strawberry.Private[list[PeriodStatus]]
+    overdue_reporters: int | None = strawberry.field(
+        default=None,
+        description="Enterprise direct reports (企业直报) only: how many enterprises reported the period "
+        "before currentPeriod and not currentPeriod, whose deadline has passed (the reminder list, GET "
+        "/direct/reminders); null for departments' feeds.",
+    )
+    history: strawberry.Private[list[PeriodStatus]] = strawberry.field(default_factory=list)
 
     @strawberry.field(description="Periods from the current one back, newest first.")
     def periods(self, first: int = 12) -> list[PeriodStatus]:
@@ -137,10 +144,22 @@ class FeedsQuery:
         by_dataset: dict[str, list[dict[str, Any]]] = defaultdict(list)
         for upload in uploads:
             by_dataset[upload["dataset"]].append(upload)
-        return [
+        shown = [
             _timeliness(spec, feed_status(spec, by_dataset[spec.key], moment))
             for spec in _specs(info, None, department)
         ]
+        for feed in shown:
+            if feed.department == DIRECT and feed.current_period:
+                previous = previous_period(feed.current_period, Frequency(feed.frequency))
+                late = await info.context.in_thread(
+                    direct_report_queries.not_reported,
+                    info.context.store,
+                    feed.dataset,
+                    feed.current_period,
+                    previous,
+                )
+                feed.overdue_reporters = len(late)
+        return shown
 
     @strawberry.field(
         description="Upload history, newest first.", permission_classes=[requires(Role.ANALYST)]

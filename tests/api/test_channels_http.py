@@ -6,6 +6,7 @@ direct reports drafted, refused, submitted and corrected, and every role kept to
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 import signal
 import subprocess
@@ -22,9 +23,12 @@ import pytest
 from entgraph.api.auth import ApiKeyFile, Role
 from entgraph.api.graphql_client import SAMPLE_SCOPES
 from entgraph.catalog.registry import Catalog
+from entgraph.catalog.spec import Frequency
+from entgraph.catalog.timeliness import previous_period
 from entgraph.child_process import free_port
 from entgraph.city_fixtures import graph_env
 from entgraph.graph.port import GraphStore
+from entgraph.identity.codes import make_credit_code
 from entgraph.loaders.engine import Loader
 from entgraph.synthetic import generate_city
 
@@ -440,11 +444,37 @@ def test_an_enterprise_drafts_submits_and_corrects_its_report(
             ).status_code
             == 403
         )
+    # another enterprise (an admin acting for it) reported the month before and not this one: it is
+    # overdue once this month's deadline has passed, on the timeliness board and the reminder list
+    other = make_credit_code("150302", "MA0DR003")
+    earlier = previous_period(period, Frequency.MONTHLY)
+    sent_before = server.http.post(
+        f"/direct/{OPERATIONS}", headers=server.as_("admin"), params={"enterprise": other},
+        json={"period": earlier, "values": {"工业总产值": "5"}},
+    )  # fmt: skip
+    assert sent_before.status_code == 202, sent_before.text
+    after_deadline = (dt.date.fromisoformat(operations["due_by"]) + dt.timedelta(days=2)).isoformat()
+    board = server.http.post(
+        "/graphql",
+        json={"query": "query ($d: Date) { feedStatus(asOf: $d) { dataset currentPeriod overdueReporters } }",
+              "variables": {"d": after_deadline}},
+    ).json()["data"]["feedStatus"]  # fmt: skip
+    mine = next(f for f in board if f["dataset"] == OPERATIONS)
+    assert mine["currentPeriod"] == period and mine["overdueReporters"] == 1
+    assert (
+        next(f for f in board if f["dataset"] == REGISTRATION)["overdueReporters"] is None
+    )  # a department's
+    listed = server.http.get(
+        "/direct/reminders", headers=server.as_("analyst"), params={"dataset": OPERATIONS, "period": period}
+    ).json()["enterprises"]
+    assert [e["credit_code"] for e in listed] == [other]
     # staff list who reported the month before and not this one
     reminders = server.http.get(
         "/direct/reminders", headers=server.as_("analyst"), params={"dataset": OPERATIONS, "period": period}
     )
-    assert reminders.status_code == 200 and reminders.json()["enterprises"] == []
+    assert reminders.status_code == 200 and [e["credit_code"] for e in reminders.json()["enterprises"]] == [
+        other
+    ]
     sheet = server.http.get(
         "/direct/reminders", headers=server.as_("analyst"), params={"dataset": OPERATIONS, "format": "xlsx"}
     )

@@ -167,7 +167,7 @@ export const UNDO = `mutation Undo($id: String!, $reason: String!) {
 
 export const FEED_STATUS = `query FeedStatus($department: String) {
   feedStatus(department: $department) {
-    dataset title department city frequency lastPeriod currentPeriod status
+    dataset title department city frequency lastPeriod currentPeriod status overdueReporters
     periods(first: 8) { period due receivedAt status }
   }
 }`;

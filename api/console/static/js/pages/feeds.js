@@ -38,7 +38,8 @@ export function board(feeds) {
       rows.map((f) => h("tr", { "data-dataset": f.dataset },
         h("td", { title: f.dataset }, f.title),
         h("td", {}, t(`frequency.${f.frequency}`)),
-        h("td", {}, h("span", { class: `chip st-${f.status}`, "data-status": f.status }, t(`feed.${f.status}`))),
+        h("td", {}, h("span", { class: `chip st-${f.status}`, "data-status": f.status }, t(`feed.${f.status}`)),
+          f.overdueReporters ? h("span", { class: "chip st-missing", "data-testid": "overdue-reporters", title: t("feeds.overdueHint") }, t("feeds.overdue", { n: f.overdueReporters })) : null),
         [...f.periods].reverse().map((p) => h("td", { class: `cell st-${p.status}`, title: `${p.period} · ${t(`feed.${p.status}`)} · ${t("feeds.due")} ${p.due}${p.receivedAt ? ` · ${t("feeds.received")} ${p.receivedAt}` : ""}` }, p.period)),
         Array.from({ length: width - f.periods.length }, () => h("td", {})))),
     ]));
