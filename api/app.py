@@ -53,6 +53,7 @@ from entgraph.api.client_errors import (
 from entgraph.api.context import Context
 from entgraph.api.direct_reports import register_direct_reports
 from entgraph.api.docking import register_docking
+from entgraph.api.honours import register_honours
 from entgraph.api.rate_limit import RateLimiter
 from entgraph.api.reports import register_reports
 from entgraph.api.schema import Mutation, Query, build_schema
@@ -277,6 +278,7 @@ def create_app(
     register_uploads(app, settings, authenticator, resources.open_store, lambda: resources.catalog)
     register_docking(app, settings, authenticator, resources.open_store, lambda: resources.catalog)
     register_direct_reports(app, settings, authenticator, resources.open_store, lambda: resources.catalog)
+    register_honours(app, settings, authenticator, resources.open_store, lambda: resources.catalog)
 
     _register_error_handlers(app)
     _register_probes(app, resources, authenticator)

@@ -67,7 +67,7 @@ from entgraph.api.visibility import (
     visibility,
 )
 from entgraph.catalog.spec import Sharing
-from entgraph.graph import enterprise_queries
+from entgraph.graph import enterprise_queries, honour_queries
 from entgraph.graph.enterprise_queries import FACT_RELATIONS
 from entgraph.resolution.enterprises import kind_of
 from entgraph.resolution.golden import GOLDEN_FIELDS
@@ -143,6 +143,16 @@ class ChainMembership:
     name: str
     position: str | None = strawberry.field(description="上游 / 中游 / 下游")
     year: str | None
+
+
+@strawberry.type(
+    description="An honour published on the enterprise's application (POST /honours/applications)."
+)
+class PublishedHonour:
+    title: str
+    awarded_by: str = strawberry.field(description="The awarding department (city:department).")
+    recognised_on: str | None
+    published_at: str | None
 
 
 @strawberry.type(description="An honour or recognition (高新技术企业, 专精特新, ...).")
@@ -395,6 +405,28 @@ class Enterprise:
             for n in nodes
         ]
         return sorted(_distinct(items), key=lambda h: h.key)
+
+    @strawberry.field(
+        description="Honours the enterprise applied to publish and its awarding department approved "
+        "(seed 004): shown to everyone until a 失信 record withdraws them."
+    )
+    async def published_honours(self, info: Info[Context, None]) -> list[PublishedHonour]:
+        code = self.props.get("credit_code")
+        if not code:
+            return []
+        store = info.context.store
+        rows = await info.context.in_thread(
+            lambda: honour_queries.applications(store, credit_code=code, statuses=["published"])
+        )
+        return [
+            PublishedHonour(
+                title=r["title"],
+                awarded_by=r["awarded_by"],
+                recognised_on=r.get("recognised_on") or None,
+                published_at=r.get("published_at"),
+            )
+            for r in rows
+        ]
 
     @strawberry.field(description="Credit data: empty for roles not cleared for it (public).")
     async def credit_events(self, info: Info[Context, None]) -> list[CreditEvent]:

@@ -46,6 +46,7 @@ from entgraph.graph import (
 from entgraph.graph.port import GraphStore
 from entgraph.identity.chinese_names import parent_name, parse_name
 from entgraph.identity.codes import division_name
+from entgraph.loaders.honours import withdraw_dishonest
 from entgraph.resolution import features as ft
 from entgraph.resolution import name_memo
 from entgraph.resolution.ambiguity import REQUIRED_BITS, Separation, separation
@@ -106,6 +107,7 @@ class ResolveSummary:
     trained: bool = False
     training: str | None = None  # how the matcher was trained, or why there is none
     shared_core_tasks: int = 0  # mentions a shared core sent to stewards instead of linking
+    honours_withdrawn: int = 0  # published honours taken down: their enterprise now has a 失信 record
 
     def line(self) -> str:
         """One line whose figures add up: every mention is decided or awaits a steward, and every
@@ -120,6 +122,11 @@ class ResolveSummary:
             + (shared if self.shared_core_tasks else "")
             + f"); {self.enterprises_created} enterprises created ({self.enterprises_coded} known by a "
             f"code, {provisional} provisional: known by name only), {self.merged} merged"
+            + (
+                f"; {self.honours_withdrawn} published honours withdrawn (失信)"
+                if self.honours_withdrawn
+                else ""
+            )
         )
 
 
@@ -233,6 +240,8 @@ class Resolver:
                 model.close()
         self.progress("writing links, enterprises and steward tasks")
         self._write(pending, decided, tasks, record_ids, summary)
+        # records now linked may show an enterprise's dishonesty: its published honours come down
+        summary.honours_withdrawn = len(withdraw_dishonest(self.store))
         run_queries.finish_run(
             self.store,
             run_id,

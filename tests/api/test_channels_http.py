@@ -480,3 +480,97 @@ def test_an_enterprise_drafts_submits_and_corrects_its_report(
     )
     assert sheet.status_code == 200 and sheet.content[:2] == b"PK"
     assert server.http.get("/direct/reminders", headers=me, params={"dataset": OPERATIONS}).status_code == 403
+
+
+# -- honours published on application ----------------------------------------------------------------
+
+MIIT = "晋江:市工信局"
+
+
+def test_an_honour_is_applied_for_reviewed_published_withdrawn_and_restored(
+    server: Server, fresh_graph: GraphStore, catalog: Catalog, tmp_path: Path
+) -> None:
+    me = server.as_("enterprise")
+    form = {"title": "专精特新中小企业", "awardedBy": MIIT, "recognisedOn": "2026-07-01", "statement": "true"}
+    unsworn = server.http.post("/honours/applications", headers=me, data=form | {"statement": ""},
+                               files={"file": ("证书.pdf", b"%PDF cert")})  # fmt: skip
+    assert unsworn.status_code == 400 and "承诺属实" in unsworn.json()["errors"][0]["message"]
+    applied = server.http.post(
+        "/honours/applications", headers=me, data=form, files={"file": ("证书.pdf", b"%PDF cert")}
+    )
+    assert applied.status_code == 201, applied.text
+    honour = applied.json()
+    assert honour["status"] == "pending" and honour["files"][0]["name"] == "证书.pdf"
+    for who in ("tax", "analyst", None):  # only an enterprise applies, for itself
+        assert server.http.post("/honours/applications", headers=server.as_(who), data=form,
+                                files={"file": ("x.pdf", b"x")}).status_code == 403  # fmt: skip
+
+    # the awarding department reviews; another department does not see it
+    miit_key = ApiKeyFile(server.home / "api-keys.toml").create(Role.DEPARTMENT, "miit clerk", MIIT)
+    miit = {"X-API-Key": miit_key}
+    assert server.http.post(f"/honours/applications/{honour['id']}/review", headers=server.as_("tax"),
+                            json={"approve": True}).status_code == 404  # fmt: skip
+    queue = server.http.get("/honours/applications", headers=miit, params={"status": "pending"}).json()
+    assert [a["id"] for a in queue["applications"]] == [honour["id"]]
+    cert = server.http.get(f"/honours/applications/{honour['id']}/files/1", headers=miit)
+    assert cert.status_code == 200 and cert.content == b"%PDF cert"
+    assert (
+        server.http.get(
+            f"/honours/applications/{honour['id']}/files/1", headers=server.as_("tax")
+        ).status_code
+        == 404
+    )
+    published = server.http.post(f"/honours/applications/{honour['id']}/review", headers=miit,
+                                 json={"approve": True, "note": "核实"})  # fmt: skip
+    assert published.status_code == 200 and published.json()["status"] == "published", published.text
+    public = server.http.get("/honours").json()["honours"]
+    assert [(h["title"], h["creditCode"]) for h in public] == [("专精特新中小企业", ENTERPRISE_CODE)]
+    assert "files" not in public[0] and "appliedBy" not in public[0]
+
+    # a 失信 record about the enterprise, loaded and resolved: the honour comes down, with its reason
+    rows = [
+        ["法院失信被执行人信息", "晋江市恒安鞋业有限公司", ENTERPRISE_CODE, "(2026)闽05执7号", "2026-11-20"]
+    ]
+    path = tmp_path / "信用乌海_2026-11.csv"
+    path.write_text(
+        "数据类别,企业名称,统一社会信用代码,文书号,决定日期\n" + "\n".join(",".join(r) for r in rows) + "\n",
+        encoding="utf-8",
+    )
+    for args in (["load", str(path)], ["resolve"]):
+        done = subprocess.run(
+            [sys.executable, "-m", "entgraph.cli", *args],
+            env=server.env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+        assert done.returncode == 0, done.stderr
+    assert "1 published honours withdrawn" in done.stdout
+    assert server.http.get("/honours").json()["honours"] == []
+    mine = server.http.get("/honours/applications", headers=me).json()["applications"][0]
+    assert (
+        mine["status"] == "withdrawn"
+        and "法院失信被执行人信息" in mine["withdrawnReason"]
+        and mine["withdrawnAt"]
+    )
+
+    restored = server.http.post(
+        f"/honours/applications/{honour['id']}/restore", headers=miit, json={"note": "信用修复"}
+    )
+    assert restored.status_code == 200 and restored.json()["status"] == "published"
+    assert len(server.http.get("/honours").json()["honours"]) == 1
+    # on the panorama (an enterprise the city knows only from a credit list is not public: an analyst)
+    [row] = fresh_graph.read(
+        "MATCH (e:Enterprise {credit_code: $c}) RETURN e.id AS id", {"c": ENTERPRISE_CODE}
+    )
+    panorama = server.http.post(
+        "/graphql",
+        headers=server.as_("analyst"),
+        json={"query": "query ($id: String) { enterprise(id: $id) { publishedHonours { title awardedBy } } }",
+              "variables": {"id": row["id"]}},
+    ).json()  # fmt: skip
+    assert panorama.get("data") and panorama["data"]["enterprise"], panorama
+    assert panorama["data"]["enterprise"]["publishedHonours"] == [
+        {"title": "专精特新中小企业", "awardedBy": MIIT}
+    ]
