@@ -304,6 +304,36 @@ def test_an_enterprise_fills_and_submits_its_direct_report_on_a_phone(console: A
     assert [(v["version"], v["values"]["gross_output"]) for v in history] == [(1, "1200.5")]
 
 
+def test_an_honour_is_applied_for_and_published_from_the_console(
+    console: Any, open_as: Any, tmp_path: Any
+) -> None:
+    certificate = tmp_path / "纳税信用A级证书.pdf"
+    certificate.write_bytes(b"%PDF-1.4 a certificate")
+    company = open_as("enterprise", "/honours")
+    form = company.locator('[data-testid="honour-form"]')
+    form.wait_for()
+    form.locator('[data-testid="honour-title"]').fill("纳税信用A级纳税人")
+    form.locator('[data-testid="honour-department"]').select_option("晋江:市税务局")
+    form.locator('[data-testid="honour-date"]').fill("2026-04-30")
+    form.locator('[data-testid="honour-file"]').set_input_files(str(certificate))
+    form.locator('[data-testid="honour-statement"]').check()
+    company.click('[data-testid="honour-apply"]')
+    company.locator('[data-testid="honour-applications"] tr[data-status="pending"]').wait_for()
+
+    clerk = open_as("department", "/honours")
+    row = clerk.locator(
+        '[data-testid="honour-applications"] tr[data-status="pending"]:has-text("纳税信用A级纳税人")'
+    )
+    row.wait_for()
+    row.locator('[data-testid="honour-publish"]').click()
+    clerk.locator('[data-testid="honours-public"] tr:has-text("纳税信用A级纳税人")').wait_for()
+    shoot(console, clerk, "honours")
+
+    public = open_as("public", "/honours")
+    public.locator('[data-testid="honours-public"] tr:has-text("纳税信用A级纳税人")').wait_for()
+    assert public.locator('[data-testid="honour-form"]').count() == 0
+
+
 def test_a_steward_acknowledges_then_resolves_a_warning(console: Any, open_as: Any) -> None:
     assert console.warning_town, "the departments' figures raise warnings in some town"
     page = open_as("steward", f"/warnings?town={console.warning_town}")

@@ -162,3 +162,12 @@ export async function sendJson(method, path, payload) {
   failure.details = error?.extensions || {};
   throw failure;
 }
+
+// A multipart form to a plain route (POST /honours/applications): the answer, or an ApiError.
+export async function postForm(path, form) {
+  const response = await fetch(new URL(`..${path}`, document.baseURI), { method: "POST", headers: { Accept: "application/json", ...authHeaders() }, body: form });
+  const body = await response.json().catch(() => ({}));
+  if (response.ok) return body;
+  const error = body.errors?.[0];
+  throw new ApiError(error?.message || `HTTP ${response.status}`, error?.extensions?.code, response.status);
+}

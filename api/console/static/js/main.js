@@ -10,6 +10,7 @@ import { renderAudit, renderSteward } from "./pages/steward.js";
 import { renderChains } from "./pages/chains.js";
 import { renderEnterprise } from "./pages/enterprise.js";
 import { renderFeeds } from "./pages/feeds.js";
+import { renderHonours } from "./pages/honours.js";
 import { renderReport } from "./pages/report.js";
 import { renderUpload } from "./pages/upload.js";
 import { renderLogin } from "./pages/login.js";
@@ -25,6 +26,7 @@ const ROUTES = [
   { pattern: /^\/feeds$/, render: renderFeeds, nav: "feeds" },
   { pattern: /^\/upload$/, render: renderUpload, nav: "upload", role: "department" },
   { pattern: /^\/report$/, render: renderReport, nav: "report", role: "enterprise" },
+  { pattern: /^\/honours$/, render: renderHonours, nav: "honours" },
   { pattern: /^\/warnings$/, render: renderWarnings, nav: "warnings", role: "analyst" },
   { pattern: /^\/login$/, render: renderLogin, nav: "login" },
 ];
@@ -36,6 +38,7 @@ const NAV = [
   { key: "feeds", href: "#/feeds" },
   { key: "upload", href: "#/upload", role: "department" },
   { key: "report", href: "#/report", role: "enterprise" },
+  { key: "honours", href: "#/honours" },
   { key: "warnings", href: "#/warnings", role: "analyst" },
 ];
 

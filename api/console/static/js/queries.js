@@ -37,6 +37,7 @@ export const PANORAMA = `query Panorama($id: String!) {
     industries { code name }
     parks { name }
     honours { key kind recognisedOn }
+    publishedHonours { title awardedBy recognisedOn }
     chains { name position year }
   }
 }`;

@@ -123,7 +123,8 @@ function factsBlock(e) {
     list(e.branches, entLink),
     h("h3", {}, t("enterprise.industry")), list(e.industries, (i) => `${i.code || ""} ${i.name || ""}`),
     e.parks.length ? [h("h3", {}, t("enterprise.parks")), list(e.parks, (p) => p.name)] : null,
-    h("h3", {}, t("enterprise.honours")), h("div", { class: "chips", "data-testid": "honours" }, e.honours.map((x) => h("span", { class: "chip good", title: x.recognisedOn || "" }, x.kind || x.key))),
+    h("h3", {}, t("enterprise.honours")), h("div", { class: "chips", "data-testid": "honours" }, e.honours.map((x) => h("span", { class: "chip good", title: x.recognisedOn || "" }, x.kind || x.key)),
+      e.publishedHonours.map((x) => h("span", { class: "chip good", "data-testid": "published-honour", title: `${x.awardedBy} ${x.recognisedOn || ""}` }, `${x.title} · ${t("honourStatus.published")}`))),
     h("h3", {}, t("enterprise.chains")),
     list(e.chains, (c) => h("a", { href: `#/chains/${encodeURIComponent(c.name)}${c.year ? `?year=${c.year}` : ""}` }, `${c.name} · ${c.position || ""} · ${c.year || ""}`)),
   );
