@@ -20,7 +20,7 @@ from entgraph.api.context import Context
 from entgraph.api.reports import report_file, report_url
 from entgraph.catalog.spec import DatasetSpec, Frequency
 from entgraph.catalog.timeliness import FeedStatus, feed_status, previous_period
-from entgraph.graph import direct_report_queries, upload_queries
+from entgraph.graph import direct_report_queries, honour_queries, upload_queries
 from entgraph.loaders.direct_reports import DIRECT
 from entgraph.localtime import CST
 
@@ -118,6 +118,17 @@ class UploadSummary:
     )
 
 
+@strawberry.type(
+    description="Honour applications awaiting an awarding department's review (seed 004: "
+    "first recognitions are entered within 30 days)."
+)
+class HonourReviews:
+    department: str = strawberry.field(description="The awarding department (city:department).")
+    pending: int
+    overdue: int = strawberry.field(description="Pending past their review deadline (dueAt).")
+    oldest_due_at: str | None
+
+
 # Reporting periods are counted back from asOf; dates outside these are typing mistakes (and the
 # calendar arithmetic around year 1 or 9999 overflows).
 EARLIEST_AS_OF = dt.date(1900, 1, 1)
@@ -160,6 +171,30 @@ class FeedsQuery:
                 )
                 feed.overdue_reporters = len(late)
         return shown
+
+    @strawberry.field(description="Per awarding department: honour applications pending and overdue.")
+    async def honour_reviews(
+        self, info: Info[Context, None], as_of: dt.date | None = None
+    ) -> list[HonourReviews]:
+        if as_of is not None and not (EARLIEST_AS_OF <= as_of <= LATEST_AS_OF):
+            raise BadInput(f"asOf must lie between {EARLIEST_AS_OF} and {LATEST_AS_OF}")
+        moment = dt.datetime.combine(as_of, dt.time(), CST) if as_of else dt.datetime.now(CST)
+        store = info.context.store
+        pending = await info.context.in_thread(
+            lambda: honour_queries.applications(store, statuses=["pending"])
+        )
+        by_department: dict[str, list[str]] = defaultdict(list)
+        for application in pending:
+            by_department[application["awarded_by"]].append(application["due_at"])
+        return [
+            HonourReviews(
+                department=department,
+                pending=len(dues),
+                overdue=sum(1 for due in dues if dt.datetime.fromisoformat(due) < moment),
+                oldest_due_at=min(dues),
+            )
+            for department, dues in sorted(by_department.items())
+        ]
 
     @strawberry.field(
         description="Upload history, newest first.", permission_classes=[requires(Role.ANALYST)]

@@ -505,6 +505,17 @@ def test_an_honour_is_applied_for_reviewed_published_withdrawn_and_restored(
         assert server.http.post("/honours/applications", headers=server.as_(who), data=form,
                                 files={"file": ("x.pdf", b"x")}).status_code == 403  # fmt: skip
 
+    # its review is due within 30 days, on the timeliness board's honour reviews
+    reviews_query = "query ($d: Date) { honourReviews(asOf: $d) { department pending overdue } }"
+    today, later = dt.date.today(), dt.date.today() + dt.timedelta(days=31)
+    for as_of, overdue in ((today, 0), (later, 1)):
+        reviews = server.http.post(
+            "/graphql", json={"query": reviews_query, "variables": {"d": as_of.isoformat()}}
+        )
+        assert reviews.json()["data"]["honourReviews"] == [
+            {"department": MIIT, "pending": 1, "overdue": overdue}
+        ]
+
     # the awarding department reviews; another department does not see it
     miit_key = ApiKeyFile(server.home / "api-keys.toml").create(Role.DEPARTMENT, "miit clerk", MIIT)
     miit = {"X-API-Key": miit_key}

@@ -173,6 +173,8 @@ export const FEED_STATUS = `query FeedStatus($department: String) {
   }
 }`;
 
+export const HONOUR_REVIEWS = `query HonourReviews { honourReviews { department pending overdue oldestDueAt } }`;
+
 export const UPLOADS = `query Uploads($dataset: String) {
   uploads(dataset: $dataset, first: 100) {
     id dataset fileName status startedAt finishedAt rowsRead loaded new updated unchanged rejected duplicates retired errorReport

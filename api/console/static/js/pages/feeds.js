@@ -8,9 +8,9 @@ import * as Q from "../queries.js";
 
 export async function renderFeeds(main, { query, go, showError }) {
   const department = query.department || "";
-  const requests = [gql(Q.FEED_STATUS, { department: department || null })];
+  const requests = [gql(Q.FEED_STATUS, { department: department || null }), gql(Q.HONOUR_REVIEWS)];
   if (can("analyst")) requests.push(gql(Q.UPLOADS, { dataset: query.dataset || null }));
-  const [status, uploads] = await Promise.all(requests);
+  const [status, reviews, uploads] = await Promise.all(requests);
   const feeds = status.data.feedStatus;
   const departments = [...new Set(feeds.map((f) => f.department))].sort();
   const select = h("select", { "data-testid": "department" }, h("option", { value: "" }, t("feeds.allDepartments")),
@@ -21,7 +21,16 @@ export async function renderFeeds(main, { query, go, showError }) {
     h("div", { class: "toolbar" }, h("h1", {}, t("feeds.title")), select,
       h("div", { class: "chips", "data-testid": "feed-counts" }, ["on_time", "late", "missing", "not_due", "no_deadline"].filter((s) => counts[s]).map((s) => h("span", { class: `chip st-${s}` }, `${t(`feed.${s}`)} ${counts[s]}`)))),
     board(feeds),
+    honourReviews(reviews.data.honourReviews),
     can("analyst") ? [h("h2", {}, t("feeds.uploads")), uploadTable(uploads.data.uploads, showError)] : h("p", { class: "muted" }, t("feeds.uploadsHidden")));
+}
+
+function honourReviews(rows) {
+  if (!rows.length) return null;
+  return [h("h2", {}, t("feeds.honourReviews")), h("table", { class: "compact", "data-testid": "honour-reviews" },
+    h("tr", {}, ["department", "pending", "overdue", "oldestDueAt"].map((k) => h("th", {}, t(`feeds.review.${k}`)))),
+    rows.map((r) => h("tr", { "data-department": r.department }, h("td", {}, r.department), h("td", { class: "num" }, num(r.pending)),
+      h("td", { class: `num ${r.overdue ? "bad" : ""}` }, num(r.overdue)), h("td", {}, text(r.oldestDueAt)))))];
 }
 
 export function board(feeds) {
