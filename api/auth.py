@@ -111,6 +111,20 @@ def check_scope(role: Role, scope: str | None) -> str | None:
     return scope
 
 
+def known_scope(role: Role, scope: str | None, departments: set[str]) -> str | None:
+    """``check_scope``, and the scope names something real: a department the catalog has
+    (``departments``, its datasets' owners), a valid credit code (a typo would make a credential that
+    can submit nothing). Raises ``ValueError``."""
+    from entgraph.identity.codes import is_valid_credit_code
+
+    scope = check_scope(role, scope)
+    if role is Role.DEPARTMENT and scope not in departments:
+        raise ValueError(f"{scope!r} owns no dataset; one of: {', '.join(sorted(departments))}")
+    if role is Role.ENTERPRISE and not is_valid_credit_code(scope):
+        raise ValueError(f"{scope!r} is not a valid unified social credit code")
+    return scope
+
+
 @dataclass(frozen=True)
 class Principal:
     """The caller of one request."""

@@ -41,26 +41,15 @@ def _role(value: str) -> Role:
 
 
 def _scope(ctx: typer.Context, role: Role, scope: str | None) -> str | None:
-    """The scope checked against the role and the catalog: a department the catalog names, a valid
-    credit code (a typo would make a key that can submit nothing)."""
-    from entgraph.api.auth import Role, check_scope
+    """The scope checked against the role and the catalog (``auth.known_scope``)."""
+    from entgraph.api.auth import known_scope
     from entgraph.catalog.registry import Catalog
-    from entgraph.identity.codes import is_valid_credit_code
 
+    departments = {feed.spec.owner for feed in Catalog.load(_settings(ctx).spec_dirs)}
     try:
-        scope = check_scope(role, scope)
+        return known_scope(role, scope, departments)
     except ValueError as exc:
         raise typer.BadParameter(str(exc), param_hint="--scope") from None
-    if role is Role.DEPARTMENT and scope is not None:
-        catalog = Catalog.load(_settings(ctx).spec_dirs)
-        known = sorted({feed.spec.owner for feed in catalog})
-        if scope not in known:
-            message = f"{scope!r} owns no dataset; one of: {', '.join(known)}"
-            raise typer.BadParameter(message, param_hint="--scope")
-    if role is Role.ENTERPRISE and scope is not None and not is_valid_credit_code(scope):
-        message = f"{scope!r} is not a valid unified social credit code"
-        raise typer.BadParameter(message, param_hint="--scope")
-    return scope
 
 
 @api_key_app.command("create")

@@ -18,6 +18,7 @@ from strawberry.schema.config import StrawberryConfig
 from strawberry.tools import merge_types
 from strawberry.types import Info
 
+from entgraph.api.access import AccessMutation, AccessQuery, AccessRole
 from entgraph.api.auth import Role
 from entgraph.api.chains import ChainQuery
 from entgraph.api.client_errors import ApiSchema, ErrorShaping
@@ -30,8 +31,6 @@ from entgraph.api.limits import Limits, limit_extensions
 from entgraph.api.stewardship import StewardMutation, StewardQuery
 from entgraph.api.telemetry import TelemetryMutation, TelemetryQuery
 from entgraph.settings import Settings
-
-AccessRole = strawberry.enum(Role, name="Role", description="Access roles, from least to most trusted.")
 
 
 @strawberry.type(description="Whether the graph store answers, and basic facts about it.")
@@ -81,9 +80,18 @@ class PlatformQuery:
 # here, in one place, so the SDL has one Query.
 Query = merge_types(
     "Query",
-    (PlatformQuery, EnterpriseQuery, ChainQuery, LandCreditQuery, StewardQuery, FeedsQuery, TelemetryQuery),
+    (
+        PlatformQuery,
+        EnterpriseQuery,
+        ChainQuery,
+        LandCreditQuery,
+        StewardQuery,
+        FeedsQuery,
+        TelemetryQuery,
+        AccessQuery,
+    ),
 )
-Mutation = merge_types("Mutation", (StewardMutation, TelemetryMutation))
+Mutation = merge_types("Mutation", (StewardMutation, TelemetryMutation, AccessMutation))
 
 
 def build_schema(

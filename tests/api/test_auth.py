@@ -359,3 +359,36 @@ def test_channel_key_cli_checks_the_scope_against_the_catalog(tmp_path: Path) ->
     assert bad_code.exit_code == 2 and "not a valid unified social credit code" in bad_code.output
     listed = runner.invoke(cli_app, ["api-key", "list"], env=cli_env(tmp_path))
     assert f"tax\tdepartment:{TAX}" in listed.stdout
+
+
+def test_an_admin_manages_keys_over_graphql(client: TestClient) -> None:
+    admin = bearer(token("admin", "ops"))
+    create = (
+        "mutation ($role: Role!, $name: String!, $scope: String) "
+        "{ createApiKey(role: $role, name: $name, scope: $scope) { name role scope key } }"
+    )
+
+    def post_as(headers: dict[str, str], query: str, **variables: Any) -> Any:
+        return client.post("/graphql", json={"query": query, "variables": variables}, headers=headers).json()
+
+    made = post_as(admin, create, role="DEPARTMENT", name="税务局 上报", scope=TAX)["data"]["createApiKey"]
+    assert made["key"].startswith("egk_") and made["scope"] == TAX
+    me = post(client, ME_SCOPED, **{"X-API-Key": made["key"]}).json()["data"]["me"]
+    assert me == {"role": "DEPARTMENT", "subject": "税务局 上报", "scope": TAX}
+    listed = post_as(admin, "{ apiKeys { name role scope } }")["data"]["apiKeys"]
+    assert {"name": "税务局 上报", "role": "DEPARTMENT", "scope": TAX} in listed
+    assert all(set(k) == {"name", "role", "scope"} for k in listed)  # never the key
+
+    refused = post_as(admin, create, role="DEPARTMENT", name="x", scope="晋江:市魔法局")
+    assert (
+        refused["errors"][0]["extensions"]["code"] == "BAD_INPUT"
+        and "owns no dataset" in refused["errors"][0]["message"]
+    )
+    analyst = post_as(bearer(token("analyst")), create, role="ADMIN", name="sneaky")
+    assert analyst["errors"][0]["extensions"]["code"] == "FORBIDDEN"
+    department = post_as({"X-API-Key": made["key"]}, "{ apiKeys { name } }")
+    assert department["errors"][0]["extensions"]["code"] == "FORBIDDEN"
+
+    revoked = post_as(admin, 'mutation { revokeApiKey(name: "税务局 上报") }')
+    assert revoked["data"]["revokeApiKey"] is True
+    assert_unauthenticated(post(client, ME, **{"X-API-Key": made["key"]}))

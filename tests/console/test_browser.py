@@ -334,6 +334,32 @@ def test_an_honour_is_applied_for_and_published_from_the_console(
     assert public.locator('[data-testid="honour-form"]').count() == 0
 
 
+def test_an_admin_onboards_an_enterprise_with_a_key_and_revokes_it(console: Any, open_as: Any) -> None:
+    admin = open_as("admin", "/keys")
+    admin.locator('[data-testid="keys"]').wait_for()
+    admin.select_option('[data-testid="key-role"]', "ENTERPRISE")
+    admin.fill('[data-testid="key-name"]', "恒达化工 报送员")
+    admin.fill('[data-testid="key-scope"]', "91350582MA2XN6QLXM")
+    admin.click('[data-testid="key-create"]')
+    key = admin.locator('[data-testid="key-value"]').inner_text().strip()
+    assert key.startswith("egk_")
+    console.keys["onboarded"] = key
+    try:
+        reporter = open_as("onboarded", "/report")
+        reporter.locator('[data-testid="report-form"]').wait_for()
+        assert reporter.locator('[data-testid="report-enterprise"]').inner_text() == "91350582MA2XN6QLXM"
+        admin.reload()  # the list as it is now, with the new key
+        row = admin.locator('[data-testid="keys"] tr[data-key="恒达化工 报送员"]')
+        row.locator('[data-testid="key-revoke"]').click()
+        row.wait_for(state="detached")
+        refused = httpx.post(
+            f"{console.base}/graphql", json={"query": "{ me { role } }"}, headers={"X-API-Key": key}
+        )
+        assert refused.status_code == 401
+    finally:
+        console.keys.pop("onboarded")
+
+
 def test_a_steward_acknowledges_then_resolves_a_warning(console: Any, open_as: Any) -> None:
     assert console.warning_town, "the departments' figures raise warnings in some town"
     page = open_as("steward", f"/warnings?town={console.warning_town}")

@@ -11,6 +11,7 @@ import { renderChains } from "./pages/chains.js";
 import { renderEnterprise } from "./pages/enterprise.js";
 import { renderFeeds } from "./pages/feeds.js";
 import { renderHonours } from "./pages/honours.js";
+import { renderKeys } from "./pages/keys.js";
 import { renderReport } from "./pages/report.js";
 import { renderUpload } from "./pages/upload.js";
 import { renderLogin } from "./pages/login.js";
@@ -27,6 +28,7 @@ const ROUTES = [
   { pattern: /^\/upload$/, render: renderUpload, nav: "upload", role: "department" },
   { pattern: /^\/report$/, render: renderReport, nav: "report", role: "enterprise" },
   { pattern: /^\/honours$/, render: renderHonours, nav: "honours" },
+  { pattern: /^\/keys$/, render: renderKeys, nav: "keys", role: "admin" },
   { pattern: /^\/warnings$/, render: renderWarnings, nav: "warnings", role: "analyst" },
   { pattern: /^\/login$/, render: renderLogin, nav: "login" },
 ];
@@ -39,6 +41,7 @@ const NAV = [
   { key: "upload", href: "#/upload", role: "department" },
   { key: "report", href: "#/report", role: "enterprise" },
   { key: "honours", href: "#/honours" },
+  { key: "keys", href: "#/keys", role: "admin" },
   { key: "warnings", href: "#/warnings", role: "analyst" },
 ];
 

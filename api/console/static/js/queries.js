@@ -173,6 +173,14 @@ export const FEED_STATUS = `query FeedStatus($department: String) {
   }
 }`;
 
+export const API_KEYS = `query ApiKeys { apiKeys { name role scope created } }`;
+
+export const CREATE_API_KEY = `mutation CreateApiKey($role: Role!, $name: String!, $scope: String) {
+  createApiKey(role: $role, name: $name, scope: $scope) { name role scope key }
+}`;
+
+export const REVOKE_API_KEY = `mutation RevokeApiKey($name: String!) { revokeApiKey(name: $name) }`;
+
 export const HONOUR_REVIEWS = `query HonourReviews { honourReviews { department pending overdue oldestDueAt } }`;
 
 export const UPLOADS = `query Uploads($dataset: String) {
