@@ -34,9 +34,9 @@ LAZY: dict[str, tuple[str, str, str]] = {
         "Load department files: validate every row, write records with provenance, report refused rows.",
     ),
     "worker": (
-        "entgraph.loaders.cli",
+        "entgraph.worker_cli",
         "worker_command",
-        "Load the files submitted over HTTP and in the console (the upload queue), one dataset at a time.",
+        "Load the files and batches submitted over HTTP and in the console, then resolve what was loaded.",
     ),
     "generate": (
         "entgraph.synthetic.cli",

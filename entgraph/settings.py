@@ -121,6 +121,12 @@ class Settings(BaseSettings):
         description="How much `entgraph worker` yields the CPU to the API (nice): loads are batch work, "
         "answers to people are not.",
     )
+    worker_resolve: bool = Field(
+        default=True,
+        description="`entgraph worker` resolves when its queue empties after loading something, so what "
+        "was sent from the console is linked (and honours of enterprises now named by 失信 records come "
+        "down) with no one at a shell.",
+    )
     worker_busy_batch_size: int = Field(
         default=50,
         ge=1,

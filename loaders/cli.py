@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
 import time
 from collections.abc import Callable
@@ -190,45 +189,3 @@ def _duration(delta: dt.timedelta) -> str:
         + (f"{hours}h" if hours else "")
         + (f"{minutes}m" if minutes else "")
     )
-
-
-def worker_command(
-    ctx: typer.Context,
-    once: bool = typer.Option(False, "--once", help="Load what is queued, then exit (cron, tests)."),
-    poll: float = typer.Option(1.0, min=0.05, help="Seconds between looks at an empty queue."),
-) -> None:
-    """Load the files submitted over HTTP and in the console (the upload queue), one dataset at a time."""
-    import os
-    import signal
-    import threading
-
-    from entgraph.graph import open_store
-    from entgraph.loaders.intake import Worker, api_activity_mark, busy_aware_batch_size
-
-    settings: Settings = ctx.obj
-    stop = threading.Event()
-    # SIGTERM (systemd, Kubernetes) finishes the current job's wait, not the job: a job cut short is
-    # requeued by the next worker anyway
-    signal.signal(signal.SIGTERM, lambda *_: stop.set())
-
-    def said(job: dict) -> None:
-        counts = (
-            ""
-            if job["status"] != "done"
-            else f": {job.get('new', 0)} new, {job.get('rejected', 0)} refused rows"
-        )
-        typer.echo(f"{job['id']} {job['file_name']} -> {job['status']}{counts}", err=True)
-
-    os.nice(settings.worker_nice)  # loads are batch work: the API's answers come first on a shared machine
-    batch_size = busy_aware_batch_size(
-        api_activity_mark(settings.home), settings.batch_size, settings.worker_busy_batch_size
-    )
-    with open_store(settings) as store:
-        worker = Worker(store, catalog_for(settings), settings.report_dir, batch_size=batch_size)
-        typer.echo(f"upload worker {worker.id} on {store.backend}", err=True)
-        if once:
-            while (job := worker.run_once()) is not None:
-                said(job)
-            return
-        with contextlib.suppress(KeyboardInterrupt):
-            worker.run(stop, poll, on_job=said)

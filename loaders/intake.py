@@ -258,9 +258,16 @@ class Worker:
         return intake_queries.job(self.store, job["id"])
 
     def run(
-        self, stop: threading.Event, poll_seconds: float = 1.0, on_job: Callable[[dict], None] | None = None
+        self,
+        stop: threading.Event,
+        poll_seconds: float = 1.0,
+        on_job: Callable[[dict], None] | None = None,
+        on_idle: Callable[[], None] | None = None,
     ) -> None:
-        """Until ``stop`` is set: handle jobs, waiting ``poll_seconds`` when there are none."""
+        """Until ``stop`` is set: handle jobs, waiting ``poll_seconds`` when there are none.
+        ``on_idle`` runs once each time the queue empties after loading something (the worker's
+        command resolves then: what was loaded is linked before anyone asks)."""
+        loaded = False
         while not stop.is_set():
             try:
                 handled = self.run_once()
@@ -268,9 +275,17 @@ class Worker:
                 log.exception("upload worker: could not take the next job")
                 handled = None
             if handled is not None:
+                loaded = loaded or handled["status"] == "done"
                 if on_job:
                     on_job(handled)
                 continue
+            if loaded and on_idle is not None:
+                loaded = False
+                try:
+                    on_idle()
+                except Exception:  # a failed resolve is logged; the next idle moment tries again
+                    log.exception("upload worker: the work after loading failed")
+                    loaded = True
             stop.wait(poll_seconds)
 
     def _beat(self, job_id: str, stop: threading.Event, progress: dict[str, Any]) -> None:

@@ -180,7 +180,8 @@ def console(shared_server: EmbeddedServer, tmp_path_factory: pytest.TempPathFact
     with (home / "worker.log").open("w") as out:
         worker = subprocess.Popen(
             [sys.executable, "-m", "entgraph.cli", "worker", "--poll", "0.2"],
-            env=env,
+            # no resolve after loads here: the steward tests' own resolver runs must not meet one
+            env={**env, "ENTGRAPH_WORKER_RESOLVE": "false"},
             stdout=out,
             stderr=subprocess.STDOUT,
         )
