@@ -68,6 +68,12 @@ class BadInput(ApiError):
     code = ErrorCode.BAD_INPUT
 
 
+class Busy(ApiError):
+    """Something that must run alone is running (a resolution): retry shortly."""
+
+    code = ErrorCode.UNAVAILABLE
+
+
 class Unauthenticated(ApiError):
     code = ErrorCode.UNAUTHENTICATED
 

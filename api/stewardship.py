@@ -39,7 +39,7 @@ import strawberry
 from strawberry.types import Info
 
 from entgraph.api.auth import Role, requires
-from entgraph.api.client_errors import ApiError, BadInput, NotFound
+from entgraph.api.client_errors import ApiError, BadInput, Busy, NotFound
 from entgraph.api.context import Context
 from entgraph.api.masking import mask_kind
 from entgraph.api.visibility import golden_value, visibility
@@ -47,7 +47,7 @@ from entgraph.graph import enterprise_queries, judgement_queries, mention_querie
 from entgraph.graph import steward_queries as sq
 from entgraph.resolution.enterprises import provisional_id
 from entgraph.resolution.mentions import party_fields, split_mention
-from entgraph.resolution.resolver import Bands, Resolver
+from entgraph.resolution.resolver import Bands, ResolveBusy, Resolver
 from entgraph.resolution.stake import describe
 from entgraph.resolution.steward import (
     BulkOutcome,
@@ -447,6 +447,8 @@ def _run(
             outcome = operation(steward)
         except StewardError as exc:
             raise _api_error(exc) from None
+        except ResolveBusy as exc:  # the upload worker's (or a shell's) resolution is running
+            raise Busy(f"{exc}; retry in a minute", retryAfter=30) from None
         after = _links(store, records)
     # An undo returns the judgement it withdrew; show it as stored now (undone, by whom), as the caller
     # may see it (its records of datasets hidden from it left out).
@@ -478,6 +480,8 @@ def _run_bulk(context: Context, ids: list[str], reason: str) -> BulkAcceptPayloa
             outcome: BulkOutcome = steward.accept_many(ids, reason)
         except StewardError as exc:
             raise _api_error(exc) from None
+        except ResolveBusy as exc:
+            raise Busy(f"{exc}; retry in a minute", retryAfter=30) from None
         after = _links(store, records)
     accepted = [o.judgement.id for o in outcome.accepted]
     stored = {row["id"]: row for row in sq.judgements_by_id(store, accepted, steward.sight)}

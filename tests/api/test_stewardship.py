@@ -675,3 +675,30 @@ def test_a_steward_undoes_a_judgement_for_the_records_it_may_see(
     assert [j["id"] for j in ok(mixed_client, JUDGED, s=before["mention_key"])["judgements"]] == [
         judgement["id"]
     ]
+
+
+def test_a_steward_action_during_another_resolution_is_told_to_retry(
+    rw_client: TestClient, resolved_city_copy: Any
+) -> None:
+    """The upload worker resolves after loading; a steward's action meanwhile is refused as busy (a live
+    process holds the run), not failed, and nothing changes."""
+    import socket
+    import subprocess
+    import sys
+
+    from entgraph.graph import run_queries
+
+    store = resolved_city_copy.store
+    task = ok(rw_client, TASKS)["stewardTasks"][0]["id"]
+    holder = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        running = {"id": "R-worker", "status": "running", "started_at": "2026-12-05T09:00:00+00:00"}
+        run_queries.start_run(store, running | {"host": socket.gethostname(), "pid": holder.pid})
+        body = gql(rw_client, "mutation($t: String!) { acceptTask(id: $t) { taskStatus } }", STEWARD, t=task)
+        [error] = body["errors"]
+        assert error["extensions"]["code"] == "UNAVAILABLE" and error["extensions"]["retryAfter"] == 30
+        assert "another entgraph resolve" in error["message"] and "retry" in error["message"]
+        assert ok(rw_client, TASKS)["stewardTasks"][0]["id"] == task, "the task is still open"
+    finally:
+        holder.kill()
+        holder.wait()
