@@ -41,6 +41,7 @@ from entgraph.api.activity import ActivityMark
 from entgraph.api.auth import ApiKeyFile, Authenticator, Principal, Role
 from entgraph.api.body_limit import BodyLimitMiddleware
 from entgraph.api.caller_gate import CallerGate
+from entgraph.api.channel_routes import ChannelRoutes
 from entgraph.api.client_errors import (
     STORE_DOWN,
     ApiError,
@@ -275,10 +276,9 @@ def create_app(
     )
 
     register_reports(app, settings, authenticator, resources.open_store, lambda: resources.catalog)
-    register_uploads(app, settings, authenticator, resources.open_store, lambda: resources.catalog)
-    register_docking(app, settings, authenticator, resources.open_store, lambda: resources.catalog)
-    register_direct_reports(app, settings, authenticator, resources.open_store, lambda: resources.catalog)
-    register_honours(app, settings, authenticator, resources.open_store, lambda: resources.catalog)
+    channels = ChannelRoutes(settings, authenticator, resources.open_store, lambda: resources.catalog)
+    for register in (register_uploads, register_docking, register_direct_reports, register_honours):
+        register(app, channels)
 
     _register_error_handlers(app)
     _register_probes(app, resources, authenticator)

@@ -15,22 +15,19 @@ from __future__ import annotations
 
 import dataclasses
 import io
-from collections.abc import Callable
 from typing import Any
 
 from fastapi import FastAPI, Query, Request
 from fastapi.responses import JSONResponse, Response
 from starlette.concurrency import run_in_threadpool
 
-from entgraph.api.auth import Authenticator, Principal, Role
+from entgraph.api.auth import Principal, Role
+from entgraph.api.channel_routes import ChannelRoutes
 from entgraph.api.client_errors import BadInput, Forbidden
-from entgraph.catalog.registry import Catalog
 from entgraph.catalog.timeliness import previous_period
 from entgraph.graph import direct_report_queries
-from entgraph.graph.port import GraphStore
 from entgraph.loaders.direct_reports import DirectReports, ReportRefused, direct_specs, form
-from entgraph.loaders.intake import Inbox, SubmissionRefused
-from entgraph.settings import Settings
+from entgraph.loaders.intake import SubmissionRefused
 
 TAG = "direct reports"
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
@@ -55,24 +52,11 @@ def _body(payload: Any) -> tuple[str | None, dict[str, Any]]:
     return period, payload.get("values") or {}
 
 
-def register_direct_reports(
-    app: FastAPI,
-    settings: Settings,
-    authenticator: Authenticator,
-    store: Callable[[], GraphStore],
-    catalog: Callable[[], Catalog],
-) -> None:
-    made: list[DirectReports] = []
+def register_direct_reports(app: FastAPI, routes: ChannelRoutes) -> None:
+    principal_of, store, catalog = routes.principal, routes.store, routes.catalog
 
     def reports() -> DirectReports:
-        if not made:
-            made.append(DirectReports(Inbox(store(), catalog(), settings.inbox_dir)))
-        return made[0]
-
-    def principal_of(request: Request) -> Principal:
-        principal = authenticator.authenticate(request.headers)
-        request.state.principal = principal
-        return principal
+        return routes.once("direct-reports", lambda: DirectReports(routes.inbox()))
 
     @app.get("/direct/forms", tags=[TAG], summary="The reporter's forms, drafts and latest versions")
     def forms(request: Request, enterprise: str | None = None) -> dict[str, Any]:

@@ -21,14 +21,11 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
-from entgraph.api.auth import Authenticator, Principal, Role
-from entgraph.api.client_errors import ApiError, BadInput, ErrorCode, Forbidden
-from entgraph.api.uploads import job_json, submitter
-from entgraph.catalog.registry import Catalog
-from entgraph.graph.port import GraphStore
+from entgraph.api.channel_routes import ChannelRoutes
+from entgraph.api.client_errors import ApiError, BadInput, ErrorCode
+from entgraph.api.uploads import job_json, reading_scope, submitter
 from entgraph.loaders.docking import MAX_BATCH_RECORDS, Docking, DockingConflict, batches_since
-from entgraph.loaders.intake import Inbox, SubmissionRefused
-from entgraph.settings import Settings
+from entgraph.loaders.intake import SubmissionRefused
 
 TAG = "docking"
 
@@ -86,24 +83,11 @@ def _csv_or_json(request_body: bytes, content_type: str) -> tuple[list, list, by
     return parsed.records, parsed.deletions, None
 
 
-def register_docking(
-    app: FastAPI,
-    settings: Settings,
-    authenticator: Authenticator,
-    store: Callable[[], GraphStore],
-    catalog: Callable[[], Catalog],
-) -> None:
-    made: list[Docking] = []
+def register_docking(app: FastAPI, routes: ChannelRoutes) -> None:
+    principal_of, store = routes.principal, routes.store
 
     def docking() -> Docking:
-        if not made:
-            made.append(Docking(Inbox(store(), catalog(), settings.inbox_dir)))
-        return made[0]
-
-    def principal_of(request: Request) -> Principal:
-        principal = authenticator.authenticate(request.headers)
-        request.state.principal = principal
-        return principal
+        return routes.once("docking", lambda: Docking(routes.inbox()))
 
     async def call(fn: Callable[..., dict[str, Any]], *args: Any, **kwargs: Any) -> dict[str, Any]:
         try:
@@ -185,12 +169,6 @@ def register_docking(
     def batches(
         dataset: str, request: Request, since: str | None = None, first: int = Query(100, ge=1, le=1000)
     ) -> dict[str, Any]:
-        principal = principal_of(request)
-        if principal.role is Role.DEPARTMENT:
-            scope = principal.scope
-        elif principal.role.covers(Role.ANALYST):
-            scope = None
-        else:
-            raise Forbidden("docking batches are for the department that sent them and for staff")
+        scope = reading_scope(principal_of(request), "docking batches")
         rows, cursor = batches_since(store(), dataset, scope, since, first)
         return {"batches": [job_json(job) for job in rows], "cursor": cursor}

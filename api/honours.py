@@ -23,13 +23,11 @@ from fastapi.responses import FileResponse, JSONResponse
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 
-from entgraph.api.auth import Authenticator, Principal, Role
+from entgraph.api.auth import Principal, Role
+from entgraph.api.channel_routes import ChannelRoutes
 from entgraph.api.client_errors import BadInput, Forbidden, NotFound
-from entgraph.catalog.registry import Catalog
 from entgraph.graph import honour_queries
-from entgraph.graph.port import GraphStore
 from entgraph.loaders.honours import MAX_FILES, HonourRefused, Honours, full_view, public_view
-from entgraph.settings import Settings
 
 TAG = "honours"
 
@@ -51,24 +49,12 @@ def _may_see(principal: Principal, application: dict[str, Any]) -> bool:
     return principal.role.covers(Role.ANALYST)
 
 
-def register_honours(
-    app: FastAPI,
-    settings: Settings,
-    authenticator: Authenticator,
-    store: Callable[[], GraphStore],
-    catalog: Callable[[], Catalog],
-) -> None:
-    made: list[Honours] = []
+def register_honours(app: FastAPI, routes: ChannelRoutes) -> None:
+    principal_of, store = routes.principal, routes.store
 
     def honours() -> Honours:
-        if not made:
-            made.append(Honours(store(), catalog(), settings.home / "honours"))
-        return made[0]
-
-    def principal_of(request: Request) -> Principal:
-        principal = authenticator.authenticate(request.headers)
-        request.state.principal = principal
-        return principal
+        home = routes.settings.home
+        return routes.once("honours", lambda: Honours(routes.store(), routes.catalog(), home / "honours"))
 
     @app.post("/honours/applications", status_code=201, tags=[TAG], summary="Apply to publish an honour")
     async def apply(request: Request) -> JSONResponse:

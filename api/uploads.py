@@ -12,7 +12,6 @@ loads it, exactly as ``entgraph load`` would. The row report is ``GET /reports/{
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -20,14 +19,12 @@ from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 
-from entgraph.api.auth import Authenticator, Principal, Role
+from entgraph.api.auth import Principal, Role
+from entgraph.api.channel_routes import ChannelRoutes
 from entgraph.api.client_errors import BadInput, Forbidden, NotFound
 from entgraph.api.reports import report_url
-from entgraph.catalog.registry import Catalog
 from entgraph.graph import intake_queries
-from entgraph.graph.port import GraphStore
-from entgraph.loaders.intake import Inbox, SubmissionRefused
-from entgraph.settings import Settings
+from entgraph.loaders.intake import SubmissionRefused
 
 MAX_FILES = 20  # per request: a department's monthly batch, not a dump of its archive
 MAX_LISTED = 200
@@ -72,6 +69,15 @@ def submitter(principal: Principal) -> str | None:
     raise Forbidden("submitting files needs the department role (or admin)", requiredRole="department")
 
 
+def reading_scope(principal: Principal, what: str) -> str | None:
+    """Whose jobs a caller lists: a department its own (its scope), staff everyone's (None)."""
+    if principal.role is Role.DEPARTMENT:
+        return principal.scope
+    if principal.role.covers(Role.ANALYST):
+        return None
+    raise Forbidden(f"{what} are for the department that sent them and for staff")
+
+
 def may_see(principal: Principal, job: dict[str, Any]) -> bool:
     """Staff see every job; a department its own; nobody else any."""
     if principal.role is Role.DEPARTMENT:
@@ -79,24 +85,8 @@ def may_see(principal: Principal, job: dict[str, Any]) -> bool:
     return principal.role.covers(Role.ANALYST)
 
 
-def register_uploads(
-    app: FastAPI,
-    settings: Settings,
-    authenticator: Authenticator,
-    store: Callable[[], GraphStore],
-    catalog: Callable[[], Catalog],
-) -> None:
-    inboxes: list[Inbox] = []
-
-    def inbox() -> Inbox:
-        if not inboxes:  # made on first use: its schema needs the open store
-            inboxes.append(Inbox(store(), catalog(), settings.inbox_dir))
-        return inboxes[0]
-
-    def principal_of(request: Request) -> Principal:
-        principal = authenticator.authenticate(request.headers)
-        request.state.principal = principal  # for the access log
-        return principal
+def register_uploads(app: FastAPI, routes: ChannelRoutes) -> None:
+    inbox, principal_of, store = routes.inbox, routes.principal, routes.store
 
     @app.post(
         "/uploads",
@@ -160,13 +150,7 @@ def register_uploads(
 
     @app.get("/uploads", tags=["uploads"], summary="The caller's upload jobs, newest first")
     def list_jobs(request: Request, first: int = 50) -> dict[str, Any]:
-        principal = principal_of(request)
-        if principal.role is Role.DEPARTMENT:
-            scope = principal.scope
-        elif principal.role.covers(Role.ANALYST):
-            scope = None
-        else:
-            raise Forbidden("upload jobs are for the department that sent them and for staff")
+        scope = reading_scope(principal_of(request), "upload jobs")
         rows = intake_queries.jobs(store(), scope, max(1, min(first, MAX_LISTED)))
         return {"jobs": [job_json(job) for job in rows]}
 
