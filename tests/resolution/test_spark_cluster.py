@@ -92,9 +92,11 @@ with MatchModel() as model:
     here = model.score(city.mentions, city.index)
 with SparkScorer(SparkOptions(work_dir=Path(sys.argv[2]), master=sys.argv[1])) as scorer:
     master = scorer.spark.sparkContext.master
-    executors = scorer.spark.sparkContext._jsc.sc().getExecutorMemoryStatus().size()
     with MatchModel.from_json(saved, scorer=scorer) as model:
         there = model.score(city.mentions, city.index)
+    # counted after the work: executors register asynchronously, and on a standalone master the driver
+    # runs no tasks, so a finished job means an executor of the worker took part
+    executors = scorer.spark.sparkContext._jsc.sc().getExecutorMemoryStatus().size()
 def pairs(cands):
     return {f"{c.mention_id}|{c.enterprise_id}":
             [c.match_weight, [list(e[:2]) for e in c.explanation]] for c in cands}
