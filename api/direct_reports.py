@@ -31,6 +31,8 @@ from entgraph.loaders.intake import SubmissionRefused
 
 TAG = "direct reports"
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+# The town of a reporter the graph does not know yet (its first reports came after the last resolve).
+UNPLACED = "未定镇街"
 
 
 def _reporter(principal: Principal, enterprise: str | None) -> str:
@@ -131,7 +133,8 @@ def register_direct_reports(app: FastAPI, routes: ChannelRoutes) -> None:
         rows = direct_report_queries.not_reported(
             store(), spec.key, period, previous_period(period, spec.frequency)
         )
-        rows = [r for r in rows if town is None or r.get("town") == town]
+        # an enterprise the graph does not know yet has no town: listed under UNPLACED, selectable by it
+        rows = [r for r in rows if town is None or (r.get("town") or UNPLACED) == town]
         if format == "xlsx":
             return Response(_xlsx(spec.title, period, rows), media_type=XLSX, headers={
                 "Content-Disposition": f"attachment; filename*=utf-8''{spec.key}-{period}-reminders.xlsx"
@@ -151,7 +154,12 @@ def _xlsx(title: str, period: str, rows: list[dict[str, Any]]) -> bytes:
         sheet.write_row(
             n,
             0,
-            [row.get("town") or "", row["credit_code"], row.get("name") or "", row.get("enterprise") or ""],
+            [
+                row.get("town") or UNPLACED,
+                row["credit_code"],
+                row.get("name") or "",
+                row.get("enterprise") or "",
+            ],
         )
     book.close()
     return out.getvalue()

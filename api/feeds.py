@@ -126,7 +126,13 @@ class HonourReviews:
     department: str = strawberry.field(description="The awarding department (city:department).")
     pending: int
     overdue: int = strawberry.field(description="Pending past their review deadline (dueAt).")
-    oldest_due_at: str | None
+    changes_pending: int = strawberry.field(
+        description="Published honours with a reported change the department has not yet settled."
+    )
+    changes_overdue: int = strawberry.field(
+        description="Reported changes past their deadline (15 working days, changeDueAt)."
+    )
+    oldest_due_at: str | None = strawberry.field(description="The earliest deadline of either kind.")
 
 
 # Reporting periods are counted back from asOf; dates outside these are typing mistakes (and the
@@ -172,28 +178,38 @@ class FeedsQuery:
                 feed.overdue_reporters = len(late)
         return shown
 
-    @strawberry.field(description="Per awarding department: honour applications pending and overdue.")
+    @strawberry.field(
+        description="Per awarding department: honour applications to review (within 30 days) and "
+        "reported changes to settle (within 15 working days), and how many are overdue."
+    )
     async def honour_reviews(
         self, info: Info[Context, None], as_of: dt.date | None = None
     ) -> list[HonourReviews]:
         if as_of is not None and not (EARLIEST_AS_OF <= as_of <= LATEST_AS_OF):
             raise BadInput(f"asOf must lie between {EARLIEST_AS_OF} and {LATEST_AS_OF}")
         moment = dt.datetime.combine(as_of, dt.time(), CST) if as_of else dt.datetime.now(CST)
-        store = info.context.store
-        pending = await info.context.in_thread(
-            lambda: honour_queries.applications(store, statuses=["pending"])
-        )
-        by_department: dict[str, list[str]] = defaultdict(list)
-        for application in pending:
-            by_department[application["awarded_by"]].append(application["due_at"])
+        owed = await info.context.in_thread(honour_queries.open_deadlines, info.context.store)
+        by_department: dict[str, list[dict[str, Any]]] = defaultdict(list)
+        for row in owed:
+            by_department[row["department"]].append(row)
+
+        def count(rows: list[dict[str, Any]], kind: str, late: bool = False) -> int:
+            return sum(
+                1
+                for row in rows
+                if row["kind"] == kind and (not late or dt.datetime.fromisoformat(row["due"]) < moment)
+            )
+
         return [
             HonourReviews(
                 department=department,
-                pending=len(dues),
-                overdue=sum(1 for due in dues if dt.datetime.fromisoformat(due) < moment),
-                oldest_due_at=min(dues),
+                pending=count(rows, "review"),
+                overdue=count(rows, "review", late=True),
+                changes_pending=count(rows, "change"),
+                changes_overdue=count(rows, "change", late=True),
+                oldest_due_at=min(row["due"] for row in rows),
             )
-            for department, dues in sorted(by_department.items())
+            for department, rows in sorted(by_department.items())
         ]
 
     @strawberry.field(

@@ -5,6 +5,10 @@
     GET  /honours/applications                 the enterprise's own; a department's to review; staff: all
     POST /honours/applications/{id}/review     the awarding department: {"approve": true|false, "note"}
     POST /honours/applications/{id}/restore    the awarding department, after a withdrawal: {"note"}
+    POST /honours/applications/{id}/change     the enterprise or the department reports a change to a
+                                               shown honour: {"note"}; due within 15 working days
+    POST /honours/applications/{id}/update     the awarding department: {"title", "recognisedOn", "note"}
+    POST /honours/applications/{id}/revoke     the awarding department: {"note"}; no longer shown
     GET  /honours/applications/{id}/files/{n}  a certificate, for the applicant, the department, staff
     GET  /honours                              published honours, for anyone (?creditCode=)
 
@@ -116,10 +120,14 @@ def register_honours(app: FastAPI, routes: ChannelRoutes) -> None:
         return {"honours": [public_view(row) for row in rows]}
 
 
+# A department's decision: (the service, its scope or None for an admin, the JSON body, who) -> the result.
+_Act = Callable[[Honours, str | None, dict[str, Any], str], dict[str, Any]]
+
+
 def _register_decisions(
     app: FastAPI, honours: Callable[[], Honours], principal_of: Callable[[Request], Principal]
 ) -> None:
-    """The awarding department's decisions: review (publish or reject) and restore."""
+    """The awarding department's decisions (review, restore, update, revoke) and a reported change."""
 
     async def decision(request: Request) -> tuple[Principal, str | None, dict[str, Any]]:
         principal = principal_of(request)
@@ -135,26 +143,68 @@ def _register_decisions(
         except HonourRefused as exc:  # another department's application answers as a missing one
             raise (NotFound if "no honour application" in str(exc) else BadInput)(str(exc)) from None
 
+    async def department_acts(request: Request, act: _Act) -> dict[str, Any]:
+        principal, scope, body = await decision(request)
+        return await decided(lambda: act(honours(), scope, body, principal.subject or "admin"))
+
+    def note(body: dict[str, Any]) -> str:
+        return str(body.get("note") or "")
+
     @app.post("/honours/applications/{application_id}/review", tags=[TAG], summary="Publish or reject")
     async def review(application_id: str, request: Request) -> dict[str, Any]:
-        principal, scope, body = await decision(request)
-        return await decided(
-            lambda: honours().review(
-                application_id,
-                scope=scope,
-                approve=bool(body.get("approve")),
-                note=str(body.get("note") or ""),
-                by=principal.subject or "admin",
-            )
+        return await department_acts(
+            request,
+            lambda h, scope, body, by: h.review(
+                application_id, scope=scope, approve=bool(body.get("approve")), note=note(body), by=by
+            ),
         )
 
     @app.post(
         "/honours/applications/{application_id}/restore", tags=[TAG], summary="Show a withdrawn honour again"
     )
     async def restore(application_id: str, request: Request) -> dict[str, Any]:
-        principal, scope, body = await decision(request)
+        return await department_acts(
+            request, lambda h, scope, body, by: h.restore(application_id, scope=scope, note=note(body), by=by)
+        )
+
+    @app.post("/honours/applications/{application_id}/change", tags=[TAG], summary="Report a change")
+    async def change(application_id: str, request: Request) -> dict[str, Any]:
+        principal = principal_of(request)
+        code = principal.scope if principal.role is Role.ENTERPRISE else None
+        if code is None:
+            scope = _deciding_scope(principal)  # the department, or an admin
+        elif not code:
+            raise Forbidden("an enterprise key without its credit code", requiredRole="enterprise")
+        else:
+            scope = None
+        body = await request.json() if await request.body() else {}
+        said = note(body) if isinstance(body, dict) else ""
         return await decided(
-            lambda: honours().restore(
-                application_id, scope=scope, note=str(body.get("note") or ""), by=principal.subject or "admin"
+            lambda: honours().report_change(
+                application_id,
+                credit_code=code,
+                scope=scope,
+                note=said,
+                by=principal.subject or code or "admin",
             )
+        )
+
+    @app.post("/honours/applications/{application_id}/update", tags=[TAG], summary="Update a shown honour")
+    async def update(application_id: str, request: Request) -> dict[str, Any]:
+        return await department_acts(
+            request,
+            lambda h, scope, body, by: h.amend(
+                application_id,
+                scope=scope,
+                title=str(body.get("title") or "") or None,
+                recognised_on=str(body.get("recognisedOn") or "") or None,
+                note=note(body),
+                by=by,
+            ),
+        )
+
+    @app.post("/honours/applications/{application_id}/revoke", tags=[TAG], summary="Revoke a shown honour")
+    async def revoke(application_id: str, request: Request) -> dict[str, Any]:
+        return await department_acts(
+            request, lambda h, scope, body, by: h.revoke(application_id, scope=scope, note=note(body), by=by)
         )

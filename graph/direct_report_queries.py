@@ -8,6 +8,7 @@ Graph shape (see docs/graph-model.md):
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from typing import Any
 
@@ -67,15 +68,40 @@ def versions(store: GraphStore, credit_code: str, dataset: str | None) -> list[d
 
 def not_reported(store: GraphStore, dataset: str, period: str, previous: str) -> list[dict[str, Any]]:
     """Enterprises that reported ``dataset`` for ``previous`` and not for ``period``, with their town
-    (from the graph's enterprise, when its code links to one): the reminder list."""
-    rows = store.read(
-        "MATCH (r:DirectReport {dataset: $dataset, period: $previous}) "
-        "WITH DISTINCT r.credit_code AS code "
-        "OPTIONAL MATCH (now:DirectReport {dataset: $dataset, period: $period, credit_code: code}) "
-        "WITH code, count(now) AS reported WHERE reported = 0 "
-        "OPTIONAL MATCH (e:Enterprise {credit_code: code}) "
-        "RETURN code AS credit_code, e.id AS enterprise, e.name AS name, e.town AS town "
-        "ORDER BY town, code",
-        {"dataset": dataset, "period": period, "previous": previous},
-    )
-    return [dict(row) for row in rows]
+    (from the graph's enterprise, when its code links to one): the reminder list.
+
+    An enterprise the graph does not know yet (its first reports came after the last resolve) has no
+    enterprise and no town; its name comes from its own reports (企业基本信息's 企业名称), if any."""
+    rows = [
+        dict(row)
+        for row in store.read(
+            "MATCH (r:DirectReport {dataset: $dataset, period: $previous}) "
+            "WITH DISTINCT r.credit_code AS code "
+            "OPTIONAL MATCH (now:DirectReport {dataset: $dataset, period: $period, credit_code: code}) "
+            "WITH code, count(now) AS reported WHERE reported = 0 "
+            "OPTIONAL MATCH (e:Enterprise {credit_code: code}) "
+            "RETURN code AS credit_code, e.id AS enterprise, e.name AS name, e.town AS town "
+            "ORDER BY town, code",
+            {"dataset": dataset, "period": period, "previous": previous},
+        )
+    ]
+    unknown = [row["credit_code"] for row in rows if row["enterprise"] is None]
+    if unknown:
+        names = _reported_names(store, unknown)
+        for row in rows:
+            row["name"] = row["name"] or names.get(row["credit_code"])
+    return rows
+
+
+def _reported_names(store: GraphStore, codes: list[str]) -> dict[str, str]:
+    """The name each enterprise last wrote in its own reports."""
+    names: dict[str, str] = {}
+    for row in store.read(
+        "MATCH (r:DirectReport) WHERE r.credit_code IN $codes "
+        "RETURN r.credit_code AS code, r.values AS values ORDER BY r.submitted_at",
+        {"codes": codes},
+    ):
+        name = json.loads(row["values"] or "{}").get("enterprise_name")
+        if name:
+            names[row["code"]] = name  # the newest wins
+    return names

@@ -4,9 +4,12 @@ Graph shape (see docs/graph-model.md):
     (:HonourApplication {id, credit_code, title, awarded_by, recognised_on, statement, files (JSON),
                          applied_by, applied_at, due_at, status, reviewed_by, reviewed_at, review_note,
                          published_at, withdrawn_at, withdrawn_reason, withdrawn_records,
-                         restored_by, restored_at, restored_over})
+                         restored_by, restored_at, restored_over, change_reported_at,
+                         change_reported_by, change_note, change_due_at, updated_at, updated_by,
+                         update_note, history (JSON), revoked_at, revoked_by, revoke_note})
 status: pending -> published | rejected; published -> withdrawn (a dishonesty record) -> published
-(restored by the awarding department, over the records it saw).
+(restored by the awarding department, over the records it saw); published or withdrawn -> revoked.
+A reported change (change_due_at) stays until the department updates or revokes the honour.
 """
 
 from __future__ import annotations
@@ -60,16 +63,49 @@ def applications(
     ]
 
 
+def open_deadlines(store: GraphStore) -> list[dict[str, Any]]:
+    """What awarding departments owe: each pending review (``kind`` review, due ``due_at``) and each
+    reported change not yet settled (``kind`` change, due ``change_due_at``)."""
+    rows = store.read(
+        "MATCH (h:HonourApplication) WHERE h.status = 'pending' OR h.change_due_at IS NOT NULL "
+        "RETURN h.awarded_by AS department, h.status AS status, h.due_at AS due_at, "
+        "h.change_due_at AS change_due_at",
+        {},
+    )
+    return [
+        {
+            "department": row["department"],
+            "kind": "change" if row.get("change_due_at") else "review",
+            "due": row.get("change_due_at") or row["due_at"],
+        }
+        for row in rows
+    ]
+
+
 def update(
-    store: GraphStore, application_id: str, expected: str, props: Mapping[str, Any]
+    store: GraphStore,
+    application_id: str,
+    expected: str | Sequence[str],
+    props: Mapping[str, Any],
+    clear: Sequence[str] = (),
 ) -> dict[str, Any] | None:
-    """Set ``props`` if the application is still ``expected`` (a review, a withdrawal, a restoration);
-    None when it was not (decided meanwhile, or unknown)."""
+    """Set ``props`` (and remove the ``clear`` properties) if the application's status is still
+    ``expected`` (one, or one of several): a review, a withdrawal, a restoration, a change; None when it
+    was not (decided meanwhile, or unknown)."""
+    statuses = [expected] if isinstance(expected, str) else list(expected)
+    removed = "".join(f" REMOVE h.{_ident(name)}" for name in clear)
     rows = store.write(
-        "MATCH (h:HonourApplication {id: $id, status: $expected}) SET h += $props RETURN h AS h",
-        {"id": application_id, "expected": expected, "props": dict(props)},
+        "MATCH (h:HonourApplication {id: $id}) WHERE h.status IN $expected "
+        f"SET h += $props{removed} RETURN h AS h",
+        {"id": application_id, "expected": statuses, "props": dict(props)},
     )
     return dict(rows[0]["h"]) if rows else None
+
+
+def _ident(name: str) -> str:
+    if not name.isidentifier() or not name.isascii():
+        raise ValueError(f"not a property name: {name!r}")
+    return name
 
 
 def dishonesty_records(store: GraphStore, credit_code: str, words: Sequence[str]) -> list[dict[str, Any]]:

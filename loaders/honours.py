@@ -11,6 +11,10 @@
   withdraws with the reason, the records and the date.
 * The awarding department may restore a withdrawn honour; the records it restored over no longer
   withdraw it, a new one does.
+* **A published honour is updated within 15 working days of a change**: the enterprise (or the
+  department) reports the change (renamed, expired, revoked by the awarding body ...), which is due
+  ``change_due_at``; the department updates the honour (a new title or date, the old kept in
+  ``history``) or revokes it (no longer shown), and either settles the change.
 """
 
 from __future__ import annotations
@@ -28,11 +32,16 @@ from entgraph.catalog.registry import Catalog
 from entgraph.graph import honour_queries
 from entgraph.graph.port import GraphStore
 from entgraph.loaders.intake import SubmissionRefused, now_iso
+from entgraph.localtime import CST
+from entgraph.workdays import add_workdays
 
 # Credit-event kinds that withdraw an honour: the court's 失信被执行人, 严重失信 lists, serious
 # violations (假冒伪劣, 传销, 非法集资). Administrative penalties in general do not.
 DISHONESTY_WORDS = ("失信", "严重违法", "假冒伪劣", "传销", "非法集资")
 REVIEW_DAYS = 30  # first recognitions are entered within 30 days of the application
+CHANGE_WORKDAYS = 15  # published honours are updated within 15 working days of a change
+# A settled change leaves these behind: the board counts honours that still carry change_due_at.
+_CHANGE_FIELDS = ("change_reported_at", "change_reported_by", "change_note", "change_due_at")
 MAX_FILES = 5
 MAX_FILE_BYTES = 20 * 1024 * 1024
 _SAFE = re.compile(r"[^\w.\-（）()]+")
@@ -158,6 +167,92 @@ class Honours:
             raise HonourRefused(f"application {application_id} is not withdrawn (it is {found['status']})")
         return restored
 
+    def report_change(
+        self, application_id: str, *, credit_code: str | None, scope: str | None, note: str, by: str
+    ) -> dict[str, Any]:
+        """A change to a shown honour, reported by its enterprise (``credit_code``) or its awarding
+        department (``scope``; both None: an admin); due within 15 working days."""
+        found = honour_queries.application(self.store, application_id)
+        mine = found is not None and (
+            (credit_code is None or found["credit_code"] == credit_code)
+            and (scope is None or found["awarded_by"] == scope)
+        )
+        if not mine:
+            raise HonourRefused(f"no honour application {application_id} of yours")
+        if not note.strip():
+            raise HonourRefused("say what changed (e.g. 证书已到期, 更名为 …)")
+        if found.get("change_due_at"):
+            raise HonourRefused(f"a change is already reported, due {found['change_due_at']}")
+        today = dt.datetime.now(CST).date()
+        due = dt.datetime.combine(add_workdays(today, CHANGE_WORKDAYS) + dt.timedelta(days=1), dt.time(), CST)
+        changed = honour_queries.update(
+            self.store,
+            found["id"],
+            ("published", "withdrawn"),
+            {
+                "change_reported_at": now_iso(),
+                "change_reported_by": by,
+                "change_note": note.strip(),
+                "change_due_at": due.isoformat(timespec="milliseconds"),
+            },
+        )
+        if changed is None:
+            raise HonourRefused(f"application {application_id} is not shown (it is {found['status']})")
+        return changed
+
+    def amend(
+        self,
+        application_id: str,
+        *,
+        scope: str | None,
+        title: str | None,
+        recognised_on: str | None,
+        note: str,
+        by: str,
+    ) -> dict[str, Any]:
+        """The awarding department updates a shown honour (a new title or date; the old kept in
+        ``history``), settling a reported change."""
+        found = self._awarded_by(application_id, scope)
+        title = " ".join((title or "").split()) or found["title"]
+        if len(title) > 100:
+            raise HonourRefused("an honour's name has at most 100 characters")
+        if recognised_on:
+            try:
+                dt.date.fromisoformat(recognised_on)
+            except ValueError:
+                raise HonourRefused(f"recognised on {recognised_on!r}: a date, e.g. 2026-06-30") from None
+        recognised_on = recognised_on or found.get("recognised_on") or ""
+        if title == found["title"] and recognised_on == (found.get("recognised_on") or ""):
+            raise HonourRefused("nothing to update: give a new name or date, or revoke the honour")
+        now = now_iso()
+        earlier = {"title": found["title"], "recognised_on": found.get("recognised_on") or "", "until": now}
+        history = [*json.loads(found.get("history") or "[]"), earlier]
+        props = {
+            "title": title,
+            "recognised_on": recognised_on,
+            "updated_at": now,
+            "updated_by": by,
+            "update_note": note.strip(),
+            "history": json.dumps(history, ensure_ascii=False),
+        }
+        return self._settle(found, props)
+
+    def revoke(self, application_id: str, *, scope: str | None, note: str, by: str) -> dict[str, Any]:
+        """The awarding department revokes a shown honour (expired, cancelled): no longer displayed."""
+        found = self._awarded_by(application_id, scope)
+        if not note.strip():
+            raise HonourRefused("say why the honour is revoked (e.g. 资格已到期)")
+        props = {"status": "revoked", "revoked_at": now_iso(), "revoked_by": by, "revoke_note": note.strip()}
+        return self._settle(found, props)
+
+    def _settle(self, found: dict[str, Any], props: dict[str, Any]) -> dict[str, Any]:
+        settled = honour_queries.update(
+            self.store, found["id"], ("published", "withdrawn"), props, clear=_CHANGE_FIELDS
+        )
+        if settled is None:
+            raise HonourRefused(f"application {found['id']} is not shown (it is {found['status']})")
+        return settled
+
     def check(self) -> list[dict[str, Any]]:
         return withdraw_dishonest(self.store)
 
@@ -233,5 +328,16 @@ def full_view(application: dict[str, Any]) -> dict[str, Any]:
         "withdrawnAt": application.get("withdrawn_at"),
         "withdrawnReason": application.get("withdrawn_reason"),
         "restoredAt": application.get("restored_at"),
+        "changeReportedAt": application.get("change_reported_at"),
+        "changeNote": application.get("change_note"),
+        "changeDueAt": application.get("change_due_at"),
+        "updatedAt": application.get("updated_at"),
+        "updateNote": application.get("update_note"),
+        "revokedAt": application.get("revoked_at"),
+        "revokeNote": application.get("revoke_note"),
+        "history": [
+            {"title": h["title"], "recognisedOn": h["recognised_on"] or None, "until": h["until"]}
+            for h in json.loads(application.get("history") or "[]")
+        ],
         "files": [{"name": f["name"], "bytes": f["bytes"], "sha256": f["sha256"]} for f in files],
     }

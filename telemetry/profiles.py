@@ -29,6 +29,7 @@ from typing import Literal
 
 from entgraph.localtime import CST, DAY_MS, OFFSET_MS, day_number, day_number_start_ms
 from entgraph.telemetry.payloads import MeterEvent, Reading
+from entgraph.workdays import HOLIDAYS, SPRING_FESTIVAL, is_workday
 
 MeterKind = Literal["electricity", "water"]
 Shift = Literal["one", "two", "three"]
@@ -47,57 +48,6 @@ UNITS: dict[str, str] = {"electricity": "kWh", "water": "m3"}
 # Register resolution: a meter shows 0.01 kWh or one litre; rounding a non-decreasing value to a fixed
 # step keeps it non-decreasing, so the register still never goes backwards.
 _DIGITS: dict[str, int] = {"electricity": 2, "water": 3}
-
-
-def _d(text: str) -> dt.date:
-    return dt.date.fromisoformat(text)
-
-
-def _span(first: str, last: str) -> list[dt.date]:
-    a, b = _d(first), _d(last)
-    return [a + dt.timedelta(days=i) for i in range((b - a).days + 1)]
-
-
-# Official arrangements of the State Council General Office (国务院办公厅关于部分节假日安排的通知):
-# 2025 (issued 2024-11-12) and 2026 (issued 2025-11-04). Days off, named, and the weekend days that are
-# worked instead (调休上班), which a profile treats as ordinary workdays.
-# 2027: no notice was at hand when this table was written, so 2027 holds the festivals on their
-# lunar-calendar dates (春节 2027-02-06, 清明 04-05, 端午 06-09, 中秋 09-15) with the customary spans
-# and no 调休 days — replace it with the official notice when it is published.
-_HOLIDAY_SPANS: tuple[tuple[str, str, str], ...] = (
-    ("元旦", "2025-01-01", "2025-01-01"),
-    ("春节", "2025-01-28", "2025-02-04"),
-    ("清明", "2025-04-04", "2025-04-06"),
-    ("劳动节", "2025-05-01", "2025-05-05"),
-    ("端午", "2025-05-31", "2025-06-02"),
-    ("国庆", "2025-10-01", "2025-10-08"),  # 国庆 and 中秋 (10-06) together, 8 days
-    ("元旦", "2026-01-01", "2026-01-03"),
-    ("春节", "2026-02-15", "2026-02-23"),
-    ("清明", "2026-04-04", "2026-04-06"),
-    ("劳动节", "2026-05-01", "2026-05-05"),
-    ("端午", "2026-06-19", "2026-06-21"),
-    ("中秋", "2026-09-25", "2026-09-27"),
-    ("国庆", "2026-10-01", "2026-10-07"),
-    ("元旦", "2027-01-01", "2027-01-03"),
-    ("春节", "2027-02-05", "2027-02-12"),  # provisional
-    ("清明", "2027-04-03", "2027-04-05"),  # provisional
-    ("劳动节", "2027-05-01", "2027-05-05"),  # provisional
-    ("端午", "2027-06-09", "2027-06-09"),  # provisional
-    ("中秋", "2027-09-15", "2027-09-15"),  # provisional
-    ("国庆", "2027-10-01", "2027-10-07"),  # provisional
-)
-HOLIDAYS: dict[dt.date, str] = {day: name for name, a, b in _HOLIDAY_SPANS for day in _span(a, b)}
-ADJUSTED_WORKDAYS: frozenset[dt.date] = frozenset(
-    _d(x)
-    for x in (
-        "2025-01-26", "2025-02-08", "2025-04-27", "2025-09-28", "2025-10-11",
-        "2026-01-04", "2026-02-14", "2026-02-28", "2026-05-09", "2026-09-20", "2026-10-10",
-    )
-)  # fmt: skip
-# The official Spring Festival holiday of each year, which a manufacturer's shutdown stretches.
-SPRING_FESTIVAL: dict[int, tuple[dt.date, dt.date]] = {
-    _d(a).year: (_d(a), _d(b)) for name, a, b in _HOLIDAY_SPANS if name == "春节"
-}
 
 
 @dataclass(frozen=True)
@@ -162,13 +112,6 @@ class MeterProfile:
 
 def day_date(day: int) -> dt.date:
     return _EPOCH + dt.timedelta(days=day)
-
-
-def is_workday(date: dt.date) -> bool:
-    """A working day in China: Monday-Friday or a 调休 weekend day, and not a public holiday."""
-    if date in HOLIDAYS:
-        return False
-    return date.weekday() < 5 or date in ADJUSTED_WORKDAYS
 
 
 @functools.cache

@@ -11,6 +11,7 @@ import httpx
 import openpyxl
 
 from entgraph.city_fixtures import City
+from entgraph.graph import honour_queries
 
 NAME = "query ($id: String) { enterprise(id: $id) { id name } }"
 
@@ -332,6 +333,41 @@ def test_an_honour_is_applied_for_and_published_from_the_console(
     public = open_as("public", "/honours")
     public.locator('[data-testid="honours-public"] tr:has-text("纳税信用A级纳税人")').wait_for()
     assert public.locator('[data-testid="honour-form"]').count() == 0
+
+    # withdrawn on a 失信 record: written here as the resolver's check leaves it (that path, from a loaded
+    # credit list to the withdrawal, is tested over HTTP in tests/api/test_channels_http.py); the clerk
+    # sees why and restores it
+    [applied] = [
+        a for a in honour_queries.applications(console.city.store, statuses=["published"])
+        if a["title"] == "纳税信用A级纳税人"
+    ]  # fmt: skip
+    honour_queries.update(console.city.store, applied["id"], "published", {
+        "status": "withdrawn", "withdrawn_at": "2026-11-21T09:00:00.000+00:00",
+        "withdrawn_reason": "失信记录：法院失信被执行人信息（jj_credit）", "withdrawn_records": "[]",
+    })  # fmt: skip
+    clerk.reload()
+    withdrawn = clerk.locator(f'[data-application="{applied["id"]}"][data-status="withdrawn"]')
+    withdrawn.wait_for()
+    assert "法院失信被执行人信息" in withdrawn.inner_text()
+    assert clerk.locator('[data-testid="honours-public"] tr:has-text("纳税信用A级纳税人")').count() == 0
+    clerk.once("dialog", lambda dialog: dialog.accept("已履行，信用修复"))
+    withdrawn.locator('[data-testid="honour-restore"]').click()
+    clerk.locator(f'[data-application="{applied["id"]}"][data-status="published"]').wait_for()
+
+    # the enterprise reports a change; the clerk sees it due and settles it with an update
+    company.reload()
+    mine = company.locator(f'[data-application="{applied["id"]}"]')
+    company.once("dialog", lambda dialog: dialog.accept("评价结果更新为纳税信用A级（2026年度）"))
+    mine.locator('[data-testid="honour-report-change"]').click()
+    company.locator(f'[data-application="{applied["id"]}"] [data-testid="honour-change-due"]').wait_for()
+    clerk.reload()
+    due = clerk.locator(f'[data-application="{applied["id"]}"] [data-testid="honour-change-due"]')
+    due.wait_for()
+    shoot(console, clerk, "honours-change")
+    clerk.once("dialog", lambda dialog: dialog.accept("纳税信用A级纳税人（2026年度）"))
+    clerk.locator(f'[data-application="{applied["id"]}"] [data-testid="honour-update"]').click()
+    clerk.locator('[data-testid="honours-public"] tr:has-text("纳税信用A级纳税人（2026年度）")').wait_for()
+    assert due.count() == 0
 
 
 def test_an_admin_onboards_an_enterprise_with_a_key_and_revokes_it(console: Any, open_as: Any) -> None:

@@ -20,6 +20,7 @@ pytestmark = pytest.mark.stores
 
 CODE = make_credit_code("150302", "MA0DR001")
 OPERATIONS = "wh_enterprise_operations"
+PROFILE = "wh_enterprise_profile"
 
 
 def _record(store: GraphStore, record_id: str) -> dict:
@@ -93,3 +94,18 @@ def test_reminders_list_who_reported_last_period_and_not_this(
     reports.submit(CODE, OPERATIONS, "2026-11", {"工业总产值": "11"}, by="x")
     missing = direct_report_queries.not_reported(fresh_graph, OPERATIONS, "2026-11", "2026-10")
     assert [m["credit_code"] for m in missing] == [late]
+
+
+def test_a_reporter_the_graph_does_not_know_yet_is_named_from_its_own_profile(
+    fresh_graph: GraphStore, catalog: Catalog, tmp_path: Path
+) -> None:
+    reports = DirectReports(Inbox(fresh_graph, catalog, tmp_path / "inbox"))
+    new = make_credit_code("150302", "MA0DR003")
+    reports.submit(
+        new, PROFILE, None, {"企业名称": "乌海市新锐材料有限公司", "统一社会信用代码": new}, by="x"
+    )
+    reports.submit(new, OPERATIONS, "2026-10", {"工业总产值": "10"}, by="x")
+    [missing] = direct_report_queries.not_reported(fresh_graph, OPERATIONS, "2026-11", "2026-10")
+    assert missing == {
+        "credit_code": new, "enterprise": None, "name": "乌海市新锐材料有限公司", "town": None,
+    }  # fmt: skip

@@ -4,6 +4,7 @@ enterprise, restored by the department, withdrawn again by a new record."""
 
 from __future__ import annotations
 
+import datetime as dt
 import io
 import json
 from pathlib import Path
@@ -17,7 +18,9 @@ from entgraph.graph.port import GraphStore
 from entgraph.identity.codes import make_credit_code
 from entgraph.loaders.engine import Loader
 from entgraph.loaders.honours import HonourRefused, Honours, public_view
+from entgraph.localtime import CST
 from entgraph.resolution.resolver import Resolver
+from entgraph.workdays import add_workdays
 
 pytestmark = pytest.mark.stores
 
@@ -102,3 +105,67 @@ def test_an_honour_is_published_withdrawn_on_dishonesty_and_restored(
         )
     )  # fmt: skip
     assert resolver.run().honours_withdrawn == 1, "a new 失信 record withdraws it again"
+
+
+def test_a_change_is_settled_by_an_update_or_a_revocation_within_15_working_days(
+    fresh_graph: GraphStore, catalog: Catalog, tmp_path: Path
+) -> None:
+    honours = Honours(fresh_graph, catalog, tmp_path / "honours")
+
+    def published(title: str) -> dict:
+        applied = honours.apply(
+            CODE, title=title, awarded_by=MIIT, recognised_on="2025-06-30", statement=True,
+            files=[("证书.pdf", io.BytesIO(b"%PDF-1.4"))], by="张会计",
+        )  # fmt: skip
+        with pytest.raises(HonourRefused, match="is not shown"):  # a pending one has nothing to change
+            honours.report_change(applied["id"], credit_code=CODE, scope=None, note="更名", by="张会计")
+        return honours.review(applied["id"], scope=MIIT, approve=True, note="", by="王科长")
+
+    renamed = published("专精特新中小企业")
+    with pytest.raises(HonourRefused, match="of yours"):  # another enterprise's honour
+        honours.report_change(renamed["id"], credit_code="91350582MA2XN6QLXM", scope=None, note="x", by="x")
+    with pytest.raises(HonourRefused, match="say what changed"):
+        honours.report_change(renamed["id"], credit_code=CODE, scope=None, note=" ", by="张会计")
+    changed = honours.report_change(
+        renamed["id"], credit_code=CODE, scope=None, note="复核后更名为专精特新“小巨人”", by="张会计"
+    )
+    reported = dt.datetime.fromisoformat(changed["change_reported_at"]).astimezone(CST).date()
+    due = dt.datetime.fromisoformat(changed["change_due_at"])
+    assert due.date() == add_workdays(reported, 15) + dt.timedelta(days=1) and due.time() == dt.time()
+    with pytest.raises(HonourRefused, match="already reported"):
+        honours.report_change(renamed["id"], credit_code=CODE, scope=None, note="again", by="张会计")
+    assert [(r["kind"], r["department"]) for r in honour_queries.open_deadlines(fresh_graph)] == [
+        ("change", MIIT)
+    ]
+
+    with pytest.raises(HonourRefused, match="no honour application"):  # another department
+        honours.amend(renamed["id"], scope="乌海:市发改委", title="x", recognised_on=None, note="", by="x")
+    with pytest.raises(HonourRefused, match="nothing to update"):
+        honours.amend(
+            renamed["id"], scope=MIIT, title="专精特新中小企业", recognised_on=None, note="", by="王"
+        )
+    updated = honours.amend(
+        renamed["id"],
+        scope=MIIT,
+        title="专精特新“小巨人”企业",
+        recognised_on="2026-07-01",
+        note="复核",
+        by="王科长",
+    )
+    assert updated["status"] == "published" and "change_due_at" not in updated
+    assert public_view(updated)["title"] == "专精特新“小巨人”企业"
+    assert public_view(updated)["recognisedOn"] == "2026-07-01"
+    [before] = json.loads(updated["history"])
+    assert (before["title"], before["recognised_on"]) == ("专精特新中小企业", "2025-06-30")
+    assert honour_queries.open_deadlines(fresh_graph) == []
+
+    expired = published("高新技术企业")
+    honours.report_change(expired["id"], credit_code=None, scope=MIIT, note="证书已到期", by="王科长")
+    with pytest.raises(HonourRefused, match="say why"):
+        honours.revoke(expired["id"], scope=MIIT, note="", by="王科长")
+    revoked = honours.revoke(expired["id"], scope=MIIT, note="资格已到期", by="王科长")
+    assert revoked["status"] == "revoked" and "change_due_at" not in revoked
+    shown = honour_queries.applications(fresh_graph, statuses=["published"])
+    assert [h["title"] for h in shown] == ["专精特新“小巨人”企业"], "a revoked honour is not displayed"
+    with pytest.raises(HonourRefused, match="is not shown"):
+        honours.revoke(expired["id"], scope=MIIT, note="again", by="王科长")

@@ -181,7 +181,7 @@ export const CREATE_API_KEY = `mutation CreateApiKey($role: Role!, $name: String
 
 export const REVOKE_API_KEY = `mutation RevokeApiKey($name: String!) { revokeApiKey(name: $name) }`;
 
-export const HONOUR_REVIEWS = `query HonourReviews { honourReviews { department pending overdue oldestDueAt } }`;
+export const HONOUR_REVIEWS = `query HonourReviews { honourReviews { department pending overdue changesPending changesOverdue oldestDueAt } }`;
 
 export const UPLOADS = `query Uploads($dataset: String) {
   uploads(dataset: $dataset, first: 100) {

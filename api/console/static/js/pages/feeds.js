@@ -28,9 +28,10 @@ export async function renderFeeds(main, { query, go, showError }) {
 function honourReviews(rows) {
   if (!rows.length) return null;
   return [h("h2", {}, t("feeds.honourReviews")), h("table", { class: "compact", "data-testid": "honour-reviews" },
-    h("tr", {}, ["department", "pending", "overdue", "oldestDueAt"].map((k) => h("th", {}, t(`feeds.review.${k}`)))),
+    h("tr", {}, ["department", "pending", "overdue", "changesPending", "changesOverdue", "oldestDueAt"].map((k) => h("th", {}, t(`feeds.review.${k}`)))),
     rows.map((r) => h("tr", { "data-department": r.department }, h("td", {}, r.department), h("td", { class: "num" }, num(r.pending)),
-      h("td", { class: `num ${r.overdue ? "bad" : ""}` }, num(r.overdue)), h("td", {}, text(r.oldestDueAt)))))];
+      h("td", { class: `num ${r.overdue ? "bad" : ""}` }, num(r.overdue)), h("td", { class: "num" }, num(r.changesPending)),
+      h("td", { class: `num ${r.changesOverdue ? "bad" : ""}` }, num(r.changesOverdue)), h("td", {}, text(r.oldestDueAt)))))];
 }
 
 export function board(feeds) {

@@ -1,7 +1,8 @@
 // Honours published on application (荣誉公示, seed 004): the public list for everyone; an enterprise
 // applies (certificate, statement of truthfulness) and follows its applications; the awarding
-// department reviews its queue, and restores an honour a 失信 record withdrew. The rules live in the
-// server (loaders/honours.py); this page only asks and shows.
+// department reviews its queue, restores an honour a 失信 record withdrew, and settles reported changes
+// (update or revoke, within 15 working days). The rules live in the server (loaders/honours.py); this
+// page only asks and shows.
 
 import { can, gql, postForm, rest, sendJson, session } from "../api.js";
 import { h, replace, text } from "../dom.js";
@@ -10,7 +11,7 @@ import * as Q from "../queries.js";
 
 export async function renderHonours(main, { go, toast, showError }) {
   const sections = [h("div", { class: "toolbar" }, h("h1", {}, t("honours.title")))];
-  if (can("enterprise") && session.principal.role === "enterprise") sections.push(await applyForm(go, toast, showError), await mine());
+  if (can("enterprise") && session.principal.role === "enterprise") sections.push(await applyForm(go, toast, showError), await mine(go, toast, showError));
   if (session.principal.role === "department" || session.principal.role === "admin") sections.push(await reviewQueue(go, toast, showError));
   sections.push(await publicList());
   replace(main, sections);
@@ -58,22 +59,37 @@ async function applyForm(go, toast, showError) {
     h("div", { class: "actions" }, send));
 }
 
-async function mine() {
+const shown = (a) => a.status === "published" || a.status === "withdrawn";
+
+function acting(go, toast, showError) {
+  return (id, path, body) => sendJson("POST", `/honours/applications/${id}/${path}`, body)
+    .then(() => { toast(t("honours.done")); go("/honours", { at: String(Date.now()) }); })
+    .catch(showError);
+}
+
+async function mine(go, toast, showError) {
   const { applications } = await rest("/honours/applications");
-  return h("section", {}, h("h2", {}, t("honours.mine")), applicationTable(applications, null));
+  const act = acting(go, toast, showError);
+  const actions = (a) => shown(a) && !a.changeDueAt
+    ? h("button", { "data-testid": "honour-report-change", onclick: () => { const note = prompt(t("honours.changeWhat")); if (note) act(a.id, "change", { note }); } }, t("honours.reportChange"))
+    : null;
+  return h("section", {}, h("h2", {}, t("honours.mine")), applicationTable(applications, actions));
 }
 
 async function reviewQueue(go, toast, showError) {
   const { applications } = await rest("/honours/applications");
-  const act = (id, path, body) => sendJson("POST", `/honours/applications/${id}/${path}`, body)
-    .then(() => { toast(t("honours.done")); go("/honours", { at: String(Date.now()) }); })
-    .catch(showError);
+  const act = acting(go, toast, showError);
+  const settle = (a) => [
+    h("button", { "data-testid": "honour-update", onclick: () => { const title = prompt(t("honours.updateTitle"), a.title); if (title && title !== a.title) act(a.id, "update", { title, note: a.changeNote || "" }); } }, t("honours.update")),
+    h("button", { "data-testid": "honour-revoke", onclick: () => { const note = prompt(t("honours.revokeWhy"), a.changeNote || ""); if (note) act(a.id, "revoke", { note }); } }, t("honours.revoke"))];
   const actions = (a) => {
     if (a.status === "pending") return [
       h("button", { class: "primary", "data-testid": "honour-publish", onclick: () => act(a.id, "review", { approve: true, note: "" }) }, t("honours.publish")),
       h("button", { "data-testid": "honour-reject", onclick: () => { const note = prompt(t("honours.rejectWhy")); if (note) act(a.id, "review", { approve: false, note }); } }, t("honours.reject"))];
-    if (a.status === "withdrawn") return h("button", { "data-testid": "honour-restore", onclick: () => { const note = prompt(t("honours.restoreWhy")); if (note !== null) act(a.id, "restore", { note }); } }, t("honours.restore"));
-    return null;
+    const restore = a.status === "withdrawn"
+      ? h("button", { "data-testid": "honour-restore", onclick: () => { const note = prompt(t("honours.restoreWhy")); if (note !== null) act(a.id, "restore", { note }); } }, t("honours.restore"))
+      : null;
+    return shown(a) ? [restore, ...settle(a)] : null;
   };
   return h("section", {}, h("h2", {}, t("honours.queue")), applicationTable(applications, actions));
 }
@@ -86,6 +102,6 @@ function applicationTable(rows, actions) {
       h("td", {}, a.title), h("td", { class: "mono" }, a.creditCode), h("td", {}, a.awardedBy),
       h("td", {}, h("span", { class: `chip honour-${a.status}` }, t(`honourStatus.${a.status}`))),
       h("td", {}, text(a.appliedAt)), h("td", {}, text(a.dueAt)),
-      h("td", {}, a.withdrawnReason || a.reviewNote || ""),
+      h("td", {}, a.changeDueAt ? h("span", { class: "chip warn", "data-testid": "honour-change-due" }, t("honours.changeDue", { due: text(a.changeDueAt) }), " ", a.changeNote) : (a.revokeNote || a.withdrawnReason || a.reviewNote || "")),
       actions ? h("td", {}, actions(a)) : null)));
 }
