@@ -54,10 +54,13 @@ from entgraph.api.client_errors import (
 from entgraph.api.context import Context
 from entgraph.api.direct_reports import register_direct_reports
 from entgraph.api.docking import register_docking
+from entgraph.api.field_checks import MAX_BODY_BYTES as FIELD_CHECK_MAX_BYTES
+from entgraph.api.field_checks import register_field_checks
 from entgraph.api.honours import register_honours
 from entgraph.api.rate_limit import RateLimiter
 from entgraph.api.reports import register_reports
 from entgraph.api.schema import Mutation, Query, build_schema
+from entgraph.api.town_exports import register_town_exports
 from entgraph.api.uploads import register_uploads
 from entgraph.catalog.registry import Catalog
 from entgraph.graph.port import GraphStore, QueryTimedOut, StoreUnavailable
@@ -277,7 +280,14 @@ def create_app(
 
     register_reports(app, settings, authenticator, resources.open_store, lambda: resources.catalog)
     channels = ChannelRoutes(settings, authenticator, resources.open_store, lambda: resources.catalog)
-    for register in (register_uploads, register_docking, register_direct_reports, register_honours):
+    for register in (
+        register_uploads,
+        register_docking,
+        register_direct_reports,
+        register_honours,
+        register_field_checks,
+        register_town_exports,
+    ):
         register(app, channels)
 
     _register_error_handlers(app)
@@ -299,7 +309,11 @@ def create_app(
     app.add_middleware(
         BodyLimitMiddleware,
         max_bytes=settings.api_max_body_bytes,
-        larger={"/uploads": settings.upload_max_bytes, "/docking/": settings.upload_max_bytes},
+        larger={
+            "/uploads": settings.upload_max_bytes,
+            "/docking/": settings.upload_max_bytes,
+            "/field-checks": FIELD_CHECK_MAX_BYTES,  # a phone's photo
+        },
     )
     app.add_middleware(CallerGate, authenticator=authenticator, limiter=limiter)  # before any body is read
     app.add_middleware(RequestLogMiddleware)  # added last: outermost, so it sees every response

@@ -48,6 +48,7 @@ from entgraph.api.dataloaders import (
     related_loader,
     segment_loader,
 )
+from entgraph.api.field_checks import FieldCheck, enterprise_field_checks
 from entgraph.api.masking import Decision, policy
 from entgraph.api.metrics import MetricSeries, enterprise_metrics
 from entgraph.api.pagination import check_first
@@ -539,6 +540,13 @@ class Enterprise:
     ) -> list[Warning] | None:
 
         return await enterprise_warnings(info, self.props["id"], statuses, first)
+
+    @strawberry.field(
+        description="On-site checks by town staff (recordFieldCheck), latest first, at most ``first`` "
+        "(1-50), those recorded on enterprises merged into it included; null below the analyst role."
+    )
+    async def field_checks(self, info: Info[Context, None], first: int = 10) -> list[FieldCheck] | None:
+        return await enterprise_field_checks(info, self.props["id"], first)
 
     @strawberry.field(
         description="Enterprises along its industry chains: the segment upstream of its own (likely "

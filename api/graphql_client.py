@@ -29,6 +29,7 @@ query ($id: String) { enterprise(id: $id) {
   meters { meterId utility via shared lastReadingAt
     series(interval: DAY) { unit points { start value quality } } }
   warnings { id rule status period messageZh }
+  fieldChecks { id statusSeen checkedAt checkedBy }
 } }
 """
 

@@ -52,6 +52,7 @@ from entgraph.api.visibility import may_see_fact, visibility
 from entgraph.catalog.spec import Role as ColumnRole
 from entgraph.catalog.spec import Sharing
 from entgraph.graph import land_credit_queries as queries
+from entgraph.identity.geometry import GeometryError, parse_geometry
 
 MAX_DEPTH = 3  # mortgageNetwork: hops followed at most
 # Lists without a ``first`` (a parcel's history, a record's parties ...) stop at the size the cost limit
@@ -119,6 +120,7 @@ async def _survivor(info: Info[Context, None], enterprise_id: str) -> str | None
 # --- catalog: which record field is the date, the price ... ---------------------------------------
 
 _USE_FIELDS = ("land_use_after", "land_use", "parcel_type", "usage")
+_GEOMETRY_FIELD = "parcel_geo"  # 宗地空间地理信息, as every land spec names it
 
 
 def _role_field(spec: Any, role: ColumnRole) -> str | None:
@@ -178,6 +180,18 @@ async def _parcels_as_seen(
         if visible:
             out.append(LandParcel(props=_shown_props(info.context, props, visible), records=visible))
     return out
+
+
+def _located(props: dict[str, Any], axis: int) -> float | None:
+    """A coordinate of a parcel's point, from the geometry it shows (a record's 宗地空间地理信息, kept as
+    GeoJSON), so that a hidden geometry hides the point too."""
+    text = props.get(_GEOMETRY_FIELD)
+    if not isinstance(text, str):
+        return None
+    try:
+        return parse_geometry(text).point()[axis]
+    except GeometryError:
+        return None
 
 
 def _parties(rows: list[dict[str, Any]]) -> list[tuple[str, str]]:
@@ -361,6 +375,17 @@ class LandParcel:
     @strawberry.field(description="容积率 (land certificates).")
     def plot_ratio(self) -> float | None:
         return _number(self.props.get("plot_ratio"))
+
+    @strawberry.field(
+        description="Longitude of the point standing for it (from its 宗地空间地理信息), where a record the "
+        "caller may see states that in a column it may see; see townMap."
+    )
+    def lng(self) -> float | None:
+        return _located(self.props, 0)
+
+    @strawberry.field(description="Latitude of that point.")
+    def lat(self) -> float | None:
+        return _located(self.props, 1)
 
     @strawberry.field(description="Towns (镇/街道) its records place it in.")
     async def towns(self, info: Info[Context, None]) -> list[str]:

@@ -79,7 +79,16 @@ LIST_SIZE_ARGUMENTS = ("first", "limit")
 # Lists whose items are values computed together by one query and bounded by their resolver (a series'
 # points: at most ``api.telemetry.MAX_POINTS``, refused beyond): their length costs bytes, not work, so
 # they count once, not once per item.
-FLAT_LISTS = frozenset({("MeterSeries", "points"), ("Meter", "completeness"), ("MetricSeries", "points")})
+# A town map's points (api/town_map.py: flat values, a few statements, at most its MAX_POINTS) likewise.
+FLAT_LISTS = frozenset(
+    {
+        ("MeterSeries", "points"),
+        ("Meter", "completeness"),
+        ("MetricSeries", "points"),
+        ("TownMap", "enterprises"),
+        ("TownMap", "parcels"),
+    }
+)
 # Lists whose length a rule of the data bounds, counted at that bound instead of DEFAULT_LIST_SIZE: a
 # warning's history is its lifecycle (opened, acknowledged, resolved; resolved is final); a chain's
 # segments in a year are its positions, a closed list in the chain feed's spec (上游 / 中游 / 下游), and

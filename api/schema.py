@@ -25,11 +25,15 @@ from entgraph.api.client_errors import ApiSchema, ErrorShaping
 from entgraph.api.context import Context
 from entgraph.api.enterprise_listing import EnterpriseQuery
 from entgraph.api.feeds import FeedsQuery
+from entgraph.api.field_checks import FieldCheckMutation, FieldCheckQuery
 from entgraph.api.input_limits import InputLimits
 from entgraph.api.land_credit import LandCreditQuery
 from entgraph.api.limits import Limits, limit_extensions
 from entgraph.api.stewardship import StewardMutation, StewardQuery
 from entgraph.api.telemetry import TelemetryMutation, TelemetryQuery
+from entgraph.api.town_dashboard import TownDashboardQuery
+from entgraph.api.town_map import TownMapQuery
+from entgraph.api.towns import TownsMutation, TownsQuery
 from entgraph.settings import Settings
 
 
@@ -89,9 +93,15 @@ Query = merge_types(
         FeedsQuery,
         TelemetryQuery,
         AccessQuery,
+        TownMapQuery,
+        FieldCheckQuery,
+        TownsQuery,
+        TownDashboardQuery,
     ),
 )
-Mutation = merge_types("Mutation", (StewardMutation, TelemetryMutation, AccessMutation))
+Mutation = merge_types(
+    "Mutation", (StewardMutation, TelemetryMutation, AccessMutation, FieldCheckMutation, TownsMutation)
+)
 
 
 def build_schema(

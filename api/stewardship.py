@@ -334,7 +334,7 @@ class StewardMutation:
         self, info: Info[Context, None], id: str, candidate: int = 1, reason: str = ""
     ) -> StewardPayload:
         await _visible_task(info, id)
-        return await _operate(info, _task_records(id), lambda s: s.accept(id, candidate, reason), id)
+        return await operate(info, task_records(id), lambda s: s.accept(id, candidate, reason), id)
 
     @strawberry.mutation(
         description="Each task's name IS its best candidate: one judgement per task (each undone on its "
@@ -363,12 +363,12 @@ class StewardMutation:
         self, info: Info[Context, None], id: str, enterprise_id: str | None = None, reason: str = ""
     ) -> StewardPayload:
         await _visible_task(info, id)
-        return await _operate(info, _task_records(id), lambda s: s.reject(id, enterprise_id, reason), id)
+        return await operate(info, task_records(id), lambda s: s.reject(id, enterprise_id, reason), id)
 
     @strawberry.mutation(description="Cannot tell: park the task.", permission_classes=STEWARD_ONLY)
     async def mark_unsure(self, info: Info[Context, None], id: str, reason: str = "") -> StewardPayload:
         await _visible_task(info, id)
-        return await _operate(info, _task_records(id), lambda s: s.unsure(id, reason), id)
+        return await operate(info, task_records(id), lambda s: s.unsure(id, reason), id)
 
     @strawberry.mutation(
         description="Link a task's name (T-…) or one record (<record id>|<party>) to an enterprise.",
@@ -379,10 +379,10 @@ class StewardMutation:
     ) -> StewardPayload:
         if task_or_record.startswith("T-"):
             await _visible_task(info, task_or_record)
-            scope, task_id = _task_records(task_or_record), task_or_record
+            scope, task_id = task_records(task_or_record), task_or_record
         else:
             scope, task_id = _fixed([split_mention(task_or_record)[0]]), None
-        return await _operate(info, scope, lambda s: s.link(task_or_record, enterprise_id, reason), task_id)
+        return await operate(info, scope, lambda s: s.link(task_or_record, enterprise_id, reason), task_id)
 
     @strawberry.mutation(
         description="Two ids are one enterprise: survivor keeps its id, loser redirects to it forever.",
@@ -391,8 +391,8 @@ class StewardMutation:
     async def merge_enterprises(
         self, info: Info[Context, None], loser: str, survivor: str, reason: str = ""
     ) -> StewardPayload:
-        scope = _enterprise_records([loser, survivor])
-        return await _operate(info, scope, lambda s: s.merge(loser, survivor, reason))
+        scope = enterprise_records([loser, survivor])
+        return await operate(info, scope, lambda s: s.merge(loser, survivor, reason))
 
     @strawberry.mutation(
         description="These records (<record id>|<party>) are not the enterprise they are linked to.",
@@ -402,7 +402,7 @@ class StewardMutation:
         self, info: Info[Context, None], mentions: list[str], reason: str = ""
     ) -> StewardPayload:
         scope = _fixed([split_mention(m)[0] for m in mentions])
-        return await _operate(info, scope, lambda s: s.split(mentions, reason))
+        return await operate(info, scope, lambda s: s.split(mentions, reason))
 
     @strawberry.mutation(
         description="Withdraw a judgement: its records are resolved again as if it had never been made.",
@@ -411,7 +411,7 @@ class StewardMutation:
     async def undo_judgement(self, info: Info[Context, None], id: str, reason: str = "") -> StewardPayload:
         if await info.context.in_thread(_attaches_a_meter, info.context, id):
             return await info.context.in_thread(_undo_meter_judgement, info.context, id, reason)
-        return await _operate(info, _undo_records(id), lambda s: s.undo(id, reason), undo_of=id)
+        return await operate(info, _undo_records(id), lambda s: s.undo(id, reason), undo_of=id)
 
 
 # --- running an operation -------------------------------------------------------------------------
@@ -421,13 +421,15 @@ class StewardMutation:
 Scope = Callable[[Any], list[str]]
 
 
-async def _operate(
+async def operate(
     info: Info[Context, None],
     scope: Scope,
     operation: Callable[[Steward], Outcome],
     task_id: str | None = None,
     undo_of: str | None = None,
 ) -> StewardPayload:
+    """Run a steward's operation for the caller (as it may see the graph), with the links of the records
+    ``scope`` names before and after: the towns' verdicts (``api/towns.py``) act through it too."""
     return await info.context.in_thread(_run, info.context, scope, operation, task_id, undo_of)
 
 
@@ -565,7 +567,7 @@ def _api_error(exc: StewardError) -> ApiError:
     return NotFound(message) if message.startswith("no ") else BadInput(message)
 
 
-def _task_records(task_id: str) -> Scope:
+def task_records(task_id: str) -> Scope:
     def scope(store: Any) -> list[str]:
         task = task_queries.task(store, task_id)
         return list(task.get("record_ids") or []) if task else []
@@ -573,7 +575,7 @@ def _task_records(task_id: str) -> Scope:
     return scope
 
 
-def _enterprise_records(enterprise_ids: Sequence[str]) -> Scope:
+def enterprise_records(enterprise_ids: Sequence[str]) -> Scope:
     return lambda store: mention_queries.records_of_enterprises(store, list(enterprise_ids))
 
 

@@ -162,6 +162,11 @@ def visibility(context: Context) -> Visibility:
     return _visibility(context.catalog, context.principal.role)
 
 
+def visibility_of(catalog: Catalog, role: Role) -> Visibility:
+    """:func:`visibility` for a role outside a GraphQL request (the towns' report downloads)."""
+    return _visibility(catalog, role)
+
+
 def golden_value(context: Context, props: dict[str, Any], field: str) -> Any:
     """Golden ``field`` of an enterprise (its node properties ``props``) as the caller may see it: as
     is, masked, or None."""

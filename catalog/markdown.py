@@ -15,6 +15,7 @@ from pathlib import Path
 from entgraph.catalog.spec import DatasetSpec, load_spec
 
 CATALOG = Path(__file__).resolve().parent / "specs"
+PLATFORM = Path(__file__).resolve().parent / "platform"
 CITY_ORDER = {"晋江": 0, "乌海": 1}
 
 INTRO = """\
@@ -25,7 +26,8 @@ collection table (seed 002, 晋政办〔2023〕13号 附件2, with the delivery 
 collection division of labour (seed 000, 乌海政办字〔2020〕32号 附件, written in traditional characters;
 headers here are simplified). Each spec says what a department sends, how often and by when, what
 each column means and who may see it, and what its rows become in the graph (see
-[graph-model.md](graph-model.md) and [adding-a-loader.md](adding-a-loader.md)).
+[graph-model.md](graph-model.md) and [adding-a-loader.md](adding-a-loader.md)). `catalog/platform/` holds
+the datasets the platform itself asks for beyond the seeds (listed at the end).
 
 This page is generated from the specs (`python -m entgraph.catalog.markdown > docs/catalog.md`);
 `tests/loaders/test_catalog.py` fails when it is out of date, and checks every spec against
@@ -65,6 +67,13 @@ Rules applied throughout:
   Where a dataset mixes honours and penalties the penalty-only columns carry `credit`.
 - Published statistics (主要经济指标, 行业产值, 人口, 就业) are open; working figures are
   `无条件使用` between departments but not open.
+"""
+
+PLATFORM_INTRO = """\
+## The platform's own datasets
+
+Not in the seeds: datasets the platform asks departments for so that a feature works on the city's own
+data (`catalog/platform/`, built in like the seed specs and loaded the same way).
 """
 
 DECISIONS = """\
@@ -129,9 +138,11 @@ def _order(spec: DatasetSpec) -> tuple[int, str, str]:
     return (CITY_ORDER.get(spec.city, 9), spec.department, spec.key)
 
 
-def catalog_markdown(specs: Iterable[DatasetSpec]) -> str:
-    """The catalog page for these specs."""
+def catalog_markdown(specs: Iterable[DatasetSpec], platform: Iterable[DatasetSpec] | None = None) -> str:
+    """The catalog page for these specs, and the platform's own datasets (``platform``: by default those
+    of ``catalog/platform/``)."""
     specs = sorted(specs, key=_order)
+    own = sorted(platform_specs() if platform is None else platform, key=_order)
     cities = Counter(s.city for s in specs)
     subjects = Counter(s.subject.value for s in specs)
     designed = sum(any(c.designed for c in s.columns) for s in specs)
@@ -161,11 +172,25 @@ def catalog_markdown(specs: Iterable[DatasetSpec]) -> str:
     lines.append("## Notes per dataset\n")
     for s in specs:
         lines.append(f"- **`{s.key}`** ({_cell(s.department)} / {_cell(s.title)}): {_cell(s.notes)}")
+    if own:
+        lines.append("")
+        lines.append(PLATFORM_INTRO)
+        for s in own:
+            columns = ", ".join(f"{_cell(c.header)} (`{c.field}`, {c.type.value})" for c in s.columns)
+            lines.append(
+                f"- **`{s.key}`** ({s.city} {_cell(s.department)} / {_cell(s.title)}, {s.frequency.value}, "
+                f"subject {s.subject.value}, record label {s.record_label}): columns {columns}. "
+                + _cell(s.notes)
+            )
     return "\n".join(lines) + "\n"
 
 
 def builtin_specs() -> list[DatasetSpec]:
     return [load_spec(path) for path in sorted(CATALOG.glob("*.toml"))]
+
+
+def platform_specs() -> list[DatasetSpec]:
+    return [load_spec(path) for path in sorted(PLATFORM.glob("*.toml"))]
 
 
 def main() -> None:

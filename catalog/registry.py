@@ -1,5 +1,8 @@
 """The catalog of known feeds: built-in specs, integrators' spec folders and entry-point loaders.
 
+Built in: the seed datasets (``specs/``) and the platform's own (``platform/``: what the platform asks for
+beyond the seeds, such as the town boundaries its map draws).
+
 Integrators add a dataset in one of two ways:
 - a spec file (``*.toml``) in a folder named by ``ENTGRAPH_SPECS`` (``:``-separated) or ``--spec-dir``;
 - a Python package registering, under the entry-point group ``entgraph.loaders``, either a
@@ -20,6 +23,9 @@ from entgraph.catalog.spec import DatasetSpec, load_spec
 from entgraph.errors import ConfigurationError
 
 BUILTIN_CATALOG = Path(__file__).resolve().parent / "specs"
+# Datasets the platform itself asks departments for, beyond the seeds' 84 (the town boundaries the map
+# draws): built in as well, kept apart so that ``specs/`` stays exactly the seed catalog.
+PLATFORM_CATALOG = Path(__file__).resolve().parent / "platform"
 ENTRY_POINT_GROUP = "entgraph.loaders"
 
 RawRow = tuple[str, int, dict[str, Any]]
@@ -58,7 +64,11 @@ class Catalog:
 
     @classmethod
     def load(cls, spec_dirs: Sequence[Path] = (), entry_points: bool = True) -> Catalog:
-        feeds = [Feed(spec, origin=str(path)) for path, spec in _specs_in(BUILTIN_CATALOG)]
+        feeds = [
+            Feed(spec, origin=str(path))
+            for folder in (BUILTIN_CATALOG, PLATFORM_CATALOG)
+            for path, spec in _specs_in(folder)
+        ]
         for folder in spec_dirs:
             if not Path(folder).is_dir():
                 raise ConfigurationError(f"spec folder {folder} does not exist (ENTGRAPH_SPECS / --spec-dir)")

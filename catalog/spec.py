@@ -61,6 +61,7 @@ class FieldType(StrEnum):
     TAXPAYER_ID = "taxpayer_id"  # 15/18/20-char taxpayer identification number
     PHONE = "phone"
     ID_NUMBER = "id_number"  # resident identity card number (personal data)
+    GEOMETRY = "geometry"  # a point or area: WKT, GeoJSON or "lng,lat"; stored as GeoJSON text
 
 
 class Role(StrEnum):

@@ -6,6 +6,7 @@ on an embedded server, a store that counts round trips, and a harness that kills
 from __future__ import annotations
 
 import csv
+import json
 import os
 import signal
 import subprocess
@@ -159,3 +160,93 @@ def kill_midway(script: str, store: GraphStore, count: str, at_least: int, timeo
     finally:
         child.kill()
         child.wait()
+
+
+# --- a hand-made town for the map's tests (graph queries and the API over HTTP) -----------------------
+
+MAP_TOWN = "安海镇"
+MAP_BOUNDARY = [(118.44, 24.70), (118.50, 24.70), (118.50, 24.75), (118.44, 24.75)]
+MAP_NEIGHBOUR = [(118.44, 24.80), (118.50, 24.80), (118.47, 24.86)]
+
+
+def _square(lng: float, lat: float, half: float = 0.002) -> str:
+    corners = [
+        (lng - half, lat - half),
+        (lng + half, lat - half),
+        (lng + half, lat + half),
+        (lng - half, lat + half),
+    ]
+    ring = ", ".join(f"{x:.4f} {y:.4f}" for x, y in [*corners, corners[0]])
+    return f"POLYGON (({ring}))"
+
+
+def build_map_town(store: GraphStore, catalog: Catalog, folder: Path) -> None:
+    """安海镇 and 磁灶镇 (a boundary layer), land parcels, and enterprises linked as resolution links them:
+
+    - P-1, granted to E-1 (安海镇), placed in the town by its record, its outline inside the boundary;
+    - P-2, granted to nobody we know, no town column, its point inside the boundary; its 坐落 is E-2's
+      registered address (E-2 then gets P-2's point, by address);
+    - P-3, placed in 安海镇 by its record but drawn inside 磁灶镇;
+    - P-4, no coordinates; P-5, a transfer (not open to the public) to E-1 inside the boundary;
+    - E-3 in 安海镇 without a point, E-4 merged away, E-5 in 磁灶镇.
+    """
+    layer = {
+        "type": "FeatureCollection",
+        "features": [
+            {"type": "Feature", "properties": {"镇街名称": name, "行政区划代码": code},
+             "geometry": {"type": "Polygon", "coordinates": [[list(p) for p in [*ring, ring[0]]]]}}
+            for name, code, ring in (
+                (MAP_TOWN, "350582102", MAP_BOUNDARY), ("磁灶镇", "350582103", MAP_NEIGHBOUR)
+            )
+        ],
+    }  # fmt: skip
+    (folder / "镇街边界.geojson").write_text(json.dumps(layer, ensure_ascii=False), encoding="utf-8")
+    grants = ["出让单位", "受让单位", "出让时间", "成交金额", "所属地区", "出让面积", "土地坐落", "宗地编号",
+              "宗地空间地理信息"]  # fmt: skip
+    granted = (  # (grantee, town, location, parcel, coordinates)
+        ("晋江市甲鞋业有限公司", MAP_TOWN, "安海镇甲路1号", "P-1", _square(118.46, 24.72)),
+        ("晋江市某某有限公司", "", "安海镇乙路2号", "P-2", "118.48,24.73"),
+        ("晋江市丙有限公司", MAP_TOWN, "安海镇丙路3号", "P-3", "POINT (118.47 24.83)"),
+        ("晋江市丁有限公司", MAP_TOWN, "安海镇丁路4号", "P-4", ""),
+    )
+    rows = [["晋江市自然资源局", who, "2023-04-03", "100", town, "800", where, key, geo]
+            for who, town, where, key, geo in granted]  # fmt: skip
+    write_csv(folder / "国有土地出让信息_2023-04.csv", grants, rows)
+    transfers = ["受让方名称", "转让时间", "受让方土地证号码", "土地坐落", "所属地区", "宗地空间地理信息"]
+    write_csv(folder / "土地转让信息_2023-04.csv", transfers, [
+        ["晋江市甲鞋业有限公司", "2023-04-20", "P-5", "安海镇戊路5号", MAP_TOWN, "118.45,24.71"],
+    ])  # fmt: skip
+    loader = Loader(store, catalog, folder / "reports")
+    for name in ("镇街边界.geojson", "国有土地出让信息_2023-04.csv", "土地转让信息_2023-04.csv"):
+        loader.load(folder / name)
+
+    def golden(dataset: str) -> str:
+        return json.dumps({f: [f"{dataset}:x", dataset, 0, ""] for f in ("town", "status", "address")})
+
+    source = golden("jj_land_grants")
+    people = (  # (id, name, town, status, address, merged into)
+        ("E-1", "晋江市甲鞋业有限公司", MAP_TOWN, "存续", None, None),
+        ("E-2", "晋江市乙贸易有限公司", MAP_TOWN, "存续", "福建省晋江市安海镇乙路2号", None),
+        ("E-3", "晋江市丙贸易有限公司", MAP_TOWN, "注销", None, None),
+        ("E-4", "晋江市甲鞋业公司", MAP_TOWN, "存续", None, "E-1"),
+        ("E-5", "晋江市戊陶瓷有限公司", "磁灶镇", "存续", None, None),
+    )
+    nodes = [
+        {
+            "id": i,
+            "name": n,
+            "town": t,
+            "status": st,
+            "address": a,
+            "merged_into": m,
+            "golden_sources": source,
+        }
+        for i, n, t, st, a, m in people
+    ]
+    store.write("UNWIND $rows AS row CREATE (e:Enterprise) SET e = row", {"rows": nodes})
+    for dataset, row, enterprise in (("jj_land_grants", 2, "E-1"), ("jj_land_transfers", 2, "E-1")):
+        store.write(
+            "MATCH (r:SourceRecord {dataset: $dataset, row: $row}), (e:Enterprise {id: $id}) "
+            "CREATE (r)-[:ABOUT {party: 'subject', method: 'test'}]->(e)",
+            {"dataset": dataset, "row": row, "id": enterprise},
+        )

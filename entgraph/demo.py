@@ -16,6 +16,7 @@ from entgraph.display import pad
 from entgraph.errors import EntgraphError
 from entgraph.graph import PLATFORM_SCHEMA, open_store, showcase, task_queries
 from entgraph.loaders.engine import Loader, LoadResult
+from entgraph.resolution import verification
 from entgraph.resolution.evaluate import ambiguous_beside, evaluate, read_truth
 from entgraph.resolution.export import export_links, link_rows
 from entgraph.resolution.resolver import Bands, Resolver
@@ -63,6 +64,7 @@ def run_demo(settings: Settings, enterprises: int = 1000, seed: int = 1) -> str 
         )
         summary = resolver.run()
         typer.echo(f"4/8 resolved: {summary.line()}")
+        typer.echo(f"    towns' cross-checks (核实比对): {verification.refresh(store, catalog).line()}")
         truth = city / "truth" / "truth.csv"
         result = evaluate(read_truth(truth), link_rows(store, catalog), ambiguous=ambiguous_beside(truth))
         typer.echo(

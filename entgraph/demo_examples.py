@@ -51,6 +51,11 @@ def examples(facts: DemoFacts) -> list[Example]:
             '{ feedStatus(asOf: "2023-05-01") { dataset title lastPeriod status } }',
         ),
         Example(
+            "the towns' boundaries the city loaded, for a map (GeoJSON)",
+            "public",
+            "{ townBoundaries { town divisionCode center } }",
+        ),
+        Example(
             "the stewards' queue, most at stake first",
             "steward",
             "{ stewardTasks(first: 5) { id name impact candidates { probability enterprise { name } } } }",
@@ -84,6 +89,14 @@ def examples(facts: DemoFacts) -> list[Example]:
                 "analyst",
                 f'{{ warnings(town: "{facts.warning_town}", first: 5) {{ totalCount edges {{ node {{ rule '
                 "period messageZh status } } } }",
+            ),
+        )
+        found.append(
+            Example(
+                "that town's map: its parcels and the enterprises located by them",
+                "analyst",
+                f'{{ townMap(town: "{facts.warning_town}") {{ enterpriseCount withoutPoint '
+                "enterprises { name lng lat locatedBy } parcels { key lng lat holderName } } }",
             ),
         )
     return found

@@ -25,6 +25,7 @@ from entgraph.catalog.registry import Catalog
 from entgraph.errors import EntgraphError
 from entgraph.graph import open_store, showcase
 from entgraph.graph.meter_queries import known_meters
+from entgraph.resolution import verification
 from entgraph.settings import Settings
 from entgraph.telemetry import meter_registry as registry
 from entgraph.telemetry.broker import embedded_broker
@@ -55,8 +56,10 @@ class Telemetry:
     def start(self) -> None:
         settings = self.settings
         with open_store(settings) as store:
-            report = registry.sync(store, Catalog.load(settings.spec_dirs))
-        typer.echo(f"7/8 meter registry: {report.summary()}")
+            catalog = Catalog.load(settings.spec_dirs)
+            report = registry.sync(store, catalog)
+            checks = verification.refresh(store, catalog)  # the meters' lists (一户多表, 多户一表 ...)
+        typer.echo(f"7/8 meter registry: {report.summary()}; towns' cross-checks: {checks.line()}")
         info = embedded_broker(settings).ensure_running()
         typer.echo(f"    MQTT broker (mosquitto) on {info.url}; the ingester and the simulator start")
         status = settings.home / "telemetry" / f"{CLIENT_ID}.json"

@@ -66,6 +66,7 @@ def _said(job: dict[str, Any]) -> None:
 
 
 def _resolver(settings: Settings, store: Any, catalog: Any) -> Any:
+    from entgraph.resolution import verification
     from entgraph.resolution.resolver import Bands, ResolveBusy, Resolver
 
     def resolve() -> None:
@@ -76,5 +77,7 @@ def _resolver(settings: Settings, store: Any, catalog: Any) -> Any:
             typer.echo(f"resolve skipped: {exc}", err=True)
             return
         typer.echo(f"resolved: {summary.line()}", err=True)
+        # the towns' lists follow what was linked (核实比对): new items reach them, settled ones clear
+        typer.echo(f"towns' cross-checks: {verification.refresh(store, catalog).line()}", err=True)
 
     return resolve

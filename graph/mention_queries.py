@@ -136,3 +136,13 @@ def write_links(store: GraphStore, rows: Iterable[Mapping[str, Any]], resolved_a
                 "probability: row.probability, explanation: row.explanation, resolved_at: $at}]->(e)",
                 {"rows": linked, "at": resolved_at},
             )
+
+
+def mentions_of_enterprise(store: GraphStore, enterprise_id: str) -> list[tuple[str, str]]:
+    """``(record id, party)`` of every live record linked to the enterprise."""
+    rows = store.read(
+        "MATCH (r:SourceRecord)-[a:ABOUT]->(:Enterprise {id: $id}) WHERE r.retired IS NULL "
+        "RETURN r.id AS record, a.party AS party ORDER BY record, party",
+        {"id": enterprise_id},
+    )
+    return [(row["record"], row["party"]) for row in rows]

@@ -38,7 +38,7 @@ def catalog_for(settings: Settings, spec_dirs: list[Path] | None = None) -> Cata
     return Catalog.load([*settings.spec_dirs, *(spec_dirs or [])])
 
 
-_PATHS = typer.Argument(..., help="Files to load (.xlsx, .xls, .csv).")
+_PATHS = typer.Argument(..., help="Files to load (.xlsx, .xls, .csv, .geojson).")
 
 
 def load_command(

@@ -45,7 +45,8 @@ CHUNK = 1 << 20
 DELETIONS = "deletions.json"  # beside a docking batch's rows: record ids it retires
 PIPELINED_BATCHES = 4  # a job of known size is written in about this many batches ...
 MIN_PIPELINED_BATCH = 100  # ... of at least this many rows
-ACCEPTED_SUFFIXES = (".xlsx", ".xls", ".xlsm", ".csv", ".txt", ".tsv", ".et", ".ods")
+# spreadsheets and text exports, and GIS layers as GeoJSON (the town boundaries: docs/towns.md, Map)
+ACCEPTED_SUFFIXES = (".xlsx", ".xls", ".xlsm", ".csv", ".txt", ".tsv", ".et", ".ods", ".geojson", ".json")
 _UNSAFE = re.compile(r"[\x00-\x1f\x7f/\\]")
 
 
@@ -170,7 +171,8 @@ class Inbox:
             )
         if not name.lower().endswith(ACCEPTED_SUFFIXES):
             raise SubmissionRefused(
-                f"{name}: only spreadsheets and text exports are loaded ({', '.join(ACCEPTED_SUFFIXES)})"
+                f"{name}: only spreadsheets, text exports and GeoJSON layers are loaded "
+                f"({', '.join(ACCEPTED_SUFFIXES)})"
             )
         return name
 

@@ -2,13 +2,14 @@
 
 Every FieldType has a parser here; ``parse_cell`` dispatches on a column's type. Values come out as
 ``str``, ``int``, ``bool``, ``Decimal`` (money in yuan, area in square metres), ``datetime.date`` /
-``datetime.datetime`` or ``Period``. Bad values raise ``CellError`` carrying a short Chinese and English
-reason a clerk can act on; a spreadsheet's formula error (``#DIV/0!``, ``#N/A``..., computed or typed)
-raises ``FormulaCellError``, never reads as an empty cell. Codes (credit, organisation, taxpayer, resident
-id) that fail validation are not errors: the normalised text is returned with a flag, because some
-genuine old codes fail their check characters and must be kept. A number in a code column is flagged
-too: a spreadsheet keeps 15 significant digits of a number (an 18-digit code comes back rounded:
-``rounded_number``, kept as written and never a code) and drops leading zeros (``numeric_code``).
+``datetime.datetime``, ``Period`` or ``Geometry`` (a point or area, ``identity.geometry``). Bad values
+raise ``CellError`` carrying a short Chinese and English reason a clerk can act on; a spreadsheet's
+formula error (``#DIV/0!``, ``#N/A``..., computed or typed) raises ``FormulaCellError``, never reads as an
+empty cell. Codes (credit, organisation, taxpayer, resident id) that fail validation are not errors: the
+normalised text is returned with a flag, because some genuine old codes fail their check characters and
+must be kept. A number in a code column is flagged too: a spreadsheet keeps 15 significant digits of a
+number (an 18-digit code comes back rounded: ``rounded_number``, kept as written and never a code) and
+drops leading zeros (``numeric_code``).
 
 This runs on millions of cells: regexes are compiled once, Excel readers' typed values (int, float,
 date) take fast paths, and ASCII text skips Unicode normalisation.
@@ -28,6 +29,7 @@ from typing import Any
 
 from entgraph.catalog.spec import ColumnSpec, FieldType, Role
 from entgraph.identity import codes as ids
+from entgraph.identity.geometry import Geometry, GeometryError, parse_geometry
 from entgraph.loaders.readers import base as _reader_base
 
 __all__ = [
@@ -48,6 +50,7 @@ __all__ = [
     "parse_date",
     "parse_datetime",
     "parse_decimal",
+    "parse_geometry_cell",
     "parse_integer",
     "parse_percent",
     "parse_period",
@@ -886,6 +889,18 @@ def _cell_phone(value: object, column: ColumnSpec, unit: str | None) -> Cell:
     return phone, (("multiple_phones",) if _phone_count(value) > 1 else _NO_FLAGS)
 
 
+def _cell_geometry(value: object, column: ColumnSpec, unit: str | None) -> Cell:
+    return parse_geometry_cell(value), _NO_FLAGS
+
+
+def parse_geometry_cell(value: object) -> Geometry:
+    """A point or area as a land bureau writes it (WKT, GeoJSON, ``lng,lat``): see ``identity.geometry``."""
+    try:
+        return parse_geometry(value)
+    except GeometryError as exc:
+        raise CellError(exc.reason_zh, exc.reason_en) from None
+
+
 def _with_unit(
     parser: Callable[[object, str | None], object],
 ) -> Callable[[object, ColumnSpec, str | None], Cell]:
@@ -920,6 +935,7 @@ _HANDLERS: dict[FieldType, Callable[[object, ColumnSpec, str | None], Cell]] = {
     FieldType.TAXPAYER_ID: _cell_taxpayer,
     FieldType.PHONE: _cell_phone,
     FieldType.ID_NUMBER: _cell_id,
+    FieldType.GEOMETRY: _cell_geometry,
 }
 
 

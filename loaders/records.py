@@ -21,6 +21,7 @@ from typing import Any
 from entgraph.catalog.fact_links import link_plan
 from entgraph.catalog.per_spec import planned
 from entgraph.catalog.spec import DatasetSpec, Role
+from entgraph.identity.geometry import Geometry
 from entgraph.loaders.columns import BoundColumn
 from entgraph.loaders.normalise import Period
 from entgraph.loaders.parsing import ParsedRow, RowIssue, parse_row
@@ -68,11 +69,23 @@ def _links(spec: DatasetSpec, fields: Mapping[str, Any]) -> list[Link]:
         props: dict[str, Any] = dict(node.constants)
         props |= {name: graph_value(fields[name]) for name in node.properties if fields.get(name) is not None}
         props |= {name: graph_value(fields[name]) for name in node.key}
+        props |= _located(fields, node.properties)
         key = "|".join(str(graph_value(k)) for k in keys)
         if node.constants.get("kind"):
             key = f"{node.constants['kind']}|{key}"
         links.append(Link(node.relation, node.label, key, props))
     return links
+
+
+def _located(fields: Mapping[str, Any], properties: Sequence[str]) -> dict[str, float]:
+    """``lng``/``lat`` of a node whose properties include a geometry (a parcel's 宗地空间地理信息): the
+    point that stands for it on a map, kept as numbers so a map's area can be selected in Cypher."""
+    for name in properties:
+        value = fields.get(name)
+        if isinstance(value, Geometry):
+            lng, lat = value.point()
+            return {"lng": lng, "lat": lat}
+    return {}
 
 
 _PERIOD_ROLES = (Role.PERIOD, Role.PERIOD_END, Role.YEAR, Role.DATE, Role.PERIOD_START)
@@ -113,11 +126,13 @@ def period_label(value: Any, spec: DatasetSpec) -> str:
 
 
 def graph_value(value: Any) -> Any:
-    """Values as both stores keep them: numbers, strings (ISO dates), booleans, lists."""
+    """Values as both stores keep them: numbers, strings (ISO dates, GeoJSON), booleans, lists."""
     if isinstance(value, Decimal):
         return float(value)
     if isinstance(value, Period):
         return value.label
+    if isinstance(value, Geometry):
+        return value.to_json()
     if isinstance(value, dt.datetime | dt.date):
         return value.isoformat()
     if isinstance(value, list | tuple):

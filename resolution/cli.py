@@ -286,6 +286,30 @@ def towns_command(
     )
 
 
+@steward_app.command("checks")
+def checks_command(
+    ctx: typer.Context,
+    town: str | None = typer.Option(None, help="Only this town's (镇/街道); 未定镇街: items of no town."),
+    round_: str | None = typer.Option(None, "--round", help="The month verified (default: this month)."),
+    refresh: bool = typer.Option(True, help="Compute the lists from the graph first (as the worker does)."),
+) -> None:
+    """The towns' monthly cross-checks (核实比对): per town and check, the items open and settled."""
+    from collections import Counter
+
+    from entgraph.graph import open_store
+    from entgraph.resolution import verification
+
+    with open_store(ctx.obj) as store:
+        if refresh:
+            typer.echo(verification.refresh(store, _catalog(ctx.obj)).line())
+        month = round_ or verification.current_round()
+        rows = verification.listing(store, town, month)
+    counts = Counter((r.get("town") or verification.UNPLACED, r["check"], r["status"]) for r in rows)
+    typer.echo(f"round {month}: {len(rows)} item(s)")
+    for (name, check, status), n in sorted(counts.items()):
+        typer.echo(f"  {pad(name, 10)} {check:<28} {status:<8} {n:>5}")
+
+
 @steward_app.command("show")
 def show_command(ctx: typer.Context, task_id: str) -> None:
     """Both sides of a task and why the matcher thinks they may be the same (match weight per comparison)."""

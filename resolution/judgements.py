@@ -5,7 +5,8 @@ A judgement is what a person decided, kept forever (an undo marks it undone, it 
 * ``link``   subject (a mention key) IS enterprise ``object``          (accept; link to another)
 * ``reject`` subject is NOT enterprise ``object``                      (never proposed again)
 * ``unsure`` the steward could not tell; the task is parked, nothing is linked
-* ``merge``  enterprise ``subject`` is the same as ``object`` (the survivor); subject redirects to it
+* ``merge``  enterprise ``subject`` is the same as ``object`` (the survivor); subject redirects to it,
+  and the records linked to it then (``carried``: their mentions) are the survivor's
 * ``split``  mention ``subject`` is not ``object`` and stands as its own enterprise
 * ``meter``  meter ``subject`` (``meter:<key>``) measures exactly ``enterprises`` (``object``: the first
   of them, or empty) — the meter registry's (``telemetry/meter_registry.py``), which replays it; the
@@ -89,6 +90,9 @@ class JudgementBook:
         scope = j.get("mentions") if kind in _SCOPED_KINDS else None
         for subject in [mention_key(m) for m in scope] if scope else [j["subject"]]:
             self._apply_to(kind, subject, obj)
+        if kind == "merge":  # the loser's records at the time go with it (``carried``, their mentions)
+            for mention in j.get("carried") or ():
+                self._apply_to("link", mention_key(mention), obj)
 
     def _apply_to(self, kind: str, subject: str, obj: str) -> None:
         if kind == "link":

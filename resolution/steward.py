@@ -244,8 +244,20 @@ class Steward:
                 f"{loser} and {survivor} are a branch and its parent (分公司/总公司): distinct enterprises, "
                 "never merged"
             )
-        records = mention_queries.records_of_enterprises(self.store, [loser])
-        judgement = self._save("merge", loser, survivor, reason, records)
+        # Every record linked to the loser goes with it: the judgement carries their mentions, replayed
+        # as links to the survivor. Redirecting the id alone would leave a record the matcher had placed
+        # (a name-only one) to be scored again, and it could land elsewhere (a task, a new provisional).
+        # The loser's records are resolved again whole: a party of one of them linked to the survivor (a
+        # land transfer between the two) stays with it too.
+        records = sorted({record for record, _ in mention_queries.mentions_of_enterprise(self.store, loser)})
+        carried = {
+            "carried": [
+                mention_id(row["record_id"], row["party"])
+                for row in mention_queries.record_links(self.store, records)
+                if row["enterprise_id"] in (loser, survivor)
+            ]
+        }
+        judgement = self._save("merge", loser, survivor, reason, records, scope=carried)
         canonical_queries.set_redirect(self.store, loser, survivor)
         mention_queries.mark_pending(self.store, records)
         return Outcome(judgement, self.resolver.run())

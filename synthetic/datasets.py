@@ -173,6 +173,16 @@ def party_group(spec: DatasetSpec, party: str) -> str:
     return "counterparty"
 
 
+def is_boundary_layer(spec: DatasetSpec) -> bool:
+    """A region dataset of town boundaries (a town column and a required geometry): generated as one
+    row per town, written as a GIS layer (GeoJSON) unless the city is asked for one format."""
+    return (
+        spec.subject is Subject.REGION
+        and any(c.role is Role.TOWN for c in spec.columns)
+        and any(c.type is FieldType.GEOMETRY and c.required for c in spec.columns)
+    )
+
+
 def is_snapshot(spec: DatasetSpec) -> bool:
     return spec.frequency in (Frequency.FULL_SNAPSHOT, Frequency.ON_CHANGE) or "全量" in spec.first_collection
 
@@ -281,6 +291,9 @@ def choose_style(rng: random.Random, department: str) -> Style:
 
 
 def choose_layout(spec: DatasetSpec, rng: random.Random, formats: str, periods: list[Period]) -> Layout:
+    if is_boundary_layer(spec):  # a GIS export: no title rows, covers or split sheets
+        fmt = "geojson" if formats == "mixed" else formats
+        return Layout(fmt, "utf-8" if fmt == "csv" else "", None, None, False, False)
     fmt = formats if formats in ("xlsx", "csv") else ("csv" if rng.random() < 0.3 else "xlsx")
     x = rng.random()
     encoding = "utf-8" if x < 0.4 else ("utf-8-sig" if x < 0.7 else "gbk")
@@ -307,7 +320,7 @@ def file_name_for(
     spec: DatasetSpec, periods: list[Period], layout: Layout, taken: set[str], check: NameCheck | None = None
 ) -> str:
     """A file name that names the dataset (matching its ``file_patterns`` when it has them)."""
-    ext = ".xlsx" if layout.fmt == "xlsx" else ".csv"
+    ext = {"xlsx": ".xlsx", "geojson": ".geojson"}.get(layout.fmt, ".csv")
     title = _UNSAFE.sub("", spec.title)
     stem = f"{title}_{periods_label(periods)}"
     candidates = [stem + ext, f"{spec.key}_{stem}{ext}"]
@@ -340,6 +353,8 @@ def plan_dataset(
     rng = random.Random(f"entgraph-synthetic:{seed}:{spec.key}")
     style = choose_style(rng, spec.department)
     periods = periods_for(spec, rng)
+    if is_boundary_layer(spec):  # the towns as they are now, once
+        periods = [Period("S", 2023, 0, dt.date(2020, 1, 1), SNAPSHOT_DAY)]
     layout = choose_layout(spec, rng, formats, periods)
     layout.file_name = file_name_for(spec, periods, layout, taken, check)
     columns = compile_columns(spec, style, layout.fmt == "csv")
@@ -439,6 +454,8 @@ class RowBuilder:
 
     def rows(self) -> list[GenRow]:
         spec = self.plan.spec
+        if is_boundary_layer(spec):
+            return [self.row(self.plan.periods[0], {}, 0, region=town.name) for town in nm.TOWNS]
         if spec.subject is Subject.REGION:
             return self.region_rows()
         if spec.subject is Subject.METER:
@@ -675,6 +692,8 @@ def plant_malformed(plan: DatasetPlan, rows: list[GenRow]) -> None:
     codes in required code columns, empty required cells.
     """
     rng = plan.rng
+    if is_boundary_layer(plan.spec):  # a town without its boundary would leave a hole in the demo's map
+        return
     by_kind: dict[str, list[int]] = {}
     for i, c in enumerate(plan.columns):
         if c.kind in ("date", "period", "number") or (c.kind == "code" and c.column.required):
@@ -715,8 +734,8 @@ def assign_sheets(plan: DatasetPlan, rows: list[GenRow]) -> None:
     """Sheet names; a split layout spreads the rows over two sheets (by period when there are several)."""
     layout = plan.layout
     base = _UNSAFE.sub("", plan.spec.title)[:31] or "Sheet1"
-    if layout.fmt == "csv":
-        layout.sheet_names = [layout.file_name]  # the readers name a CSV's one sheet after its file
+    if layout.fmt in ("csv", "geojson"):
+        layout.sheet_names = [layout.file_name]  # the readers name its one sheet after its file
     elif layout.split and len(plan.periods) > 1:
         layout.sheet_names = [sheet_label(p) for p in plan.periods]
         return

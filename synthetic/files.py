@@ -1,7 +1,9 @@
-"""Writing one dataset's rows as a department would, as .xlsx or .csv.
+"""Writing one dataset's rows as a department would, as .xlsx, .csv or (a GIS layer) .geojson.
 
-.xlsx with title rows, cover sheets and split sheets, or .csv in UTF-8, UTF-8 with BOM or GBK; reporting
-every data row's position (spreadsheet row / CSV line number).
+.xlsx with title rows, cover sheets and split sheets, or .csv in UTF-8, UTF-8 with BOM or GBK; a region
+dataset with a geometry column (the town boundaries) as a GeoJSON FeatureCollection, one feature a row,
+its other cells the feature's properties; reporting every data row's position (spreadsheet row / CSV
+line number / feature number + 1, as the readers number a layer's features).
 """
 
 from __future__ import annotations
@@ -9,6 +11,7 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import io
+import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -16,6 +19,8 @@ from typing import Any
 
 import xlsxwriter
 
+from entgraph.catalog.spec import FieldType
+from entgraph.identity.geometry import parse_geometry
 from entgraph.synthetic.datasets import DatasetPlan, GenRow
 
 Emit = Callable[[GenRow, str, int], None]
@@ -150,6 +155,28 @@ def write_csv(path: Path, plan: DatasetPlan, rows: list[GenRow], emit: Emit) -> 
     return encoding
 
 
+def write_geojson(path: Path, plan: DatasetPlan, rows: list[GenRow], emit: Emit) -> str:
+    """A FeatureCollection: each row a feature (feature n is row n + 1, as the loaders number them), its
+    geometry from the geometry column's WKT, its other non-empty cells as properties under their headers."""
+    shapes = [i for i, c in enumerate(plan.spec.columns) if c.type is FieldType.GEOMETRY]
+    features = []
+    for number, row in enumerate(rows, start=1):
+        named = list(zip(plan.headers, row.cells, strict=False))
+        geometry = next((row.cells[i] for i in shapes if i < len(row.cells) and row.cells[i]), None)
+        properties = {h: v for i, (h, v) in enumerate(named) if i not in shapes and v not in ("", None)}
+        features.append(
+            {
+                "type": "Feature",
+                "properties": properties,
+                "geometry": parse_geometry(geometry).as_geojson() if geometry else None,
+            }
+        )
+        emit(row, path.name, number + 1)  # the readers name its one sheet after the file
+    layer = {"type": "FeatureCollection", "name": plan.spec.title, "features": features}
+    path.write_text(json.dumps(layer, ensure_ascii=False, separators=(",", ":")) + "\n", encoding="utf-8")
+    return "utf-8"
+
+
 def write_table(folder: Path, plan: DatasetPlan, rows: list[GenRow], emit: Emit) -> FileSummary:
     layout = plan.layout
     path = folder / layout.file_name
@@ -162,6 +189,8 @@ def write_table(folder: Path, plan: DatasetPlan, rows: list[GenRow], emit: Emit)
 
     if layout.fmt == "xlsx":
         encoding = write_xlsx(path, plan, rows, counting)
+    elif layout.fmt == "geojson":
+        encoding = write_geojson(path, plan, rows, counting)
     else:
         encoding = write_csv(path, plan, rows, counting)
     return FileSummary(

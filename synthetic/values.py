@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from entgraph.catalog.spec import ColumnSpec, DatasetSpec, FieldType, Role, Subject
+from entgraph.synthetic import geography as geo
 from entgraph.synthetic import name_parts as nm
 from entgraph.synthetic.population import Enterprise
 
@@ -552,7 +553,7 @@ class ColumnPlan:
     gen: Gen
     identity: bool  # a credit/org/taxpayer code column (blanked when the row omits codes)
     name: bool  # an enterprise-name column
-    kind: str  # date | period | number | code | name | text (for planting malformed cells)
+    kind: str  # date | period | number | code | name | text | geometry (for planting malformed cells)
 
 
 def compile_columns(spec: DatasetSpec, style: Style, csv: bool) -> list[ColumnPlan]:
@@ -570,6 +571,8 @@ _CODE_TYPES = {FieldType.CREDIT_CODE, FieldType.ORG_CODE, FieldType.TAXPAYER_ID}
 
 
 def _kind(column: ColumnSpec) -> str:
+    if column.type is FieldType.GEOMETRY:
+        return "geometry"
     if column.type in (FieldType.DATE, FieldType.DATETIME):
         return "date"
     if column.type is FieldType.PERIOD:
@@ -604,6 +607,8 @@ def _compile(
         return p.ent if p else None
 
     gen = _code_gen(c, role, t) if is_code else _identity_gen(spec, c, party, ent) or _sequence_gen(c)
+    if gen is None and t is FieldType.GEOMETRY:
+        gen = _geometry_gen(ent)
     if gen is None:
         if role in _TIME_ROLES or t in _TIME_TYPES:
             gen = _time_gen(c, role, t, style, csv)
@@ -819,6 +824,24 @@ def _text_gen(c: ColumnSpec, style: Style, spec: DatasetSpec, ent: EntOf) -> Gen
     return lambda row: free_text(h, ent(row), row.rng, dept)
 
 
+def _geometry_gen(ent: EntOf) -> Gen:
+    """A place: a region row's town boundary (the city's outline for the city), else a parcel inside the
+    town of the row's enterprise (none for an enterprise registered elsewhere)."""
+
+    def place(row: RowCtx) -> str:
+        if row.region:
+            shape = geo.town_shapes().get(row.region)
+            if shape is not None or row.region == nm.CITY_FULL:
+                return (shape or geo.city_shape()).to_wkt()
+            return geo.parcel_cell(None, row.rng)
+        e = ent(row)
+        if e is not None and e.town is None:
+            return ""
+        return geo.parcel_cell(e.town_name if e else None, row.rng)
+
+    return place
+
+
 def _people_gen(c: ColumnSpec, style: Style, ent: EntOf) -> Gen | None:
     h, role, t = c.header, c.role, c.type
     untyped = role is None and t is FieldType.TEXT
@@ -866,6 +889,8 @@ def _people_gen(c: ColumnSpec, style: Style, ent: EntOf) -> Gen | None:
 def _place_gen(c: ColumnSpec, style: Style, ent: EntOf) -> Gen | None:
     h, role = c.header, c.role
     untyped = role is None and c.type is FieldType.TEXT
+    if untyped and has(h, "区划代码", "行政区代码"):  # a boundary layer's 行政区划代码
+        return lambda row: geo.division_code(row.region or (e.town_name if (e := ent(row)) else ""))
     if role is Role.BANK_ACCOUNT:
         return lambda row: bank_account(e) if (e := ent(row)) else identifier("账号", row.rng, row.period, "")
     if role is Role.TOWN or (untyped and h.endswith(("街道", "乡镇", "镇街"))):

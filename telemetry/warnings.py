@@ -51,6 +51,9 @@ __all__ = [
     "collect_facts",
     "evaluate",
     "load_rules",
+    "month_label",
+    "month_number",
+    "monthly_figures",
 ]
 
 ELECTRICITY = "electricity_kwh"
@@ -184,7 +187,7 @@ class Facts:
 
 
 @functools.lru_cache(maxsize=4096)  # a city's figures share a few dozen labels: parse each once
-def _month(label: str) -> int | None:
+def month_number(label: str) -> int | None:
     """'2026-04' -> a month number that consecutive months differ by one; None for other periods."""
     if len(label) != 7 or label[4] != "-" or not (label[:4].isdigit() and label[5:].isdigit()):
         return None
@@ -192,7 +195,7 @@ def _month(label: str) -> int | None:
     return int(label[:4]) * 12 + month - 1 if 1 <= month <= 12 else None
 
 
-def _label(month: int) -> str:
+def month_label(month: int) -> str:
     return f"{month // 12:04d}-{month % 12 + 1:02d}"
 
 
@@ -207,7 +210,7 @@ def _quarter(label: str) -> tuple[int, ...]:
 _Figures = dict[tuple[str, str], dict[str, tuple[float, str]]]
 
 
-def _monthly(rows: Iterable[Mapping[str, Any]]) -> _Figures:
+def monthly_figures(rows: Iterable[Mapping[str, Any]]) -> _Figures:
     """``{(id, metric): {month: (value, source)}}`` from per-dataset rows ``{id, dataset, metric, period,
     value}``, ``source`` naming whose figure it is (``<dataset>:<metric>``).
 
@@ -223,7 +226,7 @@ def _monthly(rows: Iterable[Mapping[str, Any]]) -> _Figures:
         key, period = (row["id"], row["metric"]), str(row["period"])
         # the largest value wins, then the first source: -value sorts it first
         figure = (float(row["value"]), source_label(row["dataset"], row["metric"]))
-        if (m := _month(period)) is not None:
+        if (m := month_number(period)) is not None:
             best = months.setdefault(key, {})
             best[m] = min(best.get(m, figure), figure, key=_rank)
         elif q := _quarter(period):
@@ -234,7 +237,7 @@ def _monthly(rows: Iterable[Mapping[str, Any]]) -> _Figures:
         for q, (value, source) in by_quarter.items():
             if not any(m in target for m in q):
                 target.update(dict.fromkeys(q, (value / 3, source)))
-    return {key: {_label(m): v for m, v in sorted(by.items())} for key, by in months.items()}
+    return {key: {month_label(m): v for m, v in sorted(by.items())} for key, by in months.items()}
 
 
 def _rank(figure: tuple[float, str]) -> tuple[float, str]:
@@ -251,7 +254,7 @@ def collect_facts(
     meter telemetry's ``electricity_kwh`` included), its town and industry, and the meters' last
     readings. ``sources`` is ``rollup.metric_sources(catalog)``; other metrics are ignored."""
     wanted = [s for s in sources if s.metric in (ELECTRICITY, TAX)]
-    figures = _monthly(metric_queries.city_series(store, wanted))
+    figures = monthly_figures(metric_queries.city_series(store, wanted))
     ids = sorted({i for i, _ in figures} | set(meter_owners.values()))
     facts = Facts(meter_last_seen=dict(meter_last_seen), meter_owners=dict(meter_owners))
     for row in warning_queries.enterprise_profiles(store, ids):
@@ -316,7 +319,7 @@ def evaluate(facts: Facts, rules: WarningRules, as_of_ms: int) -> list[Finding]:
     if rules.tax_per_kwh_low.enabled:
         found += _tax_per_kwh_low(enterprises, rules.tax_per_kwh_low, last)
     for e in enterprises:
-        months = {m: v for label, v in e.electricity.items() if (m := _month(label)) is not None}
+        months = {m: v for label, v in e.electricity.items() if (m := month_number(label)) is not None}
         if rules.zero_consumption.enabled:
             found += _zero_consumption(e, months, rules.zero_consumption, first, last)
         if rules.sudden_drop.enabled:
@@ -356,7 +359,7 @@ def _peer_groups(code: str | None) -> list[str]:
 
 
 def _tax_per_kwh_low(enterprises: Sequence[EnterpriseFacts], rule: TaxPerKwhLow, last: int) -> list[Finding]:
-    window = [_label(m) for m in range(last - rule.window_months + 1, last + 1)]
+    window = [month_label(m) for m in range(last - rule.window_months + 1, last + 1)]
     usage: dict[str, tuple[float, float, float]] = {}  # id -> (kWh, tax, tax per kWh)
     for e in enterprises:
         kwh = sum(e.electricity.get(m, 0.0) for m in window)
@@ -457,7 +460,7 @@ def _zero_finding(
     e: EnterpriseFacts, rule: ZeroConsumption, run: list[int], used: int, kwh: float
 ) -> Finding:
     # the period is the run's first month: one warning per shutdown, however long it lasts
-    start, end = _label(run[0]), _label(run[-1])
+    start, end = month_label(run[0]), month_label(run[-1])
 
     def render(fig: Figure) -> tuple[str, str]:
         name, months = e.name or e.id, fig(len(run), "d")
@@ -473,14 +476,14 @@ def _zero_finding(
         period=start,
         enterprise_id=e.id,
         town=e.town,
-        figure_sources=tuple(sorted(e.sources_of([*map(_label, run), _label(used)]))),
+        figure_sources=tuple(sorted(e.sources_of([*map(month_label, run), month_label(used)]))),
         figures=ZERO_FIGURES,
         **_messages(render),
         evidence={
             "start": start,
             "end": end,
             "months": len(run),
-            "last_consumption_month": _label(used),
+            "last_consumption_month": month_label(used),
             "last_consumption_kwh": kwh,
         },
     )
@@ -507,11 +510,13 @@ def _sudden_drop(
         if mean is None or _drop(months, m - 1, rule) is not None:
             continue
         value = months[m]
-        label = _label(m)
+        label = month_label(m)
         render = functools.partial(
             _drop_text, name=e.name or e.id, label=label, months=rule.baseline_months, value=value, mean=mean
         )
-        judged = [_label(b) for b in range(m - rule.baseline_months, m + 1)]  # the baseline and the month
+        judged = [
+            month_label(b) for b in range(m - rule.baseline_months, m + 1)
+        ]  # the baseline and the month
         found.append(
             Finding(
                 id=f"sudden_drop:{e.id}:{label}",
@@ -526,7 +531,7 @@ def _sudden_drop(
                 evidence={
                     "kwh": value,
                     "baseline_mean": mean,
-                    "baseline": [_label(b) for b in range(m - rule.baseline_months, m)],
+                    "baseline": [month_label(b) for b in range(m - rule.baseline_months, m)],
                     "ratio": value / mean,
                 },
             )

@@ -48,7 +48,7 @@ def test_store_start_status_stop_and_data_persists(home: Path) -> None:
 
     demo = run("demo", "--enterprises", "60", "--no-serve", home=home)
     assert demo.returncode == 0, demo.stderr
-    assert "loaded 84 department files" in demo.stdout
+    assert "loaded 85 department files" in demo.stdout  # 84 seed feeds, the town boundaries
     _assert_summaries_add_up(demo.stdout)
     # the store was running before the demo: left so; the broker it started: stopped
     assert "Left running the graph store, as before the demo." in demo.stdout, demo.stdout
@@ -327,7 +327,7 @@ def test_the_demo_serves_what_it_prints_and_stops_what_it_started(home: Path) ->
         printed = _read_until(demo, "  admin ", timeout=900)
         _assert_summaries_add_up(printed)
         commands = [line.strip() for line in printed.splitlines() if line.strip().startswith("curl ")]
-        assert len(commands) == 8, printed  # every example found its facts: no placeholder anywhere
+        assert len(commands) == 10, printed  # every example found its facts: no placeholder anywhere
         assert "..." not in "".join(commands)
         _wait_http(f"http://127.0.0.1:{port}/healthz", demo)
         for command in commands:

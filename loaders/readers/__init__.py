@@ -1,4 +1,4 @@
-"""Reading department files: CSV/TSV text, xlsx, xls (and xlsb/ods) into sheets of numbered rows.
+"""Reading department files (CSV/TSV text, xlsx, xls, xlsb/ods, GeoJSON) into sheets of numbered rows.
 
     sheets = open_table(path)                      # format by content; FileRejected if unusable
     match = find_header(sheets[0], expected, required, normalise_header)
@@ -11,7 +11,7 @@ the text ``"2023-04"`` (see ``base.Sheet`` and ``numfmt``).
 
 Memory stays bounded however long the file: CSV is streamed line by line and large xlsx files row by
 row (see ``excel`` for the calamine / streaming rule and docs/benchmarks.md for the measurements
-behind it).
+behind it); a GeoJSON layer is read whole, up to ``geojson.MAX_BYTES``.
 """
 
 from __future__ import annotations
@@ -28,6 +28,7 @@ from entgraph.loaders.readers.base import (
 )
 from entgraph.loaders.readers.excel import open_workbook
 from entgraph.loaders.readers.formats import sniff
+from entgraph.loaders.readers.geojson import open_geojson
 from entgraph.loaders.readers.headers import HeaderMatch, cell_text, find_header, nearest_headers
 from entgraph.loaders.readers.text import SAMPLE_BYTES, TextTable
 
@@ -47,7 +48,8 @@ __all__ = [
 
 
 def open_table(path: Path) -> list[Sheet]:
-    """The tables in the file at ``path``: one sheet for a CSV, every worksheet of a workbook.
+    """The tables in the file at ``path``: one sheet for a CSV or a GeoJSON file (a row per feature,
+    ``readers.geojson``), every worksheet of a workbook.
 
     The format comes from the file's first bytes, not its name. Raises FileRejected for an empty file
     (0 bytes, or no non-empty row in any sheet), a format that is not a table, a password-protected or
@@ -67,7 +69,12 @@ def open_table(path: Path) -> list[Sheet]:
     if not head:
         raise FileRejected(f"{path.name} is empty (0 bytes); export the data again and upload the new file")
     kind = sniff(path, head)
-    sheets = [TextTable(path, head).sheet()] if kind == "text" else open_workbook(path, kind)
+    if kind == "text":
+        sheets = [TextTable(path, head).sheet()]
+    elif kind == "geojson":
+        sheets = [open_geojson(path)]
+    else:
+        sheets = open_workbook(path, kind)
     if not any(_has_rows(sheet) for sheet in sheets):
         what = "the file" if kind == "text" else f"none of its {len(sheets)} sheet(s)"
         raise FileRejected(

@@ -2,7 +2,8 @@
 
 Departments rename files freely (a CSV saved as ``.xlsx``, an ``.xlsx`` renamed ``.xls``, a web page a
 system exported "as Excel"), so the extension is ignored. Returned kinds: ``xlsx`` (also xlsm/xltx),
-``xlsb``, ``ods``, ``xls`` (BIFF in an OLE2 container) and ``text``; anything else is refused with a
+``xlsb``, ``ods``, ``xls`` (BIFF in an OLE2 container), ``geojson`` (a JSON object named ``.geojson`` or
+``.json``, or naming a Feature near its start) and ``text``; anything else is refused with a
 message saying what the file seems to be.
 
 The one use of the name: text saved as ``.txt`` (or another document-type extension, ``NOT_TABLES``)
@@ -20,6 +21,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 from entgraph.loaders.readers.base import FileRejected
+from entgraph.loaders.readers.geojson import looks_like_geojson
 
 OLE2_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
 ZIP_MAGICS = (b"PK\x03\x04", b"PK\x05\x06", b"PK\x07\x08")
@@ -50,6 +52,8 @@ def sniff(path: Path, head: bytes) -> str:
     for magic, what in _OTHER_BINARIES.items():
         if head.startswith(magic):
             raise FileRejected(f"{path.name} is {what}, not a table; upload the Excel or CSV file instead")
+    if looks_like_geojson(path, head):
+        return "geojson"
     suffix = path.suffix.lower()
     if suffix in NOT_TABLES:
         raise FileRejected(

@@ -248,7 +248,9 @@ def test_a_panorama_costs_the_same_few_round_trips_however_big(
         body = client.query(PANORAMA, id=enterprise_id)
         assert "errors" not in body
         costs.append(counting.reads - before)
-    assert costs[0] == costs[1] <= 12, costs  # measured: 7 each (6 + the metric series)
+    # measured: 11 and 10. The one read between them is the related enterprises' own batch, which a
+    # panorama with nobody related skips; nothing grows with the records.
+    assert costs[1] <= costs[0] <= costs[1] + 1 and costs[0] <= 12, costs
 
 
 def test_personal_fields_are_masked_by_role(client: GraphQLClient, resolved_city: Any) -> None:

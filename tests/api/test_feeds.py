@@ -65,7 +65,7 @@ def test_the_catalog_is_public(client: TestClient) -> None:
       key title department city frequency deadline subject
       sharing { usage openToPublic credit personal } } }"""
     everything = ok(client, query)["datasets"]
-    assert len(everything) == 84
+    assert len(everything) == 85  # the seeds' 84 and the platform's own town boundaries
     assert {d["city"] for d in everything} == {"晋江", "乌海"}
     assert all(d["sharing"]["usage"] in {"无条件使用", "有条件使用", "不予共享"} for d in everything)
     assert any(d["deadline"] == "PT9H30M" for d in everything)  # Wuhai's daily feeds: 09:30 next day
@@ -74,7 +74,7 @@ def test_the_catalog_is_public(client: TestClient) -> None:
     narrowed = ok(client, query, c=one["city"], d=one["department"])["datasets"]
     assert one in narrowed
     assert all((d["city"], d["department"]) == (one["city"], one["department"]) for d in narrowed)
-    assert len(narrowed) < 84
+    assert len(narrowed) < 85
 
 
 def test_feed_status_is_what_the_cli_reports(client: TestClient, resolved_city: Any) -> None:
@@ -84,7 +84,7 @@ def test_feed_status_is_what_the_cli_reports(client: TestClient, resolved_city: 
     specs = {spec.key: spec for spec in resolved_city.catalog.specs}
     for as_of in ("2023-01-20", "2030-01-01"):
         rows = ok(client, query, on=as_of)["feedStatus"]
-        assert len(rows) == 84
+        assert len(rows) == 85
         moment = dt.datetime.combine(dt.date.fromisoformat(as_of), dt.time(), CST)
         for row in rows:
             expected = feed_status(
@@ -112,7 +112,7 @@ def test_uploads_are_for_analysts(client: TestClient) -> None:
     assert len(ok(client, UPLOADS, bearer(Role.ANALYST), n=5)["uploads"]) == 5
     everything = "{ uploads(first: 100) { id startedAt } }"  # a small selection keeps under the cost limit
     all_uploads = ok(client, everything, bearer(Role.ADMIN))["uploads"]
-    assert len(all_uploads) == 84  # one file per feed in the generated city
+    assert len(all_uploads) == 85  # one file per feed in the generated city
     started = [u["startedAt"] for u in all_uploads]
     assert started == sorted(started, reverse=True)
     unknown = gql(client, UPLOADS, bearer(Role.ANALYST), d="no_such_feed", n=5)

@@ -76,6 +76,7 @@ def statements(resolved_city: Any, tmp_path_factory: pytest.TempPathFactory) -> 
             {"id": enterprise},
         ),
         ("{ stewardTasks(first: 5) { id candidates { enterprise { id } } } }", {}),
+        ('{ fieldChecks(town: "陈埭镇") { totalCount edges { node { id enterpriseName } } } }', {}),
         (
             "{ enterpriseFacets { towns { value } industries { value } chains { value } "
             "honours { value } sizes { value } } }",

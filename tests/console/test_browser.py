@@ -4,7 +4,10 @@ logged an error (CSP refusals included)."""
 
 from __future__ import annotations
 
+import hashlib
 import re
+import struct
+import zlib
 from typing import Any
 
 import httpx
@@ -222,6 +225,68 @@ def test_the_chain_explorer_shows_segments_and_aggregates(console: Any, open_as:
     assert page.locator('[data-testid="segment"]').count() == len(biggest["segments"])
     page.wait_for_selector('[data-testid="chain-by-segment"][data-rendered="1"]')
     shoot(console, page, "chains")
+
+
+MAP_POINTS = """query ($t: String!) {
+  townMap(town: $t) { boundary { town } enterprises { id lng lat } parcels { key } }
+}"""
+MAP_OPTION = """() => {
+  const chart = echarts.getInstanceByDom(document.querySelector('[data-testid="town-map"]'));
+  const option = chart.getOption();
+  const geo = (option.geo || [])[0];
+  const shown = geo ? echarts.getMap(geo.map) : null;
+  return {
+    series: option.series.map((s) => ({ type: s.type, map: s.map || null, points: (s.data || []).length })),
+    regions: shown ? shown.geoJSON.features.map((f) => f.properties.name) : null,
+  };
+}"""
+
+
+def test_the_map_draws_the_city_then_a_towns_boundary_and_points_and_opens_a_panorama(
+    console: Any, open_as: Any
+) -> None:
+    towns = [b["town"] for b in console.graphql("{ townBoundaries { town } }")["townBoundaries"]]
+    assert len(towns) == 19  # the generated city's boundary layer, loaded like any department file
+    maps = {town: console.graphql(MAP_POINTS, {"t": town}, role="analyst")["townMap"] for town in towns}
+    town = max(towns, key=lambda name: len(maps[name]["enterprises"]))
+    shown = maps[town]
+    assert shown["enterprises"], "some enterprise of the city holds a parcel with coordinates"
+
+    page = open_as("analyst", "/map")
+    page.wait_for_selector('[data-testid="town-map"][data-rendered="1"]')
+    city = page.evaluate(
+        "() => echarts.getInstanceByDom(document.querySelector('[data-testid=\"town-map\"]'))"
+        ".getOption().series.map((s) => [s.type, s.map, s.data.length])"
+    )
+    assert city == [["map", "entgraph-city", 19]]
+    shoot(console, page, "map-city")
+
+    page.select_option('[data-testid="map-town"]', town)
+    page.wait_for_url(re.compile(r"#/map\?town="))
+    page.wait_for_selector('[data-testid="town-map"][data-rendered="1"]')
+    drawn = page.evaluate(MAP_OPTION)
+    assert drawn["regions"] == [town]  # the town's boundary, registered as GeoJSON: no tiles, no network
+    assert drawn["series"] == [
+        {"type": "scatter", "map": None, "points": len(shown["parcels"])},
+        {"type": "scatter", "map": None, "points": len(shown["enterprises"])},
+    ]
+    assert str(len(shown["enterprises"])) in page.inner_text('[data-testid="map-summary"]')
+    shoot(console, page, "map")
+
+    # A real click on an enterprise's point opens its panorama.
+    target = shown["enterprises"][0]
+    x, y = page.evaluate(
+        "([lng, lat]) => echarts.getInstanceByDom(document.querySelector('[data-testid=\"town-map\"]'))"
+        ".convertToPixel({ geoIndex: 0 }, [lng, lat])",
+        [target["lng"], target["lat"]],
+    )
+    box = page.locator('[data-testid="town-map"]').bounding_box()
+    page.mouse.click(box["x"] + x, box["y"] + y)
+    page.wait_for_url(re.compile(r"#/enterprise/"))
+    opened = page.evaluate("() => decodeURIComponent(location.hash.slice('#/enterprise/'.length))")
+    here = {e["id"] for e in shown["enterprises"] if (e["lng"], e["lat"]) == (target["lng"], target["lat"])}
+    assert opened in here
+    page.wait_for_selector('[data-testid="golden"]')
 
 
 def test_feeds_board_and_a_row_error_report_download(console: Any, open_as: Any, tmp_path: Any) -> None:
@@ -551,3 +616,155 @@ def test_a_steward_picks_a_town_then_accepts_two_tasks_at_once(console: Any, ope
         " !document.querySelector(`[data-testid=task-queue] li[data-task='${id}']`))",
         arg=[t["id"] for t in picked],
     )
+
+
+def _photo(path: Any, width: int = 2400, height: int = 1800) -> Any:
+    """A PNG as large as a phone camera's picture (bands of colour), for the form to shrink."""
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    rows = b"".join(
+        b"\x00" + bytes((40 + y // 8 % 160, 110, 200 - y // 12 % 150)) * width for y in range(height)
+    )
+    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    path.write_bytes(
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", header)
+        + chunk(b"IDAT", zlib.compress(rows))
+        + chunk(b"IEND", b"")
+    )
+    return path
+
+
+def test_a_town_checker_records_a_field_check_on_a_phone(console: Any, open_as: Any, tmp_path: Any) -> None:
+    listed = console.graphql("{ enterprises(first: 20) { edges { node { id name town } } } }")
+    enterprise = next(
+        e["node"]
+        for e in listed["enterprises"]["edges"]
+        if e["node"]["id"] != console.metered and e["node"]["town"]
+    )
+    wide = "document.documentElement.scrollWidth"
+    page = open_as("steward", "/search", phone=True)
+    fragment = re.sub(r"(股份有限公司|有限责任公司|有限公司)$", "", enterprise["name"]).removeprefix(
+        "晋江市"
+    )[:6]
+    page.fill('[data-testid="search-input"]', fragment)
+    page.keyboard.press("Enter")
+    hit = page.locator(f'[data-testid="result"][data-id="{enterprise["id"]}"]')
+    hit.wait_for()
+    assert page.evaluate(wide) <= 390, "the results fit the phone"
+
+    hit.locator("a").click()
+    page.wait_for_selector(f'[data-testid="panorama"][data-id="{enterprise["id"]}"]')
+    page.wait_for_selector('[data-testid="field-checks"][data-count="0"]')
+    assert page.evaluate(wide) <= 390, "the panorama fits the phone"
+    # The key facts first; the charts and tables below them folded until asked for.
+    folds = page.locator("details.fold")
+    assert folds.count() >= 3 and all(
+        folds.nth(i).get_attribute("open") is None for i in range(folds.count())
+    )
+    page.click('[data-testid="check-start"]')
+
+    form = page.locator('[data-testid="check-form"]')
+    form.wait_for()
+    assert page.inner_text('[data-testid="check-name"]') == enterprise["name"]
+    assert page.evaluate(wide) <= 390, "the form fits the phone"
+    page.click('.status-choice[data-status="closed"]')
+    page.fill('[data-testid="check-employees"]', "0")
+    page.fill('[data-testid="check-note"]', "厂房已清空，门口贴有停业告示")
+    page.set_input_files('[data-testid="check-photo"]', str(_photo(tmp_path / "IMG_0412.png")))
+    page.wait_for_selector(".check-preview:not([hidden])")
+    shoot(console, page, "field-check-phone", full_page=True)
+    page.click('[data-testid="check-submit"]')
+
+    # Back on the panorama: the visit at the top of its checks, and the notice under the name.
+    page.wait_for_selector(f'[data-testid="panorama"][data-id="{enterprise["id"]}"]')
+    item = page.locator('[data-testid="check-list"] li.fresh')
+    item.wait_for()
+    assert item.get_attribute("data-status") == "closed" and "厂房已清空" in item.inner_text()
+    assert "已关闭" in page.inner_text('[data-testid="check-notice"]')
+    item.locator('[data-testid="check-photo-show"]').click()
+    page.wait_for_selector('[data-testid="check-photo-img"]')
+    assert page.evaluate(wide) <= 390
+    shoot(console, page, "field-check-recorded-phone", full_page=True)
+
+    check = _recorded_check(console, enterprise["id"])
+    # An analyst reads the check, without the photo or the checker's name; the public sees no checks.
+    analyst = open_as("analyst", f"/enterprise/{enterprise['id']}", phone=True)
+    seen = analyst.locator(f'[data-testid="check-list"] li[data-check="{check["id"]}"]')
+    seen.wait_for()
+    assert (
+        "steward-user" not in seen.inner_text()
+        and seen.locator('[data-testid="check-photo-show"]').count() == 0
+    )
+    assert analyst.locator('[data-testid="check-start"]').count() == 0
+    public = open_as("public", f"/enterprise/{enterprise['id']}", phone=True)
+    public.wait_for_selector('[data-testid="panorama"]')
+    assert public.locator('[data-testid="field-checks"]').count() == 0
+
+
+def _recorded_check(console: Any, enterprise_id: str) -> dict[str, Any]:
+    """The one check of the enterprise, as the API keeps it: the form's values, the phone's photo."""
+    checks = console.graphql(
+        "query ($id: String!) { enterprise(id: $id) { fieldChecks { id statusSeen employeesSeen note via "
+        "checkedBy checkedRole device photo { url sha256 type bytes } } } }",
+        {"id": enterprise_id},
+        role="steward",
+    )["enterprise"]["fieldChecks"]
+    assert len(checks) == 1
+    check = checks[0]
+    assert (check["statusSeen"], check["employeesSeen"], check["via"]) == ("CLOSED", 0, "http")
+    assert (check["checkedBy"], check["checkedRole"]) == ("steward-user", "steward") and check["device"]
+    # The phone sent the camera's picture shrunk to a JPEG; the server kept what it received.
+    assert check["photo"]["type"] == "image/jpeg" and check["photo"]["bytes"] < 2_000_000
+    kept = httpx.get(f"{console.base}{check['photo']['url']}", headers={"X-API-Key": console.keys["steward"]})
+    assert kept.content[:3] == b"\xff\xd8\xff"
+    assert hashlib.sha256(kept.content).hexdigest() == check["photo"]["sha256"]
+    return check
+
+
+def test_a_town_verifies_its_list_and_reads_its_dashboard(console: Any, open_as: Any, tmp_path: Any) -> None:
+    console.graphql("mutation { refreshVerificationItems { items } }", role="steward")
+    items = console.graphql("{ verificationItems { key check town status } }", role="steward")[
+        "verificationItems"
+    ]
+    item = next(i for i in items if i["town"] and i["status"] == "open")
+    town = item["town"]
+    page = open_as("steward", f"/towns?town={town}&tab=checks")
+    row = page.locator(f'tr[data-item="{item["key"]}"]')
+    row.wait_for()
+    assert row.get_attribute("data-status") == "open"
+    shoot(console, page, "town-checks")
+    row.locator('[data-testid="verdict-choice"]').select_option("CLOSED")
+    row.locator('[data-testid="verdict-record"]').click()
+    page.fill('[data-testid="dialog-note"]', "现场核实：已停业关门")
+    page.click('[data-testid="dialog-ok"]')
+    page.locator(f'tr[data-item="{item["key"]}"][data-status="settled"]').wait_for()
+    stored = console.graphql(
+        "query ($t: String) { verificationItems(town: $t) { key status verdict { id verdict note } } }",
+        {"t": town},
+        role="steward",
+    )["verificationItems"]
+    [settled] = [i for i in stored if i["key"] == item["key"]]
+    assert settled["verdict"]["verdict"] == "closed" and settled["verdict"]["note"] == "现场核实：已停业关门"
+    page.locator(f'tr[data-item="{item["key"]}"] [data-testid="verdict-undo"]').click()
+    page.locator(f'tr[data-item="{item["key"]}"][data-status="open"]').wait_for()
+
+    page.click('[data-testid="town-tab-dashboard"]')
+    for metric in ("tax", "electricityKwh", "insuredEmployees"):
+        page.wait_for_selector(f'[data-testid="town-chart-{metric}"][data-rendered="1"]')
+    assert (
+        town in page.locator("h1").inner_text()
+        or page.locator('[data-testid="town-select"]').input_value() == town
+    )
+    assert page.locator('[data-testid="town-summary"] .chip').count() >= 4
+    shoot(console, page, "town-dashboard", full_page=True)
+    with page.expect_download() as download:
+        page.click('[data-testid="town-report-xlsx"]')
+    saved = tmp_path / "report.xlsx"
+    download.value.save_as(saved)
+    assert "月度指标" in openpyxl.load_workbook(saved, read_only=True).sheetnames
+
+    page.click('[data-testid="town-tab-effectiveness"]')
+    page.locator(f'[data-testid="town-effectiveness"] tr[data-town="{town}"]').wait_for()

@@ -40,7 +40,7 @@ def test_a_generated_city_loads_whole_reports_bad_rows_and_reloads_unchanged(
 ) -> None:
     loader = Loader(store, Catalog.load(), tmp_path / "reports")
     files = sorted(p for p in city.iterdir() if p.is_file())
-    assert len(files) == 84
+    assert len(files) == 85  # the seeds' 84 feeds and the town boundaries (catalog/platform)
 
     first = {path.name: loader.load(path) for path in files}  # no file is refused: no exception
     assert all(r.rows_read > 0 for r in first.values())

@@ -89,7 +89,7 @@ def test_a_department_submits_only_its_own_datasets(
         )
     with pytest.raises(SubmissionRefused, match="not a usable file name"):
         inbox.accept(io.BytesIO(b"x"), "../../etc/passwd\x00.csv", submitted_by="c", scope=TAX)
-    with pytest.raises(SubmissionRefused, match="only spreadsheets"):
+    with pytest.raises(SubmissionRefused, match="only spreadsheets, text exports and GeoJSON layers"):
         inbox.accept(io.BytesIO(b"x"), "税务登记.exe", submitted_by="c", scope=TAX)
     with pytest.raises(SubmissionRefused, match="empty"):
         inbox.accept(io.BytesIO(b""), "税务登记.csv", submitted_by="c", scope=TAX)

@@ -8,6 +8,7 @@ from decimal import Decimal
 import pytest
 
 from entgraph.catalog.spec import ColumnSpec, FieldType
+from entgraph.identity.geometry import point
 from entgraph.loaders.normalise import (
     NULL_TOKENS,
     CellError,
@@ -504,6 +505,7 @@ def test_every_field_type_has_a_handler() -> None:
         FieldType.TAXPAYER_ID: ("440300192203821", "440300192203821"),
         FieldType.PHONE: ("(0595)85612345", "0595-85612345"),
         FieldType.ID_NUMBER: (RESIDENT_ID.lower(), RESIDENT_ID),
+        FieldType.GEOMETRY: ("POINT (118.58 24.81)", point(118.58, 24.81)),
     }
     assert set(samples) == set(FieldType)
     for kind, (raw, expected) in samples.items():
@@ -584,3 +586,14 @@ def test_long_values_are_shortened_in_reasons() -> None:
     with pytest.raises(CellError) as info:
         parse_date("x" * 500)
     assert len(info.value.reason_zh) < 60
+
+
+def test_a_geometry_cell_is_a_point_or_area_and_a_bad_one_says_why() -> None:
+    col = column(FieldType.GEOMETRY)
+    assert parse_cell("118.58，24.81", col) == (point(118.58, 24.81), ())
+    square = "POLYGON ((118.5 24.7, 118.6 24.7, 118.6 24.8, 118.5 24.7))"
+    value, _ = parse_cell(square, col)
+    assert value.kind == "Polygon" and value.to_wkt() == square
+    with pytest.raises(CellError) as bad:
+        parse_cell("POINT (39500000 2740000)", col)
+    assert "投影坐标" in bad.value.reason_zh and "projected" in bad.value.reason_en

@@ -40,7 +40,7 @@ def _bench_matching():
 
 @pytest.fixture(scope="module")
 def city():
-    return _bench_matching().make_city(1500, 1500, seed=5)
+    return _bench_matching().make_city(800, 800, seed=5)
 
 
 @pytest.fixture(scope="module")

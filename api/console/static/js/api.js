@@ -115,6 +115,13 @@ export async function download(path, filename) {
   setTimeout(() => URL.revokeObjectURL(url), 10_000);
 }
 
+// A file behind the API's auth to show in the page (a field check's photo): a Blob, or an ApiError.
+export async function fetchBlob(path) {
+  const response = await fetch(new URL(`..${path}`, document.baseURI), { headers: authHeaders() });
+  if (!response.ok) throw new ApiError(`HTTP ${response.status}`, "DOWNLOAD", response.status);
+  return response.blob();
+}
+
 // A plain JSON route behind the API's auth (GET /uploads ...): the body, or an ApiError.
 export async function rest(path) {
   const response = await fetch(new URL(`..${path}`, document.baseURI), { headers: { Accept: "application/json", ...authHeaders() } });

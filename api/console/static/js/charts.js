@@ -32,7 +32,7 @@ export function periodLines(el, series, { unit = "", title = "" } = {}) {
     title: { text: title, left: 0, textStyle: { fontSize: 13 } },
     tooltip: { trigger: "axis" },
     legend: { bottom: 0, type: "scroll" },
-    grid: { left: 60, right: 20, top: 30, bottom: 56 },
+    grid: { left: 60, right: 20, top: title ? 40 : 30, bottom: 56 },
     xAxis: { type: "category", data: periods },
     yAxis: { type: "value", name: unit },
     series: series.map((s) => {

@@ -76,3 +76,12 @@ export function debounce(fn, ms) {
 export function params(query) {
   return Object.fromEntries(new URLSearchParams(query || ""));
 }
+
+// A section that folds under its heading: open on a desk, folded on a phone so the key facts come first.
+// A chart drawn while folded has no size; opening the section sends the resize every chart listens to.
+export function fold(title, body, attrs = {}) {
+  const open = !matchMedia("(max-width: 600px)").matches;
+  const box = h("details", { class: "fold", open, ...attrs }, h("summary", {}, h("h2", {}, title)), body);
+  box.addEventListener("toggle", () => box.open && window.dispatchEvent(new Event("resize")));
+  return box;
+}

@@ -1,6 +1,7 @@
 // The console's shell: navigation, login state, language, and a hash router (#/search, #/enterprise/E-…,
-// #/chains/…, #/steward, #/audit, #/feeds, #/warnings, #/login). Each page is a module exporting
-// render(main, route) that may return a cleanup function (charts to dispose, keys to release).
+// #/check/E-… (a field check), #/chains/…, #/steward, #/audit, #/feeds, #/warnings, #/login). Each page is
+// a module exporting render(main, route) that may return a cleanup function (charts to dispose, keys to
+// release).
 
 import { can, gql, principalOf, session } from "./api.js";
 import { h, params, replace } from "./dom.js";
@@ -10,17 +11,21 @@ import { renderAudit, renderSteward } from "./pages/steward.js";
 import { renderChains } from "./pages/chains.js";
 import { renderEnterprise } from "./pages/enterprise.js";
 import { renderFeeds } from "./pages/feeds.js";
+import { renderFieldCheck } from "./pages/fieldcheck.js";
 import { renderHonours } from "./pages/honours.js";
 import { renderKeys } from "./pages/keys.js";
+import { renderMap } from "./pages/map.js";
 import { renderReport } from "./pages/report.js";
 import { renderUpload } from "./pages/upload.js";
 import { renderLogin } from "./pages/login.js";
 import { renderSearch } from "./pages/search.js";
+import { renderTowns } from "./pages/towns.js";
 import { renderWarnings } from "./pages/warnings.js";
 
 const ROUTES = [
   { pattern: /^\/search$/, render: renderSearch, nav: "search" },
   { pattern: /^\/enterprise\/(.+)$/, render: renderEnterprise, nav: "search" },
+  { pattern: /^\/check\/(.+)$/, render: renderFieldCheck, nav: "search", role: "steward" },
   { pattern: /^\/chains(?:\/(.+))?$/, render: renderChains, nav: "chains", role: "analyst" },
   { pattern: /^\/steward(?:\/(.+))?$/, render: renderSteward, nav: "steward", role: "steward" },
   { pattern: /^\/audit$/, render: renderAudit, nav: "steward", role: "steward" },
@@ -30,6 +35,8 @@ const ROUTES = [
   { pattern: /^\/honours$/, render: renderHonours, nav: "honours" },
   { pattern: /^\/keys$/, render: renderKeys, nav: "keys", role: "admin" },
   { pattern: /^\/warnings$/, render: renderWarnings, nav: "warnings", role: "analyst" },
+  { pattern: /^\/towns$/, render: renderTowns, nav: "towns", role: "analyst" },
+  { pattern: /^\/map$/, render: renderMap, nav: "map" },
   { pattern: /^\/login$/, render: renderLogin, nav: "login" },
 ];
 
@@ -43,6 +50,8 @@ const NAV = [
   { key: "honours", href: "#/honours" },
   { key: "keys", href: "#/keys", role: "admin" },
   { key: "warnings", href: "#/warnings", role: "analyst" },
+  { key: "towns", href: "#/towns", role: "analyst" },
+  { key: "map", href: "#/map" },
 ];
 
 let cleanup = null;

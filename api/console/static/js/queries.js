@@ -9,6 +9,18 @@ export const ME = `query Me { me { role subject scope } }`;
 // the expensive ones.
 export const TOWNS = `query Towns { enterpriseFacets { towns { value label count } } }`;
 
+// The towns' map (pages/map.js): every town's boundary for the city, and one town's points.
+export const TOWN_BOUNDARIES = `query TownBoundaries { townBoundaries { town divisionCode boundary center } }`;
+
+export const TOWN_MAP = `query TownMap($town: String!) {
+  townMap(town: $town) {
+    town enterpriseCount withoutPoint truncated
+    boundary { town divisionCode boundary center bbox }
+    enterprises { id name status lng lat locatedBy parcelKey }
+    parcels { key lng lat location area holderId holderName inside }
+  }
+}`;
+
 export const FACETS = `query Facets {
   enterpriseFacets {
     towns { value label count }
@@ -203,4 +215,61 @@ export const ACKNOWLEDGE = `mutation Acknowledge($id: String!, $note: String) {
 
 export const RESOLVE = `mutation Resolve($id: String!, $note: String!) {
   resolveWarning(id: $id, note: $note) { id status feedback updatedAt history { at actor fromStatus toStatus note } }
+}`;
+
+// Field checks (现场核查): the panorama's list, and the key facts the phone form shows first.
+export const FIELD_CHECKS = `query FieldChecks($id: String!) {
+  enterprise(id: $id) {
+    id
+    fieldChecks(first: 10) { id statusSeen employeesSeen note checkedAt checkedBy hasPhoto photo { url sha256 } }
+  }
+}`;
+
+export const CHECK_SUMMARY = `query CheckSummary($id: String!) {
+  enterprise(id: $id) {
+    redirectedFrom id name creditCode kind status address town legalRep phone industryCode
+    fieldChecks(first: 1) { statusSeen checkedAt }
+  }
+}`;
+
+// A town's desk: its cross-checks (核实比对), dashboard and effectiveness (pages/towns.js).
+export const TOWN_LIST = `query TownList { towns { value count } }`;
+
+export const VERIFICATION_ITEMS = `query VerificationItems($town: String, $round: String) {
+  verificationItems(town: $town, round: $round) {
+    key check town name enterprise creditCode evidence evidenceLabels since receivedAt status
+    verdict { id verdict enterprise note user at round }
+  }
+}`;
+
+export const RECORD_VERDICT = `mutation RecordVerdict($item: String!, $verdict: Verdict!, $enterprise: String, $note: String!, $round: String) {
+  recordVerdict(item: $item, verdict: $verdict, enterprise: $enterprise, note: $note, round: $round) { key status verdict { id verdict } }
+}`;
+
+export const UNDO_VERDICT = `mutation UndoVerdict($id: String!) { undoVerdict(id: $id) { id } }`;
+
+export const REFRESH_CHECKS = `mutation RefreshChecks { refreshVerificationItems { items new cleared } }`;
+
+export const TOWN_DASHBOARD = `query TownDashboard($town: String!, $month: String, $shutdownMonths: Int!) {
+  townDashboard(town: $town, month: $month, shutdownMonths: $shutdownMonths) {
+    town month enterprises
+    byStatus { value count } byIndustry { value count }
+    monthly { month tax electricityKwh insuredEmployees taxYoy electricityYoy insuredEmployeesYoy }
+    largestChanges { enterprise name group metric current previous change }
+    longShutdown { enterprise name lastActive months }
+    lossMaking { enterprise name netProfit lossMonths } profitReported
+    openWarnings { id kind name enterprise ageDays }
+    openVerifications { id kind name enterprise ageDays }
+    warnings { received handled onTime open medianDays }
+    verifications { received handled onTime open medianDays }
+    fieldChecks { value count }
+  }
+}`;
+
+export const TOWN_EFFECTIVENESS = `query TownEffectiveness {
+  townEffectiveness {
+    town
+    warnings { received handled onTime open medianDays }
+    verifications { received handled onTime open medianDays }
+  }
 }`;

@@ -1,13 +1,15 @@
-// An enterprise's panorama: golden record (each field's source on hover), family, honours, chains,
-// land, mortgages, credit events, metric charts, meter load curves, warnings, source records, and a
-// relationship graph that grows when a node is clicked. Four queries, each well inside the API's
-// default cost limit, sent together so the sections fill in as they arrive.
+// An enterprise's panorama: golden record (each field's source on hover), family, honours, chains, field
+// checks, land, mortgages, credit events, metric charts, meter load curves, warnings, source records, and
+// a relationship graph that grows when a node is clicked. Five queries, each well inside the API's
+// default cost limit, sent together so the sections fill in as they arrive. On a phone the key facts
+// come first and the charts and tables below them are folded.
 
 import { can, gql } from "../api.js";
 import { disposeAll, loadCurve, periodLines } from "../charts.js";
-import { h, isMasked, money, num, replace, text } from "../dom.js";
+import { fold, h, isMasked, money, num, replace, text } from "../dom.js";
 import { lang, t } from "../i18n.js";
 import * as Q from "../queries.js";
+import { fieldCheckBlock } from "./fieldcheck.js";
 
 const METRIC_CHARTS = [
   { key: "tax", names: ["tax", "vat"] },
@@ -22,7 +24,7 @@ const WINDOWS = {
   month: { days: 30, interval: "DAY" },
 };
 
-export async function renderEnterprise(main, { args, go, showError }) {
+export async function renderEnterprise(main, { args, query, go, showError }) {
   const id = args[0];
   const { data, errors } = await gql(Q.PANORAMA, { id });
   const e = data.enterprise;
@@ -38,18 +40,21 @@ export async function renderEnterprise(main, { args, go, showError }) {
     graph: h("div", { class: "relgraph", "data-testid": "relgraph" }),
     records: h("div", {}),
   };
+  const checks = fieldCheckBlock(e, { highlight: query.checked });
   replace(
     main,
     h("div", { class: "panorama", "data-testid": "panorama", "data-id": e.id },
       e.redirectedFrom ? h("p", { class: "notice", "data-testid": "redirected" }, t("enterprise.redirected", { from: e.redirectedFrom })) : null,
       headerBlock(e),
+      checks.notice,
       h("div", { class: "grid2" }, goldenBlock(e), factsBlock(e)),
-      h("h2", {}, t("enterprise.metrics")), sections.metrics,
-      h("h2", {}, t("enterprise.meters")), sections.meters,
+      checks.section,
+      fold(t("enterprise.metrics"), sections.metrics),
+      fold(t("enterprise.meters"), sections.meters),
       h("h2", {}, t("enterprise.warnings")), sections.warnings,
       h("h2", {}, t("enterprise.relations"), " ", h("small", {}, t("enterprise.graphHint"))), sections.graph,
-      h("h2", {}, t("enterprise.landCredit")), sections.holdings,
-      h("h2", {}, t("enterprise.records")), sections.records,
+      fold(t("enterprise.landCredit"), sections.holdings),
+      fold(t("enterprise.records"), sections.records),
     ),
   );
   if (errors.length) showError(errors[0]);
@@ -65,6 +70,7 @@ export async function renderEnterprise(main, { args, go, showError }) {
       renderRecords(sections.records, data.enterprise.sourceRecords);
     }),
     relationGraph(sections.graph, e, go, showError),
+    checks.load(),
   ];
   const results = await Promise.allSettled(tasks);
   for (const r of results) if (r.status === "rejected") showError(r.reason);

@@ -9,7 +9,7 @@ import { t } from "../i18n.js";
 import * as Q from "../queries.js";
 import { board } from "./feeds.js";
 
-const ACCEPT = ".xlsx,.xls,.xlsm,.csv,.txt,.tsv,.et,.ods";
+const ACCEPT = ".xlsx,.xls,.xlsm,.csv,.txt,.tsv,.et,.ods,.geojson,.json"; // as loaders/intake.py accepts
 const ACTIVE = new Set(["queued", "running"]);
 
 export async function renderUpload(main, { showError, toast }) {

@@ -22,7 +22,8 @@ export async function renderWarnings(main, { query, go, toast, showError }) {
   const list = h("div", { class: "warning-list", "data-testid": "warning-list" });
   const count = h("p", { class: "muted", "data-testid": "warning-count" });
   const more = h("button", { class: "more", hidden: true }, t("search.more"));
-  replace(main, h("div", { class: "toolbar" }, h("h1", {}, t("warnings.title")), townSelect, h("span", { class: "checks" }, boxes)), count, list, more);
+  const onMap = town ? h("a", { href: `#/map?town=${encodeURIComponent(town)}`, "data-testid": "warning-map" }, t("map.open")) : null;
+  replace(main, h("div", { class: "toolbar" }, h("h1", {}, t("warnings.title")), townSelect, onMap, h("span", { class: "checks" }, boxes)), count, list, more);
   if (!town) return null;
   let after = null;
   const load = async () => {
