@@ -54,9 +54,11 @@ from entgraph.api.client_errors import (
 from entgraph.api.context import Context
 from entgraph.api.direct_reports import register_direct_reports
 from entgraph.api.docking import register_docking
+from entgraph.api.example_documents import REGISTERED_EXAMPLES
 from entgraph.api.field_checks import MAX_BODY_BYTES as FIELD_CHECK_MAX_BYTES
 from entgraph.api.field_checks import register_field_checks
 from entgraph.api.honours import register_honours
+from entgraph.api.persisted_queries import PersistedQueries, PersistedQueryError, console_documents
 from entgraph.api.rate_limit import RateLimiter
 from entgraph.api.reports import register_reports
 from entgraph.api.schema import Mutation, Query, build_schema
@@ -188,16 +190,41 @@ class _Resources:
 class GraphQLEndpoint(GraphQLRouter[Context, None]):
     """Strawberry's router, answering requests it cannot even read (not JSON, no query, a GET when GET
     is off ...) with a GraphQL-shaped ``BAD_INPUT`` body instead of plain text, so clients parse one
-    error format. The HTTP status stays Strawberry's (400)."""
+    error format. The HTTP status stays Strawberry's (400). Persisted queries (a document sent by its
+    hash, registered documents only for some roles) are settled here, before anything is parsed."""
+
+    def __init__(self, *args: Any, persisted: PersistedQueries, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.persisted = persisted
+
+    async def parse_http_body(self, request: Any) -> Any:
+        data = await super().parse_http_body(request)
+        # the caller gate authenticated the caller before routing; refused credentials read as public
+        principal = getattr(request._request.state, "principal", None)
+        role = principal.role if principal is not None else Role.PUBLIC
+        for item in data if isinstance(data, list) else [data]:
+            item.query = self.persisted.document(item.query, item.extensions, role)
+        return data
 
     async def run(self, request: Any, context: Any = UNSET, root_value: Any = UNSET) -> Any:
         try:
             return await super().run(request, context, root_value)
+        except PersistedQueryError as exc:
+            return JSONResponse(error_body(exc.message, exc.code), status_code=exc.status)
         except HTTPException as exc:
             return JSONResponse(error_body(exc.reason, ErrorCode.BAD_INPUT), status_code=exc.status_code)
         except RecursionError:  # json.loads of a body nested thousands deep
             message = "the request body is nested too deeply to be a GraphQL request"
             return JSONResponse(error_body(message, ErrorCode.BAD_INPUT), status_code=400)
+
+
+def persisted_queries(settings: Settings) -> PersistedQueries:
+    """The registered documents (the console's, the documented examples) and the roles held to them."""
+    from entgraph.api.console import STATIC  # the console's files, served or not
+
+    console = console_documents(STATIC / "js" / "queries.js")
+    roles = [Role.parse(r) for r in settings.api_registered_only.split(",") if r.strip()]
+    return PersistedQueries([*console.values(), *REGISTERED_EXAMPLES], roles)
 
 
 def create_app(
@@ -271,6 +298,7 @@ def create_app(
     app.include_router(
         GraphQLEndpoint(
             build_schema(settings, query, mutation),
+            persisted=persisted_queries(settings),
             path="/graphql",
             graphql_ide="graphiql" if development else None,
             context_getter=context_getter,

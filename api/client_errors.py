@@ -42,6 +42,10 @@ class ErrorCode(StrEnum):
         "UNAVAILABLE"  # the graph store does not answer (stopped, restarting): retry later (HTTP 503)
     )
     INTERNAL = "INTERNAL"  # a bug or an outage: details are in the log under the request id
+    PERSISTED_QUERY_NOT_FOUND = "PERSISTED_QUERY_NOT_FOUND"  # a hash the server does not know: send the text
+    PERSISTED_QUERY_NOT_REGISTERED = (
+        "PERSISTED_QUERY_NOT_REGISTERED"  # the role runs registered documents only
+    )
 
 
 class ApiError(Exception):

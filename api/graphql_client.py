@@ -10,28 +10,8 @@ from pydantic import SecretStr
 from starlette.testclient import TestClient
 
 from entgraph.api.auth import Role, issue_token
+from entgraph.api.example_documents import FULL_PANORAMA  # noqa: F401 - the tests' and benches' panorama
 from entgraph.settings import Settings
-
-# An enterprise's full panorama (all but chain neighbours): the tests count its store round trips and
-# bench/api.py times it.
-FULL_PANORAMA = """
-query ($id: String) { enterprise(id: $id) {
-  id creditCode name kind provisional formerNames redirectedFrom
-  legalRep phone address town industryCode entityType registeredCapital established status
-  goldenRecord { field value sourceRecordId dataset department }
-  sourceRecords(first: 100) { id dataset department fileName sheet row loadedAt party method probability }
-  parent { id name } branches { id name }
-  towns { name } parks { name } industries { code name }
-  chains { name position year } honours { key kind recognisedOn }
-  creditEvents { key kind } parcels { key party } mortgages { key role amount }
-  related(first: 20) { reason enterprise { id name phone } }
-  metrics { metric unit dataset points { period value } }
-  meters { meterId utility via shared lastReadingAt
-    series(interval: DAY) { unit points { start value quality } } }
-  warnings { id rule status period messageZh }
-  fieldChecks { id statusSeen checkedAt checkedBy }
-} }
-"""
 
 
 def api_settings(home: Path, **overrides: Any) -> Settings:

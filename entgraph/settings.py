@@ -154,6 +154,11 @@ class Settings(BaseSettings):
     api_rate_authenticated: float = Field(
         default=200.0, ge=0, description="Requests per second one API key or token subject may make (0: off)."
     )
+    api_registered_only: str = Field(
+        default="",
+        description="Roles (comma-separated, e.g. public) that may run registered GraphQL documents only: "
+        "the console's and the documented examples (api/persisted_queries.py).",
+    )
     api_max_token_days: int = Field(
         default=31, ge=1, description="Longest lifetime (exp - iat, or exp - now) a bearer token may have."
     )

@@ -5,6 +5,7 @@ logged an error (CSP refusals included)."""
 from __future__ import annotations
 
 import hashlib
+import json
 import re
 import struct
 import zlib
@@ -768,3 +769,21 @@ def test_a_town_verifies_its_list_and_reads_its_dashboard(console: Any, open_as:
 
     page.click('[data-testid="town-tab-effectiveness"]')
     page.locator(f'[data-testid="town-effectiveness"] tr[data-town="{town}"]').wait_for()
+
+
+def test_the_console_sends_its_documents_by_hash(console: Any, open_as: Any) -> None:
+    """Persisted queries: every document the console sends is registered with the server, so only its
+    SHA-256 travels (Apollo's protocol) and no request has to be repeated with the text."""
+    sent: list[dict] = []
+    page = open_as("analyst", "/towns")
+
+    def keep(request: Any) -> None:
+        if request.url.endswith("/graphql") and request.method == "POST":
+            sent.append(json.loads(request.post_data or "{}"))
+
+    page.on("request", keep)
+    page.goto(f"{console.url}#/search?q=鞋业")
+    page.wait_for_selector('[data-testid="results"] tr')
+    assert sent, "the search page asked the API"
+    for body in sent:
+        assert "query" not in body and len(body["extensions"]["persistedQuery"]["sha256Hash"]) == 64, body

@@ -14,6 +14,7 @@ import strawberry
 from fastapi.testclient import TestClient
 from graphql import parse, validate
 
+from entgraph.api import persisted_queries
 from entgraph.api.app import create_app
 from entgraph.api.console import STATIC
 from entgraph.api.limits import Limits, measure
@@ -24,16 +25,11 @@ from entgraph.graph.port import GraphStore
 from entgraph.settings import Settings
 
 JS = STATIC / "js"
-CONST = re.compile(r"^(?:export )?const (\w+) = `(.*?)`;", re.S | re.M)
 
 
 def console_documents() -> dict[str, str]:
-    """The documents of queries.js, with ``${OTHER}`` replaced by that const, as the browser does."""
-    text = (JS / "queries.js").read_text(encoding="utf-8")
-    consts: dict[str, str] = {}
-    for name, body in CONST.findall(text):
-        consts[name] = re.sub(r"\$\{(\w+)\}", lambda m: consts[m.group(1)], body)
-    return {name: doc for name, doc in consts.items() if doc.lstrip().startswith(("query", "mutation"))}
+    """The documents of queries.js, as the server registers them (persisted queries)."""
+    return persisted_queries.console_documents(JS / "queries.js")
 
 
 def test_queries_js_holds_every_document_the_pages_send() -> None:

@@ -56,21 +56,14 @@ function authHeaders() {
 // means the stored key no longer holds (revoked, expired): the tab is logged out and told so, unless
 // the caller is the login form checking a key it was just given (quiet).
 export async function gql(query, variables = {}, { quiet = false } = {}) {
-  let response;
-  try {
-    response = await fetch(ENDPOINT, {
-      method: "POST",
-      headers: { "Content-Type": "application/json", Accept: "application/json", ...authHeaders() },
-      body: JSON.stringify({ query, variables }),
-    });
-  } catch (exc) {
-    throw new ApiError(`network: ${exc.message}`, "NETWORK", 0);
-  }
-  let body = null;
-  try {
-    body = await response.json();
-  } catch {
-    throw new ApiError(`HTTP ${response.status}`, "INTERNAL", response.status);
+  // Persisted queries (Apollo's protocol): the document's hash first, its text only if the server asks.
+  // The console's documents are registered with the server, so the text never travels; without
+  // crypto.subtle (a page served over plain http from another host) the text is sent as before.
+  const hash = await documentHash(query);
+  const persisted = hash ? { persistedQuery: { version: 1, sha256Hash: hash } } : undefined;
+  let { response, body } = await post(hash ? { variables, extensions: persisted } : { query, variables });
+  if (hash && body.errors?.[0]?.extensions?.code === "PERSISTED_QUERY_NOT_FOUND") {
+    ({ response, body } = await post({ query, variables, extensions: persisted }));
   }
   const errors = body.errors || [];
   if (response.status === 401) {
@@ -86,6 +79,35 @@ export async function gql(query, variables = {}, { quiet = false } = {}) {
     throw new ApiError(first.message || `HTTP ${response.status}`, first.extensions?.code, response.status);
   }
   return { data: body.data, errors };
+}
+
+async function post(payload) {
+  let response;
+  try {
+    response = await fetch(ENDPOINT, {
+      method: "POST",
+      headers: { "Content-Type": "application/json", Accept: "application/json", ...authHeaders() },
+      body: JSON.stringify(payload),
+    });
+  } catch (exc) {
+    throw new ApiError(`network: ${exc.message}`, "NETWORK", 0);
+  }
+  try {
+    return { response, body: await response.json() };
+  } catch {
+    throw new ApiError(`HTTP ${response.status}`, "INTERNAL", response.status);
+  }
+}
+
+const hashes = new Map();
+
+async function documentHash(query) {
+  if (!globalThis.crypto?.subtle) return null;
+  if (!hashes.has(query)) {
+    const digest = await crypto.subtle.digest("SHA-256", new TextEncoder().encode(query));
+    hashes.set(query, [...new Uint8Array(digest)].map((b) => b.toString(16).padStart(2, "0")).join(""));
+  }
+  return hashes.get(query);
 }
 
 // For mutations and queries whose errors are the point: throw on the first error.
