@@ -19,7 +19,7 @@ import pytest
 from entgraph.resolution.matching import Candidate, MatchModel
 from entgraph.resolution.spark_scoring import SparkOptions, SparkScorer, model_for_spark
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.spark]
 
 # An odd number of out-of-order characters: Splink's jar rounds the transpositions differently from
 # DuckDB and lands this address pair below the 0.9 level DuckDB puts it above.
