@@ -20,7 +20,7 @@ import re
 import sys
 import time
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from typing import Any
@@ -37,9 +37,11 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from strawberry.fastapi import GraphQLRouter
 from strawberry.types.unset import UNSET
 
+from entgraph.api import cache_reads
 from entgraph.api.activity import ActivityMark
 from entgraph.api.auth import ApiKeyFile, Authenticator, Principal, Role
 from entgraph.api.body_limit import BodyLimitMiddleware
+from entgraph.api.cache_reads import CacheReads
 from entgraph.api.caller_gate import CallerGate
 from entgraph.api.channel_routes import ChannelRoutes
 from entgraph.api.client_errors import (
@@ -61,6 +63,7 @@ from entgraph.api.honours import register_honours
 from entgraph.api.persisted_queries import PersistedQueries, PersistedQueryError, console_documents
 from entgraph.api.rate_limit import RateLimiter
 from entgraph.api.reports import register_reports
+from entgraph.api.response_cache import CANDIDATE_KEY, READS_KEY, ResponseCache, ResponseCacheMiddleware
 from entgraph.api.schema import Mutation, Query, build_schema
 from entgraph.api.town_exports import register_town_exports
 from entgraph.api.uploads import register_uploads
@@ -166,6 +169,7 @@ class _Resources:
         self.store = store
         self._catalog = catalog
         self._series: SeriesReader | None = None
+        self._cache: ResponseCache | None = None
 
     @property
     def catalog(self) -> Catalog:
@@ -180,6 +184,17 @@ class _Resources:
         if self._series is None:
             self._series = SeriesReader(self.settings.series_dir)
         return self._series
+
+    def response_cache(self) -> ResponseCache | None:
+        """The response cache, once the store is open; None when it is off (``ENTGRAPH_API_CACHE_MB=0``)
+        or the store keeps no write versions (one opened outside a deployment: nothing could tell the
+        cache what changed)."""
+        if self._cache is None and self.settings.api_cache_mb and self.store is not None:
+            versions = self.store.versions
+            if versions is not None:
+                megabytes, seconds = self.settings.api_cache_mb, self.settings.api_cache_seconds
+                self._cache = ResponseCache(versions, megabytes * 1024 * 1024, seconds)
+        return self._cache
 
     def open_store(self) -> GraphStore:
         if self.store is None:
@@ -216,6 +231,33 @@ class GraphQLEndpoint(GraphQLRouter[Context, None]):
         except RecursionError:  # json.loads of a body nested thousands deep
             message = "the request body is nested too deeply to be a GraphQL request"
             return JSONResponse(error_body(message, ErrorCode.BAD_INPUT), status_code=400)
+
+
+def _context_getter(
+    settings: Settings, resources: _Resources, authenticator: Authenticator, activity: ActivityMark
+) -> Callable[[Request], Awaitable[Context]]:
+    """Each GraphQL request's context, and the notes of its reads when the response cache may keep it."""
+
+    async def context_getter(request: Request) -> Context:
+        activity.touch()  # the upload worker writes short batches while people are reading
+        # authenticated and rate-limited by the caller gate (api/caller_gate.py); refused credentials
+        # reach here unauthenticated, and are refused now with GraphQL's answer
+        principal = getattr(request.state, "principal", None) or authenticator.authenticate(request.headers)
+        request.state.principal = principal
+        store = resources.open_store()
+        context = Context(
+            settings, store, resources.catalog, principal, request.state.request_id,
+            series=lambda: resources.series,
+        )  # fmt: skip
+        # a request the response cache may keep notes what it reads, from before its first read
+        reads = None
+        if getattr(request.state, CANDIDATE_KEY, False) and store.versions is not None:
+            reads = CacheReads.begin(store.versions, context.visible_datasets())
+            setattr(request.state, READS_KEY, reads)
+        cache_reads.start(reads)
+        return context
+
+    return context_getter
 
 
 def persisted_queries(settings: Settings) -> PersistedQueries:
@@ -279,26 +321,14 @@ def create_app(
     )
 
     activity = ActivityMark(api_activity_mark(settings.home))
+    persisted = persisted_queries(settings)
 
-    async def context_getter(request: Request) -> Context:
-        activity.touch()  # the upload worker writes short batches while people are reading
-        # authenticated and rate-limited by the caller gate (api/caller_gate.py); refused credentials
-        # reach here unauthenticated, and are refused now with GraphQL's answer
-        principal = getattr(request.state, "principal", None) or authenticator.authenticate(request.headers)
-        request.state.principal = principal
-        return Context(
-            settings,
-            resources.open_store(),
-            resources.catalog,
-            principal,
-            request.state.request_id,
-            series=lambda: resources.series,
-        )
+    context_getter = _context_getter(settings, resources, authenticator, activity)
 
     app.include_router(
         GraphQLEndpoint(
             build_schema(settings, query, mutation),
-            persisted=persisted_queries(settings),
+            persisted=persisted,
             path="/graphql",
             graphql_ide="graphiql" if development else None,
             context_getter=context_getter,
@@ -321,6 +351,8 @@ def create_app(
     _register_error_handlers(app)
     _register_probes(app, resources, authenticator)
 
+    # inside CORS (cached answers carry its headers too) and the caller gate (callers are known first)
+    app.add_middleware(ResponseCacheMiddleware, cache=resources.response_cache, persisted=persisted)
     if settings.cors_origins:
         app.add_middleware(
             ShapedCORSMiddleware,

@@ -16,6 +16,7 @@ from strawberry.dataloader import DataLoader
 from strawberry.fastapi import BaseContext
 
 from entgraph.api.auth import Principal, Role
+from entgraph.api.cache_reads import note_series
 from entgraph.api.masking import Decision, MaskKind, apply, policy
 from entgraph.catalog.registry import Catalog
 from entgraph.catalog.spec import DatasetSpec, Sharing
@@ -69,6 +70,7 @@ class Context(BaseContext):
         """The meter series store's reader (opened by the app on first use)."""
         if self._series is None:
             raise RuntimeError("this API was built without a series store")
+        note_series()
         return self._series()
 
     async def in_thread(self, fn: Callable[..., T], *args: Any) -> T:

@@ -36,6 +36,7 @@ from typing import Annotated, Any
 import strawberry
 from strawberry.types import Info
 
+from entgraph.api.cache_reads import note_enterprise
 from entgraph.api.context import Context
 from entgraph.api.dataloaders import (
     event_loader,
@@ -258,6 +259,10 @@ class Enterprise:
     redirected_from: str | None = strawberry.field(
         default=None, description="The merged-away id that was asked for, when it redirected here."
     )
+
+    def __post_init__(self) -> None:
+        # every enterprise an answer shows is an object made here: the response cache depends on it
+        note_enterprise(self.props.get("id"))
 
     @strawberry.field
     def id(self) -> str:

@@ -15,6 +15,7 @@ import strawberry
 from strawberry.types import Info
 
 from entgraph.api import pagination
+from entgraph.api.cache_reads import note_enterprise
 from entgraph.api.client_errors import BadInput, Forbidden, NotFound
 from entgraph.api.context import Context
 from entgraph.api.dataloaders import code_loader, node_loader, survivor_loader
@@ -89,6 +90,7 @@ async def _find(info: Info[Context, None], enterprise_id: str | None, credit_cod
     wanted = enterprise_id
     if credit_code is not None:
         wanted = await code_loader(info).load(credit_code.strip().upper())
+    note_enterprise(wanted)  # a merge of a redirected id changes what it answers
     survivor = await survivor_loader(info).load(wanted) if wanted else None
     node = await node_loader(info).load(survivor) if survivor else None
     if node is None:

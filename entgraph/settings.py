@@ -159,6 +159,18 @@ class Settings(BaseSettings):
         description="Roles (comma-separated, e.g. public) that may run registered GraphQL documents only: "
         "the console's and the documented examples (api/persisted_queries.py).",
     )
+    api_cache_mb: int = Field(
+        default=64,
+        ge=0,
+        description="Memory each API process keeps whole panorama answers in (MB; 0: no response cache). "
+        "Exact: see docs/api.md, the response cache.",
+    )
+    api_cache_seconds: float = Field(
+        default=300.0,
+        gt=0,
+        description="Longest a cached answer is served (seconds): meter series, read outside the graph, "
+        "stay this fresh (the 5-minute electricity interval).",
+    )
     api_max_token_days: int = Field(
         default=31, ge=1, description="Longest lifetime (exp - iat, or exp - now) a bearer token may have."
     )

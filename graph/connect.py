@@ -19,6 +19,7 @@ from entgraph.graph.embedded_server import EmbeddedServer
 from entgraph.graph.falkordb_store import FalkorDBStore
 from entgraph.graph.neo4j_server import EmbeddedNeo4j
 from entgraph.graph.port import GraphStore, StoreUnavailable
+from entgraph.graph.write_versions import WriteVersions
 from entgraph.settings import Settings
 
 NEO4J_SCHEMES = ("neo4j", "neo4j+s", "neo4j+ssc", "bolt", "bolt+s", "bolt+ssc")
@@ -65,6 +66,14 @@ def open_store(
     operator stopped (``entgraph store stop``) is never started again by a store already open: the API
     opens with ``restart=False`` and then answers "unavailable" until the operator starts it.
     """
+    store = _open(settings, read_limit=read_limit, start=start, restart=restart)
+    # every process writing this graph on this machine stamps the same table (the API's cache reads it)
+    identity = f"{settings.graph.strip()}|{settings.graph_name}|{settings.neo4j_database}"
+    store.versions = WriteVersions.for_graph(settings.home, identity)
+    return store
+
+
+def _open(settings: Settings, *, read_limit: bool, start: bool | None, restart: bool | None) -> GraphStore:
     target = settings.graph.strip()
     timeout = settings.graph_query_timeout_ms if read_limit else None
     if target == "embedded":

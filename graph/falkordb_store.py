@@ -44,6 +44,7 @@ from entgraph.graph.port import (
     StoreUnavailable,
 )
 from entgraph.graph.search_text import query_tokens
+from entgraph.graph.write_versions import touching_everything
 
 _CONSTRAINT_WAIT_S = 60.0
 _SCAN = re.compile(r"(?:Node By Label Scan|All Node Scan) \| \(([^)]*)\)")
@@ -189,7 +190,8 @@ class FalkorDBStore(GraphStore):
         return self._run(cypher, params, read_only=True, limit_ms=self._read_limit_ms(timeout_ms))
 
     def write(self, cypher: str, params: Params | None = None) -> list[Row]:
-        return self._run(cypher, params, read_only=False)
+        with self._writing():
+            return self._run(cypher, params, read_only=False)
 
     def ensure_schema(self, schema: GraphSchema) -> None:
         existing = self._existing_indexes()
@@ -259,7 +261,8 @@ class FalkorDBStore(GraphStore):
 
     def clear(self) -> None:
         try:
-            self._call(self._graph.delete)
+            with touching_everything(), self._writing():
+                self._call(self._graph.delete)
         except redis.ResponseError as exc:
             if "empty key" not in str(exc) and "Invalid graph operation" not in str(exc):
                 raise
@@ -267,6 +270,8 @@ class FalkorDBStore(GraphStore):
 
     def close(self) -> None:
         self._db.connection.close()
+        if self.versions is not None:
+            self.versions.close()
 
     # -- helpers ----------------------------------------------------------------------------------
 

@@ -17,6 +17,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from entgraph.graph.port import GraphSchema, GraphStore, PropertyIndex, UniqueKey
+from entgraph.graph.write_versions import touches
 
 INTAKE_SCHEMA = GraphSchema(
     unique=(UniqueKey("UploadJob", "id"), UniqueKey("IntakeLease", "dataset")),
@@ -25,6 +26,7 @@ INTAKE_SCHEMA = GraphSchema(
 ACTIVE = ("queued", "running")
 
 
+@touches("intake")
 def submit(store: GraphStore, job: Mapping[str, Any], status: str = "queued") -> dict[str, Any]:
     """Record a job (its file is already on disk), ``queued`` unless said (a sync's batch is only
     ``received``: it loads with its sync); a job id submitted again is the same job."""
@@ -36,6 +38,7 @@ def submit(store: GraphStore, job: Mapping[str, Any], status: str = "queued") ->
     return dict(rows[0]["j"])
 
 
+@touches("intake")
 def claim_next(store: GraphStore, worker: str, now: str, expires_at: str) -> dict[str, Any] | None:
     """The oldest queued job whose dataset no other worker holds, now ``running`` under ``worker``.
 
@@ -62,6 +65,7 @@ def claim_next(store: GraphStore, worker: str, now: str, expires_at: str) -> dic
     return None
 
 
+@touches("intake")
 def heartbeat(
     store: GraphStore, job_id: str, worker: str, now: str, expires_at: str, **progress: Any
 ) -> None:
@@ -74,6 +78,7 @@ def heartbeat(
     )
 
 
+@touches("intake")
 def finish(store: GraphStore, job_id: str, worker: str, props: Mapping[str, Any]) -> None:
     """Close the job (``props`` has its status and outcome) and free the worker's leases."""
     store.write(
@@ -83,12 +88,14 @@ def finish(store: GraphStore, job_id: str, worker: str, props: Mapping[str, Any]
     release(store, worker)
 
 
+@touches("intake")
 def release(store: GraphStore, worker: str) -> None:
     store.write(
         "MATCH (l:IntakeLease {holder: $worker}) SET l.holder = null, l.expires_at = null", {"worker": worker}
     )
 
 
+@touches("intake")
 def requeue_stale(store: GraphStore, stale_before: str, dead_workers: list[str]) -> list[str]:
     """Put back jobs whose worker stopped: its heartbeat is older than ``stale_before``, or it is one of
     ``dead_workers`` (known dead: a pid on this host that is gone). Their leases are freed."""
@@ -145,6 +152,7 @@ def docking_jobs(
     ]
 
 
+@touches("intake")
 def retry(store: GraphStore, job_id: str) -> bool:
     """A failed job queued again (an admin's decision once the cause is fixed)."""
     rows = store.write(

@@ -37,6 +37,7 @@ from entgraph.graph.port import (
     StoreUnavailable,
 )
 from entgraph.graph.search_text import query_tokens
+from entgraph.graph.write_versions import touching_everything
 
 if TYPE_CHECKING:
     from entgraph.graph.neo4j_server import EmbeddedNeo4j
@@ -144,7 +145,8 @@ class Neo4jStore(GraphStore):
         return self._run(cypher, params, neo4j.READ_ACCESS, self._read_limit_ms(timeout_ms))
 
     def write(self, cypher: str, params: Params | None = None) -> list[Row]:
-        return self._run(cypher, params, neo4j.WRITE_ACCESS)
+        with self._writing():
+            return self._run(cypher, params, neo4j.WRITE_ACCESS)
 
     def ensure_schema(self, schema: GraphSchema) -> None:
         """Create what ``schema`` asks for, idempotently, and keep a ledger of it (``SchemaItem`` nodes:
@@ -256,15 +258,21 @@ class Neo4jStore(GraphStore):
 
     def clear(self) -> None:
         # Batched so a large graph does not need one huge transaction.
-        while self.write("MATCH (n) WITH n LIMIT 10000 DETACH DELETE n RETURN count(*) AS c")[0]["c"]:
-            pass
+        with touching_everything():
+            self._delete_all()
         for row in self.read("SHOW CONSTRAINTS YIELD name RETURN name"):
             self._ddl(f"DROP CONSTRAINT {row['name']} IF EXISTS")
         for row in self.read("SHOW INDEXES YIELD name, type WHERE type <> 'LOOKUP' RETURN name"):
             self._ddl(f"DROP INDEX {row['name']} IF EXISTS")
 
+    def _delete_all(self) -> None:
+        while self.write("MATCH (n) WITH n LIMIT 10000 DETACH DELETE n RETURN count(*) AS c")[0]["c"]:
+            pass
+
     def close(self) -> None:
         self._driver.close()
+        if self.versions is not None:
+            self.versions.close()
 
 
 _LABEL = re.compile(r"\w+:(\w+)")

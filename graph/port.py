@@ -10,6 +10,7 @@ write statements must be idempotent (``MERGE``, ``SET``), which the platform's w
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 from abc import ABC, abstractmethod
 from collections.abc import Iterable, Iterator, Mapping
@@ -17,6 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from entgraph.errors import EntgraphError
+from entgraph.graph.write_versions import WriteVersions
 
 Row = dict[str, Any]
 Params = Mapping[str, Any]
@@ -148,6 +150,9 @@ class GraphStore(ABC):
     backend: str
     batch_size: int
     read_timeout_ms: int | None = None  # the store's limit for a read statement; None: no limit
+    # The machine's write-version table (graph/write_versions.py), which every write stamps so the API
+    # may cache answers exactly; None for a store opened outside a deployment (tests, tools): no cache.
+    versions: WriteVersions | None = None
 
     @abstractmethod
     def read(self, cypher: str, params: Params | None = None, *, timeout_ms: int | None = None) -> list[Row]:
@@ -166,7 +171,13 @@ class GraphStore(ABC):
 
     @abstractmethod
     def write(self, cypher: str, params: Params | None = None) -> list[Row]:
-        """Run one atomic, idempotent write statement, with no time limit of ours."""
+        """Run one atomic, idempotent write statement, with no time limit of ours.
+
+        Adapters run it inside :meth:`_writing`, so the write-version table knows of it."""
+
+    def _writing(self) -> contextlib.AbstractContextManager[None]:
+        """Around one write: its slots busy while it runs, stamped when it ends."""
+        return self.versions.writing() if self.versions is not None else contextlib.nullcontext()
 
     def write_batches(
         self, cypher: str, rows: Iterable[Mapping[str, Any]], batch_size: int | None = None

@@ -17,6 +17,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 from entgraph.graph.port import GraphSchema, GraphStore, PropertyIndex, QueryError, UniqueKey
+from entgraph.graph.write_versions import touching
 
 _IDENT = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
 
@@ -65,43 +66,46 @@ def write_records(
     """
     if not rows:
         return
-    label = _ident(record_label)
-    if replaced:
-        store.write(
-            "UNWIND $ids AS id MATCH (r:SourceRecord {id: id})-[e]->() WHERE e.derived = true DELETE e",
-            {"ids": sorted(replaced)},
-        )
-    # Both labels in the MERGE pattern: adding a label with SET costs FalkorDB time that grows with the
-    # graph (2.7 ms a row at 100k records against 0.06 ms, bench/growth.py), which made a 1M-row load slow
-    # down as it went. A dataset's records always carry its one label, so the pattern finds them.
-    store.write(
-        f"UNWIND $rows AS row MERGE (r:SourceRecord:{label} {{id: row.id}}) SET r += row.props"
-        + (", r.to_resolve = 1" if to_resolve else "")
-        + " REMOVE r.retired",
-        {"rows": [{"id": r["id"], "props": dict(r["props"])} for r in rows]},
-    )
-    groups: dict[tuple[str, str], list[dict[str, Any]]] = defaultdict(list)
-    for row in rows:
-        for link in row["links"]:
-            groups[(link["relation"], link["label"])].append(
-                {"id": row["id"], "key": link["key"], "props": dict(link.get("props") or {})}
+    with touching(datasets=datasets_of(r["id"] for r in rows)):
+        label = _ident(record_label)
+        if replaced:
+            store.write(
+                "UNWIND $ids AS id MATCH (r:SourceRecord {id: id})-[e]->() WHERE e.derived = true DELETE e",
+                {"ids": sorted(replaced)},
             )
-    # CREATE, not MERGE, for the edge: these records have no derived edges (new, or theirs were just
-    # deleted), and MERGE would look through every edge of a town or industry node that 100k records
-    # point at, making each row cost more as the graph grows.
-    for (relation, node_label), items in groups.items():
+        # Both labels in the MERGE pattern: adding a label with SET costs FalkorDB time that grows with
+        # the graph (2.7 ms a row at 100k records against 0.06 ms, bench/growth.py), which made a 1M-row
+        # load slow down as it went. A dataset's records always carry its one label, so the pattern
+        # finds them.
         store.write(
-            f"UNWIND $rows AS row MATCH (r:SourceRecord {{id: row.id}}) "
-            f"MERGE (n:{_ident(node_label)} {{key: row.key}}) SET n += row.props "
-            f"CREATE (r)-[e:{_ident(relation)}]->(n) SET e.derived = true",
-            {"rows": items},
+            f"UNWIND $rows AS row MERGE (r:SourceRecord:{label} {{id: row.id}}) SET r += row.props"
+            + (", r.to_resolve = 1" if to_resolve else "")
+            + " REMOVE r.retired",
+            {"rows": [{"id": r["id"], "props": dict(r["props"])} for r in rows]},
         )
-    # The content hash goes last: a record whose links a killed load did not finish has none, so the
-    # rerun sees it as changed and writes it (and its links) again, instead of skipping it as unchanged.
-    store.write(
-        "UNWIND $rows AS row MATCH (r:SourceRecord {id: row.id}) SET r.content_hash = row.hash",
-        {"rows": [{"id": r["id"], "hash": r["hash"]} for r in rows]},
-    )
+        groups: dict[tuple[str, str], list[dict[str, Any]]] = defaultdict(list)
+        for row in rows:
+            for link in row["links"]:
+                groups[(link["relation"], link["label"])].append(
+                    {"id": row["id"], "key": link["key"], "props": dict(link.get("props") or {})}
+                )
+        # CREATE, not MERGE, for the edge: these records have no derived edges (new, or theirs were
+        # just deleted), and MERGE would look through every edge of a town or industry node that 100k
+        # records point at, making each row cost more as the graph grows.
+        for (relation, node_label), items in groups.items():
+            store.write(
+                f"UNWIND $rows AS row MATCH (r:SourceRecord {{id: row.id}}) "
+                f"MERGE (n:{_ident(node_label)} {{key: row.key}}) SET n += row.props "
+                f"CREATE (r)-[e:{_ident(relation)}]->(n) SET e.derived = true",
+                {"rows": items},
+            )
+        # The content hash goes last: a record whose links a killed load did not finish has none, so
+        # the rerun sees it as changed and writes it (and its links) again, instead of skipping it as
+        # unchanged.
+        store.write(
+            "UNWIND $rows AS row MATCH (r:SourceRecord {id: row.id}) SET r.content_hash = row.hash",
+            {"rows": [{"id": r["id"], "hash": r["hash"]} for r in rows]},
+        )
 
 
 def retire_missing(
@@ -130,22 +134,24 @@ def retire_missing(
             return retired
         gone = [record_id for record_id in ids if not keep(record_id)]
         if gone:
-            store.write(
-                "UNWIND $ids AS id MATCH (r:SourceRecord {id: id}) "
-                "SET r.retired = true, r.retired_by = $upload",
-                {"ids": gone, "upload": upload_id},
-            )
+            with touching(datasets=[dataset]):
+                store.write(
+                    "UNWIND $ids AS id MATCH (r:SourceRecord {id: id}) "
+                    "SET r.retired = true, r.retired_by = $upload",
+                    {"ids": gone, "upload": upload_id},
+                )
             retired += len(gone)
         after = ids[-1]
 
 
 def retire(store: GraphStore, ids: Sequence[str], upload_id: str) -> int:
     """Retire the active records among ``ids`` (a docking batch's deletions); how many were active."""
-    rows = store.write(
-        "UNWIND $ids AS id MATCH (r:SourceRecord {id: id}) WHERE r.retired IS NULL "
-        "SET r.retired = true, r.retired_by = $upload RETURN count(r) AS n",
-        {"ids": list(ids), "upload": upload_id},
-    )
+    with touching(datasets=datasets_of(ids)):
+        rows = store.write(
+            "UNWIND $ids AS id MATCH (r:SourceRecord {id: id}) WHERE r.retired IS NULL "
+            "SET r.retired = true, r.retired_by = $upload RETURN count(r) AS n",
+            {"ids": list(ids), "upload": upload_id},
+        )
     return int(rows[0]["n"]) if rows else 0
 
 
@@ -154,6 +160,11 @@ def record_count(store: GraphStore, dataset: str, file_name: str | None = None) 
     return store.read(
         f"MATCH (r:SourceRecord) WHERE {where} RETURN count(r) AS c", {"dataset": dataset, "file": file_name}
     )[0]["c"]
+
+
+def datasets_of(record_ids: Iterable[str]) -> set[str]:
+    """The datasets of records, from their ids (``dataset:digest``, loaders/records.py)."""
+    return {record_id.rsplit(":", 1)[0] for record_id in record_ids}
 
 
 def _ident(name: str) -> str:

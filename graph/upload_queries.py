@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from entgraph.graph.port import GraphStore
+from entgraph.graph.write_versions import touching
 
 
 def has_other_version(store: GraphStore, dataset: str, file_name: str, upload_id: str) -> bool:
@@ -24,20 +25,23 @@ def has_other_version(store: GraphStore, dataset: str, file_name: str, upload_id
 
 
 def record_dataset(store: GraphStore, dataset: Mapping[str, Any]) -> None:
-    store.write(
-        "MERGE (d:Dataset {key: $d.key}) SET d.title = $d.title, d.department = $d.department, "
-        "d.city = $d.city, d.frequency = $d.frequency, d.subject = $d.subject",
-        {"d": dict(dataset)},
-    )
+    with touching(datasets=[dataset["key"]]):
+        store.write(
+            "MERGE (d:Dataset {key: $d.key}) SET d.title = $d.title, d.department = $d.department, "
+            "d.city = $d.city, d.frequency = $d.frequency, d.subject = $d.subject",
+            {"d": dict(dataset)},
+        )
 
 
 def record_upload(store: GraphStore, upload: Mapping[str, Any]) -> None:
     """Create or update an upload's summary (status 'running' at start, 'done' at the end)."""
-    store.write(
-        "MERGE (u:Upload {id: $u.id}) SET u += $u, u.received_at = coalesce(u.received_at, $u.started_at) "
-        "WITH u MATCH (d:Dataset {key: $u.dataset}) MERGE (u)-[:OF_DATASET]->(d)",
-        {"u": dict(upload)},
-    )
+    with touching(names=["intake"]):  # the feeds' bookkeeping: nothing an enterprise's answer shows
+        store.write(
+            "MERGE (u:Upload {id: $u.id}) SET u += $u, "
+            "u.received_at = coalesce(u.received_at, $u.started_at) "
+            "WITH u MATCH (d:Dataset {key: $u.dataset}) MERGE (u)-[:OF_DATASET]->(d)",
+            {"u": dict(upload)},
+        )
 
 
 def uploads(store: GraphStore, dataset: str | None = None) -> list[dict[str, Any]]:

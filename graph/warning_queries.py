@@ -42,6 +42,7 @@ from typing import Any
 
 from entgraph.graph.port import GraphSchema, GraphStore, PropertyIndex, Row, UniqueKey
 from entgraph.graph.visibility import EVERYTHING, Visibility
+from entgraph.graph.write_versions import touching
 
 WARNING_SCHEMA = GraphSchema(
     unique=(UniqueKey("Warning", "id"), UniqueKey("WarningAction", "id")),
@@ -118,7 +119,8 @@ def upsert_warnings(store: GraphStore, rows: list[dict[str, Any]], now_ms: int, 
             counts[key] += 1
         fresh = [{**r, "now": now_ms} for r in batch if known.get(r["id"]) != "resolved"]
         if fresh:
-            store.write(_UPSERT, {"rows": fresh, "actor": actor})
+            with touching(names=["warnings"], enterprises=[r.get("enterprise") for r in fresh]):
+                store.write(_UPSERT, {"rows": fresh, "actor": actor})
     return counts
 
 
@@ -141,13 +143,17 @@ def move_status(
 ) -> bool:  # fmt: skip
     """Move the warning from ``old`` to ``new`` with its action node ``action``; False when it was no
     longer ``old`` (or is unknown)."""
-    rows = store.write(
-        _TRANSITION,
-        {
-            "id": warning_id, "old": old, "new": new, "now": now_ms, "note": note,
-            "feedback": feedback, "actor": actor, "action": action,
-        },
-    )  # fmt: skip
+    concerned = store.read(
+        "MATCH (:Warning {id: $id})-[:CONCERNS]->(e:Enterprise) RETURN e.id AS id", {"id": warning_id}
+    )
+    with touching(names=["warnings"], enterprises=[row["id"] for row in concerned]):
+        rows = store.write(
+            _TRANSITION,
+            {
+                "id": warning_id, "old": old, "new": new, "now": now_ms, "note": note,
+                "feedback": feedback, "actor": actor, "action": action,
+            },
+        )  # fmt: skip
     return bool(rows)
 
 
