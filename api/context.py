@@ -50,6 +50,7 @@ class Context(BaseContext):
         # DataLoaders by name, created on first use within this request (see ``loader``).
         self.loaders: dict[str, DataLoader[Any, Any]] = {}
         self._visible: list[str] | None = None
+        self._may_see: dict[str | None, bool] = {}
         # One "now" per request, so that windows ending now agree between resolvers (and batch).
         self.now_ms = int(time.time() * 1000)
 
@@ -90,10 +91,15 @@ class Context(BaseContext):
     def may_see(self, dataset: str | None) -> bool:
         """Whether this caller may see what records of ``dataset`` state (its sharing, as the masking
         policy reads it). A dataset not in the catalog has no sharing to go by: staff only."""
-        spec = self.spec(dataset)
-        if spec is None:
-            return self.principal.role.covers(Role.ANALYST)
-        return policy(spec.sharing, self.principal.role) is not Decision.NULL
+        seen = self._may_see.get(dataset)
+        if seen is None:  # asked per record and fact: once per dataset and request
+            spec = self.spec(dataset)
+            if spec is None:
+                seen = self.principal.role.covers(Role.ANALYST)
+            else:
+                seen = policy(spec.sharing, self.principal.role) is not Decision.NULL
+            self._may_see[dataset] = seen
+        return seen
 
     def visible_datasets(self) -> list[str]:
         """Keys of the catalog's datasets this caller may see (``may_see``), for Cypher filters."""

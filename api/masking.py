@@ -44,7 +44,8 @@ class Decision(StrEnum):
 
 def policy(sharing: Sharing, role: Role) -> Decision:
     """What ``role`` sees of a field with ``sharing`` (the table in the module docstring)."""
-    role = Role.parse(role)
+    if not isinstance(role, Role):  # called per field and record: the common case skips the parse
+        role = Role.parse(role)
     if role is Role.ADMIN:
         return Decision.SHOW
     if sharing.usage is Usage.NOT_SHARED:

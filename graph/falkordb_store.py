@@ -29,6 +29,7 @@ from redis.backoff import ExponentialBackoff, NoBackoff
 from redis.retry import Retry
 
 from entgraph.graph.embedded_server import EmbeddedServer
+from entgraph.graph.falkordb_params import header
 from entgraph.graph.port import (
     ConstraintViolation,
     FullTextHit,
@@ -130,18 +131,20 @@ class FalkorDBStore(GraphStore):
     def _run(
         self, cypher: str, params: Params | None, read_only: bool, limit_ms: int | None = None
     ) -> list[Row]:
+        # the parameters written into the statement once, not at each retry (falkordb_params.py)
+        statement = header(params) + cypher if params else cypher
+
         def once() -> list[Row]:
-            args = dict(params) if params is not None else None
             timeout = self._capped(limit_ms)
             query = self._graph.ro_query if read_only else self._graph.query
             try:
                 try:
-                    result = query(cypher, args, timeout=timeout)
+                    result = query(statement, None, timeout=timeout)
                 except redis.ResponseError as exc:
                     if not (read_only and "empty key" in str(exc)):
                         raise
                     # A read before the first write: GRAPH.QUERY creates the (empty) graph, RO_QUERY refuses.
-                    result = self._graph.query(cypher, args, timeout=timeout)
+                    result = self._graph.query(statement, None, timeout=timeout)
             except redis.ResponseError as exc:
                 if timeout is None or "TIMEOUT_MAX" not in str(exc) or self._timeout_max is not None:
                     raise

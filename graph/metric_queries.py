@@ -12,10 +12,11 @@ number) stays.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 
-from entgraph.graph.port import GraphStore, Row
+from entgraph.graph.port import FrozenParam, GraphStore, Row
 
 
 @dataclass(frozen=True)
@@ -43,9 +44,16 @@ def source_label(dataset: str, metric: str) -> str:
 
 
 def _params(sources: Sequence[MetricSource]) -> dict[str, object]:
+    return _encoded_params(tuple(sources))
+
+
+@functools.lru_cache(maxsize=64)
+def _encoded_params(sources: tuple[MetricSource, ...]) -> dict[str, object]:
+    """The same objects for the same sources (the catalog's, per caller's sight): adapters encode
+    them once (``FrozenParam``)."""
     return {
-        "sources": [asdict(s) for s in sources],
-        "datasets": sorted({s.dataset for s in sources}),
+        "sources": FrozenParam(asdict(s) for s in sources),
+        "datasets": FrozenParam(sorted({s.dataset for s in sources})),
     }
 
 

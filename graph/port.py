@@ -24,6 +24,13 @@ Row = dict[str, Any]
 Params = Mapping[str, Any]
 
 
+class FrozenParam(list):
+    """A parameter value built once and never changed (the catalog's metric sources, say): an adapter
+    may encode it once and reuse the encoding for every statement that passes it."""
+
+    __slots__ = ()
+
+
 class StoreError(EntgraphError):
     """The graph store could not do what was asked."""
 

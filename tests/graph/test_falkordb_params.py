@@ -1,46 +1,42 @@
-"""Query parameters reach FalkorDB exactly as given: the client writes them into the query text (a
-``CYPHER name=value`` header), so quoting and escaping are the adapter's contract to keep."""
+"""Parameters written into FalkorDB statements: the same text the client writes, encoded once per list."""
 
 from __future__ import annotations
 
-from typing import Any
+from falkordb.graph import Graph
 
-import pytest
-
+from entgraph.graph import falkordb_params
 from entgraph.graph.falkordb_store import FalkorDBStore
-
-TRICKY: list[Any] = [
-    "晋江市安踏（中国）有限公司",
-    'a "quoted" name',
-    'back\\slash \\" and \\n literally',
-    "line\nbreak\ttab",
-    "",
-    "`backtick`",
-    "$param {brace} 'single'",
-    0,
-    -7,
-    2**53 + 1,
-    1.5,
-    -0.25,
-    1e-7,
-    1e22,
-    True,
-    False,
-    None,
-    [1, "two", None, [3.0, {"k": "v"}]],
-    {"nested": {"list": ["x", 1], "flag": False}, "name": "甲"},
-    [],
-    {},
-]
+from entgraph.graph.port import FrozenParam
 
 
-@pytest.mark.parametrize("value", TRICKY, ids=range(len(TRICKY)))
-def test_a_parameter_reaches_the_server_unchanged(falkordb_graph: FalkorDBStore, value: Any) -> None:
-    assert falkordb_graph.read("RETURN $v AS v", {"v": value}) == [{"v": value}]
+def _client_header(params: dict) -> str:
+    return Graph._build_params_header(object.__new__(Graph), params)  # the client's, unconnected
 
 
-def test_written_values_read_back_unchanged(falkordb_graph: FalkorDBStore) -> None:
-    rows = [{"id": f"r{i}", "props": {"text": v}} for i, v in enumerate(TRICKY) if isinstance(v, str)]
-    falkordb_graph.write("UNWIND $rows AS row CREATE (n:T {id: row.id}) SET n += row.props", {"rows": rows})
-    back = falkordb_graph.read("MATCH (n:T) RETURN n.id AS id, n.text AS text ORDER BY id")
-    assert {r["id"]: r["text"] for r in back} == {r["id"]: r["props"]["text"] for r in rows}
+def test_the_header_is_the_clients_own() -> None:
+    quoted = [f'na"me\\{n}' for n in range(20)]
+    params = {
+        "id": "E-1", "n": 3, "x": 1.5, "flag": True, "none": None, "ids": quoted, "short": ["a", "b"],
+        "rows": [{"id": "a", "props": {"k": [1, 2]}}], "frozen": FrozenParam([{"dataset": "d", "v": "x"}]),
+    }  # fmt: skip
+    assert falkordb_params.header(params) == _client_header({**params, "frozen": list(params["frozen"])})
+
+
+def test_lists_are_encoded_once() -> None:
+    values = [f"d{n}" for n in range(30)]
+    falkordb_params._strings.cache_clear()
+    falkordb_params.encoded(values)
+    falkordb_params.encoded(list(values))
+    assert falkordb_params._strings.cache_info().hits == 1
+    frozen = FrozenParam([{"a": 1}])
+    first = falkordb_params.encoded(frozen)
+    assert falkordb_params.encoded(frozen) is first
+
+
+def test_statements_with_parameters_run(falkordb_graph: FalkorDBStore) -> None:
+    names = [f'公司"{n}' for n in range(12)]
+    falkordb_graph.write("UNWIND $names AS n CREATE (:P {name: n})", {"names": names})
+    rows = falkordb_graph.read(
+        "MATCH (p:P) WHERE p.name IN $names RETURN p.name AS n ORDER BY n", {"names": names}
+    )
+    assert [r["n"] for r in rows] == sorted(names)
