@@ -46,6 +46,7 @@ from entgraph.graph.write_versions import WriteVersions
 CACHEABLE_ROOTS = frozenset({"enterprise", "__typename"})
 CACHED_PATH = "/graphql"
 CACHE_CONTROL = b"private, no-cache"
+VARY = b"Authorization, X-API-Key"
 READS_KEY = "cache_reads"  # where the context getter leaves a request's notes, in scope["state"]
 CANDIDATE_KEY = "cache_candidate"
 
@@ -272,7 +273,7 @@ async def _send(send: Send, status: int, headers: list, body: bytes) -> None:
     await send({"type": "http.response.body", "body": body})
 
 
-_REPLACED = (b"content-length", b"etag", b"cache-control", b"x-cache")
+_REPLACED = (b"content-length", b"etag", b"cache-control", b"vary", b"x-cache")
 
 
 async def _answer(
@@ -283,7 +284,12 @@ async def _answer(
     kept = [(k, v) for k, v in headers or [] if k.lower() not in _REPLACED]
     if not kept:
         kept = [(b"content-type", b"application/json")]
-    kept += [(b"etag", etag), (b"cache-control", CACHE_CONTROL), (b"x-cache", b"hit" if hit else b"miss")]
+    kept += [
+        (b"etag", etag),
+        (b"cache-control", CACHE_CONTROL),
+        (b"vary", VARY),  # a browser shared by two users keeps their answers apart
+        (b"x-cache", b"hit" if hit else b"miss"),
+    ]
     if etag.decode() in request.get("if-none-match", ""):
         await _send(send, 304, [*kept, (b"content-length", b"0")], b"")
         return

@@ -1,5 +1,4 @@
-"""The response cache at city scale: cached panoramas per second over a hot set, and zero stale answers
-under a writer.
+"""The response cache at city scale: cached panoramas per second, and stale answers under a writer.
 
     python -m bench.api_cache [--enterprises 50000] [--hot 1000] [--clients 50] [--seconds 20] [--workers 1]
 

@@ -4,6 +4,7 @@ and 304."""
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -94,6 +95,12 @@ def test_a_second_ask_is_served_from_the_cache_per_caller_with_etags(cached: tup
     assert response.headers["cache-control"] == "private, no-cache"
     not_modified = api.ask(Role.ANALYST, x, **{"If-None-Match": etag})[2]
     assert not_modified.status_code == 304 and not_modified.content == b""
+    assert response.headers["vary"] == "Authorization, X-API-Key"
+    # by GET too, as CDNs and Apollo's GET mode send them
+    params = {"query": NAME_ONLY, "variables": json.dumps({"id": x})}
+    got = [api.client.get("/graphql", params=params) for _ in range(2)]
+    assert [g.headers.get("x-cache") for g in got] == ["miss", "hit"]
+    assert got[0].json() == got[1].json() and got[1].json()["data"]["enterprise"]["id"] == x
     # a mutation, and a query beyond the panorama, pass by untouched
     assert api.client.post("/graphql", json={"query": "{ me { role } }"}).headers.get("x-cache") is None
 
