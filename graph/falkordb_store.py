@@ -17,7 +17,7 @@ from __future__ import annotations
 import contextlib
 import re
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import redis
@@ -25,6 +25,7 @@ from falkordb import FalkorDB, Graph
 from falkordb.edge import Edge
 from falkordb.node import Node
 from falkordb.path import Path as FalkorPath
+from falkordb.query_result import QueryResult
 from redis.backoff import ExponentialBackoff, NoBackoff
 from redis.retry import Retry
 
@@ -151,8 +152,7 @@ class FalkorDBStore(GraphStore):
                 # The server caps every query (TIMEOUT_MAX) below our limit: ask within its cap.
                 self._timeout_max = self._server_timeout_max()
                 return once()
-            names = [column[1] for column in result.header]
-            return [dict(zip(names, map(_plain, record), strict=True)) for record in result.result_set]
+            return self._rows(result)
 
         try:
             return self._translated(once, cypher, limit_ms)
@@ -191,6 +191,31 @@ class FalkorDBStore(GraphStore):
 
     def read(self, cypher: str, params: Params | None = None, *, timeout_ms: int | None = None) -> list[Row]:
         return self._run(cypher, params, read_only=True, limit_ms=self._read_limit_ms(timeout_ms))
+
+    def read_many(
+        self, statements: Sequence[tuple[str, Params | None]], *, timeout_ms: int | None = None
+    ) -> list[list[Row]]:
+        """The statements in one Redis pipeline: one round trip, run one after the other by the server.
+        Any error (a statement refused, a server restarting) falls back to reading them one by one,
+        which raises it as :meth:`read` would."""
+        limit = self._capped(self._read_limit_ms(timeout_ms))
+        pipe = self._db.connection.pipeline(transaction=False)
+        for cypher, params in statements:
+            timeout = ["timeout", limit] if limit else []
+            text = header(params) + cypher if params else cypher
+            pipe.execute_command("GRAPH.RO_QUERY", self.graph_name, text, "--compact", *timeout)
+        try:
+            replies = pipe.execute(raise_on_error=False)
+        except (redis.RedisError, OSError):
+            replies = None
+        if replies is None or any(isinstance(reply, Exception) for reply in replies):
+            return super().read_many(statements, timeout_ms=timeout_ms)
+        return [self._rows(QueryResult(self._graph, reply)) for reply in replies]
+
+    @staticmethod
+    def _rows(result: QueryResult) -> list[Row]:
+        names = [column[1] for column in result.header]
+        return [dict(zip(names, map(_plain, record), strict=True)) for record in result.result_set]
 
     def write(self, cypher: str, params: Params | None = None) -> list[Row]:
         with self._writing():

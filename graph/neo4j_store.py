@@ -16,6 +16,7 @@ from __future__ import annotations
 import logging
 import re
 import time
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 import neo4j
@@ -143,6 +144,23 @@ class Neo4jStore(GraphStore):
 
     def read(self, cypher: str, params: Params | None = None, *, timeout_ms: int | None = None) -> list[Row]:
         return self._run(cypher, params, neo4j.READ_ACCESS, self._read_limit_ms(timeout_ms))
+
+    def read_many(
+        self, statements: Sequence[tuple[str, Params | None]], *, timeout_ms: int | None = None
+    ) -> list[list[Row]]:
+        """The statements in one read transaction (one session, one consistent view). Errors fall back
+        to reading them one by one, which raises them as :meth:`read` would."""
+        limit_ms = self._read_limit_ms(timeout_ms)
+
+        @neo4j.unit_of_work(timeout=limit_ms / 1000 if limit_ms else None)
+        def work(tx: neo4j.ManagedTransaction) -> list[list[Row]]:
+            return [[r.data() for r in tx.run(cypher, dict(params or {}))] for cypher, params in statements]
+
+        try:
+            with self._session(neo4j.READ_ACCESS) as session:
+                return session.execute_read(work)
+        except (neo4j_errors.Neo4jError, neo4j_errors.DriverError):
+            return super().read_many(statements, timeout_ms=timeout_ms)
 
     def write(self, cypher: str, params: Params | None = None) -> list[Row]:
         with self._writing():

@@ -13,7 +13,7 @@ from __future__ import annotations
 import contextlib
 import itertools
 from abc import ABC, abstractmethod
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
@@ -168,6 +168,13 @@ class GraphStore(ABC):
         The store stops it after ``timeout_ms`` milliseconds (default: ``read_timeout_ms``; 0: no limit)
         and ``QueryTimedOut`` is raised.
         """
+
+    def read_many(
+        self, statements: Sequence[tuple[str, Params | None]], *, timeout_ms: int | None = None
+    ) -> list[list[Row]]:
+        """Run several read statements at once; each one's rows, in order. Adapters send them in one
+        round trip where the store allows (FalkorDB: one pipeline; Neo4j: one read transaction)."""
+        return [self.read(cypher, params, timeout_ms=timeout_ms) for cypher, params in statements]
 
     def _read_limit_ms(self, timeout_ms: int | None) -> int | None:
         """The limit a read runs with: the call's, else the store's; None for no limit."""

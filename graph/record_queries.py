@@ -92,13 +92,17 @@ def write_records(
         # CREATE, not MERGE, for the edge: these records have no derived edges (new, or theirs were
         # just deleted), and MERGE would look through every edge of a town or industry node that 100k
         # records point at, making each row cost more as the graph grows.
+        # The shared nodes (a town, an industry, a parcel) take the row's properties, and another
+        # dataset's record may show them to a caller who cannot see this one: the "facts" slot, on
+        # which every cached answer depends (graph/write_versions.py).
         for (relation, node_label), items in groups.items():
-            store.write(
-                f"UNWIND $rows AS row MATCH (r:SourceRecord {{id: row.id}}) "
-                f"MERGE (n:{_ident(node_label)} {{key: row.key}}) SET n += row.props "
-                f"CREATE (r)-[e:{_ident(relation)}]->(n) SET e.derived = true",
-                {"rows": items},
-            )
+            with touching(names=["facts"]):
+                store.write(
+                    f"UNWIND $rows AS row MATCH (r:SourceRecord {{id: row.id}}) "
+                    f"MERGE (n:{_ident(node_label)} {{key: row.key}}) SET n += row.props "
+                    f"CREATE (r)-[e:{_ident(relation)}]->(n) SET e.derived = true",
+                    {"rows": items},
+                )
         # The content hash goes last: a record whose links a killed load did not finish has none, so
         # the rerun sees it as changed and writes it (and its links) again, instead of skipping it as
         # unchanged.

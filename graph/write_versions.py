@@ -21,7 +21,9 @@ older than the last committed write that changed it.
 
 A write names what it touches with :func:`touching` (datasets, enterprises, named slots); one that
 names nothing touches the global slot, on which every answer depends: an unannotated write can only
-make the cache do less, never serve something stale.
+make the cache do less, never serve something stale. Every answer also depends on the ``facts`` slot:
+the shared nodes loads link records to (towns, industries, parcels) carry properties any dataset's row
+may have set.
 
 A writer killed between the two steps leaves ``active`` up. Each write in flight holds a *lease* in the
 table (its pid and slots); :meth:`WriteVersions.repair` ends the leases of dead processes, and readers
@@ -45,12 +47,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import ParamSpec, TypeVar
 
+from entgraph.errors import ConfigurationError
+
 P = ParamSpec("P")
 R = TypeVar("R")
 
 MAGIC = 0x454E5447_56455231  # "ENTGVER1"
 GLOBAL = 0
-NAMED = {"intake": 1, "warnings": 2, "judgements": 3, "schema": 4}
+NAMED = {"intake": 1, "warnings": 2, "facts": 3}
+ALWAYS = (GLOBAL, NAMED["facts"])  # what every answer depends on
 DATASET_BASE, DATASET_SLOTS = 64, 4096
 ENTERPRISE_BASE, ENTERPRISE_SLOTS = DATASET_BASE + DATASET_SLOTS, 1 << 16
 SLOTS = ENTERPRISE_BASE + ENTERPRISE_SLOTS
@@ -153,8 +158,15 @@ class WriteVersions:
 
     def __init__(self, path: Path) -> None:
         self.path = path
-        path.parent.mkdir(parents=True, exist_ok=True)
-        self._fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            self._fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+        except OSError as exc:
+            # a writer that cannot stamp must not write: an API's cache would serve what it changed
+            raise ConfigurationError(
+                f"cannot open the write-version table {path} ({exc.strerror}): every process writing the "
+                "graph stamps it; give this user write access to ENTGRAPH_HOME/run"
+            ) from exc
         self._thread_lock = threading.Lock()
         with self._locked():
             if os.fstat(self._fd).st_size != SIZE:
@@ -263,10 +275,10 @@ class WriteVersions:
         return struct.unpack_from("=Q", self._map, _SEQ_AT)[0]
 
     def unchanged_since(self, s0: int, slots: Iterable[int]) -> bool:
-        """True when no write touching ``slots`` (or the global slot) is under way or ended after
-        ``s0``."""
+        """True when no write touching ``slots`` (or :data:`ALWAYS`: the global slot, the shared fact
+        nodes) is under way or ended after ``s0``."""
         busy = False
-        for slot in (GLOBAL, *slots):
+        for slot in (*ALWAYS, *slots):
             active, last_end = _SLOT.unpack_from(self._map, _SLOTS_AT + slot * _SLOT.size)
             if last_end > s0:
                 return False

@@ -170,6 +170,16 @@ def test_a_load_invalidates_the_callers_who_may_see_its_dataset(cached: tuple[Ap
     )  # fmt: skip
     assert api.ask(Role.ANALYST, x)[1] == "miss", "the analyst sees that register"
     assert api.ask(Role.PUBLIC, x)[1] == "hit", "the public does not: its answer cannot have changed"
+    # a record of that register linking a shared node (a town) may have changed the node, which records
+    # the public sees also link: every answer goes
+    record_queries.write_records(
+        city.store, "GeneralTaxpayerRegistration",
+        [{"id": "jj_general_taxpayers:cache-probe-2", "hash": "h",
+          "props": {"dataset": "jj_general_taxpayers"},
+          "links": [{"relation": "IN_TOWN", "label": "Town", "key": "town:cache-probe", "props": {}}]}],
+        replaced=set(),
+    )  # fmt: skip
+    assert api.ask(Role.PUBLIC, x)[1] == "miss"
     # an open register's records change what the public sees
     record_queries.write_records(
         city.store, "EnterpriseRegistration",
@@ -211,3 +221,13 @@ def test_any_other_write_invalidates_everything(cached: tuple[Api, City]) -> Non
     city.store.write("MATCH (e:Enterprise {id: $id}) SET e.name = 'Renamed Co'", {"id": x})
     body, how, _ = api.ask(Role.ANALYST, x)
     assert how == "miss" and body["data"]["enterprise"]["name"] == "Renamed Co"
+
+
+def test_the_cache_can_be_turned_off(cached: tuple[Api, City], tmp_path: Path) -> None:
+    _, city = cached
+    x, _ = _two_enterprises(city)
+    settings = api_settings(tmp_path, api_cache_mb=0, api_max_cost=100_000_000, api_max_depth=12)
+    with TestClient(create_app(settings, city.store, city.catalog)) as off:
+        answers = [off.post("/graphql", json={"query": NAME_ONLY, "variables": {"id": x}}) for _ in range(2)]
+    assert all(a.status_code == 200 and "x-cache" not in a.headers for a in answers)
+    assert answers[0].json() == answers[1].json()

@@ -159,3 +159,19 @@ def test_a_write_is_visible_to_a_new_connection(store: GraphStore, reopen) -> No
         assert other.read("MATCH (t:Thing {key: 'durable'}) RETURN t.name AS n") == [{"n": "写入后重连"}]
     finally:
         other.close()
+
+
+def test_read_many_answers_each_statement_in_order(store: GraphStore) -> None:
+    store.write("UNWIND range(1, 5) AS n CREATE (:Many {n: n, name: '名' + toString(n)})")
+    answers = store.read_many(
+        [
+            ("MATCH (m:Many) WHERE m.n <= $top RETURN m.n AS n ORDER BY n", {"top": 2}),
+            ("MATCH (m:Many) RETURN count(m) AS c", None),
+            ("MATCH (m:Many) WHERE m.name IN $names RETURN m.n AS n", {"names": ["名4", "x"]}),
+            ("MATCH (m:Many) WHERE m.n > 99 RETURN m.n AS n", None),
+        ]
+    )
+    assert answers == [[{"n": 1}, {"n": 2}], [{"c": 5}], [{"n": 4}], []]
+    # a statement the store refuses is raised as read() raises it
+    with pytest.raises(QueryError):
+        store.read_many([("MATCH (m:Many) RETURN m.n AS n", None), ("THIS IS NOT CYPHER", None)])

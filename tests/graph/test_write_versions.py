@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from entgraph.errors import ConfigurationError
 from entgraph.graph.port import GraphStore
 from entgraph.graph.write_versions import (
     GLOBAL,
@@ -141,3 +142,11 @@ def test_every_store_write_stamps_the_table(fresh_graph: GraphStore, tmp_path: P
     finally:
         fresh_graph.versions = None
         table.close()
+
+
+def test_a_table_that_cannot_be_opened_stops_the_writer_with_a_fix(tmp_path: Path) -> None:
+    blocked = tmp_path / "home"
+    blocked.mkdir()
+    (blocked / "run").write_text("a file where the folder should be")
+    with pytest.raises(ConfigurationError, match="write-version table"):
+        WriteVersions.for_graph(blocked, "embedded|x")
