@@ -121,7 +121,7 @@ def timed(
 
 
 def store_pid(home: Path, store: str) -> int | None:
-    state = home / ("falkordb" if store == "embedded" else "neo4j") / "server.json"
+    state = home / "falkordb" / "server.json" if store == "embedded" else home / "neo4j" / "neo4j.json"
     return json.loads(state.read_text())["pid"] if state.exists() else None
 
 
