@@ -42,6 +42,7 @@ from entgraph.api.activity import ActivityMark
 from entgraph.api.auth import ApiKeyFile, Authenticator, Principal, Role
 from entgraph.api.body_limit import BodyLimitMiddleware
 from entgraph.api.cache_reads import CacheReads
+from entgraph.api.cached_answers import CANDIDATE_KEY, READS_KEY, ResponseCacheMiddleware
 from entgraph.api.caller_gate import CallerGate
 from entgraph.api.channel_routes import ChannelRoutes
 from entgraph.api.client_errors import (
@@ -63,7 +64,7 @@ from entgraph.api.honours import register_honours
 from entgraph.api.persisted_queries import PersistedQueries, PersistedQueryError, console_documents
 from entgraph.api.rate_limit import RateLimiter
 from entgraph.api.reports import register_reports
-from entgraph.api.response_cache import CANDIDATE_KEY, READS_KEY, ResponseCache, ResponseCacheMiddleware
+from entgraph.api.response_cache import ResponseCache
 from entgraph.api.schema import Mutation, Query, build_schema
 from entgraph.api.town_exports import register_town_exports
 from entgraph.api.uploads import register_uploads

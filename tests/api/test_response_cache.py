@@ -231,3 +231,19 @@ def test_the_cache_can_be_turned_off(cached: tuple[Api, City], tmp_path: Path) -
         answers = [off.post("/graphql", json={"query": NAME_ONLY, "variables": {"id": x}}) for _ in range(2)]
     assert all(a.status_code == 200 and "x-cache" not in a.headers for a in answers)
     assert answers[0].json() == answers[1].json()
+
+
+def test_cached_answers_carry_cors_headers(cached: tuple[Api, City], tmp_path: Path) -> None:
+    _, city = cached
+    x, _ = _two_enterprises(city)
+    origin = "https://dashboard.city.example"
+    settings = api_settings(tmp_path, api_cors_origins=origin, api_max_cost=100_000_000, api_max_depth=12)
+    with TestClient(create_app(settings, city.store, city.catalog)) as client:
+        answers = [
+            client.post(
+                "/graphql", json={"query": NAME_ONLY, "variables": {"id": x}}, headers={"Origin": origin}
+            )
+            for _ in range(2)
+        ]
+    assert [a.headers.get("x-cache") for a in answers] == ["miss", "hit"]
+    assert all(a.headers.get("access-control-allow-origin") == origin for a in answers)
