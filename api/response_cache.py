@@ -31,6 +31,8 @@ from entgraph.api.cache_reads import CacheReads
 from entgraph.graph.write_versions import WriteVersions
 
 CACHEABLE_ROOTS = frozenset({"enterprise", "__typename"})
+MAX_DOCUMENT = 8 * 1024  # characters: the full panorama is 1.2k
+MAX_TOKENS = 2_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,11 +92,19 @@ class ResponseCache:
         return len(self._entries)
 
 
-@functools.lru_cache(maxsize=4096)
 def cacheable(document: str, operation_name: str | None) -> bool:
-    """Whether the operation is a query asking only for :data:`CACHEABLE_ROOTS`."""
+    """Whether the operation is a query asking only for :data:`CACHEABLE_ROOTS`. Decided on the event
+    loop, before the limits (which parse off it): a document longer than any panorama is not looked at,
+    so strangers' large documents cost this nothing."""
+    if len(document) > MAX_DOCUMENT:
+        return False
+    return _cacheable(document, operation_name)
+
+
+@functools.lru_cache(maxsize=1024)
+def _cacheable(document: str, operation_name: str | None) -> bool:
     try:
-        parsed = parse(document, no_location=True, max_tokens=20_000)
+        parsed = parse(document, no_location=True, max_tokens=MAX_TOKENS)
     except GraphQLError:
         return False
     operations = [d for d in parsed.definitions if isinstance(d, OperationDefinitionNode)]

@@ -18,6 +18,7 @@ from entgraph.api.app import create_app
 from entgraph.api.auth import ApiKeyFile, Role
 from entgraph.api.example_documents import FULL_PANORAMA
 from entgraph.api.graphql_client import SAMPLE_SCOPES, api_settings
+from entgraph.api.response_cache import MAX_DOCUMENT, cacheable
 from entgraph.city_fixtures import City
 from entgraph.graph import record_queries
 from entgraph.graph import warning_queries as wq
@@ -247,3 +248,15 @@ def test_cached_answers_carry_cors_headers(cached: tuple[Api, City], tmp_path: P
         ]
     assert [a.headers.get("x-cache") for a in answers] == ["miss", "hit"]
     assert all(a.headers.get("access-control-allow-origin") == origin for a in answers)
+
+
+def test_only_queries_for_the_panorama_are_cacheable() -> None:
+    assert cacheable(PANORAMA, None) and cacheable(NAME_ONLY, None)
+    assert cacheable('query A { enterprise(id: "x") { id } } query B { me { role } }', "A")
+    assert not cacheable('query A { enterprise(id: "x") { id } } query B { me { role } }', "B")
+    assert not cacheable('query A { enterprise(id: "x") { id } } query B { me { role } }', None)
+    assert not cacheable('{ enterprise(id: "x") { id } me { role } }', None)
+    assert not cacheable('mutation { mergeEnterprises(loser: "a", survivor: "b") { ok } }', None)
+    assert not cacheable('{ ...F } fragment F on Query { enterprise(id: "x") { id } }', None)
+    assert not cacheable("{ enterprise(id: ", None)
+    assert not cacheable('{ enterprise(id: "x") { id } }' + " " * MAX_DOCUMENT, None), "too long to look at"
