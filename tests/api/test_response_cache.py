@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -19,9 +19,10 @@ from entgraph.api.auth import ApiKeyFile, Role
 from entgraph.api.example_documents import FULL_PANORAMA
 from entgraph.api.graphql_client import SAMPLE_SCOPES, api_settings
 from entgraph.api.response_cache import MAX_DOCUMENT, cacheable
-from entgraph.city_fixtures import City
+from entgraph.city_fixtures import City, build_city
 from entgraph.graph import record_queries
 from entgraph.graph import warning_queries as wq
+from entgraph.graph.port import GraphStore
 from entgraph.graph.write_versions import WriteVersions, touching
 from entgraph.resolution.resolver import Resolver
 
@@ -49,18 +50,30 @@ class Api:
         return body, answer.headers.get("x-cache"), answer
 
 
+@pytest.fixture(scope="module")
+def cache_city(
+    new_graph: Callable[[str], GraphStore], city_root: Path, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[City]:
+    """One resolved city for the module, stamping a write-version table as a deployment's store does.
+    Each test gets its own API (so an empty cache) and writes what it needs; none relies on another's
+    writes, and the enterprises each picks are those not merged away yet."""
+    city = build_city(new_graph("api-city-rw"), city_root)
+    city.store.versions = WriteVersions.for_graph(tmp_path_factory.mktemp("versions"), "cache-test")
+    yield city
+    city.store.versions.close()
+    city.store.versions = None
+    city.store.clear()
+    city.store.close()
+
+
 @pytest.fixture
-def cached(resolved_city_copy: City, tmp_path: Path) -> Iterator[tuple[Api, City]]:
-    city = resolved_city_copy
-    city.store.versions = WriteVersions.for_graph(tmp_path, "cache-test")
+def cached(cache_city: City, tmp_path: Path) -> Iterator[tuple[Api, City]]:
     key_file = ApiKeyFile(tmp_path / "api-keys.toml")
     keys = {role: {"X-API-Key": key_file.create(role, role.value, SAMPLE_SCOPES.get(role))} for role in Role}
     keys[Role.PUBLIC] = {}
     settings = api_settings(tmp_path, api_max_cost=100_000_000, api_max_depth=12)
-    with TestClient(create_app(settings, city.store, city.catalog)) as client:
-        yield Api(client, keys), city
-    city.store.versions.close()
-    city.store.versions = None
+    with TestClient(create_app(settings, cache_city.store, cache_city.catalog)) as client:
+        yield Api(client, keys), cache_city
 
 
 def _two_enterprises(city: City) -> tuple[str, str]:
